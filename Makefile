@@ -1,0 +1,29 @@
+# The two set-up commands of the README, and the pieces they are made of.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install fuzz bench-gas
+
+$(BIN)/hub: pyproject.toml
+	$(PY) -m venv $(VENV)
+	# torch first, pinned, so pip takes the local CPU build instead of several GB of CUDA wheels
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,devnet,train]'
+	touch $(BIN)/hub
+
+install: $(BIN)/hub
+
+# The main job, end to end on the embedded default network.
+demo: install
+	$(BIN)/hub demo
+
+# Every test: contracts, hub against a real local node, trainer with real peers, then the fuzz suite.
+test: install
+	$(BIN)/pytest -q tests fuzz
+
+fuzz: install
+	$(BIN)/pytest -q fuzz
+
+bench-gas: install
+	$(BIN)/python bench/gas.py
