@@ -1,0 +1,566 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+# pragma nonreentrancy on
+"""
+@title ComputePool
+@license MIT
+@notice Training pools. A creator opens a pool in a domain with a metadata URI and its hash, a
+        compute limit, a reward per work unit, a challenge window and an INJ budget (escrowed in
+        the RewardsDistributor). Validated nodes of whitelisted providers join with an EIP-712
+        invite signed by the pool's manager key, submit work with their node key, and are paid by
+        the RewardsDistributor once their work's challenge window has passed.
+@custom:security This contract holds no INJ: it forwards a new pool's budget to the
+        RewardsDistributor in the same call. A node is in at most one non-completed pool; ending a
+        pool releases all its nodes at once (membership of a completed pool counts as none), so no
+        call loops over a pool's members. Work invalidation: soft by a validator or the pool's
+        manager; hard (fraud: voids the node's locked rewards, ejects and bars it, may slash its
+        provider to the treasury) by a validator only. Roles are read from the hub at call time.
+"""
+
+from interfaces import IComputePool
+from interfaces import IInjectiveAiHub
+from interfaces import IComputeRegistry
+from interfaces import IStakeManager
+from interfaces import IDomainRegistry
+from interfaces import IRewardsDistributor
+from interfaces import IWorkValidation
+from modules import eip712
+
+implements: IComputePool
+
+initializes: eip712
+
+exports: eip712.DOMAIN_SEPARATOR
+
+# @dev At most this many nodes per blacklistProvider call.
+MAX_BATCH: public(constant(uint256)) = 64
+
+# @dev Longest challenge window a pool may set (30 days): rewards must unlock in finite time.
+MAX_CHALLENGE_WINDOW: public(constant(uint256)) = 30 * 86400
+
+# @dev EIP-712 type of a pool invite, signed by the pool's manager key.
+POOL_INVITE_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "PoolInvite(uint256 poolId,address node,uint256 nonce,uint256 deadline)"
+)
+
+# @dev keccak256("VALIDATOR_ROLE"); holders are looked up on the hub at call time.
+_VALIDATOR_ROLE: constant(bytes32) = keccak256("VALIDATOR_ROLE")
+
+# @dev The hub (roles, treasury, stake minimum); it also releases nodes it removes or invalidates.
+HUB: public(immutable(address))
+
+# @dev Modules, wired once by the hub.
+computeRegistry: public(IComputeRegistry)
+domainRegistry: public(IDomainRegistry)
+stakeManager: public(IStakeManager)
+rewardsDistributor: public(IRewardsDistributor)
+
+# @dev The id the next pool gets. Starts at 1 (0 means "no pool") and is never zero, so creating
+#      a pool costs the same on a fresh system as after 10,000 pools.
+nextPoolId: public(uint256)
+
+# @dev pool id => pool.
+_pools: HashMap[uint256, IComputePool.Pool]
+
+# @dev node => one word: pool id (bits 0-63) | time of its last work or of joining (64-127) |
+#      invite nonce (128-191). Packed so that a join costs one storage write. The pool id refers
+#      to the node's current pool; if that pool is COMPLETED the node is free.
+_membership: HashMap[address, uint256]
+
+# @dev pool id => provider => how many of its nodes are in the pool.
+providerNodesInPool: public(HashMap[uint256, HashMap[address, uint256]])
+
+# @dev pool id => node / provider => barred from the pool by its manager.
+nodeBlacklisted: public(HashMap[uint256, HashMap[address, bool]])
+providerBlacklisted: public(HashMap[uint256, HashMap[address, bool]])
+
+
+@deploy
+def __init__(hub: address):
+    """
+    @param hub The InjectiveAiHub address.
+    """
+    assert hub != empty(address), "ComputePool: zero hub"
+    HUB = hub
+    eip712.__init__("ComputePool", "1")
+    self.nextPoolId = 1
+
+
+@external
+def wire(
+    computeRegistry: address, domainRegistry: address, stakeManager: address, rewardsDistributor: address
+):
+    """
+    @notice Record the other modules. Called once, by the hub.
+    @param computeRegistry The ComputeRegistry.
+    @param domainRegistry The DomainRegistry.
+    @param stakeManager The StakeManager.
+    @param rewardsDistributor The RewardsDistributor.
+    """
+    assert msg.sender == HUB, "ComputePool: caller is not the hub"
+    assert self.computeRegistry.address == empty(address), "ComputePool: already wired"
+    self.computeRegistry = IComputeRegistry(computeRegistry)
+    self.domainRegistry = IDomainRegistry(domainRegistry)
+    self.stakeManager = IStakeManager(stakeManager)
+    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pool life cycle (creator)
+# ---------------------------------------------------------------------------------------------
+
+@payable
+@external
+def createComputePool(
+    domainId: uint256,
+    manager: address,
+    metadataURI: String[256],
+    metadataHash: bytes32,
+    computeLimit: uint256,
+    rewardPerUnit: uint256,
+    challengeWindow: uint256,
+) -> uint256:
+    """
+    @notice Create a PENDING pool; `msg.value` is escrowed as its reward budget.
+    @param domainId An existing domain; the pool keeps that domain's validation contract.
+    @param manager The key that signs invites and ejects nodes (may be the creator).
+    @param metadataURI Where the pool's metadata JSON is (model, data, run id, bootstrap peers).
+    @param metadataHash keccak256 of the metadata bytes; trainers refuse a mismatch.
+    @param computeLimit Most compute units the pool admits in total; 0 means no limit.
+    @param rewardPerUnit Wei paid per accepted work unit, > 0.
+    @param challengeWindow Seconds work stays challengeable, 1 to 30 days.
+    @return The new pool id.
+    """
+    validation: address = (staticcall self.domainRegistry.getDomain(domainId)).validationLogic
+    assert validation != empty(address), "ComputePool: unknown domain"
+    assert manager != empty(address), "ComputePool: zero manager"
+    assert len(metadataURI) > 0, "ComputePool: empty metadata URI"
+    assert metadataHash != empty(bytes32), "ComputePool: empty metadata hash"
+    assert rewardPerUnit > 0, "ComputePool: reward per unit must be positive"
+    assert challengeWindow > 0 and challengeWindow <= MAX_CHALLENGE_WINDOW, (
+        "ComputePool: challenge window out of range"
+    )
+    pool_id: uint256 = self.nextPoolId
+    self.nextPoolId = pool_id + 1
+    self._pools[pool_id] = IComputePool.Pool(
+        domainId=domainId,
+        creator=msg.sender,
+        manager=manager,
+        validationLogic=validation,
+        status=IComputePool.PoolStatus.PENDING,
+        computeLimit=computeLimit,
+        totalCompute=0,
+        metadataHash=metadataHash,
+        createdAt=block.timestamp,
+        startedAt=0,
+        endedAt=0,
+        metadataURI=metadataURI,
+    )
+    log IComputePool.PoolCreated(
+        poolId=pool_id,
+        domainId=domainId,
+        creator=msg.sender,
+        manager=manager,
+        computeLimit=computeLimit,
+        metadataHash=metadataHash,
+        metadataURI=metadataURI,
+    )
+    extcall self.rewardsDistributor.openPool(
+        pool_id, msg.sender, rewardPerUnit, challengeWindow, value=msg.value
+    )
+    return pool_id
+
+
+@external
+def startComputePool(poolId: uint256):
+    """
+    @notice PENDING -> ACTIVE: work can be submitted from now on. Creator only.
+    @param poolId The pool.
+    """
+    self._only_creator(poolId)
+    assert self._pools[poolId].status == IComputePool.PoolStatus.PENDING, "ComputePool: pool is not pending"
+    self._pools[poolId].status = IComputePool.PoolStatus.ACTIVE
+    self._pools[poolId].startedAt = block.timestamp
+    log IComputePool.PoolStatusChanged(poolId=poolId, status=IComputePool.PoolStatus.ACTIVE)
+
+
+@external
+def endComputePool(poolId: uint256):
+    """
+    @notice ACTIVE -> COMPLETED. Releases every node of the pool at once. Creator only.
+    @param poolId The pool.
+    """
+    self._only_creator(poolId)
+    assert self._pools[poolId].status == IComputePool.PoolStatus.ACTIVE, "ComputePool: pool is not active"
+    self._pools[poolId].status = IComputePool.PoolStatus.COMPLETED
+    self._pools[poolId].endedAt = block.timestamp
+    log IComputePool.PoolStatusChanged(poolId=poolId, status=IComputePool.PoolStatus.COMPLETED)
+
+
+@external
+def setPoolManager(poolId: uint256, manager: address):
+    """
+    @notice Rotate the pool's manager key (invites signed by the old key stop working). Creator only.
+    @param poolId The pool.
+    @param manager The new manager key.
+    """
+    self._only_creator(poolId)
+    assert manager != empty(address), "ComputePool: zero manager"
+    self._pools[poolId].manager = manager
+    log IComputePool.PoolManagerChanged(poolId=poolId, manager=manager)
+
+
+# ---------------------------------------------------------------------------------------------
+# Membership
+# ---------------------------------------------------------------------------------------------
+
+@external
+def joinComputePool(poolId: uint256, node: address, deadline: uint256, signature: Bytes[65]):
+    """
+    @notice Join `node` to a PENDING or ACTIVE pool with an invite from the pool's manager.
+    @param poolId The pool.
+    @param node The node's key; the caller is the node or its provider.
+    @param deadline Last second the invite is valid.
+    @param signature The manager's EIP-712 PoolInvite(poolId, node, nonce, deadline) signature,
+           where nonce is `inviteNonce(node)`.
+    """
+    record: IComputeRegistry.Node = staticcall self.computeRegistry.getNode(node)
+    assert record.provider != empty(address), "ComputePool: node not registered"
+    assert msg.sender == node or msg.sender == record.provider, "ComputePool: caller is not the node or its provider"
+    assert block.timestamp <= deadline, "ComputePool: invite expired"
+    status: IComputePool.PoolStatus = self._pools[poolId].status
+    assert status == IComputePool.PoolStatus.PENDING or status == IComputePool.PoolStatus.ACTIVE, (
+        "ComputePool: pool is not open"
+    )
+    assert record.validated, "ComputePool: node not validated"
+    provider: IComputeRegistry.Provider = staticcall self.computeRegistry.getProvider(record.provider)
+    # blacklisting clears the whitelist flag, so whitelisted also means not blacklisted
+    assert provider.whitelisted, "ComputePool: provider not whitelisted"
+    assert not self.nodeBlacklisted[poolId][node], "ComputePool: node is blacklisted from this pool"
+    assert not self.providerBlacklisted[poolId][record.provider], (
+        "ComputePool: provider is blacklisted from this pool"
+    )
+    min_per_unit: uint256 = staticcall IInjectiveAiHub(HUB).minStakePerComputeUnit()
+    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= (provider.totalCompute + 1) * min_per_unit, (
+        "ComputePool: provider stake below minimum"
+    )
+    word: uint256 = self._membership[node]
+    current: uint256 = self._pool_of(word)
+    assert current == 0 or self._pools[current].status == IComputePool.PoolStatus.COMPLETED, (
+        "ComputePool: node already in a pool"
+    )
+    total: uint256 = self._pools[poolId].totalCompute + record.computeUnits
+    limit: uint256 = self._pools[poolId].computeLimit
+    assert limit == 0 or total <= limit, "ComputePool: pool compute limit reached"
+    nonce: uint256 = self._nonce(word)
+    digest: bytes32 = self._invite_digest(poolId, node, nonce, deadline)
+    assert eip712._recover(digest, signature) == self._pools[poolId].manager, (
+        "ComputePool: invite not signed by the pool manager"
+    )
+    self._membership[node] = self._pack(poolId, block.timestamp, nonce + 1)
+    self._pools[poolId].totalCompute = total
+    self.providerNodesInPool[poolId][record.provider] += 1
+    log IComputePool.NodeJoined(
+        poolId=poolId, node=node, provider=record.provider, computeUnits=record.computeUnits, nonce=nonce
+    )
+
+
+@external
+def leaveComputePool(poolId: uint256, node: address):
+    """
+    @notice Take `node` out of a pool. The node or its provider only.
+    @param poolId The pool.
+    @param node The node's key.
+    """
+    record: IComputeRegistry.Node = staticcall self.computeRegistry.getNode(node)
+    assert msg.sender == node or msg.sender == record.provider, "ComputePool: caller is not the node or its provider"
+    assert self._is_member(poolId, node), "ComputePool: node not in pool"
+    self._release(poolId, node, record, "left")
+
+
+@external
+def ejectNode(poolId: uint256, node: address):
+    """
+    @notice Remove `node` from the pool (it may rejoin with a new invite). Manager or creator.
+    @param poolId The pool.
+    @param node The node's key.
+    """
+    self._only_manager(poolId)
+    assert self._is_member(poolId, node), "ComputePool: node not in pool"
+    self._release(poolId, node, staticcall self.computeRegistry.getNode(node), "ejected")
+
+
+@external
+def blacklistNode(poolId: uint256, node: address):
+    """
+    @notice Bar `node` from the pool for good, removing it if it is in. Manager or creator.
+    @param poolId The pool.
+    @param node The node's key.
+    """
+    self._only_manager(poolId)
+    assert not self.nodeBlacklisted[poolId][node], "ComputePool: node already blacklisted"
+    self.nodeBlacklisted[poolId][node] = True
+    log IComputePool.NodeBlacklisted(poolId=poolId, node=node)
+    if self._is_member(poolId, node):
+        self._release(poolId, node, staticcall self.computeRegistry.getNode(node), "blacklisted")
+
+
+@external
+def blacklistProvider(poolId: uint256, provider: address, nodes: DynArray[address, MAX_BATCH]):
+    """
+    @notice Bar `provider` from the pool for good and remove all its nodes, validated or not.
+            Manager or creator. `nodes` must list every node of the provider in the pool (the
+            call checks none is left); eject in batches first if it has more than 64.
+    @param poolId The pool.
+    @param provider The provider.
+    @param nodes The provider's nodes currently in the pool.
+    """
+    self._only_manager(poolId)
+    assert not self.providerBlacklisted[poolId][provider], "ComputePool: provider already blacklisted"
+    self.providerBlacklisted[poolId][provider] = True
+    for node: address in nodes:
+        assert self._is_member(poolId, node), "ComputePool: node not in pool"
+        record: IComputeRegistry.Node = staticcall self.computeRegistry.getNode(node)
+        assert record.provider == provider, "ComputePool: node belongs to another provider"
+        self._release(poolId, node, record, "blacklisted")
+    assert self.providerNodesInPool[poolId][provider] == 0, (
+        "ComputePool: provider still has nodes in the pool, list them all"
+    )
+    log IComputePool.ProviderBlacklisted(poolId=poolId, provider=provider, nodesRemoved=len(nodes))
+
+
+@external
+def releaseNode(node: address):
+    """
+    @notice Take `node` out of its pool, if it is in one, because the hub is removing or
+            invalidating it. Hub only.
+    @param node The node's key.
+    """
+    assert msg.sender == HUB, "ComputePool: caller is not the hub"
+    pool_id: uint256 = self._pool_of(self._membership[node])
+    if self._is_member(pool_id, node):
+        self._release(pool_id, node, staticcall self.computeRegistry.getNode(node), "released")
+
+
+# ---------------------------------------------------------------------------------------------
+# Work
+# ---------------------------------------------------------------------------------------------
+
+@external
+def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
+    """
+    @notice Submit work done by the calling node key. The pool's validation contract bounds the
+            units by the time since the node's previous submission; the reward is committed from
+            the budget (work beyond the budget is refused).
+    @param poolId An ACTIVE pool the node is in.
+    @param workKey Unique per pool, e.g. keccak256(pool, peer id, epoch range).
+    @param units Work units (tokens processed), > 0.
+    """
+    assert self._pools[poolId].status == IComputePool.PoolStatus.ACTIVE, "ComputePool: pool is not active"
+    word: uint256 = self._membership[msg.sender]
+    assert self._pool_of(word) == poolId, "ComputePool: node not in pool"
+    assert units > 0, "ComputePool: zero work units"
+    record: IComputeRegistry.Node = staticcall self.computeRegistry.getNode(msg.sender)
+    assert not (staticcall self.computeRegistry.isBlacklisted(record.provider)), "ComputePool: provider is blacklisted"
+    # the membership time is the node's last submission or join, never in the future
+    elapsed: uint256 = unsafe_sub(block.timestamp, self._last_work(word))
+    assert staticcall IWorkValidation(self._pools[poolId].validationLogic).validateWork(
+        poolId, msg.sender, record.computeUnits, units, elapsed
+    ), "ComputePool: work exceeds the node's capacity"
+    self._membership[msg.sender] = self._pack(poolId, block.timestamp, self._nonce(word))
+    extcall self.rewardsDistributor.recordWork(poolId, workKey, msg.sender, record.provider, units)
+
+
+@external
+def invalidateWork(poolId: uint256, workKey: bytes32):
+    """
+    @notice Soft invalidation: the work's units and reward go back to the budget; the node stays.
+            A validator or the pool's manager, inside the work's challenge window.
+    @param poolId The pool.
+    @param workKey The work.
+    """
+    if not staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender):
+        self._only_manager(poolId)
+    extcall self.rewardsDistributor.invalidateWork(poolId, workKey, False)
+
+
+@external
+def hardInvalidateWork(poolId: uint256, workKey: bytes32, slashAmount: uint256, reason: String[128]):
+    """
+    @notice Hard invalidation, for fraud: voids this work and every other reward of the node still
+            locked in the pool, removes and bars the node from the pool, and slashes up to
+            `slashAmount` of its provider's stake to the treasury. Validator only.
+    @param poolId The pool.
+    @param workKey The fraudulent work.
+    @param slashAmount Most to slash; 0 for none.
+    @param reason Why, for the record.
+    """
+    assert staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender), "ComputePool: caller is not a validator"
+    node: address = empty(address)
+    provider: address = empty(address)
+    node, provider = extcall self.rewardsDistributor.invalidateWork(poolId, workKey, True)
+    if not self.nodeBlacklisted[poolId][node]:
+        self.nodeBlacklisted[poolId][node] = True
+        log IComputePool.NodeBlacklisted(poolId=poolId, node=node)
+    if self._is_member(poolId, node):
+        self._release(poolId, node, staticcall self.computeRegistry.getNode(node), "fraud")
+    if slashAmount > 0:
+        assert staticcall IInjectiveAiHub(HUB).treasury() != msg.sender, "ComputePool: a slash cannot pay its validator"
+        extcall self.stakeManager.slash(provider, slashAmount, msg.sender, reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
+
+@view
+@external
+def getPool(poolId: uint256) -> IComputePool.Pool:
+    """
+    @notice A pool (all zero if it does not exist).
+    @param poolId The pool.
+    @return The stored pool.
+    """
+    return self._pools[poolId]
+
+
+@view
+@external
+def poolStatus(poolId: uint256) -> IComputePool.PoolStatus:
+    """
+    @notice A pool's status (empty if it does not exist).
+    @param poolId The pool.
+    @return PENDING, ACTIVE or COMPLETED.
+    """
+    return self._pools[poolId].status
+
+
+@view
+@external
+def poolCount() -> uint256:
+    """
+    @notice Number of pools created; ids run from 1 to poolCount.
+    @return The count.
+    """
+    return self.nextPoolId - 1
+
+
+@view
+@external
+def activePoolOf(node: address) -> uint256:
+    """
+    @notice The pool `node` is in, or 0 if none (a completed pool counts as none).
+    @param node The node's key.
+    @return The pool id.
+    """
+    pool_id: uint256 = self._pool_of(self._membership[node])
+    if self._is_member(pool_id, node):
+        return pool_id
+    return 0
+
+
+@view
+@external
+def inviteNonce(node: address) -> uint256:
+    """
+    @notice The nonce the node's next pool invite must sign.
+    @param node The node's key.
+    @return The nonce.
+    """
+    return self._nonce(self._membership[node])
+
+
+@view
+@external
+def poolInviteDigest(poolId: uint256, node: address, nonce: uint256, deadline: uint256) -> bytes32:
+    """
+    @notice The EIP-712 digest a pool manager signs to invite a node, so clients can check their
+            signing code against the contract.
+    @param poolId The pool.
+    @param node The invited node's key.
+    @param nonce The node's invite nonce.
+    @param deadline Last valid second.
+    @return The digest.
+    """
+    return self._invite_digest(poolId, node, nonce, deadline)
+
+
+@view
+@external
+def lastWorkAt(node: address) -> uint256:
+    """
+    @notice When `node` last submitted work or joined its current pool.
+    @param node The node's key.
+    @return A timestamp, 0 if never.
+    """
+    return self._last_work(self._membership[node])
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+
+@internal
+def _release(poolId: uint256, node: address, record: IComputeRegistry.Node, reason: String[16]):
+    # caller checked membership: the pool's totals include this node
+    self._membership[node] = self._pack(0, 0, self._nonce(self._membership[node]))
+    self._pools[poolId].totalCompute = unsafe_sub(self._pools[poolId].totalCompute, record.computeUnits)
+    self.providerNodesInPool[poolId][record.provider] = unsafe_sub(
+        self.providerNodesInPool[poolId][record.provider], 1
+    )
+    log IComputePool.NodeLeft(
+        poolId=poolId, node=node, provider=record.provider, computeUnits=record.computeUnits, reason=reason
+    )
+
+
+@internal
+@view
+def _is_member(poolId: uint256, node: address) -> bool:
+    if poolId == 0 or self._pool_of(self._membership[node]) != poolId:
+        return False
+    return self._pools[poolId].status != IComputePool.PoolStatus.COMPLETED
+
+
+@internal
+@view
+def _invite_digest(poolId: uint256, node: address, nonce: uint256, deadline: uint256) -> bytes32:
+    return eip712._hash_typed_data(keccak256(abi_encode(POOL_INVITE_TYPEHASH, poolId, node, nonce, deadline)))
+
+
+@internal
+@view
+def _only_creator(poolId: uint256):
+    assert self._pools[poolId].creator == msg.sender, "ComputePool: caller is not the pool creator"
+
+
+@internal
+@view
+def _only_manager(poolId: uint256):
+    assert msg.sender == self._pools[poolId].manager or msg.sender == self._pools[poolId].creator, (
+        "ComputePool: caller is not the pool manager"
+    )
+
+
+@internal
+@pure
+def _pack(pool_id: uint256, last_work: uint256, nonce: uint256) -> uint256:
+    # pool ids count up from 1 and timestamps and nonces grow by one per call: all far below 2**64
+    return pool_id | (last_work << 64) | (nonce << 128)
+
+
+@internal
+@pure
+def _pool_of(word: uint256) -> uint256:
+    return word & (2**64 - 1)
+
+
+@internal
+@pure
+def _last_work(word: uint256) -> uint256:
+    return (word >> 64) & (2**64 - 1)
+
+
+@internal
+@pure
+def _nonce(word: uint256) -> uint256:
+    return word >> 128

@@ -1,0 +1,403 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+# pragma nonreentrancy on
+"""
+@title InjectiveAiHub
+@license MIT
+@notice The entry point of injective-ai-hub and the holder of its roles. Providers register with a
+        stake in native INJ, add GPU nodes attested by the node key's EIP-712 signature, and
+        manage their stake; validators whitelist, blacklist, validate and slash; federators create
+        training domains and set the stake minimum. Pools live in the ComputePool, rewards in the
+        RewardsDistributor; both read roles from here at call time.
+@custom:security Roles: DEFAULT_ADMIN (0x00) wires the modules once, sets the treasury and grants
+        or revokes every role; FEDERATOR_ROLE creates domains and sets the stake minimum;
+        VALIDATOR_ROLE validates nodes, whitelists / blacklists providers and slashes. Nobody can
+        move a provider's stake except the provider (unbond, then withdraw after the unbonding
+        period) and a validator's slash, which goes to the treasury, never to the caller. This
+        contract holds no INJ: stake is forwarded to the StakeManager in the same call. There is
+        no pause.
+"""
+
+from interfaces import IInjectiveAiHub
+from interfaces import IComputeRegistry
+from interfaces import IStakeManager
+from interfaces import IDomainRegistry
+from interfaces import IComputePool
+from interfaces import IRewardsDistributor
+from modules import access_control
+from modules import eip712
+
+implements: IInjectiveAiHub
+
+initializes: access_control
+initializes: eip712
+
+exports: (
+    access_control.hasRole,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.DEFAULT_ADMIN_ROLE,
+    eip712.DOMAIN_SEPARATOR,
+)
+
+# @dev Role that creates domains and sets the stake minimum.
+FEDERATOR_ROLE: public(constant(bytes32)) = keccak256("FEDERATOR_ROLE")
+
+# @dev Role that validates nodes, whitelists / blacklists providers and slashes.
+VALIDATOR_ROLE: public(constant(bytes32)) = keccak256("VALIDATOR_ROLE")
+
+# @dev EIP-712 type of a node attestation, signed by the node key.
+NODE_ATTESTATION_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "NodeAttestation(address provider,address node,uint256 computeUnits,bytes32 specsHash,uint256 nonce,uint256 deadline)"
+)
+
+# @dev The modules, wired once.
+computeRegistry: public(IComputeRegistry)
+domainRegistry: public(IDomainRegistry)
+stakeManager: public(IStakeManager)
+computePool: public(IComputePool)
+rewardsDistributor: public(IRewardsDistributor)
+
+# @dev Where slashed INJ goes. Set by the admin; starts as the deployer.
+treasury: public(address)
+
+# @dev Wei of stake required per compute unit, and as the base stake of every provider.
+minStakePerComputeUnit: public(uint256)
+
+
+@deploy
+def __init__(federator: address, validator: address):
+    """
+    @notice The deployer becomes admin and treasury.
+    @param federator First holder of FEDERATOR_ROLE.
+    @param validator First holder of VALIDATOR_ROLE.
+    """
+    assert federator != empty(address) and validator != empty(address), "InjectiveAiHub: zero address"
+    access_control.__init__()
+    eip712.__init__("InjectiveAiHub", "1")
+    access_control._grant_role(FEDERATOR_ROLE, federator)
+    access_control._grant_role(VALIDATOR_ROLE, validator)
+    self.treasury = msg.sender
+    log IInjectiveAiHub.TreasuryUpdated(previous=empty(address), current=msg.sender)
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin
+# ---------------------------------------------------------------------------------------------
+
+@external
+def setModuleAddresses(
+    computeRegistry: address,
+    domainRegistry: address,
+    stakeManager: address,
+    computePool: address,
+    rewardsDistributor: address,
+):
+    """
+    @notice Wire the five modules, once and for all. Admin only.
+    @param computeRegistry The ComputeRegistry.
+    @param domainRegistry The DomainRegistry.
+    @param stakeManager The StakeManager.
+    @param computePool The ComputePool.
+    @param rewardsDistributor The RewardsDistributor.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self.computeRegistry.address == empty(address), "InjectiveAiHub: modules already set"
+    assert (
+        computeRegistry.is_contract
+        and domainRegistry.is_contract
+        and stakeManager.is_contract
+        and computePool.is_contract
+        and rewardsDistributor.is_contract
+    ), "InjectiveAiHub: module is not a contract"
+    self.computeRegistry = IComputeRegistry(computeRegistry)
+    self.domainRegistry = IDomainRegistry(domainRegistry)
+    self.stakeManager = IStakeManager(stakeManager)
+    self.computePool = IComputePool(computePool)
+    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor)
+    log IInjectiveAiHub.ModulesSet(
+        computeRegistry=computeRegistry,
+        domainRegistry=domainRegistry,
+        stakeManager=stakeManager,
+        computePool=computePool,
+        rewardsDistributor=rewardsDistributor,
+    )
+    extcall IStakeManager(stakeManager).wire(computePool)
+    extcall IRewardsDistributor(rewardsDistributor).wire(computePool)
+    extcall IComputePool(computePool).wire(computeRegistry, domainRegistry, stakeManager, rewardsDistributor)
+
+
+@external
+def setTreasury(treasury: address):
+    """
+    @notice Set where slashed INJ is sent. Admin only.
+    @param treasury The new treasury; not zero.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert treasury != empty(address), "InjectiveAiHub: zero treasury"
+    log IInjectiveAiHub.TreasuryUpdated(previous=self.treasury, current=treasury)
+    self.treasury = treasury
+
+
+# ---------------------------------------------------------------------------------------------
+# Federator
+# ---------------------------------------------------------------------------------------------
+
+@external
+def setStakeMinimum(amount: uint256):
+    """
+    @notice Set the stake required per compute unit (also the base stake). Federator only.
+    @param amount Wei per compute unit.
+    """
+    access_control._check_role(FEDERATOR_ROLE, msg.sender)
+    log IInjectiveAiHub.StakeMinimumUpdated(previous=self.minStakePerComputeUnit, current=amount)
+    self.minStakePerComputeUnit = amount
+
+
+@external
+def createDomain(name: String[64], validationLogic: address, domainURI: String[256]) -> uint256:
+    """
+    @notice Create a training domain. Federator only.
+    @param name A human-readable name.
+    @param validationLogic The IWorkValidation contract that bounds work claims in the domain.
+    @param domainURI Where the domain's parameters are published.
+    @return The new domain id.
+    """
+    access_control._check_role(FEDERATOR_ROLE, msg.sender)
+    return extcall self.domainRegistry.createDomain(name, validationLogic, domainURI)
+
+
+# ---------------------------------------------------------------------------------------------
+# Providers
+# ---------------------------------------------------------------------------------------------
+
+@payable
+@external
+def registerProvider():
+    """
+    @notice Register the caller as a compute provider with `msg.value` as its stake. The stake
+            must be at least `calculateMinimumStake(caller, 0)` and positive.
+    """
+    assert msg.value > 0 and msg.value >= self.minStakePerComputeUnit, "InjectiveAiHub: stake below minimum"
+    extcall self.computeRegistry.registerProvider(msg.sender)
+    extcall self.stakeManager.stake(msg.sender, value=msg.value)
+
+
+@payable
+@external
+def increaseStake():
+    """
+    @notice Add `msg.value` to the caller's stake.
+    """
+    self._only_registered(msg.sender)
+    extcall self.stakeManager.stake(msg.sender, value=msg.value)
+
+
+@external
+def reclaimStake(amount: uint256):
+    """
+    @notice Start unbonding `amount` of the caller's stake; `StakeManager.withdraw` pays it after
+            the unbonding period. What stays must cover `calculateMinimumStake(caller, 0)`.
+    @param amount Wei to unbond.
+    """
+    total_compute: uint256 = self._only_registered(msg.sender)
+    stake: uint256 = staticcall self.stakeManager.stakeOf(msg.sender)
+    assert amount <= stake, "InjectiveAiHub: amount exceeds stake"
+    # amount <= stake was checked above
+    assert unsafe_sub(stake, amount) >= self._minimum(total_compute), "InjectiveAiHub: stake would fall below minimum"
+    extcall self.stakeManager.unbond(msg.sender, amount)
+
+
+@external
+def rebondStake(amount: uint256):
+    """
+    @notice Move `amount` of the caller's pending unbonds back into active stake.
+    @param amount Wei to rebond.
+    """
+    self._only_registered(msg.sender)
+    extcall self.stakeManager.rebond(msg.sender, amount)
+
+
+@external
+def deregisterProvider():
+    """
+    @notice Leave: the caller (with no nodes left) is deleted and its whole stake starts unbonding.
+    """
+    extcall self.computeRegistry.deregisterProvider(msg.sender)
+    stake: uint256 = staticcall self.stakeManager.stakeOf(msg.sender)
+    if stake > 0:
+        extcall self.stakeManager.unbond(msg.sender, stake)
+
+
+@external
+def addComputeNode(
+    nodekey: address,
+    specsURI: String[256],
+    computeUnits: uint256,
+    signature: Bytes[65],
+    deadline: uint256 = max_value(uint256),
+):
+    """
+    @notice Add a node under the caller. The node key signs an EIP-712
+            NodeAttestation(provider, node, computeUnits, specsHash, nonce, deadline) with
+            specsHash = keccak256(specsURI) and nonce = `ComputeRegistry.nodeNonce(nodekey)`.
+            The caller's stake must cover `calculateMinimumStake(caller, computeUnits)`.
+    @param nodekey The node's key.
+    @param specsURI Where the node's hardware specs are published.
+    @param computeUnits The node's compute units, > 0.
+    @param signature The node key's 65-byte signature.
+    @param deadline Last second the attestation is valid (default: never expires).
+    """
+    assert block.timestamp <= deadline, "InjectiveAiHub: attestation expired"
+    total_compute: uint256 = self._only_registered(msg.sender)
+    assert (staticcall self.stakeManager.stakeOf(msg.sender)) >= self._minimum(total_compute + computeUnits), (
+        "InjectiveAiHub: stake below minimum"
+    )
+    nonce: uint256 = extcall self.computeRegistry.addNode(msg.sender, nodekey, computeUnits, specsURI)
+    digest: bytes32 = self._attestation_digest(
+        msg.sender, nodekey, computeUnits, keccak256(specsURI), nonce, deadline
+    )
+    assert eip712._recover(digest, signature) == nodekey, "InjectiveAiHub: attestation not signed by the node key"
+
+
+@external
+def removeComputeNode(nodekey: address):
+    """
+    @notice Remove one of the caller's nodes: out of its pool, its compute units and key released.
+    @param nodekey The node's key.
+    """
+    assert (staticcall self.computeRegistry.getNode(nodekey)).provider == msg.sender, (
+        "InjectiveAiHub: not the node's provider"
+    )
+    extcall self.computePool.releaseNode(nodekey)
+    extcall self.computeRegistry.removeNode(nodekey)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validators
+# ---------------------------------------------------------------------------------------------
+
+@external
+def validateNode(nodekey: address):
+    """
+    @notice Mark a node validated: it may join pools. Validator only.
+    @param nodekey The node's key.
+    """
+    access_control._check_role(VALIDATOR_ROLE, msg.sender)
+    extcall self.computeRegistry.setNodeValidated(nodekey, True)
+
+
+@external
+def invalidateNode(nodekey: address):
+    """
+    @notice Withdraw a node's validation and take it out of its pool. Validator only.
+    @param nodekey The node's key.
+    """
+    access_control._check_role(VALIDATOR_ROLE, msg.sender)
+    extcall self.computeRegistry.setNodeValidated(nodekey, False)
+    extcall self.computePool.releaseNode(nodekey)
+
+
+@external
+def whitelistProvider(provider: address):
+    """
+    @notice Whitelist a provider: its validated nodes may join pools. Validator only.
+    @param provider The provider.
+    """
+    access_control._check_role(VALIDATOR_ROLE, msg.sender)
+    extcall self.computeRegistry.whitelistProvider(provider)
+
+
+@external
+def blacklistProvider(provider: address):
+    """
+    @notice Blacklist a provider for good: no new nodes, joins or work. Validator only. Slash
+            first if its stake should go: blacklisting alone does not touch funds.
+    @param provider The provider.
+    """
+    access_control._check_role(VALIDATOR_ROLE, msg.sender)
+    extcall self.computeRegistry.blacklistProvider(provider)
+
+
+@external
+def slash(provider: address, amount: uint256, reason: String[128]) -> uint256:
+    """
+    @notice Slash up to `amount` of a provider's stake (active first, then pending unbonds,
+            newest first). The INJ is held for the treasury, never paid to the caller.
+            Validator only.
+    @param provider The provider.
+    @param amount Most to slash, > 0; capped by what the provider has.
+    @param reason Why, for the record.
+    @return The amount slashed.
+    """
+    access_control._check_role(VALIDATOR_ROLE, msg.sender)
+    assert self.treasury != msg.sender, "InjectiveAiHub: a slash cannot pay its validator"
+    return extcall self.stakeManager.slash(provider, amount, msg.sender, reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
+
+@view
+@external
+def calculateMinimumStake(provider: address, computeUnits: uint256) -> uint256:
+    """
+    @notice Stake `provider` needs to hold with `computeUnits` more compute:
+            (providerTotalCompute + computeUnits) * minStakePerComputeUnit + minStakePerComputeUnit.
+    @param provider The provider.
+    @param computeUnits Extra compute units (0 for the current requirement).
+    @return Wei.
+    """
+    total_compute: uint256 = (staticcall self.computeRegistry.getProvider(provider)).totalCompute
+    return self._minimum(total_compute + computeUnits)
+
+
+@view
+@external
+def nodeAttestationDigest(
+    provider: address, nodekey: address, computeUnits: uint256, specsURI: String[256], nonce: uint256, deadline: uint256
+) -> bytes32:
+    """
+    @notice The EIP-712 digest a node key signs to attest a node, so clients can check their
+            signing code against the contract.
+    @param provider The provider adding the node.
+    @param nodekey The node's key.
+    @param computeUnits The node's compute units.
+    @param specsURI The node's specs URI (hashed into the message).
+    @param nonce The node's attestation nonce.
+    @param deadline Last valid second.
+    @return The digest.
+    """
+    return self._attestation_digest(provider, nodekey, computeUnits, keccak256(specsURI), nonce, deadline)
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+
+@internal
+@view
+def _minimum(total_compute: uint256) -> uint256:
+    # the seed's formula: one unit of base stake plus one per compute unit
+    return (total_compute + 1) * self.minStakePerComputeUnit
+
+
+@internal
+@view
+def _attestation_digest(
+    provider: address, nodekey: address, computeUnits: uint256, specsHash: bytes32, nonce: uint256, deadline: uint256
+) -> bytes32:
+    return eip712._hash_typed_data(
+        keccak256(abi_encode(NODE_ATTESTATION_TYPEHASH, provider, nodekey, computeUnits, specsHash, nonce, deadline))
+    )
+
+
+@internal
+@view
+def _only_registered(provider: address) -> uint256:
+    record: IComputeRegistry.Provider = staticcall self.computeRegistry.getProvider(provider)
+    assert record.registered, "InjectiveAiHub: provider not registered"
+    return record.totalCompute
+

@@ -1,0 +1,371 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+# pragma nonreentrancy on
+"""
+@title RewardsDistributor
+@license MIT
+@notice Escrows each pool's INJ reward budget when the pool is created and pays providers for their
+        nodes' accepted work. Every work key's reward is committed from the budget when the work
+        is submitted (work beyond the budget is refused), stays locked through the pool's
+        challenge window, and is claimable only once that window has fully passed.
+@custom:security Money leaves only to (a) the provider recorded on a work key, for unlocked work
+        that was never invalidated or voided, and (b) the pool's creator, for budget that no work
+        has committed, after the pool ended. The compute pool records and invalidates work; it
+        cannot move INJ. Claims and refunds are pulled by the payee under the reentrancy lock.
+        Solvency: balance == sum over pools of (funded - refunded - paid).
+"""
+
+from interfaces import IRewardsDistributor
+from interfaces import IComputePool
+
+implements: IRewardsDistributor
+
+# @dev At most this many work keys per claim or release call.
+MAX_BATCH: public(constant(uint256)) = 64
+
+# @dev Work states.
+WORK_NONE: constant(uint256) = 0
+WORK_SUBMITTED: constant(uint256) = 1
+WORK_CLAIMED: constant(uint256) = 2
+WORK_INVALIDATED: constant(uint256) = 3
+
+# @dev Work units are stored in 96 bits (7.9e28 units); larger claims are refused, never truncated.
+_MAX_UNITS: constant(uint256) = 2**96 - 1
+
+# @dev The hub, which wires the compute pool once.
+HUB: public(immutable(address))
+
+# @dev The compute pool: opens budgets, records and invalidates work.
+computePool: public(address)
+
+# @dev pool id => budget.
+_budgets: HashMap[uint256, IRewardsDistributor.PoolBudget]
+
+# @dev pool id => work key => two words, packed to keep submitWork within its gas goal:
+#      word 0 = node (bits 0-159) | submittedAt (160-223) | state (224-231);
+#      word 1 = provider (bits 0-159) | units (160-255).
+_work: HashMap[uint256, HashMap[bytes32, uint256[2]]]
+
+# @dev pool id => node => time of the node's hard invalidation (0: never). Work of the node still
+#      in its challenge window at that time (submittedAt + challengeWindow >= voidFrom) is void.
+voidFrom: public(HashMap[uint256, HashMap[address, uint256]])
+
+
+@deploy
+def __init__(hub: address):
+    """
+    @param hub The InjectiveAiHub address.
+    """
+    assert hub != empty(address), "RewardsDistributor: zero hub"
+    HUB = hub
+
+
+@external
+def wire(computePool: address):
+    """
+    @notice Record the compute pool. Called once, by the hub.
+    @param computePool The ComputePool address.
+    """
+    assert msg.sender == HUB, "RewardsDistributor: caller is not the hub"
+    assert self.computePool == empty(address), "RewardsDistributor: already wired"
+    assert computePool != empty(address), "RewardsDistributor: zero address"
+    self.computePool = computePool
+
+
+# ---------------------------------------------------------------------------------------------
+# Called by the compute pool
+# ---------------------------------------------------------------------------------------------
+
+@payable
+@external
+def openPool(poolId: uint256, creator: address, rewardPerUnit: uint256, challengeWindow: uint256):
+    """
+    @notice Escrow `msg.value` as pool `poolId`'s budget. Compute pool only (at pool creation).
+    @param poolId The new pool.
+    @param creator Who may top up and gets refunds.
+    @param rewardPerUnit Wei paid per accepted work unit.
+    @param challengeWindow Seconds during which work can be invalidated before it unlocks.
+    """
+    self._only_pool()
+    self._budgets[poolId] = IRewardsDistributor.PoolBudget(
+        creator=creator,
+        rewardPerUnit=rewardPerUnit,
+        challengeWindow=challengeWindow,
+        funded=msg.value,
+        refunded=0,
+        available=msg.value,
+        committed=0,
+        paid=0,
+    )
+    log IRewardsDistributor.PoolFunded(
+        poolId=poolId,
+        creator=creator,
+        amount=msg.value,
+        rewardPerUnit=rewardPerUnit,
+        challengeWindow=challengeWindow,
+    )
+
+
+@external
+def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: address, units: uint256):
+    """
+    @notice Accept a work key and commit its reward from the budget. Compute pool only, after it
+            checked membership and the domain's validation rule.
+    @param poolId The pool.
+    @param workKey Unique per pool; a key is accepted once.
+    @param node The submitting node.
+    @param provider The node's provider, who alone can claim.
+    @param units Work units claimed.
+    """
+    self._only_pool()
+    assert workKey != empty(bytes32), "RewardsDistributor: empty work key"
+    assert units <= _MAX_UNITS, "RewardsDistributor: units too large"
+    assert self._work[poolId][workKey][0] == 0, "RewardsDistributor: work key already used"
+    reward: uint256 = units * self._budgets[poolId].rewardPerUnit
+    available: uint256 = self._budgets[poolId].available
+    assert reward <= available, "RewardsDistributor: pool budget exhausted"
+    self._budgets[poolId].available = unsafe_sub(available, reward)
+    self._budgets[poolId].committed += reward
+    self._work[poolId][workKey] = [
+        self._word0(node, block.timestamp, WORK_SUBMITTED),
+        convert(provider, uint256) | (units << 160),
+    ]
+    log IRewardsDistributor.WorkSubmitted(
+        poolId=poolId,
+        node=node,
+        workKey=workKey,
+        provider=provider,
+        units=units,
+        reward=reward,
+        unlocksAt=block.timestamp + self._budgets[poolId].challengeWindow + 1,
+    )
+
+
+@external
+def invalidateWork(poolId: uint256, workKey: bytes32, hard: bool) -> (address, address):
+    """
+    @notice Invalidate one work key inside its challenge window and return its reward to the budget.
+            `hard` also voids every other reward of the node still locked in this pool. Compute
+            pool only (it checks the caller's role, ejects the node and slashes).
+    @param poolId The pool.
+    @param workKey The work to invalidate.
+    @param hard True for fraud.
+    @return The work's node and provider.
+    """
+    self._only_pool()
+    words: uint256[2] = self._work[poolId][workKey]
+    assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not pending"
+    submitted_at: uint256 = self._submitted_at(words[0])
+    assert block.timestamp <= submitted_at + self._budgets[poolId].challengeWindow, (
+        "RewardsDistributor: challenge window closed"
+    )
+    node: address = self._node(words[0])
+    units: uint256 = words[1] >> 160
+    reward: uint256 = units * self._budgets[poolId].rewardPerUnit
+    self._work[poolId][workKey][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
+    self._budgets[poolId].committed -= reward
+    self._budgets[poolId].available += reward
+    if hard:
+        self.voidFrom[poolId][node] = block.timestamp
+    log IRewardsDistributor.WorkInvalidated(
+        poolId=poolId, node=node, workKey=workKey, units=units, reward=reward, hard=hard
+    )
+    return node, self._provider(words[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Creator: top up, refund
+# ---------------------------------------------------------------------------------------------
+
+@payable
+@external
+def topUp(poolId: uint256):
+    """
+    @notice Add `msg.value` to a pool's budget. Creator only, before the pool ends.
+    @param poolId The pool.
+    """
+    assert self._budgets[poolId].creator == msg.sender, "RewardsDistributor: caller is not the pool creator"
+    assert msg.value > 0, "RewardsDistributor: zero top-up"
+    status: IComputePool.PoolStatus = staticcall IComputePool(self.computePool).poolStatus(poolId)
+    assert status != IComputePool.PoolStatus.COMPLETED, "RewardsDistributor: pool has ended"
+    self._budgets[poolId].funded += msg.value
+    self._budgets[poolId].available += msg.value
+    log IRewardsDistributor.PoolToppedUp(
+        poolId=poolId, amount=msg.value, available=self._budgets[poolId].available
+    )
+
+
+@external
+def refund(poolId: uint256) -> uint256:
+    """
+    @notice Return the budget no work has committed to the creator, once the pool has ended.
+            Can be called again later (e.g. after voided work is released).
+    @param poolId The pool.
+    @return The amount refunded.
+    """
+    assert self._budgets[poolId].creator == msg.sender, "RewardsDistributor: caller is not the pool creator"
+    status: IComputePool.PoolStatus = staticcall IComputePool(self.computePool).poolStatus(poolId)
+    assert status == IComputePool.PoolStatus.COMPLETED, "RewardsDistributor: pool has not ended"
+    amount: uint256 = self._budgets[poolId].available
+    assert amount > 0, "RewardsDistributor: nothing to refund"
+    self._budgets[poolId].available = 0
+    self._budgets[poolId].refunded += amount
+    log IRewardsDistributor.BudgetRefunded(poolId=poolId, creator=msg.sender, amount=amount)
+    self._send(msg.sender, amount)
+    return amount
+
+
+# ---------------------------------------------------------------------------------------------
+# Providers: claim. Anyone: release voided work.
+# ---------------------------------------------------------------------------------------------
+
+@external
+def claimRewards(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
+    """
+    @notice Claim the rewards of unlocked work keys. Pays the caller, who must be the provider
+            recorded on every key.
+    @param poolId The pool.
+    @param workKeys Up to 64 work keys, each submitted by one of the caller's nodes, past its
+           challenge window, not invalidated, not voided and not yet claimed.
+    @return The amount paid.
+    """
+    assert len(workKeys) > 0, "RewardsDistributor: no work keys"
+    rate: uint256 = self._budgets[poolId].rewardPerUnit
+    window: uint256 = self._budgets[poolId].challengeWindow
+    total: uint256 = 0
+    for key: bytes32 in workKeys:
+        words: uint256[2] = self._work[poolId][key]
+        assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not claimable"
+        assert self._provider(words[1]) == msg.sender, "RewardsDistributor: not the node's provider"
+        submitted_at: uint256 = self._submitted_at(words[0])
+        assert block.timestamp > submitted_at + window, "RewardsDistributor: work still in challenge window"
+        node: address = self._node(words[0])
+        assert not self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work voided"
+        self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_CLAIMED)
+        total += (words[1] >> 160) * rate
+    self._budgets[poolId].paid += total
+    log IRewardsDistributor.RewardsClaimed(poolId=poolId, provider=msg.sender, amount=total, workKeys=workKeys)
+    self._send(msg.sender, total)
+    return total
+
+
+@external
+def releaseVoidedWork(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
+    """
+    @notice Return the rewards of work voided by a hard invalidation to the pool's budget.
+            Anyone may call; it only moves committed budget back to available.
+    @param poolId The pool.
+    @param workKeys Up to 64 voided, still-pending work keys.
+    @return The amount returned to the budget.
+    """
+    assert len(workKeys) > 0, "RewardsDistributor: no work keys"
+    rate: uint256 = self._budgets[poolId].rewardPerUnit
+    window: uint256 = self._budgets[poolId].challengeWindow
+    total: uint256 = 0
+    for key: bytes32 in workKeys:
+        words: uint256[2] = self._work[poolId][key]
+        assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not pending"
+        node: address = self._node(words[0])
+        submitted_at: uint256 = self._submitted_at(words[0])
+        assert self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work not voided"
+        self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
+        total += (words[1] >> 160) * rate
+    self._budgets[poolId].committed -= total
+    self._budgets[poolId].available += total
+    log IRewardsDistributor.VoidedWorkReleased(poolId=poolId, count=len(workKeys), amount=total)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
+
+@view
+@external
+def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
+    """
+    @notice A pool's budget.
+    @param poolId The pool.
+    @return creator, rewardPerUnit, challengeWindow, funded, refunded, available, committed, paid.
+    """
+    return self._budgets[poolId]
+
+
+@view
+@external
+def getWork(poolId: uint256, workKey: bytes32) -> (address, address, uint256, uint256, uint256, uint256, bool):
+    """
+    @notice One work key.
+    @param poolId The pool.
+    @param workKey The key.
+    @return node, provider, units, submittedAt, state (0 none, 1 submitted, 2 claimed,
+            3 invalidated), unlocksAt, voided (by a hard invalidation of its node).
+    """
+    words: uint256[2] = self._work[poolId][workKey]
+    submitted_at: uint256 = self._submitted_at(words[0])
+    window: uint256 = self._budgets[poolId].challengeWindow
+    node: address = self._node(words[0])
+    return (
+        node,
+        self._provider(words[1]),
+        words[1] >> 160,
+        submitted_at,
+        self._state(words[0]),
+        submitted_at + window + 1,
+        words[0] != 0 and self._is_void(poolId, node, submitted_at, window),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
+
+@internal
+@view
+def _only_pool():
+    assert msg.sender == self.computePool, "RewardsDistributor: caller is not the compute pool"
+
+
+@internal
+@view
+def _is_void(poolId: uint256, node: address, submitted_at: uint256, window: uint256) -> bool:
+    # void when the node was hard-invalidated while this work was still challengeable
+    void_from: uint256 = self.voidFrom[poolId][node]
+    return void_from != 0 and submitted_at + window >= void_from
+
+
+@internal
+def _send(to: address, amount: uint256):
+    ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
+    assert ok, "RewardsDistributor: INJ transfer failed"
+
+
+@internal
+@pure
+def _word0(node: address, submitted_at: uint256, state: uint256) -> uint256:
+    # submitted_at is a block timestamp (< 2**64); state < 4
+    return convert(node, uint256) | (submitted_at << 160) | (state << 224)
+
+
+@internal
+@pure
+def _node(word: uint256) -> address:
+    return convert(convert(word & (2**160 - 1), uint160), address)
+
+
+@internal
+@pure
+def _submitted_at(word: uint256) -> uint256:
+    return (word >> 160) & (2**64 - 1)
+
+
+@internal
+@pure
+def _state(word: uint256) -> uint256:
+    return word >> 224
+
+
+@internal
+@pure
+def _provider(word: uint256) -> address:
+    return convert(convert(word & (2**160 - 1), uint160), address)

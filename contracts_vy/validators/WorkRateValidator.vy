@@ -1,0 +1,46 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+"""
+@title WorkRateValidator
+@license MIT
+@notice The default work-validation contract a domain can point to. A node may claim at most
+        `MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND` work units per compute unit per second since its
+        previous submission in the pool (or since it joined). For LLaMA training a work unit is a
+        token processed, so the rate is the fastest token throughput one compute unit may claim.
+@custom:security Stateless and immutable. It bounds self-reported work; it does not prove it
+        (the aux peer audits claims against signed progress records and invalidates lies).
+"""
+
+from interfaces import IWorkValidation
+
+implements: IWorkValidation
+
+# @dev Work units one compute unit may claim per second.
+MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND: public(immutable(uint256))
+
+
+@deploy
+def __init__(max_units_per_compute_unit_per_second: uint256):
+    """
+    @param max_units_per_compute_unit_per_second The claim rate cap, > 0.
+    """
+    assert max_units_per_compute_unit_per_second > 0, "WorkRateValidator: zero rate"
+    MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND = max_units_per_compute_unit_per_second
+
+
+@view
+@external
+def validateWork(
+    poolId: uint256, node: address, computeUnits: uint256, workUnits: uint256, elapsed: uint256
+) -> bool:
+    """
+    @notice Whether `node` may claim `workUnits` after `elapsed` seconds of work.
+    @param poolId The pool (unused by this rule; part of the interface).
+    @param node The node key (unused by this rule).
+    @param computeUnits The node's registered compute units.
+    @param workUnits The units claimed.
+    @param elapsed Seconds since the node's previous submission in the pool, or since it joined.
+    @return True when the claim is within the rate.
+    """
+    # reverts on overflow, which only an absurd compute-unit count could reach: refusing is safe
+    return workUnits <= computeUnits * MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND * elapsed

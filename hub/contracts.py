@@ -1,0 +1,37 @@
+"""Where the contracts live, their deployment order and their deployment parameters.
+
+One place that the boa deployers (tests, fuzz, bench, demo) and the on-chain deployer share, so the
+system is always built the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts_vy"
+
+# Deployable contracts, in deployment order (the hub first: every module takes its address).
+MODULES = ("ComputeRegistry", "DomainRegistry", "StakeManager", "ComputePool", "RewardsDistributor")
+DEPLOYABLE = ("InjectiveAiHub", *MODULES, "WorkRateValidator")
+
+INJ = 10**18
+
+
+def source_path(name: str) -> Path:
+    """Path of a deployable contract's source file."""
+    if name == "WorkRateValidator":
+        return CONTRACTS_DIR / "validators" / f"{name}.vy"
+    return CONTRACTS_DIR / f"{name}.vy"
+
+
+class SystemParams(BaseModel):
+    """Deployment parameters of one system. Durations are seconds: the local chain cannot warp
+    time, so local deployments use short ones."""
+
+    unbonding_period: int = Field(default=7 * 86400, gt=0, description="seconds an unbond waits")
+    min_stake_per_compute_unit: int = Field(default=10 * INJ, ge=0, description="wei per compute unit")
+    max_units_per_compute_unit_per_second: int = Field(
+        default=1000, gt=0, description="work-rate cap of the default validation contract"
+    )
