@@ -6,18 +6,52 @@ web3, boa) inside its functions so that `hub --help` starts fast.
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Any
+
+import click
 import typer
+from typer.core import TyperGroup
+
+from hub.cli import account, devnet, network
+from hub.cli.build import build_command
+from hub.errors import HubError
+
+
+class _HubGroup(TyperGroup):
+    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            if ctx.params.get("debug") or os.environ.get("HUB_DEBUG"):
+                if exc.detail:
+                    typer.echo(exc.detail, err=True)
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
 
 app = typer.Typer(
     name="hub",
+    cls=_HubGroup,
     help="injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(devnet.app, name="devnet")
+app.add_typer(account.app, name="account")
+app.add_typer(network.app, name="network")
+app.command("build")(build_command)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+) -> None:
     """injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM."""
 
 
