@@ -360,15 +360,18 @@ def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
     word: uint256 = self._membership[msg.sender]
     assert self._pool_of(word) == poolId, "ComputePool: node not in pool"
     assert units > 0, "ComputePool: zero work units"
-    record: IComputeRegistry.Node = staticcall self.computeRegistry.getNode(msg.sender)
-    assert not (staticcall self.computeRegistry.isBlacklisted(record.provider)), "ComputePool: provider is blacklisted"
+    provider: address = empty(address)
+    compute_units: uint256 = 0
+    blacklisted: bool = False
+    provider, compute_units, blacklisted = staticcall self.computeRegistry.nodeWorkInfo(msg.sender)
+    assert not blacklisted, "ComputePool: provider is blacklisted"
     # the membership time is the node's last submission or join, never in the future
     elapsed: uint256 = unsafe_sub(block.timestamp, self._last_work(word))
     assert staticcall IWorkValidation(self._pools[poolId].validationLogic).validateWork(
-        poolId, msg.sender, record.computeUnits, units, elapsed
+        poolId, msg.sender, compute_units, units, elapsed
     ), "ComputePool: work exceeds the node's capacity"
     self._membership[msg.sender] = self._pack(poolId, block.timestamp, self._nonce(word))
-    extcall self.rewardsDistributor.recordWork(poolId, workKey, msg.sender, record.provider, units)
+    extcall self.rewardsDistributor.recordWork(poolId, workKey, msg.sender, provider, units)
 
 
 @external

@@ -10,28 +10,40 @@
 @custom:security Only the hub writes here, after its own role and stake checks. A node key belongs
         to at most one provider at a time; removing a node releases its key and its compute units;
         a provider deregisters only once it has no nodes. Provider total compute always equals the
-        sum of its nodes' units. The attestation nonce of a node key only ever grows, so an old
-        node signature can never be replayed.
+        sum of its nodes' units, which are stored as given (uint256, never truncated). The
+        attestation nonce of a node key only ever grows, so an old node signature can never be
+        replayed. Blacklisting survives deregistration.
 """
 
 from interfaces import IComputeRegistry
 
 implements: IComputeRegistry
 
+# @dev Flag bits of a provider word.
+_REGISTERED: constant(uint256) = 1
+_WHITELISTED: constant(uint256) = 2
+_BLACKLISTED: constant(uint256) = 4
+
+# @dev The validated bit of a node word.
+_VALIDATED: constant(uint256) = 1 << 160
+
 # @dev The hub, the only writer.
 HUB: public(immutable(address))
 
-# @dev provider => record.
-_providers: HashMap[address, IComputeRegistry.Provider]
+# @dev provider => flags (bits 0-2: registered, whitelisted, blacklisted) | node count (bits 64-255).
+#      One word so that registration writes one slot and a node add or removal updates a slot that
+#      is already non-zero (gas goals: SPEC section 2).
+_providerWord: HashMap[address, uint256]
 
-# @dev node key => record (provider == empty means no such node).
-_nodes: HashMap[address, IComputeRegistry.Node]
+# @dev provider => sum of its nodes' compute units.
+_totalCompute: HashMap[address, uint256]
 
-# @dev Blacklisted providers. Kept across deregistration so a blacklisted provider cannot return.
-isBlacklisted: public(HashMap[address, bool])
+# @dev node key => provider (bits 0-159) | validated (bit 160) | attestation nonce (bits 192-255).
+#      Removing a node clears the provider and validated bits but keeps the nonce: it never resets.
+_nodeWord: HashMap[address, uint256]
 
-# @dev node key => the nonce its next attestation must sign. Never reset.
-nodeNonce: public(HashMap[address, uint256])
+# @dev node key => compute units (0 when the key is not registered).
+_nodeUnits: HashMap[address, uint256]
 
 
 @deploy
@@ -43,6 +55,10 @@ def __init__(hub: address):
     HUB = hub
 
 
+# ---------------------------------------------------------------------------------------------
+# Providers (hub only)
+# ---------------------------------------------------------------------------------------------
+
 @external
 def registerProvider(provider: address):
     """
@@ -50,9 +66,10 @@ def registerProvider(provider: address):
     @param provider The provider's address.
     """
     self._only_hub()
-    assert not self._providers[provider].registered, "ComputeRegistry: provider already registered"
-    assert not self.isBlacklisted[provider], "ComputeRegistry: provider is blacklisted"
-    self._providers[provider].registered = True
+    word: uint256 = self._providerWord[provider]
+    assert word & _REGISTERED == 0, "ComputeRegistry: provider already registered"
+    assert word & _BLACKLISTED == 0, "ComputeRegistry: provider is blacklisted"
+    self._providerWord[provider] = word | _REGISTERED
     log IComputeRegistry.ProviderRegistered(provider=provider)
 
 
@@ -63,10 +80,11 @@ def deregisterProvider(provider: address):
     @param provider The provider's address.
     """
     self._only_hub()
-    assert self._providers[provider].registered, "ComputeRegistry: provider not registered"
-    assert self._providers[provider].nodeCount == 0, "ComputeRegistry: remove the provider's nodes first"
-    # no nodes means totalCompute is already 0 (it is the sum of the nodes' units)
-    self._providers[provider] = empty(IComputeRegistry.Provider)
+    word: uint256 = self._providerWord[provider]
+    assert word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
+    assert word >> 64 == 0, "ComputeRegistry: remove the provider's nodes first"
+    # no nodes means its total compute is already 0; only the blacklist bit survives
+    self._providerWord[provider] = word & _BLACKLISTED
     log IComputeRegistry.ProviderDeregistered(provider=provider)
 
 
@@ -77,10 +95,11 @@ def whitelistProvider(provider: address):
     @param provider The provider's address.
     """
     self._only_hub()
-    assert self._providers[provider].registered, "ComputeRegistry: provider not registered"
-    assert not self._providers[provider].whitelisted, "ComputeRegistry: provider already whitelisted"
-    assert not self.isBlacklisted[provider], "ComputeRegistry: provider is blacklisted"
-    self._providers[provider].whitelisted = True
+    word: uint256 = self._providerWord[provider]
+    assert word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
+    assert word & _WHITELISTED == 0, "ComputeRegistry: provider already whitelisted"
+    assert word & _BLACKLISTED == 0, "ComputeRegistry: provider is blacklisted"
+    self._providerWord[provider] = word | _WHITELISTED
     log IComputeRegistry.ProviderWhitelisted(provider=provider)
 
 
@@ -93,11 +112,16 @@ def blacklistProvider(provider: address):
     """
     self._only_hub()
     assert provider != empty(address), "ComputeRegistry: zero address"
-    assert not self.isBlacklisted[provider], "ComputeRegistry: provider already blacklisted"
-    self.isBlacklisted[provider] = True
-    self._providers[provider].whitelisted = False
+    word: uint256 = self._providerWord[provider]
+    assert word & _BLACKLISTED == 0, "ComputeRegistry: provider already blacklisted"
+    # blacklisting also withdraws the whitelist: "whitelisted" always implies "not blacklisted"
+    self._providerWord[provider] = (word | _BLACKLISTED) & ~_WHITELISTED
     log IComputeRegistry.ProviderBlacklisted(provider=provider)
 
+
+# ---------------------------------------------------------------------------------------------
+# Nodes (hub only)
+# ---------------------------------------------------------------------------------------------
 
 @external
 def addNode(provider: address, node: address, computeUnits: uint256, specsURI: String[256]) -> uint256:
@@ -111,16 +135,19 @@ def addNode(provider: address, node: address, computeUnits: uint256, specsURI: S
     @return The nonce the node's attestation must have signed.
     """
     self._only_hub()
-    assert self._providers[provider].registered, "ComputeRegistry: provider not registered"
-    assert not self.isBlacklisted[provider], "ComputeRegistry: provider is blacklisted"
+    provider_word: uint256 = self._providerWord[provider]
+    assert provider_word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
+    assert provider_word & _BLACKLISTED == 0, "ComputeRegistry: provider is blacklisted"
     assert node != empty(address), "ComputeRegistry: zero node key"
     assert computeUnits > 0, "ComputeRegistry: compute units must be positive"
-    assert self._nodes[node].provider == empty(address), "ComputeRegistry: node key already registered"
-    nonce: uint256 = self.nodeNonce[node]
-    self.nodeNonce[node] = nonce + 1
-    self._nodes[node] = IComputeRegistry.Node(provider=provider, computeUnits=computeUnits, validated=False)
-    self._providers[provider].totalCompute += computeUnits
-    self._providers[provider].nodeCount += 1
+    node_word: uint256 = self._nodeWord[node]
+    assert self._node_provider(node_word) == empty(address), "ComputeRegistry: node key already registered"
+    nonce: uint256 = node_word >> 192
+    # a node key is added at most once per transaction: its nonce stays far below 2**64
+    self._nodeWord[node] = convert(provider, uint256) | ((nonce + 1) << 192)
+    self._nodeUnits[node] = computeUnits
+    self._totalCompute[provider] += computeUnits
+    self._providerWord[provider] = provider_word + (1 << 64)
     log IComputeRegistry.NodeAdded(
         provider=provider, node=node, computeUnits=computeUnits, specsURI=specsURI, nonce=nonce
     )
@@ -135,15 +162,17 @@ def removeNode(node: address):
     @param node The node's key.
     """
     self._only_hub()
-    record: IComputeRegistry.Node = self._nodes[node]
-    assert record.provider != empty(address), "ComputeRegistry: node not registered"
+    node_word: uint256 = self._nodeWord[node]
+    provider: address = self._node_provider(node_word)
+    assert provider != empty(address), "ComputeRegistry: node not registered"
+    units: uint256 = self._nodeUnits[node]
     # the provider's totals include this node, so neither subtraction can underflow
-    self._providers[record.provider].totalCompute = unsafe_sub(
-        self._providers[record.provider].totalCompute, record.computeUnits
-    )
-    self._providers[record.provider].nodeCount = unsafe_sub(self._providers[record.provider].nodeCount, 1)
-    self._nodes[node] = empty(IComputeRegistry.Node)
-    log IComputeRegistry.NodeRemoved(provider=record.provider, node=node, computeUnits=record.computeUnits)
+    self._totalCompute[provider] = unsafe_sub(self._totalCompute[provider], units)
+    self._providerWord[provider] = unsafe_sub(self._providerWord[provider], 1 << 64)
+    # keep only the nonce
+    self._nodeWord[node] = node_word & ~(2**192 - 1)
+    self._nodeUnits[node] = 0
+    log IComputeRegistry.NodeRemoved(provider=provider, node=node, computeUnits=units)
 
 
 @external
@@ -154,15 +183,21 @@ def setNodeValidated(node: address, validated: bool):
     @param validated The new state; must differ from the current one.
     """
     self._only_hub()
-    provider: address = self._nodes[node].provider
+    node_word: uint256 = self._nodeWord[node]
+    provider: address = self._node_provider(node_word)
     assert provider != empty(address), "ComputeRegistry: node not registered"
     if validated:
-        assert not self._nodes[node].validated, "ComputeRegistry: node already validated"
+        assert node_word & _VALIDATED == 0, "ComputeRegistry: node already validated"
+        self._nodeWord[node] = node_word | _VALIDATED
     else:
-        assert self._nodes[node].validated, "ComputeRegistry: node not validated"
-    self._nodes[node].validated = validated
+        assert node_word & _VALIDATED != 0, "ComputeRegistry: node not validated"
+        self._nodeWord[node] = node_word & ~_VALIDATED
     log IComputeRegistry.NodeValidationChanged(provider=provider, node=node, validated=validated)
 
+
+# ---------------------------------------------------------------------------------------------
+# Views
+# ---------------------------------------------------------------------------------------------
 
 @view
 @external
@@ -170,9 +205,16 @@ def getProvider(provider: address) -> IComputeRegistry.Provider:
     """
     @notice A provider's record.
     @param provider The provider's address.
-    @return registered, whitelisted, totalCompute, nodeCount.
+    @return registered, whitelisted, blacklisted, totalCompute, nodeCount.
     """
-    return self._providers[provider]
+    word: uint256 = self._providerWord[provider]
+    return IComputeRegistry.Provider(
+        registered=word & _REGISTERED != 0,
+        whitelisted=word & _WHITELISTED != 0,
+        blacklisted=word & _BLACKLISTED != 0,
+        totalCompute=self._totalCompute[provider],
+        nodeCount=word >> 64,
+    )
 
 
 @view
@@ -183,7 +225,44 @@ def getNode(node: address) -> IComputeRegistry.Node:
     @param node The node's key.
     @return provider, computeUnits, validated.
     """
-    return self._nodes[node]
+    word: uint256 = self._nodeWord[node]
+    return IComputeRegistry.Node(
+        provider=self._node_provider(word), computeUnits=self._nodeUnits[node], validated=word & _VALIDATED != 0
+    )
+
+
+@view
+@external
+def nodeWorkInfo(node: address) -> (address, uint256, bool):
+    """
+    @notice What the compute pool needs when a node submits work.
+    @param node The node's key.
+    @return provider, compute units, whether the provider is blacklisted.
+    """
+    provider: address = self._node_provider(self._nodeWord[node])
+    return provider, self._nodeUnits[node], self._providerWord[provider] & _BLACKLISTED != 0
+
+
+@view
+@external
+def nodeNonce(node: address) -> uint256:
+    """
+    @notice The nonce the node key's next attestation must sign.
+    @param node The node's key.
+    @return The nonce.
+    """
+    return self._nodeWord[node] >> 192
+
+
+@view
+@external
+def isBlacklisted(provider: address) -> bool:
+    """
+    @notice Whether a provider is blacklisted.
+    @param provider The provider's address.
+    @return True if blacklisted.
+    """
+    return self._providerWord[provider] & _BLACKLISTED != 0
 
 
 @view
@@ -194,10 +273,20 @@ def getProviderTotalCompute(provider: address) -> uint256:
     @param provider The provider's address.
     @return Compute units.
     """
-    return self._providers[provider].totalCompute
+    return self._totalCompute[provider]
 
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+# ---------------------------------------------------------------------------------------------
 
 @internal
 @view
 def _only_hub():
     assert msg.sender == HUB, "ComputeRegistry: caller is not the hub"
+
+
+@internal
+@pure
+def _node_provider(word: uint256) -> address:
+    return convert(convert(word & (2**160 - 1), uint160), address)

@@ -38,8 +38,19 @@ HUB: public(immutable(address))
 # @dev The compute pool: opens budgets, records and invalidates work.
 computePool: public(address)
 
+# @dev A pool's budget as stored. What work has committed is derived, not stored:
+#      committed = funded - refunded - available (so submitting work writes one budget slot).
+struct Budget:
+    creator: address
+    rewardPerUnit: uint256
+    challengeWindow: uint256
+    funded: uint256
+    refunded: uint256
+    available: uint256
+    paid: uint256
+
 # @dev pool id => budget.
-_budgets: HashMap[uint256, IRewardsDistributor.PoolBudget]
+_budgets: HashMap[uint256, Budget]
 
 # @dev pool id => work key => two words, packed to keep submitWork within its gas goal:
 #      word 0 = node (bits 0-159) | submittedAt (160-223) | state (224-231);
@@ -87,14 +98,13 @@ def openPool(poolId: uint256, creator: address, rewardPerUnit: uint256, challeng
     @param challengeWindow Seconds during which work can be invalidated before it unlocks.
     """
     self._only_pool()
-    self._budgets[poolId] = IRewardsDistributor.PoolBudget(
+    self._budgets[poolId] = Budget(
         creator=creator,
         rewardPerUnit=rewardPerUnit,
         challengeWindow=challengeWindow,
         funded=msg.value,
         refunded=0,
         available=msg.value,
-        committed=0,
         paid=0,
     )
     log IRewardsDistributor.PoolFunded(
@@ -125,7 +135,6 @@ def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: addre
     available: uint256 = self._budgets[poolId].available
     assert reward <= available, "RewardsDistributor: pool budget exhausted"
     self._budgets[poolId].available = unsafe_sub(available, reward)
-    self._budgets[poolId].committed += reward
     self._work[poolId][workKey] = [
         self._word0(node, block.timestamp, WORK_SUBMITTED),
         convert(provider, uint256) | (units << 160),
@@ -163,7 +172,6 @@ def invalidateWork(poolId: uint256, workKey: bytes32, hard: bool) -> (address, a
     units: uint256 = words[1] >> 160
     reward: uint256 = units * self._budgets[poolId].rewardPerUnit
     self._work[poolId][workKey][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
-    self._budgets[poolId].committed -= reward
     self._budgets[poolId].available += reward
     if hard:
         self.voidFrom[poolId][node] = block.timestamp
@@ -244,7 +252,7 @@ def claimRewards(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uin
         self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_CLAIMED)
         total += (words[1] >> 160) * rate
     self._budgets[poolId].paid += total
-    log IRewardsDistributor.RewardsClaimed(poolId=poolId, provider=msg.sender, amount=total, workKeys=workKeys)
+    log IRewardsDistributor.RewardsClaimed(poolId=poolId, provider=msg.sender, amount=total, count=len(workKeys))
     self._send(msg.sender, total)
     return total
 
@@ -270,7 +278,6 @@ def releaseVoidedWork(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -
         assert self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work not voided"
         self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
         total += (words[1] >> 160) * rate
-    self._budgets[poolId].committed -= total
     self._budgets[poolId].available += total
     log IRewardsDistributor.VoidedWorkReleased(poolId=poolId, count=len(workKeys), amount=total)
     return total
@@ -288,7 +295,18 @@ def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
     @param poolId The pool.
     @return creator, rewardPerUnit, challengeWindow, funded, refunded, available, committed, paid.
     """
-    return self._budgets[poolId]
+    b: Budget = self._budgets[poolId]
+    return IRewardsDistributor.PoolBudget(
+        creator=b.creator,
+        rewardPerUnit=b.rewardPerUnit,
+        challengeWindow=b.challengeWindow,
+        funded=b.funded,
+        refunded=b.refunded,
+        available=b.available,
+        # available never exceeds funded - refunded: it only shrinks by commitments and refunds
+        committed=unsafe_sub(unsafe_sub(b.funded, b.refunded), b.available),
+        paid=b.paid,
+    )
 
 
 @view

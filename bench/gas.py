@@ -1,0 +1,142 @@
+"""Transaction gas of each marketplace operation, on a fresh system and at scale.
+
+Prints JSON {operation: {"gas": N, "gas_at_scale": M, "reference": R, "goal": G}}:
+- gas: one call on a freshly deployed and wired system;
+- gas_at_scale: the same call, made the same way, after 1,000 providers, nodes, pools and work
+  submissions exist (goal: within 5% of gas: nothing loops over data others can grow);
+- reference: the reference Solidity implementation's figure (SPEC section 2);
+- goal: half the reference (withdraw: 80%, since a native transfer alone costs 30,000).
+
+Transaction gas = 21,000 + calldata (4 / 16 gas per zero / non-zero byte) + execution, minus the
+refund (capped at a fifth, EIP-3529), with every account and slot cold, as in a real transaction.
+Run: python bench/gas.py [--scale N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import boa  # noqa: E402
+from eth_account import Account  # noqa: E402
+
+from hub import signatures as sig  # noqa: E402
+from hub.contracts import INJ, SystemParams  # noqa: E402
+from tests.utils.deployers import deploy_system  # noqa: E402
+
+REFERENCE = {
+    "registerProvider": 178_127,
+    "addComputeNode": 256_134,
+    "validateNode": 110_526,
+    "createComputePool": 2_330_833,
+    "joinComputePool": 205_126,
+    "submitWork": 237_471,  # the lower end of the reference range 237,471 - 305,883
+    "claimRewards": 138_379,
+    "invalidateWork (hard)": 390_327,
+    "reclaimStake": 169_491,
+    "withdraw": 54_875,
+}
+CHALLENGE_WINDOW = 3600
+UNBONDING = 86400
+DEADLINE = 2**40
+
+
+def tx_gas(fn, *args, sender: str, value: int = 0) -> int:
+    """Gas a real transaction calling `fn(*args)` from `sender` would use."""
+    boa.env._reset_access_counters()  # a new transaction starts with everything cold
+    calldata = fn.prepare_calldata(*args)
+    fn(*args, sender=sender, value=value)
+    computation = fn.contract._computation
+    used = 21_000 + sum(16 if b else 4 for b in calldata) + computation.get_gas_used()
+    return used - min(computation.get_gas_refund(), used // 5)
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.admin, self.federator, self.validator = (boa.env.generate_address(x) for x in ("a", "f", "v"))
+        self.system = deploy_system(
+            self.admin,
+            self.federator,
+            self.validator,
+            SystemParams(unbonding_period=UNBONDING, min_stake_per_compute_unit=INJ),
+        )
+        self.chain_id = boa.env.evm.patch.chain_id
+        self.manager = Account.create()
+        with boa.env.prank(self.federator):
+            self.domain = self.system.hub.createDomain("llama", self.system.work_validation.address, "ipfs://d")
+        self.count = 0
+
+    def _new_account(self) -> tuple[str, Account]:
+        self.count += 1
+        provider = boa.env.generate_address(f"provider{self.count}")
+        node = Account.from_key(self.count.to_bytes(32, "big"))
+        boa.env.set_balance(provider, 10**6 * INJ)
+        boa.env.set_balance(node.address, 10 * INJ)
+        return provider, node
+
+    def cycle(self, measure: bool) -> dict[str, int]:
+        """One provider's whole life: register, node, pool, join, work, claim, fraud, exit."""
+        s, out = self.system, {}
+
+        def run(name, fn, *args, sender, value=0):
+            if measure:
+                out[name] = tx_gas(fn, *args, sender=sender, value=value)
+            else:
+                fn(*args, sender=sender, value=value)
+
+        provider, node = self._new_account()
+        run("registerProvider", s.hub.registerProvider, sender=provider, value=100 * INJ)
+        attestation = sig.node_attestation(self.chain_id, s.hub.address, provider, node.address, 10, "ipfs://n", 0)
+        run("addComputeNode", s.hub.addComputeNode, node.address, "ipfs://n", 10,
+            sig.sign(node, attestation), sender=provider)
+        run("validateNode", s.hub.validateNode, node.address, sender=self.validator)
+        s.hub.whitelistProvider(provider, sender=self.validator)
+        pool_id = s.pool.nextPoolId()
+        run("createComputePool", s.pool.createComputePool, self.domain, self.manager.address,
+            "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", b"\x01" * 32, 0, 10**9,
+            CHALLENGE_WINDOW, sender=provider, value=10 * INJ)
+        s.pool.startComputePool(pool_id, sender=provider)
+        invite = sig.pool_invite(self.chain_id, s.pool.address, pool_id, node.address, 0, DEADLINE)
+        run("joinComputePool", s.pool.joinComputePool, pool_id, node.address, DEADLINE,
+            sig.sign(self.manager, invite), sender=provider)
+        boa.env.time_travel(seconds=60)
+        run("submitWork", s.pool.submitWork, pool_id, b"\x01" * 32, 100_000, sender=node.address)
+        boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
+        run("claimRewards", s.rewards.claimRewards, pool_id, [b"\x01" * 32], sender=provider)
+        s.pool.submitWork(pool_id, b"\x02" * 32, 100_000, sender=node.address)
+        run("invalidateWork (hard)", s.pool.hardInvalidateWork, pool_id, b"\x02" * 32, INJ, "inflated claim",
+            sender=self.validator)
+        run("reclaimStake", s.hub.reclaimStake, 50 * INJ, sender=provider)
+        boa.env.time_travel(seconds=UNBONDING)
+        run("withdraw", s.stake.withdraw, sender=provider)
+        # hand the slash to the treasury so every cycle starts from the same local state
+        s.stake.sweepSlashed(sender=provider)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1000, help="entities of each kind before the second run")
+    args = parser.parse_args()
+
+    bench = Bench()
+    fresh = bench.cycle(measure=True)
+    for _ in range(args.scale):
+        bench.cycle(measure=False)
+    at_scale = bench.cycle(measure=True)
+
+    report = {}
+    for name, reference in REFERENCE.items():
+        goal = int(reference * (0.8 if name == "withdraw" else 0.5))
+        report[name] = {"gas": fresh[name], "gas_at_scale": at_scale[name], "reference": reference, "goal": goal}
+    print(json.dumps(report, indent=2))
+    missed = [n for n, r in report.items() if r["gas"] > r["goal"] or abs(r["gas_at_scale"] - r["gas"]) > 0.05 * r["gas"]]
+    print(f"# goals missed: {', '.join(missed) if missed else 'none'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
