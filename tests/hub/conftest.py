@@ -1,0 +1,129 @@
+"""Fixtures for the hub tests: a real local Injective node, isolated user directories.
+
+The session devnet runs from the cached genesis template on free, shifted ports, so it can run
+beside a developer's own `hub devnet` on 8545; it is stopped at the end of the session, failures
+included. Tests that stop, kill or reset a chain make their own with `make_devnet`.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.devkeys import LOCAL_CHAIN_ID
+from hub.devnet import Devnet, DevnetConfig, DevnetPorts
+
+_USER_ENV = (
+    "HUB_NETWORK",
+    "HUB_RPC_URL",
+    "HUB_PASSWORD",
+    "HUB_DEBUG",
+    "HUB_CONTRACTS_DIR",
+    "HUB_BUILD_DIR",
+)
+_taken_offsets: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the developer's keystores, config or devnet."""
+    for name in _USER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUB_KEYSTORE_DIR", str(tmp_path / "keystores"))
+    monkeypatch.setenv("HUB_CONFIG", str(tmp_path / "networks.toml"))
+    monkeypatch.setenv("HUB_DEVNET_HOME", str(tmp_path / "devnet-home"))
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports() -> DevnetPorts:
+    """Default ports shifted by a random multiple of 10 at which every port is free."""
+    candidates = [o for o in range(300, 5000, 10) if o not in _taken_offsets]
+    random.shuffle(candidates)
+    for offset in candidates:
+        ports = DevnetPorts.shifted(offset)
+        if all(_bindable(p) for p in ports.model_dump().values()):
+            _taken_offsets.add(offset)
+            return ports
+    raise RuntimeError("no free port range for a test devnet")
+
+
+@pytest.fixture
+def port_offset() -> int:
+    """A port offset (multiple of 10) at which every devnet port is free."""
+    return free_ports().json_rpc - DevnetPorts().json_rpc
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A running local chain shared by the session (do not stop or reset it in a test)."""
+    chain = Devnet(DevnetConfig(home=tmp_path_factory.mktemp("session-devnet"), ports=free_ports()))
+    try:
+        chain.start()
+        yield chain
+    finally:
+        chain.stop()
+
+
+@pytest.fixture
+def make_devnet(tmp_path: Path) -> Iterator[Callable[..., Devnet]]:
+    """Factory for private chains (own home, own ports), all stopped after the test."""
+    made: list[Devnet] = []
+
+    def make(name: str = "chain", ports: DevnetPorts | None = None) -> Devnet:
+        chain = Devnet(DevnetConfig(home=tmp_path / name, ports=ports or free_ports()))
+        made.append(chain)
+        return chain
+
+    try:
+        yield make
+    finally:
+        for chain in made:
+            chain.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(devnet: Devnet):
+    from hub.networks import Network, connect
+
+    return connect(Network(name="local", rpc_url=devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))
+
+
+def send_inj(w3, sender_index: int, to: str, value_wei: int) -> dict:
+    """Send INJ from dev account `sender_index`, priced as Injective charges (full gas limit x
+    base fee, no tip), and return the receipt."""
+    from hub.devkeys import dev_account
+
+    sender = dev_account(sender_index)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    tx = {
+        "type": 2,
+        "chainId": LOCAL_CHAIN_ID,
+        "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+        "to": to,
+        "value": value_wei,
+        "gas": 21_000,
+        "maxFeePerGas": base_fee,
+        "maxPriorityFeePerGas": 0,
+    }
+    signed = sender.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), 60)
+    assert receipt["status"] == 1
+    return receipt
+
+
+@pytest.fixture
+def transfer() -> Callable[..., dict]:
+    return send_inj
