@@ -12,14 +12,13 @@ from hub.cli._output import JSON_HELP, console, print_json
 if TYPE_CHECKING:
     from hub.accounts import KeystoreEntry, PasswordSource
 
-app = typer.Typer(help="Manage accounts kept in encrypted keystore files.", no_args_is_help=True)
+app = typer.Typer(help="Manage accounts kept in encrypted keystore files.", no_args_is_help=True, rich_markup_mode=None)
 
 PasswordFileOption = Annotated[
     Path | None,
     typer.Option(
         "--password-file",
-        help="Read the keystore password from the first line of this file "
-        "[else env HUB_PASSWORD, else a prompt].",
+        help="Read the keystore password from the first line of this file [else env HUB_PASSWORD, else a prompt].",
         dir_okay=False,
     ),
 ]
@@ -58,9 +57,7 @@ def new(
 
 @app.command("import")
 def import_(
-    name: Annotated[
-        str | None, typer.Argument(help="A name for the account [default for --dev N: dev-N].")
-    ] = None,
+    name: Annotated[str | None, typer.Argument(help="A name for the account [default for --dev N: dev-N].")] = None,
     key_file: Annotated[
         Path | None,
         typer.Option("--key-file", help="Read the hex private key from this file.", dir_okay=False),
@@ -88,11 +85,7 @@ def import_(
             "--key-file; then clear the key from your shell history",
         )
 
-    chosen = [
-        flag
-        for flag, used in (("--key-file", key_file), ("--stdin", stdin), ("--dev", dev is not None))
-        if used
-    ]
+    chosen = [flag for flag, used in (("--key-file", key_file), ("--stdin", stdin), ("--dev", dev is not None)) if used]
     if len(chosen) > 1:
         raise HubError(f"{' and '.join(chosen)} exclude each other", hint="pick one source for the key")
     password = _password_source(password_file)

@@ -53,6 +53,5 @@ def build_command(
     over = [name for name, entry in manifest.contracts.items() if entry.over_eip170_limit]
     if over:
         err.print(
-            f"[bold red]warning:[/] over the {EIP170_LIMIT:,}-byte EIP-170 limit, "
-            f"not deployable: {', '.join(over)}"
+            f"[bold red]warning:[/] over the {EIP170_LIMIT:,}-byte EIP-170 limit, not deployable: {', '.join(over)}"
         )

@@ -15,20 +15,17 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Run a real single-validator Injective node on 127.0.0.1 (the `local` network).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: half the start-up time (see hub/cli/main.py)
 )
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option(
-        "--home", help="Devnet home [env HUB_DEVNET_HOME; default ~/.local/share/injective-ai-hub/devnet]."
-    ),
+    typer.Option("--home", help="Devnet home [env HUB_DEVNET_HOME; default ~/.local/share/injective-ai-hub/devnet]."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 
 
-def _devnet(
-    home: Path | None, port_offset: int = 0, rpc_port: int | None = None, ws_port: int | None = None
-) -> Devnet:
+def _devnet(home: Path | None, port_offset: int = 0, rpc_port: int | None = None, ws_port: int | None = None) -> Devnet:
     from pydantic import ValidationError
 
     from hub.devnet import Devnet, DevnetConfig, DevnetPorts
@@ -41,9 +38,7 @@ def _devnet(
                 **{**ports.model_dump(), "json_rpc": rpc_port or ports.json_rpc, "ws": ws_port or ports.ws}
             )
     except ValidationError as exc:
-        raise HubError(
-            f"invalid ports: {exc.errors()[0]['msg']}", hint="ports are 1..65535 and distinct"
-        ) from None
+        raise HubError(f"invalid ports: {exc.errors()[0]['msg']}", hint="ports are 1..65535 and distinct") from None
     config = DevnetConfig(ports=ports) if home is None else DevnetConfig(home=home, ports=ports)
     return Devnet(config)
 

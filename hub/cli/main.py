@@ -39,6 +39,9 @@ app = typer.Typer(
     help="injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: rich-formatted help imports rich's markdown stack and doubles start-up
+    # (0.25 s vs 0.13 s for `hub --help`); tables and progress still use rich.
+    rich_markup_mode=None,
 )
 app.add_typer(devnet.app, name="devnet")
 app.add_typer(account.app, name="account")
@@ -48,9 +51,7 @@ app.command("build")(build_command)
 
 @app.callback()
 def _root(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
 ) -> None:
     """injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM."""
 

@@ -8,7 +8,7 @@ import typer
 
 from hub.cli._output import JSON_HELP, console, print_json
 
-app = typer.Typer(help="Show the known networks and check a connection.", no_args_is_help=True)
+app = typer.Typer(help="Show the known networks and check a connection.", no_args_is_help=True, rich_markup_mode=None)
 
 NetworkArgument = Annotated[
     str | None,
