@@ -448,8 +448,14 @@ class Devnet:
         """Start the node detached and wait until it serves block 1. No-op if already running."""
         if self.pid() is not None:
             return self.status()
-        binary = find_injectived(self.config.injectived)
         self.home.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.home / ".lock"):  # two concurrent starts make one node
+            if self.pid() is None:
+                self._start_locked()
+        return self.status()
+
+    def _start_locked(self) -> None:
+        binary = find_injectived(self.config.injectived)
         if not self.initialized:
             self._init_from_template()
         ports = self.config.ports
@@ -486,7 +492,6 @@ class Devnet:
         _CHILDREN[child.pid] = child
         self.pid_file.write_text(f"{child.pid}\n")
         self._wait_ready(child.pid)
-        return self.status()
 
     def stop(self) -> bool:
         """SIGTERM the node and wait for it to exit (SIGKILL after stop_timeout_s).

@@ -249,3 +249,12 @@ def test_cli_accounts_prints_the_public_dev_keys() -> None:
     assert [a["address"] for a in data["accounts"]] == list(DEV_ADDRESSES)
     for row in data["accounts"]:
         assert Account.from_key(row["private_key"]).address == row["address"]
+
+
+def test_concurrent_starts_make_one_node(make_devnet) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    chain = make_devnet()
+    with ThreadPoolExecutor(3) as pool:
+        pids = {s.pid for s in pool.map(lambda _: Devnet(chain.config).start(), range(3))}
+    assert len(pids) == 1 and pids == {chain.pid()}
