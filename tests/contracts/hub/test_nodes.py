@@ -97,12 +97,19 @@ def test_add_compute_node_signature_commits_to_every_field(hub, steps, registere
 
 # boa's plugin snapshots the chain around every example, so function fixtures are reset in effect
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=25)
-@given(units=st.integers(1, 2**256 - 1))
+@given(units=st.integers(1, 2**256 - 2))
 def test_add_compute_node_stores_units_without_truncation(hub, registry, federator, steps, registered, node, units):
     hub.setStakeMinimum(0, sender=federator)
     steps.add_node(registered, node, units)
     assert registry.getNode(node.address).computeUnits == units
     assert registry.getProvider(registered).totalCompute == units
+
+
+def test_add_compute_node_max_units_reverts_instead_of_wrapping(hub, federator, steps, registered, node):
+    # (total + units + 1) * minimum overflows: checked arithmetic refuses rather than wrapping
+    hub.setStakeMinimum(0, sender=federator)
+    with boa.reverts():
+        steps.add_node(registered, node, 2**256 - 1)
 
 
 # -- removeComputeNode --------------------------------------------------------------------------

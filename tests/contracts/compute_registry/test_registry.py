@@ -1,0 +1,48 @@
+"""ComputeRegistry and DomainRegistry accept writes from the hub only."""
+
+import boa
+import pytest
+
+from tests.utils.deployers import DOMAINS_DEPLOYER, REGISTRY_DEPLOYER
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r, a: r.registerProvider(a, sender=a),
+        lambda r, a: r.deregisterProvider(a, sender=a),
+        lambda r, a: r.whitelistProvider(a, sender=a),
+        lambda r, a: r.blacklistProvider(a, sender=a),
+        lambda r, a: r.addNode(a, a, 1, "", sender=a),
+        lambda r, a: r.removeNode(a, sender=a),
+        lambda r, a: r.setNodeValidated(a, True, sender=a),
+    ],
+    ids=["register", "deregister", "whitelist", "blacklist", "addNode", "removeNode", "setNodeValidated"],
+)
+def test_registry_is_hub_only(registry, attacker, call):
+    with boa.reverts("ComputeRegistry: caller is not the hub"):
+        call(registry, attacker)
+
+
+def test_domain_registry_is_hub_only(domains, system, attacker):
+    with boa.reverts("DomainRegistry: caller is not the hub"):
+        domains.createDomain("x", system.work_validation.address, "", sender=attacker)
+
+
+def test_zero_hub_refused(admin):
+    with boa.env.prank(admin):
+        with boa.reverts("ComputeRegistry: zero hub"):
+            REGISTRY_DEPLOYER.deploy("0x" + "00" * 20)
+        with boa.reverts("DomainRegistry: zero hub"):
+            DOMAINS_DEPLOYER.deploy("0x" + "00" * 20)
+
+
+def test_node_work_info(registry, added_node, provider, hub, validator):
+    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, False)
+    hub.blacklistProvider(provider, sender=validator)
+    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, True)
+
+
+def test_unknown_domain_is_empty(domains):
+    d = domains.getDomain(99)
+    assert (d.name, d.validationLogic, d.domainURI) == ("", "0x" + "00" * 20, "")
