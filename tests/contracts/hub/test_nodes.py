@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from hub import signatures as sig
 from tests.utils.scenario import MIN_STAKE, NODE_UNITS, SPECS, STAKE, one_event
 
-
 # -- addComputeNode -----------------------------------------------------------------------------
 
 def test_add_compute_node(hub, registry, steps, registered, node):

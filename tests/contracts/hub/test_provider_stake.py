@@ -6,7 +6,6 @@ import pytest
 from hub.contracts import INJ
 from tests.utils.scenario import MIN_STAKE, NODE_UNITS, STAKE, UNBONDING, one_event
 
-
 # -- registerProvider ---------------------------------------------------------------------------
 
 def test_register_provider(hub, registry, stake_manager, provider):
