@@ -134,7 +134,9 @@ def main() -> None:
         goal = int(reference * (0.8 if name == "withdraw" else 0.5))
         report[name] = {"gas": fresh[name], "gas_at_scale": at_scale[name], "reference": reference, "goal": goal}
     print(json.dumps(report, indent=2))
-    missed = [n for n, r in report.items() if r["gas"] > r["goal"] or abs(r["gas_at_scale"] - r["gas"]) > 0.05 * r["gas"]]
+    missed = [
+        n for n, r in report.items() if r["gas"] > r["goal"] or abs(r["gas_at_scale"] - r["gas"]) > 0.05 * r["gas"]
+    ]
     print(f"# goals missed: {', '.join(missed) if missed else 'none'}", file=sys.stderr)
 
 

@@ -71,7 +71,9 @@ def node_attestation(
     return _typed("InjectiveAiHub", chain_id, hub, "NodeAttestation", NODE_ATTESTATION_TYPE, message)
 
 
-def pool_invite(chain_id: int, pool_contract: str, pool_id: int, node: str, nonce: int, deadline: int) -> dict[str, Any]:
+def pool_invite(
+    chain_id: int, pool_contract: str, pool_id: int, node: str, nonce: int, deadline: int
+) -> dict[str, Any]:
     """The typed data a pool's manager key signs to invite `node` into pool `pool_id`."""
     message = {"poolId": pool_id, "node": node, "nonce": nonce, "deadline": deadline}
     return _typed("ComputePool", chain_id, pool_contract, "PoolInvite", POOL_INVITE_TYPE, message)
