@@ -111,6 +111,14 @@ def setModuleAddresses(
         and computePool.is_contract
         and rewardsDistributor.is_contract
     ), "InjectiveAiHub: module is not a contract"
+    # every module must have been deployed for this hub, or its access checks would guard another one
+    assert (
+        staticcall IComputeRegistry(computeRegistry).HUB() == self
+        and staticcall IDomainRegistry(domainRegistry).HUB() == self
+        and staticcall IStakeManager(stakeManager).HUB() == self
+        and staticcall IComputePool(computePool).HUB() == self
+        and staticcall IRewardsDistributor(rewardsDistributor).HUB() == self
+    ), "InjectiveAiHub: module belongs to another hub"
     self.computeRegistry = IComputeRegistry(computeRegistry)
     self.domainRegistry = IDomainRegistry(domainRegistry)
     self.stakeManager = IStakeManager(stakeManager)

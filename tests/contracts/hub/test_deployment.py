@@ -117,3 +117,10 @@ def test_set_treasury_refuses_zero(hub, admin):
 def test_set_treasury_only_admin(hub, federator, attacker):
     with boa.reverts("AccessControl: missing role"):
         hub.setTreasury(attacker, sender=federator)
+
+
+def test_set_module_addresses_refuses_modules_of_another_hub(admin, federator, validator, system):
+    with boa.env.prank(admin):
+        hub = HUB_DEPLOYER.deploy(federator, validator)
+    with boa.reverts("InjectiveAiHub: module belongs to another hub"):
+        hub.setModuleAddresses(*[c.address for c in system.contracts()[1:]], sender=admin)
