@@ -29,3 +29,27 @@ def print_json(data: Any) -> None:
         return str(value)
 
     typer.echo(json.dumps(data, default=default, indent=2, sort_keys=True))
+
+
+def print_table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+    """A rich table on stdout."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console().print(table)
+
+
+def print_fields(title: str | None, fields: list[tuple[str, str]]) -> None:
+    """`name  value` lines under an optional title (a two-column table without borders)."""
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, title=title, title_justify="left")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in fields:
+        table.add_row(name, value)
+    console().print(table)

@@ -17,9 +17,57 @@ from hub.cli import account, devnet, network
 from hub.cli.build import build_command
 from hub.errors import HubError
 
+# @dev Commands whose module is imported only when they run: name -> (module, attribute, short help).
+#      An attribute that is a Typer app is a group; a function is a single command. Building ~45
+#      chain commands up front would make `hub --help` half again as slow.
+_LAZY: dict[str, tuple[str, str, str]] = {
+    "deploy": ("hub.cli.deploy", "deploy_command", "Deploy and wire the contracts (resumable) and write the manifest."),
+    "status": ("hub.cli.status", "app", "Show the chain, the deployment, domains, pools and your account."),
+    "provider": ("hub.cli.provider", "app", "Providers: register, stake, add and remove nodes, leave."),
+    "node": ("hub.cli.node", "app", "Node keys: attest, join a pool, leave, submit work."),
+    "validator": ("hub.cli.validator", "app", "Validators: police providers, nodes and work."),
+    "federator": ("hub.cli.federator", "app", "Federators: create training domains, set the stake minimum."),
+    "admin": ("hub.cli.admin", "app", "Admins: roles, treasury, sweep slashed INJ."),
+    "pool": ("hub.cli.pool", "app", "Pools: create, start, end, invite, eject, top up, refund, show."),
+    "rewards": ("hub.cli.rewards", "app", "Rewards per work key (locked / claimable / claimed), and claims."),
+}
+
+
+def _load(name: str) -> click.Command:
+    import importlib
+
+    module, attribute, _ = _LAZY[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = (
+            typer.main.get_group(target) if target.registered_groups or len(target.registered_commands) > 1 else None
+        )
+        command = command or typer.main.get_command(target)
+    else:
+        single = typer.Typer(rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
 
 class _HubGroup(TyperGroup):
-    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1."""
+    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1, and
+    loads the chain commands (`_LAZY`) on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in _LAZY if name not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LAZY and cmd_name not in self.commands:
+            return _load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        eager = [(name, self.commands[name].get_short_help_str(80)) for name in super().list_commands(ctx)]
+        lazy = [(name, help_text) for name, (_, _, help_text) in _LAZY.items() if name not in self.commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(eager + lazy)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -1,0 +1,214 @@
+"""What every command that talks to a chain shares: its options, the client, printing results.
+
+`@chain_command(app, "name")` registers a function whose first parameter is a `ChainContext` and
+adds the common options to it: --network, --account, --password-file, --deployments-dir, --json.
+The client is built on first use, so argument errors are reported before anything connects, and
+a keystore is decrypted only by commands that sign.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hub.cli._output import JSON_HELP, console, print_json
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from hub.accounts import PasswordSource
+    from hub.client import HubClient
+    from hub.tx import TxResult
+
+NetworkOption = Annotated[
+    str | None,
+    typer.Option("--network", "-n", help="Network name or RPC URL [env HUB_NETWORK; config file; else local]."),
+]
+AccountOption = Annotated[
+    str | None,
+    typer.Option("--account", "-a", envvar="HUB_ACCOUNT", help="Keystore account to sign with [env HUB_ACCOUNT]."),
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        dir_okay=False,
+        help="Read the keystore password from this file's first line [else env HUB_PASSWORD, else a prompt].",
+    ),
+]
+DeploymentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--deployments-dir",
+        file_okay=False,
+        help="Folder of deployment manifests <chain-id>.json [env HUB_DEPLOYMENTS_DIR; default ./deployments].",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+
+# @dev Parameter names of the common options (prefixed: a command may have its own `account`).
+_COMMON = {
+    "opt_network": "network",
+    "opt_account": "account",
+    "opt_password_file": "password_file",
+    "opt_deployments_dir": "deployments_dir",
+    "opt_json": "json_out",
+}
+
+
+@dataclass
+class ChainContext:
+    """The common options of one command, and the client they describe."""
+
+    network: str | None = None
+    account: str | None = None
+    password_file: Path | None = None
+    deployments_dir: Path | None = None
+    json_out: bool = False
+    _client: HubClient | None = field(default=None, repr=False)
+
+    def password_source(self, name: str) -> PasswordSource:
+        from hub.accounts import PasswordSource
+
+        def ask(confirm: bool) -> str:
+            return typer.prompt(f"Password for account {name!r}", hide_input=True, confirmation_prompt=confirm)
+
+        return PasswordSource(file=self.password_file, prompt=ask)
+
+    def load_account(self, name: str) -> LocalAccount:
+        """Unlock keystore `name` (password from --password-file, HUB_PASSWORD or a prompt)."""
+        from hub.accounts import load_account
+
+        return load_account(name, self.password_source(name))
+
+    def client(self, *, sign: bool = True) -> HubClient:
+        """The client; with `sign`, the --account is unlocked (and required)."""
+        if self._client is None:
+            from hub.client import HubClient
+
+            account = None
+            if sign:
+                if self.account is None:
+                    from hub.errors import HubError
+
+                    raise HubError("this command signs a transaction: which account?", hint="pass --account NAME")
+                account = self.load_account(self.account)
+            self._client = HubClient.connect(self.network, account, deployments_dir=self.deployments_dir)
+        return self._client
+
+    def address(self, given: str | None, what: str = "address") -> str:
+        """`given`, else the --account's address (read from its keystore, not decrypted)."""
+        from hub.errors import HubError
+        from hub.inputs import parse_address
+
+        if given is not None:
+            return parse_address(given, what=what)
+        if self.account is None:
+            raise HubError(f"which {what}?", hint=f"give the {what}, or --account NAME to use that account's")
+        from hub.accounts import keystore_path, list_accounts
+
+        path = keystore_path(self.account)
+        entry = next((e for e in list_accounts(path.parent) if e.name == self.account), None)
+        if entry is None:
+            raise HubError(f"no account named {self.account!r} in {path.parent}", hint="`hub account list`")
+        return entry.address
+
+    # -- output
+
+    def print_tx(self, result: TxResult, message: str, **data: Any) -> None:
+        """One line for people, or a JSON object with the transaction and `data`."""
+        if self.json_out:
+            print_json(
+                {
+                    **data,
+                    "tx_hash": result.tx_hash,
+                    "block": result.block_number,
+                    "gas_used": result.gas_used,
+                    "gas_limit": result.gas_limit,
+                    "fee_wei": result.fee,
+                }
+            )
+            return
+        from hub.amounts import format_inj
+
+        typer.echo(f"{message} (tx {result.tx_hash}, block {result.block_number}, fee {format_inj(result.fee)})")
+
+    def print_data(self, data: Any, render: Callable[[], None]) -> None:
+        """`data` as JSON with --json, else `render()` draws it for people."""
+        if self.json_out:
+            print_json(data)
+        else:
+            render()
+
+    def spinner(self, text: str):
+        """A spinner on stderr while something slow runs (silent when stderr is not a terminal)."""
+        return console(stderr=True).status(text)
+
+
+def chain_command(
+    app: typer.Typer, name: str, **command_kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `func(ctx: ChainContext, ...)` as command `name` with the common options appended."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func, eval_str=True)
+        own = list(signature.parameters.values())[1:]  # drop ctx
+        kind = inspect.Parameter.KEYWORD_ONLY
+        common = [
+            inspect.Parameter("opt_network", kind, annotation=NetworkOption, default=None),
+            inspect.Parameter("opt_account", kind, annotation=AccountOption, default=None),
+            inspect.Parameter("opt_password_file", kind, annotation=PasswordFileOption, default=None),
+            inspect.Parameter("opt_deployments_dir", kind, annotation=DeploymentsOption, default=None),
+            inspect.Parameter("opt_json", kind, annotation=JsonOption, default=False),
+        ]
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            ctx = ChainContext(**{field: kwargs.pop(param) for param, field in _COMMON.items()})
+            return func(ctx, **kwargs)
+
+        command.__signature__ = signature.replace(parameters=[*own, *common])  # type: ignore[attr-defined]
+        app.command(name, **command_kwargs)(command)
+        return func
+
+    return decorate
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+def read_signed(path: Path, model: type, what: str) -> Any:
+    """A signed message (attestation, invite) from a JSON file, or a one-line error."""
+    from pydantic import ValidationError
+
+    from hub.errors import HubError
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise HubError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        raise HubError(
+            f"{path} is not a valid {what}: {where}: {first['msg']}", hint=f"write it with `hub {what}`"
+        ) from None
+
+
+def write_signed(message: Any, out: Path | None, what: str) -> None:
+    """Print a signed message as JSON, or write it to `out`."""
+    text = message.model_dump_json(indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text)
+    console(stderr=True).print(f"{what} written to {out}")

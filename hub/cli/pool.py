@@ -1,0 +1,294 @@
+"""`hub pool ...`: what a pool operator does, and read-only views of pools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.cli._chain import ChainContext, chain_command, sub_app, write_signed
+from hub.cli._output import print_fields, print_table
+
+app = sub_app("Training pools: create with a budget, start, end, invite, eject, blacklist, top up, refund.")
+
+PoolArgument = Annotated[int, typer.Argument(help="The pool id.")]
+NodeArgument = Annotated[str, typer.Argument(help="The node key's address.")]
+
+
+def _address(text: str, what: str) -> str:
+    from hub.inputs import parse_address
+
+    return parse_address(text, what=what)
+
+
+def _inj(wei: int) -> str:
+    from hub.amounts import format_inj
+
+    return format_inj(wei)
+
+
+@chain_command(app, "create")
+def create(
+    ctx: ChainContext,
+    metadata: Annotated[Path, typer.Option("--metadata", dir_okay=False, help="The pool's metadata file (JSON).")],
+    budget: Annotated[str, typer.Option("--budget", help="Reward budget escrowed now: INJ (100) or wei.")],
+    reward_per_unit: Annotated[
+        str, typer.Option("--reward-per-unit", help="Reward per accepted work unit: INJ (0.001) or wei (1000wei).")
+    ],
+    challenge_window: Annotated[
+        str, typer.Option("--challenge-window", help="How long work stays challengeable: 30s, 10m, 1h, 7d.")
+    ] = "1h",
+    compute_limit: Annotated[int, typer.Option("--compute-limit", help="Most compute units in total; 0: none.")] = 0,
+    domain: Annotated[int | None, typer.Option("--domain", help="Domain id [default: the deployment's].")] = None,
+    manager: Annotated[str | None, typer.Option("--manager", help="Key that signs invites [default: you].")] = None,
+    inline: Annotated[
+        bool, typer.Option("--inline", help="Publish the file inside a data: URI (small files).")
+    ] = False,
+    metadata_uri: Annotated[
+        str | None, typer.Option("--metadata-uri", help="Publish under this URI (where you host the same bytes).")
+    ] = None,
+) -> None:
+    """Create a pool; its metadata is published as file://, data: or your URI with the file's keccak256."""
+    from hub.amounts import parse_amount
+    from hub.errors import HubError
+    from hub.inputs import parse_duration
+    from hub.metadata import publish_metadata
+
+    published = publish_metadata(metadata, inline=inline, uri=metadata_uri)
+    budget_wei = parse_amount(budget, what="budget")
+    rate = parse_amount(reward_per_unit, what="reward per unit", allow_zero=False)
+    window = parse_duration(challenge_window, what="challenge window")
+    manager_address = _address(manager, "manager") if manager else None
+    if compute_limit < 0:
+        raise HubError("--compute-limit cannot be negative", hint="0 means no limit")
+    client = ctx.client()
+    domain_id = domain if domain is not None else client.deployment.default_domain_id
+    if domain_id is None:
+        raise HubError("the deployment has no default domain", hint="pass --domain ID (`hub status` lists them)")
+    result = client.pool.create(
+        domain_id,
+        published,
+        budget=budget_wei,
+        reward_per_unit=rate,
+        challenge_window=window,
+        compute_limit=compute_limit,
+        manager=manager_address,
+    )
+    ctx.print_tx(
+        result,
+        f"created pool {result.value} with a budget of {_inj(budget_wei)}; metadata {published.uri[:80]}",
+        pool_id=result.value,
+        metadata_uri=published.uri,
+        metadata_hash="0x" + published.hash.hex(),
+        budget=budget_wei,
+    )
+
+
+@chain_command(app, "start")
+def start(ctx: ChainContext, pool_id: PoolArgument) -> None:
+    """Start a pending pool: nodes may submit work from now on."""
+    ctx.print_tx(ctx.client().pool.start(pool_id), f"pool {pool_id} started", pool_id=pool_id)
+
+
+@chain_command(app, "end")
+def end(ctx: ChainContext, pool_id: PoolArgument) -> None:
+    """End an active pool: its nodes are released; refund the unused budget afterwards."""
+    ctx.print_tx(ctx.client().pool.end(pool_id), f"pool {pool_id} ended", pool_id=pool_id)
+
+
+@chain_command(app, "invite")
+def invite(
+    ctx: ChainContext,
+    pool_id: PoolArgument,
+    node: NodeArgument,
+    valid_for: Annotated[
+        str, typer.Option("--valid-for", help="How long the invite stays valid: 30m, 24h, 7d.")
+    ] = "24h",
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="Write the invite here.")] = None,
+) -> None:
+    """Sign an invite for a node with the pool's manager key (--account); prints it or writes --out."""
+    from hub.inputs import parse_duration
+
+    address = _address(node, "node")
+    seconds = parse_duration(valid_for, what="--valid-for")
+    client = ctx.client()
+    signed = client.pool.invite(pool_id, address, deadline=client.now() + seconds)
+    write_signed(signed, out, "pool invite")
+
+
+@chain_command(app, "eject")
+def eject(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument) -> None:
+    """Remove a node from the pool (it may rejoin with a new invite)."""
+    address = _address(node, "node")
+    ctx.print_tx(
+        ctx.client().pool.eject(pool_id, address),
+        f"ejected {address} from pool {pool_id}",
+        pool_id=pool_id,
+        node=address,
+    )
+
+
+@chain_command(app, "blacklist-node")
+def blacklist_node(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument) -> None:
+    """Bar a node from the pool for good (removing it if it is in)."""
+    address = _address(node, "node")
+    ctx.print_tx(
+        ctx.client().pool.blacklist_node(pool_id, address),
+        f"node {address} barred from pool {pool_id}",
+        pool_id=pool_id,
+        node=address,
+    )
+
+
+@chain_command(app, "blacklist-provider")
+def blacklist_provider(
+    ctx: ChainContext,
+    pool_id: PoolArgument,
+    provider: Annotated[str, typer.Argument(help="The provider's address.")],
+) -> None:
+    """Bar a provider from the pool for good and remove all its nodes."""
+    address = _address(provider, "provider")
+    ctx.print_tx(
+        ctx.client().pool.blacklist_provider(pool_id, address),
+        f"provider {address} barred from pool {pool_id}",
+        pool_id=pool_id,
+        provider=address,
+    )
+
+
+@chain_command(app, "invalidate-work")
+def invalidate_work(
+    ctx: ChainContext,
+    pool_id: PoolArgument,
+    work_key: Annotated[str, typer.Argument(help="The work key (0x + 64 hex digits).")],
+) -> None:
+    """Soft-invalidate work as the pool's manager: its reward returns to the budget."""
+    from hub.inputs import parse_bytes32
+
+    key = parse_bytes32(work_key)
+    ctx.print_tx(
+        ctx.client().pool.invalidate_work(pool_id, key),
+        f"invalidated work 0x{key.hex()}",
+        pool_id=pool_id,
+        work_key="0x" + key.hex(),
+    )
+
+
+@chain_command(app, "top-up")
+def top_up(
+    ctx: ChainContext,
+    pool_id: PoolArgument,
+    amount: Annotated[str, typer.Argument(help="INJ (100, 0.5) or wei (1000wei).")],
+) -> None:
+    """Add INJ to a pool's reward budget (creator, before the pool ends)."""
+    from hub.amounts import parse_amount
+
+    value = parse_amount(amount, what="top-up", allow_zero=False)
+    client = ctx.client()
+    result = client.rewards.top_up(pool_id, value)
+    ctx.print_tx(
+        result,
+        f"added {_inj(value)} to pool {pool_id}; available {_inj(client.rewards.budget(pool_id).available)}",
+        pool_id=pool_id,
+        amount=value,
+    )
+
+
+@chain_command(app, "refund")
+def refund(ctx: ChainContext, pool_id: PoolArgument) -> None:
+    """Take back an ended pool's unused budget (creator)."""
+    result = ctx.client().rewards.refund(pool_id)
+    ctx.print_tx(
+        result, f"refunded {_inj(result.value or 0)} from pool {pool_id}", pool_id=pool_id, amount=result.value
+    )
+
+
+@chain_command(app, "release-voided")
+def release_voided(ctx: ChainContext, pool_id: PoolArgument) -> None:
+    """Return the rewards of work voided by a hard invalidation to the pool's budget (anyone)."""
+    result = ctx.client().rewards.release_voided(pool_id)
+    ctx.print_tx(
+        result,
+        f"released {_inj(result.value or 0)} of voided work to pool {pool_id}'s budget",
+        pool_id=pool_id,
+        amount=result.value,
+    )
+
+
+@chain_command(app, "set-manager")
+def set_manager(
+    ctx: ChainContext, pool_id: PoolArgument, manager: Annotated[str, typer.Argument(help="The new manager key.")]
+) -> None:
+    """Hand the invite-signing key of a pool to another account (creator)."""
+    address = _address(manager, "manager")
+    ctx.print_tx(
+        ctx.client().pool.set_manager(pool_id, address),
+        f"pool {pool_id} manager is now {address}",
+        pool_id=pool_id,
+        manager=address,
+    )
+
+
+@chain_command(app, "show")
+def show(ctx: ChainContext, pool_id: PoolArgument) -> None:
+    """Show a pool: status, manager, metadata, budget and member nodes."""
+    client = ctx.client(sign=False)
+    pool = client.pool.get(pool_id)
+    budget = client.rewards.budget(pool_id)
+    members = client.pool.members(pool_id)
+    data = {**pool.model_dump(mode="json"), "budget": budget.model_dump(mode="json"), "members": members}
+
+    def render() -> None:
+        limit = str(pool.compute_limit) if pool.compute_limit else "no limit"
+        print_fields(
+            f"pool {pool_id} ({pool.status.value})",
+            [
+                ("domain", str(pool.domain_id)),
+                ("creator", pool.creator),
+                ("manager", pool.manager),
+                ("compute", f"{pool.total_compute} of {limit}"),
+                ("metadata", pool.metadata_uri),
+                ("metadata hash", pool.metadata_hash),
+                ("reward per unit", _inj(budget.reward_per_unit)),
+                ("challenge window", f"{budget.challenge_window} s"),
+                ("budget funded", _inj(budget.funded)),
+                ("available", _inj(budget.available)),
+                ("committed", _inj(budget.committed)),
+                ("paid", _inj(budget.paid)),
+                ("refunded", _inj(budget.refunded)),
+                ("members", ", ".join(members) or "none"),
+            ],
+        )
+
+    ctx.print_data(data, render)
+
+
+@chain_command(app, "list")
+def list_(ctx: ChainContext) -> None:
+    """List every pool."""
+    client = ctx.client(sign=False)
+    rows = [(pool, client.rewards.budget(pool.pool_id)) for pool in client.pool.list()]
+    data = [{**p.model_dump(mode="json"), "available": b.available, "funded": b.funded} for p, b in rows]
+
+    def render() -> None:
+        if not rows:
+            typer.echo("no pools yet (`hub pool create`)")
+            return
+        print_table(
+            "pools",
+            ["id", "status", "creator", "compute", "available", "metadata"],
+            [
+                [
+                    str(p.pool_id),
+                    p.status.value,
+                    p.creator,
+                    f"{p.total_compute}/{p.compute_limit or '-'}",
+                    _inj(b.available),
+                    p.metadata_uri[:60],
+                ]
+                for p, b in rows
+            ],
+        )
+
+    ctx.print_data(data, render)

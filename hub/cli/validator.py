@@ -1,0 +1,108 @@
+"""`hub validator ...`: whitelist / blacklist providers, validate nodes, slash, invalidate work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hub.cli._chain import ChainContext, chain_command, sub_app
+
+app = sub_app("Validators (VALIDATOR_ROLE): police providers, nodes and work.")
+
+ProviderArgument = Annotated[str, typer.Argument(help="The provider's address.")]
+NodeArgument = Annotated[str, typer.Argument(help="The node key's address.")]
+
+
+def _address(text: str, what: str) -> str:
+    from hub.inputs import parse_address
+
+    return parse_address(text, what=what)
+
+
+@chain_command(app, "whitelist")
+def whitelist(ctx: ChainContext, provider: ProviderArgument) -> None:
+    """Whitelist a provider: its validated nodes may join pools."""
+    address = _address(provider, "provider")
+    ctx.print_tx(ctx.client().hub.whitelist_provider(address), f"whitelisted provider {address}", provider=address)
+
+
+@chain_command(app, "blacklist")
+def blacklist(ctx: ChainContext, provider: ProviderArgument) -> None:
+    """Blacklist a provider for good (slash first if its stake should go)."""
+    address = _address(provider, "provider")
+    ctx.print_tx(ctx.client().hub.blacklist_provider(address), f"blacklisted provider {address}", provider=address)
+
+
+@chain_command(app, "validate-node")
+def validate_node(ctx: ChainContext, node: NodeArgument) -> None:
+    """Mark a node validated: it may join pools."""
+    address = _address(node, "node")
+    ctx.print_tx(ctx.client().hub.validate_node(address), f"validated node {address}", node=address)
+
+
+@chain_command(app, "invalidate-node")
+def invalidate_node(ctx: ChainContext, node: NodeArgument) -> None:
+    """Withdraw a node's validation and take it out of its pool."""
+    address = _address(node, "node")
+    ctx.print_tx(ctx.client().hub.invalidate_node(address), f"invalidated node {address}", node=address)
+
+
+@chain_command(app, "slash")
+def slash(
+    ctx: ChainContext,
+    provider: ProviderArgument,
+    amount: Annotated[str, typer.Argument(help="Most to slash: INJ (10, 0.5) or wei (1000wei).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the record (at most 128 bytes).")],
+) -> None:
+    """Slash a provider's stake; the INJ is held for the treasury, never paid to you."""
+    from hub.amounts import format_inj, parse_amount
+
+    address = _address(provider, "provider")
+    value = parse_amount(amount, what="slash amount", allow_zero=False)
+    result = ctx.client().hub.slash(address, value, reason)
+    ctx.print_tx(
+        result,
+        f"slashed {format_inj(result.value or 0)} from {address}",
+        provider=address,
+        slashed=result.value,
+        reason=reason,
+    )
+
+
+@chain_command(app, "invalidate-work")
+def invalidate_work(
+    ctx: ChainContext,
+    pool_id: Annotated[int, typer.Argument(help="The pool id.")],
+    work_key: Annotated[str, typer.Argument(help="The work key (0x + 64 hex digits).")],
+    hard: Annotated[
+        bool, typer.Option("--hard", help="Fraud: void the node's locked rewards, eject and bar it.")
+    ] = False,
+    slash_amount: Annotated[
+        str | None, typer.Option("--slash", help="With --hard: also slash up to this much of its provider's stake.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="With --hard: why, for the record.")] = "",
+) -> None:
+    """Invalidate work inside its challenge window: soft (its reward returns to the budget) or --hard."""
+    from hub.amounts import parse_amount
+    from hub.errors import HubError
+    from hub.inputs import parse_bytes32
+
+    key = parse_bytes32(work_key)
+    if not hard and (slash_amount is not None or reason):
+        raise HubError("--slash and --reason go with --hard", hint="add --hard, or drop them for a soft invalidation")
+    value = parse_amount(slash_amount, what="slash amount") if slash_amount is not None else 0
+    client = ctx.client()
+    if hard:
+        result = client.pool.hard_invalidate_work(pool_id, key, slash_amount=value, reason=reason)
+    else:
+        result = client.pool.invalidate_work(pool_id, key)
+    kind = "hard" if hard else "soft"
+    ctx.print_tx(
+        result,
+        f"{kind}-invalidated work 0x{key.hex()} in pool {pool_id}",
+        pool_id=pool_id,
+        work_key="0x" + key.hex(),
+        hard=hard,
+        slash=value,
+    )

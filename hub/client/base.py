@@ -1,0 +1,75 @@
+"""What every contract binding shares: reads, transactions through the client's signer, logs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hub.errors import HubError
+from hub.inputs import parse_address, parse_bytes32
+
+if TYPE_CHECKING:
+    from hub.client.facade import HubClient
+    from hub.tx import TxResult
+
+# @dev Blocks per eth_getLogs request: public RPC nodes cap the range (commonly at 10,000).
+LOG_CHUNK = 10_000
+
+
+def address_arg(value: str, what: str = "address") -> str:
+    return parse_address(value, what=what)
+
+
+def key_arg(value: bytes | str, what: str = "work key") -> bytes:
+    if isinstance(value, bytes):
+        if len(value) != 32:
+            raise HubError(f"invalid {what}: {len(value)} bytes, expected 32")
+        return value
+    return parse_bytes32(value, what=what)
+
+
+def hex32(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+class ContractBinding:
+    """One deployed contract, reached through the client that owns the connection and the signer."""
+
+    NAME: ClassVar[str]
+
+    def __init__(self, client: HubClient) -> None:
+        self.client = client
+        self.address = client.deployment.address(self.NAME)
+        self.contract = client.w3.eth.contract(address=self.address, abi=client.deployment.abi(self.NAME))  # type: ignore[call-overload]
+
+    def _read(self, function: str, *args: Any) -> Any:
+        return self.client.retry(lambda: getattr(self.contract.functions, function)(*args).call())
+
+    def _send(self, function: str, *args: Any, value: int = 0, action: str) -> TxResult:
+        data = self.contract.encode_abi(function, args=list(args))
+        return self.client.transactor.send(self.address, data, value=value, action=action)
+
+    def _events(self, result: TxResult, event: str) -> list[Any]:
+        from web3.logs import DISCARD
+
+        return list(getattr(self.contract.events, event)().process_receipt(result.receipt, errors=DISCARD))
+
+    def _logs(
+        self,
+        event: str,
+        filters: dict[str, Any] | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+    ) -> Iterator[Any]:
+        """Decoded `event` logs in [from_block, to_block] (default: from the deployment to now),
+        fetched in chunks of LOG_CHUNK blocks."""
+        start = self.client.deployment.start_block if from_block is None else from_block
+        end = self.client.block_number() if to_block is None else to_block
+        event_type = getattr(self.contract.events, event)
+        while start <= end:
+            stop = min(start + LOG_CHUNK - 1, end)
+            logs = self.client.retry(
+                lambda a=start, b=stop: event_type().get_logs(from_block=a, to_block=b, argument_filters=filters or {})
+            )
+            yield from logs
+            start = stop + 1

@@ -1,0 +1,252 @@
+"""InjectiveAiHub: roles, providers and their stake, nodes, validators' and federators' actions.
+
+Stake rules are checked here before anything is signed, with the numbers in the message (the
+contract would refuse too, but only with "stake below minimum").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.amounts import format_inj, inj_number
+from hub.client.base import ContractBinding, address_arg
+from hub.client.models import NodeAttestation
+from hub.errors import HubError
+from hub.inputs import ROLE_NAMES, role_id
+from hub.signatures import NO_DEADLINE
+
+if TYPE_CHECKING:
+    from hub.tx import TxResult
+
+
+def _positive(amount: int, what: str) -> None:
+    if amount <= 0:
+        raise HubError(f"{what} must be more than zero", hint="e.g. 10 (INJ), 0.5 or 1000wei")
+
+
+class HubContract(ContractBinding):
+    NAME = "InjectiveAiHub"
+
+    # -- reads
+
+    def has_role(self, role: str | bytes, account: str) -> bool:
+        role_bytes = role if isinstance(role, bytes) else role_id(role)
+        return bool(self._read("hasRole", role_bytes, address_arg(account)))
+
+    def roles_of(self, account: str) -> list[str]:
+        """The role names (admin, federator, validator) `account` holds."""
+        return [name for name in ROLE_NAMES if self.has_role(name, account)]
+
+    def treasury(self) -> str:
+        return self._read("treasury")
+
+    def min_stake_per_compute_unit(self) -> int:
+        return self._read("minStakePerComputeUnit")
+
+    def minimum_stake(self, provider: str, extra_units: int = 0) -> int:
+        """Stake `provider` needs with `extra_units` more compute (0: its current requirement)."""
+        return self._read("calculateMinimumStake", address_arg(provider), extra_units)
+
+    # -- providers
+
+    def register_provider(self, stake: int) -> TxResult:
+        """Register the signer as a provider with `stake` wei."""
+        me = self.client.address
+        record = self.client.registry.provider(me)
+        if record.registered:
+            raise HubError(f"{me} is already a registered provider", hint="`hub provider show` shows its state")
+        if record.blacklisted:
+            raise HubError(f"{me} is blacklisted and cannot register")
+        minimum = max(self.min_stake_per_compute_unit(), 1)
+        if stake < minimum:
+            raise HubError(
+                f"stake {format_inj(stake)} is below the minimum {format_inj(minimum)}",
+                hint=f"register with --stake {inj_number(minimum)} or more",
+            )
+        return self._send("registerProvider", value=stake, action="register provider")
+
+    def _require_registered(self) -> None:
+        if not self.client.registry.provider(self.client.address).registered:
+            raise HubError(
+                f"{self.client.address} is not a registered provider",
+                hint="register first: `hub provider register --stake AMOUNT`",
+            )
+
+    def increase_stake(self, amount: int) -> TxResult:
+        _positive(amount, "the stake to add")
+        self._require_registered()
+        return self._send("increaseStake", value=amount, action="add stake")
+
+    def reclaim_stake(self, amount: int) -> TxResult:
+        """Start unbonding `amount`; what stays must cover the minimum for the provider's compute."""
+        _positive(amount, "the stake to reclaim")
+        self._require_registered()
+        me = self.client.address
+        stake = self.client.stake.stake_of(me)
+        if amount > stake:
+            raise HubError(
+                f"cannot reclaim {format_inj(amount)}: the active stake is {format_inj(stake)}",
+                hint="`hub provider show` shows the stake",
+            )
+        minimum = self.minimum_stake(me)
+        if stake - amount < minimum:
+            raise HubError(
+                f"reclaiming {format_inj(amount)} would leave {format_inj(stake - amount)}, below the minimum "
+                f"{format_inj(minimum)} for this provider's compute",
+                hint=f"reclaim at most {format_inj(stake - minimum)}, or remove nodes first",
+            )
+        return self._send("reclaimStake", amount, action="reclaim stake")
+
+    def rebond_stake(self, amount: int) -> TxResult:
+        """Move `amount` of pending unbonds back into active stake."""
+        _positive(amount, "the stake to rebond")
+        self._require_registered()
+        unbonding = self.client.stake.unbonding_of(self.client.address)
+        if amount > unbonding:
+            raise HubError(
+                f"cannot rebond {format_inj(amount)}: only {format_inj(unbonding)} is unbonding",
+                hint="`hub provider show` lists the pending unbonds",
+            )
+        return self._send("rebondStake", amount, action="rebond stake")
+
+    def deregister_provider(self) -> TxResult:
+        """Leave: needs no nodes left; the whole stake starts unbonding."""
+        record = self.client.registry.provider(self.client.address)
+        if not record.registered:
+            raise HubError(f"{self.client.address} is not a registered provider")
+        if record.node_count:
+            raise HubError(
+                f"the provider still has {record.node_count} node(s)",
+                hint="remove them first: `hub provider node remove NODE`",
+            )
+        return self._send("deregisterProvider", action="deregister provider")
+
+    # -- nodes
+
+    def attest_node(
+        self, provider: str, compute_units: int, specs_uri: str, *, deadline: int = NO_DEADLINE
+    ) -> NodeAttestation:
+        """The signer (a node key) consents to be added by `provider` with `compute_units`."""
+        from hub import signatures
+
+        provider = address_arg(provider, "provider")
+        if compute_units <= 0:
+            raise HubError("compute units must be a positive whole number", hint="e.g. --units 10")
+        if len(specs_uri.encode()) > 256:
+            raise HubError("the specs URI is longer than 256 bytes", hint="publish the specs under a shorter URI")
+        node = self.client.address
+        owner = self.client.registry.node(node).provider
+        if owner is not None:
+            raise HubError(
+                f"node key {node} is already registered to provider {owner}",
+                hint="that provider removes it first: `hub provider node remove NODE`",
+            )
+        nonce = self.client.registry.node_nonce(node)
+        typed = signatures.node_attestation(
+            self.client.chain_id, self.address, provider, node, compute_units, specs_uri, nonce, deadline
+        )
+        return NodeAttestation(
+            chain_id=self.client.chain_id,
+            hub=self.address,
+            provider=provider,
+            node=node,
+            compute_units=compute_units,
+            specs_uri=specs_uri,
+            nonce=nonce,
+            deadline=deadline,
+            signature=self.client.sign_typed(typed),
+        )
+
+    def add_compute_node(self, attestation: NodeAttestation) -> TxResult:
+        """Add the attested node under the signer (the provider)."""
+        me = self.client.address
+        a = attestation
+        if a.chain_id != self.client.chain_id or a.hub != self.address:
+            raise HubError(
+                f"the attestation is for chain {a.chain_id} / hub {a.hub}, not this deployment",
+                hint="have the node sign again with `hub node attest` on this network",
+            )
+        if a.provider != me:
+            raise HubError(
+                f"the attestation names provider {a.provider}, not {me}",
+                hint=f"the node signs again with `hub node attest --provider {me}`",
+            )
+        if a.nonce != self.client.registry.node_nonce(a.node):
+            raise HubError(
+                "the attestation was already used or is outdated", hint="the node runs `hub node attest` again"
+            )
+        self._require_registered()
+        need = self.minimum_stake(me, a.compute_units)
+        stake = self.client.stake.stake_of(me)
+        if stake < need:
+            raise HubError(
+                f"stake {format_inj(stake)} is below the {format_inj(need)} needed with {a.compute_units} more "
+                "compute units",
+                hint=f"add {format_inj(need - stake)}: `hub provider stake add {inj_number(need - stake)}`",
+            )
+        signature = bytes.fromhex(a.signature.removeprefix("0x"))
+        args = [a.node, a.specs_uri, a.compute_units, signature]
+        if a.deadline != NO_DEADLINE:
+            args.append(a.deadline)
+        return self._send("addComputeNode", *args, action="add node")
+
+    def remove_compute_node(self, node: str) -> TxResult:
+        node = address_arg(node, "node")
+        owner = self.client.registry.node(node).provider
+        if owner != self.client.address:
+            raise HubError(
+                f"node {node} is not one of {self.client.address}'s nodes",
+                hint="`hub provider show` lists your nodes",
+            )
+        return self._send("removeComputeNode", node, action="remove node")
+
+    # -- validators
+
+    def validate_node(self, node: str) -> TxResult:
+        return self._send("validateNode", address_arg(node, "node"), action="validate node")
+
+    def invalidate_node(self, node: str) -> TxResult:
+        return self._send("invalidateNode", address_arg(node, "node"), action="invalidate node")
+
+    def whitelist_provider(self, provider: str) -> TxResult:
+        return self._send("whitelistProvider", address_arg(provider, "provider"), action="whitelist provider")
+
+    def blacklist_provider(self, provider: str) -> TxResult:
+        return self._send("blacklistProvider", address_arg(provider, "provider"), action="blacklist provider")
+
+    def slash(self, provider: str, amount: int, reason: str) -> TxResult:
+        """Slash up to `amount` of `provider`'s stake to the treasury; `value` is the amount slashed."""
+        _positive(amount, "the slash amount")
+        if len(reason.encode()) > 128:
+            raise HubError("the slash reason is longer than 128 bytes", hint="shorten --reason")
+        result = self._send("slash", address_arg(provider, "provider"), amount, reason, action="slash")
+        events = self.client.stake._events(result, "Slashed")
+        return result.with_value(int(events[0]["args"]["slashed"]) if events else None)
+
+    # -- federators
+
+    def set_stake_minimum(self, amount: int) -> TxResult:
+        return self._send("setStakeMinimum", amount, action="set stake minimum")
+
+    def create_domain(self, name: str, validation_logic: str | None = None, uri: str = "") -> TxResult:
+        """Create a training domain; `value` is its id. Validation defaults to the deployed WorkRateValidator."""
+        if not name or len(name.encode()) > 64:
+            raise HubError("a domain name has 1 to 64 bytes", hint="e.g. llama-tiny")
+        if len(uri.encode()) > 256:
+            raise HubError("the domain URI is longer than 256 bytes")
+        logic = address_arg(validation_logic, "validation contract") if validation_logic else None
+        logic = logic or self.client.deployment.address("WorkRateValidator")
+        result = self._send("createDomain", name, logic, uri, action="create domain")
+        events = self.client.domains._events(result, "DomainCreated")
+        return result.with_value(int(events[0]["args"]["domainId"]) if events else None)
+
+    # -- admin
+
+    def grant_role(self, role: str, account: str) -> TxResult:
+        return self._send("grantRole", role_id(role), address_arg(account), action=f"grant {role}")
+
+    def revoke_role(self, role: str, account: str) -> TxResult:
+        return self._send("revokeRole", role_id(role), address_arg(account), action=f"revoke {role}")
+
+    def set_treasury(self, treasury: str) -> TxResult:
+        return self._send("setTreasury", address_arg(treasury, "treasury"), action="set treasury")

@@ -1,0 +1,296 @@
+"""ComputePool: pool life cycle, invites, membership, work submission and invalidation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hub.client.base import ContractBinding, address_arg, hex32, key_arg
+from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.metadata import PublishedMetadata
+    from hub.tx import TxResult
+
+# @dev Longest challenge window a pool may set (ComputePool.MAX_CHALLENGE_WINDOW).
+MAX_CHALLENGE_WINDOW = 30 * 86400
+# @dev Most nodes per blacklistProvider call (ComputePool.MAX_BATCH).
+MAX_BATCH = 64
+# @dev Default life of an invite.
+DEFAULT_INVITE_SECONDS = 24 * 3600
+
+
+def make_work_key(pool_id: int, peer_id: str, epoch: int) -> str:
+    """A work key bound to (pool, peer, epoch): keccak256(abi.encode(uint256, string, uint256))."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    return hex32(keccak(encode(["uint256", "string", "uint256"], [pool_id, peer_id, epoch])))
+
+
+class PoolContract(ContractBinding):
+    NAME = "ComputePool"
+
+    # -- reads
+
+    def count(self) -> int:
+        return self._read("poolCount")
+
+    def get(self, pool_id: int) -> Pool:
+        """Pool `pool_id`; a HubError if it does not exist."""
+        raw = self._read("getPool", pool_id)
+        if raw[1] == "0x0000000000000000000000000000000000000000":
+            raise HubError(f"no pool {pool_id}", hint="`hub pool list` shows the pools")
+        return _pool(pool_id, raw)
+
+    def list(self) -> list[Pool]:
+        return [self.get(i) for i in range(1, self.count() + 1)]
+
+    def metadata(self, pool_id: int, *, timeout_s: float = 30.0) -> bytes:
+        """The pool's metadata bytes, fetched from its URI and verified against its hash."""
+        from hub.metadata import fetch_metadata
+
+        pool = self.get(pool_id)
+        return fetch_metadata(pool.metadata_uri, pool.metadata_hash, timeout_s=timeout_s)
+
+    def active_pool_of(self, node: str) -> int:
+        """The pool `node` is in (0: none; a completed pool counts as none)."""
+        return self._read("activePoolOf", address_arg(node, "node"))
+
+    def invite_nonce(self, node: str) -> int:
+        return self._read("inviteNonce", address_arg(node, "node"))
+
+    def last_work_at(self, node: str) -> int:
+        return self._read("lastWorkAt", address_arg(node, "node"))
+
+    def members(self, pool_id: int, provider: str | None = None) -> list[str]:
+        """Nodes in the pool now (optionally only `provider`'s), found from NodeJoined logs."""
+        filters: dict[str, Any] = {"poolId": pool_id}
+        if provider is not None:
+            filters["provider"] = address_arg(provider, "provider")
+        joined = dict.fromkeys(e["args"]["node"] for e in self._logs("NodeJoined", filters))
+        return [node for node in joined if self.active_pool_of(node) == pool_id]
+
+    def membership(self, pool_id: int, node: str) -> NodeMembership:
+        """Everything that decides whether `node` can submit work in `pool_id`."""
+        node = address_arg(node, "node")
+        record = self.client.registry.node(node)
+        provider = self.client.registry.provider(record.provider) if record.provider else None
+        raw = self._read("getPool", pool_id)
+        return NodeMembership(
+            pool_id=pool_id,
+            node=node,
+            provider=record.provider,
+            registered=record.provider is not None,
+            validated=record.validated,
+            provider_whitelisted=bool(provider and provider.whitelisted),
+            provider_blacklisted=bool(provider and provider.blacklisted),
+            pool_status=PoolStatus.from_flag(raw[4]),
+            in_pool=self.active_pool_of(node) == pool_id,
+        )
+
+    def require_ready(self, pool_id: int, node: str) -> NodeMembership:
+        """`membership`, or a HubError naming the first thing that stops `node` submitting work."""
+        membership = self.membership(pool_id, node)
+        problems = membership.problems()
+        if problems:
+            problem, fix = problems[0]
+            raise HubError(problem, hint=fix)
+        return membership
+
+    # -- pool life cycle
+
+    def create(
+        self,
+        domain_id: int,
+        metadata: PublishedMetadata,
+        *,
+        budget: int,
+        reward_per_unit: int,
+        challenge_window: int,
+        compute_limit: int = 0,
+        manager: str | None = None,
+    ) -> TxResult:
+        """Create a pool funded with `budget` wei; `value` is the new pool id."""
+        self.client.domains.get(domain_id)  # a one-line error for an unknown domain
+        if reward_per_unit <= 0:
+            raise HubError("the reward per unit must be more than zero", hint="e.g. --reward-per-unit 1000wei")
+        if not 0 < challenge_window <= MAX_CHALLENGE_WINDOW:
+            raise HubError(
+                f"the challenge window must be 1 s to 30 days, got {challenge_window} s",
+                hint="e.g. --challenge-window 1h",
+            )
+        if compute_limit < 0:
+            raise HubError("the compute limit cannot be negative", hint="0 means no limit")
+        manager = address_arg(manager, "manager") if manager else self.client.address
+        result = self._send(
+            "createComputePool",
+            domain_id,
+            manager,
+            metadata.uri,
+            metadata.hash,
+            compute_limit,
+            reward_per_unit,
+            challenge_window,
+            value=budget,
+            action="create pool",
+        )
+        events = self._events(result, "PoolCreated")
+        return result.with_value(int(events[0]["args"]["poolId"]) if events else None)
+
+    def _require_creator(self, pool_id: int, status: PoolStatus | None = None) -> Pool:
+        pool = self.get(pool_id)
+        if pool.creator != self.client.address:
+            raise HubError(
+                f"{self.client.address} is not the creator of pool {pool_id} ({pool.creator} is)",
+                hint="use the account that created the pool",
+            )
+        if status is not None and pool.status != status:
+            raise HubError(
+                f"pool {pool_id} is {pool.status.value}, not {status.value}", hint=f"`hub pool show {pool_id}`"
+            )
+        return pool
+
+    def _require_manager(self, pool_id: int) -> Pool:
+        pool = self.get(pool_id)
+        if self.client.address not in (pool.manager, pool.creator):
+            raise HubError(
+                f"{self.client.address} is not the manager or creator of pool {pool_id}",
+                hint=f"use the manager account ({pool.manager})",
+            )
+        return pool
+
+    def start(self, pool_id: int) -> TxResult:
+        self._require_creator(pool_id, PoolStatus.PENDING)
+        return self._send("startComputePool", pool_id, action="start pool")
+
+    def end(self, pool_id: int) -> TxResult:
+        self._require_creator(pool_id, PoolStatus.ACTIVE)
+        return self._send("endComputePool", pool_id, action="end pool")
+
+    def set_manager(self, pool_id: int, manager: str) -> TxResult:
+        self._require_creator(pool_id)
+        return self._send("setPoolManager", pool_id, address_arg(manager, "manager"), action="set pool manager")
+
+    # -- membership
+
+    def invite(self, pool_id: int, node: str, *, deadline: int | None = None) -> PoolInvite:
+        """The signer (the pool's manager) invites `node`; valid until `deadline` (default: 24 h from now)."""
+        from hub import signatures
+
+        node = address_arg(node, "node")
+        pool = self.get(pool_id)
+        if pool.status not in (PoolStatus.PENDING, PoolStatus.ACTIVE):
+            raise HubError(f"pool {pool_id} has ended: it takes no new nodes")
+        if pool.manager != self.client.address:
+            raise HubError(
+                f"only the pool's manager {pool.manager} can sign invites, not {self.client.address}",
+                hint="sign with the manager account, or the creator sets you as manager (`hub pool set-manager`)",
+            )
+        if deadline is None:
+            deadline = self.client.now() + DEFAULT_INVITE_SECONDS
+        nonce = self.invite_nonce(node)
+        typed = signatures.pool_invite(self.client.chain_id, self.address, pool_id, node, nonce, deadline)
+        return PoolInvite(
+            chain_id=self.client.chain_id,
+            pool_contract=self.address,
+            pool_id=pool_id,
+            node=node,
+            nonce=nonce,
+            deadline=deadline,
+            signature=self.client.sign_typed(typed),
+        )
+
+    def join(self, invite: PoolInvite) -> TxResult:
+        """Join the invited node; the signer is the node key or its provider."""
+        if invite.chain_id != self.client.chain_id or invite.pool_contract != self.address:
+            raise HubError(
+                f"the invite is for chain {invite.chain_id} and pool contract {invite.pool_contract}, "
+                "not this deployment",
+                hint="ask the pool manager for an invite on this network",
+            )
+        if invite.deadline < self.client.now():
+            raise HubError(
+                f"the invite to pool {invite.pool_id} has expired", hint="ask the pool manager for a new one"
+            )
+        if invite.nonce != self.invite_nonce(invite.node):
+            raise HubError("the invite was already used", hint="ask the pool manager for a new one")
+        owner = self.client.registry.node(invite.node).provider
+        if self.client.address not in (invite.node, owner):
+            raise HubError(
+                f"the invite is for node {invite.node}: sign with that node key or its provider",
+                hint="pass --account of the node key or of its provider",
+            )
+        signature = bytes.fromhex(invite.signature.removeprefix("0x"))
+        return self._send(
+            "joinComputePool", invite.pool_id, invite.node, invite.deadline, signature, action="join pool"
+        )
+
+    def leave(self, pool_id: int, node: str | None = None) -> TxResult:
+        """Take `node` (default: the signer, a node key) out of the pool."""
+        node = address_arg(node, "node") if node else self.client.address
+        return self._send("leaveComputePool", pool_id, node, action="leave pool")
+
+    def eject(self, pool_id: int, node: str) -> TxResult:
+        self._require_manager(pool_id)
+        return self._send("ejectNode", pool_id, address_arg(node, "node"), action="eject node")
+
+    def blacklist_node(self, pool_id: int, node: str) -> TxResult:
+        self._require_manager(pool_id)
+        return self._send("blacklistNode", pool_id, address_arg(node, "node"), action="blacklist node")
+
+    def blacklist_provider(self, pool_id: int, provider: str, nodes: list[str] | None = None) -> TxResult:
+        """Bar `provider` from the pool and remove its nodes (found from the logs unless given)."""
+        self._require_manager(pool_id)
+        provider = address_arg(provider, "provider")
+        members = self.members(pool_id, provider) if nodes is None else [address_arg(n, "node") for n in nodes]
+        if len(members) > MAX_BATCH:
+            raise HubError(
+                f"the provider has {len(members)} nodes in the pool; at most {MAX_BATCH} per call",
+                hint="eject some with `hub pool eject` first",
+            )
+        return self._send("blacklistProvider", pool_id, provider, members, action="blacklist provider")
+
+    # -- work
+
+    def submit_work(self, pool_id: int, work_key: bytes | str, units: int) -> TxResult:
+        """Submit `units` of work under `work_key`, signed by the node key."""
+        if units <= 0:
+            raise HubError("work units must be more than zero")
+        return self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
+
+    def invalidate_work(self, pool_id: int, work_key: bytes | str) -> TxResult:
+        """Soft invalidation (a validator or the pool's manager): the work's reward returns to the budget."""
+        return self._send("invalidateWork", pool_id, key_arg(work_key), action="invalidate work")
+
+    def hard_invalidate_work(
+        self, pool_id: int, work_key: bytes | str, *, slash_amount: int = 0, reason: str = ""
+    ) -> TxResult:
+        """Hard invalidation (a validator, for fraud): voids the node's locked rewards in the pool,
+        ejects and bars the node, and slashes up to `slash_amount` of its provider's stake."""
+        if slash_amount < 0:
+            raise HubError("the slash amount cannot be negative")
+        if len(reason.encode()) > 128:
+            raise HubError("the reason is longer than 128 bytes", hint="shorten --reason")
+        return self._send(
+            "hardInvalidateWork", pool_id, key_arg(work_key), slash_amount, reason, action="hard-invalidate work"
+        )
+
+
+def _pool(pool_id: int, raw: tuple) -> Pool:
+    (domain, creator, manager, logic, status, limit, total, mhash, created, started, ended, uri) = raw
+    return Pool(
+        pool_id=pool_id,
+        domain_id=domain,
+        creator=creator,
+        manager=manager,
+        validation_logic=logic,
+        status=PoolStatus.from_flag(status),
+        compute_limit=limit,
+        total_compute=total,
+        metadata_hash=hex32(mhash),
+        metadata_uri=uri,
+        created_at=created,
+        started_at=started,
+        ended_at=ended,
+    )

@@ -1,0 +1,42 @@
+"""ComputeRegistry: providers and nodes (read-only; the hub writes here)."""
+
+from __future__ import annotations
+
+from hub.client.base import ContractBinding, address_arg
+from hub.client.models import Node, Provider
+
+_ZERO = "0x0000000000000000000000000000000000000000"
+
+
+class RegistryContract(ContractBinding):
+    NAME = "ComputeRegistry"
+
+    def provider(self, address: str) -> Provider:
+        address = address_arg(address, "provider")
+        registered, whitelisted, blacklisted, total, count = self._read("getProvider", address)
+        return Provider(
+            address=address,
+            registered=registered,
+            whitelisted=whitelisted,
+            blacklisted=blacklisted,
+            total_compute=total,
+            node_count=count,
+        )
+
+    def node(self, address: str) -> Node:
+        address = address_arg(address, "node")
+        provider, units, validated = self._read("getNode", address)
+        return Node(
+            address=address, provider=None if provider == _ZERO else provider, compute_units=units, validated=validated
+        )
+
+    def node_nonce(self, node: str) -> int:
+        """The nonce the node key's next attestation signs."""
+        return self._read("nodeNonce", address_arg(node, "node"))
+
+    def nodes_of(self, provider: str) -> list[Node]:
+        """`provider`'s current nodes, found from its NodeAdded logs."""
+        provider = address_arg(provider, "provider")
+        keys = dict.fromkeys(e["args"]["node"] for e in self._logs("NodeAdded", {"provider": provider}))
+        nodes = [self.node(key) for key in keys]
+        return [n for n in nodes if n.provider == provider]

@@ -1,0 +1,198 @@
+"""RewardsDistributor: pool budgets, work rewards (locked / claimable / claimed), claims, refunds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from hub.amounts import format_inj
+from hub.client.base import ContractBinding, address_arg, hex32, key_arg
+from hub.client.models import Budget, ClaimResult, Work, WorkState, WorkSubmitted
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.tx import TxResult
+
+# @dev Most work keys per claim or release call (RewardsDistributor.MAX_BATCH).
+MAX_BATCH = 64
+_ZERO = "0x0000000000000000000000000000000000000000"
+
+
+class RewardsContract(ContractBinding):
+    NAME = "RewardsDistributor"
+
+    # -- reads
+
+    def budget(self, pool_id: int) -> Budget:
+        creator, rate, window, funded, refunded, available, committed, paid = self._read("getPoolBudget", pool_id)
+        return Budget(
+            pool_id=pool_id,
+            creator=creator,
+            reward_per_unit=rate,
+            challenge_window=window,
+            funded=funded,
+            refunded=refunded,
+            available=available,
+            committed=committed,
+            paid=paid,
+        )
+
+    def work(
+        self, pool_id: int, work_key: bytes | str, *, now: int | None = None, reward_per_unit: int | None = None
+    ) -> Work:
+        """One work key and its state at `now` (default: the latest block's time)."""
+        key = key_arg(work_key)
+        node, provider, units, submitted_at, state, unlocks_at, voided = self._read("getWork", pool_id, key)
+        now = self.client.now() if now is None else now
+        if reward_per_unit is None:
+            reward_per_unit = self.budget(pool_id).reward_per_unit
+        if state == 0:
+            shown = WorkState.NONE
+        elif state == 2:
+            shown = WorkState.CLAIMED
+        elif state == 3:
+            shown = WorkState.INVALIDATED
+        elif voided:
+            shown = WorkState.VOIDED
+        else:
+            shown = WorkState.CLAIMABLE if now >= unlocks_at else WorkState.LOCKED
+        return Work(
+            pool_id=pool_id,
+            work_key=hex32(key),
+            node=None if node == _ZERO else node,
+            provider=None if provider == _ZERO else provider,
+            units=units,
+            reward=units * reward_per_unit,
+            submitted_at=submitted_at,
+            unlocks_at=unlocks_at if state else 0,
+            voided=voided,
+            state=shown,
+        )
+
+    def work_submitted(
+        self,
+        pool_id: int | None = None,
+        *,
+        node: str | None = None,
+        provider: str | None = None,
+        from_block: int | None = None,
+        to_block: int | None = None,
+    ) -> list[WorkSubmitted]:
+        """WorkSubmitted events, filtered by pool and node (indexed) and provider (client-side)."""
+        filters = {}
+        if pool_id is not None:
+            filters["poolId"] = pool_id
+        if node is not None:
+            filters["node"] = address_arg(node, "node")
+        want_provider = address_arg(provider, "provider") if provider is not None else None
+        found = []
+        for event in self._logs("WorkSubmitted", filters, from_block, to_block):
+            args = event["args"]
+            if want_provider is not None and args["provider"] != want_provider:
+                continue
+            found.append(
+                WorkSubmitted(
+                    pool_id=args["poolId"],
+                    node=args["node"],
+                    work_key=hex32(args["workKey"]),
+                    provider=args["provider"],
+                    units=args["units"],
+                    reward=args["reward"],
+                    unlocks_at=args["unlocksAt"],
+                    block_number=event["blockNumber"],
+                    tx_hash="0x" + bytes(event["transactionHash"]).hex(),
+                )
+            )
+        return found
+
+    def rewards_of(self, provider: str, pool_id: int | None = None) -> list[Work]:
+        """Every work key submitted by `provider`'s nodes (optionally in one pool), with its state now."""
+        now = self.client.now()
+        rates: dict[int, int] = {}
+        works = []
+        for event in self.work_submitted(pool_id, provider=provider):
+            if event.pool_id not in rates:
+                rates[event.pool_id] = self.budget(event.pool_id).reward_per_unit
+            works.append(self.work(event.pool_id, event.work_key, now=now, reward_per_unit=rates[event.pool_id]))
+        return works
+
+    # -- provider: claim
+
+    def claim(self, pool_id: int, work_keys: Sequence[bytes | str] | None = None) -> ClaimResult:
+        """Claim rewards in `pool_id` for the signer (a provider): the given work keys, or every
+        claimable one found in the WorkSubmitted logs. Sent in batches of 64."""
+        me = self.client.address
+        if work_keys is None:
+            keys = [w.work_key for w in self.rewards_of(me, pool_id) if w.state == WorkState.CLAIMABLE]
+            if not keys:
+                raise HubError(
+                    f"nothing to claim in pool {pool_id} for {me}",
+                    hint="`hub rewards` shows what is locked and when it unlocks",
+                )
+        else:
+            keys = [hex32(key_arg(k)) for k in work_keys]
+            if not keys:
+                raise HubError("no work keys given")
+        total = 0
+        hashes = []
+        for start in range(0, len(keys), MAX_BATCH):
+            batch = [key_arg(k) for k in keys[start : start + MAX_BATCH]]
+            result = self._send("claimRewards", pool_id, batch, action="claim rewards")
+            events = self._events(result, "RewardsClaimed")
+            total += int(events[0]["args"]["amount"]) if events else 0
+            hashes.append(result.tx_hash)
+        return ClaimResult(pool_id=pool_id, amount=total, work_keys=keys, tx_hashes=hashes)
+
+    def claim_all(self) -> list[ClaimResult]:
+        """Claim everything claimable for the signer, pool by pool."""
+        me = self.client.address
+        pools = sorted({w.pool_id for w in self.rewards_of(me) if w.state == WorkState.CLAIMABLE})
+        if not pools:
+            raise HubError(f"nothing to claim for {me}", hint="`hub rewards` shows what is locked and when it unlocks")
+        return [self.claim(pool_id) for pool_id in pools]
+
+    # -- anyone: release voided work
+
+    def release_voided(self, pool_id: int, work_keys: Sequence[bytes | str] | None = None) -> TxResult:
+        """Return the rewards of voided work to the pool's budget; `value` is the amount."""
+        if work_keys is None:
+            now = self.client.now()
+            rate = self.budget(pool_id).reward_per_unit
+            work_keys = [
+                e.work_key
+                for e in self.work_submitted(pool_id)
+                if self.work(pool_id, e.work_key, now=now, reward_per_unit=rate).state == WorkState.VOIDED
+            ]
+        if not work_keys:
+            raise HubError(f"no voided work to release in pool {pool_id}")
+        batch = [key_arg(k) for k in work_keys[:MAX_BATCH]]
+        result = self._send("releaseVoidedWork", pool_id, batch, action="release voided work")
+        events = self._events(result, "VoidedWorkReleased")
+        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+
+    # -- pool creator: top up, refund
+
+    def top_up(self, pool_id: int, amount: int) -> TxResult:
+        if amount <= 0:
+            raise HubError("the top-up must be more than zero", hint="e.g. 10 (INJ)")
+        self._require_creator(pool_id)
+        return self._send("topUp", pool_id, value=amount, action="top up pool")
+
+    def refund(self, pool_id: int) -> TxResult:
+        """Return the ended pool's unused budget to its creator; `value` is the amount."""
+        budget = self._require_creator(pool_id)
+        if budget.available == 0:
+            raise HubError(f"pool {pool_id} has no unused budget to refund ({format_inj(budget.available)})")
+        result = self._send("refund", pool_id, action="refund budget")
+        events = self._events(result, "BudgetRefunded")
+        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+
+    def _require_creator(self, pool_id: int) -> Budget:
+        self.client.pool.get(pool_id)  # a one-line error for an unknown pool
+        budget = self.budget(pool_id)
+        if budget.creator != self.client.address:
+            raise HubError(
+                f"{self.client.address} is not the creator of pool {pool_id} ({budget.creator} is)",
+                hint="use the account that created the pool",
+            )
+        return budget

@@ -1,0 +1,404 @@
+"""`hub deploy`: deploy and wire the system, resumably, and write the deployment manifest.
+
+Steps, in order (the same order as the boa deployers in tests/utils/deployers.py):
+
+1-7. deploy InjectiveAiHub(federator, validator), ComputeRegistry(hub), DomainRegistry(hub),
+     StakeManager(hub, unbonding period), ComputePool(hub), RewardsDistributor(hub),
+     WorkRateValidator(rate);
+8.   hub.setModuleAddresses(...) by the deployer (the admin);
+9.   hub.setStakeMinimum(min) and
+10.  hub.createDomain(default) by the federator: done here when the deployer is the federator,
+     else recorded as skipped (the federator runs `hub federator ...`).
+
+Each step is signed, then recorded in the manifest as `planned` with its hash, nonce and raw bytes,
+then sent, then recorded `done` with its receipt. A rerun resolves every `planned` step before doing
+anything new: a receipt by hash means it happened; an unused nonce means it never left (or the
+node lost it) and the same signed bytes are sent again; a nonce used by something else means it
+can never be mined, so the chain is checked for its effect (code at the address the deployer's
+nonce gives, or the wired state) before a replacement is signed. So no contract is ever deployed
+twice, and a finished deployment is never redone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from hub.build import Artifact, load_artifact
+from hub.contracts import DEPLOYABLE, MODULES, SystemParams
+from hub.deployment import (
+    ContractRecord,
+    Deployment,
+    DeployParams,
+    StepRecord,
+    manifest_lock,
+    manifest_path,
+    read_deployment,
+    write_deployment,
+)
+from hub.errors import HubError
+from hub.networks import MAINNET_CHAIN_ID
+from hub.tx import PreparedTx, Transactor, TxConfig
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
+# @dev Events reported to `on_event`: a step was signed and recorded, sent, or finished.
+StepEvent = Literal["planned", "sent", "done", "skipped"]
+WIRE, STAKE_MINIMUM, DEFAULT_DOMAIN = "wire modules", "set stake minimum", "create default domain"
+STEP_NAMES = (*(f"deploy {name}" for name in DEPLOYABLE), WIRE, STAKE_MINIMUM, DEFAULT_DOMAIN)
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    deployment: Deployment
+    path: Path
+    # @dev The manifest was already complete: nothing was sent.
+    already_complete: bool
+    # @dev This run continued a deployment an earlier run had started.
+    resumed: bool
+    transactions_sent: int
+    seconds: float
+
+
+def _encode_constructor(artifact: Artifact, args: list[Any]) -> str:
+    from eth_abi import encode
+
+    inputs = next((e["inputs"] for e in artifact.abi if e.get("type") == "constructor"), [])
+    return artifact.bytecode + encode([i["type"] for i in inputs], args).hex()
+
+
+class _Deployer:
+    def __init__(
+        self,
+        w3: Web3,
+        tx: Transactor,
+        deployment: Deployment,
+        path: Path,
+        on_event: Callable[[StepEvent, StepRecord], None] | None,
+    ) -> None:
+        self.w3 = w3
+        self.tx = tx
+        self.d = deployment
+        self.path = path
+        self.on_event = on_event or (lambda event, step: None)
+        self.sent = 0
+
+    # -- what each step sends
+
+    def _contract(self, name: str):
+        return self.w3.eth.contract(address=self.d.address(name), abi=self.d.abi(name))  # type: ignore[call-overload]
+
+    def _call(self, step: str) -> tuple[str | None, str]:
+        """(to, data) of step `step`."""
+        p = self.d.params
+        if step.startswith("deploy "):
+            name = step.removeprefix("deploy ")
+            artifact = load_artifact(name)
+            if name == "InjectiveAiHub":
+                args: list[Any] = [p.federator, p.validator]
+            elif name == "StakeManager":
+                args = [self.d.address("InjectiveAiHub"), p.unbonding_period]
+            elif name == "WorkRateValidator":
+                args = [p.max_units_per_compute_unit_per_second]
+            else:
+                args = [self.d.address("InjectiveAiHub")]
+            return None, _encode_constructor(artifact, args)
+        hub = self._contract("InjectiveAiHub")
+        if step == WIRE:
+            return hub.address, hub.encode_abi("setModuleAddresses", args=[self.d.address(m) for m in MODULES])
+        if step == STAKE_MINIMUM:
+            return hub.address, hub.encode_abi("setStakeMinimum", args=[p.min_stake_per_compute_unit])
+        validation = self.d.address("WorkRateValidator")
+        return hub.address, hub.encode_abi(
+            "createDomain", args=[p.default_domain_name, validation, p.default_domain_uri]
+        )
+
+    def _effect_on_chain(self, step: str, record: StepRecord) -> bool:
+        """Whether the chain already shows what `step` does (used only when its own tx is lost)."""
+        if step.startswith("deploy "):
+            from web3.utils.address import get_create_address
+
+            assert record.sender is not None and record.nonce is not None
+            return _code_at(self.w3, get_create_address(record.sender, record.nonce))
+        hub = self._contract("InjectiveAiHub")
+        if step == WIRE:
+            return hub.functions.computeRegistry().call() == self.d.address("ComputeRegistry")
+        if step == STAKE_MINIMUM:
+            return hub.functions.minStakePerComputeUnit().call() == self.d.params.min_stake_per_compute_unit
+        return self._find_default_domain() is not None
+
+    def _find_default_domain(self) -> int | None:
+        domains = self._contract("DomainRegistry")
+        validation = self.d.address("WorkRateValidator")
+        for domain_id in range(1, domains.functions.domainCount().call() + 1):
+            name, logic, uri = domains.functions.getDomain(domain_id).call()
+            if (name, logic, uri) == (self.d.params.default_domain_name, validation, self.d.params.default_domain_uri):
+                return domain_id
+        return None
+
+    # -- running steps
+
+    def _save(self) -> None:
+        write_deployment(self.path, self.d)
+
+    def _set(self, record: StepRecord) -> None:
+        self.d.steps = [s for s in self.d.steps if s.name != record.name] + [record]
+        self.d.steps.sort(key=lambda s: STEP_NAMES.index(s.name))
+        self._save()
+
+    def run(self, step: str) -> None:
+        record = self.d.step(step)
+        if record is not None and record.status in ("done", "skipped"):
+            return
+        if step in (STAKE_MINIMUM, DEFAULT_DOMAIN) and self.d.params.federator != self.d.deployer:
+            note = f"left to the federator {self.d.params.federator}"
+            skipped = StepRecord(name=step, status="skipped", note=note)
+            self._set(skipped)
+            self.on_event("skipped", skipped)
+            return
+        if record is not None and self._resolve(step, record):
+            return
+        self._send_new(step)
+
+    def _resolve(self, step: str, record: StepRecord) -> bool:
+        """Finish a `planned` step from an earlier run; False if it must be signed anew."""
+        assert record.tx_hash is not None and record.nonce is not None and record.raw_tx is not None
+        receipt = self.tx.receipt(record.tx_hash)
+        if receipt is not None:
+            self._finish(step, record, receipt)
+            return True
+        mined_nonce = self.tx.retry(lambda: self.w3.eth.get_transaction_count(record.sender, "latest"))
+        if mined_nonce > record.nonce:
+            # that nonce went to another transaction: ours can never be mined
+            if self._effect_on_chain(step, record):
+                found = record.model_copy(update={"status": "done", "note": "found on chain by nonce/state"})
+                if step.startswith("deploy "):
+                    from web3.utils.address import get_create_address
+
+                    found.contract_address = get_create_address(record.sender, record.nonce)
+                    self._record_contract(step, found)
+                elif step == DEFAULT_DOMAIN:
+                    self.d.default_domain_id = self._find_default_domain()
+                self._set(found)
+                self.on_event("done", found)
+                return True
+            return False
+        # not mined and its nonce is still free: send exactly the same signed bytes again
+        prepared = PreparedTx(
+            action=step,
+            sender=record.sender or self.tx.address,
+            to=None,
+            nonce=record.nonce,
+            gas=record.gas_limit or 0,
+            max_fee_per_gas=0,
+            value=0,
+            data="",
+            tx_hash=record.tx_hash,
+            raw=record.raw_tx,
+        )
+        self.tx.broadcast(prepared)
+        self.sent += 1
+        self.on_event("sent", record)
+        self._finish(step, record, self._await(record))
+        return True
+
+    def _await(self, record: StepRecord) -> Any:
+        deadline = time.monotonic() + self.tx.config.receipt_timeout_s
+        assert record.tx_hash is not None
+        while (receipt := self.tx.receipt(record.tx_hash)) is None:
+            if time.monotonic() > deadline:
+                raise HubError(
+                    f"{record.name}: transaction {record.tx_hash} not mined after "
+                    f"{self.tx.config.receipt_timeout_s:.0f} s",
+                    hint="run `hub deploy` again: it resumes from the manifest",
+                )
+            time.sleep(self.tx.config.poll_interval_s)
+        return receipt
+
+    def _send_new(self, step: str) -> None:
+        to, data = self._call(step)
+        prepared = self.tx.prepare(to, data, action=step)
+        record = StepRecord(
+            name=step,
+            status="planned",
+            sender=prepared.sender,
+            nonce=prepared.nonce,
+            tx_hash=prepared.tx_hash,
+            gas_limit=prepared.gas,
+            raw_tx=prepared.raw,
+        )
+        self._set(record)  # on disk before it leaves this machine
+        self.on_event("planned", record)
+        self.tx.broadcast(prepared)
+        self.sent += 1
+        self.on_event("sent", record)
+        self._finish(step, record, self._await(record))
+
+    def _finish(self, step: str, record: StepRecord, receipt: Any) -> None:
+        if receipt["status"] != 1:
+            raise HubError(
+                f"deployment step {step!r} failed on chain (tx {record.tx_hash})",
+                hint="see the transaction in the node; fix the cause and run `hub deploy` again",
+            )
+        done = record.model_copy(
+            update={
+                "status": "done",
+                "block": int(receipt["blockNumber"]),
+                "gas_used": int(receipt["gasUsed"]),
+                "contract_address": receipt.get("contractAddress"),
+            }
+        )
+        if step.startswith("deploy "):
+            self._record_contract(step, done)
+        elif step == DEFAULT_DOMAIN:
+            domains = self._contract("DomainRegistry")
+            from web3.logs import DISCARD
+
+            events = domains.events.DomainCreated().process_receipt(receipt, errors=DISCARD)
+            self.d.default_domain_id = int(events[0]["args"]["domainId"]) if events else self._find_default_domain()
+        self.d.block = done.block or self.d.block
+        self._set(done)
+        self.on_event("done", done)
+
+    def _record_contract(self, step: str, record: StepRecord) -> None:
+        name = step.removeprefix("deploy ")
+        self.d.contracts[name] = self.d.contracts[name].model_copy(
+            update={"address": record.contract_address, "tx_hash": record.tx_hash, "block": record.block}
+        )
+
+
+def _contract_records() -> tuple[dict[str, ContractRecord], Artifact]:
+    records = {}
+    artifact = None
+    for name in DEPLOYABLE:
+        artifact = load_artifact(name)
+        if artifact.over_eip170_limit:
+            raise HubError(f"{name} is over the EIP-170 size limit and cannot be deployed", hint="`hub build`")
+        records[name] = ContractRecord(
+            source_path=artifact.source_path, sources=artifact.sources, integrity=artifact.integrity, abi=artifact.abi
+        )
+    assert artifact is not None
+    return records, artifact
+
+
+def _check_resumable(existing: Deployment, records: dict[str, ContractRecord], account: str, path: Path) -> None:
+    if existing.deployer != account:
+        raise HubError(
+            f"the unfinished deployment in {path} is by {existing.deployer}, not {account}",
+            hint="resume it with --account of that deployer",
+        )
+    changed = [
+        name
+        for name, record in existing.contracts.items()
+        if record.address is None and records[name].integrity != record.integrity
+    ]
+    if changed:
+        raise HubError(
+            f"contracts changed since the unfinished deployment in {path} began: {', '.join(changed)}",
+            hint="restore the sources it started with, or move the manifest away and deploy from scratch",
+        )
+
+
+def _check_same_params(
+    existing: Deployment, params: SystemParams | None, federator: str | None, validator: str | None, path: Path
+) -> None:
+    """A resumed deployment keeps its parameters; asking for other ones is an error, not a silent mix."""
+    asked: dict[str, Any] = params.model_dump() if params is not None else {}
+    asked.update({k: v for k, v in (("federator", federator), ("validator", validator)) if v is not None})
+    had = existing.params.model_dump()
+    differ = [f"{k}={had[k]!r}" for k, v in asked.items() if had[k] != v]
+    if differ:
+        raise HubError(
+            f"the unfinished deployment in {path} was started with other parameters ({', '.join(differ)})",
+            hint="rerun `hub deploy` without parameters to finish it, or pass --fresh to start over",
+        )
+
+
+def verify_on_chain(w3: Web3, deployment: Deployment) -> None:
+    """Every deployed address holds code; else the chain was reset or the manifest is for another chain."""
+    missing = [
+        name for name, r in deployment.contracts.items() if r.address is not None and not _code_at(w3, r.address)
+    ]
+    if missing:
+        raise HubError(
+            f"the deployment manifest for chain {deployment.chain_id} points at addresses without code "
+            f"({', '.join(missing)}): was the chain reset?",
+            hint="deploy again with `hub deploy --fresh` (the old manifest is kept as a .bak file)",
+        )
+
+
+def _code_at(w3: Web3, address: str) -> bool:
+    return len(w3.eth.get_code(address)) > 0  # type: ignore[arg-type]
+
+
+def deploy(
+    w3: Web3,
+    account: LocalAccount,
+    *,
+    network: str,
+    params: SystemParams | None = None,
+    federator: str | None = None,
+    validator: str | None = None,
+    directory: Path | None = None,
+    fresh: bool = False,
+    mainnet_confirmed: bool = False,
+    on_event: Callable[[StepEvent, StepRecord], None] | None = None,
+    tx_config: TxConfig | None = None,
+) -> DeployResult:
+    """Deploy (or finish deploying) the system on the chain `w3` serves, as `account`.
+
+    `params` defaults to `SystemParams()`; federator and validator default to the deployer. A
+    complete manifest is verified and returned without sending anything. `fresh` keeps an existing
+    manifest as `<chain-id>.json.<time>.bak` and starts over. `on_event(event, step)` reports
+    progress: "planned" (signed and recorded), "sent", "done" or "skipped".
+    """
+    started = time.monotonic()
+    chain_id = w3.eth.chain_id
+    if chain_id == MAINNET_CHAIN_ID and not mainnet_confirmed:
+        raise HubError(
+            "deploying to Injective MAINNET (chain 1776) needs explicit confirmation",
+            hint="pass --confirm-mainnet, or answer the prompt in a terminal",
+        )
+    tx = Transactor(w3, account, chain_id=chain_id, config=tx_config)
+    path = manifest_path(chain_id, directory)
+    with manifest_lock(path):
+        existing = read_deployment(path)
+        if existing is not None and fresh:
+            path.rename(path.with_name(f"{path.name}.{int(time.time())}.bak"))
+            existing = None
+        if existing is not None and existing.complete:
+            verify_on_chain(w3, existing)
+            return DeployResult(existing, path, True, False, 0, time.monotonic() - started)
+        records, artifact = _contract_records()
+        if existing is not None:
+            _check_resumable(existing, records, account.address, path)
+            _check_same_params(existing, params, federator, validator, path)
+            verify_on_chain(w3, existing)
+            deployment = existing
+        else:
+            deployment = Deployment(
+                chain_id=chain_id,
+                network=network if "://" not in network else "url",
+                deployer=account.address,
+                status="in progress",
+                compiler=artifact.compiler,
+                compiler_version=artifact.compiler_version,
+                params=DeployParams(
+                    **(params or SystemParams()).model_dump(),
+                    federator=federator or account.address,
+                    validator=validator or account.address,
+                ),
+                start_block=w3.eth.block_number,
+                contracts=records,
+            )
+        deployer = _Deployer(w3, tx, deployment, path, on_event)
+        for step in STEP_NAMES:
+            deployer.run(step)
+        deployment.status = "complete"
+        write_deployment(path, deployment)
+        return DeployResult(deployment, path, False, existing is not None, deployer.sent, time.monotonic() - started)
