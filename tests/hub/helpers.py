@@ -1,0 +1,35 @@
+"""Helpers for the hub tests that drive the `hub` command in-process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from click.testing import Result
+from typer.testing import CliRunner
+
+from hub.cli.main import app
+
+TEST_PASSWORD = "hub-test-password"
+# @dev scrypt n of the test keystores: unlocking is instant (the CLI tests unlock hundreds of times).
+FAST_KDF = 2**4
+# @dev Durations cannot be warped on a real chain: seconds-long ones, and the tests wait.
+UNBONDING_S = 3
+MIN_STAKE = 10**18  # 1 INJ per compute unit
+MAX_RATE = 1_000_000  # work units per compute unit per second
+# @dev Dev account that funds fresh actors (the devnet tests use 1..3 for their own transfers).
+FUNDER_INDEX = 9
+INJ = 10**18
+
+
+def run_hub(*args: Any, ok: bool = True, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    """`hub ARGS` in this process; asserts success unless `ok=False`."""
+    result = CliRunner().invoke(app, [str(a) for a in args], env=env, input=stdin)
+    if ok:
+        assert result.exit_code == 0, f"hub {' '.join(map(str, args))} failed: {result.output}"
+    return result
+
+
+def hub_json(*args: Any) -> Any:
+    """`hub ARGS --json`, parsed."""
+    return json.loads(run_hub(*args, "--json").stdout)

@@ -1,0 +1,207 @@
+"""`hub deploy` on a real local chain: the manifest, idempotence, and resuming after a crash and a
+killed node without deploying anything twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from web3.utils.address import get_create_address
+
+from hub.build import load_artifact
+from hub.contracts import DEPLOYABLE, MODULES
+from hub.deploy import STEP_NAMES, deploy
+from hub.deployment import load_deployment, manifest_path
+from hub.devkeys import LOCAL_CHAIN_ID, dev_account
+from hub.devnet import Devnet
+from hub.errors import HubError
+from hub.networks import Network, connect
+from tests.hub.helpers import MAX_RATE, MIN_STAKE, UNBONDING_S, run_hub
+
+
+def test_manifest_matches_the_chain(world) -> None:
+    d = load_deployment(LOCAL_CHAIN_ID, world.deployments_dir)
+    w3 = world.client().w3
+    assert d.complete and d.chain_id == LOCAL_CHAIN_ID and d.network == "local"
+    assert d.deployer == world.admin.address
+    assert d.compiler_version == load_artifact("InjectiveAiHub").compiler_version
+    assert d.params.unbonding_period == UNBONDING_S and d.params.min_stake_per_compute_unit == MIN_STAKE
+    assert d.params.max_units_per_compute_unit_per_second == MAX_RATE
+    assert (d.params.federator, d.params.validator) == (world.admin.address, world.validator.address)
+    assert [s.name for s in d.steps] == list(STEP_NAMES) and all(s.status == "done" for s in d.steps)
+    # one transaction per step, consecutive nonces, each contract at the address its nonce gives
+    first = d.steps[0].nonce
+    assert [s.nonce for s in d.steps] == list(range(first, first + len(STEP_NAMES)))
+    for name, step in zip(DEPLOYABLE, d.steps, strict=False):
+        record = d.contracts[name]
+        artifact = load_artifact(name)
+        assert record.address == step.contract_address == get_create_address(d.deployer, step.nonce)
+        # runtime code followed by the immutables
+        assert w3.eth.get_code(record.address).hex().startswith(artifact.bytecode_runtime.removeprefix("0x"))
+        assert record.sources == artifact.sources and record.abi == artifact.abi
+        receipt = w3.eth.get_transaction_receipt(record.tx_hash)
+        assert receipt["status"] == 1 and receipt["blockNumber"] == record.block == step.block
+    client = world.client()
+    hub = client.hub.contract.functions
+    assert [
+        hub.computeRegistry().call(),
+        hub.domainRegistry().call(),
+        hub.stakeManager().call(),
+        hub.computePool().call(),
+        hub.rewardsDistributor().call(),
+    ] == [d.address(m) for m in MODULES]
+    assert client.hub.min_stake_per_compute_unit() == MIN_STAKE
+    assert client.stake.unbonding_period() == UNBONDING_S
+    assert client.hub.roles_of(world.admin.address) == ["admin", "federator"]
+    assert client.hub.roles_of(world.validator.address) == ["validator"]
+    domain = client.domains.get(d.default_domain_id)
+    assert (domain.name, domain.validation_logic) == ("default", d.address("WorkRateValidator"))
+
+
+def test_a_finished_deployment_is_not_redone(world) -> None:
+    w3 = world.client().w3
+    nonce = w3.eth.get_transaction_count(world.admin.address)
+    before = manifest_path(LOCAL_CHAIN_ID, world.deployments_dir).read_text()
+    out = run_hub("deploy", "--account", "admin").output
+    assert "already deployed on chain 777" in out and "nothing sent" in out
+    assert w3.eth.get_transaction_count(world.admin.address) == nonce
+    assert manifest_path(LOCAL_CHAIN_ID, world.deployments_dir).read_text() == before
+
+
+def test_mainnet_needs_confirmation() -> None:
+    mainnet = SimpleNamespace(eth=SimpleNamespace(chain_id=1776))
+    with pytest.raises(HubError, match="MAINNET .* needs explicit confirmation"):
+        deploy(mainnet, dev_account(0), network="injective-mainnet")
+
+
+# -- crash, kill the node, resume ---------------------------------------------------------------
+
+_CRASHING_DEPLOY = """
+import os, sys
+from pathlib import Path
+from hub.contracts import SystemParams
+from hub.deploy import deploy
+from hub.devkeys import dev_account
+from hub.networks import Network, connect
+
+rpc, directory, event, step = sys.argv[1:5]
+
+def crash(seen, record):
+    if seen == event and record.name == step:
+        os._exit(17)  # as abrupt as a kill: no cleanup, no manifest write after this point
+
+w3 = connect(Network(name="local", rpc_url=rpc, chain_id=777))
+deploy(w3, dev_account(0), network="local", params=SystemParams(unbonding_period=3),
+       directory=Path(directory), on_event=crash)
+"""
+
+
+def _crashing_deploy(rpc: str, directory: Path, event: str, step: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASHING_DEPLOY, rpc, str(directory), event, step],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 17, proc.stdout + proc.stderr
+
+
+def test_resume_after_crashes_and_a_killed_node(make_devnet, tmp_path: Path) -> None:
+    chain = make_devnet("resume")
+    chain.start()
+    w3 = connect(Network(name="local", rpc_url=chain.rpc_url, chain_id=LOCAL_CHAIN_ID))
+    deployer = dev_account(0).address
+    directory = tmp_path / "deployments"
+    path = manifest_path(LOCAL_CHAIN_ID, directory)
+
+    # 1. dies after signing and recording step 3, before sending it
+    _crashing_deploy(chain.rpc_url, directory, "planned", "deploy DomainRegistry")
+    manifest = json.loads(path.read_text())
+    assert manifest["status"] == "in progress"
+    assert [s["status"] for s in manifest["steps"]] == ["done", "done", "planned"]
+    assert w3.eth.get_transaction_count(deployer) == 2  # step 3 never left
+
+    # a resume must use the same deployer and parameters
+    with pytest.raises(HubError, match="is by 0xf39F.*not 0x7099"):
+        deploy(w3, dev_account(1), network="local", directory=directory)
+    with pytest.raises(HubError, match="started with other parameters"):
+        deploy(w3, dev_account(0), network="local", directory=directory, federator=dev_account(2).address)
+
+    # 2. resumes (re-sends step 3's signed bytes), then dies right after sending step 6
+    _crashing_deploy(chain.rpc_url, directory, "sent", "deploy RewardsDistributor")
+    manifest = json.loads(path.read_text())
+    assert [s["status"] for s in manifest["steps"]] == ["done"] * 5 + ["planned"]
+    planned = manifest["steps"][-1]
+
+    # 3. the node dies too (its mempool with it, if step 6 was not in a block yet), then restarts
+    pid = chain.pid()
+    os.kill(pid, signal.SIGKILL)
+    assert Devnet._wait_exit(pid, 10)
+    chain.start()
+
+    # 4. a rerun picks up there; it dies again after signing the wiring step...
+    _crashing_deploy(chain.rpc_url, directory, "planned", "wire modules")
+    manifest = json.loads(path.read_text())
+    assert manifest["steps"][5]["tx_hash"] == planned["tx_hash"]  # the recorded transaction, never a new one
+    assert [s["status"] for s in manifest["steps"]] == ["done"] * 7 + ["planned"]
+    lost = manifest["steps"][-1]
+    # ...and the deployer account spends that nonce on something else meanwhile
+    signer = dev_account(0)
+    stray = {
+        "type": 2,
+        "chainId": LOCAL_CHAIN_ID,
+        "nonce": lost["nonce"],
+        "to": deployer,
+        "value": 0,
+        "gas": 21_000,
+        "maxFeePerGas": w3.eth.get_block("latest")["baseFeePerGas"],
+        "maxPriorityFeePerGas": 0,
+    }
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signer.sign_transaction(stray).raw_transaction))
+
+    # 5. the last rerun finishes: the lost step is signed anew, nothing is deployed twice
+    events: list[tuple[str, str]] = []
+    result = deploy(
+        w3, dev_account(0), network="local", directory=directory, on_event=lambda e, s: events.append((e, s.name))
+    )
+    d = result.deployment
+    assert result.resumed and d.complete
+    assert [e for e in events if e[0] == "planned"] == [("planned", n) for n in STEP_NAMES[7:]]
+    assert d.steps[7].nonce == lost["nonce"] + 1 and d.steps[7].tx_hash != lost["tx_hash"]
+    assert w3.eth.get_transaction_count(deployer) == len(STEP_NAMES) + 1  # + the stray transfer
+    for nonce, name in enumerate(DEPLOYABLE):
+        assert d.address(name) == get_create_address(deployer, nonce)
+        assert len(w3.eth.get_code(d.address(name))) > 0
+    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub"))
+    assert hub.functions.computePool().call() == d.address("ComputePool")
+    assert hub.functions.minStakePerComputeUnit().call() == d.params.min_stake_per_compute_unit
+    assert d.default_domain_id == 1
+
+    # 6. and a finished deployment is left alone
+    again = deploy(w3, dev_account(0), network="local", directory=directory)
+    assert again.already_complete and again.transactions_sent == 0
+    assert w3.eth.get_transaction_count(deployer) == len(STEP_NAMES) + 1
+
+
+def test_a_reset_chain_is_detected_and_fresh_starts_over(make_devnet, tmp_path: Path) -> None:
+    chain = make_devnet("reset")
+    chain.start()
+    w3 = connect(Network(name="local", rpc_url=chain.rpc_url, chain_id=LOCAL_CHAIN_ID))
+    directory = tmp_path / "deployments"
+    first = deploy(w3, dev_account(0), network="local", directory=directory)
+    chain.reset()
+    chain.start()
+    with pytest.raises(HubError, match="without code .*was the chain reset"):
+        deploy(w3, dev_account(0), network="local", directory=directory)
+    again = deploy(w3, dev_account(0), network="local", directory=directory, fresh=True)
+    assert again.deployment.complete and not again.resumed
+    assert again.deployment.address("InjectiveAiHub") == first.deployment.address("InjectiveAiHub")
+    assert len(list(directory.glob("777.json.*.bak"))) == 1
