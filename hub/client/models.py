@@ -138,6 +138,8 @@ class ClaimResult(_Record):
     amount: int
     work_keys: list[str]
     tx_hashes: list[str]
+    # @dev Gas paid for the claim transactions (wei).
+    fee: int
 
 
 class NodeAttestation(_Record):

@@ -133,7 +133,7 @@ class RewardsContract(ContractBinding):
             keys = [hex32(key_arg(k)) for k in work_keys]
             if not keys:
                 raise HubError("no work keys given")
-        total = 0
+        total = fee = 0
         hashes = []
         for start in range(0, len(keys), MAX_BATCH):
             batch = [key_arg(k) for k in keys[start : start + MAX_BATCH]]
@@ -141,7 +141,8 @@ class RewardsContract(ContractBinding):
             events = self._events(result, "RewardsClaimed")
             total += int(events[0]["args"]["amount"]) if events else 0
             hashes.append(result.tx_hash)
-        return ClaimResult(pool_id=pool_id, amount=total, work_keys=keys, tx_hashes=hashes)
+            fee += result.fee
+        return ClaimResult(pool_id=pool_id, amount=total, work_keys=keys, tx_hashes=hashes, fee=fee)
 
     def claim_all(self) -> list[ClaimResult]:
         """Claim everything claimable for the signer, pool by pool."""
