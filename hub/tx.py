@@ -177,11 +177,11 @@ class Transactor:
 
     def _insufficient(self, action: str, value: int, gas_cost: int) -> HubError:
         have = self.balance()
-        need = value + gas_cost
-        parts = f"{format_inj(value)} value + {format_inj(gas_cost)} gas" if gas_cost else format_inj(value)
+        parts = f" ({format_inj(value)} + {format_inj(gas_cost)} gas)" if gas_cost and value else ""
         return HubError(
-            f"insufficient balance: {action} needs {format_inj(need)} ({parts}), {self.address} has {format_inj(have)}",
-            hint="send INJ to this account first (`hub provider fund-node ADDRESS AMOUNT` from a funded account)",
+            f"insufficient balance: {action} needs {format_inj(value + gas_cost)}{parts}, "
+            f"{self.address} has {format_inj(have)}",
+            hint=f"send INJ to {self.address} from a funded account, e.g. `hub provider fund-node ADDRESS AMOUNT`",
         )
 
     def prepare(

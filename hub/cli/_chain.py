@@ -184,7 +184,7 @@ def sub_app(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
-def read_signed(path: Path, model: type, what: str) -> Any:
+def read_signed(path: Path, model: type, what: str, made_by: str) -> Any:
     """A signed message (attestation, invite) from a JSON file, or a one-line error."""
     from pydantic import ValidationError
 

@@ -17,6 +17,11 @@ from hub.cli import account, devnet, network
 from hub.cli.build import build_command
 from hub.errors import HubError
 
+try:  # typer 0.29 runs on its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer
+    from click import UsageError
+
 # @dev Commands whose module is imported only when they run: name -> (module, attribute, short help).
 #      An attribute that is a Typer app is a group; a function is a single command. Building ~45
 #      chain commands up front would make `hub --help` half again as slow.
@@ -52,8 +57,9 @@ def _load(name: str) -> click.Command:
 
 
 class _HubGroup(TyperGroup):
-    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1, and
-    loads the chain commands (`_LAZY`) on demand."""
+    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1 (and a
+    usage error into one such line with exit status 2), and loads the chain commands (`_LAZY`) on
+    demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in _LAZY if name not in self.commands)]
@@ -79,6 +85,11 @@ class _HubGroup(TyperGroup):
                 raise
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except UsageError as exc:
+            # a mistyped command or option: one line too, instead of click's usage block
+            where = exc.ctx.command_path if exc.ctx is not None else "hub"
+            typer.echo(f"error: {exc.format_message()} (hint: `{where} --help` shows the usage)", err=True)
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(

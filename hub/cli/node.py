@@ -49,7 +49,7 @@ def join(
     """Join a pool with the manager's invite; sign with the node key or its provider (--account)."""
     from hub.client import PoolInvite
 
-    signed = read_signed(invite, PoolInvite, "pool invite")
+    signed = read_signed(invite, PoolInvite, "pool invite", "hub pool invite")
     client = ctx.client()
     result = client.pool.join(signed)
     ctx.print_tx(result, f"node {signed.node} joined pool {signed.pool_id}", pool_id=signed.pool_id, node=signed.node)

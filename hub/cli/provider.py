@@ -205,7 +205,7 @@ def node_add(
     if attestation is not None:
         if units is not None:
             raise HubError("--units goes with --node-account; an attestation already names its units")
-        signed = read_signed(attestation, NodeAttestation, "node attest")
+        signed = read_signed(attestation, NodeAttestation, "node attestation", "hub node attest")
     elif units is None or units <= 0:
         raise HubError("--units must be a positive whole number", hint="e.g. --units 10")
     client = ctx.client()

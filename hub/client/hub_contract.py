@@ -90,10 +90,11 @@ class HubContract(ContractBinding):
             )
         minimum = self.minimum_stake(me)
         if stake - amount < minimum:
+            spare = stake - minimum
             raise HubError(
                 f"reclaiming {format_inj(amount)} would leave {format_inj(stake - amount)}, below the minimum "
                 f"{format_inj(minimum)} for this provider's compute",
-                hint=f"reclaim at most {format_inj(stake - minimum)}, or remove nodes first",
+                hint=f"reclaim at most {format_inj(spare)}" if spare > 0 else "remove nodes first: they need it all",
             )
         return self._send("reclaimStake", amount, action="reclaim stake")
 
