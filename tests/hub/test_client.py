@@ -1,0 +1,115 @@
+"""The Python client as the trainer uses it, and the transaction layer's pricing and refusals."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from hub.client import HubClient, PoolStatus, WorkState, make_work_key
+from hub.devkeys import dev_account
+from hub.errors import HubError
+from hub.metadata import publish_metadata
+from hub.tx import Transactor
+from tests.hub.helpers import INJ, TEST_PASSWORD
+
+
+def test_transactions_are_priced_as_injective_charges(world) -> None:
+    provider = world.actor("t-provider")
+    client = world.client(provider)
+    base_fee = client.w3.eth.get_block("latest")["baseFeePerGas"]
+    before = client.balance()
+    result = client.hub.register_provider(3 * INJ)
+    tx = client.w3.eth.get_transaction(result.tx_hash)
+    assert tx["type"] == 2 and tx["maxFeePerGas"] == base_fee and tx["maxPriorityFeePerGas"] == 0
+    # the limit is the estimate plus 10%; Injective charges all of it, used or not
+    assert tx["gas"] == result.gas_limit
+    assert math.ceil(result.gas_used * 1.1) <= result.gas_limit <= math.ceil(result.gas_used * 1.12)
+    assert result.fee == result.gas_limit * base_fee
+    assert client.balance() == before - 3 * INJ - result.fee
+
+
+def test_dev_keys_never_sign_off_the_local_chain(world) -> None:
+    client = world.client()
+    signer = dev_account(0)
+    nonce = client.w3.eth.get_transaction_count(signer.address)
+    testnet = Transactor(client.w3, signer, chain_id=1439)
+    with pytest.raises(HubError, match="published dev key and chain 1439"):
+        testnet.send(signer.address, "0x", value=1, action="send INJ")
+    off_local = HubClient(client.w3, client.deployment, signer, chain_id=1439)
+    with pytest.raises(HubError, match="published dev key"):
+        off_local.hub.attest_node(signer.address, 1, "")
+    assert client.w3.eth.get_transaction_count(signer.address) == nonce
+
+
+def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider = world.actor("t-provider")
+    node = world.actor("t-node", fund_wei=INJ)
+    creator = world.actor("t-creator")
+    # connect as the trainer does: network name, keystore name, password
+    trainer = HubClient.connect("local", node.name, password=TEST_PASSWORD)
+    assert trainer.address == node.address and trainer.deployment.chain_id == 777
+
+    as_provider, as_creator, as_validator = (world.client(a) for a in (provider, creator, world.validator))
+    as_provider.hub.register_provider(5 * INJ)
+    as_provider.hub.add_compute_node(trainer.hub.attest_node(provider.address, 2, "ipfs://specs"))
+    meta = tmp_path / "run.json"
+    meta.write_text('{"run_id": "trainer-flow", "bootstrap_peers": []}')
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=3
+    ).value
+
+    pool = trainer.pool.get(pool_id)
+    assert pool.status == PoolStatus.PENDING and trainer.pool.metadata(pool_id) == meta.read_bytes()
+    problems = [p for p, _ in trainer.pool.membership(pool_id, node.address).problems()]
+    assert problems == [
+        f"node {node.address} is not validated",
+        f"node {node.address} is not in pool {pool_id}",
+        f"pool {pool_id} has not started",
+    ]
+    with pytest.raises(HubError, match="is not validated"):
+        trainer.pool.require_ready(pool_id, node.address)
+
+    as_validator.hub.validate_node(node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+    trainer.pool.join(as_creator.pool.invite(pool_id, node.address))
+    as_creator.pool.start(pool_id)
+    assert trainer.pool.require_ready(pool_id, node.address).ready
+
+    time.sleep(1.1)
+    keys = [make_work_key(pool_id, "peer-1", epoch) for epoch in (1, 2)]
+    trainer.pool.submit_work(pool_id, keys[0], 1000)
+    time.sleep(1.1)
+    trainer.pool.submit_work(pool_id, keys[1], 500)
+    logged = trainer.rewards.work_submitted(pool_id, node=node.address)
+    assert [(w.work_key, w.units, w.reward, w.provider) for w in logged] == [
+        (keys[0], 1000, 1000 * 10**6, provider.address),
+        (keys[1], 500, 500 * 10**6, provider.address),
+    ]
+    assert trainer.rewards.work(pool_id, keys[0]).state == WorkState.LOCKED
+
+    as_validator.pool.invalidate_work(pool_id, keys[1])  # soft: the node stays
+    assert trainer.rewards.work(pool_id, keys[1]).state == WorkState.INVALIDATED
+    assert trainer.pool.active_pool_of(node.address) == pool_id
+
+    deadline = time.monotonic() + 10
+    while trainer.rewards.work(pool_id, keys[0]).state != WorkState.CLAIMABLE:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    before = as_provider.balance()
+    claim = as_provider.rewards.claim(pool_id, [keys[0]])
+    assert claim.amount == 1000 * 10**6 and claim.work_keys == [keys[0]]
+    assert as_provider.balance() == before + claim.amount - claim.fee
+
+    # hard invalidation: the node is ejected and barred, its provider slashed
+    time.sleep(1.1)
+    fraud = make_work_key(pool_id, "peer-1", 3)
+    trainer.pool.submit_work(pool_id, fraud, 100)
+    result = as_validator.pool.hard_invalidate_work(pool_id, fraud, slash_amount=INJ, reason="inflated")
+    assert result.block_number > 0
+    assert trainer.pool.active_pool_of(node.address) == 0
+    assert as_provider.stake.stake_of(provider.address) == 4 * INJ
+    with pytest.raises(HubError, match="not in pool"):
+        trainer.pool.require_ready(pool_id, node.address)
