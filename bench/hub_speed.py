@@ -1,12 +1,15 @@
-"""How fast the `hub` client is where a user waits: start-up, local chain start, (later) deploy.
+"""How fast the `hub` client is where a user waits: start-up, local chain start, deploy, transactions.
 
-Prints one line per measurement. Measured now:
+Prints one line per measurement:
 - `hub --help` start-up (median of several runs; goal < 0.3 s);
 - devnet cold start: genesis template built from nothing, copied, node started, block 1 served;
 - devnet warm start: template cached, fresh chain home, node started, block 1 served;
-- devnet restart: existing chain, node started, block 1 served; and stop (SIGTERM to exit).
-To be measured once `hub deploy` and the provider commands exist (functions below say "not yet
-measured" until then): deploy time of the six contracts, and the latency of a provider flow.
+- devnet restart: existing chain, node started, block 1 served; and stop (SIGTERM to exit);
+- deploy of the six contracts + the WorkRateValidator, wiring, stake minimum and default domain
+  (10 transactions) on a fresh local chain: as a library call, and as `hub deploy` end to end;
+- the latency of each transaction of a provider's flow (register, add node, validate, whitelist,
+  join, submit work, claim, stake add / reclaim / withdraw), each as one client call: checks,
+  eth_estimateGas, signing, sending, receipt.
 
 Run: python bench/hub_speed.py [--runs N] [--record]   (--record rewrites '## hub' in RESULTS.md)
 """
@@ -14,6 +17,7 @@ Run: python bench/hub_speed.py [--runs N] [--record]   (--record rewrites '## hu
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import statistics
@@ -72,18 +76,101 @@ def measure_devnet(workdir: Path) -> dict[str, float]:
     return timings
 
 
-def measure_deploy_time() -> float | None:
-    """TODO(deploy): seconds for `hub deploy` of the six contracts on a fresh devnet."""
-    return None
+def measure_chain(workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """On a fresh devnet: deploy times, then the latency of each transaction of a provider's flow.
+
+    Returns ({deploy measurement: seconds}, {provider step: seconds}). Each step is one client call
+    as `hub` makes it: checks, eth_estimateGas, signing, sending, waiting for the receipt.
+    """
+    from eth_account import Account
+
+    from hub.accounts import new_account
+    from hub.build import build
+    from hub.client import HubClient
+    from hub.contracts import INJ, SystemParams
+    from hub.deploy import deploy
+    from hub.devkeys import LOCAL_CHAIN_ID, dev_account
+    from hub.metadata import publish_metadata
+    from hub.networks import Network, connect
+
+    build()  # compiling is `hub build`'s cost, not the deployment's
+    chain = Devnet(DevnetConfig(home=workdir / "chain", ports=DevnetPorts.shifted(BENCH_PORT_OFFSET)))
+    chain.start()
+    try:
+        w3 = connect(Network(name="local", rpc_url=chain.rpc_url, chain_id=LOCAL_CHAIN_ID))
+        params = SystemParams(unbonding_period=2, min_stake_per_compute_unit=INJ)
+        deploys: dict[str, float] = {}
+        start = time.perf_counter()
+        result = deploy(w3, dev_account(0), network="local", params=params, directory=workdir / "lib")
+        deploys["deploy, library call (10 transactions)"] = time.perf_counter() - start
+
+        # the command a user runs: a fresh process, imports, keystore unlock (scrypt), deployment
+        keystores = workdir / "keystores"
+        entry = new_account("deployer", "bench", directory=keystores)
+        HubClient(w3, result.deployment, dev_account(1), chain_id=LOCAL_CHAIN_ID).transfer(entry.address, 10 * INJ)
+        env = {
+            **os.environ,
+            "HUB_KEYSTORE_DIR": str(keystores),
+            "HUB_PASSWORD": "bench",
+            "HUB_RPC_URL": chain.rpc_url,
+            "HUB_DEPLOYMENTS_DIR": str(workdir / "cli"),
+        }
+        hub = shutil.which("hub") or str(Path(sys.executable).parent / "hub")
+        start = time.perf_counter()
+        subprocess.run(
+            [hub, "deploy", "--account", "deployer", "--unbonding-period", "2s"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        deploys["`hub deploy`, end to end (new process, keystore unlock, 10 transactions)"] = (
+            time.perf_counter() - start
+        )
+
+        provider, node, creator = Account.create(), Account.create(), Account.create()
+        funder = HubClient(w3, result.deployment, dev_account(2), chain_id=LOCAL_CHAIN_ID)
+        for account in (provider, node, creator):
+            funder.transfer(account.address, 100 * INJ)
+        as_provider, as_node, as_creator, admin = (
+            HubClient(w3, result.deployment, a, chain_id=LOCAL_CHAIN_ID)
+            for a in (provider, node, creator, dev_account(0))
+        )
+        meta = workdir / "pool.json"
+        meta.write_text('{"run_id": "bench"}')
+        steps: dict[str, float] = {}
+
+        def timed(name: str, call):
+            start = time.perf_counter()
+            value = call()
+            steps[name] = time.perf_counter() - start
+            return value
+
+        timed("register provider", lambda: as_provider.hub.register_provider(10 * INJ))
+        attestation = as_node.hub.attest_node(provider.address, 2, "")
+        timed("add node (attested)", lambda: as_provider.hub.add_compute_node(attestation))
+        timed("validate node (validator)", lambda: admin.hub.validate_node(node.address))
+        timed("whitelist provider (validator)", lambda: admin.hub.whitelist_provider(provider.address))
+        pool_id = as_creator.pool.create(
+            1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=1
+        ).value
+        as_creator.pool.start(pool_id)
+        invite = as_creator.pool.invite(pool_id, node.address)
+        timed("join pool (node key)", lambda: as_node.pool.join(invite))
+        time.sleep(1.1)
+        timed("submit work (node key)", lambda: as_node.pool.submit_work(pool_id, "0x" + "01" * 32, 100))
+        time.sleep(2.1)
+        timed("claim rewards", lambda: as_provider.rewards.claim(pool_id))
+        timed("add stake", lambda: as_provider.hub.increase_stake(INJ))
+        timed("reclaim stake", lambda: as_provider.hub.reclaim_stake(INJ))
+        time.sleep(2.1)
+        timed("withdraw stake", lambda: as_provider.stake.withdraw())
+        return deploys, steps
+    finally:
+        chain.stop()
 
 
-def measure_provider_flow_latency() -> float | None:
-    """TODO(deploy): seconds for register provider + add node + validate node on the devnet."""
-    return None
-
-
-def _fmt(seconds: float | None) -> str:
-    return "not yet measured" if seconds is None else f"{seconds:.2f} s"
+def _fmt(seconds: float) -> str:
+    return f"{seconds:.2f} s"
 
 
 def _record(lines: list[str]) -> None:
@@ -109,11 +196,14 @@ def main() -> None:
     help_s = measure_help_startup(args.runs)
     with tempfile.TemporaryDirectory(prefix="hub-speed-") as tmp:
         devnet = measure_devnet(Path(tmp))
+        deploys, steps = measure_chain(Path(tmp))
+    median_step = statistics.median(steps.values())
     rows = [
         (f"`hub --help` start-up (median of {args.runs}; goal < 0.3 s)", _fmt(help_s)),
         *((f"devnet {name}", _fmt(value)) for name, value in devnet.items()),
-        ("deploy of the six contracts", _fmt(measure_deploy_time())),
-        ("provider flow latency (register, add node, validate)", _fmt(measure_provider_flow_latency())),
+        *((name, _fmt(value)) for name, value in deploys.items()),
+        *((f"provider flow: {name}", _fmt(value)) for name, value in steps.items()),
+        (f"provider flow: median transaction latency ({len(steps)} transactions)", _fmt(median_step)),
     ]
     for name, value in rows:
         print(f"{name}: {value}")
