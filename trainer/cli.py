@@ -1,6 +1,20 @@
-"""Entry point of the `trainer` command. Heavy imports (torch, hivemind) stay inside the commands."""
+"""Entry point of the `trainer` command: argument parsing and printing only.
+
+The logic lives in the modules it calls (`train_loop`, `aux_peer`, `generate`, ...). Heavy
+imports (torch, transformers, hivemind) happen inside the commands, so ``trainer --help`` is
+fast. User mistakes print one line, ``error: ... (hint: ...)``, and exit with status 2;
+``--debug`` shows tracebacks instead.
+"""
 
 from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -9,16 +23,503 @@ app = typer.Typer(
     help="Train a pool's LLaMA model with hivemind peers and submit the work on chain.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
+
+_state = {"debug": False}
+T = TypeVar("T")
+
+PEERS_HELP = "Multiaddr of a peer already in the swarm (repeatable, or space/comma separated)."
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
     """Collaborative LLaMA training for injective-ai-hub pools."""
+    _state["debug"] = debug
 
 
 def main() -> None:
     app()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run a command body; turn user errors into one line and a non-zero exit."""
+    from pydantic import ValidationError
+
+    from trainer.errors import TrainerError
+
+    try:
+        return action()
+    except TrainerError as exc:
+        if _state["debug"]:
+            raise
+        _fail(exc.one_line())
+    except ValidationError as exc:
+        if _state["debug"]:
+            raise
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "config"
+        _fail(f"invalid setting {where}: {first.get('msg')} (hint: see `trainer train --help`)")
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (hint: rerun with --debug for the traceback)", 1)
+    raise AssertionError("unreachable")
+
+
+def _split_addresses(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [part for value in values for part in value.replace(",", " ").split() if part]
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """First SIGINT/SIGTERM: finish the step, checkpoint, leave the swarm. A second one aborts."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        typer.echo("stopping after the current step (Ctrl+C again to abort)", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _make_config(config_file: Path | None, private: bool, overrides: dict[str, Any]) -> Any:
+    from trainer.config import TrainConfig, load_config_file
+
+    data: dict[str, Any] = load_config_file(config_file) if config_file else {}
+    data.update({key: value for key, value in overrides.items() if value is not None})
+    config = TrainConfig(**data)
+    return config.make_private() if private else config
+
+
+# Options shared by `train` and `aux` (typer has no option groups, so they are listed per command).
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="JSON file of TrainConfig fields; flags override it.")
+]
+RunId = Annotated[str | None, typer.Option(help="Run id: peers with the same id train together.")]
+Model = Annotated[str | None, typer.Option(help="Preset (tiny, llama-1b-shape, llama-7b-shape), local dir or HF id.")]
+Tokenizer = Annotated[str | None, typer.Option(help="Tokenizer dir or HF id (default: the model's; presets: builtin).")]
+Profile = Annotated[str | None, typer.Option(help="Memory profile: auto, full or lora.")]
+Averaging = Annotated[
+    str | None, typer.Option(help="gradient (average every epoch) or diloco (local steps + outer Nesterov).")
+]
+TargetBatch = Annotated[int | None, typer.Option(help="Samples the swarm accumulates per collaborative epoch.")]
+Compression = Annotated[str | None, typer.Option(help="Averaging compression: none, fp16 or uint8.")]
+InitialPeers = Annotated[list[str] | None, typer.Option(help=PEERS_HELP)]
+HostMaddrs = Annotated[list[str] | None, typer.Option(help="Multiaddrs to listen on (default /ip4/0.0.0.0/tcp/0).")]
+AnnounceMaddrs = Annotated[list[str] | None, typer.Option(help="Multiaddrs to announce to other peers.")]
+ClientMode = Annotated[
+    bool | None, typer.Option("--client-mode/--no-client-mode", help="Accept no incoming connections.")
+]
+Private = Annotated[
+    bool, typer.Option("--private", help="Loopback only, announce nothing, client mode (the seed's privacy options).")
+]
+IdentityPath = Annotated[
+    Path | None, typer.Option(help="libp2p identity file (default: <checkpoint-dir>/identity.key).")
+]
+CheckpointDir = Annotated[Path | None, typer.Option(help="Where checkpoints, identity and hivemind.log live.")]
+CheckpointEvery = Annotated[int | None, typer.Option(help="Checkpoint every N collaborative epochs (0: at stop only).")]
+MaxEpochs = Annotated[int | None, typer.Option(help="Stop when the collaborative epoch reaches N.")]
+MatchmakingTime = Annotated[
+    float | None, typer.Option(help="Seconds to gather an averaging group (LAN 1-5, WAN 10-15).")
+]
+AveragingTimeout = Annotated[float | None, typer.Option(help="Give up on an averaging round after this many seconds.")]
+MetadataExpiration = Annotated[float | None, typer.Option(help="Seconds a silent peer still counts as present.")]
+LoadStateTimeout = Annotated[float | None, typer.Option(help="Seconds per attempt to download state from peers.")]
+MetricsFile = Annotated[Path | None, typer.Option(help="Append JSON lines (start/epoch/checkpoint/stop events) here.")]
+MaddrsFile = Annotated[Path | None, typer.Option(help="Write this peer's multiaddrs here once it is up.")]
+LogEvery = Annotated[float | None, typer.Option(help="Seconds between metric lines.")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for torch.")]
+Seed = Annotated[int | None, typer.Option(help="Seed of preset models' initial weights.")]
+
+
+# --- train --------------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    config_file: ConfigFile = None,
+    run_id: RunId = None,
+    model: Model = None,
+    tokenizer: Tokenizer = None,
+    data: Annotated[str | None, typer.Option(help="HF dataset id (streamed) or local .txt/.jsonl file or dir.")] = None,
+    data_split: Annotated[str | None, typer.Option(help="Dataset split.")] = None,
+    text_field: Annotated[str | None, typer.Option(help="Text field of dataset rows / jsonl objects.")] = None,
+    data_shards: Annotated[int | None, typer.Option(help="Number of data shards; each peer reads one.")] = None,
+    seq_len: Annotated[int | None, typer.Option(help="Tokens per packed sequence.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Sequences per micro-batch on this peer.")] = None,
+    target_batch_size: TargetBatch = None,
+    averaging: Averaging = None,
+    compression: Compression = None,
+    average_state_every: Annotated[int | None, typer.Option(help="Average parameters every N epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="(Inner) AdamW learning rate.")] = None,
+    warmup_steps: Annotated[int | None, typer.Option(help="LR warm-up steps.")] = None,
+    total_steps: Annotated[int | None, typer.Option(help="LR schedule length.")] = None,
+    outer_lr: Annotated[float | None, typer.Option(help="DiLoCo outer Nesterov learning rate.")] = None,
+    profile: Profile = None,
+    offload_optimizer: Annotated[
+        bool | None,
+        typer.Option("--offload-optimizer/--no-offload-optimizer", help="Full profile: optimizer state in host RAM."),
+    ] = None,
+    lora_rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16.")] = None,
+    attention: Annotated[str | None, typer.Option(help="auto, flash_attention_2, sdpa_flash, sdpa or eager.")] = None,
+    gpu_memory_gb: Annotated[
+        float | None, typer.Option(help="Plan for this much GPU memory instead of the detected amount.")
+    ] = None,
+    host_memory_gb: Annotated[
+        float | None, typer.Option(help="Plan for this much host RAM instead of the detected amount.")
+    ] = None,
+    initial_peers: InitialPeers = None,
+    host_maddrs: HostMaddrs = None,
+    announce_maddrs: AnnounceMaddrs = None,
+    client_mode: ClientMode = None,
+    private: Private = False,
+    identity_path: IdentityPath = None,
+    matchmaking_time: MatchmakingTime = None,
+    averaging_timeout: AveragingTimeout = None,
+    metadata_expiration: MetadataExpiration = None,
+    load_state_timeout: LoadStateTimeout = None,
+    checkpoint_dir: CheckpointDir = None,
+    checkpoint_every: CheckpointEvery = None,
+    resume: Annotated[
+        bool | None, typer.Option("--resume/--no-resume", help="Resume from the latest checkpoint.")
+    ] = None,
+    max_epochs: MaxEpochs = None,
+    metrics_file: MetricsFile = None,
+    maddrs_file: MaddrsFile = None,
+    log_every: LogEvery = None,
+    num_threads: Threads = None,
+    seed: Seed = None,
+    progress_bar: Annotated[bool | None, typer.Option("--progress-bar/--no-progress-bar")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
+) -> None:
+    """Train with other peers: start a DHT and a hivemind Optimizer, train until stopped."""
+    overrides = dict(locals())
+    for key in ("config_file", "private", "as_json"):
+        overrides.pop(key)
+    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
+        overrides[key] = _split_addresses(overrides[key])
+
+    def body() -> None:
+        from dataclasses import asdict
+
+        from trainer.reporting import setup_logging
+        from trainer.train_loop import run_training
+
+        config = _make_config(config_file, private, overrides)
+        setup_logging()
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        summary = run_training(config, stop_event=stop)
+        result = asdict(summary) | {"utilization": summary.utilization}
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            _print_summary("training summary", result)
+
+    _guarded(body)
+
+
+# --- aux ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def aux(
+    config_file: ConfigFile = None,
+    run_id: RunId = None,
+    model: Model = None,
+    tokenizer: Tokenizer = None,
+    profile: Profile = None,
+    averaging: Averaging = None,
+    target_batch_size: TargetBatch = None,
+    compression: Compression = None,
+    initial_peers: InitialPeers = None,
+    host_maddrs: HostMaddrs = None,
+    announce_maddrs: AnnounceMaddrs = None,
+    identity_path: IdentityPath = None,
+    matchmaking_time: MatchmakingTime = None,
+    averaging_timeout: AveragingTimeout = None,
+    metadata_expiration: MetadataExpiration = None,
+    load_state_timeout: LoadStateTimeout = None,
+    checkpoint_dir: CheckpointDir = None,
+    checkpoint_every: CheckpointEvery = None,
+    max_epochs: MaxEpochs = None,
+    metrics_file: MetricsFile = None,
+    maddrs_file: MaddrsFile = None,
+    log_every: LogEvery = None,
+    num_threads: Threads = None,
+    seed: Seed = None,
+    assist: Annotated[bool | None, typer.Option("--assist/--no-assist", help="Take part in all-reduce rounds.")] = None,
+    refresh: Annotated[float | None, typer.Option(help="Seconds between assist/bookkeeping ticks.")] = None,
+) -> None:
+    """Run an auxiliary peer: assist averaging, keep the latest checkpoint, report the swarm."""
+    overrides = dict(locals())
+    overrides.pop("config_file")
+    overrides["aux_assist"] = overrides.pop("assist")
+    overrides["aux_refresh"] = overrides.pop("refresh")
+    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
+        overrides[key] = _split_addresses(overrides[key])
+
+    def body() -> None:
+        from trainer.aux_peer import run_aux
+        from trainer.reporting import setup_logging
+
+        config = _make_config(config_file, False, overrides)
+        setup_logging()
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        summary = run_aux(config, stop_event=stop)
+        _print_summary(
+            "aux summary",
+            {
+                "peer_id": summary.peer_id,
+                "final_epoch": summary.final_epoch,
+                "checkpoints": len(summary.checkpoints),
+                "peers_seen": len(summary.peers_seen),
+            },
+        )
+
+    _guarded(body)
+
+
+# --- generate -----------------------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint root or epoch directory.")],
+    prompts: Annotated[Path, typer.Option(help="Text file, one prompt per line.")],
+    output_dir: Annotated[Path, typer.Option(help="Where generations.jsonl and generations.txt go.")],
+    max_length: Annotated[int, typer.Option(help="Prompt plus generated tokens.")] = 512,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0: greedy).")] = 0.7,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling threshold.")] = 0.9,
+    num_samples: Annotated[int, typer.Option(help="Samples per prompt.")] = 1,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Generate text from a checkpoint for every prompt in a file."""
+
+    def body() -> None:
+        from trainer.generate import read_prompts, run_generation
+        from trainer.reporting import setup_logging
+
+        read_prompts(prompts)  # fail on a bad prompts file before loading a model
+        setup_logging()
+        results = run_generation(
+            checkpoint,
+            prompts,
+            output_dir,
+            max_length=max_length,
+            temperature=temperature,
+            top_p=top_p,
+            num_samples=num_samples,
+            seed=seed,
+            device=device,
+        )
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("prompt", "sample", "continuation", title=f"{len(results)} generations in {output_dir}")
+        for result in results:
+            table.add_row(result.prompt[:40], str(result.sample + 1), result.text[:80].replace("\n", " "))
+        Console().print(table)
+
+    _guarded(body)
+
+
+# --- doctor -------------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(
+    model: Annotated[str, typer.Option(help="Model to plan for.")] = "llama-7b-shape",
+    gpu_memory_gb: Annotated[float | None, typer.Option(help="Plan for a GPU with this much memory.")] = None,
+    capability: Annotated[str, typer.Option(help="Compute capability of that GPU, e.g. 8.0 or 7.5.")] = "8.0",
+    host_memory_gb: Annotated[float | None, typer.Option(help="Plan for this much host RAM.")] = None,
+    seq_len: Annotated[int, typer.Option(help="Tokens per sequence.")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Sequences per micro-batch.")] = 1,
+    averaging: Annotated[str, typer.Option(help="gradient or diloco.")] = "gradient",
+) -> None:
+    """Show the hardware, the kernel and precision it calls for, and what each memory profile needs."""
+
+    def body() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        from trainer.config import TrainConfig
+        from trainer.hardware import Hardware, choose_kernels, detect_hardware, flash_attn_importable
+        from trainer.model import resolve_model
+        from trainer.plan import tokenizer_name
+        from trainer.profiles import GiB, estimate_memory, fits
+        from trainer.tokenizer import load_tokenizer
+
+        config = TrainConfig(
+            model=model, seq_len=seq_len, batch_size=batch_size, averaging=averaging, host_memory_gb=host_memory_gb
+        )
+        if gpu_memory_gb is not None:
+            major, _, minor = capability.partition(".")
+            hardware = detect_hardware(config.model_copy(update={"device": "cpu"}))
+            hardware = Hardware(
+                "cuda",
+                f"planned {gpu_memory_gb:g} GB GPU",
+                (int(major), int(minor or 0)),
+                int(gpu_memory_gb * GiB),
+                hardware.host_memory_bytes,
+                flash_attn_importable(),
+            )
+        else:
+            hardware = detect_hardware(config)
+        kernel = choose_kernels(hardware.device, hardware.capability, hardware.flash_attn_available)
+        vocab = len(load_tokenizer(tokenizer_name(config))) if model == "tiny" else None
+        spec = resolve_model(model, vocab_size=vocab)
+        console = Console()
+        console.print(
+            f"[bold]hardware[/]: {hardware.name}, device memory {hardware.device_memory_bytes / GiB:.1f} GiB, "
+            f"host {hardware.host_memory_bytes / GiB:.1f} GiB"
+        )
+        console.print(f"[bold]kernels[/]: {kernel.describe()}")
+        console.print(f"[bold]model[/]: {spec.name} ({spec.source}), {spec.shape.n_params / 1e9:.2f}B parameters")
+        flash = kernel.attn_implementation == "flash_attention_2" or kernel.sdpa_backend == "flash"
+        table = Table("profile", "device GiB", "host GiB", "trainable", "fits")
+        half = 4 if hardware.device == "cpu" else 2
+        rows = [("full", False, 4), ("lora", False, half)]
+        if hardware.device == "cuda" and averaging == "gradient":
+            rows.insert(1, ("full", True, 2))
+        for profile, offload, wbytes in rows:
+            estimate = estimate_memory(
+                spec.shape,
+                profile=profile,
+                offload=offload,
+                averaging=averaging,
+                device=hardware.device,
+                weight_bytes=wbytes,
+                seq_len=seq_len,
+                batch_size=batch_size,
+                flash=flash,
+                checkpointing=spec.shape.n_params > 1e9,
+                lora_rank=config.lora_rank,
+                lora_targets=config.lora_targets,
+            )
+            label = profile + (" + offload" if offload else "")
+            table.add_row(
+                label,
+                f"{estimate.device_bytes / GiB:.1f}",
+                f"{estimate.host_bytes / GiB:.1f}",
+                f"{estimate.trainable_params / 1e6:,.1f}M",
+                "yes" if fits(estimate, hardware) else "[red]no[/]",
+            )
+        console.print(table)
+
+    _guarded(body)
+
+
+# --- small utilities ----------------------------------------------------------------------------
+
+
+@app.command("make-corpus")
+def make_corpus(
+    output: Annotated[Path, typer.Argument(help="Text file to write (one document per line).")],
+    lines: Annotated[int, typer.Option(help="Generated lines (after the shipped corpus).")] = 4000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+) -> None:
+    """Write the shipped corpus plus generated sentences: training data that needs no download."""
+
+    def body() -> None:
+        from trainer.corpus import generate_corpus
+
+        path = generate_corpus(output, lines, seed)
+        typer.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+    _guarded(body)
+
+
+@app.command("build-tokenizer")
+def build_tokenizer_command(
+    corpus: Annotated[list[Path], typer.Option(help="Text file(s) to train on (repeatable).")],
+    output_dir: Annotated[Path, typer.Option(help="Directory for the tokenizer files.")],
+    vocab_size: Annotated[int, typer.Option(help="Vocabulary size.")] = 1024,
+) -> None:
+    """Train a byte-level BPE tokenizer on local text files."""
+
+    def body() -> None:
+        from trainer.errors import TrainerError
+        from trainer.tokenizer import build_tokenizer
+
+        texts = []
+        for path in corpus:
+            if not path.is_file():
+                raise TrainerError(f"corpus file {path} does not exist")
+            texts += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        tokenizer = build_tokenizer(texts, vocab_size, output_dir)
+        typer.echo(f"wrote {output_dir} ({len(tokenizer)} tokens)")
+
+    _guarded(body)
+
+
+@app.command()
+def progress(
+    run_id: Annotated[str, typer.Option(help="Run id to read.")],
+    initial_peers: Annotated[list[str], typer.Option(help=PEERS_HELP)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Read every peer's signed progress records for a run from the DHT."""
+
+    def body() -> None:
+        import hivemind
+
+        from trainer.progress import fetch_progress
+
+        dht = hivemind.DHT(initial_peers=_split_addresses(initial_peers), client_mode=True, start=True)
+        try:
+            records = fetch_progress(dht, run_id)
+        finally:
+            dht.shutdown()
+        if as_json:
+            typer.echo(json.dumps({peer: r.record.dict() for peer, r in records.items()}))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("peer", "epoch", "samples", "tokens", "last loss", title=f"run {run_id}: {len(records)} peers")
+        for peer, signed in sorted(records.items()):
+            last = signed.record.recent[-1].mean_loss if signed.record.recent else float("nan")
+            table.add_row(
+                peer, str(signed.record.epoch), f"{signed.record.samples:,}", f"{signed.record.tokens:,}", f"{last:.3f}"
+            )
+        Console().print(table)
+
+    _guarded(body)
+
+
+def _print_summary(title: str, values: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("", "", title=title, show_header=False)
+    for key, value in values.items():
+        if isinstance(value, float):
+            value = f"{value:.3f}"
+        table.add_row(key.replace("_", " "), str(value))
+    Console(file=sys.stderr).print(table)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,182 @@
+"""The auxiliary peer: helps the swarm average, keeps the latest checkpoint, reports what it sees.
+
+It has no data. It runs `hivemind.Optimizer(auxiliary=True)` over a CPU copy of the model so it
+can take part in all-reduce rounds (it reduces parts of the tensors without contributing a
+gradient), and every ``checkpoint_every`` epochs it downloads the newest state from a trainer and
+writes a checkpoint. It is the natural bootstrap peer: start it first, on a reachable address with
+a fixed ``--identity-path`` and port, and give its multiaddrs to everyone else.
+
+Every ``log_every`` seconds it reads all peers' signed progress records and logs one line for
+the swarm (and a ``swarm`` event with per-peer totals to the metrics file).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.config import TrainConfig
+from trainer.errors import SwarmError
+from trainer.reporting import MetricsFile, metric_line
+
+log = logging.getLogger("trainer")
+
+
+@dataclass
+class AuxSummary:
+    peer_id: str
+    final_epoch: int
+    checkpoints: list[str]
+    peers_seen: list[str]
+
+
+def run_aux(config: TrainConfig, stop_event: threading.Event | None = None) -> AuxSummary:
+    """Run an auxiliary peer until ``stop_event`` is set or the swarm reaches ``max_epochs``.
+
+    The aux peer adopts the run's shared settings (profile, averaging mode, target batch size,
+    compression) from the DHT when the run already exists.
+    """
+    import torch
+
+    from trainer.checkpoint import BASE_DIR, save_checkpoint
+    from trainer.identity import load_or_create_identity
+    from trainer.model import load_model
+    from trainer.plan import plan_run
+    from trainer.swarm import build_dht, build_optimizer, capture_hivemind_logs, read_run_settings
+
+    if config.client_mode:
+        raise SwarmError("an auxiliary peer cannot run in client mode", "drop --client-mode / --private for aux")
+    stop_event = stop_event or threading.Event()
+    config = config.model_copy(update={"device": "cpu", "dtype": "fp32", "attention": "auto"})
+    config.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    metrics = MetricsFile(config.metrics_file)
+    capture_hivemind_logs(str(config.checkpoint_dir / "hivemind.log"))
+    identity = load_or_create_identity(config.identity_file)
+    dht = build_dht(config, identity)
+    opt = None
+    try:
+        maddrs = [str(addr) for addr in dht.get_visible_maddrs()]
+        if config.maddrs_file is not None:
+            config.maddrs_file.parent.mkdir(parents=True, exist_ok=True)
+            config.maddrs_file.write_text("\n".join(maddrs) + "\n")
+        log.info("aux peer %s; other peers can join with --initial-peers %s", identity.peer_id, " ".join(maddrs))
+
+        swarm_settings = read_run_settings(dht, config.run_id, timeout=5.0) if config.initial_peers else None
+        if swarm_settings:
+            adopt = {
+                name: swarm_settings[name]
+                for name in ("averaging", "target_batch_size", "compression", "average_state_every", "profile")
+                if name in swarm_settings
+            }
+            if swarm_settings.get("lora_rank"):
+                adopt["lora_rank"] = swarm_settings["lora_rank"]
+            config = config.model_copy(update=adopt)
+            log.info("adopted the run's settings: %s", adopt)
+        elif config.profile == "auto":
+            config = config.model_copy(update={"profile": "full"})
+        plan = plan_run(config, need_data=False)
+        for line in plan.describe():
+            log.info(line)
+        model, trainable = load_model(
+            plan.spec,
+            plan.kernel,
+            plan.profile,
+            "cpu",
+            seed=config.seed,
+            lora_rank=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=0.0,
+            lora_targets=config.lora_targets,
+            base_dir=config.checkpoint_dir / BASE_DIR,
+        )
+        opt = build_optimizer(config, dht, trainable, auxiliary=True)
+        metrics.write("start", peer_id=identity.peer_id, maddrs=maddrs, role="aux")
+
+        checkpoints: list[str] = []
+        peers_seen: set[str] = set()
+        last_saved_epoch = -1
+        last_attempt_epoch = -1
+        last_log = 0.0
+        while True:
+            swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
+            if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
+                break
+            if config.aux_assist:
+                opt.step()
+            swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
+            due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
+            if due and swarm_epoch > last_attempt_epoch:
+                # one download attempt per new swarm epoch: a swarm that left must not keep us busy
+                last_attempt_epoch = swarm_epoch
+                loaded = opt.download_state_once()
+                if loaded is not None and loaded > last_saved_epoch:
+                    path = save_checkpoint(
+                        config.checkpoint_dir,
+                        epoch=loaded,
+                        model=model,
+                        lora=plan.profile.profile == "lora",
+                        tokenizer=plan.tokenizer,
+                        optimizer_state=None,
+                        state={
+                            "run_id": config.run_id,
+                            "peer_id": identity.peer_id,
+                            "model": config.model,
+                            "model_source": plan.spec.source,
+                            "role": "aux",
+                            "run_settings": swarm_settings or {},
+                        },
+                        keep=config.keep_checkpoints,
+                    )
+                    checkpoints.append(str(path))
+                    last_saved_epoch = loaded
+                    metrics.write("checkpoint", epoch=loaded, path=str(path))
+            now = time.monotonic()
+            if now - last_log >= config.log_every:
+                last_log = now
+                peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
+            stop_event.wait(config.aux_refresh)
+        peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
+        summary = AuxSummary(identity.peer_id, opt.tracker.global_epoch, checkpoints, sorted(peers_seen))
+        metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
+        return summary
+    finally:
+        for component in (opt, dht):
+            if component is not None:
+                try:
+                    component.shutdown()
+                except Exception as exc:
+                    log.debug("error while shutting down: %r", exc)
+
+
+def _report_swarm(dht: Any, config: TrainConfig, opt: Any, metrics: MetricsFile, saved_epoch: int) -> set[str]:
+    from trainer.progress import fetch_progress
+
+    records = fetch_progress(dht, config.run_id, timeout=5.0)
+    progress = opt.tracker.global_progress
+    latest = [record.record.recent[-1] for record in records.values() if record.record.recent]
+    losses = [work.mean_loss for work in latest if work.mean_loss >= 0]
+    log.info(
+        metric_line(
+            swarm_epoch=progress.epoch,
+            active_peers=progress.num_peers,
+            peers_with_records=len(records),
+            tokens=sum(record.record.tokens for record in records.values()),
+            loss=sum(losses) / len(losses) if losses else None,
+            checkpoint_epoch=saved_epoch if saved_epoch >= 0 else None,
+        )
+    )
+    metrics.write(
+        "swarm",
+        epoch=progress.epoch,
+        active_peers=progress.num_peers,
+        peers={
+            peer: {"epoch": r.record.epoch, "tokens": r.record.tokens, "samples": r.record.samples}
+            for peer, r in records.items()
+        },
+    )
+    return set(records)

@@ -1,0 +1,90 @@
+"""Check a configuration and decide how it will run, before anything heavy is allocated.
+
+`plan_run` validates the data source, loads the tokenizer, resolves the model (parameters counted
+on the ``meta`` device), detects the hardware, picks the attention kernel and precision, and picks
+or checks the memory profile. Every user mistake surfaces here as a one-line `TrainerError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trainer.config import TrainConfig
+from trainer.data import check_data_source
+from trainer.errors import TrainerError
+from trainer.hardware import Hardware, KernelChoice, choose_kernels, detect_hardware
+from trainer.model import PRESETS, ModelSpec, resolve_model
+from trainer.profiles import ProfileChoice, choose_profile
+from trainer.tokenizer import BUILTIN, load_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunPlan:
+    config: TrainConfig
+    hardware: Hardware
+    kernel: KernelChoice
+    spec: ModelSpec
+    profile: ProfileChoice
+    tokenizer: PreTrainedTokenizerBase
+
+    @property
+    def device(self) -> str:
+        return self.hardware.device
+
+    def describe(self) -> list[str]:
+        hw = self.hardware
+        where = f"{hw.name} (sm{hw.capability[0]}{hw.capability[1]})" if hw.capability else "CPU"
+        offload = " + optimizer offload" if self.profile.offload else ""
+        return [
+            f"hardware: {where}, device memory {hw.device_memory_bytes / 2**30:.1f} GiB, "
+            f"host memory {hw.host_memory_bytes / 2**30:.1f} GiB",
+            f"kernels: {self.kernel.describe()}",
+            f"profile: {self.profile.profile}{offload}, gradient checkpointing "
+            f"{'on' if self.profile.gradient_checkpointing else 'off'}: {self.profile.reason}",
+        ]
+
+
+def tokenizer_name(config: TrainConfig) -> str:
+    if config.tokenizer:
+        return config.tokenizer
+    return BUILTIN if config.model in PRESETS else config.model
+
+
+def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware | None = None) -> RunPlan:
+    """Validate ``config`` and choose kernels and memory profile; raise `TrainerError` on bad input."""
+    if need_data:
+        check_data_source(config)
+    tokenizer = load_tokenizer(tokenizer_name(config))
+    spec = resolve_model(config.model, vocab_size=len(tokenizer))
+    max_positions = spec.llama_config.max_position_embeddings
+    if config.seq_len > max_positions:
+        raise TrainerError(
+            f"seq_len {config.seq_len} exceeds the model's {max_positions} positions", f"use --seq-len {max_positions}"
+        )
+    hardware = hardware or detect_hardware(config)
+    kernel = choose_kernels(
+        hardware.device, hardware.capability, hardware.flash_attn_available, config.dtype, config.attention
+    )
+    flash = kernel.attn_implementation == "flash_attention_2" or kernel.sdpa_backend == "flash"
+    profile = choose_profile(
+        spec.shape,
+        hardware,
+        requested=config.profile,
+        offload=config.offload_optimizer,
+        averaging=config.averaging,
+        weight_bytes=4,
+        seq_len=config.seq_len,
+        batch_size=config.batch_size,
+        flash=flash,
+        checkpointing=config.gradient_checkpointing,
+        lora_rank=config.lora_rank,
+        lora_targets=config.lora_targets,
+    )
+    return RunPlan(config, hardware, kernel, spec, profile, tokenizer)

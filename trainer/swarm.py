@@ -1,0 +1,434 @@
+"""The hivemind side: DHT, `hivemind.Optimizer` for both averaging modes, and swarm telemetry.
+
+Facts about hivemind 1.1.12 this module relies on (measured, see the project's training notes):
+
+- ``client_mode`` must be set on the DHT: ``Optimizer(client_mode=...)`` is ignored. The
+  optimizer then inherits the DHT's mode, which `build_optimizer` asserts.
+- ``Optimizer.load_state_from_peers`` retries forever on errors. `SwarmOptimizer` replaces it
+  with a bounded number of attempts with back-off; when every attempt fails the peer jumps to the
+  swarm's epoch with its own weights (state averaging pulls them back in) instead of hanging.
+
+Averaging modes:
+
+- ``gradient``: every peer accumulates gradients until the swarm has ``target_batch_size``
+  samples; the group all-reduces them (compressed) and every peer applies the same AdamW step.
+- ``diloco``: the hivemind optimizer is the *outer* optimizer, SGD with Nesterov momentum over an
+  fp32 host copy of the weights. Peers train locally with an inner AdamW until the swarm has
+  ``target_batch_size`` samples, then hand hivemind the pseudo-gradient (outer weights minus local
+  weights) as the gradient; it is all-reduced with compression and the outer step is applied.
+  See `trainer.train_loop` for the inner loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import hivemind
+import torch
+from hivemind.compression import (
+    CompressionBase,
+    Float16Compression,
+    NoCompression,
+    SizeAdaptiveCompression,
+    Uniform8BitQuantization,
+)
+
+from trainer.config import TrainConfig
+from trainer.errors import SwarmError
+from trainer.identity import PeerIdentity
+from trainer.progress import make_validators
+
+if TYPE_CHECKING:
+    from hivemind.optim.progress_tracker import GlobalTrainingProgress
+
+log = logging.getLogger(__name__)
+
+# hivemind replays LR schedulers to a downloaded epoch before any optimizer step; that is intended.
+warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+
+# Tensors smaller than this are sent in fp16 even under 8-bit quantization (norms, biases).
+SMALL_TENSOR = 2**16
+
+
+def make_compression(name: str) -> CompressionBase:
+    """'none', 'fp16', or 'uint8' (8-bit uniform quantization for large tensors, fp16 for small)."""
+    if name == "none":
+        return NoCompression()
+    if name == "fp16":
+        return Float16Compression()
+    if name == "uint8":
+        return SizeAdaptiveCompression(
+            threshold=SMALL_TENSOR, less=Float16Compression(), greater_equal=Uniform8BitQuantization()
+        )
+    raise ValueError(f"unknown compression {name!r}")
+
+
+def build_dht(config: TrainConfig, identity: PeerIdentity, *, client_mode: bool | None = None) -> hivemind.DHT:
+    """Start this peer's DHT node with its persistent identity and the progress-record validators."""
+    mode = config.client_mode if client_mode is None else client_mode
+    kwargs: dict[str, Any] = dict(
+        initial_peers=config.initial_peers or None,
+        host_maddrs=config.host_maddrs,
+        client_mode=mode,
+        identity_path=str(identity.path),
+        record_validators=make_validators(config.run_id),
+        start=True,
+    )
+    if config.announce_maddrs:
+        kwargs["announce_maddrs"] = config.announce_maddrs
+    try:
+        dht = hivemind.DHT(**kwargs)
+    except Exception as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        hint = "check --initial-peers (copy them from the first peer's output)" if config.initial_peers else None
+        raise SwarmError(f"could not start the hivemind DHT: {first.strip()[:200]}", hint) from None
+    if dht.peer_id.to_base58() != identity.peer_id:
+        raise SwarmError(f"DHT peer id {dht.peer_id} does not match identity {identity.peer_id}")
+    return dht
+
+
+def visible_maddrs(dht: hivemind.DHT) -> list[str]:
+    return [str(addr) for addr in dht.get_visible_maddrs()]
+
+
+class SwarmOptimizer(hivemind.Optimizer):
+    """`hivemind.Optimizer` with bounded state downloads and a counter of them.
+
+    :param load_state_attempts: how many times to try downloading state before giving up.
+    :param lenient_sync: if True (DiLoCo mode) the optimizer itself only re-synchronises peers
+      that are two or more epochs behind; the inner loop checks exact synchronisation at the start
+      of every local round instead, so a round that ends just after another peer's transition is
+      not thrown away.
+    """
+
+    def __init__(self, *, load_state_attempts: int = 3, lenient_sync: bool = False, **kwargs: Any) -> None:
+        self.load_state_attempts = load_state_attempts
+        self.lenient_sync = lenient_sync
+        self.state_downloads = 0
+        self.failed_state_downloads = 0
+        super().__init__(**kwargs)
+
+    def prepare_averaging(self) -> None:
+        """Pre-schedule the next gradient all-reduce if the swarm's epoch is about to end.
+
+        `step` does this itself; DiLoCo's inner loop calls `step` only once per round, so it calls
+        this after every inner step to overlap matchmaking with local compute.
+        """
+        if self.use_gradient_averaging and not self.auxiliary:
+            self._maybe_schedule_gradient_averaging()
+
+    def download_state_once(self) -> int | None:
+        """One bounded state download regardless of epochs (the aux peer's checkpoint path).
+
+        hivemind refuses state from a peer whose epoch is below ours; an auxiliary peer's epoch
+        counter runs ahead of its (never averaged) weights, so it is lowered to 0 for the call and
+        set to the donor's epoch on success. Returns that epoch, or None if nothing was loaded.
+        """
+        previous = self.state_averager.local_epoch
+        self.state_averager.local_epoch = 0
+        try:
+            self.state_averager.load_state_from_peers(timeout=self.load_state_timeout)
+        except Exception as exc:
+            log.warning("state download failed: %r", exc)
+        loaded = self.state_averager.local_epoch
+        if loaded == 0:
+            self.state_averager.local_epoch = previous
+            return None
+        self.state_averager.local_epoch = max(previous, loaded)
+        return loaded
+
+    def _should_load_state_from_peers(self) -> bool:
+        if self.lenient_sync:
+            return self.local_epoch < self.tracker.global_epoch - 1
+        return super()._should_load_state_from_peers()
+
+    def load_state_from_peers(self, **kwargs: Any) -> bool:
+        """Download the newest state from peers; True when this peer caught up with the swarm."""
+        self.state_downloads += 1
+        if self.scheduled_grads is not None and not self.scheduled_grads.done():
+            self._tag_along_with_zero_weight(self.scheduled_grads)
+            self.scheduled_grads = None
+        self.state_averager.step(wait_for_delayed_updates=True)
+
+        caught_up = False
+        with self.tracker.pause_updates():
+            start_epoch = self.local_epoch
+            for attempt in range(1, self.load_state_attempts + 1):
+                try:
+                    self.state_averager.load_state_from_peers(timeout=self.load_state_timeout, **kwargs)
+                    if self.grad_averager is not None:
+                        self.grad_averager.load_state_from_peers(timeout=self.load_state_timeout, **kwargs)
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    log.warning("state download attempt %d/%d failed: %r", attempt, self.load_state_attempts, exc)
+                target = self.tracker.global_epoch
+                if self.local_epoch >= target - 1:
+                    caught_up = True
+                    break
+                if attempt < self.load_state_attempts:
+                    time.sleep(min(2.0**attempt, 30.0))
+
+            global_epoch = self.tracker.global_epoch
+            if not caught_up:
+                self.failed_state_downloads += 1
+                log.warning(
+                    "could not download state from peers after %d attempts; continuing with local weights "
+                    "and moving from epoch %d to the swarm's epoch %d",
+                    self.load_state_attempts,
+                    start_epoch,
+                    global_epoch,
+                )
+            if self.local_epoch < global_epoch:
+                self.state_averager.local_epoch = global_epoch
+            self.tracker.report_local_progress(local_epoch=self.local_epoch, samples_accumulated=0)
+            if not self.client_mode:
+                self.state_averager.state_sharing_priority = self.local_epoch
+            if self.use_gradient_averaging:
+                self.grad_averager.reset_accumulated_grads_()
+                if not self.client_mode:
+                    self.grad_averager.state_sharing_priority = self.local_epoch
+        return caught_up
+
+
+class ClippedAdamW(torch.optim.AdamW):
+    """AdamW that clips the gradient norm of its own parameters first.
+
+    Inside hivemind the optimizer sees the *averaged* gradient, so this clips the collaborative
+    update rather than each peer's micro-batch.
+    """
+
+    def __init__(self, params: Iterable[Any], *, max_grad_norm: float, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self.max_grad_norm = max_grad_norm
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        if self.max_grad_norm > 0:
+            params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
+            if params:
+                torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        return super().step(closure)
+
+
+def warmup_then_linear(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up to 1, then linear decay to 10% at ``total_steps``."""
+
+    def schedule(step: int) -> float:
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 1.0 - 0.9 * progress
+
+    return schedule
+
+
+def make_adamw(config: TrainConfig, params: Iterable[Any]) -> ClippedAdamW:
+    return ClippedAdamW(
+        params,
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+    )
+
+
+def build_optimizer(
+    config: TrainConfig,
+    dht: hivemind.DHT,
+    params: list[torch.nn.Parameter],
+    *,
+    auxiliary: bool = False,
+    offload: bool = False,
+    reuse_grad_buffers: bool = False,
+) -> SwarmOptimizer:
+    """The collaborative optimizer for ``params`` (the trainable parameters only).
+
+    gradient mode: AdamW (with clipping and warm-up/decay per collaborative epoch) over averaged
+    gradients; ``offload`` keeps its fp32 state in host RAM. diloco mode: outer SGD with Nesterov
+    momentum at ``outer_lr``, always offloaded (the host copy is the DiLoCo anchor).
+    """
+    diloco = config.averaging == "diloco"
+    compression = make_compression(config.compression)
+    # hivemind warns (deadlock risk) unless a request times out before matchmaking ends
+    averager_opts: dict[str, Any] = {"request_timeout": min(3.0, config.matchmaking_time / 2)}
+    if config.bandwidth_mbps:
+        averager_opts["bandwidth"] = config.bandwidth_mbps
+    if diloco:
+
+        def optimizer_factory(opt_params: Any) -> torch.optim.Optimizer:
+            return torch.optim.SGD(opt_params, lr=config.outer_lr, momentum=config.outer_momentum, nesterov=True)
+
+        scheduler_factory = None
+        offload = True
+    else:
+
+        def optimizer_factory(opt_params: Any) -> torch.optim.Optimizer:
+            return make_adamw(config, opt_params)
+
+        def scheduler_factory(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+            return torch.optim.lr_scheduler.LambdaLR(opt, warmup_then_linear(config.warmup_steps, config.total_steps))
+
+    opt = SwarmOptimizer(
+        load_state_attempts=config.load_state_attempts,
+        lenient_sync=diloco,
+        dht=dht,
+        run_id=config.run_id,
+        target_batch_size=config.target_batch_size,
+        batch_size_per_step=None if auxiliary else config.batch_size,
+        optimizer=optimizer_factory,
+        params=params,
+        scheduler=scheduler_factory,
+        matchmaking_time=config.matchmaking_time,
+        averaging_timeout=config.averaging_timeout,
+        load_state_timeout=config.load_state_timeout,
+        offload_optimizer=offload,
+        reuse_grad_buffers=reuse_grad_buffers and not diloco,
+        delay_state_averaging=not diloco,
+        average_state_every=config.average_state_every,
+        auxiliary=auxiliary,
+        client_mode=dht.client_mode,  # hivemind 1.1.12 ignores this and copies the DHT's mode (if not None)
+        grad_compression=compression,
+        state_averaging_compression=compression,
+        averager_opts=averager_opts,
+        tracker_opts=dict(metadata_expiration=config.metadata_expiration, min_refresh_period=0.25),
+        verbose=True,
+    )
+    if opt.client_mode != dht.client_mode:  # the 1.1.12 pitfall this module exists to avoid
+        opt.shutdown()
+        raise SwarmError(f"optimizer client_mode={opt.client_mode} differs from the DHT's {dht.client_mode}")
+    return opt
+
+
+@dataclass
+class SwarmEvents:
+    """What hivemind's status messages say about averaging rounds (it exposes no API for it)."""
+
+    last_group_size: int = 0
+    rounds_averaged: int = 0
+    rounds_local_only: int = 0
+    group_sizes: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _HivemindStatusHandler(logging.Handler):
+    _averaged = re.compile(r"Averaged gradients with (\d+) peers")
+    _local = re.compile(r"Proceeding with local gradients|Averaging gradients failed|Skipped averaging")
+
+    def __init__(self, events: SwarmEvents) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return
+        match = self._averaged.search(message)
+        with self.events.lock:
+            if match:
+                size = int(match.group(1))
+                self.events.last_group_size = size
+                self.events.rounds_averaged += 1
+                self.events.group_sizes.append(size)
+            elif self._local.search(message):
+                self.events.last_group_size = 1
+                self.events.rounds_local_only += 1
+
+
+def capture_hivemind_logs(log_file: str | None, terminal_level: int | None = None) -> SwarmEvents:
+    """Route hivemind's logs: everything to ``log_file`` (if given), averaging outcomes into the
+    returned `SwarmEvents`, and to the terminal only at ``terminal_level`` or above.
+
+    hivemind logs routine events as errors with tracebacks (a round that found no group, a peer that
+    left), which would bury the trainer's own lines; by default the terminal gets only CRITICAL,
+    or the level named by ``$TRAINER_HIVEMIND_LOGLEVEL`` (e.g. WARNING).
+    """
+    import os
+
+    if terminal_level is None:
+        terminal_level = logging.getLevelName(os.environ.get("TRAINER_HIVEMIND_LOGLEVEL", "CRITICAL").upper())
+        if not isinstance(terminal_level, int):
+            terminal_level = logging.CRITICAL
+    from hivemind.utils.logging import use_hivemind_log_handler
+
+    use_hivemind_log_handler("nowhere")
+    events = SwarmEvents()
+    root = logging.getLogger("hivemind")
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_HivemindStatusHandler(events))
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    terminal = logging.StreamHandler()
+    terminal.setLevel(terminal_level)
+    terminal.setFormatter(formatter)
+    root.addHandler(terminal)
+    to_file = None
+    if log_file:
+        to_file = logging.FileHandler(log_file)
+        to_file.setLevel(logging.INFO)
+        to_file.setFormatter(formatter)
+        root.addHandler(to_file)
+    # asyncio reports hivemind's cancelled rounds and closed loops on its own logger
+    aio = logging.getLogger("asyncio")
+    aio.propagate = False
+    for handler in list(aio.handlers):
+        aio.removeHandler(handler)
+    aio.addHandler(terminal)
+    if to_file is not None:
+        aio.addHandler(to_file)
+    return events
+
+
+def run_settings_key(run_id: str) -> str:
+    return f"{run_id}_run_settings"
+
+
+def read_run_settings(dht: hivemind.DHT, run_id: str, timeout: float = 15.0) -> dict[str, Any] | None:
+    """The shared settings a run's first peer published, or None (bounded wait)."""
+    try:
+        found = dht.get(run_settings_key(run_id), latest=True, return_future=True).result(timeout=timeout)
+    except Exception:
+        return None
+    return dict(found.value) if found is not None and isinstance(found.value, dict) else None
+
+
+def check_run_settings(dht: hivemind.DHT, settings: dict[str, Any], expiration: float = 3600.0) -> dict[str, Any]:
+    """Agree on the settings every peer of a run must share, or refuse to join in one line.
+
+    The first peer stores its settings in the DHT; later peers compare theirs against them
+    (a peer with a different profile or averaging mode would otherwise split the swarm or fail
+    inside an all-reduce). Returns the swarm's settings; refreshes them while they are valid.
+    """
+    from hivemind.utils import get_dht_time
+
+    key = run_settings_key(str(settings["run_id"]))
+    swarm = read_run_settings(dht, str(settings["run_id"]))
+    if swarm is not None:
+        differing = {name: (swarm.get(name), value) for name, value in settings.items() if swarm.get(name) != value}
+        if differing:
+            detail = ", ".join(f"{name}={theirs!r} (yours {ours!r})" for name, (theirs, ours) in differing.items())
+            raise SwarmError(
+                f"run {settings['run_id']!r} already trains with {detail}",
+                "use the run's settings, or another --run-id",
+            )
+    dht.store(key, dict(settings), expiration_time=get_dht_time() + expiration, return_future=True)
+    return dict(swarm or settings)
+
+
+def swarm_status(opt: SwarmOptimizer) -> GlobalTrainingProgress:
+    return opt.tracker.global_progress
+
+
+def wait_for_swarm_view(opt: SwarmOptimizer, timeout: float) -> None:
+    """Wait (bounded) until the progress tracker has fetched the swarm's state at least once."""
+    opt.tracker.fetched_global_progress_this_epoch.wait(timeout)
