@@ -18,8 +18,10 @@ install: $(BIN)/hub
 demo: install
 	$(BIN)/hub demo
 
-# Every test: contracts, hub against a real local node, trainer with real peers, then the fuzz suite.
+# Every test: contracts, hub against a real local node, dashboard in a real headless Chromium,
+# trainer with real peers, then the fuzz suite.
 test: install
+	bash scripts/install-browser.sh
 	$(BIN)/pytest -q tests fuzz
 
 fuzz: install

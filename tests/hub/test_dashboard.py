@@ -1,0 +1,115 @@
+"""`hub dashboard` in a real headless Chromium against the real local chain: the page shows the
+providers, nodes, pools, training progress and rewards that the chain holds, and refreshes."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hub.client import make_work_key
+from hub.dashboard.server import make_server
+from hub.metadata import publish_metadata
+from tests.hub.helpers import INJ, run_hub
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def served(world):
+    server = make_server(world.client(), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _rows(driver, table: str) -> list[list[str]]:
+    # read the table in one script call: the page re-renders every few seconds
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(tr => [...tr.cells].map(td => td.textContent))",
+        f"#{table} tbody tr",
+    )
+
+
+def _wait_for(driver, predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"the page never showed it; error line: {driver.find_element('id', 'error').text!r}")
+
+
+def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
+    provider = world.actor("d-provider")
+    node = world.actor("d-node", fund_wei=INJ)
+    creator = world.actor("d-creator")
+    as_provider, as_node, as_creator, as_validator = (
+        world.client(a) for a in (provider, node, creator, world.validator))
+    as_provider.hub.register_provider(7 * INJ)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 3, "ipfs://dash"))
+    as_validator.hub.validate_node(node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+    meta = tmp_path / "pool.json"
+    meta.write_text('{"run_id": "dashboard"}')
+    pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9,
+                                     challenge_window=600).value
+    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
+    as_creator.pool.start(pool_id)
+    time.sleep(1.1)
+    as_node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 2_000)
+
+    browser.get(served)
+    _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
+    providers = {row[0]: row for row in _rows(browser, "providers")}
+    assert providers[provider.address][1:] == ["whitelisted", "7.000000", "0.000000", "3", "1"]
+    nodes = {row[0]: row for row in _rows(browser, "nodes")}
+    assert nodes[node.address] == [node.address, provider.address, "3", "yes", f"#{pool_id}"]
+    pools = {row[0]: row for row in _rows(browser, "pools")}
+    assert pools[f"#{pool_id}"][1:7] == ["active", "3", "2.000000", "1.999998", "0.000000", "2,000"]
+    rewards = {(row[0], row[1]): row for row in _rows(browser, "rewards")}
+    assert rewards[(provider.address, f"#{pool_id}")][2] == "0.000002"  # locked in the challenge window
+    assert "chain 777" in browser.find_element("id", "chain").text
+
+    # the page polls: a state change on chain shows up without a reload
+    as_creator.pool.end(pool_id)
+    _wait_for(browser, lambda: {r[0]: r for r in _rows(browser, "pools")}[f"#{pool_id}"][1] == "completed")
+
+
+def test_dashboard_command_refuses_a_busy_port(world):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_hub("dashboard", "--port", port, ok=False)
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
