@@ -141,6 +141,18 @@ def list_accounts(directory: Path | None = None) -> list[KeystoreEntry]:
     return [e for e in entries if e is not None]
 
 
+def account_address(name: str, directory: Path | None = None) -> str:
+    """The address of account `name`, read from its keystore without decrypting it."""
+    path = keystore_path(name, directory)
+    entry = _entry(path) if path.exists() else None
+    if entry is None:
+        raise HubError(
+            f"no account named {name!r} in {path.parent}",
+            hint="`hub account list` shows the accounts; `hub account new NAME` makes one",
+        )
+    return entry.address
+
+
 def _password(source: PasswordSource | str, *, confirm: bool) -> str:
     return source if isinstance(source, str) else source.read(confirm=confirm)
 

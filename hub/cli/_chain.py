@@ -111,13 +111,9 @@ class ChainContext:
             return parse_address(given, what=what)
         if self.account is None:
             raise HubError(f"which {what}?", hint=f"give the {what}, or --account NAME to use that account's")
-        from hub.accounts import keystore_path, list_accounts
+        from hub.accounts import account_address
 
-        path = keystore_path(self.account)
-        entry = next((e for e in list_accounts(path.parent) if e.name == self.account), None)
-        if entry is None:
-            raise HubError(f"no account named {self.account!r} in {path.parent}", hint="`hub account list`")
-        return entry.address
+        return account_address(self.account)
 
     # -- output
 

@@ -122,6 +122,14 @@ def check(
     typer.echo(f"account {name}: {account.address} (password OK)")
 
 
+@app.command()
+def address(name: Annotated[str, typer.Argument(help="The account.")]) -> None:
+    """Print an account's address only (for scripts: NODE=$(hub account address node)); no password needed."""
+    from hub.accounts import account_address
+
+    typer.echo(account_address(name))
+
+
 @app.command("list")
 def list_(json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:
     """List the accounts in the keystore directory (addresses only)."""
