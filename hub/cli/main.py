@@ -18,9 +18,9 @@ from hub.cli.build import build_command
 from hub.errors import HubError
 
 try:  # typer 0.29 runs on its own copy of click
-    from typer._click.exceptions import UsageError
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer
-    from click import UsageError
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 # @dev Commands whose module is imported only when they run: name -> (module, attribute, short help).
 #      An attribute that is a Typer app is a group; a function is a single command. Building ~45
@@ -86,6 +86,8 @@ class _HubGroup(TyperGroup):
                 raise
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except NoArgsIsHelpError:
+            raise  # `hub provider` alone: the group's help, as asked
         except UsageError as exc:
             # a mistyped command or option: one line too, instead of click's usage block
             where = exc.ctx.command_path if exc.ctx is not None else "hub"

@@ -231,3 +231,9 @@ def test_bad_input_is_one_line_nonzero_and_sends_nothing(world, stage: Stage, ar
     assert expected in result.output
     assert result.stdout == ""
     assert _snapshot(world, stage) == before
+
+
+def test_a_group_alone_shows_its_help_not_an_error() -> None:
+    result = run_hub("provider", ok=False)
+    assert "Usage: hub provider" in result.output and "register" in result.output
+    assert not result.output.startswith("error:")
