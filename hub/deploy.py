@@ -189,7 +189,7 @@ class _Deployer:
                 return True
             return False
         # not mined and its nonce is still free: send exactly the same signed bytes again
-        prepared = PreparedTx(
+        resend = PreparedTx(
             action=step,
             sender=record.sender or self.tx.address,
             to=None,
@@ -201,24 +201,8 @@ class _Deployer:
             tx_hash=record.tx_hash,
             raw=record.raw_tx,
         )
-        self.tx.broadcast(prepared)
-        self.sent += 1
-        self.on_event("sent", record)
-        self._finish(step, record, self._await(record))
+        self._send(step, record, resend)
         return True
-
-    def _await(self, record: StepRecord) -> Any:
-        deadline = time.monotonic() + self.tx.config.receipt_timeout_s
-        assert record.tx_hash is not None
-        while (receipt := self.tx.receipt(record.tx_hash)) is None:
-            if time.monotonic() > deadline:
-                raise HubError(
-                    f"{record.name}: transaction {record.tx_hash} not mined after "
-                    f"{self.tx.config.receipt_timeout_s:.0f} s",
-                    hint="run `hub deploy` again: it resumes from the manifest",
-                )
-            time.sleep(self.tx.config.poll_interval_s)
-        return receipt
 
     def _send_new(self, step: str) -> None:
         to, data = self._call(step)
@@ -234,10 +218,13 @@ class _Deployer:
         )
         self._set(record)  # on disk before it leaves this machine
         self.on_event("planned", record)
+        self._send(step, record, prepared)
+
+    def _send(self, step: str, record: StepRecord, prepared: PreparedTx) -> None:
         self.tx.broadcast(prepared)
         self.sent += 1
         self.on_event("sent", record)
-        self._finish(step, record, self._await(record))
+        self._finish(step, record, self.tx.wait_receipt(prepared.tx_hash, f"deploy step {step!r}"))
 
     def _finish(self, step: str, record: StepRecord, receipt: Any) -> None:
         if receipt["status"] != 1:

@@ -178,7 +178,7 @@ def _unreachable_hint(network: Network) -> str:
     return "check the URL and your connection, or pick another with --network NAME|URL"
 
 
-def _is_transient(exc: Exception) -> bool:
+def is_transient(exc: Exception) -> bool:
     """Errors worth another try: the node is starting, busy, or the network hiccuped."""
     import requests
     from web3.exceptions import TooManyRequests, Web3RPCError
@@ -227,7 +227,7 @@ def connect(
             chain_id = w3.eth.chain_id
             break
         except Exception as exc:  # web3 surfaces transport errors as several unrelated types
-            if not _is_transient(exc):
+            if not is_transient(exc):
                 raise HubError(
                     f"network {network.name!r} at {network.rpc_url} answered badly: {_describe(exc)}",
                     hint=_unreachable_hint(network),

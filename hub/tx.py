@@ -91,12 +91,6 @@ class TxResult:
         return replace(self, value=value)
 
 
-def _is_transient(exc: Exception) -> bool:
-    from hub.networks import _is_transient as transient
-
-    return transient(exc)
-
-
 def _node_message(exc: Exception) -> str:
     """The `message` of a JSON-RPC error, else the first line of the exception."""
     data = exc.args[0] if exc.args else None
@@ -114,7 +108,9 @@ def retry_read(read: Callable[[], T], retries: int = 3) -> T:
         try:
             return read()
         except Exception as exc:  # web3 surfaces transport errors as several unrelated types
-            if not _is_transient(exc):
+            from hub.networks import is_transient
+
+            if not is_transient(exc):
                 raise
             if attempt == retries:
                 raise HubError(
@@ -135,7 +131,6 @@ class Transactor:
         self.account = account
         self.chain_id = chain_id if chain_id is not None else w3.eth.chain_id
         self.config = config or TxConfig()
-        self._next_nonce: int | None = None
 
     @property
     def address(self) -> str:
@@ -184,9 +179,7 @@ class Transactor:
             hint=f"send INJ to {self.address} from a funded account, e.g. `hub provider fund-node ADDRESS AMOUNT`",
         )
 
-    def prepare(
-        self, to: str | None, data: str, *, value: int = 0, action: str, nonce: int | None = None
-    ) -> PreparedTx:
+    def prepare(self, to: str | None, data: str, *, value: int = 0, action: str) -> PreparedTx:
         """Check, estimate, price and sign; nothing is sent."""
         refuse_dev_key_off_local(self.address, self.chain_id)
         if value and self.balance() < value:
@@ -196,8 +189,8 @@ class Transactor:
         fee = math.ceil(self.base_fee() * self.config.fee_multiplier)
         if self.balance() < value + gas * fee:
             raise self._insufficient(action, value, gas * fee)
-        if nonce is None:
-            nonce = max(self.pending_nonce(), self._next_nonce or 0)
+        # every send waits for its receipt, so the node's pending count is the next nonce
+        nonce = self.pending_nonce()
         tx: dict[str, Any] = {
             "type": 2,
             "chainId": self.chain_id,
@@ -238,7 +231,6 @@ class Transactor:
             lowered = message.lower()
             if "already" in lowered and ("known" in lowered or "exists" in lowered or "mempool" in lowered):
                 return
-            self._next_nonce = None
             if "sequence" in lowered or "nonce" in lowered:
                 raise HubError(
                     f"{prepared.action}: the node refused nonce {prepared.nonce} ({message})",
@@ -247,7 +239,6 @@ class Transactor:
             if "insufficient" in lowered:
                 raise self._insufficient(prepared.action, prepared.value, prepared.max_cost - prepared.value) from None
             raise HubError(f"{prepared.action}: the node refused the transaction: {message}") from None
-        self._next_nonce = prepared.nonce + 1
 
     def receipt(self, tx_hash: str) -> Any | None:
         """The receipt of a mined transaction, or None if the node does not know it (yet)."""
@@ -258,17 +249,21 @@ class Transactor:
         except TransactionNotFound:
             return None
 
-    def wait(self, prepared: PreparedTx) -> TxResult:
-        """Wait for the receipt; a failed transaction becomes a `HubError` with its reason."""
+    def wait_receipt(self, tx_hash: str, action: str) -> Any:
+        """Poll until the transaction is mined; its receipt, whatever its status."""
         deadline = time.monotonic() + self.config.receipt_timeout_s
-        while (receipt := self.receipt(prepared.tx_hash)) is None:
+        while (receipt := self.receipt(tx_hash)) is None:
             if time.monotonic() > deadline:
                 raise HubError(
-                    f"{prepared.action}: transaction {prepared.tx_hash} not mined after "
-                    f"{self.config.receipt_timeout_s:.0f} s",
+                    f"{action}: transaction {tx_hash} not mined after {self.config.receipt_timeout_s:.0f} s",
                     hint="it may still be mined: look it up by hash before sending it again",
                 )
             time.sleep(self.config.poll_interval_s)
+        return receipt
+
+    def wait(self, prepared: PreparedTx) -> TxResult:
+        """Wait for the receipt; a failed transaction becomes a `HubError` with its reason."""
+        receipt = self.wait_receipt(prepared.tx_hash, prepared.action)
         if receipt["status"] != 1:
             raise HubError(
                 f"{prepared.action} failed on chain (tx {prepared.tx_hash}): {self._replay_reason(prepared, receipt)}",
