@@ -319,6 +319,21 @@ def test_admin_and_federator(world) -> None:
     assert client.hub.min_stake_per_compute_unit() == minimum
 
 
+def test_validator_slash_and_blacklist(world) -> None:
+    client = world.client()
+    provider = world.actor("provider")
+    world.client(provider).hub.register_provider(4 * INJ)
+    as_validator = ["--account", world.validator.name]
+    pending = client.stake.slashed_pending()
+    tx = hub_json("validator", "slash", provider.address, "1.5", "--reason", "downtime", *as_validator)
+    assert tx["slashed"] == 1_500_000_000_000_000_000
+    assert client.stake.stake_of(provider.address) == 2_500_000_000_000_000_000
+    assert client.stake.slashed_pending() == pending + 1_500_000_000_000_000_000
+    run_hub("validator", "blacklist", provider.address, *as_validator)
+    record = client.registry.provider(provider.address)
+    assert record.blacklisted and not record.whitelisted
+
+
 def test_status_views(world) -> None:
     status = hub_json("status", "--account", world.admin.name)
     assert status["chain_id"] == LOCAL_CHAIN_ID and status["contracts"] == {
