@@ -1,0 +1,33 @@
+"""Hypothesis profiles of the fuzz suite, and the per-machine budget under the CI profile.
+
+- `ci` is Hypothesis's built-in profile, loaded when `CI=true` (derandomized, no database). The
+  suite does not redefine it (the rest of the test suite shares it); instead each state machine
+  sets its own example and step budget while `ci` or `default` is active, sized so that the whole
+  of `pytest fuzz/` stays within a few minutes on two cores.
+- `dev`: a quick local loop that remembers failures in the local database.
+- `deep`: `pytest fuzz/ --hypothesis-profile=deep`, at least 100,000 stateful steps in all.
+- `mutants`: what `fuzz/mutants.py` runs: the `ci` profile without the shrink phase (a mutant is
+  killed by the first failing example; shrinking it would only cost time).
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+settings.register_profile("dev", max_examples=20, stateful_step_count=40, **_COMMON)
+settings.register_profile("deep", max_examples=300, stateful_step_count=120, **_COMMON)
+settings.register_profile(
+    "mutants", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
+
+# Profiles under which a machine's own budget applies; the others set the budget themselves.
+_BUDGETED = {"default", "ci", "mutants"}
+
+
+def machine_settings(examples: int, steps: int = 50) -> settings:
+    """Settings of one state machine: its CI budget under `ci`/`default`, else the profile's."""
+    if settings.get_current_profile_name() in _BUDGETED:
+        return settings(max_examples=examples, stateful_step_count=steps, **_COMMON)
+    return settings(**_COMMON)
