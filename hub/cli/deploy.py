@@ -142,3 +142,9 @@ def _report(result: DeployResult, json_out: bool) -> None:
         typer.echo(f"  {name:<20} {record.address}")
     if d.default_domain_id is not None:
         typer.echo(f"  default domain id    {d.default_domain_id}")
+    if d.params.validator == d.deployer:
+        typer.echo(
+            "note: the validator is also the treasury (the deployer), and a slash never pays its validator: "
+            "grant VALIDATOR to another account (`hub admin grant validator ADDR`) or move the treasury "
+            "(`hub admin set-treasury ADDR`) before slashing"
+        )
