@@ -88,9 +88,20 @@ def _split_addresses(values: list[str] | None) -> list[str] | None:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """First SIGINT/SIGTERM: finish the step, checkpoint, leave the swarm. A second one aborts."""
+    """First SIGINT/SIGTERM: finish the step, checkpoint, leave the swarm. A second one aborts.
+
+    hivemind forks helper processes that inherit these handlers; there the default action applies,
+    so their parent can still terminate them.
+    """
+    import os
+
+    main_pid = os.getpid()
 
     def handler(signum: int, _frame: Any) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if stop.is_set():
             raise KeyboardInterrupt
         typer.echo("stopping after the current step (Ctrl+C again to abort)", err=True)
@@ -222,14 +233,21 @@ def train(
     def body() -> None:
         from dataclasses import asdict
 
+        from trainer.plan import plan_run
         from trainer.reporting import setup_logging
-        from trainer.train_loop import run_training
+        from trainer.train_loop import TrainingSession
 
         config = _make_config(config_file, private, overrides)
+        plan = plan_run(config)  # bad input fails here, before any process or port is opened
         setup_logging()
         stop = threading.Event()
         _stop_on_signals(stop)
-        summary = run_training(config, stop_event=stop)
+        session = TrainingSession(config, plan)
+        try:
+            session.start()
+            summary = session.run(stop_event=stop)
+        finally:
+            session.close()
         result = asdict(summary) | {"utilization": summary.utilization}
         if as_json:
             typer.echo(json.dumps(result))

@@ -61,6 +61,8 @@ def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware 
     """Validate ``config`` and choose kernels and memory profile; raise `TrainerError` on bad input."""
     if need_data:
         check_data_source(config)
+    if config.model not in PRESETS:
+        resolve_model(config.model)  # an unknown model is reported as such, not as a missing tokenizer
     tokenizer = load_tokenizer(tokenizer_name(config))
     spec = resolve_model(config.model, vocab_size=len(tokenizer))
     max_positions = spec.llama_config.max_position_embeddings

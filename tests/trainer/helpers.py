@@ -1,0 +1,117 @@
+"""Helpers of the trainer tests: run real `trainer` processes on loopback and read what they record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trainer.reporting import read_metrics
+
+SEQ_LEN = 64
+BATCH = 4
+
+
+def subprocess_env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+        INJECTIVE_AI_HUB_CACHE=str(workdir / "cache"),
+        TOKENIZERS_PARALLELISM="false",
+    )
+    return env
+
+
+class TrainerProcess:
+    """A real `trainer` command running in the background, with its log and metrics file."""
+
+    def __init__(self, workdir: Path, name: str, args: list[str]) -> None:
+        self.workdir, self.name, self.args = workdir, name, args
+        self.log_path = workdir / f"{name}.log"
+        self.metrics_path = workdir / f"{name}.jsonl"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TrainerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trainer.cli", *self.args, "--metrics-file", str(self.metrics_path)],
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(self.workdir),
+            start_new_session=True,
+        )
+        return self
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        events = read_metrics(self.metrics_path)
+        return [event for event in events if kind is None or event["event"] == kind]
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the trainer and hivemind's helper processes."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.name} did not finish in {timeout:.0f}s; log tail:\n{self.tail()}") from None
+
+    def tail(self, lines: int = 30) -> str:
+        if not self.log_path.is_file():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def cleanup(self) -> None:
+        """Kill the process group if anything is left (including orphaned helpers)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def peer_args(
+    *, run_id: str, corpus: Path, tokenizer: Path, checkpoint_dir: Path, averaging: str, max_epochs: int,
+    target_batch_size: int, initial_peers: list[str], extra: list[str] | None = None,
+) -> list[str]:
+    """Arguments of `trainer train` for a tiny-LLaMA peer on loopback with CI-sized timings."""
+    args = [
+        "train", "--run-id", run_id, "--model", "tiny", "--tokenizer", str(tokenizer),
+        "--data", str(corpus), "--data-shards", "4", "--seq-len", str(SEQ_LEN), "--batch-size", str(BATCH),
+        "--target-batch-size", str(target_batch_size), "--averaging", averaging,
+        "--lr", "3e-3", "--warmup-steps", "2", "--total-steps", "400",
+        "--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--matchmaking-time", "1.5", "--averaging-timeout", "6",
+        "--metadata-expiration", "8", "--load-state-timeout", "10",
+        "--checkpoint-dir", str(checkpoint_dir), "--checkpoint-every", "2", "--max-epochs", str(max_epochs),
+        "--log-every", "5", "--num-threads", "1", "--no-progress-bar",
+    ]
+    for peer in initial_peers:
+        args += ["--initial-peers", peer]
+    return args + (extra or [])
+
+

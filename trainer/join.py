@@ -1,0 +1,174 @@
+"""`trainer join --pool-id N`: train a pool's model as one of its nodes and get paid for it.
+
+1. Read the pool through the hub client: it must be active, and this node key registered,
+   validated and in the pool; otherwise stop with the missing step and the `hub` command for it.
+2. Fetch the pool's metadata from its URI and refuse it unless its keccak256 is the pool's
+   `metadataHash`; build the run (`trainer.pool_run`).
+3. Bind the libp2p peer to the node key (`trainer.binding`): the binding rides in every signed
+   progress record, so the aux peer can map DHT records to on-chain claims.
+4. Train (`trainer.train_loop.run_training`). Every collaborative epoch becomes a durable work
+   receipt (`trainer.work_queue`); a submitter thread sends them every `submit_every_epochs`
+   epochs, retrying while the chain is away, never twice.
+5. Stop when the run ends, when asked, or when the chain says the node is out of the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+    from hub.client import HubClient
+    from trainer.pool_run import PoolMetadata
+    from trainer.train_loop import EpochReport, TrainingSummary
+
+log = logging.getLogger("trainer")
+
+# @dev Seconds between submitter passes while receipts are waiting (a chain that is away).
+RETRY_SECONDS = 3.0
+# @dev Receipt rejections that mean this node cannot work in the pool any more.
+_FATAL = ("node not in pool", "pool is not active", "provider is blacklisted")
+
+
+@dataclass
+class JoinSummary:
+    pool_id: int
+    node: str
+    peer_id: str
+    training: TrainingSummary | None
+    confirmed: int = 0
+    rejected: list[str] = field(default_factory=list)
+    unsettled: int = 0
+
+
+def open_pool(client: HubClient, pool_id: int) -> tuple[PoolMetadata, bytes]:
+    """Check this node may work in the pool now and return its verified metadata."""
+    from hub.errors import HubError
+    from trainer.pool_run import parse_metadata
+
+    membership = client.pool.membership(pool_id, client.address)
+    problems = membership.problems()
+    if problems:
+        problem, fix = problems[0]
+        raise TrainerError(f"cannot train in pool {pool_id}: {problem}", fix)
+    try:
+        data = client.pool.metadata(pool_id)
+    except HubError as exc:
+        raise TrainerError(f"pool {pool_id}'s metadata: {exc.message}", exc.hint) from None
+    return parse_metadata(data, pool_id), data
+
+
+class Submitter:
+    """Moves work receipts to the chain from a background thread."""
+
+    def __init__(self, client: HubClient, queue_path: Path, every: int, stop_training: threading.Event,
+                 claim_multiplier: float = 1.0) -> None:
+        from trainer.work_queue import WorkQueue
+
+        self.client = client
+        self.queue = WorkQueue(queue_path)
+        self.every = every
+        self.claim_multiplier = claim_multiplier
+        self.stop_training = stop_training
+        self.wake = threading.Event()
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="work-submitter", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def record(self, report: EpochReport, pool_id: int) -> None:
+        """on_epoch: one receipt per collaborative epoch (merged into ranges before sending)."""
+        if report.tokens <= 0:
+            return
+        units = int(report.tokens * self.claim_multiplier)
+        with self.lock:
+            self.queue.add(pool_id, report.peer_id, report.epoch, report.epoch, units)
+        self.wake.set()
+
+    def _due(self) -> bool:
+        """Something to send: a transaction in flight, a full batch, or anything at the end."""
+        unsettled = self.queue.unsettled()
+        waiting = sum(1 for r in unsettled if r.tx_hash is None)
+        in_flight = len(unsettled) - waiting
+        return in_flight > 0 or waiting >= self.every or (self.done.is_set() and waiting > 0)
+
+    def _loop(self) -> None:
+        while not self.done.is_set():
+            self.wake.wait(RETRY_SECONDS)
+            self.wake.clear()
+            with self.lock:
+                if self._due():
+                    self._flush()
+
+    def _flush(self) -> None:
+        self.queue.flush(self.client)
+        for receipt in self.queue.receipts:
+            if receipt.status == "rejected" and receipt.error and any(f in receipt.error for f in _FATAL):
+                if not self.stop_training.is_set():
+                    log.error("stopping: the chain refused this node's work (%s)", receipt.error)
+                    self.stop_training.set()
+
+    def finish(self, timeout: float = 60.0) -> None:
+        """Send what is left (any batch size), then stop the thread."""
+        self.done.set()
+        self.wake.set()
+        self.thread.join(timeout)
+        with self.lock:
+            if self._due():
+                self._flush()
+
+
+def join_pool(
+    client: HubClient,
+    pool_id: int,
+    workdir: Path,
+    *,
+    stop_event: threading.Event | None = None,
+    claim_multiplier: float = 1.0,
+    **local: Any,
+) -> JoinSummary:
+    """Train in `pool_id` as the client's account (the node key) until the run ends or `stop_event`.
+
+    `local` overrides node-local TrainConfig fields (device, host_maddrs, max_epochs, ...).
+    `claim_multiplier` != 1 makes the node claim more than it did: a fault injection for tests of
+    the audit, never for real use (the aux peer invalidates such claims and its provider is slashed).
+    """
+    from trainer.binding import sign_binding
+    from trainer.identity import load_or_create_identity
+    from trainer.pool_run import train_config
+    from trainer.train_loop import run_training
+
+    meta, _ = open_pool(client, pool_id)
+    workdir = Path(workdir)
+    local.setdefault("checkpoint_dir", workdir / "checkpoints")
+    local.setdefault("metrics_file", workdir / "metrics.jsonl")
+    config = train_config(meta, **local)
+    identity = load_or_create_identity(config.identity_file)
+    binding = {"node": client.address, "signature": sign_binding(client.account, client.chain_id, pool_id,
+                                                                identity.peer_id)}
+    config = config.model_copy(update={"node_binding": binding})
+    log.info("node %s trains in pool %d (run %s) as peer %s", client.address, pool_id, meta.run_id,
+             identity.peer_id)
+
+    stop_event = stop_event or threading.Event()
+    queue_path = workdir / f"work-{client.chain_id}-{pool_id}-{client.address}.json"
+    submitter = Submitter(client, queue_path, meta.work.submit_every_epochs, stop_event, claim_multiplier)
+    submitter.start()
+    summary = JoinSummary(pool_id, client.address, identity.peer_id, None)
+    try:
+        summary.training = run_training(config, on_epoch=lambda r: submitter.record(r, pool_id),
+                                        stop_event=stop_event)
+    finally:
+        submitter.finish()
+        receipts = submitter.queue.receipts
+        summary.confirmed = sum(1 for r in receipts if r.status == "confirmed")
+        summary.rejected = [r.error or "" for r in receipts if r.status == "rejected"]
+        summary.unsettled = len(submitter.queue.unsettled())
+    return summary
