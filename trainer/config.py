@@ -28,6 +28,15 @@ PRIVATE_HOST_MADDRS = ["/ip4/127.0.0.1/tcp/0"]
 LLAMA_LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
+class NodeBinding(BaseModel):
+    """A node key's EIP-191 signature binding this peer id to it in a pool (`trainer.binding`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str
+    signature: str
+
+
 class TrainConfig(BaseModel):
     """Configuration of one peer (trainer or auxiliary) of a collaborative run.
 
@@ -112,6 +121,9 @@ class TrainConfig(BaseModel):
     client_mode: bool = False
     identity_path: Path | None = None
     """libp2p private key; None means <checkpoint_dir>/identity.key. Keeps the peer id stable."""
+    node_binding: NodeBinding | None = None
+    """Set by `trainer join`: carried in every signed progress record so auditors can map this
+    peer's records to the node key's claims on chain."""
 
     # --- checkpoints, lifecycle, output ----------------------------------------------------------
     checkpoint_dir: Path = Path("checkpoints")

@@ -141,6 +141,7 @@ def join_pool(
     the audit, never for real use (the aux peer invalidates such claims and its provider is slashed).
     """
     from trainer.binding import sign_binding
+    from trainer.config import NodeBinding
     from trainer.identity import load_or_create_identity
     from trainer.pool_run import train_config
     from trainer.train_loop import run_training
@@ -151,8 +152,8 @@ def join_pool(
     local.setdefault("metrics_file", workdir / "metrics.jsonl")
     config = train_config(meta, **local)
     identity = load_or_create_identity(config.identity_file)
-    binding = {"node": client.address, "signature": sign_binding(client.account, client.chain_id, pool_id,
-                                                                identity.peer_id)}
+    binding = NodeBinding(node=client.address,
+                          signature=sign_binding(client.account, client.chain_id, pool_id, identity.peer_id))
     config = config.model_copy(update={"node_binding": binding})
     log.info("node %s trains in pool %d (run %s) as peer %s", client.address, pool_id, meta.run_id,
              identity.peer_id)

@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from hivemind.dht.schema import BytesWithPublicKey
 from pydantic.v1 import BaseModel, StrictFloat, StrictStr, conint, conlist
@@ -58,6 +58,9 @@ class PeerProgress(BaseModel):
     time: StrictFloat
     """Unix time of the update."""
     recent: conlist(EpochWork, max_items=RECENT_EPOCHS)
+    node: Optional[StrictStr] = None  # noqa: UP045 (pydantic.v1 needs typing.Optional)
+    """The node key this peer works for (`trainer join`), and its binding signature."""
+    node_signature: Optional[StrictStr] = None  # noqa: UP045
 
 
 class ProgressSchema(BaseModel):
@@ -109,9 +112,12 @@ class SignedProgress:
 class ProgressLedger:
     """Accumulates a peer's epochs and turns them into a `PeerProgress` record."""
 
-    def __init__(self, peer_id: str, totals: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, peer_id: str, totals: dict[str, Any] | None = None, binding: tuple[str, str] | None = None
+    ) -> None:
         totals = totals or {}
         self.peer_id = peer_id
+        self.binding = binding
         self.samples = int(totals.get("samples", 0))
         self.tokens = int(totals.get("tokens", 0))
         self.seconds = float(totals.get("seconds", 0.0))
@@ -140,6 +146,8 @@ class ProgressLedger:
             seconds=float(self.seconds),
             time=float(now),
             recent=list(self.recent),
+            node=self.binding[0] if self.binding else None,
+            node_signature=self.binding[1] if self.binding else None,
         )
 
     def totals(self) -> dict[str, Any]:
