@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +34,17 @@ class AuxSummary:
     peers_seen: list[str]
 
 
-def run_aux(config: TrainConfig, stop_event: threading.Event | None = None) -> AuxSummary:
+def run_aux(
+    config: TrainConfig,
+    stop_event: threading.Event | None = None,
+    on_tick: Callable[[Any], None] | None = None,
+) -> AuxSummary:
     """Run an auxiliary peer until ``stop_event`` is set or the swarm reaches ``max_epochs``.
 
     The aux peer adopts the run's shared settings (profile, averaging mode, target batch size,
-    compression) from the DHT when the run already exists.
+    compression) from the DHT when the run already exists. ``on_tick(dht)`` is called once per
+    refresh with the aux peer's DHT (the pool audit reads progress records through it); an
+    exception it raises is logged, not fatal.
     """
     import torch
 
@@ -135,6 +142,11 @@ def run_aux(config: TrainConfig, stop_event: threading.Event | None = None) -> A
                     checkpoints.append(str(path))
                     last_saved_epoch = loaded
                     metrics.write("checkpoint", epoch=loaded, path=str(path))
+            if on_tick is not None:
+                try:
+                    on_tick(dht)
+                except Exception as exc:  # an audit hiccup must not take the swarm's helper down
+                    log.error("aux tick failed: %r", exc)
             now = time.monotonic()
             if now - last_log >= config.log_every:
                 last_log = now

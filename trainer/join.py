@@ -46,21 +46,24 @@ class JoinSummary:
     unsettled: int = 0
 
 
-def open_pool(client: HubClient, pool_id: int) -> tuple[PoolMetadata, bytes]:
-    """Check this node may work in the pool now and return its verified metadata."""
+def pool_metadata(client: HubClient, pool_id: int) -> PoolMetadata:
+    """The pool's metadata, fetched from its URI and checked against its on-chain hash."""
     from hub.errors import HubError
     from trainer.pool_run import parse_metadata
 
-    membership = client.pool.membership(pool_id, client.address)
-    problems = membership.problems()
+    try:
+        return parse_metadata(client.pool.metadata(pool_id), pool_id)
+    except HubError as exc:
+        raise TrainerError(f"pool {pool_id}'s metadata: {exc.message}", exc.hint) from None
+
+
+def open_pool(client: HubClient, pool_id: int) -> PoolMetadata:
+    """Check this node may work in the pool now and return the pool's verified metadata."""
+    problems = client.pool.membership(pool_id, client.address).problems()
     if problems:
         problem, fix = problems[0]
         raise TrainerError(f"cannot train in pool {pool_id}: {problem}", fix)
-    try:
-        data = client.pool.metadata(pool_id)
-    except HubError as exc:
-        raise TrainerError(f"pool {pool_id}'s metadata: {exc.message}", exc.hint) from None
-    return parse_metadata(data, pool_id), data
+    return pool_metadata(client, pool_id)
 
 
 class Submitter:
@@ -146,7 +149,7 @@ def join_pool(
     from trainer.pool_run import train_config
     from trainer.train_loop import run_training
 
-    meta, _ = open_pool(client, pool_id)
+    meta = open_pool(client, pool_id)
     workdir = Path(workdir)
     local.setdefault("checkpoint_dir", workdir / "checkpoints")
     local.setdefault("metrics_file", workdir / "metrics.jsonl")

@@ -1,0 +1,66 @@
+"""`trainer aux --pool-id N --validator-key KEYSTORE`: the pool's auxiliary peer and auditor.
+
+It runs the auxiliary peer of the pool's run (`trainer.aux_peer`: assists averaging, keeps the
+latest checkpoint, bootstraps the swarm) and, through the same DHT, audits every work claim in the
+pool against the claimant's signed progress records (`trainer.audit`), invalidating inflated
+claims with the validator key. Run it with a fixed identity and port so its multiaddr can be
+listed in the pool's metadata as a bootstrap peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+    from hub.client import HubClient
+    from trainer.aux_peer import AuxSummary
+
+log = logging.getLogger("trainer")
+
+# @dev Seconds between audit passes (each reads the DHT and the pool's new logs).
+AUDIT_EVERY = 2.0
+
+
+def audit_pool(
+    client: HubClient,
+    pool_id: int,
+    workdir: Path,
+    *,
+    stop_event: threading.Event | None = None,
+    **local: Any,
+) -> AuxSummary:
+    """Run the pool's aux peer and audit its claims until `stop_event` is set."""
+    from trainer.audit import Auditor
+    from trainer.aux_peer import run_aux
+    from trainer.join import pool_metadata
+    from trainer.pool_run import train_config
+    from trainer.progress import fetch_progress
+
+    validator_role = "VALIDATOR_ROLE"
+    if not client.hub.has_role(validator_role, client.address):
+        raise TrainerError(
+            f"{client.address} does not hold VALIDATOR_ROLE: it could not invalidate claims",
+            "pass --validator-key with a validator's keystore (the admin grants it: `hub admin grant`)",
+        )
+    meta = pool_metadata(client, pool_id)
+    workdir = Path(workdir)
+    local.setdefault("checkpoint_dir", workdir / "checkpoints")
+    local.setdefault("metrics_file", workdir / "metrics.jsonl")
+    config = train_config(meta, **local).model_copy(update={"max_epochs": None})
+    auditor = Auditor(client, pool_id, meta.audit, log_file=workdir / "audit.jsonl")
+    last = [0.0]
+
+    def tick(dht: Any) -> None:
+        if time.monotonic() - last[0] < AUDIT_EVERY:
+            return
+        last[0] = time.monotonic()
+        auditor.tick(fetch_progress(dht, config.run_id, timeout=5.0))
+
+    log.info("auditing pool %d (run %s) as validator %s", pool_id, meta.run_id, client.address)
+    return run_aux(config, stop_event, on_tick=tick)
