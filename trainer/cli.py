@@ -56,6 +56,7 @@ def _guarded(action: Callable[[], T]) -> T:
     """Run a command body; turn user errors into one line and a non-zero exit."""
     from pydantic import ValidationError
 
+    from hub.errors import HubError
     from trainer.errors import TrainerError
 
     try:
@@ -64,6 +65,10 @@ def _guarded(action: Callable[[], T]) -> T:
         if _state["debug"]:
             raise
         _fail(exc.one_line())
+    except HubError as exc:  # the chain side (`trainer join`, `trainer aux --pool-id`)
+        if _state["debug"]:
+            raise
+        _fail(str(exc))
     except ValidationError as exc:
         if _state["debug"]:
             raise
@@ -159,6 +164,31 @@ MaddrsFile = Annotated[Path | None, typer.Option(help="Write this peer's multiad
 LogEvery = Annotated[float | None, typer.Option(help="Seconds between metric lines.")]
 Threads = Annotated[int | None, typer.Option(help="CPU threads for torch.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of preset models' initial weights.")]
+
+
+# Options of the commands that talk to the chain (`join`, `aux --pool-id`), as in `hub`.
+PoolId = Annotated[int, typer.Option("--pool-id", help="The pool to work in (`hub pool list`).", min=1)]
+Network = Annotated[
+    str | None, typer.Option("--network", "-n", help="Network name or RPC URL (env HUB_NETWORK; else local).")
+]
+DeploymentsDir = Annotated[
+    Path | None, typer.Option(help="Folder of deployment manifests (env HUB_DEPLOYMENTS_DIR; else ./deployments).")
+]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(dir_okay=False, help="Keystore password file (else env HUB_PASSWORD, else a prompt)."),
+]
+Workdir = Annotated[
+    Path | None, typer.Option(help="Checkpoints, identity, work receipts and metrics (default: runs/pool-<id>-...).")
+]
+
+
+def _chain_client(network: str | None, account: str, password_file: Path | None, deployments_dir: Path | None):
+    from hub.accounts import PasswordSource
+    from hub.client import HubClient
+
+    return HubClient.connect(network, account, password=PasswordSource(file=password_file),
+                             deployments_dir=deployments_dir)
 
 
 # --- train --------------------------------------------------------------------------------------
@@ -257,6 +287,73 @@ def train(
     _guarded(body)
 
 
+# --- join ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def join(
+    pool_id: PoolId,
+    node_key: Annotated[str, typer.Option(help="Keystore name of this node's key (`hub account list`).")],
+    network: Network = None,
+    deployments_dir: DeploymentsDir = None,
+    password_file: PasswordFile = None,
+    workdir: Workdir = None,
+    initial_peers: InitialPeers = None,
+    host_maddrs: HostMaddrs = None,
+    announce_maddrs: AnnounceMaddrs = None,
+    private: Private = False,
+    identity_path: IdentityPath = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    max_epochs: MaxEpochs = None,
+    checkpoint_every: CheckpointEvery = None,
+    num_threads: Threads = None,
+    log_every: LogEvery = None,
+    progress_bar: Annotated[bool | None, typer.Option("--progress-bar/--no-progress-bar")] = None,
+    claim_multiplier: Annotated[
+        float, typer.Option(hidden=True, help="Fault injection for audit tests: claim this times the real work.")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
+) -> None:
+    """Train in a pool as one of its nodes and submit the work on chain (read from the pool itself)."""
+    local = {
+        "initial_peers": _split_addresses(initial_peers),
+        "host_maddrs": _split_addresses(host_maddrs),
+        "announce_maddrs": _split_addresses(announce_maddrs),
+        "identity_path": identity_path,
+        "device": device,
+        "max_epochs": max_epochs,
+        "checkpoint_every": checkpoint_every,
+        "num_threads": num_threads,
+        "log_every": log_every,
+        "progress_bar": progress_bar,
+    }
+    if private:
+        local.update(host_maddrs=["/ip4/127.0.0.1/tcp/0"], announce_maddrs=[], client_mode=True)
+
+    def body() -> None:
+        from dataclasses import asdict
+
+        from trainer.join import join_pool
+        from trainer.reporting import setup_logging
+
+        client = _chain_client(network, node_key, password_file, deployments_dir)
+        folder = workdir or Path("runs") / f"pool-{pool_id}-{client.address[:10].lower()}"
+        setup_logging()
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        summary = join_pool(client, pool_id, folder, stop_event=stop, claim_multiplier=claim_multiplier,
+                            **{k: v for k, v in local.items() if v is not None})
+        result = asdict(summary)
+        if as_json:
+            typer.echo(json.dumps(result, default=str))
+        else:
+            training = result.pop("training") or {}
+            _print_summary("join summary", {**result, "epochs": training.get("epochs_completed"),
+                                            "tokens": training.get("tokens")})
+
+    _guarded(body)
+
+
 # --- aux ----------------------------------------------------------------------------------------
 
 
@@ -288,9 +385,29 @@ def aux(
     seed: Seed = None,
     assist: Annotated[bool | None, typer.Option("--assist/--no-assist", help="Take part in all-reduce rounds.")] = None,
     refresh: Annotated[float | None, typer.Option(help="Seconds between assist/bookkeeping ticks.")] = None,
+    pool_id: Annotated[
+        int | None, typer.Option("--pool-id", help="Serve this pool: its run, and audit its claims.", min=1)
+    ] = None,
+    validator_key: Annotated[
+        str | None, typer.Option(help="With --pool-id: keystore name of a validator, to invalidate bad claims.")
+    ] = None,
+    network: Network = None,
+    deployments_dir: DeploymentsDir = None,
+    password_file: PasswordFile = None,
+    workdir: Workdir = None,
 ) -> None:
-    """Run an auxiliary peer: assist averaging, keep the latest checkpoint, report the swarm."""
+    """Run an auxiliary peer: assist averaging, keep the latest checkpoint, report the swarm.
+
+    With --pool-id and --validator-key it serves a pool's run (read from the chain) and audits
+    every work claim in the pool against the claimant's signed progress records."""
     overrides = dict(locals())
+    pool_args = {k: overrides.pop(k) for k in ("pool_id", "validator_key", "network", "deployments_dir",
+                                               "password_file", "workdir")}
+    if pool_args["pool_id"] is not None:
+        if not validator_key:
+            _fail("--pool-id needs --validator-key (hint: the keystore name of a validator account)")
+        _aux_pool(pool_args, overrides)
+        return
     overrides.pop("config_file")
     overrides["aux_assist"] = overrides.pop("assist")
     overrides["aux_refresh"] = overrides.pop("refresh")
@@ -315,6 +432,36 @@ def aux(
                 "peers_seen": len(summary.peers_seen),
             },
         )
+
+    _guarded(body)
+
+
+def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
+    local = {k: v for k, v in overrides.items() if v is not None and k in (
+        "initial_peers", "host_maddrs", "announce_maddrs", "identity_path", "checkpoint_every", "log_every",
+        "num_threads", "matchmaking_time", "averaging_timeout")}
+    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
+        if key in local:
+            local[key] = _split_addresses(local[key])
+    if overrides.get("assist") is not None:
+        local["aux_assist"] = overrides["assist"]
+    if overrides.get("refresh") is not None:
+        local["aux_refresh"] = overrides["refresh"]
+
+    def body() -> None:
+        from trainer.pool_aux import audit_pool
+        from trainer.reporting import setup_logging
+
+        pool_id = pool_args["pool_id"]
+        client = _chain_client(pool_args["network"], pool_args["validator_key"], pool_args["password_file"],
+                               pool_args["deployments_dir"])
+        folder = pool_args["workdir"] or Path("runs") / f"pool-{pool_id}-aux"
+        setup_logging()
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        summary = audit_pool(client, pool_id, folder, stop_event=stop, **local)
+        _print_summary("aux summary", {"peer_id": summary.peer_id, "final_epoch": summary.final_epoch,
+                                       "checkpoints": len(summary.checkpoints)})
 
     _guarded(body)
 
