@@ -90,25 +90,61 @@ def match_epochs(pool_id: int, peer_id: str, key: str, reported: dict[int, int])
 def judge(claim: Claim, signed: SignedProgress | None, pool_id: int, policy: AuditPolicy) -> Decision:
     """Compare one claim with the claimant's record (None: no verified record for its node)."""
     if signed is None:
-        return Decision(claim.work_key, claim.node, "hard", claim.units, 0,
-                        "no signed progress record of any peer bound to this node")
+        return Decision(
+            claim.work_key,
+            claim.node,
+            "hard",
+            claim.units,
+            0,
+            "no signed progress record of any peer bound to this node",
+        )
     reported_by_epoch = {w.epoch: w.tokens for w in signed.record.recent}
     span = match_epochs(pool_id, signed.peer_id, claim.work_key, reported_by_epoch)
-    evidence = {"record_time": signed.record.time, "record_epoch": signed.record.epoch,
-                "recent": {str(k): v for k, v in sorted(reported_by_epoch.items())}}
+    evidence = {
+        "record_time": signed.record.time,
+        "record_epoch": signed.record.epoch,
+        "recent": {str(k): v for k, v in sorted(reported_by_epoch.items())},
+    }
     if span is None:
-        return Decision(claim.work_key, claim.node, "hard", claim.units, 0,
-                        "the work key matches no epoch range the peer reported", signed.peer_id, None, evidence)
+        return Decision(
+            claim.work_key,
+            claim.node,
+            "hard",
+            claim.units,
+            0,
+            "the work key matches no epoch range the peer reported",
+            signed.peer_id,
+            None,
+            evidence,
+        )
     first, last = span
     reported = sum(reported_by_epoch.get(e, 0) for e in range(first, last + 1))
     epochs = list(range(first, last + 1))
     if claim.units <= reported * (1 + policy.tolerance):
-        return Decision(claim.work_key, claim.node, "accept", claim.units, reported, "within tolerance",
-                        signed.peer_id, epochs, evidence)
+        return Decision(
+            claim.work_key,
+            claim.node,
+            "accept",
+            claim.units,
+            reported,
+            "within tolerance",
+            signed.peer_id,
+            epochs,
+            evidence,
+        )
     verdict: Verdict = "soft" if claim.units <= reported * policy.hard_factor else "hard"
     ratio = claim.units / reported if reported else float("inf")
-    return Decision(claim.work_key, claim.node, verdict, claim.units, reported,
-                    f"claimed {ratio:.2f}x the reported tokens", signed.peer_id, epochs, evidence)
+    return Decision(
+        claim.work_key,
+        claim.node,
+        verdict,
+        claim.units,
+        reported,
+        f"claimed {ratio:.2f}x the reported tokens",
+        signed.peer_id,
+        epochs,
+        evidence,
+    )
 
 
 class Auditor:
@@ -160,7 +196,9 @@ class Auditor:
                 decision.evidence["tx"] = result.tx_hash
             elif decision.verdict == "hard":
                 result = self.client.pool.hard_invalidate_work(
-                    self.pool_id, decision.work_key, slash_amount=self.policy.slash,
+                    self.pool_id,
+                    decision.work_key,
+                    slash_amount=self.policy.slash,
                     reason=f"audit: {decision.reason}"[:128],
                 )
                 decision.evidence["tx"] = result.tx_hash
@@ -168,8 +206,15 @@ class Auditor:
             decision.evidence["error"] = exc.message  # e.g. the window closed meanwhile
             log.error("audit of %s: %s failed: %s", decision.work_key, decision.verdict, exc.message)
         self.judged[decision.work_key] = decision
-        log.info("audit %s: node %s claimed %d, reported %d: %s (%s)", decision.work_key[:10], decision.node,
-                 decision.claimed, decision.reported, decision.verdict, decision.reason)
+        log.info(
+            "audit %s: node %s claimed %d, reported %d: %s (%s)",
+            decision.work_key[:10],
+            decision.node,
+            decision.claimed,
+            decision.reported,
+            decision.verdict,
+            decision.reason,
+        )
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_file, "a") as fh:
@@ -178,5 +223,6 @@ class Auditor:
 
 def _claim(event: WorkSubmitted, window: int) -> Claim:
     # unlocksAt = submittedAt + challengeWindow + 1 (RewardsDistributor)
-    return Claim(event.work_key, event.node, event.provider, event.units, event.unlocks_at - window - 1,
-                 event.unlocks_at)
+    return Claim(
+        event.work_key, event.node, event.provider, event.units, event.unlocks_at - window - 1, event.unlocks_at
+    )

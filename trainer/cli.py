@@ -187,8 +187,9 @@ def _chain_client(network: str | None, account: str, password_file: Path | None,
     from hub.accounts import PasswordSource
     from hub.client import HubClient
 
-    return HubClient.connect(network, account, password=PasswordSource(file=password_file),
-                             deployments_dir=deployments_dir)
+    return HubClient.connect(
+        network, account, password=PasswordSource(file=password_file), deployments_dir=deployments_dir
+    )
 
 
 # --- train --------------------------------------------------------------------------------------
@@ -341,15 +342,22 @@ def join(
         setup_logging()
         stop = threading.Event()
         _stop_on_signals(stop)
-        summary = join_pool(client, pool_id, folder, stop_event=stop, claim_multiplier=claim_multiplier,
-                            **{k: v for k, v in local.items() if v is not None})
+        summary = join_pool(
+            client,
+            pool_id,
+            folder,
+            stop_event=stop,
+            claim_multiplier=claim_multiplier,
+            **{k: v for k, v in local.items() if v is not None},
+        )
         result = asdict(summary)
         if as_json:
             typer.echo(json.dumps(result, default=str))
         else:
             training = result.pop("training") or {}
-            _print_summary("join summary", {**result, "epochs": training.get("epochs_completed"),
-                                            "tokens": training.get("tokens")})
+            _print_summary(
+                "join summary", {**result, "epochs": training.get("epochs_completed"), "tokens": training.get("tokens")}
+            )
 
     _guarded(body)
 
@@ -401,8 +409,10 @@ def aux(
     With --pool-id and --validator-key it serves a pool's run (read from the chain) and audits
     every work claim in the pool against the claimant's signed progress records."""
     overrides = dict(locals())
-    pool_args = {k: overrides.pop(k) for k in ("pool_id", "validator_key", "network", "deployments_dir",
-                                               "password_file", "workdir")}
+    pool_args = {
+        k: overrides.pop(k)
+        for k in ("pool_id", "validator_key", "network", "deployments_dir", "password_file", "workdir")
+    }
     if pool_args["pool_id"] is not None:
         if not validator_key:
             _fail("--pool-id needs --validator-key (hint: the keystore name of a validator account)")
@@ -437,9 +447,23 @@ def aux(
 
 
 def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
-    local = {k: v for k, v in overrides.items() if v is not None and k in (
-        "initial_peers", "host_maddrs", "announce_maddrs", "identity_path", "checkpoint_every", "log_every",
-        "num_threads", "matchmaking_time", "averaging_timeout")}
+    local = {
+        k: v
+        for k, v in overrides.items()
+        if v is not None
+        and k
+        in (
+            "initial_peers",
+            "host_maddrs",
+            "announce_maddrs",
+            "identity_path",
+            "checkpoint_every",
+            "log_every",
+            "num_threads",
+            "matchmaking_time",
+            "averaging_timeout",
+        )
+    }
     for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
         if key in local:
             local[key] = _split_addresses(local[key])
@@ -453,15 +477,18 @@ def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
         from trainer.reporting import setup_logging
 
         pool_id = pool_args["pool_id"]
-        client = _chain_client(pool_args["network"], pool_args["validator_key"], pool_args["password_file"],
-                               pool_args["deployments_dir"])
+        client = _chain_client(
+            pool_args["network"], pool_args["validator_key"], pool_args["password_file"], pool_args["deployments_dir"]
+        )
         folder = pool_args["workdir"] or Path("runs") / f"pool-{pool_id}-aux"
         setup_logging()
         stop = threading.Event()
         _stop_on_signals(stop)
         summary = audit_pool(client, pool_id, folder, stop_event=stop, **local)
-        _print_summary("aux summary", {"peer_id": summary.peer_id, "final_epoch": summary.final_epoch,
-                                       "checkpoints": len(summary.checkpoints)})
+        _print_summary(
+            "aux summary",
+            {"peer_id": summary.peer_id, "final_epoch": summary.final_epoch, "checkpoints": len(summary.checkpoints)},
+        )
 
     _guarded(body)
 

@@ -69,8 +69,14 @@ def open_pool(client: HubClient, pool_id: int) -> PoolMetadata:
 class Submitter:
     """Moves work receipts to the chain from a background thread."""
 
-    def __init__(self, client: HubClient, queue_path: Path, every: int, stop_training: threading.Event,
-                 claim_multiplier: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: HubClient,
+        queue_path: Path,
+        every: int,
+        stop_training: threading.Event,
+        claim_multiplier: float = 1.0,
+    ) -> None:
         from trainer.work_queue import WorkQueue
 
         self.client = client
@@ -155,11 +161,11 @@ def join_pool(
     local.setdefault("metrics_file", workdir / "metrics.jsonl")
     config = train_config(meta, **local)
     identity = load_or_create_identity(config.identity_file)
-    binding = NodeBinding(node=client.address,
-                          signature=sign_binding(client.account, client.chain_id, pool_id, identity.peer_id))
+    binding = NodeBinding(
+        node=client.address, signature=sign_binding(client.account, client.chain_id, pool_id, identity.peer_id)
+    )
     config = config.model_copy(update={"node_binding": binding})
-    log.info("node %s trains in pool %d (run %s) as peer %s", client.address, pool_id, meta.run_id,
-             identity.peer_id)
+    log.info("node %s trains in pool %d (run %s) as peer %s", client.address, pool_id, meta.run_id, identity.peer_id)
 
     stop_event = stop_event or threading.Event()
     queue_path = workdir / f"work-{client.chain_id}-{pool_id}-{client.address}.json"
@@ -167,8 +173,7 @@ def join_pool(
     submitter.start()
     summary = JoinSummary(pool_id, client.address, identity.peer_id, None)
     try:
-        summary.training = run_training(config, on_epoch=lambda r: submitter.record(r, pool_id),
-                                        stop_event=stop_event)
+        summary.training = run_training(config, on_epoch=lambda r: submitter.record(r, pool_id), stop_event=stop_event)
     finally:
         submitter.finish()
         receipts = submitter.queue.receipts

@@ -38,6 +38,7 @@ def audit_pool(
     """Run the pool's aux peer and audit its claims until `stop_event` is set."""
     from trainer.audit import Auditor
     from trainer.aux_peer import run_aux
+    from trainer.identity import load_or_create_identity
     from trainer.join import pool_metadata
     from trainer.pool_run import train_config
     from trainer.progress import fetch_progress
@@ -53,6 +54,10 @@ def audit_pool(
     local.setdefault("checkpoint_dir", workdir / "checkpoints")
     local.setdefault("metrics_file", workdir / "metrics.jsonl")
     config = train_config(meta, **local).model_copy(update={"max_epochs": None})
+    # the aux peer is usually the pool's bootstrap peer itself: it must not dial its own address
+    own = load_or_create_identity(config.identity_file).peer_id
+    others = [peer for peer in config.initial_peers if not peer.rstrip("/").endswith(f"/p2p/{own}")]
+    config = config.model_copy(update={"initial_peers": others})
     auditor = Auditor(client, pool_id, meta.audit, log_file=workdir / "audit.jsonl")
     last = [0.0]
 

@@ -260,10 +260,12 @@ def choose_profile(
     where = f"{hardware.name} ({hardware.device_memory_bytes / GiB:.0f} GiB)" if hardware.is_cuda else "this CPU"
     if requested == "full":
         est = estimates[0]
-        hint = "use --profile lora" + ("" if est.offload or hardware.device == "cpu" else ", or --offload-optimizer")
+        options = ["--profile lora"]
+        if not est.offload and hardware.device == "cuda" and averaging == "gradient":
+            options.append("--offload-optimizer")
         raise MemoryProfileError(
             f"full training of this {size}-parameter model does not fit on {where}: it {_need_text(est, hardware)}",
-            hint + " or a bigger machine",
+            "use " + ", or ".join([*options, "a bigger machine"]),
         )
     if requested == "lora":
         raise MemoryProfileError(

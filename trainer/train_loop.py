@@ -206,7 +206,8 @@ class TrainingSession:
             position = int(self.checkpoint.state.get("data_position", 0))
             self.resumed_from = self.opt.local_epoch
             log.info("resumed from checkpoint %s at epoch %d", self.checkpoint.path, self.opt.local_epoch)
-        self.ledger = ProgressLedger(self.peer_id, totals)
+        binding = config.node_binding
+        self.ledger = ProgressLedger(self.peer_id, totals, (binding.node, binding.signature) if binding else None)
         self.batches = BatchStream(config, plan.tokenizer, self.peer_id, start=position)
         log.info(
             "data: %s, %d-token sequences, batch %d", self.batches.reader.describe(), config.seq_len, config.batch_size
@@ -220,6 +221,7 @@ class TrainingSession:
             shard=self.batches.reader.shard,
             profile=plan.profile.profile,
             averaging=config.averaging,
+            client_mode=bool(self.dht.client_mode),
             kernel=plan.kernel.describe(),
         )
 

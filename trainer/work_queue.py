@@ -120,8 +120,9 @@ class WorkQueue:
                 created=min(r.created for r in group),
             )
             self.receipts = [r for r in self.receipts if r not in group] + [merged]
-            log.info("merged %d unsent work receipts into epochs %d-%d", len(group), merged.first_epoch,
-                     merged.last_epoch)
+            log.info(
+                "merged %d unsent work receipts into epochs %d-%d", len(group), merged.first_epoch, merged.last_epoch
+            )
         self.save()
 
     # -- the chain
@@ -141,16 +142,25 @@ class WorkQueue:
                 if _is_refusal(exc):
                     if "exceeds the node's capacity" in exc.message:
                         # too soon after the previous claim: wait and merge with the next epoch
-                        log.warning("work for epochs %d-%d deferred: %s", receipt.first_epoch, receipt.last_epoch,
-                                    exc.message)
+                        log.warning(
+                            "work for epochs %d-%d deferred: %s", receipt.first_epoch, receipt.last_epoch, exc.message
+                        )
                         continue
                     receipt.status, receipt.error = "rejected", exc.message
                     self.save()
-                    log.error("work for epochs %d-%d rejected by the chain: %s", receipt.first_epoch,
-                              receipt.last_epoch, exc.message)
+                    log.error(
+                        "work for epochs %d-%d rejected by the chain: %s",
+                        receipt.first_epoch,
+                        receipt.last_epoch,
+                        exc.message,
+                    )
                 else:
-                    log.warning("chain unavailable, work for epochs %d-%d stays queued: %s", receipt.first_epoch,
-                                receipt.last_epoch, exc.message)
+                    log.warning(
+                        "chain unavailable, work for epochs %d-%d stays queued: %s",
+                        receipt.first_epoch,
+                        receipt.last_epoch,
+                        exc.message,
+                    )
                     break
         return done
 
@@ -173,11 +183,16 @@ class WorkQueue:
             # mined and failed, or its nonce went to another transaction: prepare a new one
             receipt.status, receipt.tx_hash, receipt.nonce, receipt.raw = "pending", None, None, None
             self.save()
-        data = client.pool.contract.encode_abi("submitWork", args=[receipt.pool_id, bytes.fromhex(receipt.key[2:]),
-                                                                  receipt.units])
+        data = client.pool.contract.encode_abi(
+            "submitWork", args=[receipt.pool_id, bytes.fromhex(receipt.key[2:]), receipt.units]
+        )
         prepared = tx.prepare(client.pool.address, data, action="submit work")
-        receipt.status, receipt.tx_hash, receipt.nonce, receipt.raw = "sent", prepared.tx_hash, prepared.nonce, \
-            prepared.raw
+        receipt.status, receipt.tx_hash, receipt.nonce, receipt.raw = (
+            "sent",
+            prepared.tx_hash,
+            prepared.nonce,
+            prepared.raw,
+        )
         self.save()
         tx.broadcast(prepared)
         return self._await(client, receipt)
@@ -194,8 +209,13 @@ class WorkQueue:
     def _confirm(self, receipt: Receipt, block: int | None) -> bool:
         receipt.status, receipt.block, receipt.raw, receipt.error = "confirmed", block, None, None
         self.save()
-        log.info("work for epochs %d-%d on chain: %d tokens, key %s", receipt.first_epoch, receipt.last_epoch,
-                 receipt.units, receipt.key)
+        log.info(
+            "work for epochs %d-%d on chain: %d tokens, key %s",
+            receipt.first_epoch,
+            receipt.last_epoch,
+            receipt.units,
+            receipt.key,
+        )
         return True
 
 

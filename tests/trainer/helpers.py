@@ -86,6 +86,15 @@ class TrainerProcess:
             pass
 
 
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for a peer whose address must be known in advance)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.25) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,22 +105,66 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: f
 
 
 def peer_args(
-    *, run_id: str, corpus: Path, tokenizer: Path, checkpoint_dir: Path, averaging: str, max_epochs: int,
-    target_batch_size: int, initial_peers: list[str], extra: list[str] | None = None,
+    *,
+    run_id: str,
+    corpus: Path,
+    tokenizer: Path,
+    checkpoint_dir: Path,
+    averaging: str,
+    max_epochs: int,
+    target_batch_size: int,
+    initial_peers: list[str],
+    extra: list[str] | None = None,
 ) -> list[str]:
     """Arguments of `trainer train` for a tiny-LLaMA peer on loopback with CI-sized timings."""
     args = [
-        "train", "--run-id", run_id, "--model", "tiny", "--tokenizer", str(tokenizer),
-        "--data", str(corpus), "--data-shards", "4", "--seq-len", str(SEQ_LEN), "--batch-size", str(BATCH),
-        "--target-batch-size", str(target_batch_size), "--averaging", averaging,
-        "--lr", "3e-3", "--warmup-steps", "2", "--total-steps", "400",
-        "--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--matchmaking-time", "1.5", "--averaging-timeout", "6",
-        "--metadata-expiration", "8", "--load-state-timeout", "10",
-        "--checkpoint-dir", str(checkpoint_dir), "--checkpoint-every", "2", "--max-epochs", str(max_epochs),
-        "--log-every", "5", "--num-threads", "1", "--no-progress-bar",
+        "train",
+        "--run-id",
+        run_id,
+        "--model",
+        "tiny",
+        "--tokenizer",
+        str(tokenizer),
+        "--data",
+        str(corpus),
+        "--data-shards",
+        "4",
+        "--seq-len",
+        str(SEQ_LEN),
+        "--batch-size",
+        str(BATCH),
+        "--target-batch-size",
+        str(target_batch_size),
+        "--averaging",
+        averaging,
+        "--lr",
+        "3e-3",
+        "--warmup-steps",
+        "2",
+        "--total-steps",
+        "400",
+        "--host-maddrs",
+        "/ip4/127.0.0.1/tcp/0",
+        "--matchmaking-time",
+        "1.5",
+        "--averaging-timeout",
+        "6",
+        "--metadata-expiration",
+        "8",
+        "--load-state-timeout",
+        "10",
+        "--checkpoint-dir",
+        str(checkpoint_dir),
+        "--checkpoint-every",
+        "2",
+        "--max-epochs",
+        str(max_epochs),
+        "--log-every",
+        "5",
+        "--num-threads",
+        "1",
+        "--no-progress-bar",
     ]
     for peer in initial_peers:
         args += ["--initial-peers", peer]
     return args + (extra or [])
-
-

@@ -37,14 +37,45 @@ class GradientRun:
 def gradient_run(trainer_workdir: Path, corpus: Path, tokenizer_dir: Path) -> GradientRun:
     workdir = trainer_workdir / "gradient"
     workdir.mkdir()
-    aux = TrainerProcess(workdir, "aux", [
-        "aux", "--run-id", "grad", "--model", "tiny", "--tokenizer", str(tokenizer_dir),
-        "--target-batch-size", str(TARGET), "--averaging", "gradient",
-        "--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--matchmaking-time", "1.5", "--averaging-timeout", "6",
-        "--metadata-expiration", "8", "--load-state-timeout", "10",
-        "--checkpoint-dir", str(workdir / "aux"), "--checkpoint-every", "2", "--max-epochs", str(MAX_EPOCHS),
-        "--maddrs-file", str(workdir / "aux.maddrs"), "--log-every", "2", "--num-threads", "1",
-    ])
+    aux = TrainerProcess(
+        workdir,
+        "aux",
+        [
+            "aux",
+            "--run-id",
+            "grad",
+            "--model",
+            "tiny",
+            "--tokenizer",
+            str(tokenizer_dir),
+            "--target-batch-size",
+            str(TARGET),
+            "--averaging",
+            "gradient",
+            "--host-maddrs",
+            "/ip4/127.0.0.1/tcp/0",
+            "--matchmaking-time",
+            "1.5",
+            "--averaging-timeout",
+            "6",
+            "--metadata-expiration",
+            "8",
+            "--load-state-timeout",
+            "10",
+            "--checkpoint-dir",
+            str(workdir / "aux"),
+            "--checkpoint-every",
+            "2",
+            "--max-epochs",
+            str(MAX_EPOCHS),
+            "--maddrs-file",
+            str(workdir / "aux.maddrs"),
+            "--log-every",
+            "2",
+            "--num-threads",
+            "1",
+        ],
+    )
     everyone = [aux]
     try:
         aux.start()
@@ -52,10 +83,20 @@ def gradient_run(trainer_workdir: Path, corpus: Path, tokenizer_dir: Path) -> Gr
         bootstrap = (workdir / "aux.maddrs").read_text().split()
 
         def make_peer(index: int, name: str, max_epochs: int = MAX_EPOCHS) -> TrainerProcess:
-            return TrainerProcess(workdir, name, peer_args(
-                run_id="grad", corpus=corpus, tokenizer=tokenizer_dir, checkpoint_dir=workdir / f"peer{index}",
-                averaging="gradient", max_epochs=max_epochs, target_batch_size=TARGET, initial_peers=bootstrap,
-            ))
+            return TrainerProcess(
+                workdir,
+                name,
+                peer_args(
+                    run_id="grad",
+                    corpus=corpus,
+                    tokenizer=tokenizer_dir,
+                    checkpoint_dir=workdir / f"peer{index}",
+                    averaging="gradient",
+                    max_epochs=max_epochs,
+                    target_batch_size=TARGET,
+                    initial_peers=bootstrap,
+                ),
+            )
 
         peers = [make_peer(index, f"peer{index}") for index in (1, 2, 3)]
         for peer in peers:
@@ -161,11 +202,20 @@ def test_generate_from_the_trained_checkpoint(gradient_run: GradientRun, tmp_pat
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("peer ada staked\n\nthe loss of pool\n")
     results = run_generation(
-        gradient_run.workdir / "peer1", prompts, tmp_path / "out", max_length=24, temperature=0.8, top_p=0.9,
-        num_samples=2, device="cpu",
+        gradient_run.workdir / "peer1",
+        prompts,
+        tmp_path / "out",
+        max_length=24,
+        temperature=0.8,
+        top_p=0.9,
+        num_samples=2,
+        device="cpu",
     )
     assert [(r.prompt, r.sample) for r in results] == [
-        ("peer ada staked", 0), ("peer ada staked", 1), ("the loss of pool", 0), ("the loss of pool", 1)
+        ("peer ada staked", 0),
+        ("peer ada staked", 1),
+        ("the loss of pool", 0),
+        ("the loss of pool", 1),
     ]
     assert all(r.new_tokens > 0 and r.text.strip() for r in results)
     lines = (tmp_path / "out" / "generations.jsonl").read_text().splitlines()

@@ -1,0 +1,114 @@
+"""The `trainer` command line: fast help, and one-line errors with a non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.trainer.helpers import subprocess_env
+from trainer.cli import app
+
+runner = CliRunner()
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from trainer.cli import app; "
+        "result = CliRunner().invoke(app, ['train', '--help']); assert result.exit_code == 0, result.output; "
+        "heavy = [m for m in ('torch', 'transformers', 'hivemind', 'peft', 'datasets') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def one_line_error(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def test_missing_data_path(tmp_path: Path) -> None:
+    line = one_line_error(["train", "--model", "tiny", "--data", str(tmp_path / "nope.txt")])
+    assert "does not exist" in line and "hint:" in line
+
+
+def test_unknown_model(tmp_path: Path, corpus: Path) -> None:
+    line = one_line_error(["train", "--model", "no-such-org/no-such-model", "--data", str(corpus)])
+    assert "unknown model 'no-such-org/no-such-model'" in line and "presets are tiny" in line
+    line = one_line_error(["train", "--model", str(tmp_path / "missing-model-dir"), "--data", str(corpus)])
+    assert "model directory" in line and "does not exist" in line
+
+
+def test_impossible_memory_profile(corpus: Path) -> None:
+    line = one_line_error(["train", "--model", "llama-7b-shape", "--profile", "full", "--data", str(corpus)])
+    assert "full training of this 6.74B-parameter model does not fit on this CPU" in line
+    assert "GiB of RAM" in line
+
+
+def test_invalid_settings_and_config_files(tmp_path: Path, corpus: Path) -> None:
+    line = one_line_error(["train", "--averaging", "ring", "--data", str(corpus)])
+    assert "invalid setting averaging" in line
+    line = one_line_error(["train", "--config", str(tmp_path / "missing.json")])
+    assert "config file" in line
+
+
+def test_aux_refuses_client_mode() -> None:
+    from trainer.aux_peer import run_aux
+    from trainer.config import TrainConfig
+    from trainer.errors import SwarmError
+
+    with pytest.raises(SwarmError, match="cannot run in client mode"):
+        run_aux(TrainConfig(model="tiny", client_mode=True))
+    assert "--private" not in runner.invoke(app, ["aux", "--help"]).stdout
+
+
+def test_generate_with_missing_inputs(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("hello\n")
+    line = one_line_error(
+        ["generate", "--checkpoint", str(tmp_path), "--prompts", str(prompts), "--output-dir", str(tmp_path / "out")]
+    )
+    assert "no checkpoint in" in line
+    line = one_line_error(
+        [
+            "generate",
+            "--checkpoint",
+            str(tmp_path),
+            "--prompts",
+            str(tmp_path / "none.txt"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert "prompts file" in line
+
+
+@pytest.mark.parametrize("command", [["doctor", "--model", "llama-7b-shape", "--gpu-memory-gb", "14"]])
+def test_doctor_explains_what_fits(command: list[str]) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.stderr
+    assert "flash" in result.stdout and "6.74B parameters" in result.stdout
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
+    assert rows["full"].rstrip("│ ").endswith("no") and rows["lora"].rstrip("│ ").endswith("no")
+
+
+def test_bad_input_exits_non_zero_from_a_real_process(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer.cli", "train", "--model", "tiny", "--data", str(tmp_path / "absent.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(tmp_path),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: data path {tmp_path / 'absent.jsonl'} does not exist "
+        "(hint: pass a .txt/.jsonl file, a directory, or a HF dataset id)"
+    )

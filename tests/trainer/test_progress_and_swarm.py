@@ -1,0 +1,162 @@
+"""Signed progress records, persistent identities and the hivemind pitfalls, on in-process DHTs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import hivemind
+import pytest
+import torch
+from hivemind.dht.crypto import RSASignatureValidator
+from hivemind.utils import get_dht_time
+from hivemind.utils.crypto import RSAPrivateKey
+
+from trainer.config import TrainConfig
+from trainer.errors import SwarmError
+from trainer.identity import load_or_create_identity, peer_id_from_record_key
+from trainer.progress import (
+    RECENT_EPOCHS,
+    ProgressLedger,
+    ensure_validators,
+    fetch_progress,
+    progress_key,
+    publish_progress,
+)
+from trainer.swarm import build_dht, build_optimizer, check_run_settings
+
+LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
+
+
+@pytest.fixture
+def dhts() -> Iterator[list[hivemind.DHT]]:
+    started: list[hivemind.DHT] = []
+    yield started
+    for dht in reversed(started):
+        dht.shutdown()
+
+
+def config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
+    settings = dict(
+        run_id="unit",
+        model="tiny",
+        host_maddrs=LOOPBACK,
+        checkpoint_dir=tmp_path / name,
+        target_batch_size=8,
+        batch_size=4,
+        matchmaking_time=1.0,
+        averaging_timeout=3.0,
+        load_state_timeout=2.0,
+        load_state_attempts=2,
+    )
+    return TrainConfig(**(settings | overrides))
+
+
+def test_identity_is_persistent_and_is_the_record_signing_key(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    first = load_or_create_identity(tmp_path / "id.key")
+    again = load_or_create_identity(tmp_path / "id.key")
+    assert first.peer_id == again.peer_id and first.peer_id.startswith("Qm")
+    dht = build_dht(config(tmp_path, "a"), again)
+    dhts.append(dht)
+    assert dht.peer_id.to_base58() == first.peer_id
+    owner = RSASignatureValidator().local_public_key  # what hivemind signs records with now
+    assert peer_id_from_record_key(owner[len(b"[owner:") : -1]) == first.peer_id
+
+
+def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(
+    tmp_path: Path, dhts: list[hivemind.DHT]
+) -> None:
+    identity = load_or_create_identity(tmp_path / "writer.key")
+    writer = build_dht(config(tmp_path, "w"), identity)
+    dhts.append(writer)
+    reader = hivemind.DHT(initial_peers=[str(a) for a in writer.get_visible_maddrs()], client_mode=True, start=True)
+    dhts.append(reader)
+
+    ledger = ProgressLedger(identity.peer_id)
+    ledger.add_epoch(0, samples=16, tokens=1024, mean_loss=6.5, seconds=1.5)
+    ledger.add_epoch(1, samples=8, tokens=512, mean_loss=math.nan, seconds=0.7)
+    publish_progress(writer, "unit", ledger.record(time.time()), expiration=60)
+    time.sleep(0.5)
+    records = fetch_progress(reader, "unit")
+    assert set(records) == {identity.peer_id}
+    record = records[identity.peer_id].record
+    assert (record.epoch, record.samples, record.tokens) == (1, 24, 1536)
+    assert records[identity.peer_id].epoch_work(0).tokens == 1024
+    assert records[identity.peer_id].epoch_work(1).mean_loss == -1.0, "non-finite loss is stored as -1"
+
+    # another key may sign its own record, but not one that claims the writer's peer id
+    forger_key = RSAPrivateKey()
+    forger = hivemind.DHT(
+        initial_peers=[str(a) for a in writer.get_visible_maddrs()],
+        start=True,
+        record_validators=[RSASignatureValidator(forger_key)],
+    )
+    dhts.append(forger)
+    ensure_validators(forger, "unit")
+    forged = ledger.record(time.time() + 1).dict() | {"tokens": 10**9}
+    subkey = RSASignatureValidator(forger_key).local_public_key
+    assert forger.store(progress_key("unit"), subkey=subkey, value=forged, expiration_time=get_dht_time() + 60)
+    # a malformed record is refused by the DHT itself (schema validation)
+    malformed = forged | {"tokens": -1}
+    assert not forger.store(progress_key("unit"), subkey=subkey, value=malformed, expiration_time=get_dht_time() + 60)
+    time.sleep(0.5)
+    records = fetch_progress(reader, "unit")
+    assert {peer: r.record.tokens for peer, r in records.items()} == {identity.peer_id: 1536}
+
+
+def test_ledger_keeps_totals_and_a_bounded_history() -> None:
+    ledger = ProgressLedger("QmPeer")
+    for epoch in range(RECENT_EPOCHS + 4):
+        ledger.add_epoch(epoch, samples=2, tokens=128, mean_loss=5.0, seconds=1.0)
+    restored = ProgressLedger("QmPeer", ledger.totals())
+    assert (restored.tokens, restored.samples, restored.epoch) == (128 * (RECENT_EPOCHS + 4), 40, RECENT_EPOCHS + 3)
+    assert [work.epoch for work in restored.recent] == list(range(4, RECENT_EPOCHS + 4))
+
+
+def test_optimizer_client_mode_follows_the_dht(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    server_config = config(tmp_path, "server")
+    server = build_dht(server_config, load_or_create_identity(server_config.identity_file))
+    dhts.append(server)
+    client_config = config(
+        tmp_path, "client", client_mode=True, initial_peers=[str(a) for a in server.get_visible_maddrs()]
+    )
+    client = build_dht(client_config, load_or_create_identity(client_config.identity_file))
+    dhts.append(client)
+    for cfg, dht in ((server_config, server), (client_config, client)):
+        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
+        try:
+            assert opt.client_mode is dht.client_mode  # hivemind 1.1.12 ignores Optimizer(client_mode=...)
+            assert opt.tracker.client_mode is dht.client_mode
+        finally:
+            opt.shutdown()
+    assert client.client_mode and not server.client_mode
+
+
+def test_state_download_is_bounded_when_no_peer_can_serve_it(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    cfg = config(tmp_path, "lonely")
+    dht = build_dht(cfg, load_or_create_identity(cfg.identity_file))
+    dhts.append(dht)
+    opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
+    try:
+        opt.tracker.global_progress.epoch = 7  # the swarm claims to be ahead, but nobody answers
+        began = time.monotonic()
+        caught_up = opt.load_state_from_peers()
+        assert not caught_up and opt.failed_state_downloads == 1
+        assert opt.local_epoch == 7, "the peer moves on to the swarm's epoch instead of hanging"
+        assert time.monotonic() - began < 60
+    finally:
+        opt.shutdown()
+
+
+def test_peers_with_incompatible_settings_are_refused(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    cfg = config(tmp_path, "first")
+    dht = build_dht(cfg, load_or_create_identity(cfg.identity_file))
+    dhts.append(dht)
+    settings = {"run_id": "unit", "averaging": "gradient", "profile": "full", "target_batch_size": 8}
+    assert check_run_settings(dht, settings) == settings
+    time.sleep(0.2)
+    assert check_run_settings(dht, settings) == settings, "the same settings join"
+    with pytest.raises(SwarmError, match="profile='full' \\(yours 'lora'\\)"):
+        check_run_settings(dht, settings | {"profile": "lora"})

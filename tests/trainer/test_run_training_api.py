@@ -1,0 +1,116 @@
+"""The Python API the chain bridge uses: `run_training(config, on_epoch, stop_event)`.
+
+A single in-process peer with the LoRA profile: it reports every epoch to the callback, stops
+when asked, checkpoints only the adapters (plus the preset's random base, once), resumes at the
+right epoch with its totals, and `trainer generate`'s loader merges the adapters back.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer.checkpoint import find_checkpoint
+from trainer.config import TrainConfig
+from trainer.train_loop import EpochReport, run_training
+
+
+@pytest.fixture(scope="module")
+def lora_config(tmp_path_factory: pytest.TempPathFactory, corpus: Path, tokenizer_dir: Path) -> TrainConfig:
+    workdir = tmp_path_factory.mktemp("lora")
+    return TrainConfig(
+        run_id="lora-api",
+        model="tiny",
+        tokenizer=str(tokenizer_dir),
+        profile="lora",
+        lora_rank=4,
+        data=str(corpus),
+        data_shards=2,
+        seq_len=64,
+        batch_size=4,
+        target_batch_size=16,
+        lr=1e-2,
+        warmup_steps=1,
+        total_steps=100,
+        host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+        matchmaking_time=1.0,
+        averaging_timeout=3.0,
+        checkpoint_dir=workdir / "ckpt",
+        checkpoint_every=2,
+        max_epochs=4,
+        metrics_file=workdir / "metrics.jsonl",
+        progress_bar=False,
+        num_threads=1,
+    )
+
+
+def test_on_epoch_reports_every_epoch_and_stop_event_stops(lora_config: TrainConfig) -> None:
+    reports: list[EpochReport] = []
+    stop = threading.Event()
+
+    def on_epoch(report: EpochReport) -> None:
+        reports.append(report)
+        if report.epoch == 2:
+            stop.set()  # e.g. the pool ended on chain
+
+    summary = run_training(lora_config, on_epoch=on_epoch, stop_event=stop)
+    assert [r.epoch for r in reports] == [0, 1, 2]
+    assert summary.final_epoch == 3 and summary.epochs_completed == 3
+    peer_ids = {r.peer_id for r in reports}
+    assert peer_ids == {summary.peer_id} and summary.peer_id.startswith("Qm")
+    for report in reports:
+        assert report.run_id == "lora-api"
+        assert report.samples >= 16 and report.tokens == report.samples * 64
+        assert report.wall_time > 0 and report.mean_loss > 0 and report.num_peers >= 1
+    assert summary.tokens == sum(r.tokens for r in reports)
+
+    info = find_checkpoint(lora_config.checkpoint_dir)
+    assert info is not None and info.is_lora and info.epoch == 3
+    assert (info.path / "adapter" / "adapter_model.safetensors").is_file()
+    assert not (info.path / "model").exists(), "the LoRA profile saves adapters only"
+    assert (lora_config.checkpoint_dir / "base-model" / "config.json").is_file()
+
+
+def test_restart_resumes_epoch_totals_and_identity(lora_config: TrainConfig) -> None:
+    before = find_checkpoint(lora_config.checkpoint_dir)
+    reports: list[EpochReport] = []
+    summary = run_training(lora_config.model_copy(update={"max_epochs": 5}), on_epoch=reports.append)
+    assert summary.resumed_from_epoch == before.epoch == 3
+    assert summary.start_epoch == 3 and [r.epoch for r in reports] == [3, 4]
+    assert summary.peer_id == before.state["peer_id"]
+    assert summary.tokens == before.state["totals"]["tokens"] + sum(r.tokens for r in reports)
+
+
+def test_generate_merges_adapters_and_matches_the_trained_model(lora_config: TrainConfig, tmp_path: Path) -> None:
+    from transformers import LlamaForCausalLM
+
+    from trainer.generate import generate_texts, load_for_inference, run_generation
+
+    model, tokenizer = load_for_inference(lora_config.checkpoint_dir, device="cpu")
+    assert not any("lora" in name for name, _ in model.named_parameters()), "adapters are merged"
+    base = LlamaForCausalLM.from_pretrained(str(lora_config.checkpoint_dir / "base-model"))
+    merged_weights, base_weights = model.state_dict(), base.state_dict()
+    changed = [name for name in base_weights if not torch.equal(base_weights[name], merged_weights[name])]
+    assert changed and all(any(t in name for t in lora_config.lora_targets) for name in changed), (
+        "the trained adapters, and only they, changed the frozen base"
+    )
+    greedy = generate_texts(model, tokenizer, ["peer ada"], max_length=12, temperature=0, top_p=1.0, num_samples=1)
+    again = generate_texts(model, tokenizer, ["peer ada"], max_length=12, temperature=0, top_p=1.0, num_samples=1)
+    assert greedy == again and greedy[0].new_tokens > 0
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("pool 3 reached epoch\n")
+    results = run_generation(
+        lora_config.checkpoint_dir,
+        prompts,
+        tmp_path / "out",
+        max_length=20,
+        temperature=1.0,
+        top_p=0.95,
+        num_samples=3,
+        device="cpu",
+    )
+    assert len(results) == 3 and len({r.text for r in results}) > 1, "sampling gives different continuations"
