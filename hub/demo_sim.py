@@ -1,6 +1,6 @@
-"""`hub demo`: the main job, end to end.
+"""`hub demo --simulate`: the contract cycle on an in-process EVM, in seconds.
 
-Until the local-chain job lands (issue 6), this builds the contracts and runs one provider's full
+It builds the contracts and runs one provider's full
 cycle on Titanoboa's in-process EVM: stake, attested node, validation, a funded pool, an
 invite-signed join, work, a challenge window, a claim, a fraud case with a slash, and an exit.
 Every step prints what happened and the balances it moved.

@@ -97,6 +97,30 @@ class DevnetPorts(BaseModel):
         return self
 
 
+def free_ports(start: int = 300, stop: int = 5000) -> DevnetPorts:
+    """Default ports shifted by a multiple of 10 at which every port is free right now (for a chain
+    that runs beside a developer's own `hub devnet`: tests, `hub demo`)."""
+    import random
+    import socket
+
+    def bindable(port: int) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    offsets = list(range(start, stop, 10))
+    random.shuffle(offsets)
+    for offset in offsets:
+        ports = DevnetPorts.shifted(offset)
+        if all(bindable(p) for p in ports.model_dump().values()):
+            return ports
+    raise HubError("no free range of ports for a local chain", hint="stop other local chains and try again")
+
+
 class DevnetConfig(BaseModel):
     """Where the devnet lives and how it runs. Defaults are the `hub devnet` defaults."""
 

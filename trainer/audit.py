@@ -183,6 +183,15 @@ class Auditor:
             if now - claim.submitted_at < self.policy.grace_seconds:
                 continue  # give the peer's record time to reach the DHT
             decision = judge(claim, bound.get(claim.node), self.pool_id, self.policy)
+            if decision.verdict != "accept":
+                work = self.client.rewards.work(self.pool_id, claim.work_key, now=now)
+                if work.voided or work.state.value != "locked":
+                    # the node's hard invalidation already voided it: no second slash for one fraud
+                    decision.reason += f"; already {'voided' if work.voided else work.state.value}, no action"
+                    decision.evidence["onchain"] = work.state.value
+                    self._record(decision)
+                    taken.append(decision)
+                    continue
             self._act(decision)
             taken.append(decision)
         return taken
@@ -205,6 +214,9 @@ class Auditor:
         except HubError as exc:
             decision.evidence["error"] = exc.message  # e.g. the window closed meanwhile
             log.error("audit of %s: %s failed: %s", decision.work_key, decision.verdict, exc.message)
+        self._record(decision)
+
+    def _record(self, decision: Decision) -> None:
         self.judged[decision.work_key] = decision
         log.info(
             "audit %s: node %s claimed %d, reported %d: %s (%s)",

@@ -124,14 +124,23 @@ class Submitter:
                     log.error("stopping: the chain refused this node's work (%s)", receipt.error)
                     self.stop_training.set()
 
-    def finish(self, timeout: float = 60.0) -> None:
-        """Send what is left (any batch size), then stop the thread."""
+    def finish(self, timeout: float = 90.0) -> None:
+        """Send what is left (any batch size), retrying until it is settled or `timeout` passes: a
+        claim deferred by the pool's work-rate rule fits once enough time has gone by."""
+        import time
+
         self.done.set()
         self.wake.set()
+        deadline = time.monotonic() + timeout
         self.thread.join(timeout)
-        with self.lock:
-            if self._due():
+        while True:
+            with self.lock:
+                if not self._due():
+                    return
                 self._flush()
+                if not self.queue.unsettled() or time.monotonic() > deadline:
+                    return
+            time.sleep(RETRY_SECONDS)
 
 
 def join_pool(

@@ -119,11 +119,25 @@ def _root(
 
 
 @app.command()
-def demo() -> None:
-    """Run the main job end to end and print what happened."""
-    from hub.demo import run_demo
+def demo(
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Run the contract cycle on an in-process EVM instead (seconds).")
+    ] = False,
+    workdir: Annotated[str, typer.Option(help="Where the chain, keystores, peers and plot go.")] = "runs/demo",
+    epochs: Annotated[int, typer.Option(help="Collaborative epochs to train.", min=1)] = 4,
+    keep_chain: Annotated[bool, typer.Option("--keep-chain", help="Leave the local chain running afterwards.")] = False,
+) -> None:
+    """Run the main job end to end on a local chain: deploy, stake, pool, train, audit, claim."""
+    if simulate:
+        from hub.demo_sim import run_demo as run_simulated
 
-    run_demo()
+        run_simulated()
+        return
+    from pathlib import Path
+
+    from hub.demo import DemoSettings, run_demo
+
+    run_demo(DemoSettings(workdir=Path(workdir), epochs=epochs, keep_chain=keep_chain))
 
 
 def main() -> None:

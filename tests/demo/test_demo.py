@@ -5,7 +5,7 @@ from io import StringIO
 from rich.console import Console
 
 from hub.contracts import INJ
-from hub.demo import run_demo
+from hub.demo_sim import run_demo
 
 
 def test_demo_runs_the_cycle_and_balances_add_up():

@@ -1,0 +1,521 @@
+"""`hub demo`: the main job, end to end, on a real local Injective chain.
+
+One command does what every actor of the marketplace does, in order:
+
+1. start a fresh local chain (`injectived`, free ports, its own folder) and deploy the contracts
+   with short durations (a local chain cannot warp time);
+2. register a provider with stake, add two nodes attested by their own keys, have a validator
+   validate them and whitelist the provider, fund the node keys for gas;
+3. publish the pool's metadata (tiny LLaMA, a generated corpus, the aux peer as bootstrap peer,
+   audit thresholds), create and fund the pool, invite and join both nodes;
+4. run the pool's aux peer (`trainer aux --pool-id`, auditing claims as the validator) and two
+   trainer peers (`trainer join --pool-id`) for a few collaborative epochs; each submits its work;
+5. wait for the challenge window, claim the rewards, end the pool, refund the unused budget;
+6. print balances before and after, work per node, loss per epoch and the audit's decisions, and
+   write the loss curve to a PNG.
+
+Everything lives under `runs/demo/` (chain, keystores, deployment, peers' folders, plot). The
+keystores use a random password kept in `runs/demo/keystores/.password` (mode 0600). The dev
+accounts used here are public keys, valid on the local chain only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub.contracts import INJ
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hub.client import HubClient
+    from hub.devnet import Devnet
+
+# @dev Dev accounts (public keys, local chain only) playing each role.
+ADMIN, VALIDATOR, PROVIDER, CREATOR = 0, 1, 2, 3
+NODE_UNITS = 10
+PROVIDER_STAKE = 30 * INJ
+NODE_GAS_FUNDS = INJ
+POOL_BUDGET = 50 * INJ
+REWARD_PER_TOKEN = 10**12  # 1e-6 INJ per token processed
+FRAUD_SLASH = 2 * INJ
+
+
+@dataclass
+class DemoSettings:
+    """How the main job runs. Defaults finish in a few minutes on 2 CPU cores."""
+
+    workdir: Path = Path("runs/demo")
+    nodes: int = 2
+    epochs: int = 4
+    # @dev Seconds: long enough for the aux peer to judge a claim before it unlocks.
+    challenge_window: int = 45
+    unbonding: int = 5
+    # @dev Tokens one compute unit may claim per second (the default work-rate validator).
+    max_rate: int = 5000
+    keep_chain: bool = False
+    # @dev Fault injection for tests: this node (1-based) claims `claim_multiplier` x its work.
+    lying_node: int | None = None
+    claim_multiplier: float = 3.0
+    timeout_s: float = 900.0
+
+
+@dataclass
+class NodeReport:
+    name: str
+    address: str
+    epochs: int = 0
+    tokens: int = 0
+    claimed_units: int = 0
+    paid_units: int = 0
+    invalidated_units: int = 0
+    losses: dict[int, float] = field(default_factory=dict)
+    exit_code: int | None = None
+
+
+@dataclass
+class DemoResult:
+    pool_id: int
+    chain_id: int
+    rpc_url: str
+    balances_before: dict[str, int]
+    balances_after: dict[str, int]
+    # @dev Gas each account paid (Injective charges gas limit x price), wei.
+    fees: dict[str, int]
+    claimed: int
+    refunded: int
+    slashed: int
+    nodes: list[NodeReport]
+    decisions: list[dict[str, Any]]
+    plot: Path | None
+    workdir: Path
+
+
+class _Peer:
+    """A `trainer` subprocess with its log."""
+
+    def __init__(self, name: str, args: list[str], workdir: Path, env: dict[str, str]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.name, self.workdir = name, workdir
+        self.log = workdir / "output.log"
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", *args], stdout=out,
+                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (the peer checkpoints and leaves), then SIGKILL the group if it lingers."""
+        if self.running():
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # hivemind's helpers, whatever is left
+        except ProcessLookupError:
+            pass
+        return self.proc.poll()
+
+    def tail(self, lines: int = 15) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class LocalJob:
+    """The main job's steps, callable one by one (the end-to-end tests inject faults between them)."""
+
+    def __init__(self, settings: DemoSettings, console: Console) -> None:
+        self.s = settings
+        self.say = console.print
+        self.console = console
+        self.root = settings.workdir.resolve()
+        self.devnet: Devnet | None = None
+        self.clients: dict[str, HubClient] = {}
+        self.addresses: dict[str, str] = {}
+        self.peers: dict[str, _Peer] = {}
+        self.fees: dict[str, int] = {}
+        self._sent_here: set[str] = set()
+        self._first_swarm_block = 0
+        self.pool_id = 0
+        self.balances_before: dict[str, int] = {}
+
+    # -- chain and contracts ----------------------------------------------------------------------
+
+    def start_chain(self) -> None:
+        from hub.devnet import Devnet, DevnetConfig, free_ports
+
+        if self.root.exists():
+            shutil.rmtree(self.root)  # a fresh chain every run: the numbers are reproducible
+        self.root.mkdir(parents=True)
+        self.devnet = Devnet(DevnetConfig(home=self.root / "chain", ports=free_ports()))
+        status = self.devnet.start()
+        self.say(f"local Injective chain {status.chain_id} up at {self.devnet.rpc_url} (block {status.height})")
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of every `hub` / `trainer` process of the job."""
+        env = dict(os.environ)
+        env.update(
+            HUB_NETWORK=self.rpc_url,
+            HUB_KEYSTORE_DIR=str(self.root / "keystores"),
+            HUB_DEPLOYMENTS_DIR=str(self.root / "deployments"),
+            HF_HUB_OFFLINE="1",
+            OMP_NUM_THREADS="1",
+            TOKENIZERS_PARALLELISM="false",
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("HUB_PASSWORD", None)
+        return env
+
+    @property
+    def rpc_url(self) -> str:
+        assert self.devnet is not None
+        return self.devnet.rpc_url
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "keystores" / ".password"
+
+    def deploy(self) -> None:
+        from hub.accounts import import_dev_account, new_account
+        from hub.contracts import SystemParams
+        from hub.deploy import deploy
+        from hub.devkeys import dev_account
+        from hub.networks import Network, connect
+
+        keystores = self.root / "keystores"
+        keystores.mkdir(parents=True)
+        password = secrets.token_urlsafe(24)
+        self.password_file.write_text(password + "\n")
+        self.password_file.chmod(0o600)
+        roles = {"admin": ADMIN, "validator": VALIDATOR, "provider": PROVIDER, "creator": CREATOR}
+        for name, index in roles.items():
+            import_dev_account(index, password, name=name, directory=keystores, kdf_iterations=2**10)
+        for i in range(1, self.s.nodes + 1):
+            new_account(f"node-{i}", password, directory=keystores, kdf_iterations=2**10)
+
+        w3 = connect(Network(name="local", rpc_url=self.rpc_url, chain_id=None))
+        params = SystemParams(unbonding_period=self.s.unbonding, min_stake_per_compute_unit=INJ,
+                              max_units_per_compute_unit_per_second=self.s.max_rate)
+        result = deploy(w3, dev_account(ADMIN), network=self.rpc_url, params=params,
+                        validator=dev_account(VALIDATOR).address, directory=self.root / "deployments")
+        self.say(f"deployed and wired the six contracts in {result.seconds:.1f} s "
+                 f"(hub {result.deployment.address('InjectiveAiHub')})")
+        self.domain_id = result.deployment.default_domain_id
+        for name in [*roles, *(f"node-{i}" for i in range(1, self.s.nodes + 1))]:
+            self.clients[name] = self._client(name, password)
+            self.addresses[name] = self.clients[name].address
+
+    def _client(self, name: str, password: str) -> HubClient:
+        from hub.accounts import load_account
+        from hub.client import HubClient
+
+        account = load_account(name, password, directory=self.root / "keystores")
+        return HubClient.connect(self.rpc_url, account, deployments_dir=self.root / "deployments")
+
+    def _paid(self, actor: str, result: Any) -> Any:
+        """Record the gas `actor` paid for a transaction (a TxResult or ClaimResult)."""
+        self.fees[actor] = self.fees.get(actor, 0) + result.fee
+        self._sent_here.update(getattr(result, "tx_hashes", None) or [result.tx_hash])
+        return result
+
+    # -- actors -----------------------------------------------------------------------------------
+
+    def setup_nodes(self) -> None:
+        from hub.amounts import format_inj
+
+        provider, validator = self.clients["provider"], self.clients["validator"]
+        self.balances_before = self.balances()
+        self._paid("provider", provider.hub.register_provider(PROVIDER_STAKE))
+        self.say(f"provider {self.addresses['provider']} registered with {format_inj(PROVIDER_STAKE)} of stake")
+        for i in range(1, self.s.nodes + 1):
+            node = self.clients[f"node-{i}"]
+            attestation = node.hub.attest_node(self.addresses["provider"], NODE_UNITS, f"file:///specs/node-{i}.json")
+            self._paid("provider", provider.hub.add_compute_node(attestation))
+            self._paid("provider", provider.transfer(node.address, NODE_GAS_FUNDS, action="fund node key"))
+            self._paid("validator", validator.hub.validate_node(node.address))
+        self._paid("validator", validator.hub.whitelist_provider(self.addresses["provider"]))
+        self.say(f"{self.s.nodes} nodes of {NODE_UNITS} compute units added (signed by their own keys), "
+                 "validated, and funded for gas; provider whitelisted")
+
+    def create_pool(self) -> None:
+        from hub.metadata import publish_metadata
+        from trainer.corpus import generate_corpus
+        from trainer.identity import load_or_create_identity
+
+        corpus = generate_corpus(self.root / "data" / "corpus.txt", num_lines=2000, seed=7)
+        aux_dir = self.root / "aux"
+        self.aux_identity = aux_dir / "identity.key"
+        peer_id = load_or_create_identity(self.aux_identity).peer_id
+        self.aux_port = _free_port()
+        metadata = {
+            "run_id": f"demo-{int(time.time())}",
+            "description": "tiny LLaMA on a generated corpus: the injective-ai-hub demo",
+            "bootstrap_peers": [f"/ip4/127.0.0.1/tcp/{self.aux_port}/p2p/{peer_id}"],
+            "train": {
+                "model": "tiny", "data": str(corpus), "data_shards": 4, "seq_len": 64, "batch_size": 4,
+                "target_batch_size": 1024, "averaging": "gradient", "lr": 3e-3, "warmup_steps": 2,
+                "total_steps": 400, "matchmaking_time": 1.5, "averaging_timeout": 6.0, "max_epochs": self.s.epochs,
+            },
+            "work": {"submit_every_epochs": 1},
+            "audit": {"tolerance": 0.05, "hard_factor": 1.5, "slash": str(FRAUD_SLASH), "grace_seconds": 4},
+        }
+        path = self.root / "pool.json"
+        path.write_text(json.dumps(metadata, indent=2))
+        creator = self.clients["creator"]
+        self.pool_id = self._paid("creator", creator.pool.create(
+            self.domain_id, publish_metadata(path), budget=POOL_BUDGET, reward_per_unit=REWARD_PER_TOKEN,
+            challenge_window=self.s.challenge_window,
+        )).value
+        for i in range(1, self.s.nodes + 1):
+            node = self.clients[f"node-{i}"]
+            self._paid(f"node-{i}", node.pool.join(creator.pool.invite(self.pool_id, node.address)))
+        self._paid("creator", creator.pool.start(self.pool_id))
+        self.say(f"pool {self.pool_id} created with a {POOL_BUDGET // INJ} INJ budget, "
+                 f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window; "
+                 f"both nodes joined with the manager's invites; pool started")
+
+    # -- the swarm --------------------------------------------------------------------------------
+
+    def start_aux(self) -> None:
+        self._first_swarm_block = self.clients["admin"].block_number()
+        common = ["--network", self.rpc_url, "--deployments-dir", str(self.root / "deployments"),
+                  "--password-file", str(self.password_file)]
+        self.peers["aux"] = _Peer("aux", [
+            "aux", "--pool-id", str(self.pool_id), "--validator-key", "validator", *common,
+            "--workdir", str(self.root / "aux"), "--identity-path", str(self.aux_identity),
+            "--host-maddrs", f"/ip4/127.0.0.1/tcp/{self.aux_port}", "--num-threads", "1", "--log-every", "5",
+            "--checkpoint-every", "1",
+        ], self.root / "aux", self.env)
+        _wait(lambda: (self.root / "aux" / "metrics.jsonl").exists() or not self.peers["aux"].running(), 120,
+              "the aux peer to start")
+        if not self.peers["aux"].running():
+            raise HubError(f"the aux peer stopped: {self.peers['aux'].tail(5)}")
+        self.say(f"aux peer up on 127.0.0.1:{self.aux_port}, auditing pool {self.pool_id} as the validator")
+
+    def start_trainers(self) -> None:
+        for i in range(1, self.s.nodes + 1):
+            name = f"node-{i}"
+            args = ["join", "--pool-id", str(self.pool_id), "--node-key", name, "--network", self.rpc_url,
+                    "--deployments-dir", str(self.root / "deployments"), "--password-file", str(self.password_file),
+                    "--workdir", str(self.root / name), "--host-maddrs", "/ip4/127.0.0.1/tcp/0",
+                    "--num-threads", "1", "--no-progress-bar", "--log-every", "5"]
+            if self.s.lying_node == i:
+                args += ["--claim-multiplier", str(self.s.claim_multiplier)]
+            self.peers[name] = _Peer(name, args, self.root / name, self.env)
+        self.say(f"{self.s.nodes} trainer peers joined the swarm: training a tiny LLaMA for {self.s.epochs} epochs")
+
+    def wait_trainers(self) -> None:
+        from rich.progress import Progress
+
+        names = [f"node-{i}" for i in range(1, self.s.nodes + 1)]
+        deadline = time.monotonic() + self.s.timeout_s
+        with Progress(console=self.console, transient=True) as bar:
+            task = bar.add_task("training", total=self.s.epochs * len(names))
+            while any(self.peers[n].running() for n in names):
+                if time.monotonic() > deadline:
+                    raise HubError(f"training did not finish in {self.s.timeout_s:.0f} s",
+                                   hint=f"see the peers' logs under {self.root}")
+                bar.update(task, completed=sum(len(self._epochs(n)) for n in names))
+                time.sleep(1.0)
+        for name in names:
+            code = self.peers[name].proc.returncode
+            if code != 0:
+                raise HubError(f"trainer {name} exited with status {code}: {self.peers[name].tail(3)}")
+        self.say("training finished; every peer submitted its work")
+
+    def _epochs(self, name: str) -> list[dict[str, Any]]:
+        from trainer.reporting import read_metrics
+
+        path = self.root / name / "metrics.jsonl"
+        return [e for e in read_metrics(path) if e["event"] == "epoch"] if path.exists() else []
+
+    # -- settlement -------------------------------------------------------------------------------
+
+    def settle(self) -> tuple[int, int]:
+        """Wait until every claim unlocks (the aux peer judged them meanwhile), then claim, end, refund."""
+        from hub.amounts import format_inj
+
+        provider, creator = self.clients["provider"], self.clients["creator"]
+        works = provider.rewards.work_submitted(self.pool_id)
+        if works:
+            last_unlock = max(w.unlocks_at for w in works)
+            self.say(f"waiting for the {self.s.challenge_window} s challenge window of the last claim "
+                     "(the aux peer audits every claim meanwhile)")
+            _wait(lambda: provider.now() >= last_unlock, self.s.challenge_window + 120, "the challenge window")
+        self.peers["aux"].stop()
+        claimed = 0
+        if any(w.state.value == "claimable" for w in provider.rewards.rewards_of(self.addresses["provider"])):
+            claimed = self._paid("provider", provider.rewards.claim(self.pool_id)).amount
+            self.say(f"provider claimed {format_inj(claimed)}")
+        self._paid("creator", creator.pool.end(self.pool_id))
+        voided = [w.work_key for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id)
+                  if w.state.value == "voided"]
+        if voided:  # budget committed to work a fraud voided goes back before the refund
+            self._paid("creator", creator.rewards.release_voided(self.pool_id, voided))
+        refunded = self._paid("creator", creator.rewards.refund(self.pool_id)).value or 0
+        self.say(f"pool ended; creator refunded the unused {format_inj(refunded)}")
+        return claimed, refunded
+
+    # -- the report -------------------------------------------------------------------------------
+
+    def balances(self) -> dict[str, int]:
+        client = self.clients["admin"]
+        return {name: client.balance(address) for name, address in self.addresses.items()}
+
+    def report(self, claimed: int, refunded: int) -> DemoResult:
+        from hub.client import WorkState
+
+        provider = self.clients["provider"]
+        states = {w.work_key: w for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id)}
+        nodes = []
+        for i in range(1, self.s.nodes + 1):
+            name = f"node-{i}"
+            report = NodeReport(name, self.addresses[name], exit_code=self.peers[name].proc.returncode)
+            for e in self._epochs(name):
+                report.epochs += 1
+                report.tokens += e["tokens"]
+                report.losses[e["epoch"]] = e["mean_loss"]
+            for work in states.values():
+                if work.node != report.address:
+                    continue
+                report.claimed_units += work.units
+                if work.state == WorkState.CLAIMED:
+                    report.paid_units += work.units
+                elif work.state in (WorkState.INVALIDATED, WorkState.VOIDED):
+                    report.invalidated_units += work.units
+            nodes.append(report)
+        self._add_fees_paid_elsewhere()
+        audit_log = self.root / "aux" / "audit.jsonl"
+        decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
+        slashed = self.clients["admin"].stake.slashed_pending()
+        return DemoResult(self.pool_id, self.clients["admin"].chain_id, self.rpc_url, self.balances_before,
+                          self.balances(), self.fees, claimed, refunded, slashed, nodes, decisions,
+                          _plot(nodes, self.root / "loss.png"), self.root)
+
+    def _add_fees_paid_elsewhere(self) -> None:
+        """Gas of the transactions the trainer and aux processes sent: every block since the pool
+        started, every transaction from one of our accounts that this process did not send."""
+        w3 = self.clients["admin"].w3
+        names = {address: name for name, address in self.addresses.items()}
+        counted = set(self._sent_here)
+        for number in range(self._first_swarm_block, w3.eth.block_number + 1):
+            for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
+                sender = names.get(tx["from"])
+                tx_hash = "0x" + bytes(tx["hash"]).hex()
+                if sender is None or tx_hash in counted:
+                    continue
+                receipt = w3.eth.get_transaction_receipt(tx["hash"])
+                self.fees[sender] = self.fees.get(sender, 0) + tx["gas"] * int(receipt["effectiveGasPrice"])
+
+    def close(self) -> None:
+        for peer in self.peers.values():
+            peer.stop(10)
+        if self.devnet is not None and not self.s.keep_chain:
+            self.devnet.stop()
+
+
+def run_demo(settings: DemoSettings | None = None, console: Console | None = None) -> DemoResult:
+    """Run the whole job and print its summary; the result is for callers that check numbers."""
+    from rich.console import Console
+
+    settings = settings or DemoSettings()
+    console = console or Console()
+    job = LocalJob(settings, console)
+    try:
+        job.start_chain()
+        job.deploy()
+        job.setup_nodes()
+        job.create_pool()
+        job.start_aux()
+        job.start_trainers()
+        job.wait_trainers()
+        result = job.report(*job.settle())
+    finally:
+        job.close()
+    print_summary(result, console)
+    return result
+
+
+def print_summary(result: DemoResult, console: Console) -> None:
+    from rich.table import Table
+
+    from hub.amounts import format_inj
+
+    balances = Table(title="balances")
+    for column in ("account", "before", "after", "change"):
+        balances.add_column(column, justify="left" if column == "account" else "right")
+    for name, before in result.balances_before.items():
+        after = result.balances_after[name]
+        balances.add_row(name, format_inj(before), format_inj(after), format_inj(after - before))
+    console.print(balances)
+
+    work = Table(title=f"work in pool {result.pool_id}")
+    for column in ("node", "epochs", "tokens trained", "units claimed", "units paid", "units invalidated",
+                   "loss by epoch"):
+        work.add_column(column, justify="left" if column in ("node", "loss by epoch") else "right")
+    for node in result.nodes:
+        losses = ", ".join(f"{epoch}: {loss:.3f}" for epoch, loss in sorted(node.losses.items()))
+        work.add_row(node.name, str(node.epochs), f"{node.tokens:,}", f"{node.claimed_units:,}",
+                     f"{node.paid_units:,}", f"{node.invalidated_units:,}", losses)
+    console.print(work)
+    for decision in result.decisions:
+        console.print(f"audit: {decision['node']} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
+                      f"reported {decision['reported']:,}: [bold]{decision['verdict']}[/] ({decision['reason']})")
+    console.print(f"provider claimed {format_inj(result.claimed)} (paid {format_inj(result.fees['provider'])} in gas); "
+                  f"creator refunded {format_inj(result.refunded)}; slashed for the treasury "
+                  f"{format_inj(result.slashed)}")
+    if result.plot is not None:
+        console.print(f"loss curve: {result.plot}")
+
+
+def _plot(nodes: list[NodeReport], path: Path) -> Path | None:
+    if not any(node.losses for node in nodes):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for node in nodes:
+        epochs = sorted(node.losses)
+        ax.plot(epochs, [node.losses[e] for e in epochs], marker="o", label=node.name)
+    ax.set_xlabel("collaborative epoch")
+    ax.set_ylabel("mean training loss")
+    ax.set_title("tiny LLaMA, trained by the pool's nodes")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise HubError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
