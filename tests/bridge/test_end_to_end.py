@@ -62,10 +62,10 @@ def run(tmp_path_factory):
         downtime = time.monotonic() - stopped_at
         job.wait_trainers()
         result = job.report(*job.settle())
+        print_summary(result, Console(file=out, width=160))
+        yield job, result, downtime, out.getvalue()  # the chain stays up for the tests' reads
     finally:
         job.close()
-    print_summary(result, Console(file=out, width=160))
-    return job, result, downtime, out.getvalue()
 
 
 def test_every_honest_epoch_is_on_chain_exactly_once(run):
