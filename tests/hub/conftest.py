@@ -7,8 +7,6 @@ included. Tests that stop, kill or reset a chain make their own with `make_devne
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.devnet import Devnet, DevnetConfig, DevnetPorts
+from hub.devnet import free_ports as devnet_free_ports
 from tests.hub.helpers import FAST_KDF, FUNDER_INDEX, MAX_RATE, TEST_PASSWORD, UNBONDING_S, run_hub
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ _USER_ENV = (
     "HUB_ACCOUNT",
     "HUB_DEPLOYMENTS_DIR",
 )
-_taken_offsets: set[int] = set()
+_taken: set[int] = set()
 
 
 @pytest.fixture(autouse=True)
@@ -49,26 +48,13 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("HUB_DEVNET_HOME", str(tmp_path / "devnet-home"))
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_ports() -> DevnetPorts:
-    """Default ports shifted by a random multiple of 10 at which every port is free."""
-    candidates = [o for o in range(300, 5000, 10) if o not in _taken_offsets]
-    random.shuffle(candidates)
-    for offset in candidates:
-        ports = DevnetPorts.shifted(offset)
-        if all(_bindable(p) for p in ports.model_dump().values()):
-            _taken_offsets.add(offset)
+    """Free ports for a test chain, never the same range twice in a session."""
+    while True:
+        ports = devnet_free_ports()
+        if ports.json_rpc not in _taken:
+            _taken.add(ports.json_rpc)
             return ports
-    raise RuntimeError("no free port range for a test devnet")
 
 
 @pytest.fixture
