@@ -119,6 +119,8 @@ class TrainConfig(BaseModel):
     host_maddrs: list[str] = Field(default_factory=lambda: ["/ip4/0.0.0.0/tcp/0"])
     announce_maddrs: list[str] = Field(default_factory=list)
     client_mode: bool = False
+    bootstrap_timeout: float = Field(30.0, ge=0)
+    """Keep retrying unreachable ``initial_peers`` this long before giving up (they may be starting)."""
     identity_path: Path | None = None
     """libp2p private key; None means <checkpoint_dir>/identity.key. Keeps the peer id stable."""
     node_binding: NodeBinding | None = None

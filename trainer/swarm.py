@@ -83,12 +83,22 @@ def build_dht(config: TrainConfig, identity: PeerIdentity, *, client_mode: bool 
     )
     if config.announce_maddrs:
         kwargs["announce_maddrs"] = config.announce_maddrs
-    try:
-        dht = hivemind.DHT(**kwargs)
-    except Exception as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-        hint = "check --initial-peers (copy them from the first peer's output)" if config.initial_peers else None
-        raise SwarmError(f"could not start the hivemind DHT: {first.strip()[:200]}", hint) from None
+    deadline = time.monotonic() + config.bootstrap_timeout
+    delay = 1.0
+    while True:
+        try:
+            dht = hivemind.DHT(**kwargs)
+            break
+        except Exception as exc:
+            first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            unreachable = "failed to connect to bootstrap peers" in str(exc)
+            if unreachable and time.monotonic() + delay < deadline:
+                log.warning("bootstrap peers unreachable, retrying in %.0fs", delay)
+                time.sleep(delay)
+                delay = min(2 * delay, 8.0)
+                continue
+            hint = "check --initial-peers (copy them from the first peer's output)" if config.initial_peers else None
+            raise SwarmError(f"could not start the hivemind DHT: {first.strip()[:200]}", hint) from None
     if dht.peer_id.to_base58() != identity.peer_id:
         raise SwarmError(f"DHT peer id {dht.peer_id} does not match identity {identity.peer_id}")
     return dht

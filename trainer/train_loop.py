@@ -171,8 +171,9 @@ class TrainingSession:
         log.info("peer %s listening on %s", self.peer_id, " ".join(self.visible_maddrs) or "(client mode)")
         check_run_settings(self.dht, self.run_settings())
 
-        cuda = plan.device == "cuda"
-        self.reuse_grad_buffers = cuda and (plan.kernel.grad_scaler or plan.profile.offload)
+        # hivemind.GradScaler expects gradients accumulated in place, and offloading wants to save the
+        # accumulator buffers: both use reuse_grad_buffers (so the loop must never zero gradients)
+        self.reuse_grad_buffers = plan.kernel.grad_scaler or plan.profile.offload
         self.opt = build_optimizer(
             config, self.dht, self.trainable, offload=plan.profile.offload, reuse_grad_buffers=self.reuse_grad_buffers
         )
@@ -181,7 +182,8 @@ class TrainingSession:
         if plan.kernel.grad_scaler:
             # gradient mode: hivemind's scaler (unscales once per global step); DiLoCo: the inner
             # AdamW is a plain local optimizer, so a plain torch scaler
-            self.scaler = hivemind.GradScaler() if not self.diloco else torch.amp.GradScaler("cuda")
+            scaler_type = torch.amp.GradScaler if self.diloco else hivemind.GradScaler
+            self.scaler = scaler_type(device=plan.device)
         if self.diloco:
             self.inner = make_adamw(config, self.trainable)
             from trainer.swarm import warmup_then_linear
@@ -378,7 +380,13 @@ class TrainingSession:
             opt.tracker.report_local_progress(opt.local_epoch, already + round_samples)
             opt.prepare_averaging()
             self._maybe_log()
-            if stop_event.is_set() or opt.tracker.ready_to_update_epoch:
+            if stop_event.is_set():
+                break
+            # A round ends when the swarm has the target, but never before this peer did half its
+            # share: a round of one or two steps (a stale "ready" right after a late averaging
+            # round) would only replay the outer momentum and put peers out of phase.
+            fair_share = self.config.target_batch_size / max(1, opt.tracker.global_progress.num_peers)
+            if opt.tracker.ready_to_update_epoch and round_samples >= fair_share / 2:
                 break
         with torch.no_grad():
             for param, outer in zip(self.trainable, anchor, strict=True):
@@ -409,8 +417,11 @@ class TrainingSession:
                 self.counters.samples,
             )
             self.counters = _EpochCounters()
+            self._wait_for_epoch_boundary()
         elif opt.local_epoch > epoch_before:
             self._finish_epoch(epoch_before)
+            # a peer whose round failed transitions late, into an epoch the others are finishing
+            self._wait_for_epoch_boundary()
         elif not self.diloco and self.counters.samples and opt.local_progress.samples_accumulated == 0:
             # hivemind reset the accumulators (fp16 overflow): those samples will not count
             self.counters = _EpochCounters()
@@ -468,6 +479,31 @@ class TrainingSession:
             ok=caught_up,
             discarded_samples=self.counters.samples,
         )
+        self.counters = _EpochCounters()
+        self._wait_for_epoch_boundary()
+
+    def _wait_for_epoch_boundary(self) -> None:
+        """In gradient mode, skip the rest of a round the swarm is already finishing.
+
+        A peer that enters an epoch late (after a state download, or after its own averaging round
+        failed) finds the swarm already "ready": it would start an all-reduce with one micro-batch,
+        miss the group, wait out the averaging timeout, fall behind again, and on short epochs
+        repeat that forever. Instead it waits (bounded) for the swarm's next epoch and downloads
+        that state, so it starts the next round in phase with the others.
+        """
+        opt, config = self.opt, self.config
+        if self.diloco or opt.tracker.global_progress.num_peers < 2 or not opt.tracker.ready_to_update_epoch:
+            return
+        next_epoch = opt.local_epoch + 1
+        deadline = time.monotonic() + config.averaging_timeout + config.matchmaking_time
+        while opt.tracker.global_epoch < next_epoch and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if opt.tracker.global_epoch >= next_epoch:
+            before = opt.local_epoch
+            caught_up = opt.load_state_from_peers()
+            self.metrics.write(
+                "state_download", from_epoch=before, to_epoch=opt.local_epoch, ok=caught_up, discarded_samples=0
+            )
         self.counters = _EpochCounters()
 
     def _maybe_log(self) -> None:

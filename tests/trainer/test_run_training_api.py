@@ -114,3 +114,51 @@ def test_generate_merges_adapters_and_matches_the_trained_model(lora_config: Tra
         device="cpu",
     )
     assert len(results) == 3 and len({r.text for r in results}) > 1, "sampling gives different continuations"
+
+
+def test_grad_scaler_and_offload_path(tmp_path: Path, corpus: Path, tokenizer_dir: Path) -> None:
+    """The GPU path of full training with optimizer offload in fp16 (hivemind.GradScaler, gradients
+    accumulated in place, fp32 master weights and Adam in host memory), run on CPU: same code, fp32 numbers."""
+    import dataclasses
+
+    import hivemind
+
+    from trainer.hardware import KernelChoice
+    from trainer.plan import plan_run
+    from trainer.train_loop import TrainingSession
+
+    config = TrainConfig(
+        run_id="scaler",
+        model="tiny",
+        tokenizer=str(tokenizer_dir),
+        data=str(corpus),
+        data_shards=2,
+        seq_len=64,
+        batch_size=4,
+        target_batch_size=16,
+        lr=1e-2,
+        warmup_steps=1,
+        total_steps=100,
+        host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+        matchmaking_time=1.0,
+        averaging_timeout=3.0,
+        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_every=0,
+        max_epochs=4,
+        progress_bar=False,
+        num_threads=1,
+    )
+    plan = plan_run(config)
+    plan.kernel = KernelChoice("sdpa", None, "fp32", True, "test: the loss-scaling path on CPU")
+    plan.profile = dataclasses.replace(plan.profile, offload=True)
+    session = TrainingSession(config, plan)
+    try:
+        session.start()
+        assert isinstance(session.scaler, hivemind.GradScaler) and session.reuse_grad_buffers
+        assert session.opt.offload_optimizer
+        summary = session.run()
+        assert session.scaler.get_scale() > 1, "gradients were scaled"
+    finally:
+        session.close()
+    assert summary.epochs_completed == 4
+    assert summary.last_loss < summary.first_loss - 0.1
