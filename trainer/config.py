@@ -74,7 +74,9 @@ class TrainConfig(BaseModel):
     """'gradient': average gradients every epoch (the seed's mode). 'diloco': local AdamW steps,
     then average compressed pseudo-gradients and apply an outer Nesterov step."""
     compression: Compression = "fp16"
-    average_state_every: int = Field(1, ge=1)
+    average_state_every: int | None = Field(None, ge=1)
+    """Average parameters every N epochs; None: 1 with gradient averaging (hivemind's default, in
+    the background), 10 with DiLoCo (peers that averaged pseudo-gradients are already in step)."""
     matchmaking_time: float = Field(15.0, gt=0)
     averaging_timeout: float = Field(60.0, gt=0)
     load_state_timeout: float = Field(120.0, gt=0)
@@ -160,6 +162,12 @@ class TrainConfig(BaseModel):
         if self.warmup_steps >= self.total_steps and self.warmup_steps > 0:
             raise ValueError(f"warmup_steps ({self.warmup_steps}) must be below total_steps ({self.total_steps})")
         return self
+
+    @property
+    def state_averaging_period(self) -> int:
+        if self.average_state_every is not None:
+            return self.average_state_every
+        return 10 if self.averaging == "diloco" else 1
 
     @property
     def identity_file(self) -> Path:

@@ -17,6 +17,7 @@ API and rejects v2 models.
 import logging
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -81,14 +82,14 @@ def make_validators(run_id: str) -> list["RecordValidatorBase"]:
     return [SchemaValidator(ProgressSchema, prefix=run_id), RSASignatureValidator()]
 
 
-_registered: dict[int, set[str]] = {}
+_registered: "weakref.WeakKeyDictionary[DHT, set[str]]" = weakref.WeakKeyDictionary()
 _registered_lock = threading.Lock()
 
 
 def ensure_validators(dht: "DHT", run_id: str) -> None:
     """Register the progress validators on ``dht`` once per (dht, run)."""
     with _registered_lock:
-        runs = _registered.setdefault(id(dht), set())
+        runs = _registered.setdefault(dht, set())
         if run_id in runs:
             return
         dht.add_validators(make_validators(run_id))

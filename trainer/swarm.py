@@ -302,7 +302,7 @@ def build_optimizer(
         offload_optimizer=offload,
         reuse_grad_buffers=reuse_grad_buffers and not diloco,
         delay_state_averaging=not diloco,
-        average_state_every=config.average_state_every,
+        average_state_every=config.state_averaging_period,
         auxiliary=auxiliary,
         client_mode=dht.client_mode,  # hivemind 1.1.12 ignores this and copies the DHT's mode (if not None)
         grad_compression=compression,

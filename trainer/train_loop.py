@@ -235,7 +235,7 @@ class TrainingSession:
             "averaging": config.averaging,
             "target_batch_size": config.target_batch_size,
             "compression": config.compression,
-            "average_state_every": config.average_state_every,
+            "average_state_every": config.state_averaging_period,
             "profile": plan.profile.profile,
             "n_params": plan.spec.shape.n_params,
             "lora_rank": config.lora_rank if plan.profile.profile == "lora" else 0,
@@ -378,15 +378,18 @@ class TrainingSession:
             self.compute_total += compute
             round_samples += samples
             opt.tracker.report_local_progress(opt.local_epoch, already + round_samples)
-            opt.prepare_averaging()
             self._maybe_log()
             if stop_event.is_set():
                 break
             # A round ends when the swarm has the target, but never before this peer did half its
-            # share: a round of one or two steps (a stale "ready" right after a late averaging
-            # round) would only replay the outer momentum and put peers out of phase.
+            # share; matchmaking for the round's all-reduce starts no earlier either. Right after
+            # an epoch the tracker's view is stale and says "ready": acting on it would end rounds
+            # after a step or two, or schedule an all-reduce that times out before anyone joins.
             fair_share = self.config.target_batch_size / max(1, opt.tracker.global_progress.num_peers)
-            if opt.tracker.ready_to_update_epoch and round_samples >= fair_share / 2:
+            if round_samples < fair_share / 2:
+                continue
+            opt.prepare_averaging()
+            if opt.tracker.ready_to_update_epoch:
                 break
         with torch.no_grad():
             for param, outer in zip(self.trainable, anchor, strict=True):
