@@ -99,6 +99,16 @@ def revert_reason(err: BoaError) -> str:
     return f"<no reason: 0x{output.hex()}>"
 
 
+# The invariant a failed read-back is reported under, per kind of entity.
+_READER_TAG = {
+    "account": "inv_stake_accounting",
+    "provider": "inv_registry_consistency",
+    "node": "inv_registry_consistency",
+    "pool": "inv_pool_consistency",
+    "work": "inv_invalidated_work_never_paid",
+}
+
+
 def fail(tag: str, message: str) -> None:
     raise AssertionError(f"[{tag}] {message}")
 
@@ -257,7 +267,10 @@ class SystemMachine(RuleBasedStateMachine):
             rate = world.draw(st.sampled_from([1, 10**6]), label="boot reward per unit")
             window = world.draw(st.sampled_from([60, 600, 3600]), label="boot window")
             budget = rate * world.draw(st.sampled_from([10**4, 10**6, 10**8]), label="boot budget units")
-            pool_id = self.create_pool(CREATOR, budget, 1, MANAGERS[0], 0, rate, window)
+            # no limit, or one the free nodes fill exactly, or one they overflow by a unit
+            fit = sum(r.units for n, r in g.nodes.items() if r.validated and not g.active_pool_of(n))
+            limit = max(fit - world.draw(st.sampled_from([fit, 0, 1]), label="boot limit"), 0)
+            pool_id = self.create_pool(CREATOR, budget, 1, MANAGERS[0], limit, rate, window)
             self.tx(
                 "startComputePool",
                 CREATOR,
@@ -561,7 +574,10 @@ class SystemMachine(RuleBasedStateMachine):
         for kind, (universe, reader, touched) in kinds.items():
             wanted = universe if everything else (touched | {k for kd, k in extra if kd == kind})
             for item in wanted:
-                self.cache[kind][item] = reader(item)
+                try:
+                    self.cache[kind][item] = reader(item)
+                except BoaError as err:  # a view that reverts is a broken invariant too
+                    fail(_READER_TAG[kind], f"reading {kind} {item!r} reverted: {revert_reason(err)}")
         self.roles_pending = self.roles_pending or dirty.roles
         g.dirty = type(dirty)()
         self.refreshed_at = self.step_no
@@ -863,7 +879,14 @@ class SystemMachine(RuleBasedStateMachine):
         before, after = self.privileged_before, self.privileged_state()
         senders = sorted(self.step_senders)
         if not any(a in members for a in senders for members in before[3][:3]):
-            check(after[:4] == before[:4], tag, f"{self.step_name} by {senders} changed treasury/minimum/domains/roles")
+            check(after[:3] == before[:3], tag, f"{self.step_name} by {senders} changed treasury/minimum/domains")
+            for role, was, now in zip(ROLES, before[3], after[3], strict=True):
+                # anyone may renounce a role of their own, nothing else
+                check(
+                    now <= was and was - now <= set(senders),
+                    tag,
+                    f"{self.step_name} by {senders} changed role {role.hex()[:8]}: {sorted(was ^ now)}",
+                )
             for i, what in ((4, "validated nodes"), (5, "whitelisted providers"), (6, "blacklisted providers")):
                 check(after[i] <= before[i], tag, f"{self.step_name} by {senders} added {what}: {after[i] - before[i]}")
         if self.step_name == "attacker_calls_module":
@@ -886,7 +909,8 @@ class SystemMachine(RuleBasedStateMachine):
             return
         self.refresh(everything=True)
         self.roles_pending = True
-        self.step_name = "teardown"
+        self.step_name, self.step_senders = "teardown", set()
+        self.privileged_before = self.privileged_state()
         self.verified_withdrawable.clear()
         for name in sorted(dir(self)):
             if name.startswith("inv_"):

@@ -345,7 +345,7 @@ def killer(report: Path, output: str) -> str:
             for failure in list(case.iter("failure")) + list(case.iter("error")):
                 text = (failure.get("message") or "") + "\n" + (failure.text or "")
                 tag = re.search(r"\[((?:inv_|call:)[\w:()]+)\]", text)
-                test = case.get("name", "?")
+                test = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name', '?')}".strip(".")
                 if tag:
                     return f"{tag.group(1)} ({test})"
                 return (

@@ -19,7 +19,10 @@ _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=20, stateful_step_count=40, **_COMMON)
 settings.register_profile("deep", max_examples=300, stateful_step_count=120, **_COMMON)
 settings.register_profile(
-    "mutants", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+    "mutants",
+    parent=settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    report_multiple_bugs=False,
 )
 
 # Profiles under which a machine's own budget applies; the others set the budget themselves.

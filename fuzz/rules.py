@@ -444,7 +444,7 @@ class PoolRules(Rules):
         rule(
             who=INDEX,
             domain=INDEX,
-            limit=st.sampled_from([0, 0, 1, 3, 5]),
+            limit=st.sampled_from([0, 0, 1, 3, 5, -1, -2]),
             rate=st.sampled_from([1, 10**6]),
             window=st.sampled_from([60, 600, 3600, 1, MAX_CHALLENGE_WINDOW]),
             budget_units=st.sampled_from([0, 10**3, 10**5, 10**7]),
@@ -454,7 +454,12 @@ class PoolRules(Rules):
     def create_compute_pool(
         self, who: int, domain: int, limit: int, rate: int, window: int, budget_units: int, broken: str
     ) -> None:
-        """A pool with a valid set of parameters, or with exactly one of them broken."""
+        """A pool with a valid set of parameters, or with exactly one of them broken. A negative
+        limit means: what the free validated nodes fill exactly (-1), or that plus one unit short (-2)."""
+        g = self.ghost
+        if limit < 0:
+            fit = sum(r.units for n, r in g.nodes.items() if r.validated and not g.active_pool_of(n))
+            limit = max(fit + limit + 1, 0)
         creator = pick(self.creators + [ATTACKER], who)
         domain_id = 1 + domain % len(self.ghost.domains) if self.ghost.domains else 1
         manager_key = pick(MANAGERS, who // 3)
@@ -467,6 +472,29 @@ class PoolRules(Rules):
         rate = 0 if broken == "rate" else rate
         window = {"window0": 0, "window+": MAX_CHALLENGE_WINDOW + 1}.get(broken, window)
         self.create_pool(creator, budget, domain_id, manager_key, limit, rate, window, uri, metadata_hash)
+
+    @step(rule(index=INDEX))
+    def next_training_run(self, index: int) -> None:
+        """A creator ends a running pool and opens the next run with the same terms; its nodes move over."""
+        g = self.ghost
+        old = pick(self.pools_with(ACTIVE) or self.pool_ids(), index)
+        previous = g.pools.get(old)
+        creator = previous.creator if previous else CREATOR
+        members = [n for n in NODES if g.is_member(old, n)]
+        self.tx("endComputePool", creator, self.s.pool.endComputePool, (old,), ghost=lambda: g.end_pool(creator, old))
+        if previous is None or previous.status != COMPLETED:
+            return
+        manager = previous.manager if previous.manager in MANAGERS else MANAGERS[0]
+        new = self.create_pool(
+            creator, previous.funded, previous.domain_id, manager, previous.limit, previous.rate, previous.window
+        )
+        if new is None:
+            return
+        self.tx(
+            "startComputePool", creator, self.s.pool.startComputePool, (new,), ghost=lambda: g.start_pool(creator, new)
+        )
+        for node in members:
+            self.join(g.nodes[node].provider, new, node, manager, sigs.GOOD, 2**40)
 
     @step(rule(who=INDEX, pool=INDEX))
     def start_compute_pool(self, who: int, pool: int) -> None:
@@ -729,6 +757,25 @@ class WorkRules(Rules):
             self.s.pool.hardInvalidateWork,
             (pool_id, key, slash, "fraud"),
             ghost=lambda: g.hard_invalidate_work(sender, pool_id, key, slash),
+        )
+
+    @step(rule(index=INDEX, early=st.booleans()))
+    def claim_when_unlocked(self, index: int, early: bool) -> None:
+        """A provider claims a work key the moment its challenge window ends (or one second early)."""
+        g = self.ghost
+        pending = sorted((k for k, w in g.works.items() if w.state == WORK_SUBMITTED), key=repr)
+        if not pending:
+            return
+        pool_id, key = pick(pending, index)
+        work = g.works[(pool_id, key)]
+        self.travel(work.submitted_at + g.pools[pool_id].window + (0 if early else 1) - self.now())
+        self.tx(
+            "claimRewards",
+            work.provider,
+            self.s.rewards.claimRewards,
+            (pool_id, [key]),
+            ghost=lambda: g.claim_rewards(work.provider, pool_id, [key]),
+            pays=True,
         )
 
     @step(
