@@ -57,8 +57,8 @@ _budgets: HashMap[uint256, Budget]
 #      word 1 = provider (bits 0-159) | units (160-255).
 _work: HashMap[uint256, HashMap[bytes32, uint256[2]]]
 
-# @dev pool id => node => time of the node's hard invalidation (0: never). Work of the node still
-#      in its challenge window at that time (submittedAt + challengeWindow >= voidFrom) is void.
+# @dev pool id => node => time of the node's first hard invalidation (0: never). Work of the node
+#      still in its challenge window at that time (submittedAt + challengeWindow >= voidFrom) is void.
 voidFrom: public(HashMap[uint256, HashMap[address, uint256]])
 
 
@@ -173,7 +173,9 @@ def invalidateWork(poolId: uint256, workKey: bytes32, hard: bool) -> (address, a
     reward: uint256 = units * self._budgets[poolId].rewardPerUnit
     self._work[poolId][workKey][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
     self._budgets[poolId].available += reward
-    if hard:
+    if hard and self.voidFrom[poolId][node] == 0:
+        # keep the first time: a later one would un-void work that left its window in between
+        # (the node is barred from the pool, so nothing it submits can come after the first one)
         self.voidFrom[poolId][node] = block.timestamp
     log IRewardsDistributor.WorkInvalidated(
         poolId=poolId, node=node, workKey=workKey, units=units, reward=reward, hard=hard

@@ -187,3 +187,23 @@ def test_11_a_slash_never_pays_its_validator_and_zero_is_refused(hub, pool, stak
     with boa.reverts("ComputePool: a slash cannot pay its validator"):
         pool.hardInvalidateWork(active_pool, submitted_work, INJ, "self", sender=validator)
 
+
+
+def test_12_a_second_hard_invalidation_keeps_earlier_work_void(pool, rewards, submitted_work, member, active_pool,
+                                                               validator, provider):
+    # found by the fuzz suite: voidFrom used to move forward and un-void work voided by the first one
+    boa.env.time_travel(seconds=60)
+    later = b"\x02" * 32
+    pool.submitWork(active_pool, later, 1000, sender=member.address)
+    boa.env.time_travel(seconds=10)
+    fraud = b"\x03" * 32
+    pool.submitWork(active_pool, fraud, 1000, sender=member.address)
+    pool.hardInvalidateWork(active_pool, fraud, 0, "fraud", sender=validator)
+    first_void = rewards.voidFrom(active_pool, member.address)
+    boa.env.time_travel(seconds=CHALLENGE_WINDOW - 65)  # submitted_work leaves its window, `later` has not
+    pool.hardInvalidateWork(active_pool, later, 0, "fraud again", sender=validator)
+    assert rewards.voidFrom(active_pool, member.address) == first_void
+    assert rewards.getWork(active_pool, submitted_work)[6]
+    boa.env.time_travel(seconds=CHALLENGE_WINDOW)
+    with boa.reverts("RewardsDistributor: work voided"):
+        rewards.claimRewards(active_pool, [submitted_work], sender=provider)
