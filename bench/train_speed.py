@@ -185,6 +185,7 @@ def main() -> None:
     from trainer.corpus import generate_corpus
     from trainer.tokenizer import build_tokenizer
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="train-speed-") as tmp:
         workdir = Path(tmp)
         corpus = generate_corpus(workdir / "corpus.txt", num_lines=3000, seed=1)
@@ -202,6 +203,9 @@ def main() -> None:
 
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores ({cpu}), torch threads per process: 1")
+    print(
+        f"1-minute load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f} (other work skews results)"
+    )
     print(f"\ntiny LLaMA ({alone[0]['params_m']:.2f}M parameters) alone, forward+backward+AdamW:")
     for row in alone:
         print(f"  seq {row['seq_len']:>4} x batch {row['batch']:>2}: {row['tokens_per_s']:>9,.0f} tokens/s")
@@ -217,7 +221,7 @@ def main() -> None:
                 f"{run['swarm_tokens_per_s'] / 2:>9,.0f} {100 * run['utilization']:>11.0f}% "
                 f"{run['epochs_averaged_by_both']:>8}/{args.epochs:<5} {run['last_loss']:>10.3f}"
             )
-    print(json.dumps({"alone": alone, "swarm": swarms}))
+    print(json.dumps({"alone": alone, "swarm": swarms, "load_before": load_before}))
 
     import torch
 
