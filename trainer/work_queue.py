@@ -178,7 +178,7 @@ class WorkQueue:
             if mined is not None and mined["status"] == 1:
                 return self._confirm(receipt, int(mined["blockNumber"]))
             if mined is None and receipt.nonce is not None and tx.pending_nonce() <= receipt.nonce:
-                tx.broadcast(_Raw(receipt))  # not mined and its nonce still free: send it again
+                tx.broadcast(self._recorded(client, receipt))  # not mined, its nonce still free: send it again
                 return self._await(client, receipt)
             # mined and failed, or its nonce went to another transaction: prepare a new one
             receipt.status, receipt.tx_hash, receipt.nonce, receipt.raw = "pending", None, None, None
@@ -197,12 +197,21 @@ class WorkQueue:
         tx.broadcast(prepared)
         return self._await(client, receipt)
 
+    @staticmethod
+    def _recorded(client: HubClient, receipt: Receipt):
+        """The signed transaction recorded for `receipt`, as the transactor broadcasts it."""
+        from hub.tx import PreparedTx
+
+        return PreparedTx(action="submit work", sender=client.address, to=client.pool.address,
+                          nonce=receipt.nonce or 0, gas=0, max_fee_per_gas=0, value=0, data="",
+                          tx_hash=receipt.tx_hash or "", raw=receipt.raw or "")
+
     def _await(self, client: HubClient, receipt: Receipt) -> bool:
         mined = client.transactor.wait_receipt(receipt.tx_hash, "submit work")
         if mined["status"] != 1:
+            # failed in its block: the next flush estimates again, which names the reason
             receipt.status, receipt.tx_hash, receipt.nonce, receipt.raw = "pending", None, None, None
             self.save()
-            client.rewards.work(receipt.pool_id, receipt.key)  # the next flush re-estimates and names the reason
             return False
         return self._confirm(receipt, int(mined["blockNumber"]))
 
@@ -217,33 +226,6 @@ class WorkQueue:
             receipt.key,
         )
         return True
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """Just what `Transactor.broadcast` reads from a prepared transaction."""
-
-    receipt: Receipt
-
-    @property
-    def raw(self) -> str:
-        return self.receipt.raw or ""
-
-    @property
-    def nonce(self) -> int:
-        return self.receipt.nonce or 0
-
-    @property
-    def action(self) -> str:
-        return "submit work"
-
-    @property
-    def value(self) -> int:
-        return 0
-
-    @property
-    def max_cost(self) -> int:
-        return 0
 
 
 def _is_refusal(exc: Exception) -> bool:
