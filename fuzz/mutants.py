@@ -279,6 +279,13 @@ MUTANTS = [
         "",
     ),
     Mutant(
+        "RD9",
+        "RewardsDistributor.vy",
+        "invalidateWork: a second hard invalidation moves voidFrom forward (the bug this suite found)",
+        "    if hard and self.voidFrom[poolId][node] == 0:",
+        "    if hard:",
+    ),
+    Mutant(
         "RD8",
         "RewardsDistributor.vy",
         "topUp: a completed pool can be topped up (assert dropped)",
@@ -343,7 +350,8 @@ def killer(report: Path, output: str) -> str:
     try:
         for case in ElementTree.parse(report).getroot().iter("testcase"):
             for failure in list(case.iter("failure")) + list(case.iter("error")):
-                text = (failure.get("message") or "") + "\n" + (failure.text or "")
+                # the traceback text starts with the first exception, the message is the last one
+                text = (failure.text or "") + "\n" + (failure.get("message") or "")
                 tag = re.search(r"\[((?:inv_|call:)[\w:()]+)\]", text)
                 test = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name', '?')}".strip(".")
                 if tag:

@@ -780,6 +780,56 @@ class WorkRules(Rules):
 
     @step(
         rule(
+            index=INDEX,
+            claims=st.integers(1, 4),
+            spacing=st.sampled_from([1, 5, 30]),
+            gap=st.sampled_from(["none", "second", "past_oldest", "past_oldest"]),
+        )
+    )
+    def fraud_case(self, index: int, claims: int, spacing: int, gap: str) -> None:
+        """A working node makes a burst of claims `spacing` seconds apart; a validator then
+        hard-invalidates its newest open claim and, after a pause (none, a second, or until just
+        after its oldest open claim left its window), its next newest."""
+        g, s = self.ghost, self.s
+        node = pick([n for n in NODES if g.pool_status(g.active_pool_of(n)) == ACTIVE] or NODES, index)
+        for _ in range(claims):
+            pool_id = g.active_pool_of(node)
+            if g.pool_status(pool_id) != ACTIVE:
+                break
+            self.travel(spacing)
+            g.now = self.now()
+            p = g.pools[pool_id]
+            capacity = g.nodes[node].units * g.rates[p.validation] * (g.now - g.member(node).last_work)
+            units, key = max(min(capacity, p.available // p.rate // 16), 1), self.fresh_work_key()
+            self.tx(
+                "submitWork",
+                node,
+                s.pool.submitWork,
+                (pool_id, key, units),
+                ghost=lambda i=pool_id, k=key, u=units: g.submit_work(node, i, k, u),
+            )
+        for round_ in range(2):
+            open_claims = sorted(
+                (w.submitted_at, k)
+                for k, w in g.works.items()
+                if w.node == node and w.state == WORK_SUBMITTED and g.now <= w.submitted_at + g.pools[k[0]].window
+            )
+            if not open_claims:
+                return
+            pool_id, key = open_claims[-1][1]
+            self.tx(
+                "hardInvalidateWork",
+                VALIDATOR,
+                s.pool.hardInvalidateWork,
+                (pool_id, key, 0, "fraud case"),
+                ghost=lambda p=pool_id, k=key: g.hard_invalidate_work(VALIDATOR, p, k, 0),
+            )
+            if round_ == 0 and gap != "none":
+                oldest = g.works[open_claims[0][1]]
+                self.travel(1 if gap == "second" else oldest.submitted_at + g.pools[pool_id].window + 1 - g.now)
+
+    @step(
+        rule(
             who=INDEX,
             pool=INDEX,
             listing=st.sampled_from(

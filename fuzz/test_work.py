@@ -12,6 +12,8 @@ class WorkMachine(WorkRules, PoolRules):
     BOOT_NODES_PER_PROVIDER = (1, 2)
     BOOT_POOLS = (1, 2)
     BOOT_WORK_ROUNDS = (1, 3)
+    BOOT_WINDOWS = (60, 600, 3600, 3600)
+    MAX_WAIT = 900  # claims stay challengeable across several steps
 
 
 TestWork = WorkMachine.TestCase

@@ -9,7 +9,9 @@ claim the reward of work that was voided for fraud (SPEC section 2, "Work and re
 window at that time ... is void").
 
 Found by the ghost model of fuzz/ (invariant `inv_invalidated_work_never_paid` / the ghost's
-claim prediction), reduced to the steps below.
+claim prediction), reduced to the steps below. Fixed in 7be4b71 (regression test 12 in
+tests/contracts/); this reproduction stays as the finding's record, and mutant RD9 of
+fuzz/mutants.py puts the bug back to check the state machines still catch it.
 
 Suggested fix (RewardsDistributor.invalidateWork): keep the earliest time, e.g.
 
