@@ -27,14 +27,11 @@ from fuzz import sigs
 from fuzz.ghost import (
     ACCEPT,
     ACTIVE,
-    ADMIN_ROLE,
     COMPLETED,
-    FEDERATOR_ROLE,
     MAX_PENDING_UNBONDS,
     PENDING,
     REENTER,
     ROLES,
-    VALIDATOR_ROLE,
     WORK_CLAIMED,
     WORK_SUBMITTED,
     ZERO,
@@ -926,26 +923,3 @@ class SystemMachine(RuleBasedStateMachine):
                 getattr(self, name)()
         check(self.read_wiring() == self.wiring, "inv_no_unprivileged_change", "module wiring changed")
         check(self.receiver.reentrySuccesses() == 0, "inv_reentrancy_never_succeeds", "a re-entry succeeded")
-
-
-__all__ = [
-    "ADMIN",
-    "ATTACKER",
-    "CREATOR",
-    "FEDERATOR",
-    "MANAGERS",
-    "NODES",
-    "OPERATOR",
-    "PROVIDER_A",
-    "PROVIDER_B",
-    "TREASURY",
-    "VALIDATOR",
-    "VALIDATOR2",
-    "ADMIN_ROLE",
-    "FEDERATOR_ROLE",
-    "VALIDATOR_ROLE",
-    "SystemMachine",
-    "check",
-    "pick",
-    "step",
-]

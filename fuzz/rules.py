@@ -759,9 +759,10 @@ class WorkRules(Rules):
             ghost=lambda: g.hard_invalidate_work(sender, pool_id, key, slash),
         )
 
-    @step(rule(index=INDEX, early=st.booleans()))
-    def claim_when_unlocked(self, index: int, early: bool) -> None:
-        """A provider claims a work key the moment its challenge window ends (or one second early)."""
+    @step(rule(index=INDEX, early=st.booleans(), claimer=st.sampled_from(["provider"] * 3 + ["other", "node"])))
+    def claim_when_unlocked(self, index: int, early: bool, claimer: str) -> None:
+        """Someone claims a work key the moment its challenge window ends (or one second early):
+        mostly its provider, sometimes another provider or the node key itself (refused)."""
         g = self.ghost
         pending = sorted((k for k, w in g.works.items() if w.state == WORK_SUBMITTED), key=repr)
         if not pending:
@@ -769,12 +770,17 @@ class WorkRules(Rules):
         pool_id, key = pick(pending, index)
         work = g.works[(pool_id, key)]
         self.travel(work.submitted_at + g.pools[pool_id].window + (0 if early else 1) - self.now())
+        sender = {
+            "provider": work.provider,
+            "other": pick([p for p in self.providers + [ATTACKER] if p != work.provider], index),
+            "node": work.node,
+        }[claimer]
         self.tx(
             "claimRewards",
-            work.provider,
+            sender,
             self.s.rewards.claimRewards,
             (pool_id, [key]),
-            ghost=lambda: g.claim_rewards(work.provider, pool_id, [key]),
+            ghost=lambda: g.claim_rewards(sender, pool_id, [key]),
             pays=True,
         )
 
@@ -783,13 +789,15 @@ class WorkRules(Rules):
             index=INDEX,
             claims=st.integers(1, 4),
             spacing=st.sampled_from([1, 5, 30]),
+            start=st.sampled_from(["now", "oldest_closing"]),
             gap=st.sampled_from(["none", "second", "past_oldest", "past_oldest"]),
         )
     )
-    def fraud_case(self, index: int, claims: int, spacing: int, gap: str) -> None:
+    def fraud_case(self, index: int, claims: int, spacing: int, start: str, gap: str) -> None:
         """A working node makes a burst of claims `spacing` seconds apart; a validator then
-        hard-invalidates its newest open claim and, after a pause (none, a second, or until just
-        after its oldest open claim left its window), its next newest."""
+        hard-invalidates its newest open claim (now, or on the last second of its oldest open
+        claim's window) and, after a pause (none, a second, or until just after its oldest open
+        claim left its window), its next newest."""
         g, s = self.ghost, self.s
         node = pick([n for n in NODES if g.pool_status(g.active_pool_of(n)) == ACTIVE] or NODES, index)
         for _ in range(claims):
@@ -817,6 +825,9 @@ class WorkRules(Rules):
             if not open_claims:
                 return
             pool_id, key = open_claims[-1][1]
+            if round_ == 0 and start == "oldest_closing":
+                oldest = g.works[open_claims[0][1]]
+                self.travel(oldest.submitted_at + g.pools[pool_id].window - g.now)
             self.tx(
                 "hardInvalidateWork",
                 VALIDATOR,
