@@ -34,6 +34,11 @@ class RegistryContract(ContractBinding):
         """The nonce the node key's next attestation signs."""
         return self._read("nodeNonce", address_arg(node, "node"))
 
+    def providers(self) -> list[Provider]:
+        """Every provider that ever registered (from ProviderRegistered logs), with its record now."""
+        seen = dict.fromkeys(e["args"]["provider"] for e in self._logs("ProviderRegistered"))
+        return [self.provider(address) for address in seen]
+
     def nodes_of(self, provider: str) -> list[Node]:
         """`provider`'s current nodes, found from its NodeAdded logs."""
         provider = address_arg(provider, "provider")

@@ -54,10 +54,9 @@ def snapshot(client: HubClient) -> dict[str, Any]:
 
 
 def _providers(client: HubClient) -> list[dict[str, Any]]:
-    seen = dict.fromkeys(e["args"]["provider"] for e in client.registry._logs("ProviderRegistered"))
     out = []
-    for address in seen:
-        record = client.registry.provider(address)
+    for record in client.registry.providers():
+        address = record.address
         stake = client.stake.info(address)
         nodes = [
             {**node.model_dump(mode="json"), "pool_id": client.pool.active_pool_of(node.address)}
