@@ -13,4 +13,4 @@ class MarketMachine(AdminRules, StakeRules, NodeRules, PoolRules, WorkRules, Att
 
 
 TestMarket = MarketMachine.TestCase
-TestMarket.settings = machine_settings(examples=40)
+TestMarket.settings = machine_settings(examples=80)

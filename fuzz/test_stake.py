@@ -14,4 +14,4 @@ class StakeMachine(StakeRules, NodeRules, AdminRules, AttackerRules):
 
 
 TestStake = StakeMachine.TestCase
-TestStake.settings = machine_settings(examples=40)
+TestStake.settings = machine_settings(examples=60)

@@ -17,4 +17,4 @@ class WorkMachine(WorkRules, PoolRules):
 
 
 TestWork = WorkMachine.TestCase
-TestWork.settings = machine_settings(examples=40, steps=80)
+TestWork.settings = machine_settings(examples=80, steps=80)
