@@ -97,7 +97,9 @@ class AdminRules(Rules):
 
     @step(rule(who=INDEX, role=st.sampled_from([FEDERATOR_ROLE, VALIDATOR_ROLE, OTHER_ROLE, ADMIN_ROLE]), to=INDEX))
     def grant_role(self, who: int, role: bytes, to: int) -> None:
-        g, sender, account = self.ghost, self.sender_with(ADMIN_ROLE, who), pick([VALIDATOR2, ZERO] + self.everyone, to)
+        g, sender = self.ghost, self.sender_with(ADMIN_ROLE, who)
+        # the attacker is never granted anything: it stays the actor without roles
+        account = pick([VALIDATOR2, ZERO] + [a for a in self.everyone if a != ATTACKER], to)
         self.tx(
             "grantRole",
             sender,
