@@ -279,18 +279,18 @@ MUTANTS = [
         "",
     ),
     Mutant(
-        "RD9",
-        "RewardsDistributor.vy",
-        "invalidateWork: a second hard invalidation moves voidFrom forward (the bug this suite found)",
-        "    if hard and self.voidFrom[poolId][node] == 0:",
-        "    if hard:",
-    ),
-    Mutant(
         "RD8",
         "RewardsDistributor.vy",
         "topUp: a completed pool can be topped up (assert dropped)",
         '    assert status != IComputePool.PoolStatus.COMPLETED, "RewardsDistributor: pool has ended"\n',
         "",
+    ),
+    Mutant(
+        "RD9",
+        "RewardsDistributor.vy",
+        "invalidateWork: a second hard invalidation moves voidFrom forward (the bug this suite found)",
+        "    if hard and self.voidFrom[poolId][node] == 0:",
+        "    if hard:",
     ),
 ]
 
