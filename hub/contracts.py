@@ -19,11 +19,11 @@ DEPLOYABLE = ("InjectiveAiHub", *MODULES, "WorkRateValidator")
 INJ = 10**18
 
 
-def source_path(name: str) -> Path:
-    """Path of a deployable contract's source file."""
+def source_path(name: str, root: Path = CONTRACTS_DIR) -> Path:
+    """Path of a deployable contract's source file under `root` (default: contracts_vy/)."""
     if name == "WorkRateValidator":
-        return CONTRACTS_DIR / "validators" / f"{name}.vy"
-    return CONTRACTS_DIR / f"{name}.vy"
+        return root / "validators" / f"{name}.vy"
+    return root / f"{name}.vy"
 
 
 class SystemParams(BaseModel):
