@@ -9,7 +9,9 @@
 2. Two real `trainer train` processes on loopback for each averaging mode, ``--epochs`` epochs
    each, the same target batch and matchmaking time. Per peer, from its own per-epoch records
    (start-up excluded): tokens/s, and compute utilization = time in forward/backward/local
-   optimizer steps / wall time. DiLoCo also runs with a 4x larger target (fewer, bigger rounds).
+   optimizer steps / wall time. DiLoCo also runs with larger targets (``--diloco-scales``, 4x
+   and 16x by default: fewer, bigger rounds, as DiLoCo is meant to run), each for about the
+   same total samples as the 4x run (at least 3 epochs; the first is not measured).
    The loss after the last epoch is printed too: DiLoCo does many local steps per round.
 
 If a CUDA GPU is present, bench/gpu_check.py runs afterwards (flash kernel vs SDPA math on a
@@ -166,6 +168,7 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
     return {
         "mode": mode,
         "target_batch_size": target,
+        "epochs": epochs,
         "swarm_tokens_per_s": sum(p["tokens_per_s"] for p in peers),
         "utilization": sum(p["utilization"] for p in peers) / len(peers),
         "epochs_averaged_by_both": min(p["averaged_with_2"] for p in peers),
@@ -179,6 +182,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="collaborative epochs per swarm run")
     parser.add_argument("--target", type=int, default=256, help="samples per collaborative epoch")
     parser.add_argument("--steps", type=int, default=200, help="steps of the single-process measurement")
+    parser.add_argument(
+        "--diloco-scales", type=int, nargs="*", default=[4, 16], help="extra DiLoCo runs at these multiples of --target"
+    )
     parser.add_argument("--no-swarm", action="store_true")
     args = parser.parse_args()
 
@@ -198,8 +204,10 @@ def main() -> None:
         ]
         swarms = []
         if not args.no_swarm:
-            for mode, target in (("gradient", args.target), ("diloco", args.target), ("diloco", 4 * args.target)):
-                swarms.append(swarm_run(workdir / f"{mode}-{target}", mode, target, args.epochs, corpus, tokenizer_dir))
+            runs = [("gradient", args.target, args.epochs), ("diloco", args.target, args.epochs)]
+            runs += [("diloco", k * args.target, max(3, -(-args.epochs * 4 // k))) for k in args.diloco_scales]
+            for mode, target, epochs in runs:
+                swarms.append(swarm_run(workdir / f"{mode}-{target}", mode, target, epochs, corpus, tokenizer_dir))
 
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores ({cpu}), torch threads per process: 1")
@@ -210,7 +218,7 @@ def main() -> None:
     for row in alone:
         print(f"  seq {row['seq_len']:>4} x batch {row['batch']:>2}: {row['tokens_per_s']:>9,.0f} tokens/s")
     if swarms:
-        print(f"\ntwo-peer swarm on loopback, {args.epochs} epochs, seq {SEQ_LEN} x batch {BATCH}, fp16 averaging:")
+        print(f"\ntwo-peer swarm on loopback, seq {SEQ_LEN} x batch {BATCH}, fp16 averaging:")
         print(
             f"  {'mode':<9} {'target':>6} {'swarm tok/s':>12} {'per peer':>9} {'utilization':>12} "
             f"{'both averaged':>14} {'last loss':>10}"
@@ -219,7 +227,7 @@ def main() -> None:
             print(
                 f"  {run['mode']:<9} {run['target_batch_size']:>6} {run['swarm_tokens_per_s']:>12,.0f} "
                 f"{run['swarm_tokens_per_s'] / 2:>9,.0f} {100 * run['utilization']:>11.0f}% "
-                f"{run['epochs_averaged_by_both']:>8}/{args.epochs:<5} {run['last_loss']:>10.3f}"
+                f"{run['epochs_averaged_by_both']:>8}/{run['epochs']:<5} {run['last_loss']:>10.3f}"
             )
     print(json.dumps({"alone": alone, "swarm": swarms, "load_before": load_before}))
 
