@@ -473,8 +473,10 @@ def print_summary(result: DemoResult, console: Console) -> None:
         work.add_row(node.name, str(node.epochs), f"{node.tokens:,}", f"{node.claimed_units:,}",
                      f"{node.paid_units:,}", f"{node.invalidated_units:,}", losses)
     console.print(work)
+    names = {node.address.lower(): node.name for node in result.nodes}
     for decision in result.decisions:
-        console.print(f"audit: {decision['node']} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
+        who = names.get(str(decision["node"]).lower(), decision["node"])
+        console.print(f"audit: {who} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
                       f"reported {decision['reported']:,}: [bold]{decision['verdict']}[/] ({decision['reason']})")
     console.print(f"provider claimed {format_inj(result.claimed)} (paid {format_inj(result.fees['provider'])} in gas); "
                   f"creator refunded {format_inj(result.refunded)}; slashed for the treasury "

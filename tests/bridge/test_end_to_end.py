@@ -119,5 +119,6 @@ def test_training_learned_and_the_report_says_so(run):
             epochs = sorted(node.losses)
             assert node.losses[epochs[-1]] < node.losses[epochs[0]]
     assert result.plot is not None and result.plot.stat().st_size > 1000
-    assert "work in pool" in text and "audit:" in text and "hard" in text
+    assert "work in pool" in text
+    assert any(line.startswith(f"audit: {LIAR} claimed") and "hard" in line for line in text.splitlines())
     assert isinstance(result.workdir, Path)
