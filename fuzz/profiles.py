@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, settings
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 settings.register_profile("dev", max_examples=20, stateful_step_count=40, **_COMMON)
-settings.register_profile("deep", max_examples=300, stateful_step_count=120, **_COMMON)
+settings.register_profile("deep", max_examples=400, stateful_step_count=120, **_COMMON)
 settings.register_profile(
     "mutants",
     parent=settings.get_profile("ci"),
