@@ -74,12 +74,43 @@ def test_packing_cuts_equal_blocks_with_document_markers(tokenizer_dir: Path) ->
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     docs = ["peer ada staked 10 inj on node 3.", "the loss of pool 2 fell."] * 20
-    blocks = list(pack_tokens(iter(docs), tokenizer, 16))
+    blocks = [block for block, _ in pack_tokens(iter(docs), tokenizer, 16)]
     assert blocks and all(len(block) == 16 for block in blocks)
     flat = [token for block in blocks for token in block]
     assert flat[0] == tokenizer.bos_token_id and tokenizer.eos_token_id in flat
     total = sum(len(tokenizer.encode(doc, add_special_tokens=False)) + 2 for doc in docs)
     assert len(flat) == total - total % 16, "nothing is padded, only the tail is held back"
+
+
+def test_chunked_packing_matches_one_document_at_a_time(tokenizer_dir: Path) -> None:
+    """Blocks and the cursor are the same whatever the tokenize chunk, so a checkpoint's data
+    position means the same thing whichever way the data was tokenized."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    docs = [f"node {i} of provider ada trained {'a long run of ' * (i % 7)}epoch {i}." for i in range(200)]
+    one_by_one = list(pack_tokens(iter(docs), tokenizer, 16, chunk=1))
+    assert list(pack_tokens(iter(docs), tokenizer, 16, chunk=64)) == one_by_one
+    used = [n for _, n in one_by_one]
+    assert used == sorted(used) and used[-1] <= len(docs)
+    # the cursor of a block is the fewest documents whose tokens cover it
+    lengths = [len(tokenizer.encode(doc, add_special_tokens=False)) + 2 for doc in docs]
+    for index, (_, n) in enumerate(one_by_one):
+        assert sum(lengths[:n]) >= 16 * (index + 1) > sum(lengths[: n - 1])
+
+
+def test_batch_stream_resumes_where_its_batches_ended(corpus: Path, tokenizer_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    config = config_for(corpus)
+    stream = BatchStream(config, tokenizer, "QmPeerA")
+    for _ in range(5):
+        next(stream)
+    assert 0 < stream.position < stream.reader.position, "the reader runs a chunk ahead of the batches"
+    # a restart from the saved position reads the next documents of the same order
+    docs = list(islice(iter(ShardReader(config, "QmPeerA")), stream.position + 3))
+    assert list(islice(iter(ShardReader(config, "QmPeerA", start=stream.position)), 3)) == docs[-3:]
 
 
 def test_batches_have_the_configured_shape(corpus: Path, tokenizer_dir: Path) -> None:
