@@ -8,10 +8,11 @@
    swarm peer below also gets one thread, so the numbers compare).
 2. Two real `trainer train` processes on loopback for each averaging mode, ``--epochs`` epochs
    each, the same target batch and matchmaking time. Per peer, from its own per-epoch records
-   (start-up excluded): tokens/s, and compute utilization = time in forward/backward/local
+   (the first and last epochs excluded: joining, and a last round that may wait for a peer that
+   has already stopped): tokens/s, and compute utilization = time in forward/backward/local
    optimizer steps / wall time. DiLoCo also runs with larger targets (``--diloco-scales``, 4x
-   and 16x by default: fewer, bigger rounds, as DiLoCo is meant to run), each for about the
-   same total samples as the 4x run (at least 3 epochs; the first is not measured).
+   16x and 64x by default: fewer, bigger rounds, as DiLoCo is meant to run), each for about the
+   same total samples as the 4x run (at least 4 epochs).
    The loss after the last epoch is printed too: DiLoCo does many local steps per round.
 
 If a CUDA GPU is present, bench/gpu_check.py runs afterwards (flash kernel vs SDPA math on a
@@ -151,8 +152,9 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
     for name in ("a", "b"):
         events = read_metrics(workdir / f"{name}.jsonl")
         epoch_events = [e for e in events if e["event"] == "epoch"]
-        # the first epoch includes joining the swarm; measure the steady state after it
-        steady = epoch_events[1:] or epoch_events
+        # the first epoch includes joining the swarm, and the last may wait for a peer that has
+        # already stopped: measure the steady state between them
+        steady = epoch_events[1:-1] if len(epoch_events) >= 3 else epoch_events
         wall = sum(e["wall_time"] for e in steady)
         compute = sum(e["compute_time"] for e in steady)
         tokens = sum(e["tokens"] for e in steady)
@@ -183,7 +185,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=256, help="samples per collaborative epoch")
     parser.add_argument("--steps", type=int, default=200, help="steps of the single-process measurement")
     parser.add_argument(
-        "--diloco-scales", type=int, nargs="*", default=[4, 16], help="extra DiLoCo runs at these multiples of --target"
+        "--diloco-scales", type=int, nargs="*", default=[4, 16, 64], help="extra DiLoCo runs at these multiples of --target"
     )
     parser.add_argument("--no-swarm", action="store_true")
     args = parser.parse_args()
@@ -205,7 +207,7 @@ def main() -> None:
         swarms = []
         if not args.no_swarm:
             runs = [("gradient", args.target, args.epochs), ("diloco", args.target, args.epochs)]
-            runs += [("diloco", k * args.target, max(3, -(-args.epochs * 4 // k))) for k in args.diloco_scales]
+            runs += [("diloco", k * args.target, max(4, -(-args.epochs * 4 // k))) for k in args.diloco_scales]
             for mode, target, epochs in runs:
                 swarms.append(swarm_run(workdir / f"{mode}-{target}", mode, target, epochs, corpus, tokenizer_dir))
 
