@@ -179,13 +179,14 @@ class Transactor:
             hint=f"send INJ to {self.address} from a funded account, e.g. `hub provider fund-node ADDRESS AMOUNT`",
         )
 
-    def prepare(self, to: str | None, data: str, *, value: int = 0, action: str) -> PreparedTx:
-        """Check, estimate, price and sign; nothing is sent."""
+    def prepare(self, to: str | None, data: str, *, value: int = 0, action: str, extra_gas: int = 0) -> PreparedTx:
+        """Check, estimate, price and sign; nothing is sent. `extra_gas` is added to the padded
+        estimate for a call whose cost depends on the block it lands in."""
         refuse_dev_key_off_local(self.address, self.chain_id)
         if value and self.balance() < value:
             raise self._insufficient(action, value, 0)
         estimate = self.estimate(to, data, value, action)
-        gas = math.ceil(estimate * self.config.gas_margin)
+        gas = math.ceil(estimate * self.config.gas_margin) + extra_gas
         fee = math.ceil(self.base_fee() * self.config.fee_multiplier)
         if self.balance() < value + gas * fee:
             raise self._insufficient(action, value, gas * fee)
@@ -301,8 +302,8 @@ class Transactor:
             return f"out of gas ({prepared.gas:,} gas)"
         return "reverted"
 
-    def send(self, to: str | None, data: str, *, value: int = 0, action: str) -> TxResult:
+    def send(self, to: str | None, data: str, *, value: int = 0, action: str, extra_gas: int = 0) -> TxResult:
         """prepare + broadcast + wait."""
-        prepared = self.prepare(to, data, value=value, action=action)
+        prepared = self.prepare(to, data, value=value, action=action, extra_gas=extra_gas)
         self.broadcast(prepared)
         return self.wait(prepared)

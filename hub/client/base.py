@@ -45,9 +45,9 @@ class ContractBinding:
     def _read(self, function: str, *args: Any) -> Any:
         return self.client.retry(lambda: getattr(self.contract.functions, function)(*args).call())
 
-    def _send(self, function: str, *args: Any, value: int = 0, action: str) -> TxResult:
+    def _send(self, function: str, *args: Any, value: int = 0, action: str, extra_gas: int = 0) -> TxResult:
         data = self.contract.encode_abi(function, args=list(args))
-        return self.client.transactor.send(self.address, data, value=value, action=action)
+        return self.client.transactor.send(self.address, data, value=value, action=action, extra_gas=extra_gas)
 
     def _events(self, result: TxResult, event: str) -> list[Any]:
         from web3.logs import DISCARD

@@ -18,6 +18,12 @@ from hub.signatures import NO_DEADLINE
 if TYPE_CHECKING:
     from hub.tx import TxResult
 
+# An unbond merges into the newest queue entry when both start in the same second, else it opens a
+# new entry (a fresh storage slot). The estimate runs against the latest block, and the
+# transaction may land in a later second: pay for the fresh slot up front rather than run out of
+# gas (seen on the local chain with 0.1 s blocks; Injective charges the whole limit either way).
+UNBOND_SLOT_GAS = 22_100
+
 
 def _positive(amount: int, what: str) -> None:
     if amount <= 0:
@@ -96,7 +102,7 @@ class HubContract(ContractBinding):
                 f"{format_inj(minimum)} for this provider's compute",
                 hint=f"reclaim at most {format_inj(spare)}" if spare > 0 else "remove nodes first: they need it all",
             )
-        return self._send("reclaimStake", amount, action="reclaim stake")
+        return self._send("reclaimStake", amount, action="reclaim stake", extra_gas=UNBOND_SLOT_GAS)
 
     def rebond_stake(self, amount: int) -> TxResult:
         """Move `amount` of pending unbonds back into active stake."""
@@ -120,7 +126,7 @@ class HubContract(ContractBinding):
                 f"the provider still has {record.node_count} node(s)",
                 hint="remove them first: `hub provider node remove NODE`",
             )
-        return self._send("deregisterProvider", action="deregister provider")
+        return self._send("deregisterProvider", action="deregister provider", extra_gas=UNBOND_SLOT_GAS)
 
     # -- nodes
 
