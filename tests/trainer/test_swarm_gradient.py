@@ -131,7 +131,11 @@ def test_every_peer_contributes_to_collaborative_epochs(gradient_run: GradientRu
     peer1, peer2, _ = gradient_run.peers
     for peer in (peer1, peer2):
         epochs = peer.events("epoch")
-        assert len(epochs) >= MAX_EPOCHS // 2, f"{peer.name} completed only {len(epochs)} epochs"
+        # A peer that falls behind downloads the swarm's state and skips epochs; how many depends
+        # on the machine's load (8 to 30 of 30 seen on two cores). It must keep contributing
+        # through the whole run: early, middle and late.
+        thirds = {min(2, 3 * e["epoch"] // MAX_EPOCHS) for e in epochs}
+        assert thirds == {0, 1, 2}, f"{peer.name} contributed only to epochs {[e['epoch'] for e in epochs]}"
         assert all(e["tokens"] == e["samples"] * 64 and e["samples"] > 0 for e in epochs)
         (stop,) = peer.events("stop")
         assert stop["final_epoch"] >= MAX_EPOCHS  # a peer that re-synchronises may land past it
