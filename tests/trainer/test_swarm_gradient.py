@@ -115,6 +115,11 @@ def gradient_run(trainer_workdir: Path, corpus: Path, tokenizer_dir: Path) -> Gr
         killed_at = time.time()
         latest = json.loads((workdir / "peer3" / "latest.json").read_text())
 
+        # the others must finish epochs without it before it comes back (a stalled swarm fails here)
+        def survivors_progressed() -> bool:
+            return all(any(e["time"] > killed_at for e in peer.events("epoch")) for peer in peers[:2])
+
+        wait_until(survivors_progressed, 90, "peer1 and peer2 to finish an epoch while peer3 is down")
         restarted = make_peer(3, "peer3-restarted", MAX_EPOCHS + EXTRA_EPOCHS)
         everyone.append(restarted.start())
         restarted_at = time.time()
