@@ -23,8 +23,7 @@ __all__ = ["System", "deploy", "deploy_contract", "deployers"]
 
 def deployers() -> dict[str, Any]:
     """Every deployable contract of the configured contracts dir, plus the malicious receiver, compiled once."""
-    root = contracts_dir().resolve()
-    out = {name: simulation.deployer(name, root) for name in DEPLOYABLE}
+    out = {name: simulation.deployer(name, _root()) for name in DEPLOYABLE}
     out["MaliciousReceiver"] = _receiver()
     return out
 
@@ -33,14 +32,19 @@ def deploy_contract(name: str, *args: Any, sender: str) -> Any:
     """Deploy one contract of `deployers()` as `sender`."""
     if name == "MaliciousReceiver":
         return simulation.deploy(_receiver(), *args, sender=sender)
-    return simulation.deploy(simulation.deployer(name, contracts_dir().resolve()), *args, sender=sender)
+    return simulation.deploy(simulation.deployer(name, _root()), *args, sender=sender)
 
 
 def deploy(admin: str, federator: str, validator: str, params: SystemParams) -> System:
     """The whole system, wired, from the configured contracts dir."""
-    return simulation.deploy_system(admin, federator, validator, params, root=contracts_dir().resolve())
+    return simulation.deploy_system(admin, federator, validator, params, root=_root())
+
+
+def _root() -> Path:
+    # resolved, so the compile cache in hub.simulation sees one key per folder
+    return contracts_dir().resolve()
 
 
 @cache
 def _receiver() -> Any:
-    return simulation.load_partial(RECEIVER_SOURCE, contracts_dir().resolve())
+    return simulation.load_partial(RECEIVER_SOURCE, _root())
