@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from hub.cli._chain import ChainContext, chain_command
-from hub.cli._output import console
+from hub.cli._output import print_json
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -24,7 +25,13 @@ def dashboard(
     client = ctx.client(sign=False)
     server = make_server(client, host, port)
     bound_host, bound_port = server.server_address[:2]
-    console.print(f"dashboard for chain {client.chain_id} at http://{bound_host}:{bound_port}/ (Ctrl-C to stop)")
+    url = f"http://{bound_host}:{bound_port}/"
+    if ctx.json_out:
+        print_json({"url": url, "chain_id": client.chain_id})
+    else:
+        typer.echo(f"dashboard for chain {client.chain_id} at {url} (Ctrl-C to stop)")
+    # a script that started the command reads the address from a pipe: flush it now, not at exit
+    sys.stdout.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

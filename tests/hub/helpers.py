@@ -33,3 +33,11 @@ def run_hub(*args: Any, ok: bool = True, env: dict[str, str] | None = None, stdi
 def hub_json(*args: Any) -> Any:
     """`hub ARGS --json`, parsed."""
     return json.loads(run_hub(*args, "--json").stdout)
+
+
+def hub_executable() -> str:
+    """The installed `hub` script beside this interpreter: tests run the command as a user types it."""
+    import sys
+    from pathlib import Path
+
+    return str(Path(sys.executable).with_name("hub"))

@@ -13,7 +13,7 @@ import pytest
 from hub.client import make_work_key
 from hub.dashboard.server import make_server
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, run_hub
+from tests.hub.helpers import INJ, hub_executable, run_hub
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -26,9 +26,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
@@ -72,15 +80,17 @@ def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
     node = world.actor("d-node", fund_wei=INJ)
     creator = world.actor("d-creator")
     as_provider, as_node, as_creator, as_validator = (
-        world.client(a) for a in (provider, node, creator, world.validator))
+        world.client(a) for a in (provider, node, creator, world.validator)
+    )
     as_provider.hub.register_provider(7 * INJ)
     as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 3, "ipfs://dash"))
     as_validator.hub.validate_node(node.address)
     as_validator.hub.whitelist_provider(provider.address)
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "dashboard"}')
-    pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9,
-                                     challenge_window=600).value
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=600
+    ).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     time.sleep(1.1)
@@ -113,3 +123,40 @@ def test_dashboard_command_refuses_a_busy_port(world):
         result = run_hub("dashboard", "--port", port, ok=False)
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_dashboard_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world):
+    """`hub dashboard --port 0` in a subprocess: it prints its address, the page and the snapshot
+    answer, and SIGINT (Ctrl-C) stops it with exit status 0."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import urllib.request
+
+    process = subprocess.Popen(
+        [hub_executable(), "dashboard", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        # the first line is printed once the server is bound: reading it is the wait
+        first = process.stdout.readline()
+        assert "dashboard for chain 777 at http://127.0.0.1:" in first, (first, process.stderr.read())
+        url = first.split(" at ", 1)[1].split()[0]
+        with urllib.request.urlopen(url, timeout=30) as page:
+            assert page.status == 200
+            assert "<html" in page.read().decode().lower()
+        with urllib.request.urlopen(url + "api/snapshot", timeout=60) as api:
+            snapshot = json.loads(api.read())
+        assert snapshot["chain"]["chain_id"] == 777
+        assert snapshot["chain"]["hub"] == world.client().hub.address
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
