@@ -291,19 +291,44 @@ def _check_resumable(existing: Deployment, records: dict[str, ContractRecord], a
         )
 
 
+# @dev How each deployment parameter can change once deployed: the command that sets it, or None
+#      when it is fixed at deployment (a constructor argument) and only --fresh changes it.
+_PARAM_SETTERS: dict[str, str | None] = {
+    "min_stake_per_compute_unit": "`hub federator set-stake-minimum AMOUNT`",
+    "validator": "`hub admin grant validator ADDR`",
+    "federator": "`hub admin grant federator ADDR`",
+    "unbonding_period": None,
+    "max_units_per_compute_unit_per_second": None,
+}
+
+
+def _asked_params(params: SystemParams | None, federator: str | None, validator: str | None) -> dict[str, Any]:
+    """Only the parameters the caller gave: defaults of `SystemParams` are not a request to change."""
+    asked: dict[str, Any] = params.model_dump(include=params.model_fields_set) if params is not None else {}
+    asked.update({k: v for k, v in (("federator", federator), ("validator", validator)) if v is not None})
+    return asked
+
+
 def _check_same_params(
     existing: Deployment, params: SystemParams | None, federator: str | None, validator: str | None, path: Path
 ) -> None:
-    """A resumed deployment keeps its parameters; asking for other ones is an error, not a silent mix."""
-    asked: dict[str, Any] = params.model_dump() if params is not None else {}
-    asked.update({k: v for k, v in (("federator", federator), ("validator", validator)) if v is not None})
+    """A deployment keeps its parameters; asking for other ones is an error naming each difference
+    (deployed vs asked) and the way to change it, not a silent mix or a silent "nothing sent"."""
     had = existing.params.model_dump()
-    differ = [f"{k}={had[k]!r}" for k, v in asked.items() if had[k] != v]
-    if differ:
+    differ = {k: v for k, v in _asked_params(params, federator, validator).items() if had.get(k) != v}
+    if not differ:
+        return
+    listed = "; ".join(f"{k}: deployed {had.get(k)!r}, asked {v!r}" for k, v in differ.items())
+    if not existing.complete:
         raise HubError(
-            f"the unfinished deployment in {path} was started with other parameters ({', '.join(differ)})",
+            f"the unfinished deployment in {path} was started with other parameters ({listed})",
             hint="rerun `hub deploy` without parameters to finish it, or pass --fresh to start over",
         )
+    setters = [f"{k} with {_PARAM_SETTERS[k]}" for k in differ if _PARAM_SETTERS.get(k)]
+    hint = "pass --fresh to deploy a new system with them (the manifest is kept as a .bak)"
+    if setters:
+        hint += ", or change " + ", ".join(setters) + " on the deployed one"
+    raise HubError(f"chain {existing.chain_id} already has a deployment with other parameters ({listed})", hint=hint)
 
 
 def verify_on_chain(w3: Web3, deployment: Deployment) -> None:
@@ -359,6 +384,7 @@ def deploy(
             path.rename(path.with_name(f"{path.name}.{int(time.time())}.bak"))
             existing = None
         if existing is not None and existing.complete:
+            _check_same_params(existing, params, federator, validator, path)
             verify_on_chain(w3, existing)
             return DeployResult(existing, path, True, False, 0, time.monotonic() - started)
         records, artifact = _contract_records()

@@ -74,6 +74,21 @@ def test_a_finished_deployment_is_not_redone(world) -> None:
     assert manifest_path(LOCAL_CHAIN_ID, world.deployments_dir).read_text() == before
 
 
+def test_changed_parameters_on_a_finished_deployment_are_named_not_ignored(world) -> None:
+    w3 = world.client().w3
+    nonce = w3.eth.get_transaction_count(world.admin.address)
+    before = manifest_path(LOCAL_CHAIN_ID, world.deployments_dir).read_text()
+    result = run_hub("deploy", "--account", "admin", "--min-stake", "2", "--unbonding-period", "9s", ok=False)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"min_stake_per_compute_unit: deployed {MIN_STAKE}, asked {2 * MIN_STAKE}" in result.output
+    assert f"unbonding_period: deployed {UNBONDING_S}, asked 9" in result.output
+    assert "--fresh" in result.output and "hub federator set-stake-minimum" in result.output
+    # the same parameters as deployed are not a change
+    run_hub("deploy", "--account", "admin", "--unbonding-period", f"{UNBONDING_S}s")
+    assert w3.eth.get_transaction_count(world.admin.address) == nonce
+    assert manifest_path(LOCAL_CHAIN_ID, world.deployments_dir).read_text() == before
+
+
 def test_mainnet_needs_confirmation() -> None:
     mainnet = SimpleNamespace(eth=SimpleNamespace(chain_id=1776))
     with pytest.raises(HubError, match="MAINNET .* needs explicit confirmation"):
