@@ -49,13 +49,19 @@ def create(
         str | None, typer.Option("--metadata-uri", help="Publish under this URI (where you host the same bytes).")
     ] = None,
 ) -> None:
-    """Create a pool; its metadata is published as file://, data: or your URI with the file's keccak256."""
+    """Create a pool; its metadata is published as file://, data: or your URI with the file's keccak256.
+
+    The file is checked against the pool-metadata schema first, and a --metadata-uri that is
+    http(s):// or ipfs:// is fetched and compared with the file, so no budget is escrowed into a pool
+    that nodes cannot read."""
     from hub.amounts import parse_amount
     from hub.errors import HubError
     from hub.inputs import parse_duration
-    from hub.metadata import publish_metadata
+    from hub.metadata import publish_metadata, read_pool_metadata_file
 
+    read_pool_metadata_file(metadata)
     published = publish_metadata(metadata, inline=inline, uri=metadata_uri)
+    _check_hosted(published)
     budget_wei = parse_amount(budget, what="budget")
     rate = parse_amount(reward_per_unit, what="reward per unit", allow_zero=False)
     window = parse_duration(challenge_window, what="challenge window")
@@ -83,6 +89,30 @@ def create(
         metadata_hash="0x" + published.hash.hex(),
         budget=budget_wei,
     )
+    if published.uri.startswith("file:") and not ctx.json_out:
+        typer.echo(
+            "note: a file:// URI is readable on this machine only; for nodes elsewhere host the file "
+            "(`hub pool metadata serve FILE`) and create the pool with --metadata-uri",
+            err=True,
+        )
+
+
+def _check_hosted(published) -> None:
+    """Fetch a hosted --metadata-uri and compare it with the file before anything is sent."""
+    from urllib.parse import urlparse
+
+    from hub.errors import HubError
+    from hub.metadata import fetch_metadata
+
+    if urlparse(published.uri).scheme.lower() not in ("http", "https", "ipfs"):
+        return
+    try:
+        fetch_metadata(published.uri, published.hash, timeout_s=15.0)
+    except HubError as exc:
+        raise HubError(
+            f"--metadata-uri does not serve this file: {exc.message}",
+            hint="host the same bytes there first (`hub pool metadata serve FILE` serves them)",
+        ) from None
 
 
 @chain_command(app, "start")
@@ -292,3 +322,68 @@ def list_(ctx: ChainContext) -> None:
         )
 
     ctx.print_data(data, render)
+
+
+metadata_app = typer.Typer(
+    help="Pool metadata files: check one against the schema, serve one to nodes on other machines.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(metadata_app, name="metadata")
+
+
+@metadata_app.command("check")
+def metadata_check(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The metadata file (JSON).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")] = False,
+) -> None:
+    """Check a metadata file against the pool-metadata schema and print its keccak256."""
+    from hub.cli._output import print_json
+    from hub.metadata import metadata_hash, read_pool_metadata_file
+
+    data, document = read_pool_metadata_file(file)
+    digest = "0x" + metadata_hash(data).hex()
+    if json_out:
+        print_json({"file": str(file), "hash": digest, "size": len(data), "metadata": document})
+    else:
+        typer.echo(f"{file}: valid pool metadata for run {document.run_id!r}, keccak256 {digest}")
+
+
+@metadata_app.command("serve")
+def metadata_serve(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The metadata file (JSON).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (all interfaces: nodes are elsewhere).")] = "0.0.0.0",  # noqa: S104
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)] = 8751,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the URLs as JSON instead of text.")] = False,
+) -> None:
+    """Serve a metadata file over HTTP until Ctrl-C, so nodes on other machines can fetch it.
+
+    Create the pool with `--metadata-uri http://<this machine>:<port>/<file name>`; nodes check
+    the bytes against the pool's keccak256, so the server needs no trust."""
+    import sys
+
+    from hub.cli._output import print_json
+    from hub.metadata import make_metadata_server, metadata_hash
+
+    server = make_metadata_server(file, host, port)
+    bound_host, bound_port = server.server_address[:2]
+    data = file.read_bytes()
+    digest = "0x" + metadata_hash(data).hex()
+    if bound_host in ("0.0.0.0", "::"):  # noqa: S104
+        # listening everywhere: name the machine as other machines would
+        import socket
+
+        bound_host = socket.gethostname()
+    urls = [f"http://{bound_host}:{bound_port}/{file.name}", f"http://{bound_host}:{bound_port}/{digest}.json"]
+    if json_out:
+        print_json({"urls": urls, "hash": digest})
+    else:
+        typer.echo(f"serving {file} (keccak256 {digest}) at {urls[0]} and {urls[1]} (Ctrl-C to stop)")
+    # a script that started the command reads the address from a pipe: flush it now, not at exit
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

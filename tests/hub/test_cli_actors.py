@@ -129,7 +129,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     manager = world.actor("manager", fund_wei=INJ)
     provider, (node_a, node_b) = _ready_provider(world, 2)
     metadata = tmp_path / "pool.json"
-    metadata.write_bytes(b'{"run_id": "cli-test", "model": "tiny-llama"}\n')
+    metadata.write_bytes(b'{"run_id": "cli-test", "train": {"model": "tiny"}}\n')
     as_creator = ["--account", creator.name]
     as_validator = ["--account", world.validator.name]
 

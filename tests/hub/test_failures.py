@@ -67,7 +67,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:
 
     files = {"meta": meta}
     big = files_dir / "big.json"
-    big.write_text(json.dumps({"padding": "x" * 400}))
+    big.write_text(json.dumps({"run_id": "big", "description": "x" * 400}))
     files["big"] = big
     # a node key attests 100 compute units: far more than the provider's stake covers
     greedy = world.actor("f-greedy-node", fund_wei=0)
