@@ -2,8 +2,13 @@
 
 The logic lives in the modules it calls (`train_loop`, `aux_peer`, `generate`, ...). Heavy
 imports (torch, transformers, hivemind) happen inside the commands, so ``trainer --help`` is
-fast. User mistakes print one line, ``error: ... (hint: ...)``, and exit with status 2;
-``--debug`` shows tracebacks instead.
+fast. Mistakes print one line, ``error: ... (hint: ...)``; ``--debug`` shows tracebacks instead.
+
+Exit status, as in `hub` (`trainer.errors`): 0 done, 1 the command failed (bad data, a model or
+profile that does not fit, a chain refusal, a bug), 2 the command line is wrong (an unknown
+option, an option value out of range or not among the choices). Help is click's plain format,
+wrapped at 80 columns: option names are never cut (rich's panels cut them in narrow terminals),
+and every default is shown.
 """
 
 from __future__ import annotations
@@ -17,13 +22,65 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer._click import Context  # typer 0.29 (pinned) runs on its own copy of click
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
+
+from trainer.errors import EXIT_FAILURE, EXIT_USAGE
+
+# @dev Option names that differ from the TrainConfig field they set.
+_FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
+
+
+def _show_config_defaults(command: Any) -> None:
+    """Show TrainConfig's default beside every option that sets a TrainConfig field: the options
+    themselves default to None (unset: the config file or TrainConfig decides)."""
+    from trainer.config import TrainConfig
+
+    fields = TrainConfig.model_fields
+    for param in command.params:
+        field = fields.get(_FIELD_OF_OPTION.get(param.name, param.name))
+        if field is None or param.default is not None:
+            continue
+        default = field.get_default(call_default_factory=True)
+        if default is None or default == []:
+            continue  # "unset" is explained by the option's own help
+        if isinstance(default, bool) and param.secondary_opts:
+            param.show_default = param.opts[0] if default else param.secondary_opts[0]
+        else:
+            param.show_default = " ".join(map(str, default)) if isinstance(default, list) else str(default)
+
+
+class _TrainerGroup(TyperGroup):
+    """Turns a usage error (unknown option, value out of range) into one line and exit status 2,
+    and shows TrainConfig's defaults in the commands' help."""
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and cmd_name in ("train", "aux", "join"):
+            _show_config_defaults(command)
+        return command
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "trainer"
+            typer.echo(f"error: {exc.format_message()} (hint: `{where} --help` shows the usage)", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+
 
 app = typer.Typer(
     name="trainer",
+    cls=_TrainerGroup,
     help="Train a pool's LLaMA model with hivemind peers and submit the work on chain.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 80, "show_default": True},
 )
 
 _state = {"debug": False}
@@ -32,9 +89,21 @@ T = TypeVar("T")
 PEERS_HELP = "Multiaddr of a peer already in the swarm (repeatable, or space/comma separated)."
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"trainer {version('injective-ai-hub')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Collaborative LLaMA training for injective-ai-hub pools."""
     _state["debug"] = debug
@@ -47,7 +116,7 @@ def main() -> None:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = EXIT_FAILURE) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -74,7 +143,7 @@ def _guarded(action: Callable[[], T]) -> T:
             raise
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ())) or "config"
-        _fail(f"invalid setting {where}: {first.get('msg')} (hint: see `trainer train --help`)")
+        _fail(f"invalid setting {where}: {first.get('msg')} (hint: see `trainer train --help`)", EXIT_USAGE)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except typer.Exit:
@@ -82,8 +151,21 @@ def _guarded(action: Callable[[], T]) -> T:
     except Exception as exc:
         if _state["debug"]:
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (hint: rerun with --debug for the traceback)", 1)
+        _fail(f"unexpected {type(exc).__name__}: {exc} (hint: rerun with --debug for the traceback)")
     raise AssertionError("unreachable")
+
+
+def _positive(value: float | None) -> float | None:
+    """Option callback: a size must be more than zero (a usage error otherwise)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"{value:g} is not more than zero")
+    return value
+
+
+def _averaging_mode(value: str) -> str:
+    if value not in ("gradient", "diloco"):
+        raise typer.BadParameter(f"{value!r} is not one of 'gradient', 'diloco'")
+    return value
 
 
 def _split_addresses(values: list[str] | None) -> list[str] | None:
@@ -415,7 +497,7 @@ def aux(
     }
     if pool_args["pool_id"] is not None:
         if not validator_key:
-            _fail("--pool-id needs --validator-key (hint: the keystore name of a validator account)")
+            _fail("--pool-id needs --validator-key (hint: the keystore name of a validator account)", EXIT_USAGE)
         _aux_pool(pool_args, overrides)
         return
     overrides.pop("config_file")
@@ -544,12 +626,18 @@ def generate(
 @app.command()
 def doctor(
     model: Annotated[str, typer.Option(help="Model to plan for.")] = "llama-7b-shape",
-    gpu_memory_gb: Annotated[float | None, typer.Option(help="Plan for a GPU with this much memory.")] = None,
+    gpu_memory_gb: Annotated[
+        float | None,
+        typer.Option(callback=_positive, help="Plan for a GPU with this much memory."),
+    ] = None,
     capability: Annotated[str, typer.Option(help="Compute capability of that GPU, e.g. 8.0 or 7.5.")] = "8.0",
-    host_memory_gb: Annotated[float | None, typer.Option(help="Plan for this much host RAM.")] = None,
-    seq_len: Annotated[int, typer.Option(help="Tokens per sequence.")] = 2048,
-    batch_size: Annotated[int, typer.Option(help="Sequences per micro-batch.")] = 1,
-    averaging: Annotated[str, typer.Option(help="gradient or diloco.")] = "gradient",
+    host_memory_gb: Annotated[
+        float | None,
+        typer.Option(callback=_positive, help="Plan for this much host RAM."),
+    ] = None,
+    seq_len: Annotated[int, typer.Option(min=8, help="Tokens per sequence.")] = 2048,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sequences per micro-batch.")] = 1,
+    averaging: Annotated[str, typer.Option(callback=_averaging_mode, help="gradient or diloco.")] = "gradient",
 ) -> None:
     """Show the hardware, the kernel and precision it calls for, and what each memory profile needs."""
 

@@ -42,7 +42,7 @@ def _join(setup, tmp_path: Path):
 
 
 def _one_line_error(result) -> str:
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     return lines[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,10 @@ def test_help_does_not_import_heavy_libraries() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def one_line_error(args: list[str]) -> str:
+def one_line_error(args: list[str], code: int = 1) -> str:
+    """`trainer ARGS` fails with one line and `code` (1: the command failed, 2: a usage error)."""
     result = runner.invoke(app, args)
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -53,7 +55,7 @@ def test_impossible_memory_profile(corpus: Path) -> None:
 
 
 def test_invalid_settings_and_config_files(tmp_path: Path, corpus: Path) -> None:
-    line = one_line_error(["train", "--averaging", "ring", "--data", str(corpus)])
+    line = one_line_error(["train", "--averaging", "ring", "--data", str(corpus)], code=2)
     assert "invalid setting averaging" in line
     line = one_line_error(["train", "--config", str(tmp_path / "missing.json")])
     assert "config file" in line
@@ -107,8 +109,49 @@ def test_bad_input_exits_non_zero_from_a_real_process(tmp_path: Path) -> None:
         timeout=120,
         env=subprocess_env(tmp_path),
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: data path {tmp_path / 'absent.jsonl'} does not exist "
         "(hint: pass a .txt/.jsonl file, a directory, or a HF dataset id)"
     )
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"trainer {version('injective-ai-hub')}"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["doctor", "--gpu-memory-gb", "-1"], "Invalid value for '--gpu-memory-gb': -1 is not more than zero"),
+        (["doctor", "--host-memory-gb", "0"], "Invalid value for '--host-memory-gb': 0 is not more than zero"),
+        (["doctor", "--averaging", "ring"], "Invalid value for '--averaging': 'ring' is not one of"),
+        (["train", "--no-such-flag"], "No such option: --no-such-flag"),
+        (["join", "--pool-id", "0", "--node-key", "n"], "Invalid value for '--pool-id'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(args: list[str], expected: str) -> None:
+    line = one_line_error(args, code=2)
+    assert expected in line and f"(hint: `trainer {args[0]} --help` shows the usage)" in line
+
+
+@pytest.mark.parametrize("command", ["train", "join", "aux", "doctor", "generate"])
+def test_help_fits_80_columns_with_whole_option_names_and_defaults(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80
+    names = {p.opts[0] for p in typer_command(command).params if p.opts and not getattr(p, "hidden", False)}
+    for name in names:  # each option name appears whole at the start of its entry
+        assert any(re.match(rf"\s+(-\w, )?{re.escape(name)}( |$)", line) for line in lines), name
+    if command in ("train", "aux"):
+        assert "[default: (2048)]" in result.stdout or "[default: (fp16)]" in result.stdout
+
+
+def typer_command(name: str):
+    import typer.main
+
+    return typer.main.get_command(app).commands[name]
