@@ -3,7 +3,8 @@
 Keystores are standard Web3 Secret Storage (v3) JSON written by eth-account (`Account.encrypt`,
 scrypt), one `<name>.json` per account in ~/.local/share/injective-ai-hub/keystores (or
 HUB_KEYSTORE_DIR), readable by other Ethereum tools. Passwords come from a `PasswordSource`: a
-file, the HUB_PASSWORD env var, or an interactive prompt. Private keys are imported from a file,
+file, the HUB_PASSWORD env var, or an interactive prompt (only when stdin is a terminal; an empty
+HUB_PASSWORD or password file is an error, never the empty password). Private keys are imported from a file,
 stdin or a hidden prompt, never from a command-line argument, and are never printed or logged:
 no message of this module contains key material.
 """
@@ -33,6 +34,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # @dev Order of the secp256k1 group: a private key is an integer in [1, _SECP256K1_N).
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _PASSWORD_HINT = f"set {PASSWORD_ENV}, pass --password-file FILE, or run in a terminal to be asked"
+_CORRUPT_HINT = "restore it from a backup, or move it out of the keystore folder and import the key again"
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,35 @@ class PasswordSource:
                 text = self.file.read_text()
             except OSError as exc:
                 raise HubError(f"cannot read password file {self.file}: {exc.strerror}") from None
-            return text.splitlines()[0] if text else ""
+            first = text.splitlines()[0] if text else ""
+            if not first:
+                raise HubError(f"password file {self.file} is empty", hint="write the password on its first line")
+            return first
         value = os.environ.get(self.env_var)
+        if value == "":
+            raise HubError(
+                f"{self.env_var} is set but empty",
+                hint=f"set {self.env_var} to the password, or unset it to use --password-file or the prompt",
+            )
         if value is not None:
             return value
         if self.prompt is not None:
             return self.prompt(confirm)
         raise HubError("no password given", hint=_PASSWORD_HINT)
+
+
+def terminal_prompt(label: str, what: str) -> Callable[[bool], str]:
+    """A `PasswordSource.prompt` that asks on the terminal, or, with no terminal to ask on (a
+    script, a service, a pipe), says where else the password can come from instead of waiting."""
+
+    def ask(confirm: bool) -> str:
+        import click
+
+        if not sys.stdin.isatty():
+            raise HubError(f"no password for {what} and no terminal to ask in", hint=_PASSWORD_HINT)
+        return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+
+    return ask
 
 
 @dataclass(frozen=True)
@@ -80,9 +104,7 @@ class KeySource:
         elif self.prompt is not None:
             text = self.prompt()
         else:
-            raise HubError(
-                "no private key given", hint="pass --key-file FILE or --stdin, or run in a terminal"
-            )
+            raise HubError("no private key given", hint="pass --key-file FILE or --stdin, or run in a terminal")
         return parse_private_key(text)
 
 
@@ -100,9 +122,10 @@ class KeystoreEntry(BaseModel):
     """One keystore file, as `hub account list` shows it."""
 
     name: str
-    address: str
+    address: str | None  # None when the file is corrupt
     path: Path
     dev: bool  # a published dev key: usable on the local chain only
+    problem: str | None = None  # why the file is not a usable keystore
 
 
 def _directory(directory: Path | None) -> Path:
@@ -118,38 +141,62 @@ def keystore_path(name: str, directory: Path | None = None) -> Path:
     return _directory(directory) / f"{name}.json"
 
 
-def _entry(path: Path) -> KeystoreEntry | None:
-    try:
-        address = json.loads(path.read_text())["address"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    from eth_utils import to_checksum_address
+def _read_keystore(path: Path) -> tuple[dict, str]:
+    """A v3 keystore's JSON and checksummed address; why it is unusable as a `ValueError`."""
+    from eth_utils import is_hex_address, to_checksum_address
 
     try:
-        checksummed = to_checksum_address("0x" + str(address).removeprefix("0x"))
-    except ValueError:
-        return None
-    return KeystoreEntry(name=path.stem, address=checksummed, path=path, dev=is_dev_key(checksummed))
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"unreadable ({exc.strerror})") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("not JSON") from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    address = document.get("address")
+    if not isinstance(address, str) or not is_hex_address("0x" + address.removeprefix("0x")):
+        raise ValueError("no valid address field")
+    crypto = document.get("crypto", document.get("Crypto"))
+    if not isinstance(crypto, dict) or not {"cipher", "ciphertext", "kdf", "mac"} <= set(crypto):
+        raise ValueError("no encrypted key (crypto section)")
+    return document, to_checksum_address("0x" + address.removeprefix("0x"))
+
+
+def _entry(path: Path) -> KeystoreEntry:
+    try:
+        _, address = _read_keystore(path)
+    except ValueError as exc:
+        return KeystoreEntry(name=path.stem, address=None, path=path, dev=False, problem=f"corrupt: {exc}")
+    return KeystoreEntry(name=path.stem, address=address, path=path, dev=is_dev_key(address))
+
+
+def _corrupt(name: str, path: Path, problem: str) -> HubError:
+    return HubError(f"the keystore of account {name!r} ({path}) is {problem}", hint=_CORRUPT_HINT)
 
 
 def list_accounts(directory: Path | None = None) -> list[KeystoreEntry]:
-    """Every readable keystore in the directory, sorted by name."""
+    """Every keystore file in the directory, sorted by name; corrupt ones carry their `problem`."""
     root = _directory(directory)
     if not root.is_dir():
         return []
-    entries = (_entry(p) for p in sorted(root.glob("*.json")))
-    return [e for e in entries if e is not None]
+    return [_entry(p) for p in sorted(root.glob("*.json"))]
+
+
+def _missing(name: str, path: Path) -> HubError:
+    return HubError(
+        f"no account named {name!r} in {path.parent}",
+        hint="`hub account list` shows the accounts; `hub account new NAME` makes one",
+    )
 
 
 def account_address(name: str, directory: Path | None = None) -> str:
     """The address of account `name`, read from its keystore without decrypting it."""
     path = keystore_path(name, directory)
-    entry = _entry(path) if path.exists() else None
-    if entry is None:
-        raise HubError(
-            f"no account named {name!r} in {path.parent}",
-            hint="`hub account list` shows the accounts; `hub account new NAME` makes one",
-        )
+    if not path.exists():
+        raise _missing(name, path)
+    entry = _entry(path)
+    if entry.address is None:
+        raise _corrupt(name, path, str(entry.problem))
     return entry.address
 
 
@@ -226,29 +273,30 @@ def import_dev_account(
     return _save(name or f"dev-{index}", key, password, directory, kdf_iterations)
 
 
-def load_account(
-    name: str, password_source: PasswordSource | str, *, directory: Path | None = None
-) -> LocalAccount:
+def load_account(name: str, password_source: PasswordSource | str, *, directory: Path | None = None) -> LocalAccount:
     """The signing account stored under `name`; one-line HubError if missing or the password is wrong."""
     from eth_account import Account
 
     path = keystore_path(name, directory)
     if not path.exists():
-        raise HubError(
-            f"no account named {name!r} in {path.parent}",
-            hint="`hub account list` shows the accounts; `hub account new NAME` makes one",
-        )
+        raise _missing(name, path)
     try:
-        keystore = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HubError(f"cannot read keystore {path}: {exc}") from None
+        keystore, address = _read_keystore(path)
+    except ValueError as exc:
+        raise _corrupt(name, path, f"corrupt: {exc}") from None
     secret = _password(password_source, confirm=False)
     try:
         key = Account.decrypt(keystore, secret)
     except ValueError as exc:
-        if "MAC mismatch" not in str(exc):
-            raise HubError(f"cannot decrypt keystore {path}: {exc}") from None
-        raise HubError(
-            f"wrong password for account {name!r}", hint=f"the password that encrypted {path.name}"
-        ) from None
-    return Account.from_key(key)
+        if "MAC mismatch" in str(exc):
+            raise HubError(
+                f"wrong password for account {name!r}", hint=f"the password that encrypted {path.name}"
+            ) from None
+        raise _corrupt(name, path, f"corrupt: {exc}") from None
+    except (KeyError, TypeError, NotImplementedError) as exc:
+        # a keystore with the right sections but missing or odd parameters inside them
+        raise _corrupt(name, path, f"corrupt: {type(exc).__name__} {exc}") from None
+    account = Account.from_key(key)
+    if account.address != address:
+        raise _corrupt(name, path, f"corrupt: it decrypts to {account.address}, not its address field {address}")
+    return account

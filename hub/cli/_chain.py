@@ -74,12 +74,11 @@ class ChainContext:
     _client: HubClient | None = field(default=None, repr=False)
 
     def password_source(self, name: str) -> PasswordSource:
-        from hub.accounts import PasswordSource
+        from hub.accounts import PasswordSource, terminal_prompt
 
-        def ask(confirm: bool) -> str:
-            return typer.prompt(f"Password for account {name!r}", hide_input=True, confirmation_prompt=confirm)
-
-        return PasswordSource(file=self.password_file, prompt=ask)
+        return PasswordSource(
+            file=self.password_file, prompt=terminal_prompt(f"Password for account {name!r}", f"account {name!r}")
+        )
 
     def load_account(self, name: str) -> LocalAccount:
         """Unlock keystore `name` (password from --password-file, HUB_PASSWORD or a prompt)."""

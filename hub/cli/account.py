@@ -25,12 +25,9 @@ PasswordFileOption = Annotated[
 
 
 def _password_source(password_file: Path | None) -> PasswordSource:
-    from hub.accounts import PasswordSource
+    from hub.accounts import PasswordSource, terminal_prompt
 
-    def ask(confirm: bool) -> str:
-        return typer.prompt("Keystore password", hide_input=True, confirmation_prompt=confirm)
-
-    return PasswordSource(file=password_file, prompt=ask)
+    return PasswordSource(file=password_file, prompt=terminal_prompt("Keystore password", "the keystore"))
 
 
 def _print_created(entry: KeystoreEntry, json_out: bool) -> None:
@@ -149,5 +146,13 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = Fa
     table.add_column("address", no_wrap=True, min_width=42)
     table.add_column("note")
     for entry in entries:
-        table.add_row(entry.name, entry.address, "dev key: local chain only" if entry.dev else "")
+        note = entry.problem or ("dev key: local chain only" if entry.dev else "")
+        table.add_row(entry.name, entry.address or "-", note)
     console().print(table)
+    broken = [entry.name for entry in entries if entry.problem]
+    if broken:
+        typer.echo(
+            f"warning: corrupt keystore(s): {', '.join(broken)}; restore them from a backup, or move them out "
+            f"of {paths.keystore_dir()} and import the keys again",
+            err=True,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -141,11 +142,102 @@ def test_cli_new_list_check(monkeypatch) -> None:
     )
 
 
-def test_cli_import_from_hidden_prompt_never_shows_the_key() -> None:
-    result = runner.invoke(app, ["account", "import", "node"], input=f"{KEY_HEX}\npw\npw\n")
-    assert result.exit_code == 0, result.output
-    assert Account.from_key(KEY).address in result.output
-    _assert_no_key(result.output)
+def _read_until(fd: int, text: str, seen: bytearray) -> None:
+    """Read the terminal until `text` appears (the program waits for input there), at most 60 s."""
+    import select
+
+    while text.encode() not in seen:
+        ready, _, _ = select.select([fd], [], [], 60)
+        assert ready, f"no {text!r} on the terminal; so far: {bytes(seen)!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: the program exited
+            chunk = b""
+        assert chunk, f"the program exited before {text!r}: {bytes(seen)!r}"
+        seen += chunk
+
+
+def test_cli_import_from_hidden_prompts_in_a_terminal_never_shows_the_key() -> None:
+    """`hub account import node` as typed in a terminal: key and password at hidden prompts."""
+    import pty
+    import sys
+
+    hub = str(Path(sys.executable).with_name("hub"))
+    # pty.fork makes the terminal the child's controlling one, as a login shell's is: getpass
+    # turns echo off on it
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: becomes `hub`
+        os.execv(hub, [hub, "account", "import", "node"])
+    seen = bytearray()
+    try:
+        # click writes the label, then getpass turns echo off (flushing any typed-ahead input) and
+        # writes the final space: answer only after that space
+        prompts = ("Private key (hex, input hidden): ", "Keystore password: ", "Repeat for confirmation: ")
+        for prompt, answer in zip(prompts, (KEY_HEX, "pw", "pw"), strict=True):
+            _read_until(terminal, prompt, seen)
+            os.write(terminal, answer.encode() + b"\n")
+        _read_until(terminal, "keystore:", seen)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.close(terminal)
+    output = seen.decode()
+    assert Account.from_key(KEY).address in output
+    _assert_no_key(output)  # hidden input is not echoed
+    assert load_account("node", "pw").address == Account.from_key(KEY).address
+
+
+def test_no_terminal_and_no_password_names_the_sources() -> None:
+    result = runner.invoke(app, ["account", "new", "node"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: no password for the keystore and no terminal to ask in "
+        "(hint: set HUB_PASSWORD, pass --password-file FILE, or run in a terminal to be asked)\n"
+    )
+    assert list_accounts() == []
+
+
+def test_empty_password_sources_are_errors(tmp_path: Path, monkeypatch) -> None:
+    new_account("provider", "pw", kdf_iterations=FAST_KDF)
+    monkeypatch.setenv("HUB_PASSWORD", "")
+    result = runner.invoke(app, ["account", "check", "provider"])
+    assert result.exit_code == 1 and result.output.startswith("error: HUB_PASSWORD is set but empty (hint: ")
+    monkeypatch.delenv("HUB_PASSWORD")
+    empty = tmp_path / "empty-pw"
+    empty.write_text("\n")
+    result = runner.invoke(app, ["account", "check", "provider", "--password-file", str(empty)])
+    assert result.exit_code == 1 and f"password file {empty} is empty" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{}", "no valid address field"),
+        ("not json", "not JSON"),
+        ("[]", "not a JSON object"),
+        ('{"address": "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"}', "no encrypted key"),
+    ],
+)
+def test_a_corrupt_keystore_is_reported_as_corrupt(tmp_path: Path, monkeypatch, content: str, problem: str) -> None:
+    new_account("good", "pw", kdf_iterations=FAST_KDF)
+    broken = tmp_path / "keystores" / "broken.json"
+    broken.write_text(content)
+    listed = runner.invoke(app, ["account", "list", "--json"])
+    entries = {e["name"]: e for e in json.loads(listed.stdout)}
+    assert entries["broken"]["address"] is None and problem in entries["broken"]["problem"]
+    assert entries["good"]["problem"] is None
+    table = runner.invoke(app, ["account", "list"])
+    assert "broken" in table.stdout and "corrupt" in table.stdout
+    assert "warning: corrupt keystore(s): broken" in table.stderr
+    for argv in (["account", "address", "broken"], ["account", "check", "broken"]):
+        monkeypatch.setenv("HUB_PASSWORD", "pw")
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 1 and result.output.count("\n") == 1
+        assert f"the keystore of account 'broken' ({broken}) is corrupt: {problem}" in result.output
+        assert "restore it from a backup" in result.output
+    # the name is taken: creating it again says so instead of overwriting the file
+    assert runner.invoke(app, ["account", "new", "broken"]).exit_code == 1
+    assert broken.read_text() == content
 
 
 def test_cli_import_from_stdin_and_file(tmp_path: Path, monkeypatch) -> None:
