@@ -58,3 +58,8 @@ def role_id(name: str) -> bytes:
     if key not in ROLE_NAMES:
         raise HubError(f"unknown role {name!r}", hint=f"one of {', '.join(ROLE_NAMES)}")
     return b"\x00" * 32 if key == "admin" else keccak(text=f"{key.upper()}_ROLE")
+
+
+# @dev Largest value of a uint256 argument: the bound of id and count options, so a typo such as -1
+#      or a 90-digit number is a usage error instead of an encoding failure deep in web3.
+UINT256_MAX = 2**256 - 1

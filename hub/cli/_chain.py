@@ -32,6 +32,12 @@ NetworkOption = Annotated[
 ]
 AccountOption = Annotated[
     str | None,
+    typer.Option("--account", "-a", help="Keystore account to sign with [env HUB_ACCOUNT]."),
+]
+# @dev The env var is read by the root `hub` group only, so that `hub --account x CMD` beats an
+#      exported HUB_ACCOUNT and `hub CMD --account y` beats both (see `root_option`).
+RootAccountOption = Annotated[
+    str | None,
     typer.Option("--account", "-a", envvar="HUB_ACCOUNT", help="Keystore account to sign with [env HUB_ACCOUNT]."),
 ]
 PasswordFileOption = Annotated[
@@ -60,6 +66,19 @@ _COMMON = {
     "opt_deployments_dir": "deployments_dir",
     "opt_json": "json_out",
 }
+
+
+def root_option(name: str, value: Any) -> Any:
+    """`value` as given to the command, else the same option given before it (`hub --json CMD`)."""
+    if value is not None and value is not False:
+        return value
+    try:  # typer 0.29 runs on its own copy of click, with its own context stack
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - older typer
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return ctx.find_root().params.get(name, value) if ctx is not None else value
 
 
 @dataclass
@@ -165,7 +184,7 @@ def chain_command(
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
-            ctx = ChainContext(**{field: kwargs.pop(param) for param, field in _COMMON.items()})
+            ctx = ChainContext(**{field: root_option(field, kwargs.pop(param)) for param, field in _COMMON.items()})
             return func(ctx, **kwargs)
 
         command.__signature__ = signature.replace(parameters=[*own, *common])  # type: ignore[attr-defined]

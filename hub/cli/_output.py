@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,10 +14,10 @@ if TYPE_CHECKING:
 JSON_HELP = "Print machine-readable JSON instead of a table."
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False, width: int | None = None) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def print_json(data: Any) -> None:
@@ -31,25 +32,54 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=default, indent=2, sort_keys=True))
 
 
+# @dev Values another command needs whole: 0x addresses (40 hex digits), work keys and hashes (64),
+#      inj1 addresses (bech32, 39 characters after the prefix).
+_WHOLE = re.compile(r"0x[0-9a-fA-F]{40}|0x[0-9a-fA-F]{64}|inj1[02-9ac-hj-np-z]{38}")
+
+
+def _widest_whole(values: list[str]) -> int:
+    """The longest address or key in `values` (0 if none): the column's minimum width."""
+    return max((len(match) for value in values for match in _WHOLE.findall(value)), default=0)
+
+
 def print_table(title: str | None, columns: list[str], rows: list[list[str]]) -> None:
-    """A rich table on stdout."""
+    """A rich table on stdout. A column holding addresses or work keys is never narrower than the
+    longest one, so they are never cut or folded (the line gets longer instead)."""
     from rich.table import Table
 
     table = Table(title=title)
-    for name in columns:
-        table.add_column(name, overflow="fold")
+    for index, name in enumerate(columns):
+        whole = _widest_whole([row[index] for row in rows])
+        if whole:
+            table.add_column(name, no_wrap=True, min_width=whole)
+        else:
+            table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console().print(table)
+    _print_wide(table)
 
 
 def print_fields(title: str | None, fields: list[tuple[str, str]]) -> None:
-    """`name  value` lines under an optional title (a two-column table without borders)."""
+    """`name  value` lines under an optional title (a two-column table without borders); addresses
+    and keys in values are never cut (see `print_table`)."""
     from rich.table import Table
 
-    table = Table(show_header=False, box=None, title=title, title_justify="left")
+    # a title that names an address is as wide as it needs, or rich folds it into two lines
+    title_width = len(title) if title and _widest_whole([title]) else None
+    table = Table(show_header=False, box=None, title=title, title_justify="left", min_width=title_width)
     table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
+    whole = _widest_whole([value for _, value in fields])
+    table.add_column(overflow="fold", min_width=whole or None)
     for name, value in fields:
         table.add_row(name, value)
-    console().print(table)
+    _print_wide(table)
+
+
+def _print_wide(table: Any) -> None:
+    """Print a table at the terminal's width, or wider when its fixed columns need it (rich would
+    otherwise shrink a column under its minimum and cut what it holds)."""
+    out = console()
+    needed = out.measure(table).minimum
+    if needed > out.width:
+        out = console(width=needed)
+    out.print(table)

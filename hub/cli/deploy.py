@@ -13,6 +13,7 @@ from hub.cli._chain import (
     JsonOption,
     NetworkOption,
     PasswordFileOption,
+    root_option,
 )
 from hub.cli._output import console, print_json
 
@@ -51,6 +52,16 @@ def deploy_command(
     json_out: JsonOption = False,
 ) -> None:
     """Deploy and wire the six contracts and the default WorkRateValidator; resumable, never redone."""
+    network, account, password_file, deployments_dir, json_out = (
+        root_option(name, value)
+        for name, value in (
+            ("network", network),
+            ("account", account),
+            ("password_file", password_file),
+            ("deployments_dir", deployments_dir),
+            ("json_out", json_out),
+        )
+    )
     from hub.amounts import parse_amount
     from hub.contracts import SystemParams
     from hub.deploy import deploy

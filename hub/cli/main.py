@@ -14,13 +14,14 @@ import typer
 from typer.core import TyperGroup
 
 from hub.cli import account, devnet, network
+from hub.cli._chain import DeploymentsOption, JsonOption, NetworkOption, PasswordFileOption, RootAccountOption
 from hub.cli.build import build_command
-from hub.errors import HubError
+from hub.errors import EXIT_FAILURE, EXIT_USAGE, HubError, error_json, error_line
 
 try:  # typer 0.29 runs on its own copy of click
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer
-    from click.exceptions import NoArgsIsHelpError, UsageError
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 # @dev Commands whose module is imported only when they run: name -> (module, attribute, short help).
 #      An attribute that is a Typer app is a group; a function is a single command. Building ~45
@@ -57,10 +58,23 @@ def _load(name: str) -> click.Command:
     return command
 
 
+def _wants_json(ctx: click.Context) -> bool:
+    """Whether --json was given anywhere on the command line (before a `--`)."""
+    words = [*ctx.protected_args, *ctx.args] if hasattr(ctx, "protected_args") else list(ctx.args)
+    words = words[: words.index("--")] if "--" in words else words
+    return "--json" in words or bool(ctx.params.get("json_out"))
+
+
+def _fail(message: str, hint: str | None, code: int, as_json: bool) -> typer.Exit:
+    typer.echo(error_json(message, hint, code) if as_json else error_line(message, hint), err=True)
+    return typer.Exit(code)
+
+
 class _HubGroup(TyperGroup):
-    """Turns a `HubError` from any sub-command into `error: ...` on stderr and exit status 1 (and a
-    usage error into one such line with exit status 2), and loads the chain commands (`_LAZY`) on
-    demand."""
+    """Turns a `HubError` from any sub-command into one line on stderr, `error: ... (hint: ...)`
+    (a JSON object under --json), with the exit status of `hub.errors` (1 failure, 2 usage); a
+    usage error from the parser the same way; anything unexpected into one line naming it and
+    --debug. Loads the chain commands (`_LAZY`) on demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in _LAZY if name not in self.commands)]
@@ -77,22 +91,32 @@ class _HubGroup(TyperGroup):
             formatter.write_dl(eager + lazy)
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = _wants_json(ctx)
+        debug = bool(ctx.params.get("debug") or os.environ.get("HUB_DEBUG"))
         try:
             return super().invoke(ctx)
         except HubError as exc:
-            if ctx.params.get("debug") or os.environ.get("HUB_DEBUG"):
+            if debug:
                 if exc.detail:
                     typer.echo(exc.detail, err=True)
                 raise
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+            raise _fail(exc.message, exc.hint, exc.exit_code, as_json) from None
         except NoArgsIsHelpError:
             raise  # `hub provider` alone: the group's help, as asked
         except UsageError as exc:
             # a mistyped command or option: one line too, instead of click's usage block
             where = exc.ctx.command_path if exc.ctx is not None else "hub"
-            typer.echo(f"error: {exc.format_message()} (hint: `{where} --help` shows the usage)", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            raise _fail(exc.format_message(), f"`{where} --help` shows the usage", EXIT_USAGE, as_json) from None
+        except (typer.Exit, typer.Abort, ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # a bug or a case no check foresaw: still one line, never a traceback a user must read
+            if debug:
+                raise
+            message = f"unexpected {type(exc).__name__}: {exc}"
+            raise _fail(
+                message, "rerun with `hub --debug ...` for the traceback and report it", EXIT_FAILURE, as_json
+            ) from None
 
 
 app = typer.Typer(
@@ -111,11 +135,33 @@ app.add_typer(network.app, name="network")
 app.command("build")(build_command)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"hub {version('injective-ai-hub')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors [env HUB_DEBUG].")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    network: NetworkOption = None,
+    account: RootAccountOption = None,
+    password_file: PasswordFileOption = None,
+    deployments_dir: DeploymentsOption = None,
+    json_out: JsonOption = False,
 ) -> None:
-    """injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM."""
+    """injective-ai-hub: build, deploy and drive the AI-training marketplace on Injective's EVM.
+
+    The chain options (--network, --account, --password-file, --deployments-dir, --json) may come
+    before the command too: `hub --network local status`. Given in both places, the command's wins.
+    """
 
 
 @app.command()

@@ -9,17 +9,18 @@ import typer
 
 from hub.cli._chain import ChainContext, chain_command, read_signed, sub_app, write_signed
 from hub.cli._output import print_fields
+from hub.inputs import UINT256_MAX
 
 app = sub_app("Node keys: attest to a provider, join a pool with an invite, leave, submit work.")
 
-PoolArgument = Annotated[int, typer.Argument(help="The pool id.")]
+PoolArgument = Annotated[int, typer.Argument(help="The pool id.", min=0, max=UINT256_MAX)]
 
 
 @chain_command(app, "attest")
 def attest(
     ctx: ChainContext,
     provider: Annotated[str, typer.Option("--provider", help="The provider that will add this node.")],
-    units: Annotated[int, typer.Option("--units", help="The node's compute units.")],
+    units: Annotated[int, typer.Option("--units", help="The node's compute units.", min=1, max=UINT256_MAX)],
     specs: Annotated[str, typer.Option("--specs", help="Where the node's hardware specs are published.")] = "",
     valid_for: Annotated[
         str | None, typer.Option("--valid-for", help="Expire after this long (30m, 2h, 7d) [default: never].")
@@ -76,7 +77,7 @@ def leave(
 def submit_work(
     ctx: ChainContext,
     pool_id: PoolArgument,
-    units: Annotated[int, typer.Option("--units", help="Work units done (tokens processed).")],
+    units: Annotated[int, typer.Option("--units", help="Work units done (tokens processed).", min=1, max=UINT256_MAX)],
     work_key: Annotated[str | None, typer.Option("--work-key", help="0x + 64 hex digits, unique per pool.")] = None,
     key_text: Annotated[
         str | None, typer.Option("--key-text", help="Or: any text; the work key is its keccak256.")

@@ -9,10 +9,11 @@ import typer
 
 from hub.cli._chain import ChainContext, chain_command, sub_app, write_signed
 from hub.cli._output import print_fields, print_table
+from hub.inputs import UINT256_MAX
 
 app = sub_app("Training pools: create with a budget, start, end, invite, eject, blacklist, top up, refund.")
 
-PoolArgument = Annotated[int, typer.Argument(help="The pool id.")]
+PoolArgument = Annotated[int, typer.Argument(help="The pool id.", min=0, max=UINT256_MAX)]
 NodeArgument = Annotated[str, typer.Argument(help="The node key's address.")]
 
 
@@ -39,8 +40,12 @@ def create(
     challenge_window: Annotated[
         str, typer.Option("--challenge-window", help="How long work stays challengeable: 30s, 10m, 1h, 7d.")
     ] = "1h",
-    compute_limit: Annotated[int, typer.Option("--compute-limit", help="Most compute units in total; 0: none.")] = 0,
-    domain: Annotated[int | None, typer.Option("--domain", help="Domain id [default: the deployment's].")] = None,
+    compute_limit: Annotated[
+        int, typer.Option("--compute-limit", help="Most compute units in total; 0: none.", min=0, max=UINT256_MAX)
+    ] = 0,
+    domain: Annotated[
+        int | None, typer.Option("--domain", help="Domain id [default: the deployment's].", min=0, max=UINT256_MAX)
+    ] = None,
     manager: Annotated[str | None, typer.Option("--manager", help="Key that signs invites [default: you].")] = None,
     inline: Annotated[
         bool, typer.Option("--inline", help="Publish the file inside a data: URI (small files).")
@@ -66,8 +71,6 @@ def create(
     rate = parse_amount(reward_per_unit, what="reward per unit", allow_zero=False)
     window = parse_duration(challenge_window, what="challenge window")
     manager_address = _address(manager, "manager") if manager else None
-    if compute_limit < 0:
-        raise HubError("--compute-limit cannot be negative", hint="0 means no limit")
     client = ctx.client()
     domain_id = domain if domain is not None else client.deployment.default_domain_id
     if domain_id is None:

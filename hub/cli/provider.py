@@ -9,6 +9,7 @@ import typer
 
 from hub.cli._chain import ChainContext, chain_command, read_signed, sub_app
 from hub.cli._output import print_fields, print_table
+from hub.inputs import UINT256_MAX
 
 app = sub_app("Compute providers: register with stake, add nodes, manage stake, leave.")
 stake_app = sub_app("Your stake: add, reclaim (start unbonding), rebond, withdraw matured unbonds.")
@@ -183,7 +184,9 @@ def node_add(
     node_account: Annotated[
         str | None, typer.Option("--node-account", help="Or: the node key's keystore here; it signs directly.")
     ] = None,
-    units: Annotated[int | None, typer.Option("--units", help="Compute units (with --node-account).")] = None,
+    units: Annotated[
+        int | None, typer.Option("--units", help="Compute units (with --node-account).", min=1, max=UINT256_MAX)
+    ] = None,
     specs: Annotated[str, typer.Option("--specs", help="Hardware specs URI (with --node-account).")] = "",
     node_password_file: Annotated[
         Path | None,

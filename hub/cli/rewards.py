@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from hub.cli._chain import ChainContext, chain_command
 from hub.cli._output import print_table
+from hub.inputs import UINT256_MAX
 
 
 class _ShowByDefault(TyperGroup):
@@ -32,7 +33,7 @@ app = typer.Typer(
 def show(
     ctx: ChainContext,
     provider: Annotated[str | None, typer.Option("--provider", help="Provider [default: --account's address].")] = None,
-    pool_id: Annotated[int | None, typer.Option("--pool", help="Only this pool.")] = None,
+    pool_id: Annotated[int | None, typer.Option("--pool", help="Only this pool.", min=0, max=UINT256_MAX)] = None,
 ) -> None:
     """Each work key of the provider: units, reward, state (locked, claimable, claimed, ...) and unlock time."""
     from hub.amounts import format_inj
@@ -74,7 +75,9 @@ def show(
 @chain_command(app, "claim")
 def claim(
     ctx: ChainContext,
-    pool_id: Annotated[int | None, typer.Argument(help="The pool [default: every pool with claimable work].")] = None,
+    pool_id: Annotated[
+        int | None, typer.Argument(help="The pool [default: every pool with claimable work].", min=0, max=UINT256_MAX)
+    ] = None,
     work_keys: Annotated[
         list[str] | None,
         typer.Option("--work-key", help="Claim these keys only (repeatable) [default: all claimable]."),

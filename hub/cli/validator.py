@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hub.cli._chain import ChainContext, chain_command, sub_app
+from hub.inputs import UINT256_MAX
 
 app = sub_app("Validators (VALIDATOR_ROLE): police providers, nodes and work.")
 
@@ -73,7 +74,7 @@ def slash(
 @chain_command(app, "invalidate-work")
 def invalidate_work(
     ctx: ChainContext,
-    pool_id: Annotated[int, typer.Argument(help="The pool id.")],
+    pool_id: Annotated[int, typer.Argument(help="The pool id.", min=0, max=UINT256_MAX)],
     work_key: Annotated[str, typer.Argument(help="The work key (0x + 64 hex digits).")],
     hard: Annotated[
         bool, typer.Option("--hard", help="Fraud: void the node's locked rewards, eject and bar it.")
