@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,14 @@ log = logging.getLogger("trainer")
 
 
 class MetricsFile:
-    """Append-only JSON lines: ``{"event": ..., "time": ..., **fields}``; a no-op without a path."""
+    """Append-only JSON lines: ``{"event": ..., "time": ..., **fields}``; a no-op without a path.
 
-    def __init__(self, path: Path | None) -> None:
+    ``now`` gives the ``time`` field (Unix seconds); tests pass their fake clock's.
+    """
+
+    def __init__(self, path: Path | None, now: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.now = now
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +33,7 @@ class MetricsFile:
     def write(self, event: str, **fields: Any) -> None:
         if self.path is None:
             return
-        line = json.dumps({"event": event, "time": time.time(), **fields}, default=str)
+        line = json.dumps({"event": event, "time": self.now(), **fields}, default=str)
         with self._lock, self.path.open("a") as handle:
             handle.write(line + "\n")
 

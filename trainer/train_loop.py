@@ -20,25 +20,154 @@ Averaging modes (see `trainer.swarm` for the hivemind side):
 Work accounting: the samples and tokens of an epoch are those this peer fed into that epoch's
 update. Work thrown away because the peer had to re-download state from the swarm is not
 credited (it is logged as a ``state_download`` event instead).
+
+Structure: `TrainingLoop` makes every decision over time (when to download state, when a DiLoCo
+round ends, what an epoch is credited, when to checkpoint and stop). It takes the swarm, the model
+side, the checkpoint store and the clock as arguments (the `Swarm`, `Learner`, `Checkpoints` and
+`Clock` interfaces below), so tests drive it with a scripted fake swarm in milliseconds.
+`TrainingSession` builds the real parts (`trainer.hivemind_peer`) and runs the loop over them.
+
+Fault injection (tests only): with ``TRAINER_FAIL_AT_EPOCH=N`` in the environment, a peer kills
+itself and its hivemind helper processes with SIGKILL right after it completes epoch N or later
+(after that epoch's checkpoint, if one was due), as a crash would. Multi-process tests use it to
+lose a peer at a known epoch instead of racing a kill against the swarm's timing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trainer.config import TrainConfig
 from trainer.errors import CheckpointError, TrainerError
 from trainer.plan import RunPlan, plan_run
 from trainer.reporting import MetricsFile, ProgressDisplay, metric_line
 
+if TYPE_CHECKING:
+    from trainer.progress import PeerProgress, ProgressLedger
+
 log = logging.getLogger("trainer")
+
+FAIL_AT_EPOCH_ENV = "TRAINER_FAIL_AT_EPOCH"
+
+
+# --- what the loop works with -------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Time as the loop sees it: a monotonic clock for durations, wall time for records."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class MicroBatch:
+    """One forward/backward pass: what it fed and what it cost."""
+
+    samples: int
+    tokens: int
+    loss: float
+    compute: float
+    """Seconds of compute (forward, backward, and in DiLoCo the inner optimizer step)."""
+
+
+class Swarm(Protocol):
+    """The collaborative side of training, as the loop uses it."""
+
+    @property
+    def local_epoch(self) -> int:
+        """The epoch this peer's weights belong to."""
+
+    @property
+    def global_epoch(self) -> int:
+        """The newest epoch any peer of the swarm reported."""
+
+    @property
+    def num_peers(self) -> int:
+        """Trainer peers the swarm reports for the current epoch."""
+
+    @property
+    def swarm_samples(self) -> int:
+        """Samples the swarm accumulated toward the current epoch."""
+
+    @property
+    def ready_to_update(self) -> bool:
+        """The swarm (by its own estimate) has the target batch size for this epoch."""
+
+    @property
+    def local_samples(self) -> int:
+        """Samples this peer accumulated toward the epoch (0 again after a discarded step)."""
+
+    @property
+    def state_downloads(self) -> int:
+        """How many times this peer downloaded the swarm's state (also inside `step`)."""
+
+    @property
+    def last_group_size(self) -> int:
+        """Peers in the last averaging round (1: local update only, 0: unknown)."""
+
+    def wait_for_view(self, timeout: float) -> None:
+        """Wait (bounded) until the swarm's progress was read at least once."""
+
+    def load_state(self) -> bool:
+        """Download the newest state from peers; True when this peer caught up."""
+
+    def step(self, samples: int) -> None:
+        """Hand this peer's update for ``samples`` samples to the swarm.
+
+        The swarm accumulates it, averages and applies it when the epoch ends (then
+        ``local_epoch`` advances), or downloads state instead when this peer is behind.
+        """
+
+    def report_progress(self, samples: int) -> None:
+        """Tell the swarm how many samples this peer has accumulated in the current epoch."""
+
+    def prepare_averaging(self) -> None:
+        """Start matchmaking early if the epoch is about to end."""
+
+    def publish_progress(self, record: PeerProgress) -> None:
+        """Store this peer's signed progress record where others read it (without waiting)."""
+
+
+class Learner(Protocol):
+    """The model side: micro-batches and, in DiLoCo, local optimizer steps."""
+
+    def forward_backward(self) -> MicroBatch: ...
+
+    def inner_step(self) -> float:
+        """DiLoCo: one local optimizer step on the gradients; returns its compute seconds."""
+
+
+class Checkpoints(Protocol):
+    def save(self, epoch: int, totals: dict[str, Any]) -> str:
+        """Write a checkpoint of the current state at ``epoch``; return where it is."""
+
+
+# --- what the loop reports ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -89,7 +218,7 @@ class TrainingSummary:
 
 @dataclass
 class _EpochCounters:
-    started: float = field(default_factory=time.monotonic)
+    started: float
     samples: int = 0
     tokens: int = 0
     loss_sum: float = 0.0
@@ -97,36 +226,347 @@ class _EpochCounters:
     compute: float = 0.0
     max_peers: int = 0
 
-    def add(self, samples: int, tokens: int, loss: float, compute: float) -> None:
-        self.samples += samples
-        self.tokens += tokens
-        if math.isfinite(loss):
-            self.loss_sum += loss
+    def add(self, work: MicroBatch) -> None:
+        self.samples += work.samples
+        self.tokens += work.tokens
+        if math.isfinite(work.loss):
+            self.loss_sum += work.loss
             self.loss_count += 1
-        self.compute += compute
+        self.compute += work.compute
 
     @property
     def mean_loss(self) -> float:
         return self.loss_sum / self.loss_count if self.loss_count else float("nan")
 
 
+def fail_at_epoch_from_env() -> int | None:
+    """The fault-injection epoch from ``TRAINER_FAIL_AT_EPOCH``, or None when unset."""
+    value = os.environ.get(FAIL_AT_EPOCH_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise TrainerError(
+            f"{FAIL_AT_EPOCH_ENV}={value!r} is not an epoch number", f"unset {FAIL_AT_EPOCH_ENV} or give an integer"
+        ) from None
+
+
+def kill_this_peer(epoch: int) -> None:
+    """Die as a crash would (SIGKILL, no goodbye to the swarm), taking hivemind's helpers along."""
+    import multiprocessing
+
+    log.warning("%s: killing this peer after epoch %d", FAIL_AT_EPOCH_ENV, epoch)
+    for handler in logging.getLogger("trainer").handlers:
+        handler.flush()
+    if os.getpgrp() == os.getpid():  # a process-group leader (how tests start peers): the group
+        os.killpg(os.getpid(), signal.SIGKILL)
+    for child in multiprocessing.active_children():
+        os.kill(child.pid, signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+class TrainingLoop:
+    """Every decision one peer takes over time, over an injected swarm, model side and clock.
+
+    :param resumed_from: the checkpoint epoch this peer resumed from (None: a fresh start); the
+        swarm's ``local_epoch`` and the ledger's totals already reflect it.
+    :param fail_at_epoch: fault injection: call ``crash(epoch)`` after completing this epoch or a
+        later one (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        peer_id: str,
+        swarm: Swarm,
+        learner: Learner,
+        checkpoints: Checkpoints,
+        metrics: MetricsFile,
+        ledger: ProgressLedger,
+        clock: Clock | None = None,
+        resumed_from: int | None = None,
+        fail_at_epoch: int | None = None,
+        crash: Callable[[int], None] = kill_this_peer,
+    ) -> None:
+        self.config, self.peer_id = config, peer_id
+        self.swarm, self.learner, self.checkpoints = swarm, learner, checkpoints
+        self.metrics, self.ledger = metrics, ledger
+        self.clock = clock or SystemClock()
+        self.resumed_from = resumed_from
+        self.fail_at_epoch, self.crash = fail_at_epoch, crash
+        self.diloco = config.averaging == "diloco"
+
+    def _new_counters(self) -> _EpochCounters:
+        return _EpochCounters(started=self.clock.monotonic())
+
+    def run(
+        self, on_epoch: Callable[[EpochReport], None] | None = None, stop_event: threading.Event | None = None
+    ) -> TrainingSummary:
+        config, swarm = self.config, self.swarm
+        stop_event = stop_event or threading.Event()
+        self.on_epoch = on_epoch
+        self.started = self.clock.monotonic()
+        self.start_epoch = swarm.local_epoch
+        self.compute_total = 0.0
+        self.first_loss: float | None = None
+        self.last_loss: float | None = None
+        self.epochs_completed = 0
+        self.last_checkpoint: str | None = None
+        self.last_log = self.clock.monotonic()
+        self.display = ProgressDisplay(config.progress_bar, config.target_batch_size)
+
+        self.counters = self._new_counters()
+        swarm.wait_for_view(timeout=5.0)
+        if swarm.global_epoch > swarm.local_epoch:
+            self._sync_with_swarm("joining a swarm that is ahead")
+        try:
+            while not self._should_stop(stop_event):
+                if self.diloco:
+                    self._diloco_round(stop_event)
+                else:
+                    self._gradient_step()
+                self._maybe_log()
+        finally:
+            self.display.close()
+        if config.checkpoint_every == 0 or swarm.local_epoch % max(1, config.checkpoint_every) != 0:
+            self._save_checkpoint()
+        summary = TrainingSummary(
+            run_id=config.run_id,
+            peer_id=self.peer_id,
+            start_epoch=self.start_epoch,
+            final_epoch=swarm.local_epoch,
+            epochs_completed=self.epochs_completed,
+            tokens=self.ledger.tokens,
+            samples=self.ledger.samples,
+            wall_time=self.clock.monotonic() - self.started,
+            compute_time=self.compute_total,
+            first_loss=self.first_loss,
+            last_loss=self.last_loss,
+            resumed_from_epoch=self.resumed_from,
+            state_downloads=swarm.state_downloads,
+            checkpoint=self.last_checkpoint,
+        )
+        self.metrics.write("stop", **asdict(summary), utilization=summary.utilization)
+        log.info(
+            "stopped at epoch %d: %d epochs, %s tokens, compute utilization %.0f%%",
+            summary.final_epoch,
+            summary.epochs_completed,
+            f"{summary.tokens:,}",
+            100 * summary.utilization,
+        )
+        return summary
+
+    def _should_stop(self, stop_event: threading.Event) -> bool:
+        if stop_event.is_set():
+            return True
+        return self.config.max_epochs is not None and self.swarm.local_epoch >= self.config.max_epochs
+
+    def _train_micro_batch(self) -> MicroBatch:
+        work = self.learner.forward_backward()
+        if self.diloco:
+            work.compute += self.learner.inner_step()
+        self.counters.add(work)
+        self.compute_total += work.compute
+        return work
+
+    def _gradient_step(self) -> None:
+        swarm = self.swarm
+        work = self._train_micro_batch()
+        epoch_before, downloads_before = swarm.local_epoch, swarm.state_downloads
+        swarm.step(work.samples)
+        self._after_step(epoch_before, downloads_before)
+
+    def _diloco_round(self, stop_event: threading.Event) -> None:
+        swarm = self.swarm
+        if swarm.local_epoch < swarm.global_epoch:
+            self._sync_with_swarm("behind the swarm at the start of a local round")
+        already = swarm.local_samples
+        round_samples = 0
+        while True:
+            round_samples += self._train_micro_batch().samples
+            # every step, as hivemind's own step does: reporting less often made the swarm's
+            # round-end estimate end a slower peer's rounds at half its share (measured)
+            swarm.report_progress(already + round_samples)
+            self._maybe_log()
+            if stop_event.is_set():
+                break
+            # A round ends when the swarm has the target, but never before this peer did half its
+            # share; matchmaking for the round's all-reduce starts no earlier either. Right after
+            # an epoch the tracker's view is stale and says "ready": acting on it would end rounds
+            # after a step or two, or schedule an all-reduce that times out before anyone joins.
+            fair_share = self.config.target_batch_size / max(1, swarm.num_peers)
+            if round_samples < fair_share / 2:
+                continue
+            swarm.prepare_averaging()
+            if swarm.ready_to_update:
+                break
+        epoch_before, downloads_before = swarm.local_epoch, swarm.state_downloads
+        swarm.step(round_samples)
+        self._after_step(epoch_before, downloads_before)
+
+    def _after_step(self, epoch_before: int, downloads_before: int) -> None:
+        swarm = self.swarm
+        self.counters.max_peers = max(self.counters.max_peers, swarm.num_peers, 1)
+        if swarm.state_downloads != downloads_before:
+            self.metrics.write(
+                "state_download",
+                from_epoch=epoch_before,
+                to_epoch=swarm.local_epoch,
+                discarded_samples=self.counters.samples,
+            )
+            log.info(
+                "re-synchronised with the swarm at epoch %d; %d local samples discarded",
+                swarm.local_epoch,
+                self.counters.samples,
+            )
+            self.counters = self._new_counters()
+            self._wait_for_epoch_boundary()
+        elif swarm.local_epoch > epoch_before:
+            self._finish_epoch(epoch_before)
+            # a peer whose round failed transitions late, into an epoch the others are finishing
+            self._wait_for_epoch_boundary()
+        elif not self.diloco and self.counters.samples and swarm.local_samples == 0:
+            # hivemind reset the accumulators (fp16 overflow): those samples will not count
+            self.counters = self._new_counters()
+
+    def _finish_epoch(self, epoch: int) -> None:
+        counters, config = self.counters, self.config
+        self.counters = self._new_counters()
+        group = self.swarm.last_group_size
+        report = EpochReport(
+            run_id=config.run_id,
+            peer_id=self.peer_id,
+            epoch=epoch,
+            tokens=counters.tokens,
+            samples=counters.samples,
+            mean_loss=counters.mean_loss,
+            wall_time=self.clock.monotonic() - counters.started,
+            compute_time=counters.compute,
+            num_peers=counters.max_peers,
+            group_size=group,
+        )
+        self.epochs_completed += 1
+        if math.isfinite(report.mean_loss):
+            self.first_loss = report.mean_loss if self.first_loss is None else self.first_loss
+            self.last_loss = report.mean_loss
+        self.ledger.add_epoch(epoch, report.samples, report.tokens, report.mean_loss, report.wall_time)
+        self.swarm.publish_progress(self.ledger.record(self.clock.time()))
+        self.metrics.write("epoch", **asdict(report))
+        log.info(
+            metric_line(
+                epoch=epoch,
+                loss=report.mean_loss,
+                tokens=report.tokens,
+                tok_per_s=report.tokens / report.wall_time if report.wall_time > 0 else 0.0,
+                peers=report.num_peers,
+                group=group,
+                util=f"{100 * report.compute_time / report.wall_time:.0f}%" if report.wall_time > 0 else None,
+            )
+        )
+        if self.on_epoch is not None:
+            self.on_epoch(report)
+        if config.checkpoint_every and self.swarm.local_epoch % config.checkpoint_every == 0:
+            self._save_checkpoint()
+        if self.fail_at_epoch is not None and epoch >= self.fail_at_epoch:
+            self.metrics.write("fault", epoch=epoch)
+            self.crash(epoch)
+
+    def _sync_with_swarm(self, why: str) -> None:
+        swarm = self.swarm
+        before = swarm.local_epoch
+        log.info("%s (local epoch %d, swarm epoch %d): downloading state", why, before, swarm.global_epoch)
+        caught_up = swarm.load_state()
+        self.metrics.write(
+            "state_download",
+            from_epoch=before,
+            to_epoch=swarm.local_epoch,
+            ok=caught_up,
+            discarded_samples=self.counters.samples,
+        )
+        self.counters = self._new_counters()
+        self._wait_for_epoch_boundary()
+
+    def _wait_for_epoch_boundary(self) -> None:
+        """In gradient mode, skip the rest of a round the swarm is already finishing.
+
+        A peer that enters an epoch late (after a state download, or after its own averaging round
+        failed) finds the swarm already "ready": it would start an all-reduce with one micro-batch,
+        miss the group, wait out the averaging timeout, fall behind again, and on short epochs
+        repeat that forever. Instead it waits (bounded) for the swarm's next epoch and downloads
+        that state, so it starts the next round in phase with the others.
+        """
+        swarm, config, clock = self.swarm, self.config, self.clock
+        if self.diloco or swarm.num_peers < 2 or not swarm.ready_to_update:
+            return
+        next_epoch = swarm.local_epoch + 1
+        deadline = clock.monotonic() + config.averaging_timeout + config.matchmaking_time
+        while swarm.global_epoch < next_epoch and clock.monotonic() < deadline:
+            clock.sleep(0.1)
+        if swarm.global_epoch >= next_epoch:
+            before = swarm.local_epoch
+            caught_up = swarm.load_state()
+            self.metrics.write(
+                "state_download", from_epoch=before, to_epoch=swarm.local_epoch, ok=caught_up, discarded_samples=0
+            )
+        self.counters = self._new_counters()
+
+    def _maybe_log(self) -> None:
+        now = self.clock.monotonic()
+        swarm = self.swarm
+        elapsed = now - self.counters.started
+        self.display.update(
+            epoch=swarm.local_epoch,
+            swarm_samples=swarm.swarm_samples,
+            loss=self.counters.mean_loss if self.counters.loss_count else None,
+            tokens_per_second=self.counters.tokens / elapsed if elapsed > 0 else 0.0,
+            peers=swarm.num_peers,
+        )
+        if now - self.last_log < self.config.log_every:
+            return
+        self.last_log = now
+        elapsed = now - self.started
+        log.info(
+            metric_line(
+                epoch=swarm.local_epoch,
+                swarm_samples=f"{swarm.swarm_samples}/{self.config.target_batch_size}",
+                loss=self.counters.mean_loss if self.counters.loss_count else None,
+                tok_per_s=(self.ledger.tokens + self.counters.tokens) / elapsed if elapsed > 0 else 0.0,
+                peers=swarm.num_peers,
+            )
+        )
+
+    def _save_checkpoint(self) -> None:
+        epoch = self.swarm.local_epoch
+        path = self.checkpoints.save(epoch, self.ledger.totals())
+        self.last_checkpoint = path
+        self.metrics.write("checkpoint", epoch=epoch, path=path)
+
+
+# --- a real peer --------------------------------------------------------------------------------
+
+
 class TrainingSession:
-    """One peer's training run; `run_training` is the convenient way to use it."""
+    """One peer's training run over hivemind and torch; `run_training` is the convenient way to use it."""
 
     def __init__(self, config: TrainConfig, plan: RunPlan | None = None) -> None:
         self.config = config
         self.plan = plan or plan_run(config)
+        self.fail_at_epoch = fail_at_epoch_from_env()
         self.dht: Any = None
         self.opt: Any = None
-        self.display: ProgressDisplay | None = None
 
-    # --- start-up ------------------------------------------------------------------------------
     def start(self) -> None:
         import hivemind
         import torch
 
         from trainer.checkpoint import BASE_DIR, find_checkpoint, load_optimizer_state, restore_weights
         from trainer.data import BatchStream
+        from trainer.hivemind_peer import CheckpointWriter, HivemindSwarm, TorchLearner
         from trainer.identity import load_or_create_identity
         from trainer.model import load_model
         from trainer.progress import ProgressLedger
@@ -177,19 +617,20 @@ class TrainingSession:
         self.opt = build_optimizer(
             config, self.dht, self.trainable, offload=plan.profile.offload, reuse_grad_buffers=self.reuse_grad_buffers
         )
-        self.diloco = config.averaging == "diloco"
+        diloco = config.averaging == "diloco"
         self.scaler = None
         if plan.kernel.grad_scaler:
             # gradient mode: hivemind's scaler (unscales once per global step); DiLoCo: the inner
             # AdamW is a plain local optimizer, so a plain torch scaler
-            scaler_type = torch.amp.GradScaler if self.diloco else hivemind.GradScaler
+            scaler_type = torch.amp.GradScaler if diloco else hivemind.GradScaler
             self.scaler = scaler_type(device=plan.device)
-        if self.diloco:
-            self.inner = make_adamw(config, self.trainable)
+        inner = inner_schedule = None
+        if diloco:
             from trainer.swarm import warmup_then_linear
 
-            self.inner_schedule = torch.optim.lr_scheduler.LambdaLR(
-                self.inner, warmup_then_linear(config.warmup_steps, config.total_steps)
+            inner = make_adamw(config, self.trainable)
+            inner_schedule = torch.optim.lr_scheduler.LambdaLR(
+                inner, warmup_then_linear(config.warmup_steps, config.total_steps)
             )
 
         self.resumed_from: int | None = None
@@ -201,9 +642,9 @@ class TrainingSession:
                 self.opt.load_state_dict(saved["hivemind"])
                 # the scheduler is not part of the optimizer's state: replay it to the restored epoch
                 self.opt.state_averager._update_scheduler()
-                if self.diloco and "inner" in saved:
-                    self.inner.load_state_dict(saved["inner"])
-                    self.inner_schedule.load_state_dict(saved["inner_schedule"])
+                if diloco and "inner" in saved:
+                    inner.load_state_dict(saved["inner"])
+                    inner_schedule.load_state_dict(saved["inner_schedule"])
             totals = self.checkpoint.state.get("totals", {})
             position = int(self.checkpoint.state.get("data_position", 0))
             self.resumed_from = self.opt.local_epoch
@@ -213,6 +654,19 @@ class TrainingSession:
         self.batches = BatchStream(config, plan.tokenizer, self.peer_id, start=position)
         log.info(
             "data: %s, %d-token sequences, batch %d", self.batches.reader.describe(), config.seq_len, config.batch_size
+        )
+        self.swarm = HivemindSwarm(
+            self.opt,
+            self.dht,
+            self.events,
+            config,
+            trainable=self.trainable,
+            grad_scaler=None if diloco else self.scaler,
+            reuse_grad_buffers=self.reuse_grad_buffers,
+        )
+        self.learner = TorchLearner(self.model, plan, self.batches, self.scaler, inner, inner_schedule)
+        self.checkpoints = CheckpointWriter(
+            config, plan, self.model, self.opt, self.learner, peer_id=self.peer_id, run_settings=self.run_settings()
         )
         self.metrics.write(
             "start",
@@ -252,321 +706,22 @@ class TrainingSession:
                 "use another --checkpoint-dir, or --no-resume to start over there",
             )
 
-    # --- the loop ------------------------------------------------------------------------------
     def run(
         self, on_epoch: Callable[[EpochReport], None] | None = None, stop_event: threading.Event | None = None
     ) -> TrainingSummary:
-        from trainer.swarm import wait_for_swarm_view
-
-        config, opt = self.config, self.opt
-        stop_event = stop_event or threading.Event()
-        self.on_epoch = on_epoch
-        self.started = time.monotonic()
-        self.start_epoch = opt.local_epoch
-        self.compute_total = 0.0
-        self.first_loss: float | None = None
-        self.last_loss: float | None = None
-        self.epochs_completed = 0
-        self.last_checkpoint: str | None = None
-        self.last_log = time.monotonic()
-        self.display = ProgressDisplay(config.progress_bar, config.target_batch_size)
-
-        self.counters = _EpochCounters()
-        wait_for_swarm_view(opt, timeout=5.0)
-        if opt.tracker.global_epoch > opt.local_epoch:
-            self._sync_with_swarm("joining a swarm that is ahead")
-        try:
-            while not self._should_stop(stop_event):
-                if self.diloco:
-                    self._diloco_round(stop_event)
-                else:
-                    self._gradient_step()
-                self._maybe_log()
-        finally:
-            if self.display is not None:
-                self.display.close()
-        if config.checkpoint_every == 0 or opt.local_epoch % max(1, config.checkpoint_every) != 0:
-            self._save_checkpoint()
-        summary = TrainingSummary(
-            run_id=config.run_id,
+        loop = TrainingLoop(
+            self.config,
             peer_id=self.peer_id,
-            start_epoch=self.start_epoch,
-            final_epoch=opt.local_epoch,
-            epochs_completed=self.epochs_completed,
-            tokens=self.ledger.tokens,
-            samples=self.ledger.samples,
-            wall_time=time.monotonic() - self.started,
-            compute_time=self.compute_total,
-            first_loss=self.first_loss,
-            last_loss=self.last_loss,
-            resumed_from_epoch=self.resumed_from,
-            state_downloads=opt.state_downloads,
-            checkpoint=self.last_checkpoint,
+            swarm=self.swarm,
+            learner=self.learner,
+            checkpoints=self.checkpoints,
+            metrics=self.metrics,
+            ledger=self.ledger,
+            resumed_from=self.resumed_from,
+            fail_at_epoch=self.fail_at_epoch,
         )
-        self.metrics.write("stop", **asdict(summary), utilization=summary.utilization)
-        log.info(
-            "stopped at epoch %d: %d epochs, %s tokens, compute utilization %.0f%%",
-            summary.final_epoch,
-            summary.epochs_completed,
-            f"{summary.tokens:,}",
-            100 * summary.utilization,
-        )
-        return summary
+        return loop.run(on_epoch=on_epoch, stop_event=stop_event)
 
-    def _should_stop(self, stop_event: threading.Event) -> bool:
-        if stop_event.is_set():
-            return True
-        return self.config.max_epochs is not None and self.opt.local_epoch >= self.config.max_epochs
-
-    def _forward_backward(self, scaler: Any) -> tuple[int, int, float, float]:
-        """One micro-batch; returns (samples, tokens, loss, compute seconds)."""
-        import torch
-
-        from trainer.hardware import sdpa_context, torch_dtype
-
-        plan = self.plan
-        batch = next(self.batches)
-        began = time.perf_counter()
-        input_ids = batch.input_ids.to(plan.device, non_blocking=True)
-        if plan.device == "cuda" and plan.kernel.compute_dtype != "fp32":
-            autocast = torch.autocast("cuda", dtype=torch_dtype(plan.kernel.compute_dtype))
-        else:
-            autocast = contextlib.nullcontext()
-        with autocast, sdpa_context(plan.kernel):
-            loss = self.model(input_ids=input_ids, labels=input_ids).loss
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        loss_value = float(loss.detach().float().item())
-        return batch.samples, batch.tokens, loss_value, time.perf_counter() - began
-
-    def _gradient_step(self) -> None:
-        opt = self.opt
-        samples, tokens, loss, compute = self._forward_backward(self.scaler)
-        self.counters.add(samples, tokens, loss, compute)
-        self.compute_total += compute
-        epoch_before, downloads_before = opt.local_epoch, opt.state_downloads
-        opt.step(batch_size=samples, grad_scaler=self.scaler)
-        if self.scaler is not None:
-            self.scaler.update()
-        if not self.reuse_grad_buffers:
-            opt.zero_grad(set_to_none=True)
-        self._after_step(epoch_before, downloads_before)
-
-    def _diloco_round(self, stop_event: threading.Event) -> None:
-        import torch
-
-        opt = self.opt
-        if opt.local_epoch < opt.tracker.global_epoch:
-            self._sync_with_swarm("behind the swarm at the start of a local round")
-        # The offloaded outer optimizer's parameters are DiLoCo's anchor: the weights every peer
-        # started this round from. They live in host RAM in fp32 (see trainer.swarm).
-        anchor = [param for group in opt.opt.param_groups for param in group["params"]]
-        already = opt.local_progress.samples_accumulated
-        round_samples = 0
-        while True:
-            samples, tokens, loss, compute = self._forward_backward(self.scaler)
-            began = time.perf_counter()
-            if self.scaler is not None:
-                self.scaler.unscale_(self.inner)
-                self.scaler.step(self.inner)
-                self.scaler.update()
-            else:
-                self.inner.step()
-            self.inner.zero_grad(set_to_none=True)
-            self.inner_schedule.step()
-            compute += time.perf_counter() - began
-            self.counters.add(samples, tokens, loss, compute)
-            self.compute_total += compute
-            round_samples += samples
-            # every step, as hivemind's own step does: reporting less often made the swarm's
-            # round-end estimate end a slower peer's rounds at half its share (measured)
-            opt.tracker.report_local_progress(opt.local_epoch, already + round_samples)
-            self._maybe_log()
-            if stop_event.is_set():
-                break
-            # A round ends when the swarm has the target, but never before this peer did half its
-            # share; matchmaking for the round's all-reduce starts no earlier either. Right after
-            # an epoch the tracker's view is stale and says "ready": acting on it would end rounds
-            # after a step or two, or schedule an all-reduce that times out before anyone joins.
-            fair_share = self.config.target_batch_size / max(1, opt.tracker.global_progress.num_peers)
-            if round_samples < fair_share / 2:
-                continue
-            opt.prepare_averaging()
-            if opt.tracker.ready_to_update_epoch:
-                break
-        with torch.no_grad():
-            for param, outer in zip(self.trainable, anchor, strict=True):
-                local = param.detach().float()
-                param.grad = (outer.to(param.device, torch.float32) - local).to(param.dtype)
-                param.copy_(outer.to(param.device, param.dtype))
-        epoch_before, downloads_before = opt.local_epoch, opt.state_downloads
-        opt.step(batch_size=round_samples)
-        with torch.no_grad():
-            for param, outer in zip(self.trainable, anchor, strict=True):
-                param.copy_(outer.to(param.device, param.dtype))
-                param.grad = None
-        self._after_step(epoch_before, downloads_before)
-
-    def _after_step(self, epoch_before: int, downloads_before: int) -> None:
-        opt = self.opt
-        self.counters.max_peers = max(self.counters.max_peers, opt.tracker.global_progress.num_peers, 1)
-        if opt.state_downloads != downloads_before:
-            self.metrics.write(
-                "state_download",
-                from_epoch=epoch_before,
-                to_epoch=opt.local_epoch,
-                discarded_samples=self.counters.samples,
-            )
-            log.info(
-                "re-synchronised with the swarm at epoch %d; %d local samples discarded",
-                opt.local_epoch,
-                self.counters.samples,
-            )
-            self.counters = _EpochCounters()
-            self._wait_for_epoch_boundary()
-        elif opt.local_epoch > epoch_before:
-            self._finish_epoch(epoch_before)
-            # a peer whose round failed transitions late, into an epoch the others are finishing
-            self._wait_for_epoch_boundary()
-        elif not self.diloco and self.counters.samples and opt.local_progress.samples_accumulated == 0:
-            # hivemind reset the accumulators (fp16 overflow): those samples will not count
-            self.counters = _EpochCounters()
-
-    def _finish_epoch(self, epoch: int) -> None:
-        from trainer.progress import publish_progress
-
-        counters, config = self.counters, self.config
-        self.counters = _EpochCounters()
-        group = self.events.last_group_size
-        report = EpochReport(
-            run_id=config.run_id,
-            peer_id=self.peer_id,
-            epoch=epoch,
-            tokens=counters.tokens,
-            samples=counters.samples,
-            mean_loss=counters.mean_loss,
-            wall_time=time.monotonic() - counters.started,
-            compute_time=counters.compute,
-            num_peers=counters.max_peers,
-            group_size=group,
-        )
-        self.epochs_completed += 1
-        if math.isfinite(report.mean_loss):
-            self.first_loss = report.mean_loss if self.first_loss is None else self.first_loss
-            self.last_loss = report.mean_loss
-        self.ledger.add_epoch(epoch, report.samples, report.tokens, report.mean_loss, report.wall_time)
-        publish_progress(self.dht, config.run_id, self.ledger.record(time.time()), config.progress_expiration)
-        self.metrics.write("epoch", **asdict(report))
-        log.info(
-            metric_line(
-                epoch=epoch,
-                loss=report.mean_loss,
-                tokens=report.tokens,
-                tok_per_s=report.tokens / report.wall_time if report.wall_time > 0 else 0.0,
-                peers=report.num_peers,
-                group=group,
-                util=f"{100 * report.compute_time / report.wall_time:.0f}%" if report.wall_time > 0 else None,
-            )
-        )
-        if self.on_epoch is not None:
-            self.on_epoch(report)
-        if config.checkpoint_every and self.opt.local_epoch % config.checkpoint_every == 0:
-            self._save_checkpoint()
-
-    def _sync_with_swarm(self, why: str) -> None:
-        opt = self.opt
-        before = opt.local_epoch
-        log.info("%s (local epoch %d, swarm epoch %d): downloading state", why, before, opt.tracker.global_epoch)
-        caught_up = opt.load_state_from_peers()
-        self.metrics.write(
-            "state_download",
-            from_epoch=before,
-            to_epoch=opt.local_epoch,
-            ok=caught_up,
-            discarded_samples=self.counters.samples,
-        )
-        self.counters = _EpochCounters()
-        self._wait_for_epoch_boundary()
-
-    def _wait_for_epoch_boundary(self) -> None:
-        """In gradient mode, skip the rest of a round the swarm is already finishing.
-
-        A peer that enters an epoch late (after a state download, or after its own averaging round
-        failed) finds the swarm already "ready": it would start an all-reduce with one micro-batch,
-        miss the group, wait out the averaging timeout, fall behind again, and on short epochs
-        repeat that forever. Instead it waits (bounded) for the swarm's next epoch and downloads
-        that state, so it starts the next round in phase with the others.
-        """
-        opt, config = self.opt, self.config
-        if self.diloco or opt.tracker.global_progress.num_peers < 2 or not opt.tracker.ready_to_update_epoch:
-            return
-        next_epoch = opt.local_epoch + 1
-        deadline = time.monotonic() + config.averaging_timeout + config.matchmaking_time
-        while opt.tracker.global_epoch < next_epoch and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if opt.tracker.global_epoch >= next_epoch:
-            before = opt.local_epoch
-            caught_up = opt.load_state_from_peers()
-            self.metrics.write(
-                "state_download", from_epoch=before, to_epoch=opt.local_epoch, ok=caught_up, discarded_samples=0
-            )
-        self.counters = _EpochCounters()
-
-    def _maybe_log(self) -> None:
-        now = time.monotonic()
-        progress = self.opt.tracker.global_progress
-        if self.display is not None:
-            elapsed = now - self.counters.started
-            self.display.update(
-                epoch=self.opt.local_epoch,
-                swarm_samples=progress.samples_accumulated,
-                loss=self.counters.mean_loss if self.counters.loss_count else None,
-                tokens_per_second=self.counters.tokens / elapsed if elapsed > 0 else 0.0,
-                peers=progress.num_peers,
-            )
-        if now - self.last_log < self.config.log_every:
-            return
-        self.last_log = now
-        elapsed = now - self.started
-        log.info(
-            metric_line(
-                epoch=self.opt.local_epoch,
-                swarm_samples=f"{progress.samples_accumulated}/{self.config.target_batch_size}",
-                loss=self.counters.mean_loss if self.counters.loss_count else None,
-                tok_per_s=(self.ledger.tokens + self.counters.tokens) / elapsed if elapsed > 0 else 0.0,
-                peers=progress.num_peers,
-            )
-        )
-
-    def _save_checkpoint(self) -> None:
-        from trainer.checkpoint import save_checkpoint
-
-        opt = self.opt
-        optimizer_state: dict[str, Any] = {"hivemind": opt.state_dict()}
-        if self.diloco:
-            optimizer_state["inner"] = self.inner.state_dict()
-            optimizer_state["inner_schedule"] = self.inner_schedule.state_dict()
-        path = save_checkpoint(
-            self.config.checkpoint_dir,
-            epoch=opt.local_epoch,
-            model=self.model,
-            lora=self.plan.profile.profile == "lora",
-            tokenizer=self.plan.tokenizer,
-            optimizer_state=optimizer_state,
-            state={
-                "run_id": self.config.run_id,
-                "peer_id": self.peer_id,
-                "model": self.config.model,
-                "model_source": self.plan.spec.source,
-                "run_settings": self.run_settings(),
-                "totals": self.ledger.totals(),
-                "data_position": self.batches.position,
-            },
-            keep=self.config.keep_checkpoints,
-        )
-        self.last_checkpoint = str(path)
-        self.metrics.write("checkpoint", epoch=opt.local_epoch, path=str(path))
-
-    # --- shutdown ------------------------------------------------------------------------------
     def close(self) -> None:
         """Leave the swarm: say goodbye to peers and stop hivemind's processes (bounded)."""
         for name in ("opt", "dht"):
@@ -605,4 +760,17 @@ def run_training(
         session.close()
 
 
-__all__ = ["EpochReport", "TrainerError", "TrainingSession", "TrainingSummary", "run_training"]
+__all__ = [
+    "Checkpoints",
+    "Clock",
+    "EpochReport",
+    "Learner",
+    "MicroBatch",
+    "Swarm",
+    "SystemClock",
+    "TrainerError",
+    "TrainingLoop",
+    "TrainingSession",
+    "TrainingSummary",
+    "run_training",
+]
