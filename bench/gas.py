@@ -91,25 +91,57 @@ class Bench:
         provider, node = self._new_account()
         run("registerProvider", s.hub.registerProvider, sender=provider, value=100 * INJ)
         attestation = sig.node_attestation(self.chain_id, s.hub.address, provider, node.address, 10, "ipfs://n", 0)
-        run("addComputeNode", s.hub.addComputeNode, node.address, "ipfs://n", 10,
-            sig.sign(node, attestation), sender=provider)
+        run(
+            "addComputeNode",
+            s.hub.addComputeNode,
+            node.address,
+            "ipfs://n",
+            10,
+            sig.sign(node, attestation),
+            sender=provider,
+        )
         run("validateNode", s.hub.validateNode, node.address, sender=self.validator)
         s.hub.whitelistProvider(provider, sender=self.validator)
         pool_id = s.pool.nextPoolId()
-        run("createComputePool", s.pool.createComputePool, self.domain, self.manager.address,
-            "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", b"\x01" * 32, 0, 10**9,
-            CHALLENGE_WINDOW, sender=provider, value=10 * INJ)
+        run(
+            "createComputePool",
+            s.pool.createComputePool,
+            self.domain,
+            self.manager.address,
+            "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+            b"\x01" * 32,
+            0,
+            10**9,
+            CHALLENGE_WINDOW,
+            sender=provider,
+            value=10 * INJ,
+        )
         s.pool.startComputePool(pool_id, sender=provider)
         invite = sig.pool_invite(self.chain_id, s.pool.address, pool_id, node.address, 0, DEADLINE)
-        run("joinComputePool", s.pool.joinComputePool, pool_id, node.address, DEADLINE,
-            sig.sign(self.manager, invite), sender=provider)
+        run(
+            "joinComputePool",
+            s.pool.joinComputePool,
+            pool_id,
+            node.address,
+            DEADLINE,
+            sig.sign(self.manager, invite),
+            sender=provider,
+        )
         boa.env.time_travel(seconds=60)
         run("submitWork", s.pool.submitWork, pool_id, b"\x01" * 32, 100_000, sender=node.address)
         boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
-        run("claimRewards", s.rewards.claimRewards, pool_id, [b"\x01" * 32], sender=provider)
+        run("claimRewards", s.rewards.claimRewards, pool_id, node.address, [b"\x01" * 32], sender=provider)
         s.pool.submitWork(pool_id, b"\x02" * 32, 100_000, sender=node.address)
-        run("invalidateWork (hard)", s.pool.hardInvalidateWork, pool_id, b"\x02" * 32, INJ, "inflated claim",
-            sender=self.validator)
+        run(
+            "invalidateWork (hard)",
+            s.pool.hardInvalidateWork,
+            pool_id,
+            node.address,
+            b"\x02" * 32,
+            INJ,
+            "inflated claim",
+            sender=self.validator,
+        )
         run("reclaimStake", s.hub.reclaimStake, 50 * INJ, sender=provider)
         boa.env.time_travel(seconds=UNBONDING)
         run("withdraw", s.stake.withdraw, sender=provider)

@@ -13,8 +13,12 @@
         RewardsDistributor in the same call. A node is in at most one non-completed pool; ending a
         pool releases all its nodes at once (membership of a completed pool counts as none), so no
         call loops over a pool's members. Work invalidation: soft by a validator or the pool's
-        manager; hard (fraud: voids the node's locked rewards, ejects and bars it, may slash its
-        provider to the treasury) by a validator only. Roles are read from the hub at call time.
+        manager; hard (fraud: voids the node's locked rewards, ejects and bars it, slashes its
+        provider to the treasury, at most its bonded requirement) by a validator only; voiding
+        never depends on stake being left (SPEC 7.4). A pool's challenge window is shorter than
+        the unbonding period, so the stake behind work outlasts its window (SPEC 7.1). Work is
+        rate-capped by seconds of active membership and refused below the stake minimum (SPEC
+        7.3). Roles are read from the hub at call time. Trust: SPEC 2.
 """
 
 from interfaces import IComputePool
@@ -32,7 +36,7 @@ initializes: eip712
 
 exports: eip712.DOMAIN_SEPARATOR
 
-# @dev At most this many nodes per blacklistProvider call.
+# @dev At most this many nodes per blacklistProvider call (SPEC 10).
 MAX_BATCH: public(constant(uint256)) = 64
 
 # @dev Longest challenge window a pool may set (30 days): rewards must unlock in finite time.
@@ -61,6 +65,14 @@ nextPoolId: public(uint256)
 
 # @dev pool id => pool.
 _pools: HashMap[uint256, IComputePool.Pool]
+
+# @dev pool id => when it started, while it is ACTIVE; 0 otherwise. submitWork reads this one slot
+#      for both "is the pool active" and "since when" (gas goal of submitWork, SPEC 11).
+_activeSince: HashMap[uint256, uint256]
+
+# @dev Mirror of the hub's minStakePerComputeUnit, written by the hub in the same call that
+#      changes it, so join and submitWork check the stake minimum without calling the hub.
+minStakePerComputeUnit: public(uint256)
 
 # @dev node => one word: pool id (bits 0-63) | time of its last work or of joining (64-127) |
 #      invite nonce (128-191). Packed so that a join costs one storage write. The pool id refers
@@ -128,7 +140,8 @@ def createComputePool(
     @param metadataHash keccak256 of the metadata bytes; trainers refuse a mismatch.
     @param computeLimit Most compute units the pool admits in total; 0 means no limit.
     @param rewardPerUnit Wei paid per accepted work unit, > 0.
-    @param challengeWindow Seconds work stays challengeable, 1 to 30 days.
+    @param challengeWindow Seconds work stays challengeable: > 0, at most 30 days and shorter than
+           the StakeManager's unbonding period (SPEC 7.1, Rule R12).
     @return The new pool id.
     """
     validation: address = (staticcall self.domainRegistry.getDomain(domainId)).validationLogic
@@ -137,8 +150,13 @@ def createComputePool(
     assert len(metadataURI) > 0, "ComputePool: empty metadata URI"
     assert metadataHash != empty(bytes32), "ComputePool: empty metadata hash"
     assert rewardPerUnit > 0, "ComputePool: reward per unit must be positive"
+    assert msg.value > 0, "ComputePool: zero budget"
     assert challengeWindow > 0 and challengeWindow <= MAX_CHALLENGE_WINDOW, (
         "ComputePool: challenge window out of range"
+    )
+    # the stake behind a work key must stay slashable for its whole window (SPEC 7.1)
+    assert challengeWindow < staticcall self.stakeManager.UNBONDING_PERIOD(), (
+        "ComputePool: challenge window must be shorter than the unbonding period"
     )
     pool_id: uint256 = self.nextPoolId
     self.nextPoolId = pool_id + 1
@@ -181,19 +199,26 @@ def startComputePool(poolId: uint256):
     assert self._pools[poolId].status == IComputePool.PoolStatus.PENDING, "ComputePool: pool is not pending"
     self._pools[poolId].status = IComputePool.PoolStatus.ACTIVE
     self._pools[poolId].startedAt = block.timestamp
+    self._activeSince[poolId] = block.timestamp
     log IComputePool.PoolStatusChanged(poolId=poolId, status=IComputePool.PoolStatus.ACTIVE)
 
 
 @external
 def endComputePool(poolId: uint256):
     """
-    @notice ACTIVE -> COMPLETED. Releases every node of the pool at once. Creator only.
+    @notice ACTIVE -> COMPLETED, or PENDING -> COMPLETED to cancel a pool that never started (its
+            whole budget becomes refundable). Releases every node of the pool at once. Creator
+            only. SPEC 7.1.
     @param poolId The pool.
     """
     self._only_creator(poolId)
-    assert self._pools[poolId].status == IComputePool.PoolStatus.ACTIVE, "ComputePool: pool is not active"
+    status: IComputePool.PoolStatus = self._pools[poolId].status
+    assert status == IComputePool.PoolStatus.ACTIVE or status == IComputePool.PoolStatus.PENDING, (
+        "ComputePool: pool has ended"
+    )
     self._pools[poolId].status = IComputePool.PoolStatus.COMPLETED
     self._pools[poolId].endedAt = block.timestamp
+    self._activeSince[poolId] = 0
     log IComputePool.PoolStatusChanged(poolId=poolId, status=IComputePool.PoolStatus.COMPLETED)
 
 
@@ -240,8 +265,7 @@ def joinComputePool(poolId: uint256, node: address, deadline: uint256, signature
     assert not self.providerBlacklisted[poolId][record.provider], (
         "ComputePool: provider is blacklisted from this pool"
     )
-    min_per_unit: uint256 = staticcall IInjectiveAiHub(HUB).minStakePerComputeUnit()
-    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= (provider.totalCompute + 1) * min_per_unit, (
+    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= self._minimum_stake(provider.totalCompute), (
         "ComputePool: provider stake below minimum"
     )
     word: uint256 = self._membership[node]
@@ -330,16 +354,37 @@ def blacklistProvider(poolId: uint256, provider: address, nodes: DynArray[addres
 
 
 @external
+def syncStakeMinimum(amount: uint256):
+    """
+    @notice Mirror the hub's stake minimum per compute unit. Hub only, in the same call that sets it.
+    @param amount Wei per compute unit.
+    """
+    assert msg.sender == HUB, "ComputePool: caller is not the hub"
+    self.minStakePerComputeUnit = amount
+
+
+@external
 def releaseNode(node: address):
     """
-    @notice Take `node` out of its pool, if it is in one, because the hub is removing or
-            invalidating it. Hub only.
+    @notice Take `node` out of its pool, if it is in one, because the hub is removing,
+            invalidating or blacklisting it. Hub only.
     @param node The node's key.
     """
     assert msg.sender == HUB, "ComputePool: caller is not the hub"
-    pool_id: uint256 = self._pool_of(self._membership[node])
-    if self._is_member(pool_id, node):
-        self._release(pool_id, node, staticcall self.computeRegistry.getNode(node), "released")
+    self._release_from_current_pool(node)
+
+
+@external
+def releaseBlacklistedNode(node: address):
+    """
+    @notice Take a node of a network-blacklisted provider out of its pool, so it stops holding the
+            pool's capacity. Anyone may call (SPEC 3.4, Rule R8).
+    @param node The node's key.
+    """
+    provider: address = (staticcall self.computeRegistry.getNode(node)).provider
+    assert staticcall self.computeRegistry.isBlacklisted(provider), "ComputePool: provider is not blacklisted"
+    assert self._is_member(self._pool_of(self._membership[node]), node), "ComputePool: node not in a pool"
+    self._release_from_current_pool(node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,23 +395,31 @@ def releaseNode(node: address):
 def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
     """
     @notice Submit work done by the calling node key. The pool's validation contract bounds the
-            units by the time since the node's previous submission; the reward is committed from
-            the budget (work beyond the budget is refused).
+            units by the seconds the pool was ACTIVE and the node a member since its previous
+            submission (SPEC 7.3, Rule R15); the provider must hold its stake minimum (Rule R17);
+            the reward is committed from the budget (work beyond the budget is refused).
     @param poolId An ACTIVE pool the node is in.
-    @param workKey Unique per pool, e.g. keccak256(pool, peer id, epoch range).
+    @param workKey Unique per (pool, node), e.g. keccak256(pool, peer id, epoch range); other
+           nodes' keys live in their own namespace (Rule R16).
     @param units Work units (tokens processed), > 0.
     """
-    assert self._pools[poolId].status == IComputePool.PoolStatus.ACTIVE, "ComputePool: pool is not active"
+    active_since: uint256 = self._activeSince[poolId]
+    assert active_since != 0, "ComputePool: pool is not active"
     word: uint256 = self._membership[msg.sender]
     assert self._pool_of(word) == poolId, "ComputePool: node not in pool"
     assert units > 0, "ComputePool: zero work units"
     provider: address = empty(address)
     compute_units: uint256 = 0
     blacklisted: bool = False
-    provider, compute_units, blacklisted = staticcall self.computeRegistry.nodeWorkInfo(msg.sender)
+    total_compute: uint256 = 0
+    provider, compute_units, blacklisted, total_compute = staticcall self.computeRegistry.nodeWorkInfo(msg.sender)
     assert not blacklisted, "ComputePool: provider is blacklisted"
-    # the membership time is the node's last submission or join, never in the future
-    elapsed: uint256 = unsafe_sub(block.timestamp, self._last_work(word))
+    assert (staticcall self.stakeManager.stakeOf(provider)) >= self._minimum_stake(total_compute), (
+        "ComputePool: provider stake below minimum"
+    )
+    # only seconds of active membership count: a node that joined a PENDING pool banks nothing.
+    # Both times are in the past (the pool is ACTIVE, so it started), hence no underflow.
+    elapsed: uint256 = unsafe_sub(block.timestamp, max(self._last_work(word), active_since))
     assert staticcall IWorkValidation(self._pools[poolId].validationLogic).validateWork(
         poolId, msg.sender, compute_units, units, elapsed
     ), "ComputePool: work exceeds the node's capacity"
@@ -375,41 +428,52 @@ def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
 
 
 @external
-def invalidateWork(poolId: uint256, workKey: bytes32):
+def invalidateWork(poolId: uint256, node: address, workKey: bytes32):
     """
     @notice Soft invalidation: the work's units and reward go back to the budget; the node stays.
-            A validator or the pool's manager, inside the work's challenge window.
+            A validator or the pool's manager (or creator), inside the work's challenge window.
+            SPEC 7.4.
     @param poolId The pool.
+    @param node The node that submitted the work.
     @param workKey The work.
     """
     if not staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender):
-        self._only_manager(poolId)
-    extcall self.rewardsDistributor.invalidateWork(poolId, workKey, False)
+        assert msg.sender == self._pools[poolId].manager or msg.sender == self._pools[poolId].creator, (
+            "ComputePool: caller is not a validator or the pool manager"
+        )
+    extcall self.rewardsDistributor.invalidateWork(poolId, node, workKey, False)
 
 
 @external
-def hardInvalidateWork(poolId: uint256, workKey: bytes32, slashAmount: uint256, reason: String[128]):
+def hardInvalidateWork(
+    poolId: uint256, node: address, workKey: bytes32, slashAmount: uint256, reason: String[128]
+) -> uint256:
     """
     @notice Hard invalidation, for fraud: voids this work and every other reward of the node still
-            locked in the pool, removes and bars the node from the pool, and slashes up to
-            `slashAmount` of its provider's stake to the treasury. Validator only.
+            locked in the pool, removes and bars the node from the pool, and slashes its provider
+            to the treasury: min(`slashAmount`, calculateMinimumStake(provider, 0)), or what is
+            left if less. The voiding never depends on stake being left. Validator only. SPEC 3.3,
+            7.4, Rules R6 and R7.
     @param poolId The pool.
+    @param node The node that submitted the work.
     @param workKey The fraudulent work.
     @param slashAmount Most to slash; 0 for none.
     @param reason Why, for the record.
+    @return The amount slashed (possibly 0).
     """
     assert staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender), "ComputePool: caller is not a validator"
-    node: address = empty(address)
-    provider: address = empty(address)
-    node, provider = extcall self.rewardsDistributor.invalidateWork(poolId, workKey, True)
+    provider: address = extcall self.rewardsDistributor.invalidateWork(poolId, node, workKey, True)
     if not self.nodeBlacklisted[poolId][node]:
         self.nodeBlacklisted[poolId][node] = True
         log IComputePool.NodeBlacklisted(poolId=poolId, node=node)
     if self._is_member(poolId, node):
         self._release(poolId, node, staticcall self.computeRegistry.getNode(node), "fraud")
-    if slashAmount > 0:
-        assert staticcall IInjectiveAiHub(HUB).treasury() != msg.sender, "ComputePool: a slash cannot pay its validator"
-        extcall self.stakeManager.slash(provider, slashAmount, msg.sender, reason)
+    if slashAmount == 0:
+        return 0
+    assert staticcall IInjectiveAiHub(HUB).treasury() != msg.sender, "ComputePool: a slash cannot pay its validator"
+    # the cap is read after the release: the node is still registered, so its units still count
+    cap: uint256 = staticcall IInjectiveAiHub(HUB).calculateMinimumStake(provider, 0)
+    return extcall self.stakeManager.slash(provider, min(slashAmount, cap), msg.sender, reason)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,6 +568,21 @@ def lastWorkAt(node: address) -> uint256:
 # ---------------------------------------------------------------------------------------------
 
 @internal
+def _release_from_current_pool(node: address):
+    """@dev Release `node` from the pool it is in, if any (a completed pool counts as none)."""
+    pool_id: uint256 = self._pool_of(self._membership[node])
+    if self._is_member(pool_id, node):
+        self._release(pool_id, node, staticcall self.computeRegistry.getNode(node), "released")
+
+
+@internal
+@view
+def _minimum_stake(total_compute: uint256) -> uint256:
+    """@dev calculateMinimumStake(provider, 0) of a provider with `total_compute` (SPEC 3.2)."""
+    return (total_compute + 1) * self.minStakePerComputeUnit
+
+
+@internal
 def _release(poolId: uint256, node: address, record: IComputeRegistry.Node, reason: String[16]):
     # caller checked membership: the pool's totals include this node
     self._membership[node] = self._pack(0, 0, self._nonce(self._membership[node]))
@@ -547,7 +626,8 @@ def _only_manager(poolId: uint256):
 @internal
 @pure
 def _pack(pool_id: uint256, last_work: uint256, nonce: uint256) -> uint256:
-    # pool ids count up from 1 and timestamps and nonces grow by one per call: all far below 2**64
+    # pool ids count up from 1, timestamps are far below 2**64, and a node's invite nonce grows
+    # by one per join: all three fit their 64 bits without a check
     return pool_id | (last_work << 64) | (nonce << 128)
 
 

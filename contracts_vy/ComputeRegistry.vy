@@ -12,7 +12,8 @@
         a provider deregisters only once it has no nodes. Provider total compute always equals the
         sum of its nodes' units, which are stored as given (uint256, never truncated). The
         attestation nonce of a node key only ever grows, so an old node signature can never be
-        replayed. Blacklisting survives deregistration.
+        replayed. Blacklisting survives deregistration; re-registering gives a fresh record that
+        is not whitelisted, and is refused to a blacklisted provider (SPEC 4.2, Rule R10).
 """
 
 from interfaces import IComputeRegistry
@@ -32,7 +33,7 @@ HUB: public(immutable(address))
 
 # @dev provider => flags (bits 0-2: registered, whitelisted, blacklisted) | node count (bits 64-255).
 #      One word so that registration writes one slot and a node add or removal updates a slot that
-#      is already non-zero (gas goals: SPEC section 2).
+#      is already non-zero (gas goals: SPEC 11).
 _providerWord: HashMap[address, uint256]
 
 # @dev provider => sum of its nodes' compute units.
@@ -233,14 +234,20 @@ def getNode(node: address) -> IComputeRegistry.Node:
 
 @view
 @external
-def nodeWorkInfo(node: address) -> (address, uint256, bool):
+def nodeWorkInfo(node: address) -> (address, uint256, bool, uint256):
     """
-    @notice What the compute pool needs when a node submits work.
+    @notice What the compute pool needs when a node submits work, in one call.
     @param node The node's key.
-    @return provider, compute units, whether the provider is blacklisted.
+    @return provider, compute units, whether the provider is blacklisted, the provider's total
+            compute (for its stake minimum, SPEC 7.3).
     """
     provider: address = self._node_provider(self._nodeWord[node])
-    return provider, self._nodeUnits[node], self._providerWord[provider] & _BLACKLISTED != 0
+    return (
+        provider,
+        self._nodeUnits[node],
+        self._providerWord[provider] & _BLACKLISTED != 0,
+        self._totalCompute[provider],
+    )
 
 
 @view

@@ -9,11 +9,16 @@
         manage their stake; validators whitelist, blacklist, validate and slash; federators create
         training domains and set the stake minimum. Pools live in the ComputePool, rewards in the
         RewardsDistributor; both read roles from here at call time.
-@custom:security Roles: DEFAULT_ADMIN (0x00) wires the modules once, sets the treasury and grants
-        or revokes every role; FEDERATOR_ROLE creates domains and sets the stake minimum;
-        VALIDATOR_ROLE validates nodes, whitelists / blacklists providers and slashes. Nobody can
-        move a provider's stake except the provider (unbond, then withdraw after the unbonding
-        period) and a validator's slash, which goes to the treasury, never to the caller. This
+@custom:security Roles (trust matrix: SPEC 2): DEFAULT_ADMIN (0x00) wires the modules once, sets
+        the treasury (effective at once) and grants or revokes every role, its own included;
+        FEDERATOR_ROLE creates domains and sets the stake minimum, at most
+        MAX_MIN_STAKE_PER_COMPUTE_UNIT (SPEC 3.2); VALIDATOR_ROLE validates nodes, whitelists /
+        blacklists providers and slashes. A provider's stake leaves only by its own unbond and
+        withdraw after the unbonding period, or by a slash. A slash (here or by a hard work
+        invalidation) takes at most calculateMinimumStake(provider, 0) per call (SPEC 3.3) and
+        goes to the treasury, never to the validator calling it. The admin can grant itself the
+        validator role and point the treasury at another address it controls: it can then slash
+        any provider, per call at most that bound, repeatedly, to itself (SPEC 2.2). This
         contract holds no INJ: stake is forwarded to the StakeManager in the same call. There is
         no pause.
 """
@@ -40,6 +45,13 @@ exports: (
     access_control.DEFAULT_ADMIN_ROLE,
     eip712.DOMAIN_SEPARATOR,
 )
+
+# @dev At most this many nodes per blacklistProvider call (SPEC 10).
+MAX_BATCH: public(constant(uint256)) = 64
+
+# @dev Ceiling of the stake minimum per compute unit: 10,000 INJ, a thousand times the default, so
+#      it never binds an honest deployment but bounds the federator (SPEC 3.2, Rule R4).
+MAX_MIN_STAKE_PER_COMPUTE_UNIT: public(constant(uint256)) = 10_000 * 10**18
 
 # @dev Role that creates domains and sets the stake minimum.
 FEDERATOR_ROLE: public(constant(bytes32)) = keccak256("FEDERATOR_ROLE")
@@ -134,6 +146,7 @@ def setModuleAddresses(
     extcall IStakeManager(stakeManager).wire(computePool)
     extcall IRewardsDistributor(rewardsDistributor).wire(computePool)
     extcall IComputePool(computePool).wire(computeRegistry, domainRegistry, stakeManager, rewardsDistributor)
+    extcall IComputePool(computePool).syncStakeMinimum(self.minStakePerComputeUnit)
 
 
 @external
@@ -155,12 +168,16 @@ def setTreasury(treasury: address):
 @external
 def setStakeMinimum(amount: uint256):
     """
-    @notice Set the stake required per compute unit (also the base stake). Federator only.
-    @param amount Wei per compute unit.
+    @notice Set the stake required per compute unit (also the base stake). Federator only. A
+            higher minimum never blocks a provider's full exit: deregistering checks none.
+    @param amount Wei per compute unit, at most MAX_MIN_STAKE_PER_COMPUTE_UNIT (SPEC 3.2).
     """
     access_control._check_role(FEDERATOR_ROLE, msg.sender)
+    assert amount <= MAX_MIN_STAKE_PER_COMPUTE_UNIT, "InjectiveAiHub: stake minimum above the ceiling"
     log IInjectiveAiHub.StakeMinimumUpdated(previous=self.minStakePerComputeUnit, current=amount)
     self.minStakePerComputeUnit = amount
+    if self.computePool.address != empty(address):
+        extcall self.computePool.syncStakeMinimum(amount)
 
 
 @external
@@ -318,30 +335,41 @@ def whitelistProvider(provider: address):
 
 
 @external
-def blacklistProvider(provider: address):
+def blacklistProvider(provider: address, nodes: DynArray[address, MAX_BATCH]):
     """
-    @notice Blacklist a provider for good: no new nodes, joins or work. Validator only. Slash
-            first if its stake should go: blacklisting alone does not touch funds.
+    @notice Blacklist a provider for good: no new nodes, joins or work, and release the listed
+            nodes from their pools. Nodes not listed can be released by anyone afterwards with
+            `ComputePool.releaseBlacklistedNode`. Validator only. Slash first if its stake should
+            go: blacklisting alone does not touch funds. SPEC 3.4.
     @param provider The provider.
+    @param nodes Up to 64 of the provider's nodes to release from their pools.
     """
     access_control._check_role(VALIDATOR_ROLE, msg.sender)
     extcall self.computeRegistry.blacklistProvider(provider)
+    for node: address in nodes:
+        assert (staticcall self.computeRegistry.getNode(node)).provider == provider, (
+            "InjectiveAiHub: node belongs to another provider"
+        )
+        extcall self.computePool.releaseNode(node)
 
 
 @external
 def slash(provider: address, amount: uint256, reason: String[128]) -> uint256:
     """
     @notice Slash up to `amount` of a provider's stake (active first, then pending unbonds,
-            newest first). The INJ is held for the treasury, never paid to the caller.
-            Validator only.
+            newest first), at most calculateMinimumStake(provider, 0) per call (SPEC 3.3). The INJ
+            is held for the treasury, never paid to the caller. Validator only. `previewSlash`
+            tells what a call would take.
     @param provider The provider.
-    @param amount Most to slash, > 0; capped by what the provider has.
+    @param amount Most to slash; capped by the bound above and by what the provider has.
     @param reason Why, for the record.
-    @return The amount slashed.
+    @return The amount slashed, > 0.
     """
     access_control._check_role(VALIDATOR_ROLE, msg.sender)
     assert self.treasury != msg.sender, "InjectiveAiHub: a slash cannot pay its validator"
-    return extcall self.stakeManager.slash(provider, amount, msg.sender, reason)
+    slashed: uint256 = extcall self.stakeManager.slash(provider, self._capped_slash(provider, amount), msg.sender, reason)
+    assert slashed > 0, "InjectiveAiHub: nothing to slash"
+    return slashed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +388,20 @@ def calculateMinimumStake(provider: address, computeUnits: uint256) -> uint256:
     """
     total_compute: uint256 = (staticcall self.computeRegistry.getProvider(provider)).totalCompute
     return self._minimum(total_compute + computeUnits)
+
+
+@view
+@external
+def previewSlash(provider: address, amount: uint256) -> uint256:
+    """
+    @notice What `slash(provider, amount)` (or a hard invalidation asking for `amount`) would take
+            now: min(amount, calculateMinimumStake(provider, 0), active stake + pending unbonds).
+    @param provider The provider.
+    @param amount The amount asked for.
+    @return Wei.
+    """
+    held: uint256 = (staticcall self.stakeManager.stakeOf(provider)) + staticcall self.stakeManager.unbondingOf(provider)
+    return min(self._capped_slash(provider, amount), held)
 
 
 @view
@@ -388,8 +430,16 @@ def nodeAttestationDigest(
 @internal
 @view
 def _minimum(total_compute: uint256) -> uint256:
-    # the seed's formula: one unit of base stake plus one per compute unit
+    """@dev The seed's formula: one unit of base stake plus one per compute unit (SPEC 3.2)."""
     return (total_compute + 1) * self.minStakePerComputeUnit
+
+
+@internal
+@view
+def _capped_slash(provider: address, amount: uint256) -> uint256:
+    """@dev `amount` capped at the provider's bonded requirement, the per-incident bound of SPEC 3.3."""
+    total_compute: uint256 = (staticcall self.computeRegistry.getProvider(provider)).totalCompute
+    return min(amount, self._minimum(total_compute))
 
 
 @internal

@@ -23,8 +23,7 @@ implements: IRewardsDistributor
 # @dev At most this many work keys per claim or release call.
 MAX_BATCH: public(constant(uint256)) = 64
 
-# @dev Work states.
-WORK_NONE: constant(uint256) = 0
+# @dev Work states (0: no record).
 WORK_SUBMITTED: constant(uint256) = 1
 WORK_CLAIMED: constant(uint256) = 2
 WORK_INVALIDATED: constant(uint256) = 3
@@ -40,10 +39,11 @@ computePool: public(address)
 
 # @dev A pool's budget as stored. What work has committed is derived, not stored:
 #      committed = funded - refunded - available (so submitting work writes one budget slot).
+#      `terms` = rewardPerUnit (bits 0-191) | challengeWindow (192-255): one slot read per
+#      submission instead of two (gas goal of submitWork, SPEC 11).
 struct Budget:
     creator: address
-    rewardPerUnit: uint256
-    challengeWindow: uint256
+    terms: uint256
     funded: uint256
     refunded: uint256
     available: uint256
@@ -52,10 +52,11 @@ struct Budget:
 # @dev pool id => budget.
 _budgets: HashMap[uint256, Budget]
 
-# @dev pool id => work key => two words, packed to keep submitWork within its gas goal:
+# @dev pool id => node => work key => two words, packed to keep submitWork within its gas goal:
 #      word 0 = node (bits 0-159) | submittedAt (160-223) | state (224-231);
 #      word 1 = provider (bits 0-159) | units (160-255).
-_work: HashMap[uint256, HashMap[bytes32, uint256[2]]]
+#      Keys are namespaced by node, so no node can take or block another node's key (SPEC 7.3).
+_work: HashMap[uint256, HashMap[address, HashMap[bytes32, uint256[2]]]]
 
 # @dev pool id => node => time of the node's first hard invalidation (0: never). Work of the node
 #      still in its challenge window at that time (submittedAt + challengeWindow >= voidFrom) is void.
@@ -98,10 +99,11 @@ def openPool(poolId: uint256, creator: address, rewardPerUnit: uint256, challeng
     @param challengeWindow Seconds during which work can be invalidated before it unlocks.
     """
     self._only_pool()
+    # 2**192 wei per unit is beyond any supply; the compute pool bounds the window to 30 days
+    assert rewardPerUnit < 2**192, "RewardsDistributor: reward per unit too large"
     self._budgets[poolId] = Budget(
         creator=creator,
-        rewardPerUnit=rewardPerUnit,
-        challengeWindow=challengeWindow,
+        terms=rewardPerUnit | (challengeWindow << 192),
         funded=msg.value,
         refunded=0,
         available=msg.value,
@@ -122,7 +124,7 @@ def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: addre
     @notice Accept a work key and commit its reward from the budget. Compute pool only, after it
             checked membership and the domain's validation rule.
     @param poolId The pool.
-    @param workKey Unique per pool; a key is accepted once.
+    @param workKey Unique per (pool, node); a key is accepted once (Rule R16).
     @param node The submitting node.
     @param provider The node's provider, who alone can claim.
     @param units Work units claimed.
@@ -130,12 +132,13 @@ def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: addre
     self._only_pool()
     assert workKey != empty(bytes32), "RewardsDistributor: empty work key"
     assert units <= _MAX_UNITS, "RewardsDistributor: units too large"
-    assert self._work[poolId][workKey][0] == 0, "RewardsDistributor: work key already used"
-    reward: uint256 = units * self._budgets[poolId].rewardPerUnit
+    assert self._work[poolId][node][workKey][0] == 0, "RewardsDistributor: work key already used"
+    terms: uint256 = self._budgets[poolId].terms
+    reward: uint256 = units * self._rate(terms)
     available: uint256 = self._budgets[poolId].available
     assert reward <= available, "RewardsDistributor: pool budget exhausted"
     self._budgets[poolId].available = unsafe_sub(available, reward)
-    self._work[poolId][workKey] = [
+    self._work[poolId][node][workKey] = [
         self._word0(node, block.timestamp, WORK_SUBMITTED),
         convert(provider, uint256) | (units << 160),
     ]
@@ -146,32 +149,33 @@ def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: addre
         provider=provider,
         units=units,
         reward=reward,
-        unlocksAt=block.timestamp + self._budgets[poolId].challengeWindow + 1,
+        unlocksAt=block.timestamp + self._window(terms) + 1,
     )
 
 
 @external
-def invalidateWork(poolId: uint256, workKey: bytes32, hard: bool) -> (address, address):
+def invalidateWork(poolId: uint256, node: address, workKey: bytes32, hard: bool) -> address:
     """
     @notice Invalidate one work key inside its challenge window and return its reward to the budget.
             `hard` also voids every other reward of the node still locked in this pool. Compute
-            pool only (it checks the caller's role, ejects the node and slashes).
+            pool only (it checks the caller's role, ejects the node and slashes). SPEC 7.4.
     @param poolId The pool.
+    @param node The node that submitted the work.
     @param workKey The work to invalidate.
     @param hard True for fraud.
-    @return The work's node and provider.
+    @return The work's provider.
     """
     self._only_pool()
-    words: uint256[2] = self._work[poolId][workKey]
+    words: uint256[2] = self._work[poolId][node][workKey]
     assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not pending"
     submitted_at: uint256 = self._submitted_at(words[0])
-    assert block.timestamp <= submitted_at + self._budgets[poolId].challengeWindow, (
+    terms: uint256 = self._budgets[poolId].terms
+    assert block.timestamp <= submitted_at + self._window(terms), (
         "RewardsDistributor: challenge window closed"
     )
-    node: address = self._node(words[0])
     units: uint256 = words[1] >> 160
-    reward: uint256 = units * self._budgets[poolId].rewardPerUnit
-    self._work[poolId][workKey][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
+    reward: uint256 = units * self._rate(terms)
+    self._work[poolId][node][workKey][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
     self._budgets[poolId].available += reward
     if hard and self.voidFrom[poolId][node] == 0:
         # keep the first time: a later one would un-void work that left its window in between
@@ -180,7 +184,7 @@ def invalidateWork(poolId: uint256, workKey: bytes32, hard: bool) -> (address, a
     log IRewardsDistributor.WorkInvalidated(
         poolId=poolId, node=node, workKey=workKey, units=units, reward=reward, hard=hard
     )
-    return node, self._provider(words[1])
+    return self._provider(words[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,28 +234,30 @@ def refund(poolId: uint256) -> uint256:
 # ---------------------------------------------------------------------------------------------
 
 @external
-def claimRewards(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
+def claimRewards(poolId: uint256, node: address, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
     """
-    @notice Claim the rewards of unlocked work keys. Pays the caller, who must be the provider
-            recorded on every key.
+    @notice Claim the rewards of one node's unlocked work keys. Pays the caller, who must be the
+            provider recorded on every key (Rule R19).
     @param poolId The pool.
-    @param workKeys Up to 64 work keys, each submitted by one of the caller's nodes, past its
-           challenge window, not invalidated, not voided and not yet claimed.
+    @param node The node that submitted the work.
+    @param workKeys Up to 64 work keys of `node`, each past its challenge window, not invalidated,
+           not voided and not yet claimed.
     @return The amount paid.
     """
     assert len(workKeys) > 0, "RewardsDistributor: no work keys"
-    rate: uint256 = self._budgets[poolId].rewardPerUnit
-    window: uint256 = self._budgets[poolId].challengeWindow
+    terms: uint256 = self._budgets[poolId].terms
+    rate: uint256 = self._rate(terms)
+    window: uint256 = self._window(terms)
     total: uint256 = 0
+    void_from: uint256 = self.voidFrom[poolId][node]
     for key: bytes32 in workKeys:
-        words: uint256[2] = self._work[poolId][key]
+        words: uint256[2] = self._work[poolId][node][key]
         assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not claimable"
         assert self._provider(words[1]) == msg.sender, "RewardsDistributor: not the node's provider"
         submitted_at: uint256 = self._submitted_at(words[0])
         assert block.timestamp > submitted_at + window, "RewardsDistributor: work still in challenge window"
-        node: address = self._node(words[0])
-        assert not self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work voided"
-        self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_CLAIMED)
+        assert not self._is_void(void_from, submitted_at, window), "RewardsDistributor: work voided"
+        self._work[poolId][node][key][0] = self._word0(node, submitted_at, WORK_CLAIMED)
         total += (words[1] >> 160) * rate
     self._budgets[poolId].paid += total
     log IRewardsDistributor.RewardsClaimed(poolId=poolId, provider=msg.sender, amount=total, count=len(workKeys))
@@ -260,25 +266,27 @@ def claimRewards(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uin
 
 
 @external
-def releaseVoidedWork(poolId: uint256, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
+def releaseVoidedWork(poolId: uint256, node: address, workKeys: DynArray[bytes32, MAX_BATCH]) -> uint256:
     """
-    @notice Return the rewards of work voided by a hard invalidation to the pool's budget.
-            Anyone may call; it only moves committed budget back to available.
+    @notice Return the rewards of one node's work voided by a hard invalidation to the pool's
+            budget. Anyone may call; it only moves committed budget back to available.
     @param poolId The pool.
-    @param workKeys Up to 64 voided, still-pending work keys.
+    @param node The hard-invalidated node.
+    @param workKeys Up to 64 voided, still-pending work keys of `node`.
     @return The amount returned to the budget.
     """
     assert len(workKeys) > 0, "RewardsDistributor: no work keys"
-    rate: uint256 = self._budgets[poolId].rewardPerUnit
-    window: uint256 = self._budgets[poolId].challengeWindow
+    terms: uint256 = self._budgets[poolId].terms
+    rate: uint256 = self._rate(terms)
+    window: uint256 = self._window(terms)
     total: uint256 = 0
+    void_from: uint256 = self.voidFrom[poolId][node]
     for key: bytes32 in workKeys:
-        words: uint256[2] = self._work[poolId][key]
+        words: uint256[2] = self._work[poolId][node][key]
         assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not pending"
-        node: address = self._node(words[0])
         submitted_at: uint256 = self._submitted_at(words[0])
-        assert self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work not voided"
-        self._work[poolId][key][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
+        assert self._is_void(void_from, submitted_at, window), "RewardsDistributor: work not voided"
+        self._work[poolId][node][key][0] = self._word0(node, submitted_at, WORK_INVALIDATED)
         total += (words[1] >> 160) * rate
     self._budgets[poolId].available += total
     log IRewardsDistributor.VoidedWorkReleased(poolId=poolId, count=len(workKeys), amount=total)
@@ -300,8 +308,8 @@ def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
     b: Budget = self._budgets[poolId]
     return IRewardsDistributor.PoolBudget(
         creator=b.creator,
-        rewardPerUnit=b.rewardPerUnit,
-        challengeWindow=b.challengeWindow,
+        rewardPerUnit=self._rate(b.terms),
+        challengeWindow=self._window(b.terms),
         funded=b.funded,
         refunded=b.refunded,
         available=b.available,
@@ -313,26 +321,28 @@ def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
 
 @view
 @external
-def getWork(poolId: uint256, workKey: bytes32) -> (address, address, uint256, uint256, uint256, uint256, bool):
+def getWork(
+    poolId: uint256, node: address, workKey: bytes32
+) -> (address, address, uint256, uint256, uint256, uint256, bool):
     """
-    @notice One work key.
+    @notice One work key of one node.
     @param poolId The pool.
+    @param node The node that submitted it.
     @param workKey The key.
     @return node, provider, units, submittedAt, state (0 none, 1 submitted, 2 claimed,
             3 invalidated), unlocksAt, voided (by a hard invalidation of its node).
     """
-    words: uint256[2] = self._work[poolId][workKey]
+    words: uint256[2] = self._work[poolId][node][workKey]
     submitted_at: uint256 = self._submitted_at(words[0])
-    window: uint256 = self._budgets[poolId].challengeWindow
-    node: address = self._node(words[0])
+    window: uint256 = self._window(self._budgets[poolId].terms)
     return (
-        node,
+        self._node(words[0]),
         self._provider(words[1]),
         words[1] >> 160,
         submitted_at,
         self._state(words[0]),
         submitted_at + window + 1,
-        words[0] != 0 and self._is_void(poolId, node, submitted_at, window),
+        words[0] != 0 and self._is_void(self.voidFrom[poolId][node], submitted_at, window),
     )
 
 
@@ -347,10 +357,9 @@ def _only_pool():
 
 
 @internal
-@view
-def _is_void(poolId: uint256, node: address, submitted_at: uint256, window: uint256) -> bool:
-    # void when the node was hard-invalidated while this work was still challengeable
-    void_from: uint256 = self.voidFrom[poolId][node]
+@pure
+def _is_void(void_from: uint256, submitted_at: uint256, window: uint256) -> bool:
+    """@dev Void when the node was hard-invalidated (at `void_from`) while this work was still challengeable."""
     return void_from != 0 and submitted_at + window >= void_from
 
 
@@ -358,6 +367,20 @@ def _is_void(poolId: uint256, node: address, submitted_at: uint256, window: uint
 def _send(to: address, amount: uint256):
     ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
     assert ok, "RewardsDistributor: INJ transfer failed"
+
+
+@internal
+@pure
+def _rate(terms: uint256) -> uint256:
+    """@dev The reward per work unit from a budget's packed terms."""
+    return terms & (2**192 - 1)
+
+
+@internal
+@pure
+def _window(terms: uint256) -> uint256:
+    """@dev The challenge window from a budget's packed terms."""
+    return terms >> 192
 
 
 @internal

@@ -115,7 +115,10 @@ def unbond(account: address, amount: uint256):
     maturity: uint256 = block.timestamp + UNBONDING_PERIOD
     if tail > head and self._maturity(self._unbonds[account][tail - 1]) == maturity:
         entry: uint256 = self._unbonds[account][tail - 1]
-        self._unbonds[account][tail - 1] = self._entry(self._amount(entry) + amount, maturity)
+        merged: uint256 = self._amount(entry) + amount
+        # a restake in between can make two same-second unbonds exceed what one entry holds
+        assert merged <= _MAX_AMOUNT, "StakeManager: unbond too large"
+        self._unbonds[account][tail - 1] = self._entry(merged, maturity)
     else:
         assert tail - head < MAX_PENDING_UNBONDS, "StakeManager: unbond queue full, withdraw first"
         self._unbonds[account][tail] = self._entry(amount, maturity)
@@ -142,6 +145,8 @@ def rebond(account: address, amount: uint256):
     taken, tail = self._take_from_queue(account, word, amount)
     assert taken == amount, "StakeManager: amount exceeds unbonding"
     active: uint256 = self._stake(word) + amount
+    # active plus pending may exceed 128 bits (stake, unbond, stake again): check before packing
+    assert active <= _MAX_AMOUNT, "StakeManager: stake too large"
     self._account[account] = self._pack(active, self._head(word), tail)
     log IStakeManager.Rebonded(account=account, amount=amount, stake=active)
 
@@ -150,15 +155,16 @@ def rebond(account: address, amount: uint256):
 def slash(account: address, amount: uint256, slasher: address, reason: String[128]) -> uint256:
     """
     @notice Take up to `amount` from `account` (active stake first, then unbonds newest first) and
-            hold it for the treasury. Hub or compute pool only; they check the caller's role.
+            hold it for the treasury. Hub or compute pool only; they check the caller's role and
+            cap `amount` per incident (SPEC 3.3). Never reverts for lack of stake: it takes what
+            exists, possibly nothing, so a hard invalidation always voids (Rule R7).
     @param account The provider being slashed.
-    @param amount The most to take; the slash is capped by what the account has.
+    @param amount The most to take; the slash is capped by what the account has (0 takes nothing).
     @param slasher The validator who ordered the slash (recorded, never paid).
     @param reason Why, for the record.
     @return The amount actually slashed.
     """
     assert msg.sender == HUB or msg.sender == self.computePool, "StakeManager: caller not allowed"
-    assert amount > 0, "StakeManager: zero slash"
     word: uint256 = self._account[account]
     active: uint256 = self._stake(word)
     from_stake: uint256 = min(amount, active)
@@ -167,7 +173,9 @@ def slash(account: address, amount: uint256, slasher: address, reason: String[12
     if from_stake < amount:
         from_queue, tail = self._take_from_queue(account, word, unsafe_sub(amount, from_stake))
     slashed: uint256 = from_stake + from_queue
-    assert slashed > 0, "StakeManager: nothing to slash"
+    if slashed == 0:
+        # nothing to take: no state change and no event (an empty Slashed event would read as a slash)
+        return 0
     self._account[account] = self._pack(unsafe_sub(active, from_stake), self._head(word), tail)
     self.slashedPending += slashed
     log IStakeManager.Slashed(
@@ -348,7 +356,7 @@ def _tail(word: uint256) -> uint256:
 @internal
 @pure
 def _pack(active: uint256, head: uint256, tail: uint256) -> uint256:
-    # active <= _MAX_AMOUNT (checked on every increase); head <= tail < 2**64 (indices grow by one
+    # active <= _MAX_AMOUNT (checked on every increase: stake and rebond); head <= tail < 2**64 (indices grow by one
     # per unbond and reset to 0 when the queue empties)
     return active | (head << 128) | (tail << 192)
 
@@ -362,7 +370,7 @@ def _with_stake(word: uint256, active: uint256) -> uint256:
 @internal
 @pure
 def _entry(amount: uint256, maturity: uint256) -> uint256:
-    # amount <= the account's stake <= _MAX_AMOUNT; maturity is a timestamp, far below 2**128
+    # amount <= _MAX_AMOUNT (an unbond is at most the active stake; a merge is checked); maturity is a timestamp, far below 2**128
     return amount | (maturity << 128)
 
 

@@ -20,7 +20,7 @@ HUB_CALLS = {
     "validateNode": ({"validator"}, lambda s, who, x: s.hub.validateNode(x, sender=who)),
     "invalidateNode": ({"validator"}, lambda s, who, x: s.hub.invalidateNode(x, sender=who)),
     "whitelistProvider": ({"validator"}, lambda s, who, x: s.hub.whitelistProvider(x, sender=who)),
-    "blacklistProvider": ({"validator"}, lambda s, who, x: s.hub.blacklistProvider(x, sender=who)),
+    "blacklistProvider": ({"validator"}, lambda s, who, x: s.hub.blacklistProvider(x, [], sender=who)),
     "slash": ({"validator"}, lambda s, who, x: s.hub.slash(x, INJ, "r", sender=who)),
 }
 ROLES = ["admin", "federator", "validator", "provider", "pool_creator", "attacker"]
@@ -51,8 +51,8 @@ POOL_CALLS = {
     "ejectNode": lambda s, who, p, n: s.pool.ejectNode(p, n, sender=who),
     "blacklistNode": lambda s, who, p, n: s.pool.blacklistNode(p, n, sender=who),
     "blacklistProvider": lambda s, who, p, n: s.pool.blacklistProvider(p, who, [], sender=who),
-    "invalidateWork": lambda s, who, p, n: s.pool.invalidateWork(p, b"\x01" * 32, sender=who),
-    "hardInvalidateWork": lambda s, who, p, n: s.pool.hardInvalidateWork(p, b"\x01" * 32, 0, "", sender=who),
+    "invalidateWork": lambda s, who, p, n: s.pool.invalidateWork(p, n, b"\x01" * 32, sender=who),
+    "hardInvalidateWork": lambda s, who, p, n: s.pool.hardInvalidateWork(p, n, b"\x01" * 32, 0, "", sender=who),
     "topUp": lambda s, who, p, n: s.rewards.topUp(p, sender=who, value=1),
     "refund": lambda s, who, p, n: s.rewards.refund(p, sender=who),
 }
@@ -63,7 +63,7 @@ POOL_REASONS = {
     "ejectNode": "ComputePool: caller is not the pool manager",
     "blacklistNode": "ComputePool: caller is not the pool manager",
     "blacklistProvider": "ComputePool: caller is not the pool manager",
-    "invalidateWork": "ComputePool: caller is not the pool manager",
+    "invalidateWork": "ComputePool: caller is not a validator or the pool manager",
     "hardInvalidateWork": "ComputePool: caller is not a validator",
     "topUp": "RewardsDistributor: caller is not the pool creator",
     "refund": "RewardsDistributor: caller is not the pool creator",

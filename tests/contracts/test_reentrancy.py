@@ -79,15 +79,15 @@ def claimable(provider_receiver, pool, steps, domain_id, pool_creator, pool_mana
 @pytest.mark.parametrize("bubble", [False, True], ids=["swallow", "bubble"])
 def test_claim_rewards(provider_receiver, claimable, rewards, bubble):
     r = provider_receiver
-    r.arm(rewards.address, rewards.claimRewards.prepare_calldata(claimable, [KEY]), bubble)
+    r.arm(rewards.address, rewards.claimRewards.prepare_calldata(claimable, NODE.address, [KEY]), bubble)
     held = boa.env.get_balance(rewards.address)
     if bubble:
         with boa.reverts("RewardsDistributor: INJ transfer failed"):
-            _as(r, rewards.claimRewards, claimable, [KEY])
-        assert rewards.getWork(claimable, KEY)[4] == 1
+            _as(r, rewards.claimRewards, claimable, NODE.address, [KEY])
+        assert rewards.getWork(claimable, NODE.address, KEY)[4] == 1
         assert boa.env.get_balance(rewards.address) == held
     else:
-        _as(r, rewards.claimRewards, claimable, [KEY])
+        _as(r, rewards.claimRewards, claimable, NODE.address, [KEY])
         assert r.attempts() == 1 and not r.reentered()
         assert r.received() == UNITS * REWARD_PER_UNIT
         assert boa.env.get_balance(rewards.address) == held - UNITS * REWARD_PER_UNIT
@@ -113,8 +113,11 @@ def test_refund(receiver, pool, rewards, domain_id, pool_manager, bubble):
 
 
 @pytest.mark.parametrize("bubble", [False, True], ids=["swallow", "bubble"])
-def test_slash_payout_to_treasury(receiver, hub, stake_manager, registered, validator, admin, attacker, bubble):
+def test_slash_payout_to_treasury(
+    receiver, hub, stake_manager, registered, validator, admin, attacker, federator, bubble
+):
     hub.setTreasury(receiver.address, sender=admin)
+    hub.setStakeMinimum(5 * INJ, sender=federator)  # the per-incident cap of a provider with no nodes
     hub.slash(registered, 5 * INJ, "fraud", sender=validator)
     receiver.arm(stake_manager.address, stake_manager.sweepSlashed.prepare_calldata(), bubble)
     if bubble:

@@ -3,7 +3,7 @@
 import boa
 import pytest
 
-from tests.utils.scenario import DEADLINE, MIN_STAKE, NODE_UNITS, STAKE, one_event
+from tests.utils.scenario import DEADLINE, NODE_UNITS, STAKE, one_event
 
 COMPLETED = 4
 
@@ -81,7 +81,7 @@ def test_join_not_whitelisted(pool, hub, steps, active_pool, added_node, validat
 
 def test_join_globally_blacklisted_provider(pool, hub, steps, active_pool, validated_node, provider, validator,
                                             pool_manager):
-    hub.blacklistProvider(provider, sender=validator)
+    hub.blacklistProvider(provider, [], sender=validator)
     with boa.reverts("ComputePool: provider not whitelisted"):
         _join(pool, steps, active_pool, validated_node, pool_manager)
 
@@ -99,7 +99,9 @@ def test_join_blacklisted_provider(pool, steps, active_pool, validated_node, pro
 
 
 def test_join_stake_below_minimum(pool, hub, steps, active_pool, validated_node, provider, validator, pool_manager):
-    hub.slash(provider, STAKE - NODE_UNITS * MIN_STAKE, "drop below", sender=validator)  # leaves 10 < 11
+    # a slash takes at most the 11 INJ requirement: 50 -> 39 -> 28 -> 17 -> 6 < 11
+    for _ in range(4):
+        hub.slash(provider, STAKE, "drop below", sender=validator)
     with boa.reverts("ComputePool: provider stake below minimum"):
         _join(pool, steps, active_pool, validated_node, pool_manager)
 

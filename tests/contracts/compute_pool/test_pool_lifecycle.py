@@ -5,7 +5,15 @@ import pytest
 
 from hub.contracts import INJ
 from tests.utils.deployers import POOL_DEPLOYER
-from tests.utils.scenario import BUDGET, CHALLENGE_WINDOW, METADATA_HASH, METADATA_URI, REWARD_PER_UNIT, one_event
+from tests.utils.scenario import (
+    BUDGET,
+    CHALLENGE_WINDOW,
+    METADATA_HASH,
+    METADATA_URI,
+    REWARD_PER_UNIT,
+    UNBONDING,
+    one_event,
+)
 
 PENDING, ACTIVE, COMPLETED = 1, 2, 4
 
@@ -35,11 +43,11 @@ def test_create_pool(pool, rewards, system, domain_id, pool_creator, pool_manage
     assert pool.poolCount() == 1 and pool.nextPoolId() == 2
 
 
-def test_create_pool_without_budget_then_top_up(pool, rewards, domain_id, pool_creator, pool_manager):
+def test_create_pool_with_one_wei_then_top_up(pool, rewards, domain_id, pool_creator, pool_manager):
     pool_id = pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-                                     REWARD_PER_UNIT, CHALLENGE_WINDOW, sender=pool_creator)
+                                     REWARD_PER_UNIT, CHALLENGE_WINDOW, sender=pool_creator, value=1)
     rewards.topUp(pool_id, sender=pool_creator, value=INJ)
-    assert rewards.getPoolBudget(pool_id).available == INJ
+    assert rewards.getPoolBudget(pool_id).available == INJ + 1
 
 
 @pytest.mark.parametrize(
@@ -64,9 +72,13 @@ def test_create_pool_reverts(pool, domain_id, pool_creator, pool_manager, change
 
 
 def test_create_pool_longest_window(pool, domain_id, pool_creator, pool_manager):
+    # the unbonding period (1,000 s here) bounds the window before the 30-day ceiling does (SPEC 7.1)
     pool_id = pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-                                     REWARD_PER_UNIT, 30 * 86400, sender=pool_creator)
+                                     REWARD_PER_UNIT, UNBONDING - 1, sender=pool_creator, value=INJ)
     assert pool.getPool(pool_id).status == PENDING
+    with boa.reverts("ComputePool: challenge window must be shorter than the unbonding period"):
+        pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
+                               REWARD_PER_UNIT, UNBONDING, sender=pool_creator, value=INJ)
 
 
 def test_start_pool(pool, pending_pool, pool_creator):
@@ -96,14 +108,19 @@ def test_end_pool(pool, active_pool, pool_creator):
     assert (p.status, p.endedAt) == (COMPLETED, boa.env.timestamp)
 
 
-def test_end_pending_pool_refused(pool, pending_pool, pool_creator):
-    with boa.reverts("ComputePool: pool is not active"):
-        pool.endComputePool(pending_pool, sender=pool_creator)
+def test_end_pending_pool_cancels_it(pool, pending_pool, pool_creator):
+    pool.endComputePool(pending_pool, sender=pool_creator)
+    e = one_event(pool, "PoolStatusChanged")
+    assert (e.poolId, e.status) == (pending_pool, COMPLETED)
+    p = pool.getPool(pending_pool)
+    assert (p.status, p.startedAt, p.endedAt) == (COMPLETED, 0, boa.env.timestamp)
+    with boa.reverts("ComputePool: pool is not pending"):
+        pool.startComputePool(pending_pool, sender=pool_creator)
 
 
 def test_end_pool_twice(pool, active_pool, pool_creator):
     pool.endComputePool(active_pool, sender=pool_creator)
-    with boa.reverts("ComputePool: pool is not active"):
+    with boa.reverts("ComputePool: pool has ended"):
         pool.endComputePool(active_pool, sender=pool_creator)
     with boa.reverts("ComputePool: pool is not pending"):
         pool.startComputePool(active_pool, sender=pool_creator)

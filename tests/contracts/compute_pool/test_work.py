@@ -28,7 +28,7 @@ def test_submit_work(pool, rewards, member, active_pool, provider):
     assert (e.poolId, e.node, e.workKey, e.provider, e.units, e.reward, e.unlocksAt) == (
         active_pool, member.address, KEY, provider, UNITS, UNITS * REWARD_PER_UNIT,
         boa.env.timestamp + CHALLENGE_WINDOW + 1)
-    assert rewards.getWork(active_pool, KEY) == (member.address, provider, UNITS, boa.env.timestamp, 1,
+    assert rewards.getWork(active_pool, member.address, KEY) == (member.address, provider, UNITS, boa.env.timestamp, 1,
                                                  boa.env.timestamp + CHALLENGE_WINDOW + 1, False)
     b = rewards.getPoolBudget(active_pool)
     assert (b.available, b.committed, b.paid) == (BUDGET - UNITS * REWARD_PER_UNIT, UNITS * REWARD_PER_UNIT, 0)
@@ -102,7 +102,7 @@ def test_submit_work_after_end(pool, member, active_pool, pool_creator):
 
 
 def test_submit_work_blacklisted_provider(pool, hub, member, active_pool, provider, validator):
-    hub.blacklistProvider(provider, sender=validator)
+    hub.blacklistProvider(provider, [], sender=validator)
     boa.env.time_travel(seconds=60)
     with boa.reverts("ComputePool: provider is blacklisted"):
         pool.submitWork(active_pool, KEY, 1, sender=member.address)
@@ -114,49 +114,49 @@ def test_submit_work_blacklisted_provider(pool, hub, member, active_pool, provid
 def test_soft_invalidate(pool, rewards, submitted_work, member, active_pool, validator, pool_manager, pool_creator,
                          by):
     sender = {"validator": validator, "manager": pool_manager.address, "creator": pool_creator}[by]
-    pool.invalidateWork(active_pool, submitted_work, sender=sender)
+    pool.invalidateWork(active_pool, member.address, submitted_work, sender=sender)
     e = one_event(pool, "WorkInvalidated")
     assert (e.poolId, e.node, e.workKey, e.units, e.reward, e.hard) == (
         active_pool, member.address, submitted_work, UNITS, UNITS * REWARD_PER_UNIT, False)
     b = rewards.getPoolBudget(active_pool)
     assert (b.available, b.committed) == (BUDGET, 0)
-    assert rewards.getWork(active_pool, submitted_work)[4] == 3
+    assert rewards.getWork(active_pool, member.address, submitted_work)[4] == 3
     assert pool.activePoolOf(member.address) == active_pool  # the node stays
     assert rewards.voidFrom(active_pool, member.address) == 0
 
 
-def test_soft_invalidate_only_validator_or_manager(pool, submitted_work, active_pool, attacker, provider):
+def test_soft_invalidate_only_validator_or_manager(pool, submitted_work, active_pool, attacker, provider, member):
     for who in (attacker, provider):
-        with boa.reverts("ComputePool: caller is not the pool manager"):
-            pool.invalidateWork(active_pool, submitted_work, sender=who)
+        with boa.reverts("ComputePool: caller is not a validator or the pool manager"):
+            pool.invalidateWork(active_pool, member.address, submitted_work, sender=who)
 
 
-def test_soft_invalidate_at_last_second(pool, submitted_work, active_pool, validator):
+def test_soft_invalidate_at_last_second(pool, submitted_work, active_pool, validator, member):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW)
-    pool.invalidateWork(active_pool, submitted_work, sender=validator)
+    pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
 
 
-def test_soft_invalidate_after_window(pool, submitted_work, active_pool, validator):
+def test_soft_invalidate_after_window(pool, submitted_work, active_pool, validator, member):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
     with boa.reverts("RewardsDistributor: challenge window closed"):
-        pool.invalidateWork(active_pool, submitted_work, sender=validator)
+        pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
 
 
-def test_invalidate_twice(pool, submitted_work, active_pool, validator):
-    pool.invalidateWork(active_pool, submitted_work, sender=validator)
+def test_invalidate_twice(pool, submitted_work, active_pool, validator, member):
+    pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
     with boa.reverts("RewardsDistributor: work not pending"):
-        pool.invalidateWork(active_pool, submitted_work, sender=validator)
+        pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
 
 
-def test_invalidate_unknown_work(pool, active_pool, validator):
+def test_invalidate_unknown_work(pool, active_pool, validator, member):
     with boa.reverts("RewardsDistributor: work not pending"):
-        pool.invalidateWork(active_pool, b"\x09" * 32, sender=validator)
+        pool.invalidateWork(active_pool, member.address, b"\x09" * 32, sender=validator)
 
 
 # -- hardInvalidateWork -------------------------------------------------------------------------
 
 def test_hard_invalidate(pool, rewards, stake_manager, submitted_work, member, active_pool, provider, validator):
-    pool.hardInvalidateWork(active_pool, submitted_work, 5 * INJ, "inflated claim", sender=validator)
+    pool.hardInvalidateWork(active_pool, member.address, submitted_work, 5 * INJ, "inflated claim", sender=validator)
     w = one_event(pool, "WorkInvalidated")
     assert (w.workKey, w.hard) == (submitted_work, True)
     assert one_event(pool, "NodeBlacklisted").node == member.address
@@ -172,8 +172,8 @@ def test_hard_invalidate(pool, rewards, stake_manager, submitted_work, member, a
     assert rewards.getPoolBudget(active_pool).available == BUDGET
 
 
-def test_hard_invalidate_without_slash(pool, stake_manager, submitted_work, active_pool, provider, validator):
-    pool.hardInvalidateWork(active_pool, submitted_work, 0, "", sender=validator)
+def test_hard_invalidate_without_slash(pool, stake_manager, submitted_work, active_pool, provider, validator, member):
+    pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "", sender=validator)
     assert stake_manager.stakeOf(provider) == STAKE
     assert [e for e in pool.get_logs(strict=False) if type(e).__name__ == "Slashed"] == []
 
@@ -183,11 +183,11 @@ def test_hard_invalidate_voids_other_locked_work(pool, rewards, submitted_work, 
     boa.env.time_travel(seconds=60)
     second = b"\x02" * 32
     pool.submitWork(active_pool, second, UNITS, sender=member.address)
-    pool.hardInvalidateWork(active_pool, submitted_work, 0, "fraud", sender=validator)
-    assert rewards.getWork(active_pool, second)[6]  # voided
+    pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "fraud", sender=validator)
+    assert rewards.getWork(active_pool, member.address, second)[6]  # voided
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
     with boa.reverts("RewardsDistributor: work voided"):
-        rewards.claimRewards(active_pool, [second], sender=provider)
+        rewards.claimRewards(active_pool, member.address, [second], sender=provider)
 
 
 def test_hard_invalidate_spares_unlocked_work(pool, rewards, submitted_work, member, active_pool, validator,
@@ -195,40 +195,41 @@ def test_hard_invalidate_spares_unlocked_work(pool, rewards, submitted_work, mem
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)  # the first work unlocks
     later = b"\x02" * 32
     pool.submitWork(active_pool, later, UNITS, sender=member.address)
-    pool.hardInvalidateWork(active_pool, later, 0, "fraud", sender=validator)
-    assert not rewards.getWork(active_pool, submitted_work)[6]
-    assert rewards.claimRewards(active_pool, [submitted_work], sender=provider) == UNITS * REWARD_PER_UNIT
+    pool.hardInvalidateWork(active_pool, member.address, later, 0, "fraud", sender=validator)
+    assert not rewards.getWork(active_pool, member.address, submitted_work)[6]
+    paid = rewards.claimRewards(active_pool, member.address, [submitted_work], sender=provider)
+    assert paid == UNITS * REWARD_PER_UNIT
 
 
-def test_hard_invalidate_only_validator(pool, submitted_work, active_pool, pool_manager, pool_creator):
+def test_hard_invalidate_only_validator(pool, submitted_work, active_pool, pool_manager, pool_creator, member):
     for who in (pool_manager.address, pool_creator):
         with boa.reverts("ComputePool: caller is not a validator"):
-            pool.hardInvalidateWork(active_pool, submitted_work, 0, "", sender=who)
+            pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "", sender=who)
 
 
-def test_hard_invalidate_uses_current_roles(pool, hub, admin, submitted_work, active_pool, validator, attacker):
+def test_hard_invalidate_uses_current_roles(pool, hub, admin, submitted_work, active_pool, validator, attacker, member):
     hub.grantRole(VALIDATOR_ROLE, attacker, sender=admin)
     hub.revokeRole(VALIDATOR_ROLE, validator, sender=admin)
     with boa.reverts("ComputePool: caller is not a validator"):
-        pool.hardInvalidateWork(active_pool, submitted_work, 0, "", sender=validator)
-    pool.hardInvalidateWork(active_pool, submitted_work, 0, "", sender=attacker)
+        pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "", sender=validator)
+    pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "", sender=attacker)
 
 
-def test_hard_invalidate_after_window(pool, submitted_work, active_pool, validator):
+def test_hard_invalidate_after_window(pool, submitted_work, active_pool, validator, member):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
     with boa.reverts("RewardsDistributor: challenge window closed"):
-        pool.hardInvalidateWork(active_pool, submitted_work, INJ, "late", sender=validator)
+        pool.hardInvalidateWork(active_pool, member.address, submitted_work, INJ, "late", sender=validator)
 
 
 def test_hard_invalidate_slash_to_validator_treasury_refused(pool, hub, admin, submitted_work, active_pool,
-                                                              validator):
+                                                              validator, member):
     hub.setTreasury(validator, sender=admin)
     with boa.reverts("ComputePool: a slash cannot pay its validator"):
-        pool.hardInvalidateWork(active_pool, submitted_work, INJ, "x", sender=validator)
+        pool.hardInvalidateWork(active_pool, member.address, submitted_work, INJ, "x", sender=validator)
 
 
 def test_hard_invalidate_of_departed_node(pool, rewards, submitted_work, member, active_pool, validator):
     pool.leaveComputePool(active_pool, member.address, sender=member.address)
-    pool.hardInvalidateWork(active_pool, submitted_work, 0, "fraud", sender=validator)
+    pool.hardInvalidateWork(active_pool, member.address, submitted_work, 0, "fraud", sender=validator)
     assert [e for e in pool.get_logs(strict=False) if type(e).__name__ == "NodeLeft"] == []
     assert pool.nodeBlacklisted(active_pool, member.address)

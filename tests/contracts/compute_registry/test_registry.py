@@ -38,9 +38,9 @@ def test_zero_hub_refused(admin):
 
 
 def test_node_work_info(registry, added_node, provider, hub, validator):
-    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, False)
-    hub.blacklistProvider(provider, sender=validator)
-    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, True)
+    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, False, 10)
+    hub.blacklistProvider(provider, [], sender=validator)
+    assert registry.nodeWorkInfo(added_node.address) == (provider, 10, True, 10)
 
 
 def test_unknown_domain_is_empty(domains):

@@ -72,7 +72,7 @@ def test_add_compute_node_key_taken(hub, steps, added_node, other_provider):
 
 
 def test_add_compute_node_blacklisted_provider(hub, steps, registered, validator, node):
-    hub.blacklistProvider(registered, sender=validator)
+    hub.blacklistProvider(registered, [], sender=validator)
     with boa.reverts("ComputeRegistry: provider is blacklisted"):
         steps.add_node(registered, node)
 

@@ -47,7 +47,7 @@ def test_register_provider_twice(hub, registered):
 
 
 def test_register_provider_blacklisted(hub, validator, provider):
-    hub.blacklistProvider(provider, sender=validator)
+    hub.blacklistProvider(provider, [], sender=validator)
     with boa.reverts("ComputeRegistry: provider is blacklisted"):
         hub.registerProvider(sender=provider, value=STAKE)
 

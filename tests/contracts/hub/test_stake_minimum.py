@@ -27,7 +27,7 @@ def test_calculate_minimum_stake_is_the_seed_formula(hub, added_node, provider):
     assert hub.calculateMinimumStake(provider, 5) == (NODE_UNITS + 5) * MIN_STAKE + MIN_STAKE
 
 
-@given(units=st.integers(0, 10**30), minimum=st.integers(0, 10**30))
+@given(units=st.integers(0, 10**30), minimum=st.integers(0, 10_000 * INJ))
 def test_calculate_minimum_stake_fuzzed(hub, federator, attacker, units, minimum):
     hub.setStakeMinimum(minimum, sender=federator)
     assert hub.calculateMinimumStake(attacker, units) == units * minimum + minimum
