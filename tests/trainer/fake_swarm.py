@@ -117,7 +117,12 @@ class FakeSwarm:
     """
 
     def __init__(
-        self, world: World, *, diloco: bool = False, local_epoch: int = 0, discard_at_steps: frozenset[int] = frozenset()
+        self,
+        world: World,
+        *,
+        diloco: bool = False,
+        local_epoch: int = 0,
+        discard_at_steps: frozenset[int] = frozenset(),
     ) -> None:
         self.world, self.diloco = world, diloco
         self.local_epoch = local_epoch
