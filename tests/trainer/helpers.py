@@ -1,4 +1,8 @@
-"""Helpers of the trainer tests: run real `trainer` processes on loopback and read what they record."""
+"""Helpers of the trainer tests: run real `trainer` processes on loopback and read what they record.
+
+Waits are for events (a file appears, a process records an epoch or exits), with timeouts that
+grow with the machine's load (`patience`): a busy CI runner makes a swarm slower, not wrong.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,22 @@ SEQ_LEN = 64
 BATCH = 4
 
 
+def load_factor() -> float:
+    """How much slower than idle this machine runs now: runnable processes per core, at least 1.
+
+    The one-minute load average counts processes waiting for a core; on a machine with more of
+    them than cores, everything (here: hivemind's matchmaking and averaging) stretches about that
+    much. Capped so a wedged machine still fails in bounded time.
+    """
+    per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return min(4.0, max(1.0, per_core))
+
+
+def patience(seconds: float) -> float:
+    """A timeout of ``seconds`` on an idle machine, scaled by the current `load_factor`."""
+    return seconds * load_factor()
+
+
 def subprocess_env(workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -32,8 +52,8 @@ def subprocess_env(workdir: Path) -> dict[str, str]:
 class TrainerProcess:
     """A real `trainer` command running in the background, with its log and metrics file."""
 
-    def __init__(self, workdir: Path, name: str, args: list[str]) -> None:
-        self.workdir, self.name, self.args = workdir, name, args
+    def __init__(self, workdir: Path, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.workdir, self.name, self.args, self.env = workdir, name, args, env or {}
         self.log_path = workdir / f"{name}.log"
         self.metrics_path = workdir / f"{name}.jsonl"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -45,7 +65,7 @@ class TrainerProcess:
             cwd=self.workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=subprocess_env(self.workdir),
+            env=subprocess_env(self.workdir) | self.env,
             start_new_session=True,
         )
         return self
@@ -57,6 +77,14 @@ class TrainerProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self) -> None:
+        """SIGTERM: the peer finishes its step, checkpoints and leaves (as on Ctrl-C)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """SIGKILL the whole process group: the trainer and hivemind's helper processes."""
         if self.proc is not None and self.proc.poll() is None:
@@ -64,12 +92,14 @@ class TrainerProcess:
             self.proc.wait(10)
 
     def wait(self, timeout: float) -> int:
+        """The exit status, waiting up to ``patience(timeout)`` seconds (then kill and fail)."""
         assert self.proc is not None
+        limit = patience(timeout)
         try:
-            return self.proc.wait(timeout)
+            return self.proc.wait(limit)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"{self.name} did not finish in {timeout:.0f}s; log tail:\n{self.tail()}") from None
+            raise AssertionError(f"{self.name} did not finish in {limit:.0f}s; log tail:\n{self.tail()}") from None
 
     def tail(self, lines: int = 30) -> str:
         if not self.log_path.is_file():
@@ -96,12 +126,14 @@ def free_port() -> int:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.25) -> None:
-    deadline = time.monotonic() + timeout
+    """Poll ``condition`` until it holds; fail after ``patience(timeout)`` seconds."""
+    limit = patience(timeout)
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {limit:.0f}s waiting for {what}")
 
 
 def peer_args(

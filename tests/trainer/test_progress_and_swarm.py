@@ -14,6 +14,7 @@ from hivemind.dht.crypto import RSASignatureValidator
 from hivemind.utils import get_dht_time
 from hivemind.utils.crypto import RSAPrivateKey
 
+from tests.trainer.helpers import wait_until
 from trainer.config import TrainConfig
 from trainer.errors import SwarmError
 from trainer.identity import load_or_create_identity, peer_id_from_record_key
@@ -25,9 +26,15 @@ from trainer.progress import (
     progress_key,
     publish_progress,
 )
-from trainer.swarm import build_dht, build_optimizer, check_run_settings
+from trainer.swarm import build_dht, build_optimizer, check_run_settings, read_run_settings
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
+
+
+def stored_subkeys(dht: hivemind.DHT) -> set[bytes]:
+    """The subkeys under the run's progress key as the DHT returns them, before our own checks."""
+    found = dht.get(progress_key("unit"), latest=True)
+    return set(found.value) if found is not None and isinstance(found.value, dict) else set()
 
 
 @pytest.fixture
@@ -78,7 +85,7 @@ def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(
     ledger.add_epoch(0, samples=16, tokens=1024, mean_loss=6.5, seconds=1.5)
     ledger.add_epoch(1, samples=8, tokens=512, mean_loss=math.nan, seconds=0.7)
     publish_progress(writer, "unit", ledger.record(time.time()), expiration=60)
-    time.sleep(0.5)
+    wait_until(lambda: fetch_progress(reader, "unit"), 30, "the record to reach the reader")
     records = fetch_progress(reader, "unit")
     assert set(records) == {identity.peer_id}
     record = records[identity.peer_id].record
@@ -101,7 +108,8 @@ def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(
     # a malformed record is refused by the DHT itself (schema validation)
     malformed = forged | {"tokens": -1}
     assert not forger.store(progress_key("unit"), subkey=subkey, value=malformed, expiration_time=get_dht_time() + 60)
-    time.sleep(0.5)
+    # absent from what fetch_progress returns, though present in the DHT: dropped, not merely late
+    wait_until(lambda: subkey in stored_subkeys(reader), 30, "the forged record to reach the reader")
     records = fetch_progress(reader, "unit")
     assert {peer: r.record.tokens for peer, r in records.items()} == {identity.peer_id: 1536}
 
@@ -156,7 +164,7 @@ def test_peers_with_incompatible_settings_are_refused(tmp_path: Path, dhts: list
     dhts.append(dht)
     settings = {"run_id": "unit", "averaging": "gradient", "profile": "full", "target_batch_size": 8}
     assert check_run_settings(dht, settings) == settings
-    time.sleep(0.2)
+    wait_until(lambda: read_run_settings(dht, "unit") == settings, 30, "the run settings to be stored")
     assert check_run_settings(dht, settings) == settings, "the same settings join"
     with pytest.raises(SwarmError, match="profile='full' \\(yours 'lora'\\)"):
         check_run_settings(dht, settings | {"profile": "lora"})
