@@ -131,9 +131,11 @@ def test_soft_invalidate_only_validator_or_manager(pool, submitted_work, active_
             pool.invalidateWork(active_pool, member.address, submitted_work, sender=who)
 
 
-def test_soft_invalidate_at_last_second(pool, submitted_work, active_pool, validator, member):
+def test_soft_invalidate_at_last_second(pool, rewards, submitted_work, active_pool, validator, member):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW)
     pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
+    assert one_event(pool, "WorkInvalidated").workKey == submitted_work
+    assert rewards.getWork(active_pool, member.address, submitted_work)[4] == 3  # invalidated
 
 
 def test_soft_invalidate_after_window(pool, submitted_work, active_pool, validator, member):

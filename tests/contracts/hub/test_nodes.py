@@ -105,9 +105,9 @@ def test_add_compute_node_stores_units_without_truncation(hub, registry, federat
 
 
 def test_add_compute_node_max_units_reverts_instead_of_wrapping(hub, federator, steps, registered, node):
-    # (total + units + 1) * minimum overflows: checked arithmetic refuses rather than wrapping
+    # total + units + 1 overflows: checked addition refuses (the overflow itself, no other revert)
     hub.setStakeMinimum(0, sender=federator)
-    with boa.reverts():
+    with boa.reverts(compiler="safeadd"):
         steps.add_node(registered, node, 2**256 - 1)
 
 
