@@ -106,6 +106,21 @@ class TrainerProcess:
             return "(no log)"
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def errors(self) -> list[str]:
+        """Tracebacks in the log, except Python's "Exception ignored in" reports.
+
+        Those come from hivemind's `MPFuture.__del__` when the interpreter shuts down after a
+        clean exit ("Event loop is closed"): garbage-collection noise, not a failure of the peer.
+        """
+        if not self.log_path.is_file():
+            return []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [
+            "\n".join(lines[index : index + 12])
+            for index, line in enumerate(lines)
+            if line.startswith("Traceback") and not (index and lines[index - 1].startswith("Exception ignored in"))
+        ]
+
     def cleanup(self) -> None:
         """Kill the process group if anything is left (including orphaned helpers)."""
         if self.proc is None:
