@@ -54,3 +54,43 @@ def inj_address(evm_address: str) -> str:
     if len(raw) != 20:
         raise ValueError(f"not a 20-byte address: {evm_address!r}")
     return encode("inj", raw)
+
+
+def _from_5bit(words: list[int]) -> bytes:
+    """Regroup 5-bit words into bytes; the padding bits left over must be zero (BIP-173)."""
+    accumulator, bits, out = 0, 0, bytearray()
+    for word in words:
+        accumulator = (accumulator << 5) | word
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append((accumulator >> bits) & 0xFF)
+    if bits >= 5 or (accumulator << (8 - bits)) & 0xFF:
+        raise ValueError("bad padding")
+    return bytes(out)
+
+
+def decode(text: str) -> tuple[str, bytes]:
+    """(prefix, data) of a bech32 string; `ValueError` naming what is wrong (case, characters,
+    checksum). Mixed case is refused, as BIP-173 says."""
+    if text != text.lower() and text != text.upper():
+        raise ValueError("mixed case")
+    text = text.lower()
+    hrp, sep, rest = text.rpartition("1")
+    if not sep or not hrp or len(rest) < 6:
+        raise ValueError("no separator or too short")
+    try:
+        words = [_CHARSET.index(c) for c in rest]
+    except ValueError:
+        raise ValueError("a character outside the bech32 alphabet") from None
+    if _polymod(_hrp_expand(hrp) + words) != 1:
+        raise ValueError("bad checksum")
+    return hrp, _from_5bit(words[:-6])
+
+
+def evm_address(inj: str) -> str:
+    """`inj1...` -> `0x...` (lower case): the same account's EVM address."""
+    hrp, data = decode(inj)
+    if hrp != "inj" or len(data) != 20:
+        raise ValueError("not an inj1 account address")
+    return "0x" + data.hex()

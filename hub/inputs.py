@@ -19,12 +19,22 @@ ROLE_NAMES = ("admin", "federator", "validator")
 
 
 def parse_address(text: str, *, what: str = "address") -> str:
-    """The checksummed form of a 0x address; a mixed-case input must carry a valid checksum."""
+    """The checksummed form of a 0x address (a mixed-case input must carry a valid checksum) or
+    of an `inj1...` address (the same account as Keplr and Leap show it)."""
     from eth_utils import is_checksum_address, to_checksum_address
 
     value = str(text).strip()
+    if value[:4].lower() == "inj1":
+        from hub.bech32 import evm_address
+
+        try:
+            value = evm_address(value)
+        except ValueError as exc:
+            raise HubError(
+                f"invalid {what} {text!r}: {exc}", hint="check for a typo: copy the inj1 address again"
+            ) from None
     if not _HEX_ADDRESS.fullmatch(value):
-        raise HubError(f"invalid {what} {text!r}", hint="an address is 0x followed by 40 hex digits")
+        raise HubError(f"invalid {what} {text!r}", hint="an address is 0x followed by 40 hex digits, or inj1...")
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
         raise HubError(f"invalid {what} {text!r}: bad checksum", hint="check for a typo, or write it all lower case")

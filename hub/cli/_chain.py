@@ -110,15 +110,32 @@ class ChainContext:
         if self._client is None:
             from hub.client import HubClient
 
-            account = None
-            if sign:
-                if self.account is None:
-                    from hub.errors import HubError
-
-                    raise HubError("this command signs a transaction: which account?", hint="pass --account NAME")
-                account = self.load_account(self.account)
+            account = self.load_account(self.account) if sign and self.account is not None else None
             self._client = HubClient.connect(self.network, account, deployments_dir=self.deployments_dir)
+            if sign and account is None:
+                self._client = self._client.with_account(self.default_signer(self._client.chain_id))
         return self._client
+
+    def default_signer(self, chain_id: int) -> LocalAccount:
+        """The signer when --account is missing: on the local chain the published dev account 0, as
+        local-chain tools do (and said on stderr); elsewhere the account named at a prompt, or,
+        with no terminal, an error asking for --account."""
+        import sys
+
+        from hub.devkeys import LOCAL_CHAIN_ID, dev_account
+        from hub.errors import HubError
+
+        if chain_id == LOCAL_CHAIN_ID:
+            signer = dev_account(0)
+            note = f"note: no --account: signing with dev account 0 ({signer.address}) on the local chain"
+            typer.echo(note, err=True)
+            return signer
+        if not sys.stdin.isatty():
+            raise HubError(
+                "this command signs a transaction: which account?", hint="pass --account NAME (or set HUB_ACCOUNT)"
+            )
+        self.account = typer.prompt("Account to sign with (`hub account list` shows them)")
+        return self.load_account(self.account)
 
     def address(self, given: str | None, what: str = "address") -> str:
         """`given`, else the --account's address (read from its keystore, not decrypted)."""
@@ -185,13 +202,65 @@ def chain_command(
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
             ctx = ChainContext(**{field: root_option(field, kwargs.pop(param)) for param, field in _COMMON.items()})
-            return func(ctx, **kwargs)
+            try:
+                return func(ctx, **kwargs)
+            except Exception as exc:
+                # web3's failure when the manifest does not describe the chain (an empty ABI, an
+                # address without code or of another contract) names neither: say which entry is wrong
+                from hub.errors import HubError
+
+                if isinstance(exc, HubError) or ctx._client is None:
+                    raise
+                problem = manifest_problem(ctx._client, ctx.deployments_dir)
+                if problem is None:
+                    raise
+                raise problem from None
 
         command.__signature__ = signature.replace(parameters=[*own, *common])  # type: ignore[attr-defined]
         app.command(name, **command_kwargs)(command)
         return func
 
     return decorate
+
+
+def manifest_problem(client: HubClient, directory: Path | None) -> Exception | None:
+    """The first way the deployment manifest disagrees with the chain, as a one-line HubError, or
+    None: each contract has an ABI with functions and code at its address, and the hub is wired to
+    the modules the manifest names. Run after a call failed, so a working command pays nothing."""
+    from hub.contracts import MODULES
+    from hub.deployment import manifest_path
+    from hub.errors import HubError
+
+    deployment = client.deployment
+    path = manifest_path(deployment.chain_id, directory)
+    hint = f"restore {path.name} from a backup or version control, or deploy again with `hub deploy --fresh`"
+    for name, record in deployment.contracts.items():
+        if not any(entry.get("type") == "function" for entry in record.abi):
+            return HubError(f"the deployment manifest {path} has an empty ABI for {name}", hint=hint)
+    for name, record in deployment.contracts.items():
+        if record.address is not None and not client.w3.eth.get_code(record.address):
+            return HubError(
+                f"the deployment manifest {path} puts {name} at {record.address}, which holds no contract "
+                f"on chain {deployment.chain_id}",
+                hint=hint,
+            )
+    functions = client.hub.contract.functions
+    for name in MODULES:
+        getter = name[0].lower() + name[1:]
+        try:
+            wired = getattr(functions, getter)().call()
+        except Exception:  # the hub's own address or ABI is the wrong one
+            return HubError(
+                f"the deployment manifest {path} puts InjectiveAiHub at {deployment.address('InjectiveAiHub')}, "
+                "which is not the hub",
+                hint=hint,
+            )
+        if wired != deployment.address(name):
+            return HubError(
+                f"the deployment manifest {path} puts {name} at {deployment.address(name)}, but the hub uses {wired}",
+                hint=hint,
+            )
+    return None
 
 
 def sub_app(help_text: str) -> typer.Typer:

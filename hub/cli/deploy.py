@@ -82,8 +82,6 @@ def deploy_command(
         given["max_units_per_compute_unit_per_second"] = max_rate
     federator_address = parse_address(federator, what="federator") if federator else None
     validator_address = parse_address(validator, what="validator") if validator else None
-    if account is None:
-        raise HubError("which account deploys?", hint="pass --account NAME (`hub account list`)")
     ctx = ChainContext(network, account, password_file, deployments_dir, json_out)
 
     net = resolve_network(network)
@@ -97,7 +95,7 @@ def deploy_command(
         confirm_mainnet = answer.strip() == "mainnet"
         if not confirm_mainnet:
             raise HubError("mainnet deployment not confirmed: nothing was sent", hint="type 'mainnet' at the prompt")
-    signer = ctx.load_account(account)
+    signer = ctx.load_account(account) if account is not None else ctx.default_signer(w3.eth.chain_id)
     err = console(stderr=True)
     with err.status("deploying...") as spinner:
 

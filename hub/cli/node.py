@@ -92,9 +92,8 @@ def submit_work(
     if (work_key is None) == (key_text is None):
         raise HubError("give exactly one of --work-key and --key-text", hint="e.g. --key-text epoch-7")
     key = parse_bytes32(work_key) if work_key is not None else keccak(text=key_text)
-    if units <= 0:
-        raise HubError("--units must be more than zero", hint="e.g. --units 1000")
     client = ctx.client()
+    _check_signer_is_a_member(ctx, client, pool_id)
     result = client.pool.submit_work(pool_id, key, units)
     event = client.rewards._events(result, "WorkSubmitted")
     reward = int(event[0]["args"]["reward"]) if event else None
@@ -108,6 +107,30 @@ def submit_work(
         reward=reward,
         unlocks_at=unlocks,
     )
+
+
+def _check_signer_is_a_member(ctx: ChainContext, client, pool_id: int) -> None:
+    """Work is signed by the node key itself: when --account is another key (its provider's, the
+    operator's), say so and name the pool's nodes, instead of the contract's "node not in pool"."""
+    from hub.errors import HubError
+
+    signer = client.address
+    membership = client.pool.membership(pool_id, signer)
+    if membership.in_pool or membership.pool_status.value == "none":
+        return  # a member, or no such pool (the contract's check says that one)
+    members = client.pool.members(pool_id)
+    nodes = ", ".join(members) if members else "none yet"
+    what = f"--account {ctx.account} ({signer})"
+    if membership.registered:
+        message = f"{what} is a node key but not a member of pool {pool_id} (its nodes: {nodes})"
+        hint = "join first (`hub node join --invite FILE`), or sign with a member node's account"
+    elif client.registry.provider(signer).registered:
+        message = f"{what} is a provider, not a node key: work is signed by the node (pool {pool_id}'s nodes: {nodes})"
+        hint = "pass the node key's account as --account"
+    else:
+        message = f"{what} is not a node key in pool {pool_id} (its nodes: {nodes})"
+        hint = "pass the node key's account as --account"
+    raise HubError(message, hint=hint)
 
 
 @chain_command(app, "status")

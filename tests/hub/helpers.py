@@ -41,3 +41,20 @@ def hub_executable() -> str:
     from pathlib import Path
 
     return str(Path(sys.executable).with_name("hub"))
+
+
+def wait_for_next_block_second(client: Any, timeout: float = 30.0) -> int:
+    """Wait until the chain's latest block is a second later than it is now; return its timestamp.
+
+    Rules that count whole seconds of block time (the work-rate cap allows nothing in the second of
+    the node's last submission or join) need the next transaction in a later block second. Chain
+    time decides that, not the local clock: a fixed sleep is too short on a slow chain.
+    """
+    import time
+
+    start = client.now()
+    deadline = time.monotonic() + timeout
+    while (now := client.now()) <= start:
+        assert time.monotonic() < deadline, f"no block after timestamp {start} in {timeout:.0f}s"
+        time.sleep(0.1)
+    return now

@@ -14,7 +14,7 @@ from eth_utils import keccak
 from hub.client import PoolStatus, WorkState
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.metadata import fetch_metadata
-from tests.hub.helpers import INJ, UNBONDING_S, hub_json, run_hub
+from tests.hub.helpers import INJ, UNBONDING_S, hub_json, run_hub, wait_for_next_block_second
 
 GWEI = 10**9
 
@@ -178,16 +178,16 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert hub_json("node", "status", pool_id, "--account", node_a.name)["ready"]
 
     # work: a claim may not exceed the node's rate since its last submission, so wait a second
-    time.sleep(1.1)
+    wait_for_next_block_second(client)
     keys = {}
     for name, node in (("a1", node_a), ("b1", node_b)):
         keys[name] = hub_json(
             "node", "submit-work", pool_id, "--units", 100, "--key-text", name, "--account", node.name
         )["work_key"]
-    time.sleep(1.1)
+    wait_for_next_block_second(client)
     for name, node in (("a2", node_a), ("b2", node_b), ("a3", node_a)):
         if name == "a3":
-            time.sleep(1.1)
+            wait_for_next_block_second(client)
         keys[name] = hub_json(
             "node", "submit-work", pool_id, "--units", 100, "--key-text", name, "--account", node.name
         )["work_key"]

@@ -13,7 +13,7 @@ from hub.devkeys import dev_account
 from hub.errors import HubError
 from hub.metadata import publish_metadata
 from hub.tx import Transactor
-from tests.hub.helpers import INJ, TEST_PASSWORD
+from tests.hub.helpers import INJ, TEST_PASSWORD, wait_for_next_block_second
 
 
 def test_transactions_are_priced_as_injective_charges(world) -> None:
@@ -78,10 +78,10 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     as_creator.pool.start(pool_id)
     assert trainer.pool.require_ready(pool_id, node.address).ready
 
-    time.sleep(1.1)
+    wait_for_next_block_second(trainer)
     keys = [make_work_key(pool_id, "peer-1", epoch) for epoch in (1, 2)]
     trainer.pool.submit_work(pool_id, keys[0], 1000)
-    time.sleep(1.1)
+    wait_for_next_block_second(trainer)
     trainer.pool.submit_work(pool_id, keys[1], 500)
     logged = trainer.rewards.work_submitted(pool_id, node=node.address)
     assert [(w.work_key, w.units, w.reward, w.provider) for w in logged] == [
@@ -104,7 +104,7 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert as_provider.balance() == before + claim.amount - claim.fee
 
     # hard invalidation: the node is ejected and barred, its provider slashed
-    time.sleep(1.1)
+    wait_for_next_block_second(trainer)
     fraud = make_work_key(pool_id, "peer-1", 3)
     trainer.pool.submit_work(pool_id, fraud, 100)
     result = as_validator.pool.hard_invalidate_work(pool_id, fraud, slash_amount=INJ, reason="inflated")

@@ -13,7 +13,7 @@ import pytest
 from hub.client import make_work_key
 from hub.dashboard.server import make_server
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, hub_executable, run_hub
+from tests.hub.helpers import INJ, hub_executable, run_hub, wait_for_next_block_second
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -93,7 +93,7 @@ def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
     ).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
-    time.sleep(1.1)
+    wait_for_next_block_second(as_node)
     as_node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 2_000)
 
     browser.get(served)

@@ -123,7 +123,13 @@ CASES = [
     ("missing deployment", "status --deployments-dir {empty_dir}", "no deployment for chain 777", None),
     ("wrong password", "provider stake add 1 -a {provider}", "wrong password for account", {"HUB_PASSWORD": "nope"}),
     ("no such account", "provider stake add 1 -a ghost", "no account named 'ghost'", None),
-    ("no account", "provider stake add 1", "which account", None),
+    ("inj1 address with a typo", "provider show inj1wzvhjux9rqfdcwspp37srdgwp5tac7wgplgfdq", "bad checksum", None),
+    (
+        "submit-work signed by the provider",
+        "node submit-work {pool} --units 10 --key-text x -a {provider}",
+        "is a provider, not a node key",
+        None,
+    ),
     ("insufficient balance", "provider register --stake 1 -a {poor}", "insufficient balance", None),
     ("stake below minimum", "provider register --stake 0.5 -a {outsider}", "is below the minimum 1 INJ", None),
     ("node stake too low", "provider node add --attestation {greedy} -a {provider}", "needed with 100 more", None),
@@ -135,9 +141,9 @@ CASES = [
     ("forged invite (revert)", "node join --invite {forged} -a {provider}", "not signed by the pool manager", None),
     ("invite by non-manager", "pool invite {pool} {node2} -a {provider}", "only the pool's manager", None),
     (
-        "work by non-member (revert)",
+        "work by a node key outside the pool",
         "node submit-work {pool} --units 10 --key-text x -a {node2}",
-        "node not in pool",
+        "is a node key but not a member of pool",
         None,
     ),
     (

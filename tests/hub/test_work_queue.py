@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ
+from tests.hub.helpers import INJ, wait_for_next_block_second
 from trainer.work_queue import WorkQueue, work_key
 
 PEER = "QmTestPeer"
@@ -32,7 +32,7 @@ def member(world, tmp_path: Path):
                                      challenge_window=60).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
-    time.sleep(1.1)  # the work-rate rule allows nothing in the second the node joined
+    wait_for_next_block_second(as_node)  # the work-rate rule allows nothing in the second the node joined
     return as_node, pool_id
 
 
