@@ -8,7 +8,6 @@ every actor, the provider's stake and the pool's budget are compared: nothing ma
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from hub import signatures
 from hub.client import PoolInvite
 from hub.metadata import publish_metadata
 from hub.signatures import NO_DEADLINE
-from tests.hub.helpers import INJ, run_hub
+from tests.hub.helpers import INJ, run_hub, wait_for_next_block_second
 
 ZERO = "0x" + "0" * 40
 
@@ -61,7 +60,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:
     pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=600).value
     pools.start(pool_id)
     as_provider.pool.join(pools.invite(pool_id, node.address))
-    time.sleep(1.1)
+    wait_for_next_block_second(world.client())
     work_key = "0x" + "ab" * 32
     world.client(node).pool.submit_work(pool_id, work_key, 10)
 
@@ -93,7 +92,8 @@ def stage(hub_world, tmp_path_factory) -> Stage:
     garbage.write_text("not an invite")
     files["garbage"] = garbage
     files["empty_dir"] = files_dir / "no-deployments"
-    time.sleep(1.1)  # the node's next submission is past its rate limit, so only the work key is wrong
+    # the node's next submission is past its rate limit, so only the work key is wrong
+    wait_for_next_block_second(world.client())
     return Stage(provider, node, node2, outsider, poor, creator, pool_id, work_key, files)
 
 
