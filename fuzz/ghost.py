@@ -30,6 +30,7 @@ MAX_PENDING_UNBONDS = 16
 MAX_CHALLENGE_WINDOW = 30 * 86400
 MAX_UNITS = 2**96 - 1
 MAX_AMOUNT = 2**128 - 1
+MAX_MIN_STAKE_PER_COMPUTE_UNIT = 10_000 * 10**18
 
 # ComputePool.PoolStatus flag values; 0 for a pool that does not exist.
 PENDING, ACTIVE, COMPLETED = 1, 2, 4
@@ -174,10 +175,11 @@ class Ghost:
         self.nodes_in_pool: dict[tuple[int, str], int] = {}
         self.node_blacklisted: set[tuple[int, str]] = set()
         self.provider_blacklisted: set[tuple[int, str]] = set()
-        self.works: dict[tuple[int, bytes], Work] = {}
+        # work records are namespaced by node (SPEC 7.3): keyed by (pool, node, work key)
+        self.works: dict[tuple[int, str, bytes], Work] = {}
         self.void_from: dict[tuple[int, str], int] = {}
-        self.claimed_by: dict[tuple[int, bytes], str] = {}  # who was paid for each claimed key
-        self.voided_ever: set[tuple[int, bytes]] = set()  # keys that were void or invalidated at some point
+        self.claimed_by: dict[tuple[int, str, bytes], str] = {}  # who was paid for each claimed key
+        self.voided_ever: set[tuple[int, str, bytes]] = set()  # keys that were void or invalidated at some point
 
         self.balances = dict(balances)  # INJ of every address the suite watches
         self.dirty = Dirty()
@@ -304,6 +306,7 @@ class Ghost:
         queue = [list(entry) for entry in self.queue_of(account)]
         maturity = self.now + self.unbonding
         if queue and queue[-1][1] == maturity:
+            require(queue[-1][0] + amount <= MAX_AMOUNT, "StakeManager: unbond too large")
             queue[-1][0] += amount
         else:
             require(len(queue) < MAX_PENDING_UNBONDS, "StakeManager: unbond queue full, withdraw first")
@@ -315,14 +318,17 @@ class Ghost:
         self.queue[account] = queue
         self.dirty.accounts.add(account)
 
+    def slash_cap(self, account: str, amount: int) -> int:
+        """SPEC 3.3: one incident takes at most the provider's bonded requirement."""
+        return min(amount, self.minimum(self.total_compute(account)))
+
     def _plan_slash(self, account: str, amount: int) -> tuple[int, int, list[list[int]]]:
-        require(amount > 0, "StakeManager: zero slash")
+        # SPEC 3.3: takes what exists, possibly nothing; never reverts for lack of stake
         active = self.stake_of(account)
         from_stake = min(amount, active)
         from_queue, queue = 0, self.queue_of(account)
         if from_stake < amount:
             from_queue, queue = self._take_from_queue(queue, amount - from_stake)
-        require(from_stake + from_queue > 0, "StakeManager: nothing to slash")
         return from_stake, from_queue, queue
 
     def _apply_slash(self, account: str, plan: tuple[int, int, list[list[int]]]) -> int:
@@ -395,6 +401,7 @@ class Ghost:
 
     def set_stake_minimum(self, sender: str, amount: int) -> None:
         self._only_role(FEDERATOR_ROLE, sender)
+        require(amount <= MAX_MIN_STAKE_PER_COMPUTE_UNIT, "InjectiveAiHub: stake minimum above the ceiling")
         self.min_stake = amount
         self.dirty.minimum = True
 
@@ -522,18 +529,34 @@ class Ghost:
         self.providers[provider] = Provider(registered=True, whitelisted=True)
         self.dirty.providers.add(provider)
 
-    def blacklist_provider(self, sender: str, provider: str) -> None:
+    def blacklist_provider(self, sender: str, provider: str, nodes: list[str]) -> None:
         self._only_role(VALIDATOR_ROLE, sender)
         require(provider != ZERO, "ComputeRegistry: zero address")
         record = self.provider(provider)
         require(not record.blacklisted, "ComputeRegistry: provider already blacklisted")
+        for node in nodes:
+            owner = self.nodes[node].provider if node in self.nodes else ZERO
+            require(owner == provider, "InjectiveAiHub: node belongs to another provider")
         self.providers[provider] = Provider(registered=record.registered, blacklisted=True)
         self.dirty.providers.add(provider)
+        for node in nodes:
+            self._release_if_member(node)
+
+    def release_blacklisted_node(self, sender: str, node: str) -> None:
+        record = self.nodes.get(node)
+        require(
+            record is not None and self.provider(record.provider).blacklisted,
+            "ComputePool: provider is not blacklisted",
+        )
+        require(self.active_pool_of(node) != 0, "ComputePool: node not in a pool")
+        self._release_if_member(node)
 
     def slash(self, sender: str, provider: str, amount: int) -> int:
         self._only_role(VALIDATOR_ROLE, sender)
         require(self.treasury != sender, "InjectiveAiHub: a slash cannot pay its validator")
-        return self._apply_slash(provider, self._plan_slash(provider, amount))
+        plan = self._plan_slash(provider, self.slash_cap(provider, amount))
+        require(plan[0] + plan[1] > 0, "InjectiveAiHub: nothing to slash")
+        return self._apply_slash(provider, plan)
 
     # -----------------------------------------------------------------------------------------
     # StakeManager: exits
@@ -583,7 +606,9 @@ class Ghost:
         require(len(uri) > 0, "ComputePool: empty metadata URI")
         require(metadata_hash != b"\x00" * 32, "ComputePool: empty metadata hash")
         require(rate > 0, "ComputePool: reward per unit must be positive")
+        require(value > 0, "ComputePool: zero budget")
         require(0 < window <= MAX_CHALLENGE_WINDOW, "ComputePool: challenge window out of range")
+        require(window < self.unbonding, "ComputePool: challenge window must be shorter than the unbonding period")
         pool_id = self.next_pool_id
         self.next_pool_id += 1
         self.pools[pool_id] = Pool(
@@ -613,7 +638,7 @@ class Ghost:
 
     def end_pool(self, sender: str, pool_id: int) -> None:
         pool = self._only_creator(pool_id, sender)
-        require(pool.status == ACTIVE, "ComputePool: pool is not active")
+        require(pool.status in (PENDING, ACTIVE), "ComputePool: pool has ended")
         pool.status = COMPLETED
         pool.ended_at = self.now
         self.dirty.pools.add(pool_id)
@@ -711,6 +736,15 @@ class Ghost:
     # ComputePool + RewardsDistributor: work
     # -----------------------------------------------------------------------------------------
 
+    def capacity(self, node: str) -> int:
+        """What `node` may claim now (SPEC 7.3): compute units x rate x the seconds since its last
+        work or join in which its pool was ACTIVE; 0 outside an active pool."""
+        membership, record = self.member(node), self.nodes.get(node)
+        pool = self.pools.get(membership.pool)
+        if record is None or pool is None or pool.status != ACTIVE:
+            return 0
+        return record.units * self.rates[pool.validation] * (self.now - max(membership.last_work, pool.started_at))
+
     def submit_work(self, sender: str, pool_id: int, work_key: bytes, units: int) -> None:
         require(self.pool_status(pool_id) == ACTIVE, "ComputePool: pool is not active")
         membership = self.member(sender)
@@ -718,65 +752,69 @@ class Ghost:
         require(units > 0, "ComputePool: zero work units")
         record = self.nodes.get(sender)
         provider = record.provider if record else ZERO
-        compute_units = record.units if record else 0
         require(not self.provider(provider).blacklisted, "ComputePool: provider is blacklisted")
+        require(
+            self.stake_of(provider) >= self.minimum(self.total_compute(provider)),
+            "ComputePool: provider stake below minimum",
+        )
         pool = self.pools[pool_id]
-        elapsed = self.now - membership.last_work
-        capacity = compute_units * self.rates[pool.validation] * elapsed
-        require(units <= capacity, "ComputePool: work exceeds the node's capacity")
+        require(units <= self.capacity(sender), "ComputePool: work exceeds the node's capacity")
         require(work_key != b"\x00" * 32, "RewardsDistributor: empty work key")
         require(units <= MAX_UNITS, "RewardsDistributor: units too large")
-        require((pool_id, work_key) not in self.works, "RewardsDistributor: work key already used")
+        require((pool_id, sender, work_key) not in self.works, "RewardsDistributor: work key already used")
         reward = units * pool.rate
         require(reward <= pool.available, "RewardsDistributor: pool budget exhausted")
         self.membership[sender] = Membership(pool_id, self.now, membership.nonce)
         pool.available -= reward
-        self.works[(pool_id, work_key)] = Work(sender, provider, units, self.now)
+        self.works[(pool_id, sender, work_key)] = Work(sender, provider, units, self.now)
         self.dirty.nodes.add(sender)
         self.dirty.pools.add(pool_id)
-        self.dirty.works.add((pool_id, work_key))
+        self.dirty.works.add((pool_id, sender, work_key))
 
-    def _plan_invalidate(self, pool_id: int, work_key: bytes) -> Work:
-        work = self.works.get((pool_id, work_key))
+    def _plan_invalidate(self, pool_id: int, node: str, work_key: bytes) -> Work:
+        work = self.works.get((pool_id, node, work_key))
         require(work is not None and work.state == WORK_SUBMITTED, "RewardsDistributor: work not pending")
         require(
             self.now <= work.submitted_at + self.pools[pool_id].window, "RewardsDistributor: challenge window closed"
         )
         return work
 
-    def _apply_invalidate(self, pool_id: int, work_key: bytes, work: Work) -> None:
+    def _apply_invalidate(self, pool_id: int, key: tuple, work: Work) -> None:
         work.state = WORK_INVALIDATED
         self.pools[pool_id].available += self.reward(pool_id, work)
-        self.voided_ever.add((pool_id, work_key))
+        self.voided_ever.add(key)
         self.dirty.pools.add(pool_id)
-        self.dirty.works.add((pool_id, work_key))
+        self.dirty.works.add(key)
 
-    def invalidate_work(self, sender: str, pool_id: int, work_key: bytes) -> None:
+    def invalidate_work(self, sender: str, pool_id: int, node: str, work_key: bytes) -> None:
         if not self.has(VALIDATOR_ROLE, sender):
-            self._only_manager(pool_id, sender)
-        work = self._plan_invalidate(pool_id, work_key)
-        self._apply_invalidate(pool_id, work_key, work)
+            pool = self.pools.get(pool_id)
+            require(
+                pool is not None and sender in (pool.manager, pool.creator),
+                "ComputePool: caller is not a validator or the pool manager",
+            )
+        work = self._plan_invalidate(pool_id, node, work_key)
+        self._apply_invalidate(pool_id, (pool_id, node, work_key), work)
 
-    def hard_invalidate_work(self, sender: str, pool_id: int, work_key: bytes, slash_amount: int) -> None:
+    def hard_invalidate_work(self, sender: str, pool_id: int, node: str, work_key: bytes, slash_amount: int) -> int:
         require(self.has(VALIDATOR_ROLE, sender), "ComputePool: caller is not a validator")
-        work = self._plan_invalidate(pool_id, work_key)
-        plan = None
+        work = self._plan_invalidate(pool_id, node, work_key)
         if slash_amount > 0:
             require(self.treasury != sender, "ComputePool: a slash cannot pay its validator")
-            plan = self._plan_slash(work.provider, slash_amount)
-        self._apply_invalidate(pool_id, work_key, work)
+        # SPEC 3.3 / Rule R7: void always, slash what exists (the cap is read before the release)
+        plan = self._plan_slash(work.provider, self.slash_cap(work.provider, slash_amount)) if slash_amount else None
+        self._apply_invalidate(pool_id, (pool_id, node, work_key), work)
         # NatSpec: work of the node still in its challenge window at the time of its hard
         # invalidation is void; a later hard invalidation must not shorten that set
-        self.void_from.setdefault((pool_id, work.node), self.now)
+        self.void_from.setdefault((pool_id, node), self.now)
         for key, other in self.works.items():
-            if key[0] == pool_id and other.node == work.node:
+            if key[0] == pool_id and key[1] == node:
                 self.dirty.works.add(key)
                 if other.state == WORK_SUBMITTED and self.is_void(pool_id, other):
                     self.voided_ever.add(key)
-        self.node_blacklisted.add((pool_id, work.node))
-        self._release_if_in(pool_id, work.node)
-        if plan is not None:
-            self._apply_slash(work.provider, plan)
+        self.node_blacklisted.add((pool_id, node))
+        self._release_if_in(pool_id, node)
+        return self._apply_slash(work.provider, plan) if plan is not None else 0
 
     # -----------------------------------------------------------------------------------------
     # RewardsDistributor: budgets and claims
@@ -805,13 +843,13 @@ class Ghost:
         self.dirty.pools.add(pool_id)
         return amount
 
-    def claim_rewards(self, sender: str, pool_id: int, work_keys: list[bytes]) -> int:
+    def claim_rewards(self, sender: str, pool_id: int, node: str, work_keys: list[bytes]) -> int:
         require(len(work_keys) > 0, "RewardsDistributor: no work keys")
         pool = self.pools.get(pool_id)
         done: set[bytes] = set()
         total = 0
         for key in work_keys:
-            work = self.works.get((pool_id, key))
+            work = self.works.get((pool_id, node, key))
             state = WORK_CLAIMED if key in done else (work.state if work else WORK_NONE)
             require(state == WORK_SUBMITTED, "RewardsDistributor: work not claimable")
             require(work.provider == sender, "RewardsDistributor: not the node's provider")
@@ -821,28 +859,28 @@ class Ghost:
             total += self.reward(pool_id, work)
         self._payable(sender, "RewardsDistributor: INJ transfer failed")
         for key in work_keys:
-            self.works[(pool_id, key)].state = WORK_CLAIMED
-            self.claimed_by[(pool_id, key)] = sender
-            self.dirty.works.add((pool_id, key))
+            self.works[(pool_id, node, key)].state = WORK_CLAIMED
+            self.claimed_by[(pool_id, node, key)] = sender
+            self.dirty.works.add((pool_id, node, key))
         pool.paid += total
         self._paid(self.addr["rewards"], sender, total)
         self.dirty.pools.add(pool_id)
         return total
 
-    def release_voided_work(self, sender: str, pool_id: int, work_keys: list[bytes]) -> int:
+    def release_voided_work(self, sender: str, pool_id: int, node: str, work_keys: list[bytes]) -> int:
         require(len(work_keys) > 0, "RewardsDistributor: no work keys")
         done: set[bytes] = set()
         total = 0
         for key in work_keys:
-            work = self.works.get((pool_id, key))
+            work = self.works.get((pool_id, node, key))
             state = WORK_INVALIDATED if key in done else (work.state if work else WORK_NONE)
             require(state == WORK_SUBMITTED, "RewardsDistributor: work not pending")
             require(self.is_void(pool_id, work), "RewardsDistributor: work not voided")
             done.add(key)
             total += self.reward(pool_id, work)
         for key in work_keys:
-            self.works[(pool_id, key)].state = WORK_INVALIDATED
-            self.dirty.works.add((pool_id, key))
+            self.works[(pool_id, node, key)].state = WORK_INVALIDATED
+            self.dirty.works.add((pool_id, node, key))
         self.pools[pool_id].available += total
         self.dirty.pools.add(pool_id)
         return total

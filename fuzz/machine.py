@@ -38,6 +38,7 @@ from fuzz.ghost import (
     Ghost,
     Revert,
 )
+from fuzz.spec import Book, RuleBroken
 from fuzz.system import deploy, deploy_contract
 from hub.contracts import INJ, SystemParams
 
@@ -77,7 +78,8 @@ SECOND_VALIDATOR_RATE = 3  # work-rate cap of the second domain's validation con
 def system_params() -> st.SearchStrategy[SystemParams]:
     return st.builds(
         SystemParams,
-        unbonding_period=st.sampled_from([1, 60, 3600, 7 * 86400]),
+        # every pool's window is shorter than this (SPEC 7.1): 2 leaves windows of 1 second
+        unbonding_period=st.sampled_from([2, 61, 3601, 7 * 86400]),
         min_stake_per_compute_unit=st.sampled_from([0, 1, 10**15, INJ]),
         max_units_per_compute_unit_per_second=st.sampled_from([1, 10, 1000]),
     )
@@ -225,6 +227,7 @@ class SystemMachine(RuleBasedStateMachine):
             balances={a: boa.env.get_balance(a) for a in self.watched},
             now=self.now(),
         )
+        self.book = Book(s, params.unbonding_period, dict(self.ghost.rates))
         self.wiring = self.read_wiring()
         self.bootstrap(world)
         self.privileged_before = self.privileged_state()
@@ -271,6 +274,7 @@ class SystemMachine(RuleBasedStateMachine):
         for _ in range(world.draw(st.integers(*self.BOOT_POOLS), label="boot pools")):
             rate = world.draw(st.sampled_from([1, 10**6]), label="boot reward per unit")
             window = world.draw(st.sampled_from(self.BOOT_WINDOWS), label="boot window")
+            window = min(window, self.params.unbonding_period - 1)  # the longest window the rules allow
             budget = rate * world.draw(st.sampled_from([10**4, 10**6, 10**8]), label="boot budget units")
             # no limit, or one the free nodes fill exactly, or one they overflow by a unit
             fit = sum(r.units for n, r in g.nodes.items() if r.validated and not g.active_pool_of(n))
@@ -299,7 +303,7 @@ class SystemMachine(RuleBasedStateMachine):
             if g.pool_status(pool_id) != ACTIVE or node not in g.nodes:
                 continue
             p = g.pools[pool_id]
-            capacity = g.nodes[node].units * g.rates[p.validation] * (g.now - g.member(node).last_work)
+            capacity = g.capacity(node)
             # a slice of what it may claim, small against the budget so that rounds can repeat
             units = max(min(capacity // share, p.available // p.rate // 8), 1)
             key = self.fresh_work_key()
@@ -338,13 +342,14 @@ class SystemMachine(RuleBasedStateMachine):
                 g._move(OPERATOR, self.R, value)  # the operator funds the receiver's call
         except Revert as err:
             expected, expected_reason = None, err.reason
+        pre = self.book.before(name, sender, args)
         try:
             if sender == self.R:
                 data = fn.prepare_calldata(*args)
                 if pays and g.receiver_mode == REENTER:
                     self.receiver.configure(REENTER, fn.contract.address, data, sender=OPERATOR)
                 raw = self.receiver.execute(fn.contract.address, data, value=value, sender=OPERATOR)
-                result = decode(["uint256"], raw)[0] if isinstance(expected, int) else None
+                result = decode(["uint256"], raw)[0] if len(raw) == 32 else None
             else:
                 if pays and g.receiver_mode == REENTER and g.treasury == self.R:
                     self.receiver.configure(REENTER, fn.contract.address, fn.prepare_calldata(*args), sender=OPERATOR)
@@ -353,6 +358,11 @@ class SystemMachine(RuleBasedStateMachine):
         except BoaError as err:
             result, reason = None, revert_reason(err)
         SystemMachine.outcomes[(name, reason or "ok")] += 1
+        # the money rules first: a broken rule is reported as such, not as a surprise to the ghost
+        try:
+            self.book.after(name, sender, args, value, pre, result, reason, g.now)
+        except RuleBroken as err:
+            fail(str(err)[1:].split("]", 1)[0], str(err).split("] ", 1)[1])
         call = f"{name}{tuple(args)!r} from {sender} value={value} at t={g.now}"
         if expected_reason is not None:
             check(
@@ -474,7 +484,7 @@ class SystemMachine(RuleBasedStateMachine):
         """Land exactly on (or one second around) a maturity, an unlock time or a deadline."""
         g = self.ghost
         targets = [m for q in g.queue.values() for _, m in q]
-        targets += [w.submitted_at + g.pools[p].window for (p, _), w in g.works.items() if w.state == WORK_SUBMITTED]
+        targets += [w.submitted_at + g.pools[p].window for (p, _, _), w in g.works.items() if w.state == WORK_SUBMITTED]
         targets += [i["deadline"] for i in self.stored_invites]
         targets = sorted(t + delta for t in targets if t + delta > g.now)
         if targets:
@@ -811,7 +821,7 @@ class SystemMachine(RuleBasedStateMachine):
         self.refresh()
         g, tag = self.ghost, "inv_claimable_plus_paid_within_committed"
         for pool_id, pool in g.pools.items():
-            pending = [w for (p, _), w in g.works.items() if p == pool_id and w.state == WORK_SUBMITTED]
+            pending = [w for (p, _, _), w in g.works.items() if p == pool_id and w.state == WORK_SUBMITTED]
             claimable = sum(g.reward(pool_id, w) for w in pending if g.claimable(pool_id, w))
             locked = sum(g.reward(pool_id, w) for w in pending)
             got = self.cache["pool"].get(pool_id)

@@ -9,6 +9,8 @@ Nothing is filtered: calls the ghost expects to revert run too and must revert w
 
 from __future__ import annotations
 
+import boa
+from boa.contracts.base_evm_contract import BoaError
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
@@ -20,6 +22,7 @@ from fuzz.ghost import (
     COMPLETED,
     FEDERATOR_ROLE,
     MAX_CHALLENGE_WINDOW,
+    MAX_MIN_STAKE_PER_COMPUTE_UNIT,
     MAX_PENDING_UNBONDS,
     OTHER_ROLE,
     PENDING,
@@ -43,12 +46,15 @@ from fuzz.machine import (
     VALIDATOR,
     VALIDATOR2,
     SystemMachine,
+    check,
     pick,
+    revert_reason,
     step,
 )
 from hub.contracts import INJ
 
 INDEX = st.integers(0, 63)
+CEILING = MAX_MIN_STAKE_PER_COMPUTE_UNIT  # the federator's bound on the stake minimum (SPEC 3.2)
 RAW = st.integers(0, 10 * INJ)
 SIG_KIND = st.sampled_from(sigs.KINDS[:1] * 4 + sigs.KINDS[1:])  # mostly good, every breakage present
 DEADLINE_KIND = st.sampled_from(["never", "never", "now", "now+60", "now-1"])
@@ -88,7 +94,20 @@ class Rules(SystemMachine):
     def pool_ids(self) -> list[int]:
         return sorted(self.ghost.pools) + [self.ghost.next_pool_id]  # plus one that does not exist
 
-    def work_keys(self, pool_id: int | None = None) -> list[tuple[int, bytes]]:
+    def blacklist(self, sender: str, provider: str, listing: str) -> None:
+        g = self.ghost
+        mine = sorted(n for n, r in g.nodes.items() if r.provider == provider)
+        others = sorted(n for n, r in g.nodes.items() if r.provider != provider)
+        nodes = {"all": mine, "none": [], "some": mine[:1], "foreign": mine + others[:1]}[listing]
+        self.tx(
+            "blacklistProvider",
+            sender,
+            self.s.hub.blacklistProvider,
+            (provider, nodes),
+            ghost=lambda: g.blacklist_provider(sender, provider, nodes),
+        )
+
+    def work_keys(self, pool_id: int | None = None) -> list[tuple[int, str, bytes]]:
         return [k for k in self.ghost.works if pool_id is None or k[0] == pool_id]
 
 
@@ -149,7 +168,7 @@ class AdminRules(Rules):
             "setTreasury", sender, self.s.hub.setTreasury, (treasury,), ghost=lambda: g.set_treasury(sender, treasury)
         )
 
-    @step(rule(who=INDEX, amount=st.sampled_from([0, 1, 10**15, INJ, 3 * INJ])))
+    @step(rule(who=INDEX, amount=st.sampled_from([0, 1, 10**15, INJ, 3 * INJ, CEILING, CEILING + 1])))
     def set_stake_minimum(self, who: int, amount: int) -> None:
         g, sender = self.ghost, self.sender_with(FEDERATOR_ROLE, who)
         self.tx(
@@ -424,18 +443,35 @@ class NodeRules(Rules):
             ghost=lambda: g.whitelist_provider(sender, provider),
         )
 
-    @step(rule(who=INDEX, whom=INDEX, really=st.integers(0, 3)))
-    def blacklist_provider(self, who: int, whom: int, really: int) -> None:
-        g = self.ghost
+    @step(
+        rule(
+            who=INDEX,
+            whom=INDEX,
+            really=st.integers(0, 3),
+            listing=st.sampled_from(["all", "all", "none", "some", "foreign"]),
+        )
+    )
+    def blacklist_provider(self, who: int, whom: int, really: int, listing: str) -> None:
+        """A network-wide blacklist, releasing all, none, some of the provider's nodes (anyone
+        releases the rest later) or naming a node of another provider (refused)."""
         # blacklisting is for good: mostly aim it at the attacker or at nobody, sometimes at a provider
         sender = self.sender_with(VALIDATOR_ROLE, who) if really == 0 else pick([ATTACKER, PROVIDER_A], who)
         provider = pick(self.providers + [ATTACKER, ZERO], whom)
+        self.blacklist(sender, provider, listing)
+
+    @step(rule(who=INDEX, node=INDEX))
+    def release_blacklisted_node(self, who: int, node: int) -> None:
+        """Anyone takes a network-blacklisted provider's node out of its pool (SPEC 3.4)."""
+        g = self.ghost
+        seated = [n for n in NODES if g.active_pool_of(n) and g.provider(g.nodes[n].provider).blacklisted]
+        node_key = self.choose(node, seated, NODES)
+        sender = pick([ATTACKER, PROVIDER_A, CREATOR, node_key], who)
         self.tx(
-            "blacklistProvider",
+            "releaseBlacklistedNode",
             sender,
-            self.s.hub.blacklistProvider,
-            (provider,),
-            ghost=lambda: g.blacklist_provider(sender, provider),
+            self.s.pool.releaseBlacklistedNode,
+            (node_key,),
+            ghost=lambda: g.release_blacklisted_node(sender, node_key),
         )
 
 
@@ -448,7 +484,7 @@ class PoolRules(Rules):
             domain=INDEX,
             limit=st.sampled_from([0, 0, 1, 3, 5, -1, -2]),
             rate=st.sampled_from([1, 10**6]),
-            window=st.sampled_from([60, 600, 3600, 1, MAX_CHALLENGE_WINDOW]),
+            window=st.sampled_from([60, 600, 3600, 1, MAX_CHALLENGE_WINDOW, -1, -1, 0]),
             budget_units=st.sampled_from([0, 10**3, 10**5, 10**7]),
             broken=st.sampled_from(["none"] * 6 + ["domain", "manager", "uri", "hash", "rate", "window0", "window+"]),
         )
@@ -472,6 +508,8 @@ class PoolRules(Rules):
         uri = "" if broken == "uri" else uri
         metadata_hash = b"\x00" * 32 if broken == "hash" else metadata_hash
         rate = 0 if broken == "rate" else rate
+        # -1: the longest window the unbonding period allows; 0: exactly the unbonding period (refused)
+        window = {-1: g.unbonding - 1, 0: g.unbonding}.get(window, window)
         window = {"window0": 0, "window+": MAX_CHALLENGE_WINDOW + 1}.get(broken, window)
         self.create_pool(creator, budget, domain_id, manager_key, limit, rate, window, uri, metadata_hash)
 
@@ -512,7 +550,7 @@ class PoolRules(Rules):
 
     @step(rule(who=INDEX, pool=INDEX))
     def end_compute_pool(self, who: int, pool: int) -> None:
-        g, pool_id = self.ghost, self.choose(pool, self.pools_with(ACTIVE), self.pool_ids())
+        g, pool_id = self.ghost, self.choose(pool, self.pools_with(ACTIVE, PENDING), self.pool_ids())
         # pools run for a while: the creator ends one in a third of the tries, others are refused
         sender = (
             g.pools[pool_id].creator if pool_id in g.pools and who % 3 == 0 else pick(self.creators + [ATTACKER], who)
@@ -686,12 +724,11 @@ class WorkRules(Rules):
         work_key = {
             "fresh": self.fresh_work_key(),
             "zero": b"\x00" * 32,
-            "reuse": pick(self.work_keys(pool_id), node)[1] if self.work_keys(pool_id) else b"\x01" * 32,
+            # a key already used in the pool, by this node (refused) or by another (its own namespace)
+            "reuse": pick(self.work_keys(pool_id), node)[2] if self.work_keys(pool_id) else b"\x01" * 32,
         }[key]
         record, p = g.nodes.get(node_key), g.pools.get(pool_id)
-        capacity = 0
-        if record and p:
-            capacity = record.units * g.rates[p.validation] * (g.now - g.member(node_key).last_work)
+        capacity = g.capacity(node_key) if record and p else 0
         affordable = p.available // p.rate if p else 0
         amount = {
             "capacity": capacity,
@@ -715,7 +752,7 @@ class WorkRules(Rules):
         """Time passes and every node of an active pool submits 1/share of what it may claim."""
         self.submit_round(wait, share)
 
-    def pick_work(self, index: int) -> tuple[int, bytes]:
+    def pick_work(self, index: int) -> tuple[int, str, bytes]:
         """Mostly a work key still in its challenge window."""
         g = self.ghost
         open_keys = [
@@ -723,25 +760,25 @@ class WorkRules(Rules):
             for k, w in g.works.items()
             if w.state == WORK_SUBMITTED and g.now <= w.submitted_at + g.pools[k[0]].window
         ]
-        return self.choose(index, open_keys, list(g.works) or [(1, b"\x01" * 32)])
+        return self.choose(index, open_keys, list(g.works) or [(1, NODES[0], b"\x01" * 32)])
 
     @step(rule(who=INDEX, work=INDEX))
     def invalidate_work(self, who: int, work: int) -> None:
         g = self.ghost
-        pool_id, key = self.pick_work(work)
+        pool_id, node, key = self.pick_work(work)
         sender = self.sender_with(VALIDATOR_ROLE, who) if who % 2 else self.pool_operator(pool_id, who // 2)
         self.tx(
             "invalidateWork",
             sender,
             self.s.pool.invalidateWork,
-            (pool_id, key),
-            ghost=lambda: g.invalidate_work(sender, pool_id, key),
+            (pool_id, node, key),
+            ghost=lambda: g.invalidate_work(sender, pool_id, node, key),
         )
 
     @step(rule(who=INDEX, work=INDEX, slash=st.sampled_from([0, 0, 1, INJ, 10**30])))
     def hard_invalidate_work(self, who: int, work: int, slash: int) -> None:
         g = self.ghost
-        pool_id, key = self.pick_work(work)
+        pool_id, node, key = self.pick_work(work)
         # an auditor who caught a node goes on to its newest claim still open
         caught = sorted(
             (w.submitted_at, k)
@@ -751,14 +788,14 @@ class WorkRules(Rules):
             and g.now <= w.submitted_at + g.pools[k[0]].window
         )
         if caught and work % 3 == 0:
-            pool_id, key = caught[-1][1]
+            pool_id, node, key = caught[-1][1]
         sender = self.sender_with(VALIDATOR_ROLE, who, extra=(MANAGERS[0],))
         self.tx(
             "hardInvalidateWork",
             sender,
             self.s.pool.hardInvalidateWork,
-            (pool_id, key, slash, "fraud"),
-            ghost=lambda: g.hard_invalidate_work(sender, pool_id, key, slash),
+            (pool_id, node, key, slash, "fraud"),
+            ghost=lambda: g.hard_invalidate_work(sender, pool_id, node, key, slash),
         )
 
     @step(rule(index=INDEX, early=st.booleans(), claimer=st.sampled_from(["provider"] * 3 + ["other", "node"])))
@@ -769,8 +806,8 @@ class WorkRules(Rules):
         pending = sorted((k for k, w in g.works.items() if w.state == WORK_SUBMITTED), key=repr)
         if not pending:
             return
-        pool_id, key = pick(pending, index)
-        work = g.works[(pool_id, key)]
+        pool_id, node, key = pick(pending, index)
+        work = g.works[(pool_id, node, key)]
         self.travel(work.submitted_at + g.pools[pool_id].window + (0 if early else 1) - self.now())
         sender = {
             "provider": work.provider,
@@ -781,8 +818,8 @@ class WorkRules(Rules):
             "claimRewards",
             sender,
             self.s.rewards.claimRewards,
-            (pool_id, [key]),
-            ghost=lambda: g.claim_rewards(sender, pool_id, [key]),
+            (pool_id, node, [key]),
+            ghost=lambda: g.claim_rewards(sender, pool_id, node, [key]),
             pays=True,
         )
 
@@ -809,7 +846,7 @@ class WorkRules(Rules):
             self.travel(spacing)
             g.now = self.now()
             p = g.pools[pool_id]
-            capacity = g.nodes[node].units * g.rates[p.validation] * (g.now - g.member(node).last_work)
+            capacity = g.capacity(node)
             units, key = max(min(capacity, p.available // p.rate // 16), 1), self.fresh_work_key()
             self.tx(
                 "submitWork",
@@ -826,7 +863,7 @@ class WorkRules(Rules):
             )
             if not open_claims:
                 return
-            pool_id, key = open_claims[-1][1]
+            pool_id, _, key = open_claims[-1][1]
             if round_ == 0 and start == "oldest_closing":
                 oldest = g.works[open_claims[0][1]]
                 self.travel(oldest.submitted_at + g.pools[pool_id].window - g.now)
@@ -834,8 +871,8 @@ class WorkRules(Rules):
                 "hardInvalidateWork",
                 VALIDATOR,
                 s.pool.hardInvalidateWork,
-                (pool_id, key, 0, "fraud case"),
-                ghost=lambda p=pool_id, k=key: g.hard_invalidate_work(VALIDATOR, p, k, 0),
+                (pool_id, node, key, 0, "fraud case"),
+                ghost=lambda p=pool_id, k=key: g.hard_invalidate_work(VALIDATOR, p, node, k, 0),
             )
             if round_ == 0 and gap != "none":
                 oldest = g.works[open_claims[0][1]]
@@ -852,13 +889,14 @@ class WorkRules(Rules):
     )
     def claim_rewards(self, who: int, pool: int, listing: str) -> None:
         g = self.ghost
-        pools = sorted({p for p, _ in g.works}) or self.pool_ids()
-        pool_id = pick(pools, pool)
-        mine = sorted(k for (p, k), w in g.works.items() if p == pool_id and g.claimable(p, w))
-        owners = sorted({g.works[(pool_id, k)].provider for k in mine})
+        pairs = sorted({(p, n) for p, n, _ in g.works}) or [(pick(self.pool_ids(), pool), NODES[0])]
+        claimable = sorted({(p, n) for (p, n, _), w in g.works.items() if g.claimable(p, w)})
+        pool_id, node = pick(claimable, pool) if claimable and pool % 4 else pick(pairs, pool)
+        mine = sorted(k for (p, n, k), w in g.works.items() if (p, n) == (pool_id, node) and g.claimable(p, w))
+        owner = g.nodes[node].provider if node in g.nodes else None
+        owners = sorted({g.works[(pool_id, node, k)].provider for k in mine}) or ([owner] if owner else [])
         sender = pick(owners, who) if owners and who % 4 else pick(self.providers + [ATTACKER], who)
-        mine = [k for k in mine if g.works[(pool_id, k)].provider == sender] or mine
-        every = sorted(k for p, k in g.works if p == pool_id)
+        every = sorted(k for p, n, k in g.works if (p, n) == (pool_id, node))
         keys = {
             "claimable": mine[:64],
             "one": mine[:1] or every[:1],
@@ -868,24 +906,32 @@ class WorkRules(Rules):
             "empty": [],
             "unknown": [b"\x05" * 32],
         }[listing]
+        # sometimes the keys are named under another node of the pool: not that node's work
+        if listing == "any" and who % 3 == 0:
+            node = pick([n for n in NODES if n != node], who)
         self.tx(
             "claimRewards",
             sender,
             self.s.rewards.claimRewards,
-            (pool_id, keys),
-            ghost=lambda: g.claim_rewards(sender, pool_id, keys),
+            (pool_id, node, keys),
+            ghost=lambda: g.claim_rewards(sender, pool_id, node, keys),
             pays=True,
         )
 
     @step(rule(who=INDEX, pool=INDEX, listing=st.sampled_from(["voided", "voided", "one", "any", "empty"])))
     def release_voided_work(self, who: int, pool: int, listing: str) -> None:
         g = self.ghost
-        pools = sorted({p for p, _ in g.works}) or self.pool_ids()
-        pool_id = pick(pools, pool)
-        voided = sorted(
-            k for (p, k), w in g.works.items() if p == pool_id and w.state == WORK_SUBMITTED and g.is_void(p, w)
+        pairs = sorted({(p, n) for p, n, _ in g.works}) or [(pick(self.pool_ids(), pool), NODES[0])]
+        void_pairs = sorted(
+            {(p, n) for (p, n, _), w in g.works.items() if w.state == WORK_SUBMITTED and g.is_void(p, w)}
         )
-        every = sorted(k for p, k in g.works if p == pool_id)
+        pool_id, node = pick(void_pairs, pool) if void_pairs and pool % 4 else pick(pairs, pool)
+        voided = sorted(
+            k
+            for (p, n, k), w in g.works.items()
+            if (p, n) == (pool_id, node) and w.state == WORK_SUBMITTED and g.is_void(p, w)
+        )
+        every = sorted(k for p, n, k in g.works if (p, n) == (pool_id, node))
         keys = {
             "voided": voided[:64],
             "one": voided[:1] or every[:1],
@@ -897,8 +943,8 @@ class WorkRules(Rules):
             "releaseVoidedWork",
             sender,
             self.s.rewards.releaseVoidedWork,
-            (pool_id, keys),
-            ghost=lambda: g.release_voided_work(sender, pool_id, keys),
+            (pool_id, node, keys),
+            ghost=lambda: g.release_voided_work(sender, pool_id, node, keys),
         )
 
     @step(rule(who=INDEX, pool=INDEX, amount=st.sampled_from([0, 1, 10**6, 10**12])))
@@ -953,13 +999,7 @@ class WorkRules(Rules):
                 ghost=lambda: g.remove_compute_node(provider, node),
             )
         elif kind == "blacklist":
-            self.tx(
-                "blacklistProvider",
-                VALIDATOR,
-                s.hub.blacklistProvider,
-                (provider,),
-                ghost=lambda: g.blacklist_provider(VALIDATOR, provider),
-            )
+            self.blacklist(VALIDATOR, provider, "all" if index % 3 else "none")
         else:
             amount = max(g.stake_of(provider) - g.minimum(g.total_compute(provider)), 0)
             self.tx(
@@ -1003,7 +1043,11 @@ class AttackerRules(Rules):
                 (pool_id, key, node, sender, 1),
                 "RewardsDistributor: caller is not the compute pool",
             ),
-            (s.rewards.invalidateWork, (pool_id, key, True), "RewardsDistributor: caller is not the compute pool"),
+            (
+                s.rewards.invalidateWork,
+                (pool_id, node, key, True),
+                "RewardsDistributor: caller is not the compute pool",
+            ),
             (s.rewards.openPool, (99, sender, 1, 1), "RewardsDistributor: caller is not the compute pool"),
         ]
         fn, args, reason = calls[which]
@@ -1022,3 +1066,234 @@ class AttackerRules(Rules):
             raise Revert("StakeManager: caller is not the hub")
 
         self.tx("stake", ATTACKER, s.stake.stake, (ATTACKER,), value=amount, ghost=expect)
+
+
+class AdversaryRules(Rules):
+    """Providers, nodes and pool creators ordering their own calls against the money rules of
+    docs/SPEC.md: banking work capacity across a pool's start, leaving the system between two calls
+    (remove the node, deregister, withdraw, register again, rejoin), squatting another node's next
+    work key, slashing a provider dry before its fraud is voided, working below the minimum."""
+
+    def submit(self, node: str, pool_id: int, units: int, key: bytes | None = None) -> bytes:
+        g, key = self.ghost, key or self.fresh_work_key()
+        self.tx(
+            "submitWork",
+            node,
+            self.s.pool.submitWork,
+            (pool_id, key, units),
+            ghost=lambda: g.submit_work(node, pool_id, key, units),
+        )
+        return key
+
+    def working_nodes(self) -> list[str]:
+        g = self.ghost
+        return [n for n in NODES if g.pool_status(g.active_pool_of(n)) == ACTIVE]
+
+    def open_pool(self, creator: str = CREATOR) -> int | None:
+        """A fresh PENDING pool with a budget and the longest window the unbonding period allows."""
+        window = min(600, self.ghost.unbonding - 1)
+        return self.create_pool(creator, 10**6 * 10**6, 1, MANAGERS[0], 0, 10**6, window)
+
+    @step(rule(index=INDEX, wait=st.sampled_from([1, 60, 3600, 86400]), late=st.sampled_from([0, 1, 2])))
+    def bank_capacity_across_start(self, index: int, wait: int, late: int) -> None:
+        """A node joins a PENDING pool, the pool starts `wait` seconds later, and `late` seconds
+        after the start the node claims for every second since it joined (SPEC 7.3: only active
+        seconds count), then for what it may really claim."""
+        g = self.ghost
+        free = [n for n, r in sorted(g.nodes.items()) if r.validated and not g.active_pool_of(n)]
+        node = pick(free, index)
+        pending = self.pools_with(PENDING)
+        pool_id = pick(pending, index) if pending else self.open_pool()
+        if node is None or pool_id is None:
+            return
+        pool = g.pools[pool_id]
+        manager = pool.manager if pool.manager in MANAGERS else MANAGERS[0]
+        self.join(g.nodes[node].provider, pool_id, node, manager, sigs.GOOD, 2**256 - 1)
+        joined = g.now
+        self.travel(wait)
+        self.tx(
+            "startComputePool",
+            pool.creator,
+            self.s.pool.startComputePool,
+            (pool_id,),
+            ghost=lambda: g.start_pool(pool.creator, pool_id),
+        )
+        self.travel(late)
+        banked = g.nodes[node].units * g.rates[pool.validation] * (g.now - joined)
+        self.submit(node, pool_id, max(banked, 1))
+        self.submit(node, pool_id, max(g.capacity(node), 1))
+
+    @step(rule(index=INDEX, rejoin=st.booleans(), slash=st.sampled_from([0, 1, INJ, 10**30])))
+    def leave_between_calls(self, index: int, rejoin: bool, slash: int) -> None:
+        """A node submits; its provider removes it, deregisters if it has no node left, waits out
+        the unbonding period and withdraws; a validator then tries to void the work; the provider
+        registers again, re-adds and rejoins the node and claims at once."""
+        g, s = self.ghost, self.s
+        node = pick(self.working_nodes(), index)
+        if node is None:
+            return
+        provider, pool_id = g.nodes[node].provider, g.active_pool_of(node)
+        pool, units = g.pools[pool_id], g.nodes[node].units
+        self.travel(1)
+        key = self.submit(node, pool_id, max(min(g.capacity(node), pool.available // pool.rate // 8), 1))
+        self.tx(
+            "removeComputeNode",
+            provider,
+            s.hub.removeComputeNode,
+            (node,),
+            ghost=lambda: g.remove_compute_node(provider, node),
+        )
+        if g.node_count(provider) == 0:
+            self.tx(
+                "deregisterProvider", provider, s.hub.deregisterProvider, ghost=lambda: g.deregister_provider(provider)
+            )
+        self.travel(g.unbonding)
+        self.tx("withdraw", provider, s.stake.withdraw, ghost=lambda: g.withdraw(provider), pays=True)
+        self.tx(
+            "hardInvalidateWork",
+            VALIDATOR,
+            s.pool.hardInvalidateWork,
+            (pool_id, node, key, slash, "fraud after leaving"),
+            ghost=lambda: g.hard_invalidate_work(VALIDATOR, pool_id, node, key, slash),
+        )
+        if not rejoin:
+            return
+        if not g.provider(provider).registered:
+            stake = max(g.minimum(units), 1)
+            self.tx(
+                "registerProvider",
+                provider,
+                s.hub.registerProvider,
+                value=stake,
+                ghost=lambda: g.register_provider(provider, stake),
+            )
+        top_up = g.minimum(g.total_compute(provider) + units) - g.stake_of(provider)
+        if top_up > 0:
+            self.tx(
+                "increaseStake",
+                provider,
+                s.hub.increaseStake,
+                value=top_up,
+                ghost=lambda: g.increase_stake(provider, top_up),
+            )
+        self.add_node(provider, node, units, sigs.GOOD, 2**256 - 1, "ipfs://specs")
+        self.tx("validateNode", VALIDATOR, s.hub.validateNode, (node,), ghost=lambda: g.validate_node(VALIDATOR, node))
+        if not g.provider(provider).whitelisted:
+            self.tx(
+                "whitelistProvider",
+                VALIDATOR,
+                s.hub.whitelistProvider,
+                (provider,),
+                ghost=lambda: g.whitelist_provider(VALIDATOR, provider),
+            )
+        manager = pool.manager if pool.manager in MANAGERS else MANAGERS[0]
+        self.join(provider, pool_id, node, manager, sigs.GOOD, 2**256 - 1)
+        self.travel(1)
+        self.submit(node, pool_id, max(g.capacity(node), 1))
+
+    @step(rule(index=INDEX, units=st.sampled_from([1, 2])))
+    def squat_next_key(self, index: int, units: int) -> None:
+        """Another node of the pool submits the victim's next work key first (keys are derived
+        from public data). Rule R16: the victim's submission under that key then has exactly the
+        outcome it has under a key nobody used."""
+        g, s = self.ghost, self.s
+        node = pick(self.working_nodes(), index)
+        if node is None:
+            return
+        pool_id = g.active_pool_of(node)
+        squatters = [n for n in self.working_nodes() if n != node and g.active_pool_of(n) == pool_id]
+        if not squatters:
+            return
+        self.travel(1)
+        key = self.submit(pick(squatters, index), pool_id, units)
+        amount = max(g.capacity(node), 1)
+        outcomes = []
+        for candidate in (self.fresh_work_key(), key):
+            with boa.env.anchor():
+                try:
+                    s.pool.submitWork(pool_id, candidate, amount, sender=node)
+                    outcomes.append("accepted")
+                except BoaError as err:
+                    outcomes.append(revert_reason(err))
+        check(
+            outcomes[0] == outcomes[1],
+            "rule:R16",
+            f"{node}'s submission of {amount} units is {outcomes[0]!r} under a fresh key but {outcomes[1]!r} "
+            "under the key another node used first",
+        )
+        self.submit(node, pool_id, amount, key)
+
+    @step(rule(index=INDEX, slash=st.sampled_from([1, INJ, 10**30])))
+    def slash_dry_then_void(self, index: int, slash: int) -> None:
+        """Validators slash a provider until nothing is left, then hard-invalidate its node's open
+        work asking for a slash: Rule R7, the work is voided all the same."""
+        g, s = self.ghost, self.s
+        open_work = sorted(
+            k
+            for k, w in g.works.items()
+            if w.state == WORK_SUBMITTED and g.now <= w.submitted_at + g.pools[k[0]].window
+        )
+        target = pick(open_work, index)
+        if target is None:
+            return
+        pool_id, node, key = target
+        provider = g.works[target].provider
+        for _ in range(MAX_PENDING_UNBONDS + 2):
+            if g.stake_of(provider) + g.unbonding_of(provider) == 0 or g.slash_cap(provider, 10**30) == 0:
+                break
+            self.tx(
+                "slash",
+                VALIDATOR,
+                s.hub.slash,
+                (provider, 10**30, "dry"),
+                ghost=lambda: g.slash(VALIDATOR, provider, 10**30),
+            )
+        self.tx(
+            "hardInvalidateWork",
+            VALIDATOR,
+            s.pool.hardInvalidateWork,
+            (pool_id, node, key, slash, "fraud, nothing left"),
+            ghost=lambda: g.hard_invalidate_work(VALIDATOR, pool_id, node, key, slash),
+        )
+
+    @step(rule(index=INDEX))
+    def work_below_minimum(self, index: int) -> None:
+        """A provider is slashed below its minimum; its node then tries to submit (Rule R17)."""
+        g, s = self.ghost, self.s
+        node = pick(self.working_nodes(), index)
+        if node is None:
+            return
+        provider = g.nodes[node].provider
+        if g.slash_cap(provider, 10**30) and g.stake_of(provider) >= g.minimum(g.total_compute(provider)):
+            self.tx(
+                "slash",
+                VALIDATOR,
+                s.hub.slash,
+                (provider, 10**30, "below minimum"),
+                ghost=lambda: g.slash(VALIDATOR, provider, 10**30),
+            )
+        self.travel(1)
+        self.submit(node, g.active_pool_of(node), 1)
+
+    @step(rule(index=INDEX, start_first=st.booleans()))
+    def cancel_pending_pool(self, index: int, start_first: bool) -> None:
+        """A creator cancels a pool that never started and takes its whole budget back (SPEC 7.1);
+        or cancels a running one after starting it."""
+        g, s = self.ghost, self.s
+        pending = self.pools_with(PENDING)
+        pool_id = pick(pending, index) if pending else self.open_pool(pick(self.creators, index))
+        if pool_id is None:
+            return
+        creator = g.pools[pool_id].creator
+        if start_first:
+            self.tx(
+                "startComputePool",
+                creator,
+                s.pool.startComputePool,
+                (pool_id,),
+                ghost=lambda: g.start_pool(creator, pool_id),
+            )
+        self.tx(
+            "endComputePool", creator, s.pool.endComputePool, (pool_id,), ghost=lambda: g.end_pool(creator, pool_id)
+        )
+        self.tx("refund", creator, s.rewards.refund, (pool_id,), ghost=lambda: g.refund(creator, pool_id), pays=True)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzz import sigs
+from fuzz.ghost import MAX_MIN_STAKE_PER_COMPUTE_UNIT as CEILING
 from fuzz.machine import ADMIN, CREATOR, FEDERATOR, KEY_OF, MANAGERS, NODES, PROVIDER_A, VALIDATOR
 from fuzz.system import deploy, deploy_contract
 from hub.contracts import INJ, SystemParams
@@ -60,7 +61,7 @@ def _working_node(s, chain_id: int, units: int, reward_per_unit: int, window: in
 
 
 @given(
-    min_stake=st.integers(0, 10**24),
+    min_stake=st.integers(0, CEILING),
     nodes=st.lists(st.integers(1, 10**6), max_size=3),
     extra=st.integers(0, 10**9),
 )
@@ -89,7 +90,7 @@ def test_minimum_stake_formula_and_boundary(min_stake: int, nodes: list[int], ex
         assert s.registry.getProviderTotalCompute(PROVIDER_A) == sum(nodes) + extra
 
 
-@given(min_stake=st.integers(1, 10**24), delta=st.integers(-2, 2))
+@given(min_stake=st.integers(1, CEILING), delta=st.integers(-2, 2))
 def test_registration_needs_exactly_the_base_stake(min_stake: int, delta: int) -> None:
     """registerProvider accepts min and more, refuses min - 1 (and zero)."""
     s, _ = _system(min_stake=min_stake)
@@ -103,23 +104,26 @@ def test_registration_needs_exactly_the_base_stake(min_stake: int, delta: int) -
 
 
 @given(
-    compute_units=st.integers(0, 2**80),
+    compute_units=st.one_of(st.integers(0, 2**80), st.integers(0, 2**256 - 1)),
     rate=st.integers(1, 2**64),
-    elapsed=st.integers(0, 2**40),
+    elapsed=st.one_of(st.integers(0, 2**40), st.integers(0, 2**256 - 1)),
     delta=st.integers(-1, 1),
+    units=st.integers(0, 2**256 - 1),
 )
-def test_work_rate_cap_is_exact(compute_units: int, rate: int, elapsed: int, delta: int) -> None:
-    """validateWork(units) is true up to computeUnits * rate * elapsed inclusive, false one above."""
+def test_work_rate_cap_is_exact(compute_units: int, rate: int, elapsed: int, delta: int, units: int) -> None:
+    """validateWork(units) is true up to computeUnits * rate * elapsed inclusive, false one above,
+    and never reverts, even where the product does not fit in 256 bits (SPEC 9)."""
     validator = deploy_contract("WorkRateValidator", rate, sender=ADMIN)
     cap = compute_units * rate * elapsed
-    units = max(cap + delta, 0)
+    if cap < 2**256:
+        units = max(cap + delta, 0) % 2**256
     assert validator.validateWork(1, NODES[0], compute_units, units, elapsed) == (units <= cap)
 
 
 @given(
     units=st.lists(st.integers(1, 10**12), min_size=1, max_size=6),
     reward_per_unit=st.integers(1, 10**9),
-    budget_units=st.integers(0, 4 * 10**12),
+    budget_units=st.integers(1, 4 * 10**12),
     top_up=st.integers(0, 10**21),
 )
 def test_budget_rewards_and_refund_are_exact(
@@ -146,10 +150,12 @@ def test_budget_rewards_and_refund_are_exact(
             with boa.reverts("RewardsDistributor: pool budget exhausted"):
                 s.pool.submitWork(pool_id, key, u, sender=NODES[0])
     boa.env.time_travel(seconds=window + 1)
-    claimed = [bytes([i + 1]) * 32 for i, u in enumerate(units) if s.rewards.getWork(pool_id, bytes([i + 1]) * 32)[4]]
+    claimed = [
+        bytes([i + 1]) * 32 for i, _ in enumerate(units) if s.rewards.getWork(pool_id, NODES[0], bytes([i + 1]) * 32)[4]
+    ]
     before = boa.env.get_balance(PROVIDER_A)
     if claimed:
-        assert s.rewards.claimRewards(pool_id, claimed, sender=PROVIDER_A) == sum(accepted)
+        assert s.rewards.claimRewards(pool_id, NODES[0], claimed, sender=PROVIDER_A) == sum(accepted)
     assert boa.env.get_balance(PROVIDER_A) - before == sum(accepted)
     s.pool.endComputePool(pool_id, sender=CREATOR)
     if funded > sum(accepted):
@@ -158,24 +164,34 @@ def test_budget_rewards_and_refund_are_exact(
 
 
 @given(
-    stake=st.integers(1, 10**24),
+    min_stake=st.integers(1, CEILING),
+    extra=st.integers(0, 10**24),
     unbonds=st.lists(st.integers(1, 10**22), max_size=5),
-    amount=st.integers(1, 2 * 10**24),
+    amount=st.integers(0, 4 * 10**24),
 )
-def test_slash_is_capped_and_takes_the_newest_unbonds(stake: int, unbonds: list[int], amount: int) -> None:
-    """A slash takes exactly min(amount, stake + unbonding): active stake first, then the newest
-    unbonds; older entries keep their amounts and maturities (nothing matured is stranded)."""
-    s, _ = _system(min_stake=0)
+def test_slash_is_capped_and_takes_the_newest_unbonds(
+    min_stake: int, extra: int, unbonds: list[int], amount: int
+) -> None:
+    """A slash takes exactly min(amount, calculateMinimumStake(provider, 0), stake + unbonding)
+    (SPEC 3.3): active stake first, then the newest unbonds; older entries keep their amounts and
+    maturities (nothing matured is stranded); a zero result is refused."""
+    stake = min_stake + extra
+    s, _ = _system(min_stake=min_stake)
     s.hub.registerProvider(sender=PROVIDER_A, value=stake + sum(unbonds))
     for u in unbonds:
         s.hub.reclaimStake(u, sender=PROVIDER_A)
         boa.env.time_travel(seconds=1)
     queue = [list(e) for e in s.stake.pendingUnbonds(PROVIDER_A)]
     has = stake + sum(unbonds)
-    slashed = s.hub.slash(PROVIDER_A, amount, "property", sender=VALIDATOR)
-    assert slashed == min(amount, has)
-    assert s.stake.stakeOf(PROVIDER_A) == max(stake - amount, 0)
-    want, left = max(amount - stake, 0), []
+    taken = min(amount, min_stake, has)
+    assert s.hub.previewSlash(PROVIDER_A, amount) == taken
+    if taken == 0:
+        with boa.reverts("InjectiveAiHub: nothing to slash"):
+            s.hub.slash(PROVIDER_A, amount, "property", sender=VALIDATOR)
+        return
+    assert s.hub.slash(PROVIDER_A, amount, "property", sender=VALIDATOR) == taken
+    assert s.stake.stakeOf(PROVIDER_A) == max(stake - taken, 0)
+    want, left = max(taken - stake, 0), []
     for entry_amount, maturity in reversed(queue):
         take = min(entry_amount, want)
         want -= take
@@ -199,7 +215,7 @@ def test_large_values_are_stored_exactly_or_refused(units: int, big: int) -> Non
     boa.env.time_travel(seconds=1)
     if units < 2**96:
         s.pool.submitWork(pool_id, b"\x01" * 32, units, sender=NODES[0])
-        assert s.rewards.getWork(pool_id, b"\x01" * 32)[2] == units
+        assert s.rewards.getWork(pool_id, NODES[0], b"\x01" * 32)[2] == units
     else:
         with boa.reverts("RewardsDistributor: units too large"):
             s.pool.submitWork(pool_id, b"\x01" * 32, units, sender=NODES[0])

@@ -1,10 +1,10 @@
 """The whole marketplace: every rule set, a small random market to start from."""
 
 from fuzz.profiles import machine_settings
-from fuzz.rules import AdminRules, AttackerRules, NodeRules, PoolRules, StakeRules, WorkRules
+from fuzz.rules import AdminRules, AdversaryRules, AttackerRules, NodeRules, PoolRules, StakeRules, WorkRules
 
 
-class MarketMachine(AdminRules, StakeRules, NodeRules, PoolRules, WorkRules, AttackerRules):
+class MarketMachine(AdminRules, StakeRules, NodeRules, PoolRules, WorkRules, AttackerRules, AdversaryRules):
     """Every entry point of the six contracts, as every actor, with time moving."""
 
     BOOT_PROVIDERS = (1, 3)

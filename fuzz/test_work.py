@@ -2,10 +2,10 @@
 first step, so submissions, challenge windows, invalidations, claims and refunds dominate."""
 
 from fuzz.profiles import machine_settings
-from fuzz.rules import PoolRules, WorkRules
+from fuzz.rules import AdversaryRules, PoolRules, WorkRules
 
 
-class WorkMachine(WorkRules, PoolRules):
+class WorkMachine(WorkRules, PoolRules, AdversaryRules):
     """Pools, work and rewards; `churn` brings in the stake and node actions that interfere."""
 
     BOOT_PROVIDERS = (2, 3)

@@ -63,12 +63,12 @@ def test_second_hard_invalidation_keeps_earlier_work_void():
     s.pool.submitWork(pool_id, fraud, 10, sender=node)  # until t0 + 170
     boa.env.time_travel(seconds=20)  # t0 + 90: every key of the node is still challengeable
 
-    s.pool.hardInvalidateWork(pool_id, fraud, 0, "inflated claim", sender=validator)
-    assert s.rewards.getWork(pool_id, early)[6], "the first hard invalidation voids the node's open work"
+    s.pool.hardInvalidateWork(pool_id, node, fraud, 0, "inflated claim", sender=validator)
+    assert s.rewards.getWork(pool_id, node, early)[6], "the first hard invalidation voids the node's open work"
 
     boa.env.time_travel(seconds=30)  # t0 + 120: `early` left its window while void
-    s.pool.hardInvalidateWork(pool_id, late, 0, "inflated claim again", sender=validator)
+    s.pool.hardInvalidateWork(pool_id, node, late, 0, "inflated claim again", sender=validator)
 
-    assert s.rewards.getWork(pool_id, early)[6], "work voided by the first hard invalidation must stay void"
+    assert s.rewards.getWork(pool_id, node, early)[6], "work voided by the first hard invalidation must stay void"
     with boa.reverts("RewardsDistributor: work voided"):
-        s.rewards.claimRewards(pool_id, [early], sender=provider)
+        s.rewards.claimRewards(pool_id, node, [early], sender=provider)
