@@ -83,3 +83,19 @@ def _print_wide(table: Any) -> None:
     if needed > out.width:
         out = console(width=needed)
     out.print(table)
+
+
+def confirm_or_stop(question: str, yes: bool) -> None:
+    """Ask before a destructive action: `question` names what will happen. `--yes` skips the
+    question (scripts); with no terminal to ask in and no --yes, nothing is done and the error
+    says so, instead of reading an answer from a pipe."""
+    import sys
+
+    from hub.errors import HubError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise HubError(f"not confirmed, nothing was done: {question}", hint="pass --yes to confirm from a script")
+    if not typer.confirm(question, default=False):
+        raise HubError("cancelled, nothing was done", hint="--yes skips the question")

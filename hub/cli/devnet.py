@@ -113,9 +113,10 @@ def reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Stop the devnet and delete its chain state; the next start begins at block 0."""
+    from hub.cli._output import confirm_or_stop
+
     devnet = _devnet(home)
-    if not yes:
-        typer.confirm(f"Delete the local chain in {devnet.home} (all its blocks and balances)?", abort=True)
+    confirm_or_stop(f"delete the local chain in {devnet.home} (all its blocks, balances and deployments)?", yes)
     devnet.reset()
     typer.echo(f"devnet reset: {devnet.home} is empty")
 

@@ -103,9 +103,21 @@ def show(
 
 
 @chain_command(app, "deregister")
-def deregister(ctx: ChainContext) -> None:
-    """Leave as a provider (remove your nodes first); your whole stake starts unbonding."""
+def deregister(
+    ctx: ChainContext,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+) -> None:
+    """Leave as a provider (remove your nodes first); your whole stake starts unbonding. Says what
+    will happen and asks first."""
+    from hub.cli._output import confirm_or_stop
+
     client = ctx.client()
+    stake = client.stake.info(client.address).stake
+    confirm_or_stop(
+        f"deregister provider {client.address}: its stake of {_inj(stake)} starts unbonding for "
+        f"{client.stake.unbonding_period()} s and it can no longer add nodes or earn rewards. Go on?",
+        yes,
+    )
     result = client.hub.deregister_provider()
     ctx.print_tx(
         result,

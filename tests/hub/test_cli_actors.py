@@ -97,7 +97,7 @@ def test_provider_cycle(world, tmp_path: Path) -> None:
     run_hub("provider", "node", "remove", node2.address, *acct)
     run_hub("provider", "node", "remove", node1.address, *acct)
     assert client.registry.node(node2.address).provider is None and client.registry.provider(p).node_count == 0
-    run_hub("provider", "deregister", *acct)
+    run_hub("provider", "deregister", "--yes", *acct)
     assert not client.registry.provider(p).registered
     assert (client.stake.stake_of(p), client.stake.unbonding_of(p)) == (0, 7 * INJ)
 

@@ -223,10 +223,13 @@ def test_cli_reset_asks_first(make_devnet) -> None:
     chain = make_devnet()
     chain.start()
     chain.stop()
-    declined = runner.invoke(app, ["devnet", "reset", "--home", str(chain.home)], input="n\n")
-    assert declined.exit_code != 0
+    # no terminal to ask in (a script): nothing is deleted, and the error names --yes
+    unasked = runner.invoke(app, ["devnet", "reset", "--home", str(chain.home)], input="y\n")
+    assert unasked.exit_code == 1
+    assert unasked.output.startswith("error: not confirmed, nothing was done: delete the local chain in ")
+    assert "pass --yes" in unasked.output
     assert chain.status().initialized
-    accepted = runner.invoke(app, ["devnet", "reset", "--home", str(chain.home)], input="y\n")
+    accepted = runner.invoke(app, ["devnet", "reset", "--yes", "--home", str(chain.home)])
     assert accepted.exit_code == 0, accepted.output
     assert not chain.status().initialized
 

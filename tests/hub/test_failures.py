@@ -180,7 +180,7 @@ CASES = [
     ),
     ("unknown role", "admin grant superuser {outsider_address} -a admin", "unknown role 'superuser'", None),
     ("unknown pool", "pool show 999", "no pool 999", None),
-    ("deregister with nodes", "provider deregister -a {provider}", "still has 2 node(s)", None),
+    ("deregister with nodes", "provider deregister --yes -a {provider}", "still has 2 node(s)", None),
     ("invite not json", "node join --invite {garbage} -a {provider}", "is not a valid pool invite", None),
     ("start by non-creator", "pool start {pool} -a {outsider}", "is not the creator of pool", None),
     (
