@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from hub import paths
 from hub.devkeys import DEV_ACCOUNT_COUNT, dev_account, is_dev_key
@@ -126,6 +126,14 @@ class KeystoreEntry(BaseModel):
     path: Path
     dev: bool  # a published dev key: usable on the local chain only
     problem: str | None = None  # why the file is not a usable keystore
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def inj_address(self) -> str | None:
+        """The same account as Keplr and Leap show it (`inj1...`)."""
+        from hub.bech32 import inj_address
+
+        return inj_address(self.address) if self.address else None
 
 
 def _directory(directory: Path | None) -> Path:

@@ -78,8 +78,11 @@ def print_fields(title: str | None, fields: list[tuple[str, str]]) -> None:
 def _print_wide(table: Any) -> None:
     """Print a table at the terminal's width, or wider when its fixed columns need it (rich would
     otherwise shrink a column under its minimum and cut what it holds)."""
+    from rich.measure import Measurement
+
     out = console()
-    needed = out.measure(table).minimum
+    # measured without the terminal's limit: the least width at which no fixed column shrinks
+    needed = Measurement.get(out, out.options.update_width(10_000), table).minimum
     if needed > out.width:
         out = console(width=needed)
     out.print(table)

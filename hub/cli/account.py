@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli._output import JSON_HELP, console, print_json
+from hub.cli._output import JSON_HELP, print_json
 
 if TYPE_CHECKING:
     from hub.accounts import KeystoreEntry, PasswordSource
@@ -34,7 +34,7 @@ def _print_created(entry: KeystoreEntry, json_out: bool) -> None:
     if json_out:
         print_json(entry)
         return
-    typer.echo(f"account {entry.name}: {entry.address}")
+    typer.echo(f"account {entry.name}: {entry.address} ({entry.inj_address})")
     typer.echo(f"keystore: {entry.path}")
     if entry.dev:
         typer.echo("note: this is a KNOWN-PUBLIC dev key; hub signs with it on the local devnet only")
@@ -140,15 +140,22 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = Fa
     if not entries:
         typer.echo(f"no accounts in {paths.keystore_dir()} (create one with `hub account new NAME`)")
         return
-    from rich.table import Table
 
-    table = Table("name", title=f"accounts in {paths.keystore_dir()}")
-    table.add_column("address", no_wrap=True, min_width=42)
-    table.add_column("note")
-    for entry in entries:
-        note = entry.problem or ("dev key: local chain only" if entry.dev else "")
-        table.add_row(entry.name, entry.address or "-", note)
-    console().print(table)
+    from hub.cli._output import print_table
+
+    print_table(
+        f"accounts in {paths.keystore_dir()}",
+        ["name", "address", "inj address", "note"],
+        [
+            [
+                entry.name,
+                entry.address or "-",
+                entry.inj_address or "-",
+                entry.problem or ("dev key: local chain only" if entry.dev else ""),
+            ]
+            for entry in entries
+        ],
+    )
     broken = [entry.name for entry in entries if entry.problem]
     if broken:
         typer.echo(

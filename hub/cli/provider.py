@@ -52,6 +52,8 @@ def show(
     provider: Annotated[str | None, typer.Argument(help="Provider address [default: --account's].")] = None,
 ) -> None:
     """Show a provider: registration, stake, unbonds, required minimum and nodes."""
+    from hub.bech32 import inj_address
+
     address = ctx.address(provider, "provider")
     client = ctx.client(sign=False)
     record = client.registry.provider(address)
@@ -67,12 +69,13 @@ def show(
         "balance": client.balance(address),
         "nodes": [{**n.model_dump(mode="json"), "pool": client.pool.active_pool_of(n.address)} for n in nodes],
         "now": client.now(),
+        "inj_address": inj_address(address),
     }
 
     def render() -> None:
         flags = [name for name in ("registered", "whitelisted", "blacklisted") if data[name]] or ["not registered"]
         print_fields(
-            f"provider {address}",
+            f"provider {address} ({data['inj_address']})",
             [
                 ("status", ", ".join(flags)),
                 ("balance", _inj(data["balance"])),

@@ -32,10 +32,13 @@ def status(ctx: ChainContext) -> None:
         "pool_count": client.pool.count(),
     }
     if ctx.account is not None:
+        from hub.bech32 import inj_address
+
         me = ctx.address(None, "account")
         data["account"] = {
             "name": ctx.account,
             "address": me,
+            "inj_address": inj_address(me),
             "balance": client.balance(me),
             "roles": client.hub.roles_of(me),
         }
@@ -64,6 +67,7 @@ def status(ctx: ChainContext) -> None:
                 f"account {acc['name']}",
                 [
                     ("address", acc["address"]),
+                    ("inj address", acc["inj_address"]),
                     ("balance", format_inj(acc["balance"])),
                     ("roles", ", ".join(acc["roles"]) or "none"),
                 ],
