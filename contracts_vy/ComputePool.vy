@@ -100,29 +100,29 @@ def __init__(hub: address):
 
 @external
 def wire(
-    computeRegistry: address, domainRegistry: address, stakeManager: address, rewardsDistributor: address
+    computeRegistry_: address, domainRegistry_: address, stakeManager_: address, rewardsDistributor_: address
 ):
     """
     @notice Record the other modules. Called once, by the hub.
-    @param computeRegistry The ComputeRegistry.
-    @param domainRegistry The DomainRegistry.
-    @param stakeManager The StakeManager.
-    @param rewardsDistributor The RewardsDistributor.
+    @param computeRegistry_ The ComputeRegistry.
+    @param domainRegistry_ The DomainRegistry.
+    @param stakeManager_ The StakeManager.
+    @param rewardsDistributor_ The RewardsDistributor.
     """
     assert msg.sender == HUB, "ComputePool: caller is not the hub"
     assert self.computeRegistry.address == empty(address), "ComputePool: already wired"
-    self.computeRegistry = IComputeRegistry(computeRegistry)
-    self.domainRegistry = IDomainRegistry(domainRegistry)
-    self.stakeManager = IStakeManager(stakeManager)
-    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor)
+    self.computeRegistry = IComputeRegistry(computeRegistry_)
+    self.domainRegistry = IDomainRegistry(domainRegistry_)
+    self.stakeManager = IStakeManager(stakeManager_)
+    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor_)
 
 
 # ---------------------------------------------------------------------------------------------
 # Pool life cycle (creator)
 # ---------------------------------------------------------------------------------------------
 
-@payable
 @external
+@payable
 def createComputePool(
     domainId: uint256,
     manager: address,
@@ -480,8 +480,8 @@ def hardInvalidateWork(
 # Views
 # ---------------------------------------------------------------------------------------------
 
-@view
 @external
+@view
 def getPool(poolId: uint256) -> IComputePool.Pool:
     """
     @notice A pool (all zero if it does not exist).
@@ -491,8 +491,8 @@ def getPool(poolId: uint256) -> IComputePool.Pool:
     return self._pools[poolId]
 
 
-@view
 @external
+@view
 def poolStatus(poolId: uint256) -> IComputePool.PoolStatus:
     """
     @notice A pool's status (empty if it does not exist).
@@ -502,8 +502,8 @@ def poolStatus(poolId: uint256) -> IComputePool.PoolStatus:
     return self._pools[poolId].status
 
 
-@view
 @external
+@view
 def poolCount() -> uint256:
     """
     @notice Number of pools created; ids run from 1 to poolCount.
@@ -512,8 +512,8 @@ def poolCount() -> uint256:
     return self.nextPoolId - 1
 
 
-@view
 @external
+@view
 def activePoolOf(node: address) -> uint256:
     """
     @notice The pool `node` is in, or 0 if none (a completed pool counts as none).
@@ -526,8 +526,8 @@ def activePoolOf(node: address) -> uint256:
     return 0
 
 
-@view
 @external
+@view
 def inviteNonce(node: address) -> uint256:
     """
     @notice The nonce the node's next pool invite must sign.
@@ -537,8 +537,8 @@ def inviteNonce(node: address) -> uint256:
     return self._nonce(self._membership[node])
 
 
-@view
 @external
+@view
 def poolInviteDigest(poolId: uint256, node: address, nonce: uint256, deadline: uint256) -> bytes32:
     """
     @notice The EIP-712 digest a pool manager signs to invite a node, so clients can check their
@@ -552,8 +552,8 @@ def poolInviteDigest(poolId: uint256, node: address, nonce: uint256, deadline: u
     return self._invite_digest(poolId, node, nonce, deadline)
 
 
-@view
 @external
+@view
 def lastWorkAt(node: address) -> uint256:
     """
     @notice When `node` last submitted work or joined its current pool.
@@ -584,6 +584,7 @@ def _minimum_stake(total_compute: uint256) -> uint256:
 
 @internal
 def _release(poolId: uint256, node: address, record: IComputeRegistry.Node, reason: String[16]):
+    """@dev Take `node` out of pool `poolId` (the caller checked it is a member) and update the totals."""
     # caller checked membership: the pool's totals include this node
     self._membership[node] = self._pack(0, 0, self._nonce(self._membership[node]))
     self._pools[poolId].totalCompute = unsafe_sub(self._pools[poolId].totalCompute, record.computeUnits)
@@ -598,6 +599,7 @@ def _release(poolId: uint256, node: address, record: IComputeRegistry.Node, reas
 @internal
 @view
 def _is_member(poolId: uint256, node: address) -> bool:
+    """@dev Whether `node` sits in pool `poolId` and that pool has not completed."""
     if poolId == 0 or self._pool_of(self._membership[node]) != poolId:
         return False
     return self._pools[poolId].status != IComputePool.PoolStatus.COMPLETED
@@ -606,18 +608,21 @@ def _is_member(poolId: uint256, node: address) -> bool:
 @internal
 @view
 def _invite_digest(poolId: uint256, node: address, nonce: uint256, deadline: uint256) -> bytes32:
+    """@dev The EIP-712 digest of a PoolInvite."""
     return eip712._hash_typed_data(keccak256(abi_encode(POOL_INVITE_TYPEHASH, poolId, node, nonce, deadline)))
 
 
 @internal
 @view
 def _only_creator(poolId: uint256):
+    """@dev Revert unless the caller created pool `poolId`."""
     assert self._pools[poolId].creator == msg.sender, "ComputePool: caller is not the pool creator"
 
 
 @internal
 @view
 def _only_manager(poolId: uint256):
+    """@dev Revert unless the caller is pool `poolId`'s manager or creator."""
     assert msg.sender == self._pools[poolId].manager or msg.sender == self._pools[poolId].creator, (
         "ComputePool: caller is not the pool manager"
     )
@@ -626,6 +631,7 @@ def _only_manager(poolId: uint256):
 @internal
 @pure
 def _pack(pool_id: uint256, last_work: uint256, nonce: uint256) -> uint256:
+    """@dev A membership word from its three fields."""
     # pool ids count up from 1, timestamps are far below 2**64, and a node's invite nonce grows
     # by one per join: all three fit their 64 bits without a check
     return pool_id | (last_work << 64) | (nonce << 128)
@@ -634,16 +640,19 @@ def _pack(pool_id: uint256, last_work: uint256, nonce: uint256) -> uint256:
 @internal
 @pure
 def _pool_of(word: uint256) -> uint256:
+    """@dev The pool id of a membership word."""
     return word & (2**64 - 1)
 
 
 @internal
 @pure
 def _last_work(word: uint256) -> uint256:
+    """@dev The last work or join time of a membership word."""
     return (word >> 64) & (2**64 - 1)
 
 
 @internal
 @pure
 def _nonce(word: uint256) -> uint256:
+    """@dev The invite nonce of a membership word."""
     return word >> 128

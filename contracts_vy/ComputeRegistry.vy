@@ -200,8 +200,8 @@ def setNodeValidated(node: address, validated: bool):
 # Views
 # ---------------------------------------------------------------------------------------------
 
-@view
 @external
+@view
 def getProvider(provider: address) -> IComputeRegistry.Provider:
     """
     @notice A provider's record.
@@ -218,8 +218,8 @@ def getProvider(provider: address) -> IComputeRegistry.Provider:
     )
 
 
-@view
 @external
+@view
 def getNode(node: address) -> IComputeRegistry.Node:
     """
     @notice A node's record (all zero if the key is not registered).
@@ -232,8 +232,8 @@ def getNode(node: address) -> IComputeRegistry.Node:
     )
 
 
-@view
 @external
+@view
 def nodeWorkInfo(node: address) -> (address, uint256, bool, uint256):
     """
     @notice What the compute pool needs when a node submits work, in one call.
@@ -250,8 +250,8 @@ def nodeWorkInfo(node: address) -> (address, uint256, bool, uint256):
     )
 
 
-@view
 @external
+@view
 def nodeNonce(node: address) -> uint256:
     """
     @notice The nonce the node key's next attestation must sign.
@@ -261,8 +261,8 @@ def nodeNonce(node: address) -> uint256:
     return self._nodeWord[node] >> 192
 
 
-@view
 @external
+@view
 def isBlacklisted(provider: address) -> bool:
     """
     @notice Whether a provider is blacklisted.
@@ -272,8 +272,8 @@ def isBlacklisted(provider: address) -> bool:
     return self._providerWord[provider] & _BLACKLISTED != 0
 
 
-@view
 @external
+@view
 def getProviderTotalCompute(provider: address) -> uint256:
     """
     @notice Sum of the compute units of `provider`'s nodes (the seed's name for it).
@@ -290,10 +290,12 @@ def getProviderTotalCompute(provider: address) -> uint256:
 @internal
 @view
 def _only_hub():
+    """@dev Revert unless the caller is the hub."""
     assert msg.sender == HUB, "ComputeRegistry: caller is not the hub"
 
 
 @internal
 @pure
 def _node_provider(word: uint256) -> address:
+    """@dev The provider address in the low 160 bits of a node word."""
     return convert(convert(word & (2**160 - 1), uint160), address)

@@ -56,8 +56,8 @@ def createDomain(name: String[64], validationLogic: address, domainURI: String[2
     return domain_id
 
 
-@view
 @external
+@view
 def getDomain(domainId: uint256) -> IDomainRegistry.Domain:
     """
     @notice A domain (all zero if it does not exist).

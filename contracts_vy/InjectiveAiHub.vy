@@ -100,65 +100,65 @@ def __init__(federator: address, validator: address):
 
 @external
 def setModuleAddresses(
-    computeRegistry: address,
-    domainRegistry: address,
-    stakeManager: address,
-    computePool: address,
-    rewardsDistributor: address,
+    computeRegistry_: address,
+    domainRegistry_: address,
+    stakeManager_: address,
+    computePool_: address,
+    rewardsDistributor_: address,
 ):
     """
     @notice Wire the five modules, once and for all. Admin only.
-    @param computeRegistry The ComputeRegistry.
-    @param domainRegistry The DomainRegistry.
-    @param stakeManager The StakeManager.
-    @param computePool The ComputePool.
-    @param rewardsDistributor The RewardsDistributor.
+    @param computeRegistry_ The ComputeRegistry.
+    @param domainRegistry_ The DomainRegistry.
+    @param stakeManager_ The StakeManager.
+    @param computePool_ The ComputePool.
+    @param rewardsDistributor_ The RewardsDistributor.
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert self.computeRegistry.address == empty(address), "InjectiveAiHub: modules already set"
     assert (
-        computeRegistry.is_contract
-        and domainRegistry.is_contract
-        and stakeManager.is_contract
-        and computePool.is_contract
-        and rewardsDistributor.is_contract
+        computeRegistry_.is_contract
+        and domainRegistry_.is_contract
+        and stakeManager_.is_contract
+        and computePool_.is_contract
+        and rewardsDistributor_.is_contract
     ), "InjectiveAiHub: module is not a contract"
     # every module must have been deployed for this hub, or its access checks would guard another one
     assert (
-        staticcall IComputeRegistry(computeRegistry).HUB() == self
-        and staticcall IDomainRegistry(domainRegistry).HUB() == self
-        and staticcall IStakeManager(stakeManager).HUB() == self
-        and staticcall IComputePool(computePool).HUB() == self
-        and staticcall IRewardsDistributor(rewardsDistributor).HUB() == self
+        staticcall IComputeRegistry(computeRegistry_).HUB() == self
+        and staticcall IDomainRegistry(domainRegistry_).HUB() == self
+        and staticcall IStakeManager(stakeManager_).HUB() == self
+        and staticcall IComputePool(computePool_).HUB() == self
+        and staticcall IRewardsDistributor(rewardsDistributor_).HUB() == self
     ), "InjectiveAiHub: module belongs to another hub"
-    self.computeRegistry = IComputeRegistry(computeRegistry)
-    self.domainRegistry = IDomainRegistry(domainRegistry)
-    self.stakeManager = IStakeManager(stakeManager)
-    self.computePool = IComputePool(computePool)
-    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor)
+    self.computeRegistry = IComputeRegistry(computeRegistry_)
+    self.domainRegistry = IDomainRegistry(domainRegistry_)
+    self.stakeManager = IStakeManager(stakeManager_)
+    self.computePool = IComputePool(computePool_)
+    self.rewardsDistributor = IRewardsDistributor(rewardsDistributor_)
     log IInjectiveAiHub.ModulesSet(
-        computeRegistry=computeRegistry,
-        domainRegistry=domainRegistry,
-        stakeManager=stakeManager,
-        computePool=computePool,
-        rewardsDistributor=rewardsDistributor,
+        computeRegistry=computeRegistry_,
+        domainRegistry=domainRegistry_,
+        stakeManager=stakeManager_,
+        computePool=computePool_,
+        rewardsDistributor=rewardsDistributor_,
     )
-    extcall IStakeManager(stakeManager).wire(computePool)
-    extcall IRewardsDistributor(rewardsDistributor).wire(computePool)
-    extcall IComputePool(computePool).wire(computeRegistry, domainRegistry, stakeManager, rewardsDistributor)
-    extcall IComputePool(computePool).syncStakeMinimum(self.minStakePerComputeUnit)
+    extcall IStakeManager(stakeManager_).wire(computePool_)
+    extcall IRewardsDistributor(rewardsDistributor_).wire(computePool_)
+    extcall IComputePool(computePool_).wire(computeRegistry_, domainRegistry_, stakeManager_, rewardsDistributor_)
+    extcall IComputePool(computePool_).syncStakeMinimum(self.minStakePerComputeUnit)
 
 
 @external
-def setTreasury(treasury: address):
+def setTreasury(treasury_: address):
     """
     @notice Set where slashed INJ is sent. Admin only.
-    @param treasury The new treasury; not zero.
+    @param treasury_ The new treasury; not zero.
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
-    assert treasury != empty(address), "InjectiveAiHub: zero treasury"
-    log IInjectiveAiHub.TreasuryUpdated(previous=self.treasury, current=treasury)
-    self.treasury = treasury
+    assert treasury_ != empty(address), "InjectiveAiHub: zero treasury"
+    log IInjectiveAiHub.TreasuryUpdated(previous=self.treasury, current=treasury_)
+    self.treasury = treasury_
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,8 +197,8 @@ def createDomain(name: String[64], validationLogic: address, domainURI: String[2
 # Providers
 # ---------------------------------------------------------------------------------------------
 
-@payable
 @external
+@payable
 def registerProvider():
     """
     @notice Register the caller as a compute provider with `msg.value` as its stake. The stake
@@ -209,8 +209,8 @@ def registerProvider():
     extcall self.stakeManager.stake(msg.sender, value=msg.value)
 
 
-@payable
 @external
+@payable
 def increaseStake():
     """
     @notice Add `msg.value` to the caller's stake.
@@ -376,8 +376,8 @@ def slash(provider: address, amount: uint256, reason: String[128]) -> uint256:
 # Views
 # ---------------------------------------------------------------------------------------------
 
-@view
 @external
+@view
 def calculateMinimumStake(provider: address, computeUnits: uint256) -> uint256:
     """
     @notice Stake `provider` needs to hold with `computeUnits` more compute:
@@ -390,8 +390,8 @@ def calculateMinimumStake(provider: address, computeUnits: uint256) -> uint256:
     return self._minimum(total_compute + computeUnits)
 
 
-@view
 @external
+@view
 def previewSlash(provider: address, amount: uint256) -> uint256:
     """
     @notice What `slash(provider, amount)` (or a hard invalidation asking for `amount`) would take
@@ -404,8 +404,8 @@ def previewSlash(provider: address, amount: uint256) -> uint256:
     return min(self._capped_slash(provider, amount), held)
 
 
-@view
 @external
+@view
 def nodeAttestationDigest(
     provider: address, nodekey: address, computeUnits: uint256, specsURI: String[256], nonce: uint256, deadline: uint256
 ) -> bytes32:
@@ -447,6 +447,7 @@ def _capped_slash(provider: address, amount: uint256) -> uint256:
 def _attestation_digest(
     provider: address, nodekey: address, computeUnits: uint256, specsHash: bytes32, nonce: uint256, deadline: uint256
 ) -> bytes32:
+    """@dev The EIP-712 digest of a NodeAttestation."""
     return eip712._hash_typed_data(
         keccak256(abi_encode(NODE_ATTESTATION_TYPEHASH, provider, nodekey, computeUnits, specsHash, nonce, deadline))
     )
@@ -455,6 +456,7 @@ def _attestation_digest(
 @internal
 @view
 def _only_registered(provider: address) -> uint256:
+    """@dev Revert unless `provider` is registered; return its total compute."""
     record: IComputeRegistry.Provider = staticcall self.computeRegistry.getProvider(provider)
     assert record.registered, "InjectiveAiHub: provider not registered"
     return record.totalCompute

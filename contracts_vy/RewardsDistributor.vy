@@ -73,23 +73,23 @@ def __init__(hub: address):
 
 
 @external
-def wire(computePool: address):
+def wire(computePool_: address):
     """
     @notice Record the compute pool. Called once, by the hub.
-    @param computePool The ComputePool address.
+    @param computePool_ The ComputePool address.
     """
     assert msg.sender == HUB, "RewardsDistributor: caller is not the hub"
     assert self.computePool == empty(address), "RewardsDistributor: already wired"
-    assert computePool != empty(address), "RewardsDistributor: zero address"
-    self.computePool = computePool
+    assert computePool_ != empty(address), "RewardsDistributor: zero address"
+    self.computePool = computePool_
 
 
 # ---------------------------------------------------------------------------------------------
 # Called by the compute pool
 # ---------------------------------------------------------------------------------------------
 
-@payable
 @external
+@payable
 def openPool(poolId: uint256, creator: address, rewardPerUnit: uint256, challengeWindow: uint256):
     """
     @notice Escrow `msg.value` as pool `poolId`'s budget. Compute pool only (at pool creation).
@@ -191,8 +191,8 @@ def invalidateWork(poolId: uint256, node: address, workKey: bytes32, hard: bool)
 # Creator: top up, refund
 # ---------------------------------------------------------------------------------------------
 
-@payable
 @external
+@payable
 def topUp(poolId: uint256):
     """
     @notice Add `msg.value` to a pool's budget. Creator only, before the pool ends.
@@ -297,8 +297,8 @@ def releaseVoidedWork(poolId: uint256, node: address, workKeys: DynArray[bytes32
 # Views
 # ---------------------------------------------------------------------------------------------
 
-@view
 @external
+@view
 def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
     """
     @notice A pool's budget.
@@ -319,8 +319,8 @@ def getPoolBudget(poolId: uint256) -> IRewardsDistributor.PoolBudget:
     )
 
 
-@view
 @external
+@view
 def getWork(
     poolId: uint256, node: address, workKey: bytes32
 ) -> (address, address, uint256, uint256, uint256, uint256, bool):
@@ -353,6 +353,7 @@ def getWork(
 @internal
 @view
 def _only_pool():
+    """@dev Revert unless the caller is the compute pool."""
     assert msg.sender == self.computePool, "RewardsDistributor: caller is not the compute pool"
 
 
@@ -365,6 +366,7 @@ def _is_void(void_from: uint256, submitted_at: uint256, window: uint256) -> bool
 
 @internal
 def _send(to: address, amount: uint256):
+    """@dev Send `amount` wei to `to` with all gas; revert with a reason if it fails."""
     ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
     assert ok, "RewardsDistributor: INJ transfer failed"
 
@@ -386,6 +388,7 @@ def _window(terms: uint256) -> uint256:
 @internal
 @pure
 def _word0(node: address, submitted_at: uint256, state: uint256) -> uint256:
+    """@dev Work word 0 from node, submission time and state."""
     # submitted_at is a block timestamp (< 2**64); state < 4
     return convert(node, uint256) | (submitted_at << 160) | (state << 224)
 
@@ -393,22 +396,26 @@ def _word0(node: address, submitted_at: uint256, state: uint256) -> uint256:
 @internal
 @pure
 def _node(word: uint256) -> address:
+    """@dev The node of work word 0."""
     return convert(convert(word & (2**160 - 1), uint160), address)
 
 
 @internal
 @pure
 def _submitted_at(word: uint256) -> uint256:
+    """@dev The submission time of work word 0."""
     return (word >> 160) & (2**64 - 1)
 
 
 @internal
 @pure
 def _state(word: uint256) -> uint256:
+    """@dev The state of work word 0."""
     return word >> 224
 
 
 @internal
 @pure
 def _provider(word: uint256) -> address:
+    """@dev The provider of work word 1."""
     return convert(convert(word & (2**160 - 1), uint160), address)

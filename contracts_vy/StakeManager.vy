@@ -65,23 +65,23 @@ def __init__(hub: address, unbonding_period: uint256):
 # ---------------------------------------------------------------------------------------------
 
 @external
-def wire(computePool: address):
+def wire(computePool_: address):
     """
     @notice Record the compute pool (allowed to slash). Called once, by the hub.
-    @param computePool The ComputePool address.
+    @param computePool_ The ComputePool address.
     """
     assert msg.sender == HUB, "StakeManager: caller is not the hub"
     assert self.computePool == empty(address), "StakeManager: already wired"
-    assert computePool != empty(address), "StakeManager: zero address"
-    self.computePool = computePool
+    assert computePool_ != empty(address), "StakeManager: zero address"
+    self.computePool = computePool_
 
 
 # ---------------------------------------------------------------------------------------------
 # Hub-only state changes
 # ---------------------------------------------------------------------------------------------
 
-@payable
 @external
+@payable
 def stake(account: address):
     """
     @notice Add `msg.value` to `account`'s active stake. Hub only.
@@ -243,8 +243,8 @@ def sweepSlashed() -> uint256:
 # Views
 # ---------------------------------------------------------------------------------------------
 
-@view
 @external
+@view
 def stakeOf(account: address) -> uint256:
     """
     @notice Active stake of `account`.
@@ -254,8 +254,8 @@ def stakeOf(account: address) -> uint256:
     return self._stake(self._account[account])
 
 
-@view
 @external
+@view
 def unbondingOf(account: address) -> uint256:
     """
     @notice Total of `account`'s pending unbonds, matured or not.
@@ -269,8 +269,8 @@ def unbondingOf(account: address) -> uint256:
     return total
 
 
-@view
 @external
+@view
 def withdrawableOf(account: address) -> uint256:
     """
     @notice What `withdraw` would pay `account` now.
@@ -287,8 +287,8 @@ def withdrawableOf(account: address) -> uint256:
     return total
 
 
-@view
 @external
+@view
 def pendingUnbonds(account: address) -> DynArray[uint256[2], MAX_PENDING_UNBONDS]:
     """
     @notice `account`'s unbond queue, oldest first.
@@ -309,7 +309,7 @@ def pendingUnbonds(account: address) -> DynArray[uint256[2], MAX_PENDING_UNBONDS
 
 @internal
 def _take_from_queue(account: address, word: uint256, want: uint256) -> (uint256, uint256):
-    """Take up to `want` from the newest entries; drop entries that reach zero. Returns (taken, tail)."""
+    """@dev Take up to `want` from the newest entries, dropping emptied ones; return (taken, new tail)."""
     head: uint256 = self._head(word)
     tail: uint256 = self._tail(word)
     taken: uint256 = 0
@@ -331,6 +331,7 @@ def _take_from_queue(account: address, word: uint256, want: uint256) -> (uint256
 
 @internal
 def _send(to: address, amount: uint256):
+    """@dev Send `amount` wei to `to` with all gas; revert with a reason if it fails."""
     ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
     assert ok, "StakeManager: INJ transfer failed"
 
@@ -338,24 +339,28 @@ def _send(to: address, amount: uint256):
 @internal
 @pure
 def _stake(word: uint256) -> uint256:
+    """@dev The active stake of an account word."""
     return word & _MAX_AMOUNT
 
 
 @internal
 @pure
 def _head(word: uint256) -> uint256:
+    """@dev The queue head index of an account word."""
     return (word >> 128) & (2**64 - 1)
 
 
 @internal
 @pure
 def _tail(word: uint256) -> uint256:
+    """@dev The queue tail index of an account word."""
     return word >> 192
 
 
 @internal
 @pure
 def _pack(active: uint256, head: uint256, tail: uint256) -> uint256:
+    """@dev An account word from active stake and queue indices."""
     # active <= _MAX_AMOUNT (checked on every increase: stake and rebond); head <= tail < 2**64 (indices grow by one
     # per unbond and reset to 0 when the queue empties)
     return active | (head << 128) | (tail << 192)
@@ -364,12 +369,14 @@ def _pack(active: uint256, head: uint256, tail: uint256) -> uint256:
 @internal
 @pure
 def _with_stake(word: uint256, active: uint256) -> uint256:
+    """@dev An account word with its active stake replaced."""
     return (word & ~_MAX_AMOUNT) | active
 
 
 @internal
 @pure
 def _entry(amount: uint256, maturity: uint256) -> uint256:
+    """@dev An unbond entry word from amount and maturity."""
     # amount <= _MAX_AMOUNT (an unbond is at most the active stake; a merge is checked); maturity is a timestamp, far below 2**128
     return amount | (maturity << 128)
 
@@ -377,10 +384,12 @@ def _entry(amount: uint256, maturity: uint256) -> uint256:
 @internal
 @pure
 def _amount(entry: uint256) -> uint256:
+    """@dev The amount of an unbond entry word."""
     return entry & _MAX_AMOUNT
 
 
 @internal
 @pure
 def _maturity(entry: uint256) -> uint256:
+    """@dev The maturity time of an unbond entry word."""
     return entry >> 128

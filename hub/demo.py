@@ -61,7 +61,9 @@ class DemoSettings:
     epochs: int = 4
     # @dev Seconds: long enough for the aux peer to judge a claim before it unlocks.
     challenge_window: int = 45
-    unbonding: int = 5
+    # @dev Longer than the challenge window, as the contracts require (docs/SPEC.md 7.1); the demo
+    #      never waits for it.
+    unbonding: int = 90
     # @dev Tokens one compute unit may claim per second (the default work-rate validator).
     max_rate: int = 5000
     keep_chain: bool = False
@@ -363,10 +365,12 @@ class LocalJob:
             claimed = self._paid("provider", provider.rewards.claim(self.pool_id)).amount
             self.say(f"provider claimed {format_inj(claimed)}")
         self._paid("creator", creator.pool.end(self.pool_id))
-        voided = [w.work_key for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id)
-                  if w.state.value == "voided"]
-        if voided:  # budget committed to work a fraud voided goes back before the refund
-            self._paid("creator", creator.rewards.release_voided(self.pool_id, voided))
+        voided: dict[str, list[str]] = {}
+        for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id):
+            if w.state.value == "voided":
+                voided.setdefault(w.node, []).append(w.work_key)
+        for node, keys in voided.items():  # budget committed to work a fraud voided goes back before the refund
+            self._paid("creator", creator.rewards.release_voided(self.pool_id, keys, node=node))
         refunded = self._paid("creator", creator.rewards.refund(self.pool_id)).value or 0
         self.say(f"pool ended; creator refunded the unused {format_inj(refunded)}")
         return claimed, refunded

@@ -71,11 +71,12 @@ def run_demo(console: Console | None = None) -> dict[str, int]:
     s.pool.submitWork(pool_id, honest, 600_000, sender=node.address)
     step("node submitted 600,000 tokens of work after 120 s (cap: 8 units x 1,000 tokens/s x 120 s)")
     boa.env.time_travel(seconds=601)
-    paid = s.rewards.claimRewards(pool_id, [honest], sender=actors["provider"])
+    paid = s.rewards.claimRewards(pool_id, node.address, [honest], sender=actors["provider"])
     step(f"challenge window passed; provider claimed {_inj(paid)}")
     s.pool.submitWork(pool_id, inflated, 4_000_000, sender=node.address)
     slash = 5 * INJ
-    s.pool.hardInvalidateWork(pool_id, inflated, slash, "claim above signed progress", sender=actors["validator"])
+    s.pool.hardInvalidateWork(pool_id, node.address, inflated, slash, "claim above signed progress",
+                              sender=actors["validator"])
     step(f"an inflated claim was hard-invalidated: node ejected from the pool, provider slashed {_inj(slash)}")
     s.stake.sweepSlashed(sender=actors["validator"])
     s.pool.endComputePool(pool_id, sender=actors["pool creator"])

@@ -156,19 +156,22 @@ class Auditor:
         self.policy = policy
         self.log_file = log_file
         self.window = client.rewards.budget(pool_id).challenge_window
-        self.judged: dict[str, Decision] = {}
+        # keyed by (node, work key): work keys are namespaced by node on chain, so two nodes may
+        # use the same key and each claim is judged on its own
+        self.judged: dict[tuple[str, str], Decision] = {}
         if log_file is not None and log_file.exists():
             for line in log_file.read_text().splitlines():
                 item = json.loads(line)
-                self.judged[item["work_key"]] = Decision(**{k: v for k, v in item.items() if k != "time"})
+                decision = Decision(**{k: v for k, v in item.items() if k != "time"})
+                self.judged[(decision.node.lower(), decision.work_key)] = decision
         self._from_block: int | None = None
-        self._claims: dict[str, Claim] = {}
+        self._claims: dict[tuple[str, str], Claim] = {}
 
     def claims(self) -> list[Claim]:
         """Every claim in the pool so far (new logs are fetched incrementally)."""
         head = self.client.block_number()
         for event in self.client.rewards.work_submitted(self.pool_id, from_block=self._from_block, to_block=head):
-            self._claims[event.work_key] = _claim(event, self.window)
+            self._claims[(event.node.lower(), event.work_key)] = _claim(event, self.window)
         self._from_block = head + 1
         return list(self._claims.values())
 
@@ -178,13 +181,13 @@ class Auditor:
         bound = peers_by_node(records, self.client.chain_id, self.pool_id)
         taken = []
         for claim in self.claims():
-            if claim.work_key in self.judged or now >= claim.unlocks_at:
+            if (claim.node.lower(), claim.work_key) in self.judged or now >= claim.unlocks_at:
                 continue  # decided already, or its window closed: it can no longer be challenged
             if now - claim.submitted_at < self.policy.grace_seconds:
                 continue  # give the peer's record time to reach the DHT
             decision = judge(claim, bound.get(claim.node), self.pool_id, self.policy)
             if decision.verdict != "accept":
-                work = self.client.rewards.work(self.pool_id, claim.work_key, now=now)
+                work = self.client.rewards.work(self.pool_id, claim.node, claim.work_key, now=now)
                 if work.voided or work.state.value != "locked":
                     # the node's hard invalidation already voided it: no second slash for one fraud
                     decision.reason += f"; already {'voided' if work.voided else work.state.value}, no action"
@@ -201,11 +204,12 @@ class Auditor:
 
         try:
             if decision.verdict == "soft":
-                result = self.client.pool.invalidate_work(self.pool_id, decision.work_key)
+                result = self.client.pool.invalidate_work(self.pool_id, decision.node, decision.work_key)
                 decision.evidence["tx"] = result.tx_hash
             elif decision.verdict == "hard":
                 result = self.client.pool.hard_invalidate_work(
                     self.pool_id,
+                    decision.node,
                     decision.work_key,
                     slash_amount=self.policy.slash,
                     reason=f"audit: {decision.reason}"[:128],
@@ -217,7 +221,7 @@ class Auditor:
         self._record(decision)
 
     def _record(self, decision: Decision) -> None:
-        self.judged[decision.work_key] = decision
+        self.judged[(decision.node.lower(), decision.work_key)] = decision
         log.info(
             "audit %s: node %s claimed %d, reported %d: %s (%s)",
             decision.work_key[:10],

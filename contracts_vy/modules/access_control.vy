@@ -1,4 +1,7 @@
 # pragma version 0.4.3
+# pragma nonreentrancy off
+# The lock is not needed here (role changes make no external call and send no INJ);
+# the contracts that use this module turn it on for their own functions.
 """
 @title Role-based access control
 @license MIT
@@ -63,17 +66,20 @@ def renounceRole(role: bytes32, account: address):
 @internal
 @view
 def _check_role(role: bytes32, account: address):
+    """@dev Revert unless `account` holds `role`."""
     assert self.hasRole[role][account], "AccessControl: missing role"
 
 
 @internal
 def _grant_role(role: bytes32, account: address):
+    """@dev Give `role` to `account` (it must not hold it) and log it."""
     self.hasRole[role][account] = True
     log IAccessControl.RoleGranted(role=role, account=account, sender=msg.sender)
 
 
 @internal
 def _revoke_role(role: bytes32, account: address):
+    """@dev Take `role` from `account` (it must hold it) and log it."""
     assert self.hasRole[role][account], "AccessControl: role not held"
     self.hasRole[role][account] = False
     log IAccessControl.RoleRevoked(role=role, account=account, sender=msg.sender)

@@ -1,4 +1,7 @@
 # pragma version 0.4.3
+# pragma nonreentrancy off
+# The lock is not needed here (hashing and signature recovery only; no state change after deploy);
+# the contracts that use this module turn it on for their own functions.
 """
 @title EIP-712 typed-data hashing and strict signature recovery
 @license MIT
@@ -52,6 +55,7 @@ def DOMAIN_SEPARATOR() -> bytes32:
 @internal
 @view
 def _domain_separator() -> bytes32:
+    """@dev The domain separator, rebuilt if the chain id changed since deployment."""
     if chain.id == _CACHED_CHAIN_ID and self == _CACHED_SELF:
         return _CACHED_DOMAIN_SEPARATOR
     return self._build_domain_separator()
@@ -60,18 +64,21 @@ def _domain_separator() -> bytes32:
 @internal
 @view
 def _build_domain_separator() -> bytes32:
+    """@dev The domain separator for the current chain id and this contract."""
     return keccak256(abi_encode(_DOMAIN_TYPEHASH, _HASHED_NAME, _HASHED_VERSION, chain.id, self))
 
 
 @internal
 @view
 def _hash_typed_data(struct_hash: bytes32) -> bytes32:
+    """@dev The EIP-712 digest of a struct hash under this contract's domain."""
     return keccak256(concat(x"1901", self._domain_separator(), struct_hash))
 
 
 @internal
 @pure
 def _recover(digest: bytes32, signature: Bytes[65]) -> address:
+    """@dev The signer of `digest`, refusing malformed, high-s and zero recoveries."""
     assert len(signature) == 65, "EIP712: signature must be 65 bytes"
     r: uint256 = extract32(signature, 0, output_type=uint256)
     s: uint256 = extract32(signature, 32, output_type=uint256)

@@ -28,8 +28,8 @@ def __init__(max_units_per_compute_unit_per_second: uint256):
     MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND = max_units_per_compute_unit_per_second
 
 
-@view
 @external
+@view
 def validateWork(
     poolId: uint256, node: address, computeUnits: uint256, workUnits: uint256, elapsed: uint256
 ) -> bool:

@@ -194,16 +194,19 @@ def blacklist_provider(
 def invalidate_work(
     ctx: ChainContext,
     pool_id: PoolArgument,
+    node: Annotated[str, typer.Argument(help="The node that submitted the work (keys are per node).")],
     work_key: Annotated[str, typer.Argument(help="The work key (0x + 64 hex digits).")],
 ) -> None:
     """Soft-invalidate work as the pool's manager: its reward returns to the budget."""
     from hub.inputs import parse_bytes32
 
     key = parse_bytes32(work_key)
+    address = _address(node, "node")
     ctx.print_tx(
-        ctx.client().pool.invalidate_work(pool_id, key),
-        f"invalidated work 0x{key.hex()}",
+        ctx.client().pool.invalidate_work(pool_id, address, key),
+        f"invalidated work 0x{key.hex()} of node {address}",
         pool_id=pool_id,
+        node=address,
         work_key="0x" + key.hex(),
     )
 

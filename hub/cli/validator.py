@@ -30,9 +30,17 @@ def whitelist(ctx: ChainContext, provider: ProviderArgument) -> None:
 
 @chain_command(app, "blacklist")
 def blacklist(ctx: ChainContext, provider: ProviderArgument) -> None:
-    """Blacklist a provider for good (slash first if its stake should go)."""
+    """Blacklist a provider for good and release its nodes from their pools (slash first if its stake
+    should go)."""
     address = _address(provider, "provider")
-    ctx.print_tx(ctx.client().hub.blacklist_provider(address), f"blacklisted provider {address}", provider=address)
+    client = ctx.client()
+    nodes = [n.address for n in client.registry.nodes_of(address)]
+    ctx.print_tx(
+        client.hub.blacklist_provider(address, nodes),
+        f"blacklisted provider {address}; released {len(nodes)} node(s) from their pools",
+        provider=address,
+        nodes=nodes,
+    )
 
 
 @chain_command(app, "validate-node")
@@ -55,13 +63,25 @@ def slash(
     provider: ProviderArgument,
     amount: Annotated[str, typer.Argument(help="Most to slash: INJ (10, 0.5) or wei (1000wei).")],
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record (at most 128 bytes).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Send without asking (for scripts).")] = False,
 ) -> None:
-    """Slash a provider's stake; the INJ is held for the treasury, never paid to you."""
+    """Slash a provider's stake, at most its bonded requirement per call; the INJ is held for the
+    treasury, never paid to you. Shows what would be taken and asks first."""
     from hub.amounts import format_inj, parse_amount
+    from hub.errors import HubError
 
     address = _address(provider, "provider")
     value = parse_amount(amount, what="slash amount", allow_zero=False)
-    result = ctx.client().hub.slash(address, value, reason)
+    client = ctx.client()
+    taken = client.hub.preview_slash(address, value)
+    if taken == 0:
+        raise HubError(f"{address} has nothing to slash", hint="`hub provider show` shows its stake")
+    if not yes and not typer.confirm(
+        f"slash {format_inj(taken)} from {address} (asked {format_inj(value)}; a slash takes at most the "
+        "provider's bonded requirement and what it holds)?"
+    ):
+        raise HubError("slash cancelled, nothing sent", hint="--yes sends without asking")
+    result = client.hub.slash(address, value, reason)
     ctx.print_tx(
         result,
         f"slashed {format_inj(result.value or 0)} from {address}",
@@ -75,6 +95,7 @@ def slash(
 def invalidate_work(
     ctx: ChainContext,
     pool_id: Annotated[int, typer.Argument(help="The pool id.", min=0, max=UINT256_MAX)],
+    node: Annotated[str, typer.Argument(help="The node that submitted the work (keys are per node).")],
     work_key: Annotated[str, typer.Argument(help="The work key (0x + 64 hex digits).")],
     hard: Annotated[
         bool, typer.Option("--hard", help="Fraud: void the node's locked rewards, eject and bar it.")
@@ -90,19 +111,21 @@ def invalidate_work(
     from hub.inputs import parse_bytes32
 
     key = parse_bytes32(work_key)
+    node_address = _address(node, "node")
     if not hard and (slash_amount is not None or reason):
         raise HubError("--slash and --reason go with --hard", hint="add --hard, or drop them for a soft invalidation")
     value = parse_amount(slash_amount, what="slash amount") if slash_amount is not None else 0
     client = ctx.client()
     if hard:
-        result = client.pool.hard_invalidate_work(pool_id, key, slash_amount=value, reason=reason)
+        result = client.pool.hard_invalidate_work(pool_id, node_address, key, slash_amount=value, reason=reason)
     else:
-        result = client.pool.invalidate_work(pool_id, key)
+        result = client.pool.invalidate_work(pool_id, node_address, key)
     kind = "hard" if hard else "soft"
     ctx.print_tx(
         result,
-        f"{kind}-invalidated work 0x{key.hex()} in pool {pool_id}",
+        f"{kind}-invalidated work 0x{key.hex()} of node {node_address} in pool {pool_id}",
         pool_id=pool_id,
+        node=node_address,
         work_key="0x" + key.hex(),
         hard=hard,
         slash=value,

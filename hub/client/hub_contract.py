@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 UNBOND_SLOT_GAS = 22_100
 
 
+# @dev Most nodes per blacklistProvider call (InjectiveAiHub.MAX_BATCH).
+MAX_BATCH = 64
+
+
 def _positive(amount: int, what: str) -> None:
     if amount <= 0:
         raise HubError(f"{what} must be more than zero", hint="e.g. 10 (INJ), 0.5 or 1000wei")
@@ -218,11 +222,28 @@ class HubContract(ContractBinding):
     def whitelist_provider(self, provider: str) -> TxResult:
         return self._send("whitelistProvider", address_arg(provider, "provider"), action="whitelist provider")
 
-    def blacklist_provider(self, provider: str) -> TxResult:
-        return self._send("blacklistProvider", address_arg(provider, "provider"), action="blacklist provider")
+    def blacklist_provider(self, provider: str, nodes: list[str] | None = None) -> TxResult:
+        """Blacklist `provider` network-wide and release its nodes from their pools (its current nodes,
+        found from the logs, unless given). The first 64 go with the blacklist; any others in a pool
+        are released afterwards, one transaction each (`ComputePool.releaseBlacklistedNode`)."""
+        provider = address_arg(provider, "provider")
+        if nodes is None:
+            nodes = [n.address for n in self.client.registry.nodes_of(provider)]
+        nodes = [address_arg(n, "node") for n in nodes]
+        result = self._send("blacklistProvider", provider, nodes[:MAX_BATCH], action="blacklist provider")
+        for node in nodes[MAX_BATCH:]:
+            if self.client.pool.active_pool_of(node):
+                self.client.pool.release_blacklisted_node(node)
+        return result
+
+    def preview_slash(self, provider: str, amount: int) -> int:
+        """What `slash(provider, amount)` would take now: capped by the provider's bonded requirement
+        (docs/SPEC.md 3.3) and by what it holds."""
+        return self._read("previewSlash", address_arg(provider, "provider"), amount)
 
     def slash(self, provider: str, amount: int, reason: str) -> TxResult:
-        """Slash up to `amount` of `provider`'s stake to the treasury; `value` is the amount slashed."""
+        """Slash up to `amount` of `provider`'s stake to the treasury, at most its bonded requirement
+        per call (`preview_slash`); `value` is the amount slashed."""
         _positive(amount, "the slash amount")
         if len(reason.encode()) > 128:
             raise HubError("the slash reason is longer than 128 bytes", hint="shorten --reason")

@@ -115,10 +115,20 @@ class PoolContract(ContractBinding):
         self.client.domains.get(domain_id)  # a one-line error for an unknown domain
         if reward_per_unit <= 0:
             raise HubError("the reward per unit must be more than zero", hint="e.g. --reward-per-unit 1000wei")
+        if budget <= 0:
+            raise HubError("the pool needs a budget of more than zero", hint="e.g. --budget 10 (INJ)")
         if not 0 < challenge_window <= MAX_CHALLENGE_WINDOW:
             raise HubError(
                 f"the challenge window must be 1 s to 30 days, got {challenge_window} s",
                 hint="e.g. --challenge-window 1h",
+            )
+        unbonding = self.client.stake.unbonding_period()
+        if challenge_window >= unbonding:
+            # docs/SPEC.md 7.1: the stake behind work must outlast the work's window
+            raise HubError(
+                f"the challenge window ({challenge_window} s) must be shorter than the unbonding period "
+                f"({unbonding} s)",
+                hint=f"e.g. --challenge-window {max(unbonding // 2, 1)}s",
             )
         if compute_limit < 0:
             raise HubError("the compute limit cannot be negative", hint="0 means no limit")
@@ -165,7 +175,10 @@ class PoolContract(ContractBinding):
         return self._send("startComputePool", pool_id, action="start pool")
 
     def end(self, pool_id: int) -> TxResult:
-        self._require_creator(pool_id, PoolStatus.ACTIVE)
+        """End an ACTIVE pool, or cancel a PENDING one (its whole budget becomes refundable)."""
+        pool = self._require_creator(pool_id)
+        if pool.status not in (PoolStatus.PENDING, PoolStatus.ACTIVE):
+            raise HubError(f"pool {pool_id} has already ended", hint=f"`hub pool show {pool_id}`")
         return self._send("endComputePool", pool_id, action="end pool")
 
     def set_manager(self, pool_id: int, manager: str) -> TxResult:
@@ -251,6 +264,10 @@ class PoolContract(ContractBinding):
             )
         return self._send("blacklistProvider", pool_id, provider, members, action="blacklist provider")
 
+    def release_blacklisted_node(self, node: str) -> TxResult:
+        """Anyone: take a node of a network-blacklisted provider out of its pool (docs/SPEC.md 3.4)."""
+        return self._send("releaseBlacklistedNode", address_arg(node, "node"), action="release blacklisted node")
+
     # -- work
 
     def submit_work(self, pool_id: int, work_key: bytes | str, units: int) -> TxResult:
@@ -259,22 +276,35 @@ class PoolContract(ContractBinding):
             raise HubError("work units must be more than zero")
         return self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
 
-    def invalidate_work(self, pool_id: int, work_key: bytes | str) -> TxResult:
-        """Soft invalidation (a validator or the pool's manager): the work's reward returns to the budget."""
-        return self._send("invalidateWork", pool_id, key_arg(work_key), action="invalidate work")
+    def invalidate_work(self, pool_id: int, node: str, work_key: bytes | str) -> TxResult:
+        """Soft invalidation (a validator or the pool's manager) of `node`'s work key: the work's
+        reward returns to the budget."""
+        return self._send(
+            "invalidateWork", pool_id, address_arg(node, "node"), key_arg(work_key), action="invalidate work"
+        )
 
     def hard_invalidate_work(
-        self, pool_id: int, work_key: bytes | str, *, slash_amount: int = 0, reason: str = ""
+        self, pool_id: int, node: str, work_key: bytes | str, *, slash_amount: int = 0, reason: str = ""
     ) -> TxResult:
-        """Hard invalidation (a validator, for fraud): voids the node's locked rewards in the pool,
-        ejects and bars the node, and slashes up to `slash_amount` of its provider's stake."""
+        """Hard invalidation (a validator, for fraud) of `node`'s work key: voids the node's locked
+        rewards in the pool, ejects and bars the node, and slashes its provider: at most
+        `slash_amount`, capped per incident by the provider's bonded requirement (`hub.preview_slash`);
+        `value` is the amount slashed."""
         if slash_amount < 0:
             raise HubError("the slash amount cannot be negative")
         if len(reason.encode()) > 128:
             raise HubError("the reason is longer than 128 bytes", hint="shorten --reason")
-        return self._send(
-            "hardInvalidateWork", pool_id, key_arg(work_key), slash_amount, reason, action="hard-invalidate work"
+        result = self._send(
+            "hardInvalidateWork",
+            pool_id,
+            address_arg(node, "node"),
+            key_arg(work_key),
+            slash_amount,
+            reason,
+            action="hard-invalidate work",
         )
+        events = self.client.stake._events(result, "Slashed")
+        return result.with_value(int(events[0]["args"]["slashed"]) if events else 0)
 
 
 def _pool(pool_id: int, raw: tuple) -> Pool:

@@ -38,11 +38,20 @@ class RewardsContract(ContractBinding):
         )
 
     def work(
-        self, pool_id: int, work_key: bytes | str, *, now: int | None = None, reward_per_unit: int | None = None
+        self,
+        pool_id: int,
+        node: str,
+        work_key: bytes | str,
+        *,
+        now: int | None = None,
+        reward_per_unit: int | None = None,
     ) -> Work:
-        """One work key and its state at `now` (default: the latest block's time)."""
+        """One work key of `node` (keys are namespaced by node) and its state at `now` (default: the
+        latest block's time)."""
         key = key_arg(work_key)
-        node, provider, units, submitted_at, state, unlocks_at, voided = self._read("getWork", pool_id, key)
+        node, provider, units, submitted_at, state, unlocks_at, voided = self._read(
+            "getWork", pool_id, address_arg(node, "node"), key
+        )
         now = self.client.now() if now is None else now
         if reward_per_unit is None:
             reward_per_unit = self.budget(pool_id).reward_per_unit
@@ -113,18 +122,23 @@ class RewardsContract(ContractBinding):
         for event in self.work_submitted(pool_id, provider=provider):
             if event.pool_id not in rates:
                 rates[event.pool_id] = self.budget(event.pool_id).reward_per_unit
-            works.append(self.work(event.pool_id, event.work_key, now=now, reward_per_unit=rates[event.pool_id]))
+            works.append(
+                self.work(event.pool_id, event.node, event.work_key, now=now, reward_per_unit=rates[event.pool_id])
+            )
         return works
 
     # -- provider: claim
 
-    def claim(self, pool_id: int, work_keys: Sequence[bytes | str] | None = None) -> ClaimResult:
-        """Claim rewards in `pool_id` for the signer (a provider): the given work keys, or every
-        claimable one found in the WorkSubmitted logs. Sent in batches of 64."""
+    def claim(
+        self, pool_id: int, work_keys: Sequence[bytes | str] | None = None, *, node: str | None = None
+    ) -> ClaimResult:
+        """Claim rewards in `pool_id` for the signer (a provider): the given work keys (of `node`, or
+        of whichever of the signer's nodes submitted them, from the logs), or every claimable one
+        found in the WorkSubmitted logs. Sent per node, in batches of 64."""
         me = self.client.address
         if work_keys is None:
-            keys = [w.work_key for w in self.rewards_of(me, pool_id) if w.state == WorkState.CLAIMABLE]
-            if not keys:
+            pairs = [(w.node, w.work_key) for w in self.rewards_of(me, pool_id) if w.state == WorkState.CLAIMABLE]
+            if not pairs:
                 raise HubError(
                     f"nothing to claim in pool {pool_id} for {me}",
                     hint="`hub rewards` shows what is locked and when it unlocks",
@@ -133,16 +147,31 @@ class RewardsContract(ContractBinding):
             keys = [hex32(key_arg(k)) for k in work_keys]
             if not keys:
                 raise HubError("no work keys given")
+            pairs = [(address_arg(node, "node"), k) for k in keys] if node else self._pairs_of(pool_id, keys, me)
         total = fee = 0
         hashes = []
-        for start in range(0, len(keys), MAX_BATCH):
-            batch = [key_arg(k) for k in keys[start : start + MAX_BATCH]]
-            result = self._send("claimRewards", pool_id, batch, action="claim rewards")
-            events = self._events(result, "RewardsClaimed")
-            total += int(events[0]["args"]["amount"]) if events else 0
-            hashes.append(result.tx_hash)
-            fee += result.fee
+        for by_node, keys_of_node in _by_node(pairs).items():
+            for start in range(0, len(keys_of_node), MAX_BATCH):
+                batch = [key_arg(k) for k in keys_of_node[start : start + MAX_BATCH]]
+                result = self._send("claimRewards", pool_id, by_node, batch, action="claim rewards")
+                events = self._events(result, "RewardsClaimed")
+                total += int(events[0]["args"]["amount"]) if events else 0
+                hashes.append(result.tx_hash)
+                fee += result.fee
+        keys = [k for _, k in pairs]
         return ClaimResult(pool_id=pool_id, amount=total, work_keys=keys, tx_hashes=hashes, fee=fee)
+
+    def _pairs_of(self, pool_id: int, keys: list[str], provider: str) -> list[tuple[str, str]]:
+        """(node, key) for each of `keys` submitted in `pool_id` by a node of `provider`."""
+        wanted = set(keys)
+        pairs = [(e.node, e.work_key) for e in self.work_submitted(pool_id, provider=provider) if e.work_key in wanted]
+        missing = wanted - {k for _, k in pairs}
+        if missing:
+            raise HubError(
+                f"work key {sorted(missing)[0]} was not submitted in pool {pool_id} by a node of {provider}",
+                hint="`hub rewards` lists your work keys; --node names the node that submitted it",
+            )
+        return pairs
 
     def claim_all(self) -> list[ClaimResult]:
         """Claim everything claimable for the signer, pool by pool."""
@@ -154,20 +183,31 @@ class RewardsContract(ContractBinding):
 
     # -- anyone: release voided work
 
-    def release_voided(self, pool_id: int, work_keys: Sequence[bytes | str] | None = None) -> TxResult:
-        """Return the rewards of voided work to the pool's budget; `value` is the amount."""
+    def release_voided(
+        self, pool_id: int, work_keys: Sequence[bytes | str] | None = None, *, node: str | None = None
+    ) -> TxResult:
+        """Return the rewards of one node's voided work to the pool's budget (up to 64 keys per call;
+        call again for more); `value` is the amount. Without keys, the first node with voided work
+        found in the logs, and its voided keys."""
         if work_keys is None:
             now = self.client.now()
             rate = self.budget(pool_id).reward_per_unit
-            work_keys = [
-                e.work_key
-                for e in self.work_submitted(pool_id)
-                if self.work(pool_id, e.work_key, now=now, reward_per_unit=rate).state == WorkState.VOIDED
+            voided = [
+                (e.node, e.work_key)
+                for e in self.work_submitted(pool_id, node=node)
+                if self.work(pool_id, e.node, e.work_key, now=now, reward_per_unit=rate).state == WorkState.VOIDED
             ]
+            if voided:
+                node = voided[0][0]
+            work_keys = [k for n, k in voided if n == node]
+        elif node is None:
+            raise HubError("name the node whose voided work to release", hint="--node ADDRESS")
         if not work_keys:
             raise HubError(f"no voided work to release in pool {pool_id}")
         batch = [key_arg(k) for k in work_keys[:MAX_BATCH]]
-        result = self._send("releaseVoidedWork", pool_id, batch, action="release voided work")
+        result = self._send(
+            "releaseVoidedWork", pool_id, address_arg(node, "node"), batch, action="release voided work"
+        )
         events = self._events(result, "VoidedWorkReleased")
         return result.with_value(int(events[0]["args"]["amount"]) if events else None)
 
@@ -197,3 +237,11 @@ class RewardsContract(ContractBinding):
                 hint="use the account that created the pool",
             )
         return budget
+
+
+def _by_node(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """(node, key) pairs grouped by node, in first-seen order: a claim call takes one node's keys."""
+    grouped: dict[str, list[str]] = {}
+    for node, key in pairs:
+        grouped.setdefault(node, []).append(key)
+    return grouped

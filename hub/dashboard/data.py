@@ -24,7 +24,9 @@ def snapshot(client: HubClient) -> dict[str, Any]:
             total += event.units
             by_node[event.node] += event.units
             progress.append({"time": event.unlocks_at - budget.challenge_window - 1, "units": total})
-            work = client.rewards.work(pool.pool_id, event.work_key, now=now, reward_per_unit=budget.reward_per_unit)
+            work = client.rewards.work(
+                pool.pool_id, event.node, event.work_key, now=now, reward_per_unit=budget.reward_per_unit
+            )
             rewards[(event.provider, pool.pool_id)][work.state.value] += work.reward
         pools.append({
             **pool.model_dump(mode="json"),

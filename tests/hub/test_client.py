@@ -88,14 +88,14 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         (keys[0], 1000, 1000 * 10**6, provider.address),
         (keys[1], 500, 500 * 10**6, provider.address),
     ]
-    assert trainer.rewards.work(pool_id, keys[0]).state == WorkState.LOCKED
+    assert trainer.rewards.work(pool_id, node.address, keys[0]).state == WorkState.LOCKED
 
-    as_validator.pool.invalidate_work(pool_id, keys[1])  # soft: the node stays
-    assert trainer.rewards.work(pool_id, keys[1]).state == WorkState.INVALIDATED
+    as_validator.pool.invalidate_work(pool_id, node.address, keys[1])  # soft: the node stays
+    assert trainer.rewards.work(pool_id, node.address, keys[1]).state == WorkState.INVALIDATED
     assert trainer.pool.active_pool_of(node.address) == pool_id
 
     deadline = time.monotonic() + 10
-    while trainer.rewards.work(pool_id, keys[0]).state != WorkState.CLAIMABLE:
+    while trainer.rewards.work(pool_id, node.address, keys[0]).state != WorkState.CLAIMABLE:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     before = as_provider.balance()
@@ -107,7 +107,9 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     wait_for_next_block_second(trainer)
     fraud = make_work_key(pool_id, "peer-1", 3)
     trainer.pool.submit_work(pool_id, fraud, 100)
-    result = as_validator.pool.hard_invalidate_work(pool_id, fraud, slash_amount=INJ, reason="inflated")
+    result = as_validator.pool.hard_invalidate_work(
+        pool_id, node.address, fraud, slash_amount=INJ, reason="inflated"
+    )
     assert result.block_number > 0
     assert trainer.pool.active_pool_of(node.address) == 0
     assert as_provider.stake.stake_of(provider.address) == 4 * INJ

@@ -57,7 +57,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:
     meta = files_dir / "meta.json"
     meta.write_text('{"run_id": "failures"}')
     pools = world.client(creator).pool
-    pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=600).value
+    pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=9).value
     pools.start(pool_id)
     as_provider.pool.join(pools.invite(pool_id, node.address))
     wait_for_next_block_second(world.client())
@@ -152,7 +152,12 @@ CASES = [
         "work key already used",
         None,
     ),
-    ("malformed work key", "validator invalidate-work {pool} 0x1234 -a validator", "invalid work key", None),
+    (
+        "malformed work key",
+        "validator invalidate-work {pool} {node_address} 0x1234 -a validator",
+        "invalid work key",
+        None,
+    ),
     ("nothing to claim", "rewards claim -a {provider}", "nothing to claim", None),
     (
         "missing metadata file",
@@ -185,7 +190,7 @@ CASES = [
     ("start by non-creator", "pool start {pool} -a {outsider}", "is not the creator of pool", None),
     (
         "hard invalidation by manager (revert)",
-        "validator invalidate-work {pool} {key} --hard -a {creator}",
+        "validator invalidate-work {pool} {node_address} {key} --hard -a {creator}",
         "caller is not a validator",
         None,
     ),
@@ -221,6 +226,7 @@ def test_bad_input_is_one_line_nonzero_and_sends_nothing(world, stage: Stage, ar
         "poor": stage.poor.name,
         "creator": stage.creator.name,
         "node": stage.node.name,
+        "node_address": stage.node.address,
         "node2": stage.node2.address,
         "outsider_address": stage.outsider.address,
         "flipped": _flip_case(stage.provider.address),
