@@ -43,6 +43,7 @@ class Mutant:
     old: str
     new: str
     equivalent: str = ""  # why no caller can tell the difference, for an equivalent mutant
+    every: bool = False  # replace every occurrence of `old` (one spot otherwise)
 
 
 MUTANTS = [
@@ -225,8 +226,8 @@ MUTANTS = [
         "VAL1",
         "validators/WorkRateValidator.vy",
         "validateWork: the exact cap is refused (<= becomes <)",
-        "    return workUnits <= computeUnits",
-        "    return workUnits < computeUnits",
+        "    return needed <= elapsed",
+        "    return needed < elapsed",
     ),
     # RewardsDistributor ---------------------------------------------------------------------------
     Mutant(
@@ -240,8 +241,8 @@ MUTANTS = [
         "RD2",
         "RewardsDistributor.vy",
         "invalidateWork: the last second of the window is closed",
-        "    assert block.timestamp <= submitted_at + self._budgets[poolId].challengeWindow, (",
-        "    assert block.timestamp < submitted_at + self._budgets[poolId].challengeWindow, (",
+        "    assert block.timestamp <= submitted_at + self._window(terms), (",
+        "    assert block.timestamp < submitted_at + self._window(terms), (",
     ),
     Mutant(
         "RD3",
@@ -275,7 +276,7 @@ MUTANTS = [
         "RD7",
         "RewardsDistributor.vy",
         "releaseVoidedWork: any pending work can be released (check dropped)",
-        '        assert self._is_void(poolId, node, submitted_at, window), "RewardsDistributor: work not voided"\n',
+        '        assert self._is_void(void_from, submitted_at, window), "RewardsDistributor: work not voided"\n',
         "",
     ),
     Mutant(
@@ -295,12 +296,113 @@ MUTANTS = [
 ]
 
 
+# The holes of issue 10, put back into the fixed contracts one at a time: the suite must kill each
+# (bench/RESULTS.md, "Fuzz", records which rule did).
+HOLES = [
+    Mutant(
+        "H1",
+        "ComputePool.vy",
+        "hole 1: the rate cap counts seconds before the pool started (join time banks capacity)",
+        "max(self._last_work(word), active_since))",
+        "self._last_work(word))",
+    ),
+    Mutant(
+        "H2",
+        "StakeManager.vy",
+        "hole 2: a slash that finds nothing reverts, so a hard invalidation can be escaped",
+        "    if slashed == 0:\n",
+        '    assert slashed > 0, "StakeManager: nothing to slash"\n    if slashed == 0:\n',
+    ),
+    Mutant(
+        "H3",
+        "ComputePool.vy",
+        "hole 3: a challenge window may outlast the unbonding period",
+        "    assert challengeWindow < staticcall self.stakeManager.UNBONDING_PERIOD(), (\n"
+        '        "ComputePool: challenge window must be shorter than the unbonding period"\n    )\n',
+        "",
+    ),
+    Mutant(
+        "H4a",
+        "InjectiveAiHub.vy",
+        "hole 4: a validator's slash takes any amount (no per-incident cap)",
+        "    return min(amount, self._minimum(total_compute))",
+        "    return amount",
+    ),
+    Mutant(
+        "H4b",
+        "ComputePool.vy",
+        "hole 4: a hard invalidation slashes any amount (no per-incident cap)",
+        "min(slashAmount, cap)",
+        "slashAmount",
+    ),
+    Mutant(
+        "H4c",
+        "InjectiveAiHub.vy",
+        "hole 4: the federator raises the stake minimum without a ceiling",
+        '    assert amount <= MAX_MIN_STAKE_PER_COMPUTE_UNIT, "InjectiveAiHub: stake minimum above the ceiling"\n',
+        "",
+    ),
+    Mutant(
+        "H5a",
+        "ComputePool.vy",
+        "hole 5: a PENDING pool cannot be cancelled (its budget is stuck)",
+        "status == IComputePool.PoolStatus.ACTIVE or status == IComputePool.PoolStatus.PENDING",
+        "status == IComputePool.PoolStatus.ACTIVE",
+    ),
+    Mutant(
+        "H5b",
+        "ComputePool.vy",
+        "hole 5: soft invalidation by an outsider names only the pool manager",
+        '"ComputePool: caller is not a validator or the pool manager"',
+        '"ComputePool: caller is not the pool manager"',
+    ),
+    Mutant(
+        "H6",
+        "RewardsDistributor.vy",
+        "hole 6: work keys are unique per pool, not per node (squattable)",
+        "self._work[poolId][node]",
+        "self._work[poolId][empty(address)]",
+        every=True,
+    ),
+    Mutant(
+        "H7",
+        "InjectiveAiHub.vy",
+        "hole 7: a network blacklist leaves the provider's nodes seated in their pools",
+        "        extcall self.computePool.releaseNode(node)\n",
+        "        pass\n",
+    ),
+    Mutant(
+        "H8a",
+        "ComputePool.vy",
+        "hole 8: a provider below its minimum stake still submits work",
+        "    assert (staticcall self.stakeManager.stakeOf(provider)) >= self._minimum_stake(total_compute), (\n"
+        '        "ComputePool: provider stake below minimum"\n    )\n',
+        "",
+    ),
+    Mutant(
+        "H8b",
+        "ComputePool.vy",
+        "hole 8: a pool with a zero budget is accepted",
+        '    assert msg.value > 0, "ComputePool: zero budget"\n',
+        "",
+    ),
+    Mutant(
+        "H8c",
+        "ComputeRegistry.vy",
+        "hole 8: a re-registered provider keeps its old whitelist",
+        "    self._providerWord[provider] = word & _BLACKLISTED\n",
+        "    self._providerWord[provider] = word & (_BLACKLISTED | _WHITELISTED)\n",
+    ),
+]
+MUTANTS += HOLES
+
+
 def apply(mutant: Mutant, base: Path, into: Path) -> None:
     shutil.copytree(base, into)
     path = into / mutant.file
     source = path.read_text()
     count = source.count(mutant.old)
-    if count != 1:
+    if count == 0 or (count > 1 and not mutant.every):
         raise ValueError(f"{mutant.id}: the text to mutate occurs {count} times in {mutant.file}")
     path.write_text(source.replace(mutant.old, mutant.new))
 
@@ -352,7 +454,7 @@ def killer(report: Path, output: str) -> str:
             for failure in list(case.iter("failure")) + list(case.iter("error")):
                 # the traceback text starts with the first exception, the message is the last one
                 text = (failure.text or "") + "\n" + (failure.get("message") or "")
-                tag = re.search(r"\[((?:inv_|call:)[\w:()]+)\]", text)
+                tag = re.search(r"\[((?:inv_|call:|rule:)[\w:()]+)\]", text)
                 test = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name', '?')}".strip(".")
                 if tag:
                     return f"{tag.group(1)} ({test})"

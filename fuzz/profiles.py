@@ -8,6 +8,8 @@
 - `deep`: `pytest fuzz/ --hypothesis-profile=deep`, at least 100,000 stateful steps in all.
 - `mutants`: what `fuzz/mutants.py` runs: the `ci` profile without the shrink phase (a mutant is
   killed by the first failing example; shrinking it would only cost time).
+- `coverage`: what `make coverage` runs: the `ci` profile with a quarter of each machine's budget,
+  since coverage.py's tracing makes every step several times slower.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 settings.register_profile("dev", max_examples=20, stateful_step_count=40, **_COMMON)
 settings.register_profile("deep", max_examples=400, stateful_step_count=120, **_COMMON)
+settings.register_profile("coverage", parent=settings.get_profile("ci"))
 settings.register_profile(
     "mutants",
     parent=settings.get_profile("ci"),
@@ -30,7 +33,11 @@ _BUDGETED = {"default", "ci", "mutants"}
 
 
 def machine_settings(examples: int, steps: int = 50) -> settings:
-    """Settings of one state machine: its CI budget under `ci`/`default`, else the profile's."""
-    if settings.get_current_profile_name() in _BUDGETED:
+    """Settings of one state machine: its CI budget under `ci`/`default` (a quarter of it under
+    `coverage`), else the profile's."""
+    profile = settings.get_current_profile_name()
+    if profile in _BUDGETED:
         return settings(max_examples=examples, stateful_step_count=steps, **_COMMON)
+    if profile == "coverage":
+        return settings(max_examples=max(examples // 4, 1), stateful_step_count=steps, **_COMMON)
     return settings(**_COMMON)

@@ -96,7 +96,7 @@ class Book:
         if name == "submitWork":
             provider = str(s.registry.getNode(sender).provider)
             return dict(provider=provider, **self._standing(provider))
-        if name == "withdraw":
+        if name in ("withdraw", "reclaimStake"):
             return dict(queue=[tuple(e) for e in s.stake.pendingUnbonds(sender)])
         if name == "hardInvalidateWork":
             provider = self.works[tuple(args[:3])].provider if tuple(args[:3]) in self.works else sender
@@ -109,7 +109,10 @@ class Book:
             return dict(status=pool.status, creator=str(pool.creator))
         if name in ("registerProvider", "deregisterProvider"):
             record = s.registry.getProvider(sender)
-            return dict(blacklisted=record.blacklisted, registered=record.registered, nodes=record.nodeCount)
+            queue = [tuple(e) for e in s.stake.pendingUnbonds(sender)]
+            return dict(
+                blacklisted=record.blacklisted, registered=record.registered, nodes=record.nodeCount, queue=queue
+            )
         return {}
 
     def _standing(self, provider: str) -> dict:
@@ -158,8 +161,9 @@ class Book:
             broken("R10", f"{sender} registered (blacklisted before: {pre['blacklisted']}) and is whitelisted")
 
     def _unbonded(self, sender, args, value, pre, result, now) -> None:
-        queue = self.s.stake.pendingUnbonds(sender)
-        if queue and queue[-1][1] < now + self.unbonding:
+        queue = [tuple(e) for e in self.s.stake.pendingUnbonds(sender)]
+        # the entry this call created or merged into is the newest one, if the queue changed at all
+        if queue != pre["queue"] and queue and queue[-1][1] < now + self.unbonding:
             broken("R11", f"{sender} unbonded at t={now}, maturing at {queue[-1][1]}")
 
     _on_reclaimStake = _unbonded
