@@ -8,8 +8,13 @@
    progress record, so the aux peer can map DHT records to on-chain claims.
 4. Train (`trainer.train_loop.run_training`). Every collaborative epoch becomes a durable work
    receipt (`trainer.work_queue`); a submitter thread sends them every `submit_every_epochs`
-   epochs, retrying while the chain is away, never twice.
-5. Stop when the run ends, when asked, or when the chain says the node is out of the pool.
+   epochs, retrying while the chain is away, never twice, and never more than the pool's
+   work-rate cap allows (the node's compute units x the pool's max rate: the start-up log states
+   it, and the first epoch that trains faster than it warns with the numbers and the fixes).
+5. Stop when the run ends, when asked (the first Ctrl+C or SIGTERM), or when the chain says the
+   node is out of the pool. On the way out the submitter makes one pass (it claims what the cap
+   allows at that moment) and never waits to retry: what is left stays in the receipts file and
+   goes out with the next `trainer join` in the same workdir.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from hub.client import HubClient
     from trainer.pool_run import PoolMetadata
     from trainer.train_loop import EpochReport, TrainingSummary
+    from trainer.work_queue import WorkCap
 
 log = logging.getLogger("trainer")
 
@@ -44,6 +50,12 @@ class JoinSummary:
     confirmed: int = 0
     rejected: list[str] = field(default_factory=list)
     unsettled: int = 0
+    claimed_tokens: int = 0
+    """Tokens in claims the chain confirmed."""
+    dropped_tokens: int = 0
+    """Tokens trained but never claimed: beyond the pool's work-rate cap."""
+    waiting_tokens: int = 0
+    """Tokens in receipts still to send (the next `trainer join` in this workdir sends them)."""
 
 
 def pool_metadata(client: HubClient, pool_id: int) -> PoolMetadata:
@@ -76,12 +88,15 @@ class Submitter:
         every: int,
         stop_training: threading.Event,
         claim_multiplier: float = 1.0,
+        cap: WorkCap | None = None,
     ) -> None:
         from trainer.work_queue import WorkQueue
 
         self.client = client
         self.queue = WorkQueue(queue_path)
         self.every = every
+        self.cap = cap
+        self.warned_rate = False
         self.claim_multiplier = claim_multiplier
         self.stop_training = stop_training
         self.wake = threading.Event()
@@ -96,10 +111,32 @@ class Submitter:
         """on_epoch: one receipt per collaborative epoch (merged into ranges before sending)."""
         if report.tokens <= 0:
             return
+        self._check_rate(report)
         units = int(report.tokens * self.claim_multiplier)
         with self.lock:
             self.queue.add(pool_id, report.peer_id, report.epoch, report.epoch, units)
         self.wake.set()
+
+    def _check_rate(self, report: EpochReport) -> None:
+        """Warn once, with the numbers and the fixes, when this node trains faster than it can claim."""
+        if self.cap is None or self.warned_rate or report.wall_time <= 0:
+            return
+        rate = report.tokens / report.wall_time
+        if rate <= self.cap.per_second:
+            return
+        self.warned_rate = True
+        log.warning(
+            "this node trains %.0f tokens/s but pool work is paid for at most %d tokens/s (%d compute units x "
+            "the pool's max rate %d per unit per second): about %.0f%% of its tokens will never be paid. "
+            "Fix: register the node with more compute units (`hub node attest --units N`, then the provider "
+            "adds it again), join a pool whose domain allows a higher rate, or train fewer tokens per second "
+            "(--num-threads)",
+            rate,
+            self.cap.per_second,
+            self.cap.compute_units,
+            self.cap.max_rate,
+            100 * (1 - self.cap.per_second / rate),
+        )
 
     def _due(self) -> bool:
         """Something to send: a transaction in flight, a full batch, or anything at the end."""
@@ -117,30 +154,30 @@ class Submitter:
                     self._flush()
 
     def _flush(self) -> None:
-        self.queue.flush(self.client)
+        self.queue.flush(self.client, self.cap)
         for receipt in self.queue.receipts:
             if receipt.status == "rejected" and receipt.error and any(f in receipt.error for f in _FATAL):
                 if not self.stop_training.is_set():
                     log.error("stopping: the chain refused this node's work (%s)", receipt.error)
                     self.stop_training.set()
 
-    def finish(self, timeout: float = 90.0) -> None:
-        """Send what is left (any batch size), retrying until it is settled or `timeout` passes: a
-        claim deferred by the pool's work-rate rule fits once enough time has gone by."""
-        import time
-
+    def finish(self) -> None:
+        """Stop the thread and make one last pass: send what the cap allows now, without waiting to
+        retry (a first Ctrl+C must be enough). Whatever is left is saved for the next start."""
         self.done.set()
         self.wake.set()
-        deadline = time.monotonic() + timeout
-        self.thread.join(timeout)
-        while True:
-            with self.lock:
-                if not self._due():
-                    return
+        self.thread.join()
+        with self.lock:
+            if self._due():
                 self._flush()
-                if not self.queue.unsettled() or time.monotonic() > deadline:
-                    return
-            time.sleep(RETRY_SECONDS)
+        waiting = self.queue.unsettled()
+        if waiting:
+            log.warning(
+                "%d work receipts (%d tokens) wait in %s: the next `trainer join` with this workdir sends them",
+                len(waiting),
+                sum(r.units for r in waiting),
+                self.queue.path,
+            )
 
 
 def join_pool(
@@ -163,6 +200,7 @@ def join_pool(
     from trainer.identity import load_or_create_identity
     from trainer.pool_run import train_config
     from trainer.train_loop import run_training
+    from trainer.work_queue import read_cap
 
     meta = open_pool(client, pool_id)
     workdir = Path(workdir)
@@ -176,9 +214,18 @@ def join_pool(
     config = config.model_copy(update={"node_binding": binding})
     log.info("node %s trains in pool %d (run %s) as peer %s", client.address, pool_id, meta.run_id, identity.peer_id)
 
+    cap = read_cap(client, pool_id)
+    if cap is not None:
+        log.info(
+            "work-rate cap: %d compute units x the pool's max rate %d = %d tokens/s claimable",
+            cap.compute_units,
+            cap.max_rate,
+            cap.per_second,
+        )
+
     stop_event = stop_event or threading.Event()
     queue_path = workdir / f"work-{client.chain_id}-{pool_id}-{client.address}.json"
-    submitter = Submitter(client, queue_path, meta.work.submit_every_epochs, stop_event, claim_multiplier)
+    submitter = Submitter(client, queue_path, meta.work.submit_every_epochs, stop_event, claim_multiplier, cap)
     submitter.start()
     summary = JoinSummary(pool_id, client.address, identity.peer_id, None)
     try:
@@ -189,4 +236,7 @@ def join_pool(
         summary.confirmed = sum(1 for r in receipts if r.status == "confirmed")
         summary.rejected = [r.error or "" for r in receipts if r.status == "rejected"]
         summary.unsettled = len(submitter.queue.unsettled())
+        summary.claimed_tokens = sum(r.units for r in receipts if r.status == "confirmed")
+        summary.dropped_tokens = sum(r.dropped for r in receipts)
+        summary.waiting_tokens = sum(r.units for r in submitter.queue.unsettled())
     return summary

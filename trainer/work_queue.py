@@ -11,10 +11,26 @@ stopped chain never loses or repeats one:
   restart it is re-broadcast (harmless if known) or, if its nonce was used by something else,
   prepared again; the contract refuses a reused work key anyway;
 - while the chain is unreachable receipts stay pending and are retried; pending receipts that were
-  never sent are merged into one range claim, so a burst after an outage still fits the pool's
-  work-rate rule;
+  never sent are merged into one range claim;
 - a claim the contract refuses for good (the pool ended, the node was removed) is marked rejected
   with the reason, logged, and never retried.
+
+The pool's work-rate rule (`WorkRateValidator`): a node may claim at most compute units x the
+pool's max rate units per second since max(its last submission, the pool's start). A node that
+trains faster than that can never be paid for all of it, so with a known cap (`WorkCap`) a flush
+claims what the cap allows *now* and carries the rest honestly:
+
+- the oldest pending epochs whose tokens fit the allowance are merged into one range claim; the
+  younger ones are carried to the next flush (the cap grows with time);
+- if even the oldest pending epoch does not fit, it is claimed for the allowance and the rest of
+  its tokens is dropped (recorded in the receipt's ``dropped`` and logged): the auditor matches a
+  claim to whole epoch ranges, so one epoch's work is never split across two work keys, and a
+  claim is never larger than the work it names;
+- at most `MAX_CARRY_EPOCHS` epochs are carried; older ones are dropped with a log line (the
+  auditor only sees a peer's last 16 epochs, so older claims could not be checked anyway).
+
+A node that trains at T tokens/s above the cap C is thus paid C tokens/s, the most the contract
+allows, and the receipts file says how many tokens went unpaid.
 
 Work key: keccak256(abi.encode(uint256 poolId, string peerId, uint256 firstEpoch, uint256 lastEpoch)).
 """
@@ -34,7 +50,57 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trainer")
 
-Status = Literal["pending", "sent", "confirmed", "rejected"]
+Status = Literal["pending", "sent", "confirmed", "rejected", "dropped"]
+
+# @dev Epochs of work carried to later claims at most; older carried epochs are dropped. Below the
+#      16 recent epochs of a progress record, so the aux peer can still match every claim.
+MAX_CARRY_EPOCHS = 8
+# @dev The ABI of the default validation contract's public rate (any other contract: cap unknown).
+_RATE_ABI = [
+    {
+        "name": "MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
+]
+
+
+@dataclass(frozen=True)
+class WorkCap:
+    """The pool's work-rate rule for one node: ``compute_units x max_rate`` units per second,
+    counted from max(the node's last submission, the pool's start)."""
+
+    compute_units: int
+    max_rate: int
+    pool_started_at: int
+
+    @property
+    def per_second(self) -> int:
+        return self.compute_units * self.max_rate
+
+    def allowance(self, client: HubClient, pool_id: int) -> int:
+        """Units this node may claim in a transaction sent now (chain time; the transaction lands in
+        a block no older than the latest one, so this never overstates what the contract allows)."""
+        since = max(client.pool.last_work_at(client.address), self.pool_started_at)
+        return self.per_second * max(0, client.now() - since)
+
+
+def read_cap(client: HubClient, pool_id: int) -> WorkCap | None:
+    """The node's work-rate cap in `pool_id`, or None when the pool's validation contract is not the
+    default rate rule (its limit is then unknown: claims wait for the chain's verdict)."""
+    pool = client.pool.get(pool_id)
+    units = client.registry.node(client.address).compute_units
+    contract = client.w3.eth.contract(address=pool.validation_logic, abi=_RATE_ABI)  # type: ignore[call-overload]
+    try:
+        rate = int(client.retry(lambda: contract.functions.MAX_UNITS_PER_COMPUTE_UNIT_PER_SECOND().call()))
+    except Exception as exc:  # a custom validation contract without this getter
+        log.info(
+            "pool %d's validation contract states no rate (%s): claims are checked by the chain only", pool_id, exc
+        )
+        return None
+    return WorkCap(units, rate, pool.started_at)
 
 
 def work_key(pool_id: int, peer_id: str, first_epoch: int, last_epoch: int) -> str:
@@ -60,6 +126,8 @@ class Receipt:
     raw: str | None = field(default=None, repr=False)
     block: int | None = None
     error: str | None = None
+    dropped: int = 0
+    """Tokens of these epochs never claimed because they exceeded the pool's work-rate cap."""
     created: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -108,70 +176,148 @@ class WorkQueue:
         groups: dict[tuple[int, str], list[Receipt]] = {}
         for r in never_sent:
             groups.setdefault((r.pool_id, r.peer_id), []).append(r)
-        for (pool_id, peer_id), group in groups.items():
-            if len(group) < 2:
-                continue
-            merged = Receipt(
-                pool_id,
-                peer_id,
-                min(r.first_epoch for r in group),
-                max(r.last_epoch for r in group),
-                sum(r.units for r in group),
-                created=min(r.created for r in group),
-            )
-            self.receipts = [r for r in self.receipts if r not in group] + [merged]
-            log.info(
-                "merged %d unsent work receipts into epochs %d-%d", len(group), merged.first_epoch, merged.last_epoch
-            )
+        for group in groups.values():
+            if len(group) >= 2:
+                self._merge(group)
         self.save()
+
+    def _merge(self, group: list[Receipt]) -> Receipt:
+        """Replace never-sent receipts of one (pool, peer) by one range claim (saved by the caller)."""
+        merged = Receipt(
+            group[0].pool_id,
+            group[0].peer_id,
+            min(r.first_epoch for r in group),
+            max(r.last_epoch for r in group),
+            sum(r.units for r in group),
+            created=min(r.created for r in group),
+            dropped=sum(r.dropped for r in group),
+        )
+        self.receipts = [r for r in self.receipts if r not in group] + [merged]
+        log.info("merged %d unsent work receipts into epochs %d-%d", len(group), merged.first_epoch, merged.last_epoch)
+        return merged
 
     # -- the chain
 
-    def flush(self, client: HubClient) -> list[Receipt]:
+    def _plan_capped(self, client: HubClient, cap: WorkCap) -> Receipt | None:
+        """Shape the never-sent receipts into what the cap allows now (see the module docstring):
+        drop carried epochs beyond `MAX_CARRY_EPOCHS`, merge the oldest ones that fit into one
+        claim, or cut the oldest one down to the allowance. Returns the claim to send now (None:
+        nothing fits yet); the other pending receipts are carried."""
+        never_sent = sorted(
+            (r for r in self.receipts if r.status == "pending" and r.tx_hash is None), key=lambda r: r.first_epoch
+        )
+        if not never_sent:
+            return None
+        carried = sum(r.last_epoch - r.first_epoch + 1 for r in never_sent)
+        while carried > MAX_CARRY_EPOCHS and len(never_sent) > 1:
+            oldest = never_sent.pop(0)
+            carried -= oldest.last_epoch - oldest.first_epoch + 1
+            oldest.status, oldest.dropped, oldest.units = "dropped", oldest.dropped + oldest.units, 0
+            oldest.error = f"more than {MAX_CARRY_EPOCHS} epochs waited for the work-rate cap"
+            log.warning(
+                "dropped the claim for epochs %d-%d (%d tokens): more than %d epochs of work waited for the "
+                "pool's work-rate cap of %d tokens/s",
+                oldest.first_epoch,
+                oldest.last_epoch,
+                oldest.dropped,
+                MAX_CARRY_EPOCHS,
+                cap.per_second,
+            )
+        allowance = cap.allowance(client, never_sent[0].pool_id)
+        fitting: list[Receipt] = []
+        total = 0
+        for receipt in never_sent:
+            if total + receipt.units > allowance:
+                break
+            fitting.append(receipt)
+            total += receipt.units
+        claim: Receipt | None = None
+        if len(fitting) >= 2:
+            claim = self._merge(fitting)
+        elif fitting:
+            claim = fitting[0]
+        elif allowance > 0:
+            claim = oldest = never_sent[0]
+            cut = oldest.units - allowance
+            oldest.units, oldest.dropped = allowance, oldest.dropped + cut
+            log.warning(
+                "epochs %d-%d: claiming %d tokens now, the pool's work-rate cap (%d tokens/s since the last "
+                "claim); %d tokens of them will never be paid",
+                oldest.first_epoch,
+                oldest.last_epoch,
+                allowance,
+                cap.per_second,
+                cut,
+            )
+        self.save()
+        return claim
+
+    def flush(self, client: HubClient, cap: WorkCap | None = None) -> list[Receipt]:
         """Try to settle every unsettled receipt; returns those confirmed now. Never raises for a
-        chain that is down: the receipts wait for the next flush."""
+        chain that is down: the receipts wait for the next flush. With `cap`, never-sent receipts
+        are first shaped to what the pool's work-rate rule allows now (the rest is carried)."""
         from hub.errors import HubError
 
-        self._merge_pending()
-        done = []
-        for receipt in self.unsettled():
+        done: list[Receipt] = []
+        if cap is None:
+            self._merge_pending()
+            self._settle_each(client, self.unsettled(), done)
+            return done
+        # in-flight claims first: their outcome moves the cap's clock
+        if not self._settle_each(client, [r for r in self.unsettled() if r.tx_hash is not None], done):
+            return done
+        try:
+            claim = self._plan_capped(client, cap)
+        except HubError as exc:
+            log.warning("chain unavailable, work stays queued: %s", exc.message)
+            return done
+        if claim is not None:
+            self._settle_each(client, [claim], done)
+        return done
+
+    def _settle_each(self, client: HubClient, receipts: list[Receipt], done: list[Receipt]) -> bool:
+        """Settle `receipts` in order, appending the confirmed ones to `done`; False when the chain
+        is unavailable (the rest waits for the next flush)."""
+        from hub.errors import HubError
+
+        for receipt in receipts:
             try:
                 if self._settle(client, receipt):
                     done.append(receipt)
             except HubError as exc:
-                if _is_refusal(exc):
-                    if "exceeds the node's capacity" in exc.message:
-                        # too soon after the previous claim: wait and merge with the next epoch
-                        log.warning(
-                            "work for epochs %d-%d deferred: %s", receipt.first_epoch, receipt.last_epoch, exc.message
-                        )
-                        continue
-                    receipt.status, receipt.error = "rejected", exc.message
-                    self.save()
-                    log.error(
-                        "work for epochs %d-%d rejected by the chain: %s",
-                        receipt.first_epoch,
-                        receipt.last_epoch,
-                        exc.message,
-                    )
-                else:
+                if not _is_refusal(exc):
                     log.warning(
                         "chain unavailable, work for epochs %d-%d stays queued: %s",
                         receipt.first_epoch,
                         receipt.last_epoch,
                         exc.message,
                     )
-                    break
-        return done
+                    return False
+                if "exceeds the node's capacity" in exc.message:
+                    # too soon after the previous claim (a validation contract whose rate is unknown
+                    # here): it waits, and merges with later epochs
+                    log.info(
+                        "work for epochs %d-%d waits for the work-rate rule: %s",
+                        receipt.first_epoch,
+                        receipt.last_epoch,
+                        exc.message,
+                    )
+                    continue
+                receipt.status, receipt.error = "rejected", exc.message
+                self.save()
+                log.error(
+                    "work for epochs %d-%d rejected by the chain: %s",
+                    receipt.first_epoch,
+                    receipt.last_epoch,
+                    exc.message,
+                )
+        return True
 
     def _settle(self, client: HubClient, receipt: Receipt) -> bool:
         tx = client.transactor
-        on_chain = client.rewards.work(receipt.pool_id, receipt.key)
+        # keys are namespaced by node on chain: a record under this node's key is this node's work
+        on_chain = client.rewards.work(receipt.pool_id, client.address, receipt.key)
         if on_chain.node is not None:
-            if on_chain.node != client.address:
-                receipt.status, receipt.error = "rejected", f"work key already used by node {on_chain.node}"
-                self.save()
-                return False
             return self._confirm(receipt, None)
         if receipt.status == "sent" and receipt.tx_hash:
             mined = tx.receipt(receipt.tx_hash)
@@ -202,9 +348,18 @@ class WorkQueue:
         """The signed transaction recorded for `receipt`, as the transactor broadcasts it."""
         from hub.tx import PreparedTx
 
-        return PreparedTx(action="submit work", sender=client.address, to=client.pool.address,
-                          nonce=receipt.nonce or 0, gas=0, max_fee_per_gas=0, value=0, data="",
-                          tx_hash=receipt.tx_hash or "", raw=receipt.raw or "")
+        return PreparedTx(
+            action="submit work",
+            sender=client.address,
+            to=client.pool.address,
+            nonce=receipt.nonce or 0,
+            gas=0,
+            max_fee_per_gas=0,
+            value=0,
+            data="",
+            tx_hash=receipt.tx_hash or "",
+            raw=receipt.raw or "",
+        )
 
     def _await(self, client: HubClient, receipt: Receipt) -> bool:
         mined = client.transactor.wait_receipt(receipt.tx_hash, "submit work")

@@ -25,7 +25,7 @@ def pool_setup(world, tmp_path: Path):
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "refusals", "train": {"model": "tiny"}}))
     pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6,
-                                     challenge_window=30).value
+                                     challenge_window=2).value
     return {"world": world, "node": node, "provider": provider, "creator": as_creator, "pool_id": pool_id,
             "meta": meta, "as_node": as_node}
 

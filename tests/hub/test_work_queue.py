@@ -29,7 +29,7 @@ def member(world, tmp_path: Path):
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "queue"}))
     pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6,
-                                     challenge_window=60).value
+                                     challenge_window=2).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)  # the work-rate rule allows nothing in the second the node joined
@@ -45,7 +45,7 @@ def test_a_receipt_reaches_the_chain_once(member, tmp_path: Path):
     queue = WorkQueue(tmp_path / "work.json")
     receipt = queue.add(pool_id, PEER, 1, 1, 500)
     assert [r.key for r in queue.flush(client)] == [receipt.key]
-    assert client.rewards.work(pool_id, receipt.key).units == 500
+    assert client.rewards.work(pool_id, client.address, receipt.key).units == 500
     nonce = _nonce(client)
     again = WorkQueue(tmp_path / "work.json")  # a restart reads the same file
     assert again.unsettled() == [] and again.flush(client) == []
@@ -94,7 +94,7 @@ def test_receipts_wait_while_the_chain_is_away_and_merge(member, tmp_path: Path,
     assert [(r.first_epoch, r.last_epoch, r.units, r.status) for r in pending] == [(4, 6, 300, "pending")]
     done = WorkQueue(tmp_path / "work.json").flush(client)
     assert [(r.first_epoch, r.last_epoch) for r in done] == [(4, 6)]
-    assert client.rewards.work(pool_id, work_key(pool_id, PEER, 4, 6)).units == 300
+    assert client.rewards.work(pool_id, client.address, work_key(pool_id, PEER, 4, 6)).units == 300
 
 
 def test_a_claim_the_chain_refuses_for_good_is_not_retried(member, world, tmp_path: Path):
@@ -105,3 +105,116 @@ def test_a_claim_the_chain_refuses_for_good_is_not_retried(member, world, tmp_pa
     assert queue.flush(client) == []
     [receipt] = WorkQueue(tmp_path / "work.json").receipts
     assert receipt.status == "rejected" and "node not in pool" in receipt.error
+
+
+# --- the pool's work-rate cap: a node that trains faster than it may claim --------------------------
+
+WALKTHROUGH_RATE = 1000  # `hub deploy`'s default --max-rate
+WALKTHROUGH_UNITS = 4  # `hub node attest --units 4` in hub/README.md
+WALKTHROUGH_REWARD = 10**14  # --reward-per-unit 0.0001
+
+
+@pytest.fixture(scope="module")
+def walkthrough_domain(hub_world) -> int:
+    """A domain whose validation contract has the walkthrough's rate (the session's is far higher)."""
+    from hub.build import load_artifact
+    from hub.deploy import _encode_constructor
+
+    admin = hub_world.client(hub_world.admin)
+    validator = admin.transactor.send(
+        None, _encode_constructor(load_artifact("WorkRateValidator"), [WALKTHROUGH_RATE]), action="deploy validator"
+    ).contract_address
+    return admin.hub.create_domain("walkthrough-rate", validator).value
+
+
+@pytest.fixture
+def walkthrough_member(world, walkthrough_domain, tmp_path: Path):
+    """A 4-unit node in an active pool of the walkthrough's domain, with its metadata and run."""
+    provider, node, creator = world.actor("w-provider"), world.actor("w-node", fund_wei=INJ), world.actor("w-creator")
+    as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
+    validator = world.client(world.validator)
+    as_provider.hub.register_provider(10 * INJ)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, WALKTHROUGH_UNITS, "ipfs://specs"))
+    validator.hub.validate_node(node.address)
+    validator.hub.whitelist_provider(provider.address)
+    corpus = Path(__file__).resolve().parents[2] / "trainer" / "assets" / "corpus.txt"
+    meta = tmp_path / "pool.json"
+    meta.write_text(json.dumps({
+        "run_id": f"walkthrough-{node.address[2:10].lower()}",
+        "train": {"model": "tiny", "data": str(corpus), "seq_len": 64, "batch_size": 4, "target_batch_size": 64,
+                  "lr": 0.003, "warmup_steps": 2, "data_shards": 4},
+    }))
+    pool_id = as_creator.pool.create(walkthrough_domain, publish_metadata(meta), budget=10 * INJ,
+                                     reward_per_unit=WALKTHROUGH_REWARD, challenge_window=2).value
+    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
+    as_creator.pool.start(pool_id)
+    return {"node": as_node, "provider": world.client(provider), "pool_id": pool_id, "actor": node}
+
+
+def _wait_chain_time(client, timestamp: int) -> None:
+    """Until a block at or after `timestamp` exists (the chain's clock, not ours)."""
+    while client.now() < timestamp:
+        time.sleep(0.5)
+
+
+def test_the_cap_is_read_from_the_pool(walkthrough_member):
+    from trainer.work_queue import read_cap
+
+    client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
+    cap = read_cap(client, pool_id)
+    assert (cap.compute_units, cap.max_rate, cap.per_second) == (4, 1000, 4000)
+    assert cap.pool_started_at == client.pool.get(pool_id).started_at > 0
+
+
+def test_work_beyond_the_cap_is_claimed_up_to_it_and_the_rest_carried(walkthrough_member, tmp_path: Path):
+    from trainer.work_queue import read_cap
+
+    client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
+    cap = read_cap(client, pool_id)
+    _wait_chain_time(client, cap.pool_started_at + 1)  # the cap allows nothing in the pool's first second
+    queue = WorkQueue(tmp_path / "work.json")
+    first = queue.add(pool_id, PEER, 1, 1, 10**9)  # far more than 4,000 tokens/s allow
+    second = queue.add(pool_id, PEER, 2, 2, 10**9)
+    [claimed] = queue.flush(client, cap)
+    assert claimed.key == first.key
+    on_chain = client.rewards.work(pool_id, client.address, first.key)
+    assert on_chain.units == claimed.units == 10**9 - claimed.dropped
+    assert 0 < on_chain.units <= cap.per_second * (on_chain.submitted_at - cap.pool_started_at)
+    reread = {r.key: r for r in WorkQueue(tmp_path / "work.json").receipts}
+    assert reread[first.key].dropped == claimed.dropped and reread[first.key].status == "confirmed"
+    assert reread[second.key].status == "pending" and reread[second.key].units == 10**9  # carried, not cut yet
+
+
+def test_the_carried_backlog_is_bounded_and_says_what_it_dropped(walkthrough_member, tmp_path: Path):
+    from trainer.work_queue import MAX_CARRY_EPOCHS, read_cap
+
+    client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
+    cap = read_cap(client, pool_id)
+    _wait_chain_time(client, cap.pool_started_at + 1)
+    queue = WorkQueue(tmp_path / "work.json")
+    receipts = [queue.add(pool_id, PEER, epoch, epoch, 10**8) for epoch in range(1, MAX_CARRY_EPOCHS + 4)]
+    [claimed] = queue.flush(client, cap)
+    by_key = {r.key: r for r in WorkQueue(tmp_path / "work.json").receipts}
+    dropped = [by_key[r.key] for r in receipts[:3]]
+    assert all(r.status == "dropped" and r.dropped == 10**8 and r.units == 0 and r.error for r in dropped)
+    assert claimed.first_epoch == 4 and by_key[claimed.key].status == "confirmed"
+    assert [by_key[r.key].status for r in receipts[4:]] == ["pending"] * (MAX_CARRY_EPOCHS - 1)
+
+
+def test_a_node_with_the_walkthrough_settings_is_paid_for_what_it_trained(walkthrough_member, tmp_path: Path):
+    """Real training (tiny LLaMA, one peer) in a pool whose cap the node may exceed: every token
+    trained is claimed, dropped with a reason, or waiting in the receipts file; claims are paid."""
+    from trainer.join import join_pool
+
+    client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
+    summary = join_pool(client, pool_id, tmp_path / "work", device="cpu", max_epochs=4, progress_bar=False,
+                        host_maddrs=["/ip4/127.0.0.1/tcp/0"], num_threads=1, checkpoint_every=0)
+    trained = summary.training.tokens
+    assert trained > 0 and summary.confirmed >= 1 and summary.rejected == []
+    assert summary.claimed_tokens + summary.dropped_tokens + summary.waiting_tokens == trained
+    works = client.rewards.work_submitted(pool_id, node=client.address)
+    assert sum(w.units for w in works) == summary.claimed_tokens > 0
+    _wait_chain_time(client, max(w.unlocks_at for w in works))
+    provider = walkthrough_member["provider"]
+    paid = provider.rewards.claim(pool_id)
+    assert paid.amount == summary.claimed_tokens * WALKTHROUGH_REWARD
