@@ -27,10 +27,11 @@ side, the checkpoint store and the clock as arguments (the `Swarm`, `Learner`, `
 `Clock` interfaces below), so tests drive it with a scripted fake swarm in milliseconds.
 `TrainingSession` builds the real parts (`trainer.hivemind_peer`) and runs the loop over them.
 
-Fault injection (tests only): with ``TRAINER_FAIL_AT_EPOCH=N`` in the environment, a peer kills
-itself and its hivemind helper processes with SIGKILL right after it completes epoch N or later
-(after that epoch's checkpoint, if one was due), as a crash would. Multi-process tests use it to
-lose a peer at a known epoch instead of racing a kill against the swarm's timing.
+Fault injection (tests only): with ``TRAINER_FAIL_AT_EPOCH=N`` in the environment, a peer that
+completes epoch N or later writes a checkpoint (whether or not one was due) and then kills itself
+and its hivemind helper processes with SIGKILL, as a crash would. Multi-process tests use it to
+lose a peer at a known epoch with a known resume point, instead of racing a kill against the
+swarm's timing (a peer that re-synchronises skips epochs, so a periodic checkpoint may not exist).
 """
 
 from __future__ import annotations
@@ -470,9 +471,11 @@ class TrainingLoop:
         )
         if self.on_epoch is not None:
             self.on_epoch(report)
-        if config.checkpoint_every and self.swarm.local_epoch % config.checkpoint_every == 0:
+        due = bool(config.checkpoint_every) and self.swarm.local_epoch % config.checkpoint_every == 0
+        fault = self.fail_at_epoch is not None and epoch >= self.fail_at_epoch
+        if due or fault:
             self._save_checkpoint()
-        if self.fail_at_epoch is not None and epoch >= self.fail_at_epoch:
+        if fault:
             self.metrics.write("fault", epoch=epoch)
             self.crash(epoch)
 

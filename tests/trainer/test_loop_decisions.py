@@ -155,6 +155,15 @@ def test_restarted_peer_resumes_from_its_checkpoint_and_trains_on_alone(tmp_path
     assert alone[-1]["epoch"] == 39 and len(alone) >= 5
 
 
+def test_injected_fault_always_leaves_a_checkpoint_to_resume_from(tmp_path: Path) -> None:
+    # epoch 2 completes at local epoch 3, where no periodic checkpoint is due (every 2)
+    peer = make_peer(World(target=TARGET), tmp_path / "m.jsonl", max_epochs=8, fail_at_epoch=2)
+    with pytest.raises(Crashed):
+        peer.run()
+    assert [epoch for epoch, _ in peer.checkpoints.saved] == [2, 3]
+    assert peer.checkpoints.latest[1]["samples"] == 3 * TARGET, "the checkpoint holds every credited epoch"
+
+
 def test_diloco_round_runs_at_least_half_a_fair_share_even_when_the_swarm_says_ready(tmp_path: Path) -> None:
     # a fast peer makes the swarm "ready" right after every epoch; half a fair share of 64 samples
     # between two peers is 16 samples, four micro-batches
