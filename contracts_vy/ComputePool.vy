@@ -28,6 +28,7 @@ from interfaces import IStakeManager
 from interfaces import IDomainRegistry
 from interfaces import IRewardsDistributor
 from interfaces import IWorkValidation
+from modules import common
 from modules import eip712
 
 implements: IComputePool
@@ -37,7 +38,7 @@ initializes: eip712
 exports: eip712.DOMAIN_SEPARATOR
 
 # @dev At most this many nodes per blacklistProvider call (SPEC 10).
-MAX_BATCH: public(constant(uint256)) = 64
+MAX_BATCH: public(constant(uint256)) = common.MAX_BATCH
 
 # @dev Longest challenge window a pool may set (30 days): rewards must unlock in finite time.
 MAX_CHALLENGE_WINDOW: public(constant(uint256)) = 30 * 86400
@@ -47,8 +48,8 @@ POOL_INVITE_TYPEHASH: public(constant(bytes32)) = keccak256(
     "PoolInvite(uint256 poolId,address node,uint256 nonce,uint256 deadline)"
 )
 
-# @dev keccak256("VALIDATOR_ROLE"); holders are looked up on the hub at call time.
-_VALIDATOR_ROLE: constant(bytes32) = keccak256("VALIDATOR_ROLE")
+# @dev Revert reason of the hub-only functions.
+_NOT_HUB: constant(String[64]) = "ComputePool: caller is not the hub"
 
 # @dev The hub (roles, treasury, stake minimum); it also releases nodes it removes or invalidates.
 HUB: public(immutable(address))
@@ -109,8 +110,8 @@ def wire(
     @param stakeManager_ The StakeManager.
     @param rewardsDistributor_ The RewardsDistributor.
     """
-    assert msg.sender == HUB, "ComputePool: caller is not the hub"
-    assert self.computeRegistry.address == empty(address), "ComputePool: already wired"
+    common._only(HUB, _NOT_HUB)
+    common._wire_once(self.computeRegistry.address, "ComputePool: already wired")
     self.computeRegistry = IComputeRegistry(computeRegistry_)
     self.domainRegistry = IDomainRegistry(domainRegistry_)
     self.stakeManager = IStakeManager(stakeManager_)
@@ -265,7 +266,7 @@ def joinComputePool(poolId: uint256, node: address, deadline: uint256, signature
     assert not self.providerBlacklisted[poolId][record.provider], (
         "ComputePool: provider is blacklisted from this pool"
     )
-    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= self._minimum_stake(provider.totalCompute), (
+    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= common._minimum_stake(provider.totalCompute, self.minStakePerComputeUnit), (
         "ComputePool: provider stake below minimum"
     )
     word: uint256 = self._membership[node]
@@ -359,7 +360,7 @@ def syncStakeMinimum(amount: uint256):
     @notice Mirror the hub's stake minimum per compute unit. Hub only, in the same call that sets it.
     @param amount Wei per compute unit.
     """
-    assert msg.sender == HUB, "ComputePool: caller is not the hub"
+    common._only(HUB, _NOT_HUB)
     self.minStakePerComputeUnit = amount
 
 
@@ -370,7 +371,7 @@ def releaseNode(node: address):
             invalidating or blacklisting it. Hub only.
     @param node The node's key.
     """
-    assert msg.sender == HUB, "ComputePool: caller is not the hub"
+    common._only(HUB, _NOT_HUB)
     self._release_from_current_pool(node)
 
 
@@ -414,7 +415,7 @@ def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
     total_compute: uint256 = 0
     provider, compute_units, blacklisted, total_compute = staticcall self.computeRegistry.nodeWorkInfo(msg.sender)
     assert not blacklisted, "ComputePool: provider is blacklisted"
-    assert (staticcall self.stakeManager.stakeOf(provider)) >= self._minimum_stake(total_compute), (
+    assert (staticcall self.stakeManager.stakeOf(provider)) >= common._minimum_stake(total_compute, self.minStakePerComputeUnit), (
         "ComputePool: provider stake below minimum"
     )
     # only seconds of active membership count: a node that joined a PENDING pool banks nothing.
@@ -437,7 +438,7 @@ def invalidateWork(poolId: uint256, node: address, workKey: bytes32):
     @param node The node that submitted the work.
     @param workKey The work.
     """
-    if not staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender):
+    if not staticcall IInjectiveAiHub(HUB).hasRole(common.VALIDATOR_ROLE, msg.sender):
         assert msg.sender == self._pools[poolId].manager or msg.sender == self._pools[poolId].creator, (
             "ComputePool: caller is not a validator or the pool manager"
         )
@@ -461,7 +462,7 @@ def hardInvalidateWork(
     @param reason Why, for the record.
     @return The amount slashed (possibly 0).
     """
-    assert staticcall IInjectiveAiHub(HUB).hasRole(_VALIDATOR_ROLE, msg.sender), "ComputePool: caller is not a validator"
+    assert staticcall IInjectiveAiHub(HUB).hasRole(common.VALIDATOR_ROLE, msg.sender), "ComputePool: caller is not a validator"
     provider: address = extcall self.rewardsDistributor.invalidateWork(poolId, node, workKey, True)
     if not self.nodeBlacklisted[poolId][node]:
         self.nodeBlacklisted[poolId][node] = True
@@ -573,13 +574,6 @@ def _release_from_current_pool(node: address):
     pool_id: uint256 = self._pool_of(self._membership[node])
     if self._is_member(pool_id, node):
         self._release(pool_id, node, staticcall self.computeRegistry.getNode(node), "released")
-
-
-@internal
-@view
-def _minimum_stake(total_compute: uint256) -> uint256:
-    """@dev calculateMinimumStake(provider, 0) of a provider with `total_compute` (SPEC 3.2)."""
-    return (total_compute + 1) * self.minStakePerComputeUnit
 
 
 @internal

@@ -17,8 +17,12 @@
 """
 
 from interfaces import IComputeRegistry
+from modules import common
 
 implements: IComputeRegistry
+
+# @dev Revert reason of every state change (the hub is the only writer).
+_NOT_HUB: constant(String[64]) = "ComputeRegistry: caller is not the hub"
 
 # @dev Flag bits of a provider word.
 _REGISTERED: constant(uint256) = 1
@@ -66,7 +70,7 @@ def registerProvider(provider: address):
     @notice Record a new provider. Hub only.
     @param provider The provider's address.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     word: uint256 = self._providerWord[provider]
     assert word & _REGISTERED == 0, "ComputeRegistry: provider already registered"
     assert word & _BLACKLISTED == 0, "ComputeRegistry: provider is blacklisted"
@@ -80,7 +84,7 @@ def deregisterProvider(provider: address):
     @notice Delete a provider that has no nodes left. Hub only.
     @param provider The provider's address.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     word: uint256 = self._providerWord[provider]
     assert word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
     assert word >> 64 == 0, "ComputeRegistry: remove the provider's nodes first"
@@ -95,7 +99,7 @@ def whitelistProvider(provider: address):
     @notice Let a registered provider's validated nodes join pools. Hub only (validator role).
     @param provider The provider's address.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     word: uint256 = self._providerWord[provider]
     assert word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
     assert word & _WHITELISTED == 0, "ComputeRegistry: provider already whitelisted"
@@ -111,7 +115,7 @@ def blacklistProvider(provider: address):
             Hub only (validator role). Its stake stays in custody and can still be slashed.
     @param provider The provider's address (registered or not).
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     assert provider != empty(address), "ComputeRegistry: zero address"
     word: uint256 = self._providerWord[provider]
     assert word & _BLACKLISTED == 0, "ComputeRegistry: provider already blacklisted"
@@ -135,14 +139,14 @@ def addNode(provider: address, node: address, computeUnits: uint256, specsURI: S
     @param specsURI Where the node's hardware specs are published (logged, signed by the node).
     @return The nonce the node's attestation must have signed.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     provider_word: uint256 = self._providerWord[provider]
     assert provider_word & _REGISTERED != 0, "ComputeRegistry: provider not registered"
     assert provider_word & _BLACKLISTED == 0, "ComputeRegistry: provider is blacklisted"
     assert node != empty(address), "ComputeRegistry: zero node key"
     assert computeUnits > 0, "ComputeRegistry: compute units must be positive"
     node_word: uint256 = self._nodeWord[node]
-    assert self._node_provider(node_word) == empty(address), "ComputeRegistry: node key already registered"
+    assert common._address_of(node_word) == empty(address), "ComputeRegistry: node key already registered"
     nonce: uint256 = node_word >> 192
     # a node key is added at most once per transaction: its nonce stays far below 2**64
     self._nodeWord[node] = convert(provider, uint256) | ((nonce + 1) << 192)
@@ -162,9 +166,9 @@ def removeNode(node: address):
             releases it from its pool).
     @param node The node's key.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     node_word: uint256 = self._nodeWord[node]
-    provider: address = self._node_provider(node_word)
+    provider: address = common._address_of(node_word)
     assert provider != empty(address), "ComputeRegistry: node not registered"
     units: uint256 = self._nodeUnits[node]
     # the provider's totals include this node, so neither subtraction can underflow
@@ -183,9 +187,9 @@ def setNodeValidated(node: address, validated: bool):
     @param node The node's key.
     @param validated The new state; must differ from the current one.
     """
-    self._only_hub()
+    common._only(HUB, _NOT_HUB)
     node_word: uint256 = self._nodeWord[node]
-    provider: address = self._node_provider(node_word)
+    provider: address = common._address_of(node_word)
     assert provider != empty(address), "ComputeRegistry: node not registered"
     if validated:
         assert node_word & _VALIDATED == 0, "ComputeRegistry: node already validated"
@@ -228,7 +232,7 @@ def getNode(node: address) -> IComputeRegistry.Node:
     """
     word: uint256 = self._nodeWord[node]
     return IComputeRegistry.Node(
-        provider=self._node_provider(word), computeUnits=self._nodeUnits[node], validated=word & _VALIDATED != 0
+        provider=common._address_of(word), computeUnits=self._nodeUnits[node], validated=word & _VALIDATED != 0
     )
 
 
@@ -241,7 +245,7 @@ def nodeWorkInfo(node: address) -> (address, uint256, bool, uint256):
     @return provider, compute units, whether the provider is blacklisted, the provider's total
             compute (for its stake minimum, SPEC 7.3).
     """
-    provider: address = self._node_provider(self._nodeWord[node])
+    provider: address = common._address_of(self._nodeWord[node])
     return (
         provider,
         self._nodeUnits[node],
@@ -281,21 +285,3 @@ def getProviderTotalCompute(provider: address) -> uint256:
     @return Compute units.
     """
     return self._totalCompute[provider]
-
-
-# ---------------------------------------------------------------------------------------------
-# Internals
-# ---------------------------------------------------------------------------------------------
-
-@internal
-@view
-def _only_hub():
-    """@dev Revert unless the caller is the hub."""
-    assert msg.sender == HUB, "ComputeRegistry: caller is not the hub"
-
-
-@internal
-@pure
-def _node_provider(word: uint256) -> address:
-    """@dev The provider address in the low 160 bits of a node word."""
-    return convert(convert(word & (2**160 - 1), uint160), address)

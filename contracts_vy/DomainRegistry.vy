@@ -11,6 +11,7 @@
 """
 
 from interfaces import IDomainRegistry
+from modules import common
 
 implements: IDomainRegistry
 
@@ -42,7 +43,7 @@ def createDomain(name: String[64], validationLogic: address, domainURI: String[2
     @param domainURI Where the domain's parameters are published.
     @return The new domain id.
     """
-    assert msg.sender == HUB, "DomainRegistry: caller is not the hub"
+    common._only(HUB, "DomainRegistry: caller is not the hub")
     assert len(name) > 0, "DomainRegistry: empty name"
     assert validationLogic.is_contract, "DomainRegistry: validation logic is not a contract"
     domain_id: uint256 = self.domainCount + 1

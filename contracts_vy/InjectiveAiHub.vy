@@ -30,6 +30,7 @@ from interfaces import IDomainRegistry
 from interfaces import IComputePool
 from interfaces import IRewardsDistributor
 from modules import access_control
+from modules import common
 from modules import eip712
 
 implements: IInjectiveAiHub
@@ -47,7 +48,7 @@ exports: (
 )
 
 # @dev At most this many nodes per blacklistProvider call (SPEC 10).
-MAX_BATCH: public(constant(uint256)) = 64
+MAX_BATCH: public(constant(uint256)) = common.MAX_BATCH
 
 # @dev Ceiling of the stake minimum per compute unit: 10,000 INJ, a thousand times the default, so
 #      it never binds an honest deployment but bounds the federator (SPEC 3.2, Rule R4).
@@ -57,7 +58,7 @@ MAX_MIN_STAKE_PER_COMPUTE_UNIT: public(constant(uint256)) = 10_000 * 10**18
 FEDERATOR_ROLE: public(constant(bytes32)) = keccak256("FEDERATOR_ROLE")
 
 # @dev Role that validates nodes, whitelists / blacklists providers and slashes.
-VALIDATOR_ROLE: public(constant(bytes32)) = keccak256("VALIDATOR_ROLE")
+VALIDATOR_ROLE: public(constant(bytes32)) = common.VALIDATOR_ROLE
 
 # @dev EIP-712 type of a node attestation, signed by the node key.
 NODE_ATTESTATION_TYPEHASH: public(constant(bytes32)) = keccak256(
@@ -230,7 +231,7 @@ def reclaimStake(amount: uint256):
     stake: uint256 = staticcall self.stakeManager.stakeOf(msg.sender)
     assert amount <= stake, "InjectiveAiHub: amount exceeds stake"
     # amount <= stake was checked above
-    assert unsafe_sub(stake, amount) >= self._minimum(total_compute), "InjectiveAiHub: stake would fall below minimum"
+    assert unsafe_sub(stake, amount) >= common._minimum_stake(total_compute, self.minStakePerComputeUnit), "InjectiveAiHub: stake would fall below minimum"
     extcall self.stakeManager.unbond(msg.sender, amount)
 
 
@@ -276,7 +277,7 @@ def addComputeNode(
     """
     assert block.timestamp <= deadline, "InjectiveAiHub: attestation expired"
     total_compute: uint256 = self._only_registered(msg.sender)
-    assert (staticcall self.stakeManager.stakeOf(msg.sender)) >= self._minimum(total_compute + computeUnits), (
+    assert (staticcall self.stakeManager.stakeOf(msg.sender)) >= common._minimum_stake(total_compute + computeUnits, self.minStakePerComputeUnit), (
         "InjectiveAiHub: stake below minimum"
     )
     nonce: uint256 = extcall self.computeRegistry.addNode(msg.sender, nodekey, computeUnits, specsURI)
@@ -387,7 +388,7 @@ def calculateMinimumStake(provider: address, computeUnits: uint256) -> uint256:
     @return Wei.
     """
     total_compute: uint256 = (staticcall self.computeRegistry.getProvider(provider)).totalCompute
-    return self._minimum(total_compute + computeUnits)
+    return common._minimum_stake(total_compute + computeUnits, self.minStakePerComputeUnit)
 
 
 @external
@@ -427,19 +428,13 @@ def nodeAttestationDigest(
 # Internals
 # ---------------------------------------------------------------------------------------------
 
-@internal
-@view
-def _minimum(total_compute: uint256) -> uint256:
-    """@dev The seed's formula: one unit of base stake plus one per compute unit (SPEC 3.2)."""
-    return (total_compute + 1) * self.minStakePerComputeUnit
-
 
 @internal
 @view
 def _capped_slash(provider: address, amount: uint256) -> uint256:
     """@dev `amount` capped at the provider's bonded requirement, the per-incident bound of SPEC 3.3."""
     total_compute: uint256 = (staticcall self.computeRegistry.getProvider(provider)).totalCompute
-    return min(amount, self._minimum(total_compute))
+    return min(amount, common._minimum_stake(total_compute, self.minStakePerComputeUnit))
 
 
 @internal
@@ -460,4 +455,3 @@ def _only_registered(provider: address) -> uint256:
     record: IComputeRegistry.Provider = staticcall self.computeRegistry.getProvider(provider)
     assert record.registered, "InjectiveAiHub: provider not registered"
     return record.totalCompute
-

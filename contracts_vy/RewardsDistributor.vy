@@ -17,11 +17,15 @@
 
 from interfaces import IRewardsDistributor
 from interfaces import IComputePool
+from modules import common
 
 implements: IRewardsDistributor
 
 # @dev At most this many work keys per claim or release call.
-MAX_BATCH: public(constant(uint256)) = 64
+MAX_BATCH: public(constant(uint256)) = common.MAX_BATCH
+
+# @dev Revert reason of the compute-pool-only functions.
+_NOT_POOL: constant(String[64]) = "RewardsDistributor: caller is not the compute pool"
 
 # @dev Work states (0: no record).
 WORK_SUBMITTED: constant(uint256) = 1
@@ -78,8 +82,8 @@ def wire(computePool_: address):
     @notice Record the compute pool. Called once, by the hub.
     @param computePool_ The ComputePool address.
     """
-    assert msg.sender == HUB, "RewardsDistributor: caller is not the hub"
-    assert self.computePool == empty(address), "RewardsDistributor: already wired"
+    common._only(HUB, "RewardsDistributor: caller is not the hub")
+    common._wire_once(self.computePool, "RewardsDistributor: already wired")
     assert computePool_ != empty(address), "RewardsDistributor: zero address"
     self.computePool = computePool_
 
@@ -98,7 +102,7 @@ def openPool(poolId: uint256, creator: address, rewardPerUnit: uint256, challeng
     @param rewardPerUnit Wei paid per accepted work unit.
     @param challengeWindow Seconds during which work can be invalidated before it unlocks.
     """
-    self._only_pool()
+    common._only(self.computePool, _NOT_POOL)
     # 2**192 wei per unit is beyond any supply; the compute pool bounds the window to 30 days
     assert rewardPerUnit < 2**192, "RewardsDistributor: reward per unit too large"
     self._budgets[poolId] = Budget(
@@ -129,7 +133,7 @@ def recordWork(poolId: uint256, workKey: bytes32, node: address, provider: addre
     @param provider The node's provider, who alone can claim.
     @param units Work units claimed.
     """
-    self._only_pool()
+    common._only(self.computePool, _NOT_POOL)
     assert workKey != empty(bytes32), "RewardsDistributor: empty work key"
     assert units <= _MAX_UNITS, "RewardsDistributor: units too large"
     assert self._work[poolId][node][workKey][0] == 0, "RewardsDistributor: work key already used"
@@ -165,7 +169,7 @@ def invalidateWork(poolId: uint256, node: address, workKey: bytes32, hard: bool)
     @param hard True for fraud.
     @return The work's provider.
     """
-    self._only_pool()
+    common._only(self.computePool, _NOT_POOL)
     words: uint256[2] = self._work[poolId][node][workKey]
     assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not pending"
     submitted_at: uint256 = self._submitted_at(words[0])
@@ -184,7 +188,7 @@ def invalidateWork(poolId: uint256, node: address, workKey: bytes32, hard: bool)
     log IRewardsDistributor.WorkInvalidated(
         poolId=poolId, node=node, workKey=workKey, units=units, reward=reward, hard=hard
     )
-    return self._provider(words[1])
+    return common._address_of(words[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +229,7 @@ def refund(poolId: uint256) -> uint256:
     self._budgets[poolId].available = 0
     self._budgets[poolId].refunded += amount
     log IRewardsDistributor.BudgetRefunded(poolId=poolId, creator=msg.sender, amount=amount)
-    self._send(msg.sender, amount)
+    common._send(msg.sender, amount, "RewardsDistributor: INJ transfer failed")
     return amount
 
 
@@ -253,7 +257,7 @@ def claimRewards(poolId: uint256, node: address, workKeys: DynArray[bytes32, MAX
     for key: bytes32 in workKeys:
         words: uint256[2] = self._work[poolId][node][key]
         assert self._state(words[0]) == WORK_SUBMITTED, "RewardsDistributor: work not claimable"
-        assert self._provider(words[1]) == msg.sender, "RewardsDistributor: not the node's provider"
+        assert common._address_of(words[1]) == msg.sender, "RewardsDistributor: not the node's provider"
         submitted_at: uint256 = self._submitted_at(words[0])
         assert block.timestamp > submitted_at + window, "RewardsDistributor: work still in challenge window"
         assert not self._is_void(void_from, submitted_at, window), "RewardsDistributor: work voided"
@@ -261,7 +265,7 @@ def claimRewards(poolId: uint256, node: address, workKeys: DynArray[bytes32, MAX
         total += (words[1] >> 160) * rate
     self._budgets[poolId].paid += total
     log IRewardsDistributor.RewardsClaimed(poolId=poolId, provider=msg.sender, amount=total, count=len(workKeys))
-    self._send(msg.sender, total)
+    common._send(msg.sender, total, "RewardsDistributor: INJ transfer failed")
     return total
 
 
@@ -336,8 +340,8 @@ def getWork(
     submitted_at: uint256 = self._submitted_at(words[0])
     window: uint256 = self._window(self._budgets[poolId].terms)
     return (
-        self._node(words[0]),
-        self._provider(words[1]),
+        common._address_of(words[0]),
+        common._address_of(words[1]),
         words[1] >> 160,
         submitted_at,
         self._state(words[0]),
@@ -350,25 +354,12 @@ def getWork(
 # Internals
 # ---------------------------------------------------------------------------------------------
 
-@internal
-@view
-def _only_pool():
-    """@dev Revert unless the caller is the compute pool."""
-    assert msg.sender == self.computePool, "RewardsDistributor: caller is not the compute pool"
-
 
 @internal
 @pure
 def _is_void(void_from: uint256, submitted_at: uint256, window: uint256) -> bool:
     """@dev Void when the node was hard-invalidated (at `void_from`) while this work was still challengeable."""
     return void_from != 0 and submitted_at + window >= void_from
-
-
-@internal
-def _send(to: address, amount: uint256):
-    """@dev Send `amount` wei to `to` with all gas; revert with a reason if it fails."""
-    ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
-    assert ok, "RewardsDistributor: INJ transfer failed"
 
 
 @internal
@@ -395,13 +386,6 @@ def _word0(node: address, submitted_at: uint256, state: uint256) -> uint256:
 
 @internal
 @pure
-def _node(word: uint256) -> address:
-    """@dev The node of work word 0."""
-    return convert(convert(word & (2**160 - 1), uint160), address)
-
-
-@internal
-@pure
 def _submitted_at(word: uint256) -> uint256:
     """@dev The submission time of work word 0."""
     return (word >> 160) & (2**64 - 1)
@@ -412,10 +396,3 @@ def _submitted_at(word: uint256) -> uint256:
 def _state(word: uint256) -> uint256:
     """@dev The state of work word 0."""
     return word >> 224
-
-
-@internal
-@pure
-def _provider(word: uint256) -> address:
-    """@dev The provider of work word 1."""
-    return convert(convert(word & (2**160 - 1), uint160), address)

@@ -17,12 +17,16 @@
 
 from interfaces import IStakeManager
 from interfaces import IInjectiveAiHub
+from modules import common
 
 implements: IStakeManager
 
 # @dev At most this many pending unbonds per account; `withdraw`, `rebond` and `slash` loop over
 #      at most this many entries.
 MAX_PENDING_UNBONDS: public(constant(uint256)) = 16
+
+# @dev Revert reason of the hub-only functions.
+_NOT_HUB: constant(String[64]) = "StakeManager: caller is not the hub"
 
 # @dev Stakes and unbond amounts are stored in 128 bits; 2**128 wei is 3.4e20 INJ, far above supply.
 _MAX_AMOUNT: constant(uint256) = 2**128 - 1
@@ -70,8 +74,8 @@ def wire(computePool_: address):
     @notice Record the compute pool (allowed to slash). Called once, by the hub.
     @param computePool_ The ComputePool address.
     """
-    assert msg.sender == HUB, "StakeManager: caller is not the hub"
-    assert self.computePool == empty(address), "StakeManager: already wired"
+    common._only(HUB, _NOT_HUB)
+    common._wire_once(self.computePool, "StakeManager: already wired")
     assert computePool_ != empty(address), "StakeManager: zero address"
     self.computePool = computePool_
 
@@ -87,7 +91,7 @@ def stake(account: address):
     @notice Add `msg.value` to `account`'s active stake. Hub only.
     @param account The provider.
     """
-    assert msg.sender == HUB, "StakeManager: caller is not the hub"
+    common._only(HUB, _NOT_HUB)
     assert msg.value > 0, "StakeManager: zero stake"
     word: uint256 = self._account[account]
     active: uint256 = self._stake(word) + msg.value
@@ -105,7 +109,7 @@ def unbond(account: address, amount: uint256):
     @param account The provider.
     @param amount Wei to unbond; at most the active stake.
     """
-    assert msg.sender == HUB, "StakeManager: caller is not the hub"
+    common._only(HUB, _NOT_HUB)
     assert amount > 0, "StakeManager: zero amount"
     word: uint256 = self._account[account]
     active: uint256 = self._stake(word)
@@ -137,7 +141,7 @@ def rebond(account: address, amount: uint256):
     @param account The provider.
     @param amount Wei to rebond; at most what is unbonding.
     """
-    assert msg.sender == HUB, "StakeManager: caller is not the hub"
+    common._only(HUB, _NOT_HUB)
     assert amount > 0, "StakeManager: zero amount"
     word: uint256 = self._account[account]
     taken: uint256 = 0
@@ -220,7 +224,7 @@ def withdraw() -> uint256:
         tail = 0
     self._account[msg.sender] = self._pack(self._stake(word), head, tail)
     log IStakeManager.Withdrawn(account=msg.sender, amount=total)
-    self._send(msg.sender, total)
+    common._send(msg.sender, total, "StakeManager: INJ transfer failed")
     return total
 
 
@@ -235,7 +239,7 @@ def sweepSlashed() -> uint256:
     treasury: address = staticcall IInjectiveAiHub(HUB).treasury()
     self.slashedPending = 0
     log IStakeManager.SlashedSwept(treasury=treasury, amount=amount)
-    self._send(treasury, amount)
+    common._send(treasury, amount, "StakeManager: INJ transfer failed")
     return amount
 
 
@@ -327,13 +331,6 @@ def _take_from_queue(account: address, word: uint256, want: uint256) -> (uint256
         else:
             self._unbonds[account][tail - 1] = self._entry(unsafe_sub(have, part), self._maturity(entry))
     return taken, tail
-
-
-@internal
-def _send(to: address, amount: uint256):
-    """@dev Send `amount` wei to `to` with all gas; revert with a reason if it fails."""
-    ok: bool = raw_call(to, b"", value=amount, revert_on_failure=False)
-    assert ok, "StakeManager: INJ transfer failed"
 
 
 @internal

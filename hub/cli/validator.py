@@ -63,24 +63,26 @@ def slash(
     provider: ProviderArgument,
     amount: Annotated[str, typer.Argument(help="Most to slash: INJ (10, 0.5) or wei (1000wei).")],
     reason: Annotated[str, typer.Option("--reason", help="Why, for the record (at most 128 bytes).")],
-    yes: Annotated[bool, typer.Option("--yes", help="Send without asking (for scripts).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
 ) -> None:
     """Slash a provider's stake, at most its bonded requirement per call; the INJ is held for the
     treasury, never paid to you. Shows what would be taken and asks first."""
     from hub.amounts import format_inj, parse_amount
+    from hub.cli._output import confirm_or_stop
     from hub.errors import HubError
 
     address = _address(provider, "provider")
     value = parse_amount(amount, what="slash amount", allow_zero=False)
     client = ctx.client()
+    # what the chain would take: capped by the provider's bonded requirement and by what it holds
     taken = client.hub.preview_slash(address, value)
     if taken == 0:
         raise HubError(f"{address} has nothing to slash", hint="`hub provider show` shows its stake")
-    if not yes and not typer.confirm(
-        f"slash {format_inj(taken)} from {address} (asked {format_inj(value)}; a slash takes at most the "
-        "provider's bonded requirement and what it holds)?"
-    ):
-        raise HubError("slash cancelled, nothing sent", hint="--yes sends without asking")
+    confirm_or_stop(
+        f"slash {format_inj(taken)} from {address} (asked {format_inj(value)}; one slash takes at most the "
+        "provider's bonded requirement and what it holds) to the treasury. Go on?",
+        yes,
+    )
     result = client.hub.slash(address, value, reason)
     ctx.print_tx(
         result,
