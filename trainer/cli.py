@@ -236,9 +236,11 @@ CheckpointDir = Annotated[Path | None, typer.Option(help="Where checkpoints, ide
 CheckpointEvery = Annotated[int | None, typer.Option(help="Checkpoint every N collaborative epochs (0: at stop only).")]
 MaxEpochs = Annotated[int | None, typer.Option(help="Stop when the collaborative epoch reaches N.")]
 MatchmakingTime = Annotated[
-    float | None, typer.Option(help="Seconds to gather an averaging group (LAN 1-5, WAN 10-15).")
+    float | None, typer.Option(help="Seconds to gather an averaging group (default: derived, see doctor).")
 ]
-AveragingTimeout = Annotated[float | None, typer.Option(help="Give up on an averaging round after this many seconds.")]
+AveragingTimeout = Annotated[
+    float | None, typer.Option(help="Give up on an averaging round after this many seconds (default: derived).")
+]
 MetadataExpiration = Annotated[float | None, typer.Option(help="Seconds a silent peer still counts as present.")]
 LoadStateTimeout = Annotated[float | None, typer.Option(help="Seconds per attempt to download state from peers.")]
 MetricsFile = Annotated[Path | None, typer.Option(help="Append JSON lines (start/epoch/checkpoint/stop events) here.")]
@@ -645,11 +647,11 @@ def doctor(
         from rich.console import Console
         from rich.table import Table
 
-        from trainer.config import TrainConfig
+        from trainer.config import TrainConfig, wan_timeouts
         from trainer.hardware import Hardware, choose_kernels, detect_hardware, flash_attn_importable
         from trainer.model import resolve_model
         from trainer.plan import tokenizer_name
-        from trainer.profiles import GiB, estimate_memory, fits
+        from trainer.profiles import GiB, profile_options
         from trainer.tokenizer import load_tokenizer
 
         config = TrainConfig(
@@ -679,34 +681,38 @@ def doctor(
         console.print(f"[bold]kernels[/]: {kernel.describe()}")
         console.print(f"[bold]model[/]: {spec.name} ({spec.source}), {spec.shape.n_params / 1e9:.2f}B parameters")
         flash = kernel.attn_implementation == "flash_attention_2" or kernel.sdpa_backend == "flash"
-        table = Table("profile", "device GiB", "host GiB", "trainable", "fits")
-        half = 4 if hardware.device == "cpu" else 2
-        rows = [("full", False, 4), ("lora", False, half)]
-        if hardware.device == "cuda" and averaging == "gradient":
-            rows.insert(1, ("full", True, 2))
-        for profile, offload, wbytes in rows:
-            estimate = estimate_memory(
-                spec.shape,
-                profile=profile,
-                offload=offload,
-                averaging=averaging,
-                device=hardware.device,
-                weight_bytes=wbytes,
-                seq_len=seq_len,
-                batch_size=batch_size,
-                flash=flash,
-                checkpointing=spec.shape.n_params > 1e9,
-                lora_rank=config.lora_rank,
-                lora_targets=config.lora_targets,
-            )
-            label = profile + (" + offload" if offload else "")
+        options = profile_options(
+            spec.shape,
+            hardware,
+            averaging=averaging,
+            compute_bytes=4 if kernel.compute_dtype == "fp32" else 2,
+            seq_len=seq_len,
+            batch_size=batch_size,
+            flash=flash,
+            checkpointing=spec.shape.n_params > 1e9,
+            lora_rank=config.lora_rank,
+            lora_targets=config.lora_targets,
+        )
+        table = Table("profile", "device GiB", "host GiB", "trainable", "fits", "margin GiB", "round s (timeout)")
+        for option in options:
+            estimate = option.estimate
+            timeouts = wan_timeouts(estimate.trainable_params, config.compression, config.averaging_bandwidth_mbps)
+            margin = option.host_margin if hardware.device == "cpu" else min(option.device_margin, option.host_margin)
             table.add_row(
-                label,
+                option.label,
                 f"{estimate.device_bytes / GiB:.1f}",
                 f"{estimate.host_bytes / GiB:.1f}",
                 f"{estimate.trainable_params / 1e6:,.1f}M",
-                "yes" if fits(estimate, hardware) else "[red]no[/]",
+                "yes" if option.fits else "[red]no[/]",
+                f"{margin / GiB:.1f}",
+                f"{timeouts.transfer_s:,.0f} ({timeouts.averaging_timeout:,.0f})",
             )
+        chosen = next((option.label for option in options if option.fits), "none")
+        console.print(
+            f"[bold]--profile auto[/] picks: {chosen}. Averaging rounds assume {config.averaging_bandwidth_mbps:g} "
+            f"Mbit/s each way and {config.compression} compression (matchmaking and timeout derived from them; "
+            "--matchmaking-time/--averaging-timeout override)"
+        )
         console.print(table)
 
     _guarded(body)

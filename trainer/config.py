@@ -8,6 +8,7 @@ same field names (``--config``) works too, which is how a pool's metadata can be
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -77,8 +78,13 @@ class TrainConfig(BaseModel):
     average_state_every: int | None = Field(None, ge=1)
     """Average parameters every N epochs; None: 1 with gradient averaging (hivemind's default, in
     the background), 10 with DiLoCo (peers that averaged pseudo-gradients are already in step)."""
-    matchmaking_time: float = Field(15.0, gt=0)
-    averaging_timeout: float = Field(60.0, gt=0)
+    matchmaking_time: float | None = Field(None, gt=0)
+    """Seconds to gather an averaging group; None: derived (`wan_timeouts`)."""
+    averaging_timeout: float | None = Field(None, gt=0)
+    """Seconds before an all-reduce round gives up; None: derived (`wan_timeouts`)."""
+    averaging_bandwidth_mbps: float = Field(100.0, gt=0)
+    """The bandwidth (Mbit/s, each way) a peer is assumed to have for averaging: the derived
+    timeouts allow for moving the trainable parameters at this speed."""
     load_state_timeout: float = Field(120.0, gt=0)
     load_state_attempts: int = Field(3, ge=1)
     metadata_expiration: float = Field(60.0, gt=0)
@@ -169,6 +175,15 @@ class TrainConfig(BaseModel):
             return self.average_state_every
         return 10 if self.averaging == "diloco" else 1
 
+    def resolve_timeouts(self, trainable_params: int) -> None:
+        """Fill unset ``matchmaking_time``/``averaging_timeout`` from `wan_timeouts` (in place, so
+        every part of the peer that holds this config sees the same numbers)."""
+        derived = wan_timeouts(trainable_params, self.compression, self.averaging_bandwidth_mbps)
+        if self.matchmaking_time is None:
+            self.matchmaking_time = derived.matchmaking_time
+        if self.averaging_timeout is None:
+            self.averaging_timeout = derived.averaging_timeout
+
     @property
     def identity_file(self) -> Path:
         return self.identity_path if self.identity_path is not None else self.checkpoint_dir / "identity.key"
@@ -189,6 +204,50 @@ class TrainConfig(BaseModel):
             "target_batch_size": self.target_batch_size,
             "compression": self.compression,
         }
+
+
+# @dev Bytes per value sent in an all-reduce, by compression (uint8 sends small tensors in fp16:
+#      negligible next to the large ones).
+BYTES_PER_VALUE = {"none": 4, "fp16": 2, "uint8": 1}
+# @dev Floors of the derived timeouts: what a small model on a LAN needs (hivemind's own scale).
+MIN_MATCHMAKING_S = 15.0
+MIN_AVERAGING_TIMEOUT_S = 60.0
+MAX_MATCHMAKING_S = 60.0
+
+
+@dataclass(frozen=True)
+class AveragingTimeouts:
+    payload_bytes: int
+    transfer_s: float
+    matchmaking_time: float
+    averaging_timeout: float
+
+    def describe(self, bandwidth_mbps: float) -> str:
+        return (
+            f"{self.payload_bytes / 1e9:.2f} GB per round, about {self.transfer_s:,.0f} s of transfer at "
+            f"{bandwidth_mbps:g} Mbit/s: averaging timeout {self.averaging_timeout:,.0f} s, "
+            f"matchmaking {self.matchmaking_time:.0f} s"
+        )
+
+
+def wan_timeouts(trainable_params: int, compression: str, bandwidth_mbps: float) -> AveragingTimeouts:
+    """Averaging timeouts that let a round move the model at the stated bandwidth.
+
+    A butterfly all-reduce makes every peer send and receive about twice the payload (its share of
+    the reduction, then of the gather), so a round needs ``2 x params x bytes per value / bandwidth``
+    seconds on the wire. The averaging timeout is three times that (a slower peer, TCP ramp-up,
+    compression), and never below 60 s; matchmaking gets a twentieth of it, between 15 and 60 s
+    (large payloads mean long steps, and peers reach the end of an epoch further apart). A 60 s
+    timeout against minutes of transfer would end every round with local gradients only.
+    """
+    payload = trainable_params * BYTES_PER_VALUE[compression]
+    transfer = 2 * payload * 8 / (bandwidth_mbps * 1e6)
+    return AveragingTimeouts(
+        payload_bytes=payload,
+        transfer_s=transfer,
+        matchmaking_time=min(MAX_MATCHMAKING_S, max(MIN_MATCHMAKING_S, transfer / 20)),
+        averaging_timeout=max(MIN_AVERAGING_TIMEOUT_S, 3 * transfer),
+    )
 
 
 def load_config_file(path: Path) -> dict[str, object]:

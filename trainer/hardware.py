@@ -5,7 +5,9 @@ tested on a CPU with made-up inputs; `detect_hardware` fills those inputs from t
 
 Rules (see trainer/README.md for the reasons):
 
-- CPU: PyTorch SDPA in fp32. Half precision on CPU is refused: it is slow and not what we test.
+- CPU: PyTorch SDPA in fp32 by default. ``--dtype bf16`` (or ``fp16``) runs the same 16-bit
+  paths as a GPU (16-bit weights for LoRA and offload, autocast for the rest): slower than fp32 on
+  most CPUs, but it is how the GPU profiles' 16-bit code is tested without a GPU.
 - CUDA, compute capability >= 8.0 (Ampere, Ada, Hopper): bf16 by default (fp16 on request, with a
   hivemind.GradScaler); ``flash_attention_2`` when the ``flash-attn`` package imports, otherwise
   SDPA restricted to its flash backend.
@@ -138,12 +140,20 @@ def choose_kernels(
     auto/flash_attention_2/sdpa_flash/sdpa/eager, as in `TrainConfig`.
     """
     if device == "cpu":
-        if dtype not in ("auto", "fp32"):
-            raise TrainerError(f"dtype {dtype} is not supported on CPU", "use --dtype fp32 (the default on CPU)")
         if attention in ("flash_attention_2", "sdpa_flash"):
             raise TrainerError(f"attention {attention} needs a CUDA GPU", "use --attention sdpa on CPU")
         implementation = "eager" if attention == "eager" else "sdpa"
-        return KernelChoice(implementation, None, "fp32", False, "CPU: PyTorch SDPA in fp32")
+        if dtype in ("auto", "fp32"):
+            return KernelChoice(implementation, None, "fp32", False, "CPU: PyTorch SDPA in fp32")
+        # fp16 on CPU has no overflow problem worth a loss scaler at these sizes, and torch's CPU
+        # GradScaler does not run hivemind's per-epoch unscaling: no scaler there
+        return KernelChoice(
+            implementation,
+            None,
+            dtype,
+            False,
+            f"CPU: {dtype} as requested (autocast; 16-bit weights where the profile keeps them)",
+        )
 
     assert capability is not None, "a CUDA device always has a compute capability"
     ampere_or_newer = capability >= FLASH_MIN_CAPABILITY
@@ -242,6 +252,17 @@ def sdpa_context(choice: KernelChoice):  # -> contextlib.AbstractContextManager
         "math": SDPBackend.MATH,
     }[choice.sdpa_backend]
     return sdpa_kernel([backend])
+
+
+def autocast_context(device: str, choice: KernelChoice):  # -> contextlib.AbstractContextManager
+    """Autocast to the chosen 16-bit dtype (a no-op for fp32): fp32 weights compute in 16 bits."""
+    import contextlib
+
+    if choice.compute_dtype == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device, dtype=torch_dtype(choice.compute_dtype))
 
 
 def torch_dtype(name: str):  # -> torch.dtype

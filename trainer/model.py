@@ -139,10 +139,12 @@ def resolve_model(model: str, vocab_size: int | None = None) -> ModelSpec:
     return ModelSpec(source, model, llama_config, _shape_of(llama_config))
 
 
-def weight_dtype_name(device: str, kernel: KernelChoice, profile: ProfileChoice) -> str:
-    """Storage dtype of the base weights: fp32 on CPU and for full training without offload (autocast
-    handles the half-precision compute); half precision for offloaded or frozen (LoRA) weights."""
-    if device == "cpu" or kernel.compute_dtype == "fp32":
+def weight_dtype_name(kernel: KernelChoice, profile: ProfileChoice) -> str:
+    """Storage dtype of the base weights: fp32 when computing in fp32 and for full training without
+    offload (autocast handles the half-precision compute); half precision for offloaded or frozen
+    (LoRA) weights. The same on CPU and GPU, so a CPU run with ``--dtype bf16`` tests the GPU's
+    16-bit paths."""
+    if kernel.compute_dtype == "fp32":
         return "fp32"
     if profile.profile == "lora" or profile.offload:
         return kernel.compute_dtype
@@ -174,7 +176,7 @@ def load_model(
 
     from trainer.checkpoint import save_base_model
 
-    dtype = torch_dtype(weight_dtype_name(device, kernel, profile))
+    dtype = torch_dtype(weight_dtype_name(kernel, profile))
     keep_base = profile.profile == "lora" and spec.source == "preset" and base_dir is not None
     if keep_base and (base_dir / "config.json").is_file():
         spec = ModelSpec("local", str(base_dir), spec.llama_config, spec.shape)

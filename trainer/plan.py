@@ -1,8 +1,9 @@
 """Check a configuration and decide how it will run, before anything heavy is allocated.
 
 `plan_run` validates the data source, loads the tokenizer, resolves the model (parameters counted
-on the ``meta`` device), detects the hardware, picks the attention kernel and precision, and picks
-or checks the memory profile. Every user mistake surfaces here as a one-line `TrainerError`.
+on the ``meta`` device), detects the hardware, picks the attention kernel and precision, picks or
+checks the memory profile, and derives unset averaging timeouts from what will be averaged
+(`TrainConfig.resolve_timeouts`). Every user mistake surfaces here as a one-line `TrainerError`.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware 
         requested=config.profile,
         offload=config.offload_optimizer,
         averaging=config.averaging,
-        weight_bytes=4,
+        compute_bytes=4 if kernel.compute_dtype == "fp32" else 2,
         seq_len=config.seq_len,
         batch_size=config.batch_size,
         flash=flash,
@@ -89,4 +90,5 @@ def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware 
         lora_rank=config.lora_rank,
         lora_targets=config.lora_targets,
     )
+    config.resolve_timeouts(profile.estimate.trainable_params)
     return RunPlan(config, hardware, kernel, spec, profile, tokenizer)

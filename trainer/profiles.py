@@ -1,18 +1,28 @@
 """Honest memory profiles: how many bytes a training setup needs, and whether the machine has them.
 
-Two profiles:
+Two profiles, in bytes per parameter before activations (n = parameters):
 
 - ``full``: every weight is trained. Without offload the device holds fp32 weights, fp32
-  gradients, hivemind's gradient accumulators and Adam's two moments (about 20 bytes per
-  parameter before activations). With ``offload_optimizer`` the device holds half-precision
-  weights and gradients accumulated in place (4 bytes per parameter) and the host holds hivemind's
-  fp32 master copy, Adam state and the gradient averaging buffer (16 bytes per parameter).
-- ``lora``: the base model is frozen in half precision (fp32 on CPU) and only low-rank adapters
-  train; only the adapters are averaged, so network traffic drops by orders of magnitude.
+  gradients, hivemind's fp32 gradient accumulators and Adam's two moments (20 B); when compute is
+  16-bit, autocast also keeps a 16-bit copy of every weight it cast (2 B: 12.6 GiB for 7B). With
+  ``offload_optimizer`` the device holds 16-bit weights and fp32 gradients that autograd
+  accumulates into in place (2 + 4 B; fp32 so hundreds of micro-batches do not lose their low
+  bits) and the host holds hivemind's fp32 master copy, Adam state and the gradient averaging
+  buffer (16 B). DiLoCo (always offloaded) keeps fp32 weights, their gradients and the inner
+  AdamW's moments on the device (16 B, plus the autocast copy) and the outer weights, Nesterov
+  momentum and the pseudo-gradient buffer in host RAM (12 B); the pseudo-gradient is written
+  straight into that host buffer, so the device holds no accumulator for it.
+- ``lora``: the base model is frozen in the compute dtype (16-bit, or fp32 for fp32 compute) and
+  only low-rank adapters train, in fp32; only the adapters are averaged, so network traffic drops
+  by orders of magnitude.
 
-The numbers are estimates, stated with their assumptions, good to about 10-20%. They exist to
-refuse early with a clear message instead of dying halfway through with an out-of-memory error:
-full training of a 7B LLaMA does not fit in 14 GB, and neither does LoRA with a 16-bit base.
+The numbers are estimates, stated with their assumptions, good to about 10-20%. A setup fits when
+estimate + a fixed overhead (CUDA context, allocator, workspaces: `DEVICE_OVERHEAD_BYTES`; Python,
+hivemind's processes: `HOST_OVERHEAD_BYTES`) stays within `USABLE_FRACTION` of the memory; what
+is left beyond that is the stated margin. They exist to refuse early with a clear message instead
+of dying halfway through with an out-of-memory error: full training of a 7B LLaMA does not fit in
+14 GB, and neither does LoRA with a 16-bit base. `profile_options` is the one rule set: `--profile
+auto` takes the first option that fits, `trainer doctor` prints them all.
 """
 
 from __future__ import annotations
@@ -77,6 +87,31 @@ class MemoryEstimate:
 
 
 @dataclass(frozen=True)
+class ProfileOption:
+    """One way to train this model on this machine, with its estimate and whether it fits."""
+
+    profile: Literal["full", "lora"]
+    offload: bool
+    estimate: MemoryEstimate
+    device_margin: int
+    """Bytes left on the device after estimate and overhead, within the usable fraction (< 0: short)."""
+    host_margin: int
+
+    @property
+    def label(self) -> str:
+        return "full + offload" if self.offload else self.profile
+
+    @property
+    def fits(self) -> bool:
+        return self.device_margin >= 0 and self.host_margin >= 0
+
+    def margin_text(self, device: str) -> str:
+        if device == "cpu":
+            return f"margin {self.host_margin / GiB:.1f} GiB of RAM"
+        return f"margin {self.device_margin / GiB:.1f} GiB on the device, {self.host_margin / GiB:.1f} GiB of RAM"
+
+
+@dataclass(frozen=True)
 class ProfileChoice:
     profile: Literal["full", "lora"]
     offload: bool
@@ -116,7 +151,7 @@ def estimate_memory(
     offload: bool,
     averaging: str,
     device: str,
-    weight_bytes: int,
+    compute_bytes: int,
     seq_len: int,
     batch_size: int,
     flash: bool,
@@ -124,13 +159,21 @@ def estimate_memory(
     lora_rank: int = 16,
     lora_targets: list[str] | None = None,
 ) -> MemoryEstimate:
-    """Bytes on the training device and in host RAM for one peer (see the module docstring)."""
+    """Bytes on the training device and in host RAM for one peer (see the module docstring).
+
+    ``compute_bytes`` is 2 for 16-bit compute (bf16/fp16) and 4 for fp32; the weights' storage
+    follows `trainer.model.weight_dtype_name`: fp32 for full training without offload, the
+    compute dtype for offloaded and frozen (LoRA) weights.
+    """
     n = shape.n_params
-    act_bytes = 4 if weight_bytes == 4 and device == "cpu" else 2
-    activations = activation_bytes(shape, seq_len, batch_size, act_bytes, flash, checkpointing)
+    half = compute_bytes == 2
+    activations = activation_bytes(shape, seq_len, batch_size, compute_bytes, flash, checkpointing)
     parts: dict[str, int] = {"activations": activations}
     host: dict[str, int] = {}
     diloco = averaging == "diloco"
+    weight_bytes = compute_bytes if profile == "lora" or offload else 4
+    if weight_bytes == 4 and half:
+        parts["autocast 16-bit weight copies"] = n * 2
 
     if profile == "lora":
         trainable = shape.lora_params(lora_rank, lora_targets or [])
@@ -140,7 +183,6 @@ def estimate_memory(
         host["averaging buffers (adapters only)"] = trainable * 4 * (3 if diloco else 2)
     elif diloco:
         trainable = n
-        # inner AdamW runs on the device in the weights' precision; outer state lives on the host
         parts["weights"] = n * weight_bytes
         parts["gradients"] = n * weight_bytes
         parts["inner Adam moments (fp32)"] = n * 8
@@ -148,9 +190,8 @@ def estimate_memory(
         host["pseudo-gradient averaging buffer"] = n * 4
     elif offload:
         trainable = n
-        # gradients accumulate in place (reuse_grad_buffers); state averaging reuses the host copies
-        parts["weights (16-bit)"] = n * 2
-        parts["gradients (16-bit, accumulated in place)"] = n * 2
+        parts[f"weights ({8 * weight_bytes}-bit)"] = n * weight_bytes
+        parts["gradients (fp32, accumulated in place)"] = n * 4
         host["fp32 master weights"] = n * 4
         host["Adam moments (fp32)"] = n * 8
         host["gradient averaging buffer"] = n * 4
@@ -170,12 +211,64 @@ def estimate_memory(
     return MemoryEstimate(profile, offload, device_bytes, host_bytes, trainable, all_parts)
 
 
-def fits(estimate: MemoryEstimate, hardware: Hardware) -> bool:
+def margins(estimate: MemoryEstimate, hardware: Hardware) -> tuple[int, int]:
+    """(device, host) bytes left after the estimate and the overheads, within the usable fraction."""
+    host = int(hardware.host_memory_bytes * USABLE_FRACTION) - estimate.host_bytes - HOST_OVERHEAD_BYTES
     if hardware.device == "cpu":
-        return estimate.host_bytes + HOST_OVERHEAD_BYTES <= hardware.host_memory_bytes * USABLE_FRACTION
-    device_ok = estimate.device_bytes + DEVICE_OVERHEAD_BYTES <= hardware.device_memory_bytes * USABLE_FRACTION
-    host_ok = estimate.host_bytes + HOST_OVERHEAD_BYTES <= hardware.host_memory_bytes * USABLE_FRACTION
-    return device_ok and host_ok
+        return host, host
+    device = int(hardware.device_memory_bytes * USABLE_FRACTION) - estimate.device_bytes - DEVICE_OVERHEAD_BYTES
+    return device, host
+
+
+def fits(estimate: MemoryEstimate, hardware: Hardware) -> bool:
+    return min(margins(estimate, hardware)) >= 0
+
+
+def profile_options(
+    shape: ModelShape,
+    hardware: Hardware,
+    *,
+    requested: str = "auto",
+    offload: bool = False,
+    averaging: str,
+    compute_bytes: int,
+    seq_len: int,
+    batch_size: int,
+    flash: bool,
+    checkpointing: bool,
+    lora_rank: int,
+    lora_targets: list[str],
+) -> list[ProfileOption]:
+    """The profiles to consider, in `--profile auto`'s order of preference, each with its estimate
+    and margins: full, full with optimizer offload (gradient averaging on a GPU; on a CPU only
+    when asked for, to test that path), LoRA. ``requested`` full/lora keeps only those rows."""
+    rows: list[tuple[Literal["full", "lora"], bool]] = []
+    if requested in ("auto", "full"):
+        if not (requested == "full" and offload):
+            rows.append(("full", False))
+        if averaging == "gradient" and (hardware.is_cuda or offload) and (requested == "auto" or offload):
+            rows.append(("full", True))
+    if requested in ("auto", "lora"):
+        rows.append(("lora", False))
+    options = []
+    for profile, use_offload in rows:
+        estimate = estimate_memory(
+            shape,
+            profile=profile,
+            offload=use_offload,
+            averaging=averaging,
+            device=hardware.device,
+            compute_bytes=compute_bytes,
+            seq_len=seq_len,
+            batch_size=batch_size,
+            flash=flash,
+            checkpointing=checkpointing,
+            lora_rank=lora_rank,
+            lora_targets=lora_targets,
+        )
+        device_margin, host_margin = margins(estimate, hardware)
+        options.append(ProfileOption(profile, use_offload, estimate, device_margin, host_margin))
+    return options
 
 
 def _need_text(estimate: MemoryEstimate, hardware: Hardware) -> str:
@@ -197,7 +290,7 @@ def choose_profile(
     requested: str,
     offload: bool,
     averaging: str,
-    weight_bytes: int,
+    compute_bytes: int,
     seq_len: int,
     batch_size: int,
     flash: bool,
@@ -207,16 +300,23 @@ def choose_profile(
 ) -> ProfileChoice:
     """Pick (or check) a memory profile for this model on this hardware; refuse with one line if none fits.
 
-    ``requested`` is auto/full/lora. With ``auto`` the order tried is: full, full with optimizer
-    offload (gradient averaging only), LoRA. ``weight_bytes`` is the bytes per weight of the
-    dtype the weights are stored in for the full profile (4 on CPU; on GPU 4, since the full
-    profile keeps fp32 weights and runs autocast, unless offloading).
+    ``requested`` is auto/full/lora; the options and their order are `profile_options`'s.
     """
-    big = shape.n_params > 1_000_000_000
-    ckpt = big if checkpointing is None else checkpointing
-    common = dict(
+    ckpt = shape.n_params > 1_000_000_000 if checkpointing is None else checkpointing
+    if offload and averaging != "gradient":
+        raise MemoryProfileError(
+            "--offload-optimizer needs gradient averaging (DiLoCo always keeps its outer optimizer on the host)",
+            "drop --offload-optimizer",
+        )
+    if offload and requested == "lora":
+        raise MemoryProfileError("--offload-optimizer applies to the full profile", "use --profile full")
+    options = profile_options(
+        shape,
+        hardware,
+        requested=requested,
+        offload=offload,
         averaging=averaging,
-        device=hardware.device,
+        compute_bytes=compute_bytes,
         seq_len=seq_len,
         batch_size=batch_size,
         flash=flash,
@@ -224,56 +324,36 @@ def choose_profile(
         lora_rank=lora_rank,
         lora_targets=lora_targets,
     )
-    half_bytes = 4 if hardware.device == "cpu" else 2
     billions = shape.n_params / 1e9
     size = f"{billions:.2f}B" if billions >= 0.1 else f"{shape.n_params / 1e6:.1f}M"
-
-    candidates: list[tuple[str, bool, int]] = []
-    if requested in ("auto", "full"):
-        can_offload = averaging == "gradient" and hardware.device == "cuda"
-        if requested == "full" and offload:
-            if not can_offload:
-                raise MemoryProfileError(
-                    "--offload-optimizer needs a CUDA device and gradient averaging"
-                    " (DiLoCo always keeps its outer optimizer on the host)",
-                    "drop --offload-optimizer",
-                )
-            candidates.append(("full", True, 2))
-        else:
-            candidates.append(("full", False, weight_bytes))
-            if requested == "auto" and can_offload:
-                candidates.append(("full", True, 2))
-    if requested in ("auto", "lora"):
-        candidates.append(("lora", False, half_bytes))
-
-    estimates = []
-    for profile, use_offload, wbytes in candidates:
-        estimate = estimate_memory(shape, profile=profile, offload=use_offload, weight_bytes=wbytes, **common)
-        estimates.append(estimate)
-        if fits(estimate, hardware):
-            label = "full + optimizer offload" if use_offload else profile
-            why = (
-                f"{requested} profile fits" if requested != "auto" else f"auto: {label} is the first profile that fits"
+    for option in options:
+        if option.fits:
+            why = f"{requested} profile fits" if requested != "auto" else f"auto: {option.label} is the first that fits"
+            return ProfileChoice(
+                option.profile,
+                option.offload,
+                ckpt,
+                option.estimate,
+                f"{why} ({option.estimate.summary()}; {option.margin_text(hardware.device)})",
             )
-            return ProfileChoice(profile, use_offload, ckpt, estimate, f"{why} ({estimate.summary()})")
 
     where = f"{hardware.name} ({hardware.device_memory_bytes / GiB:.0f} GiB)" if hardware.is_cuda else "this CPU"
     if requested == "full":
-        est = estimates[0]
-        options = ["--profile lora"]
-        if not est.offload and hardware.device == "cuda" and averaging == "gradient":
-            options.append("--offload-optimizer")
+        est = options[0].estimate
+        hints = ["--profile lora"]
+        if not est.offload and hardware.is_cuda and averaging == "gradient":
+            hints.append("--offload-optimizer")
         raise MemoryProfileError(
             f"full training of this {size}-parameter model does not fit on {where}: it {_need_text(est, hardware)}",
-            "use " + ", or ".join([*options, "a bigger machine"]),
+            "use " + ", or ".join([*hints, "a bigger machine"]),
         )
     if requested == "lora":
         raise MemoryProfileError(
             f"LoRA training of this {size}-parameter model does not fit on {where}: "
-            f"it {_need_text(estimates[0], hardware)}",
+            f"it {_need_text(options[0].estimate, hardware)}",
             "a 16-bit base alone takes 2 bytes per parameter; use a larger GPU (4-bit QLoRA is not supported)",
         )
-    smallest = min(estimates, key=lambda e: e.device_bytes)
+    smallest = min((o.estimate for o in options), key=lambda e: e.device_bytes)
     raise MemoryProfileError(
         f"no training profile of this {size}-parameter model fits on {where}: even {smallest.profile} "
         f"{_need_text(smallest, hardware)}",

@@ -17,6 +17,17 @@ Averaging modes:
   ``target_batch_size`` samples, then hand hivemind the pseudo-gradient (outer weights minus local
   weights) as the gradient; it is all-reduced with compression and the outer step is applied.
   See `trainer.train_loop` for the inner loop.
+
+Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
+
+- gradient mode: a 16-bit parameter gets an fp32 ``.grad`` (torch's ``grad_dtype``), so autograd
+  adds every micro-batch's gradient into fp32 (hundreds of micro-batches would lose most of their
+  bits in a 16-bit sum), and hivemind's host buffers are fp32: the offloaded optimizer's fp32
+  master weights can take them as their ``.grad`` (torch refuses a 16-bit gradient there, which
+  crashed ``full`` + offload with 16-bit weights at the first step).
+- DiLoCo: the pseudo-gradient is written straight into the fp32 host buffer that hivemind
+  all-reduces (`SwarmOptimizer.diloco_step`); the device holds no gradient accumulator and no
+  full-size temporary for it.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +50,7 @@ from hivemind.compression import (
     SizeAdaptiveCompression,
     Uniform8BitQuantization,
 )
+from hivemind.optim.grad_averager import GradientAverager
 
 from trainer.config import TrainConfig
 from trainer.errors import SwarmError
@@ -108,6 +120,82 @@ def visible_maddrs(dht: hivemind.DHT) -> list[str]:
     return [str(addr) for addr in dht.get_visible_maddrs()]
 
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def use_fp32_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    """Give every 16-bit parameter an fp32 gradient that autograd accumulates into (``grad_dtype``)."""
+    for param in params:
+        if param.dtype in HALF_DTYPES:
+            param.grad_dtype = torch.float32
+            grad = param.grad
+            param.grad = torch.zeros(param.shape, dtype=torch.float32, device=param.device)
+            if grad is not None:
+                param.grad.copy_(grad)
+
+
+class Fp32GradientAverager(GradientAverager):
+    """hivemind's gradient averager with fp32 host buffers and, when it keeps its own accumulators
+    (``reuse_grad_buffers`` off), fp32 accumulators: 16-bit parameters never mean 16-bit sums."""
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], **kwargs: Any) -> None:
+        parameters = tuple(parameters)
+        use_fp32_gradients(parameters)
+        host = tuple(torch.zeros(p.shape, dtype=torch.float32).share_memory_() for p in parameters)
+        super().__init__(parameters, averaged_grads=host, **kwargs)
+        if self._local_accumulators is not None:
+            self._local_accumulators = tuple(acc.float() for acc in self._local_accumulators)
+
+
+class PseudoGradientAverager(GradientAverager):
+    """DiLoCo's averager: fp32 host buffers that `write_pseudo_gradients` fills straight from the
+    local and outer weights; it keeps nothing on the device (hivemind's own averager would keep a
+    full-size accumulator there, 4 bytes per parameter, and the caller two more temporaries).
+
+    A caller that sets ``param.grad`` to the pseudo-gradient and calls ``step`` (the older loop)
+    still works: while any parameter has a gradient, the buffers are loaded from the gradients.
+    """
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], **kwargs: Any) -> None:
+        parameters = tuple(parameters)
+        self._host = tuple(torch.zeros(p.shape, dtype=torch.float32).share_memory_() for p in parameters)
+        kwargs.update(reuse_grad_buffers=True, averaged_grads=self._host)
+        kwargs.pop("accumulate_grads_on", None)
+        super().__init__(parameters, **kwargs)
+
+    def _grads_from_parameters(self) -> Iterator[torch.Tensor]:
+        # the base class sizes its buffers from these; never allocate device gradients for it
+        yield from self._host
+
+    @torch.no_grad()
+    def write_pseudo_gradients(self, local: Iterable[torch.Tensor], outer: Iterable[torch.Tensor]) -> None:
+        """buffer = outer - local, computed in host memory, one tensor at a time."""
+        with self.get_tensors() as buffers:
+            for buffer, weight, anchor in zip(buffers, local, outer, strict=True):
+                buffer.copy_(weight.detach())
+                torch.sub(anchor, buffer, out=buffer)
+
+    @torch.no_grad()
+    def load_accumulators_into_averager_(self) -> None:
+        # hivemind calls this once or twice per round; without gradients on the parameters the
+        # buffers already hold what `write_pseudo_gradients` put there
+        if all(param.grad is None for param in self.parameters):
+            return
+        with self.get_tensors() as buffers:
+            for param, buffer in zip(self.parameters, buffers, strict=True):
+                if param.grad is None:
+                    buffer.zero_()
+                else:
+                    buffer.copy_(param.grad)
+
+    @torch.no_grad()
+    def reset_accumulated_grads_(self) -> None:
+        # the buffers are what is about to be all-reduced: only the counters start over
+        self._accumulators_used_in_step = False
+        self.local_samples_accumulated = self.local_times_accumulated = 0
+        self._anchor_batch_size = None
+
+
 class SwarmOptimizer(hivemind.Optimizer):
     """`hivemind.Optimizer` with bounded state downloads and a counter of them.
 
@@ -133,6 +221,22 @@ class SwarmOptimizer(hivemind.Optimizer):
         """
         if self.use_gradient_averaging and not self.auxiliary:
             self._maybe_schedule_gradient_averaging()
+
+    def diloco_step(self, trainable: list[torch.nn.Parameter], samples: int) -> None:
+        """DiLoCo's outer step: the pseudo-gradient (outer minus local weights) goes straight into the
+        host buffers hivemind all-reduces, the local weights return to the outer weights, and
+        hivemind averages and applies the outer Nesterov step (which moves the outer weights and
+        copies them back into the model). Needs the `PseudoGradientAverager` of `build_optimizer`."""
+        anchor = [param for group in self.opt.param_groups for param in group["params"]]
+        self.grad_averager.write_pseudo_gradients(trainable, anchor)
+        with torch.no_grad():
+            for param, outer in zip(trainable, anchor, strict=True):
+                param.copy_(outer)
+        self.step(batch_size=samples)
+        with torch.no_grad():
+            for param, outer in zip(trainable, anchor, strict=True):
+                param.copy_(outer)
+                param.grad = None
 
     def download_state_once(self) -> int | None:
         """One bounded state download regardless of epochs (the aux peer's checkpoint path).
@@ -266,6 +370,7 @@ def build_optimizer(
     momentum at ``outer_lr``, always offloaded (the host copy is the DiLoCo anchor).
     """
     diloco = config.averaging == "diloco"
+    config.resolve_timeouts(sum(param.numel() for param in params))  # a no-op after plan_run
     compression = make_compression(config.compression)
     # hivemind warns (deadlock risk) unless a request times out before matchmaking ends
     averager_opts: dict[str, Any] = {"request_timeout": min(3.0, config.matchmaking_time / 2)}
@@ -287,6 +392,7 @@ def build_optimizer(
             return torch.optim.lr_scheduler.LambdaLR(opt, warmup_then_linear(config.warmup_steps, config.total_steps))
 
     opt = SwarmOptimizer(
+        grad_averager_factory=PseudoGradientAverager if diloco else Fp32GradientAverager,
         load_state_attempts=config.load_state_attempts,
         lenient_sync=diloco,
         dht=dht,

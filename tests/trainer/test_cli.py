@@ -97,8 +97,10 @@ def test_doctor_explains_what_fits(command: list[str]) -> None:
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.stderr
     assert "flash" in result.stdout and "6.74B parameters" in result.stdout
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
-    assert rows["full"].rstrip("│ ").endswith("no") and rows["lora"].rstrip("│ ").endswith("no")
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.stdout.splitlines() if line.count("│") >= 5]
+    fits = {row[0]: row[4] for row in cells if row[0] in ("full", "lora")}
+    assert fits == {"full": "no", "lora": "no"}
+    assert "--profile auto picks: none" in " ".join(result.stdout.split())
 
 
 def test_bad_input_exits_non_zero_from_a_real_process(tmp_path: Path) -> None:

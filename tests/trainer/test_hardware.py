@@ -22,6 +22,12 @@ def test_cpu_uses_sdpa_in_fp32() -> None:
     assert "CPU" in choice.reason
 
 
+@pytest.mark.parametrize("dtype", ["bf16", "fp16"])
+def test_cpu_runs_16_bit_on_request_without_a_scaler(dtype: str) -> None:
+    choice = choose_kernels("cpu", None, flash_attn_available=False, dtype=dtype)
+    assert (choice.attn_implementation, choice.compute_dtype, choice.grad_scaler) == ("sdpa", dtype, False)
+
+
 @pytest.mark.parametrize("capability", [A100, H100, L4])
 def test_ampere_or_newer_with_flash_attn_uses_flash_attention_2_in_bf16(capability: tuple[int, int]) -> None:
     choice = choose_kernels("cuda", capability, flash_attn_available=True)
@@ -59,7 +65,6 @@ def test_pre_ampere_gets_fp16_with_scaler_and_memory_efficient_sdpa(capability: 
 @pytest.mark.parametrize(
     ("device", "capability", "flash", "dtype", "attention", "message"),
     [
-        ("cpu", None, False, "fp16", "auto", "not supported on CPU"),
         ("cpu", None, False, "auto", "flash_attention_2", "needs a CUDA GPU"),
         ("cuda", T4, True, "bf16", "auto", "bf16 needs compute capability >= 8.0"),
         ("cuda", T4, True, "auto", "flash_attention_2", "FlashAttention-2 needs compute capability >= 8.0"),

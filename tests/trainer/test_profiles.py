@@ -8,7 +8,7 @@ from trainer.config import LLAMA_LINEAR_MODULES
 from trainer.errors import MemoryProfileError
 from trainer.hardware import Hardware
 from trainer.model import resolve_model
-from trainer.profiles import GiB, ModelShape, choose_profile, estimate_memory
+from trainer.profiles import GiB, ModelShape, choose_profile, estimate_memory, profile_options
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def choose(shape: ModelShape, hardware: Hardware, requested: str, offload: bool 
         requested=requested,
         offload=offload,
         averaging=averaging,
-        weight_bytes=4,
+        compute_bytes=2,
         seq_len=2048,
         batch_size=1,
         flash=True,
@@ -76,7 +76,7 @@ def test_full_with_optimizer_offload_fits_80_gb_plus_128_gb_host_but_not_without
 
 
 def test_offload_is_refused_where_it_cannot_apply(llama7b: ModelShape) -> None:
-    with pytest.raises(MemoryProfileError, match="needs a CUDA device and gradient averaging"):
+    with pytest.raises(MemoryProfileError, match="needs gradient averaging"):
         choose(llama7b, gpu(80), "full", offload=True, averaging="diloco")
 
 
@@ -86,35 +86,102 @@ def test_7b_on_this_kind_of_cpu_machine_is_refused(llama7b: ModelShape) -> None:
         choose(llama7b, cpu, "full")
 
 
-def test_estimate_parts_follow_bytes_per_parameter(llama7b: ModelShape) -> None:
-    n = llama7b.n_params
-    full = estimate_memory(
-        llama7b,
-        profile="full",
+def estimate(shape: ModelShape, profile: str = "full", **overrides):
+    settings = dict(
+        profile=profile,
         offload=False,
         averaging="gradient",
         device="cuda",
-        weight_bytes=4,
+        compute_bytes=2,
         seq_len=2048,
         batch_size=1,
         flash=True,
         checkpointing=True,
+        lora_targets=LLAMA_LINEAR_MODULES,
     )
+    return estimate_memory(shape, **{**settings, **overrides})
+
+
+def test_estimate_parts_follow_bytes_per_parameter(llama7b: ModelShape) -> None:
+    n = llama7b.n_params
+    full = estimate(llama7b)
     assert full.parts["device: Adam moments (fp32)"] == 8 * n
     assert full.parts["device: weights"] == 4 * n
-    no_flash = estimate_memory(
+    no_flash = estimate(llama7b, flash=False, checkpointing=False)
+    assert no_flash.parts["device: activations"] > full.parts["device: activations"]
+
+
+def test_fp32_weights_with_16_bit_compute_pay_for_autocast_copies(llama7b: ModelShape) -> None:
+    n = llama7b.n_params
+    assert estimate(llama7b).parts["device: autocast 16-bit weight copies"] == 2 * n  # 12.6 GiB for 7B
+    assert estimate(llama7b, averaging="diloco").parts["device: autocast 16-bit weight copies"] == 2 * n
+    assert "device: autocast 16-bit weight copies" not in estimate(llama7b, compute_bytes=4).parts
+    assert "device: autocast 16-bit weight copies" not in estimate(llama7b, "lora").parts  # 16-bit base
+    assert "device: autocast 16-bit weight copies" not in estimate(llama7b, offload=True).parts
+
+
+def test_offloaded_gradients_are_fp32_on_the_device(llama7b: ModelShape) -> None:
+    parts = estimate(llama7b, offload=True).parts
+    assert parts["device: weights (16-bit)"] == 2 * llama7b.n_params
+    assert parts["device: gradients (fp32, accumulated in place)"] == 4 * llama7b.n_params
+
+
+def test_diloco_keeps_no_accumulator_on_the_device(llama7b: ModelShape) -> None:
+    parts = estimate(llama7b, averaging="diloco").parts
+    device = {name: size for name, size in parts.items() if name.startswith("device:")}
+    weights = ("weights", "gradients", "inner Adam moments (fp32)", "autocast 16-bit weight copies")
+    per_param = sum(device[f"device: {name}"] for name in weights) / llama7b.n_params
+    assert per_param == 18 and len(device) == len(weights) + 1  # + activations, nothing else
+    assert parts["host: pseudo-gradient averaging buffer"] == 4 * llama7b.n_params
+
+
+def test_full_7b_does_not_fit_an_h200_once_every_term_is_counted(llama7b: ModelShape) -> None:
+    with pytest.raises(MemoryProfileError, match="full training of this 6.74B-parameter model does not fit"):
+        choose(llama7b, gpu(141, host_gb=512), "full")
+
+
+def test_the_choice_states_its_margin(llama7b: ModelShape) -> None:
+    choice = choose(llama7b, gpu(80), "auto")
+    assert "margin" in choice.reason and "GiB on the device" in choice.reason
+
+
+@pytest.mark.parametrize(("memory_gb", "host_gb"), [(14, 64), (24, 64), (40, 128), (80, 64), (80, 256), (141, 512)])
+def test_doctor_and_auto_use_the_same_rules(llama7b: ModelShape, memory_gb: float, host_gb: float) -> None:
+    hardware = gpu(memory_gb, host_gb)
+    options = profile_options(
         llama7b,
-        profile="full",
-        offload=False,
+        hardware,
         averaging="gradient",
-        device="cuda",
-        weight_bytes=4,
+        compute_bytes=2,
         seq_len=2048,
         batch_size=1,
-        flash=False,
-        checkpointing=False,
+        flash=True,
+        checkpointing=True,
+        lora_rank=16,
+        lora_targets=LLAMA_LINEAR_MODULES,
     )
-    assert no_flash.parts["device: activations"] > full.parts["device: activations"]
+    first = next((o for o in options if o.fits), None)
+    if first is None:
+        with pytest.raises(MemoryProfileError):
+            choose(llama7b, hardware, "auto")
+        return
+    choice = choose(llama7b, hardware, "auto")
+    assert (choice.profile, choice.offload, choice.estimate) == (first.profile, first.offload, first.estimate)
+
+
+def test_wan_timeouts_are_derived_from_what_is_averaged() -> None:
+    from trainer.config import TrainConfig, wan_timeouts
+
+    seven_b = wan_timeouts(6_738_415_616, "fp16", 100)
+    assert seven_b.transfer_s == pytest.approx(2 * 6_738_415_616 * 2 * 8 / 100e6)
+    assert seven_b.averaging_timeout == pytest.approx(3 * seven_b.transfer_s) and seven_b.averaging_timeout > 3600
+    assert seven_b.matchmaking_time == 60
+    assert wan_timeouts(6_738_415_616, "uint8", 100).transfer_s == pytest.approx(seven_b.transfer_s / 2)
+    small = wan_timeouts(100_000, "fp16", 100)
+    assert (small.matchmaking_time, small.averaging_timeout) == (15, 60)
+    config = TrainConfig(averaging_timeout=5.0)
+    config.resolve_timeouts(6_738_415_616)
+    assert (config.averaging_timeout, config.matchmaking_time) == (5.0, 60)  # what was set stays
 
 
 def test_lora_parameter_count_matches_peft(tokenizer_dir) -> None:

@@ -162,3 +162,105 @@ def test_grad_scaler_and_offload_path(tmp_path: Path, corpus: Path, tokenizer_di
         session.close()
     assert summary.epochs_completed == 4
     assert summary.last_loss < summary.first_loss - 0.1
+
+
+# --- 16-bit weights on CPU: every profile `--profile auto` may pick on a GPU runs its first steps ---
+
+PROFILES_16_BIT = [
+    # (profile, offload, averaging, base weights' dtype)
+    ("full", False, "gradient", torch.float32),  # fp32 master weights, 16-bit compute
+    ("full", True, "gradient", torch.bfloat16),  # the profile that crashed at its first step
+    ("lora", False, "gradient", torch.bfloat16),
+    ("full", False, "diloco", torch.float32),
+]
+
+
+@pytest.mark.parametrize(("profile", "offload", "averaging", "weights"), PROFILES_16_BIT)
+def test_every_profile_trains_with_bf16_on_cpu(
+    tmp_path: Path, corpus: Path, tokenizer_dir: Path, profile: str, offload: bool, averaging: str, weights
+) -> None:
+    from trainer.model import load_model
+    from trainer.plan import plan_run
+
+    config = TrainConfig(
+        run_id=f"bf16-{profile}-{int(offload)}-{averaging}",
+        model="tiny",
+        tokenizer=str(tokenizer_dir),
+        device="cpu",
+        dtype="bf16",
+        profile=profile,
+        offload_optimizer=offload,
+        averaging=averaging,
+        lora_rank=4,
+        data=str(corpus),
+        seq_len=32,
+        batch_size=4,
+        target_batch_size=8,
+        lr=1e-2,
+        warmup_steps=0,
+        host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+        matchmaking_time=1.0,
+        averaging_timeout=3.0,
+        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_every=0,
+        max_epochs=2,
+        progress_bar=False,
+        num_threads=1,
+    )
+    plan = plan_run(config)
+    assert (plan.kernel.compute_dtype, plan.profile.profile, plan.profile.offload) == ("bf16", profile, offload)
+    model, trainable = load_model(
+        plan.spec,
+        plan.kernel,
+        plan.profile,
+        "cpu",
+        lora_rank=4,
+        lora_targets=config.lora_targets,
+        base_dir=tmp_path / "base",
+    )
+    assert model.get_input_embeddings().weight.dtype == weights
+    assert all(p.dtype == (torch.float32 if profile == "lora" else weights) for p in trainable)
+    summary = run_training(config)
+    assert summary.epochs_completed == 2 and summary.final_epoch == 2
+    assert summary.last_loss is not None and summary.last_loss == summary.last_loss  # finite, not NaN
+
+
+def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
+    """The crash of issue 13, without a model: hivemind's offloaded optimizer with bf16 and fp16
+    parameters steps, and gradients accumulate in fp32 over micro-batches."""
+    import hivemind
+
+    from trainer.swarm import build_optimizer
+
+    dht = hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
+    try:
+        for dtype in (torch.bfloat16, torch.float16):
+            layer = torch.nn.Linear(8, 8).to(dtype)
+            params = list(layer.parameters())
+            config = TrainConfig(
+                run_id=f"offload-{str(dtype)[6:]}",
+                batch_size=2,
+                target_batch_size=6,
+                lr=1e-2,
+                warmup_steps=0,
+                matchmaking_time=1.0,
+                averaging_timeout=3.0,
+            )
+            opt = build_optimizer(config, dht, params, offload=True, reuse_grad_buffers=True)
+            try:
+                before = layer.weight.detach().clone()
+                tiny = torch.full((2, 8), 1e-3, dtype=dtype)
+                for _ in range(2):  # the second micro-batch's gradient is below bf16's resolution of the sum
+                    layer(torch.full((2, 8), 1.0, dtype=dtype)).float().sum().backward()
+                    layer(tiny).float().sum().backward()
+                    opt.step(batch_size=2)
+                    assert layer.weight.grad.dtype == torch.float32
+                # 2 micro-batches x 2 rows x (1 + 0.001): a bf16 sum would round it to 4.0
+                assert layer.weight.grad[0, 0].item() == pytest.approx(2 * 2 * (1.0 + 1e-3), rel=1e-4)
+                layer(torch.full((2, 8), 1.0, dtype=dtype)).float().sum().backward()
+                opt.step(batch_size=2)  # 6 samples: the offloaded fp32 AdamW steps
+                assert opt.local_epoch == 1 and not torch.equal(layer.weight.detach(), before)
+            finally:
+                opt.shutdown()
+    finally:
+        dht.shutdown()
