@@ -4,7 +4,7 @@ The logic lives in the modules it calls (`train_loop`, `aux_peer`, `generate`, .
 imports (torch, transformers, hivemind) happen inside the commands, so ``trainer --help`` is
 fast. Mistakes print one line, ``error: ... (hint: ...)``; ``--debug`` shows tracebacks instead.
 
-Exit status, as in `hub` (`trainer.errors`): 0 done, 1 the command failed (bad data, a model or
+Exit status, the policy `hub` and `trainer` share (`hub.errors`): 0 done, 1 the command failed (bad data, a model or
 profile that does not fit, a chain refusal, a bug), 2 the command line is wrong (an unknown
 option, an option value out of range or not among the choices). Help is click's plain format,
 wrapped at 80 columns: option names are never cut (rich's panels cut them in narrow terminals),
@@ -26,7 +26,7 @@ from typer._click import Context  # typer 0.29 (pinned) runs on its own copy of 
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from trainer.errors import EXIT_FAILURE, EXIT_USAGE
+from hub.errors import EXIT_FAILURE, EXIT_USAGE
 
 # @dev Option names that differ from the TrainConfig field they set.
 _FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
@@ -137,7 +137,7 @@ def _guarded(action: Callable[[], T]) -> T:
     except HubError as exc:  # the chain side (`trainer join`, `trainer aux --pool-id`)
         if _state["debug"]:
             raise
-        _fail(str(exc))
+        _fail(str(exc), exc.exit_code)
     except ValidationError as exc:
         if _state["debug"]:
             raise
@@ -303,6 +303,13 @@ def train(
     offload_optimizer: Annotated[
         bool | None,
         typer.Option("--offload-optimizer/--no-offload-optimizer", help="Full profile: optimizer state in host RAM."),
+    ] = None,
+    delay_updates: Annotated[
+        bool | None,
+        typer.Option(
+            "--delay-updates/--no-delay-updates",
+            help="With --offload-optimizer: average and step in the background during the next epoch.",
+        ),
     ] = None,
     lora_rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,

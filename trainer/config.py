@@ -108,6 +108,10 @@ class TrainConfig(BaseModel):
     profile: Profile = "auto"
     offload_optimizer: bool = False
     """Full profile only: keep fp32 master weights and Adam state in host RAM (hivemind offload)."""
+    delay_updates: bool = False
+    """Gradient averaging with the optimizer offloaded: all-reduce and optimizer step run in the
+    background while the next epoch computes (hivemind's ``delay_grad_averaging`` and
+    ``delay_optimizer_step``); the cost is one epoch of staleness in the weights."""
     lora_rank: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-# @dev Exit status of the `trainer` command, the same policy as `hub`: 0 when done, 1 when the
-#      command failed (bad data, a setup that does not fit, a chain refusal, a bug), 2 when the
-#      command line is wrong (unknown option, value out of range).
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-
 
 class TrainerError(Exception):
     """A problem with the user's input or machine, explained in one line.

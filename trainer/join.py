@@ -153,8 +153,8 @@ class Submitter:
                 if self._due():
                     self._flush()
 
-    def _flush(self) -> None:
-        self.queue.flush(self.client, self.cap)
+    def _flush(self, final: bool = False) -> None:
+        self.queue.flush(self.client, self.cap, final=final)
         for receipt in self.queue.receipts:
             if receipt.status == "rejected" and receipt.error and any(f in receipt.error for f in _FATAL):
                 if not self.stop_training.is_set():
@@ -169,7 +169,7 @@ class Submitter:
         self.thread.join()
         with self.lock:
             if self._due():
-                self._flush()
+                self._flush(final=True)
         waiting = self.queue.unsettled()
         if waiting:
             log.warning(

@@ -90,5 +90,12 @@ def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware 
         lora_rank=config.lora_rank,
         lora_targets=config.lora_targets,
     )
+    if config.delay_updates and (config.averaging != "gradient" or not profile.offload):
+        raise TrainerError(
+            "--delay-updates overlaps gradient averaging with the next epoch: it needs gradient averaging "
+            f"with the optimizer offloaded (this run: {config.averaging} averaging, profile {profile.profile}"
+            f"{' + offload' if profile.offload else ''})",
+            "add --profile full --offload-optimizer, or drop --delay-updates",
+        )
     config.resolve_timeouts(profile.estimate.trainable_params)
     return RunPlan(config, hardware, kernel, spec, profile, tokenizer)

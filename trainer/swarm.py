@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
 import time
 import warnings
@@ -366,7 +367,8 @@ def build_optimizer(
     """The collaborative optimizer for ``params`` (the trainable parameters only).
 
     gradient mode: AdamW (with clipping and warm-up/decay per collaborative epoch) over averaged
-    gradients; ``offload`` keeps its fp32 state in host RAM. diloco mode: outer SGD with Nesterov
+    gradients; ``offload`` keeps its fp32 state in host RAM, and with ``config.delay_updates`` the
+    all-reduce and the step run in the background during the next epoch. diloco mode: outer SGD with Nesterov
     momentum at ``outer_lr``, always offloaded (the host copy is the DiLoCo anchor).
     """
     diloco = config.averaging == "diloco"
@@ -391,6 +393,9 @@ def build_optimizer(
         def scheduler_factory(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
             return torch.optim.lr_scheduler.LambdaLR(opt, warmup_then_linear(config.warmup_steps, config.total_steps))
 
+    # hivemind's averagers set SIGINT to "ignore" in this process before forking their own (and never
+    # restore it): the first Ctrl+C would then do nothing. Put back whatever handler was there.
+    sigint = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     opt = SwarmOptimizer(
         grad_averager_factory=PseudoGradientAverager if diloco else Fp32GradientAverager,
         load_state_attempts=config.load_state_attempts,
@@ -406,6 +411,8 @@ def build_optimizer(
         averaging_timeout=config.averaging_timeout,
         load_state_timeout=config.load_state_timeout,
         offload_optimizer=offload,
+        delay_optimizer_step=config.delay_updates and offload and not diloco,
+        delay_grad_averaging=config.delay_updates and offload and not diloco,
         reuse_grad_buffers=reuse_grad_buffers and not diloco,
         delay_state_averaging=not diloco,
         average_state_every=config.state_averaging_period,
@@ -417,6 +424,8 @@ def build_optimizer(
         tracker_opts=dict(metadata_expiration=config.metadata_expiration, min_refresh_period=0.25),
         verbose=True,
     )
+    if sigint is not None:
+        signal.signal(signal.SIGINT, sigint)
     if opt.client_mode != dht.client_mode:  # the 1.1.12 pitfall this module exists to avoid
         opt.shutdown()
         raise SwarmError(f"optimizer client_mode={opt.client_mode} differs from the DHT's {dht.client_mode}")

@@ -22,10 +22,12 @@ claims what the cap allows *now* and carries the rest honestly:
 
 - the oldest pending epochs whose tokens fit the allowance are merged into one range claim; the
   younger ones are carried to the next flush (the cap grows with time);
-- if even the oldest pending epoch does not fit, it is claimed for the allowance and the rest of
-  its tokens is dropped (recorded in the receipt's ``dropped`` and logged): the auditor matches a
-  claim to whole epoch ranges, so one epoch's work is never split across two work keys, and a
-  claim is never larger than the work it names;
+- if even the oldest pending epoch does not fit, it waits while it is the only one (a node below
+  the cap catches up within the next epoch); once a younger epoch is waiting behind it (the node
+  trains faster than the cap pays), or on the last pass before stopping, it is claimed for the
+  allowance and the rest of its tokens is dropped (recorded in the receipt's ``dropped`` and
+  logged): the auditor matches a claim to whole epoch ranges, so one epoch's work is never split
+  across two work keys, and a claim is never larger than the work it names;
 - at most `MAX_CARRY_EPOCHS` epochs are carried; older ones are dropped with a log line (the
   auditor only sees a peer's last 16 epochs, so older claims could not be checked anyway).
 
@@ -198,7 +200,7 @@ class WorkQueue:
 
     # -- the chain
 
-    def _plan_capped(self, client: HubClient, cap: WorkCap) -> Receipt | None:
+    def _plan_capped(self, client: HubClient, cap: WorkCap, final: bool) -> Receipt | None:
         """Shape the never-sent receipts into what the cap allows now (see the module docstring):
         drop carried epochs beyond `MAX_CARRY_EPOCHS`, merge the oldest ones that fit into one
         claim, or cut the oldest one down to the allowance. Returns the claim to send now (None:
@@ -236,7 +238,7 @@ class WorkQueue:
             claim = self._merge(fitting)
         elif fitting:
             claim = fitting[0]
-        elif allowance > 0:
+        elif allowance > 0 and (len(never_sent) > 1 or final):
             claim = oldest = never_sent[0]
             cut = oldest.units - allowance
             oldest.units, oldest.dropped = allowance, oldest.dropped + cut
@@ -252,10 +254,11 @@ class WorkQueue:
         self.save()
         return claim
 
-    def flush(self, client: HubClient, cap: WorkCap | None = None) -> list[Receipt]:
+    def flush(self, client: HubClient, cap: WorkCap | None = None, *, final: bool = False) -> list[Receipt]:
         """Try to settle every unsettled receipt; returns those confirmed now. Never raises for a
         chain that is down: the receipts wait for the next flush. With `cap`, never-sent receipts
-        are first shaped to what the pool's work-rate rule allows now (the rest is carried)."""
+        are first shaped to what the pool's work-rate rule allows now (the rest is carried);
+        `final` (the last pass before stopping) claims what the cap allows even for a lone epoch."""
         from hub.errors import HubError
 
         done: list[Receipt] = []
@@ -267,7 +270,7 @@ class WorkQueue:
         if not self._settle_each(client, [r for r in self.unsettled() if r.tx_hash is not None], done):
             return done
         try:
-            claim = self._plan_capped(client, cap)
+            claim = self._plan_capped(client, cap, final)
         except HubError as exc:
             log.warning("chain unavailable, work stays queued: %s", exc.message)
             return done

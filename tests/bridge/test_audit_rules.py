@@ -125,7 +125,7 @@ def test_metadata_becomes_the_nodes_train_config(tmp_path):
     [
         (b"not json", "is not JSON"),
         (_metadata(run_id="bad id!"), "invalid at run_id"),
-        (_metadata(train={"checkpoint_dir": "/tmp/x"}), "train settings a pool cannot set: checkpoint_dir"),
+        (_metadata(train={"checkpoint_dir": "/tmp/x"}), "training settings a pool cannot set: checkpoint_dir"),
         (_metadata(audit={"hard_factor": 0.5}), "invalid at audit.hard_factor"),
     ],
 )

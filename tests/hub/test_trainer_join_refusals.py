@@ -91,3 +91,37 @@ def test_metadata_hash_mismatch_is_refused(pool_setup, tmp_path: Path):
     assert line.startswith(f"error: pool {pool_setup['pool_id']}'s metadata: ")
     assert "hash" in line
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def test_the_walkthrough_metadata_the_hub_accepts_is_the_nodes_run(tmp_path: Path):
+    """One schema: the document hub/README.md's walkthrough creates its pool with becomes a run."""
+    import re
+
+    from trainer.pool_run import parse_metadata, train_config
+
+    readme = (Path(__file__).resolve().parents[2] / "hub" / "README.md").read_text()
+    document = re.search(r"cat > pool.json <<'EOF'\n(.*?)\nEOF", readme, re.S).group(1)
+    config = train_config(parse_metadata(document.encode(), 1), checkpoint_dir=tmp_path)
+    assert (config.run_id, config.model, config.seq_len) == ("walkthrough", "tiny", 64)
+
+
+def test_metadata_served_over_http_is_fetched_and_checked(pool_setup, tmp_path: Path):
+    """A node on another machine reads the pool's document from an http:// URI (here `hub pool
+    metadata serve`'s server), verified against the on-chain hash."""
+    import threading
+
+    from hub.metadata import make_metadata_server, metadata_hash
+    from trainer.join import pool_metadata
+
+    meta = tmp_path / "served.json"
+    meta.write_text(json.dumps({"run_id": "served", "train": {"model": "tiny"}}))
+    server = make_metadata_server(meta, host="127.0.0.1", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}/0x{metadata_hash(meta.read_bytes()).hex()}.json"
+        creator = pool_setup["creator"]
+        pool_id = creator.pool.create(1, publish_metadata(meta, uri=uri), budget=INJ, reward_per_unit=10**6,
+                                      challenge_window=2).value
+        assert pool_metadata(pool_setup["as_node"], pool_id).run_id == "served"
+    finally:
+        server.shutdown()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, wait_for_next_block_second
+from tests.hub.helpers import INJ, TEST_PASSWORD, wait_for_next_block_second
 from trainer.work_queue import WorkQueue, work_key
 
 PEER = "QmTestPeer"
@@ -218,3 +218,46 @@ def test_a_node_with_the_walkthrough_settings_is_paid_for_what_it_trained(walkth
     provider = walkthrough_member["provider"]
     paid = provider.rewards.claim(pool_id)
     assert paid.amount == summary.claimed_tokens * WALKTHROUGH_REWARD
+
+
+def test_one_sigint_stops_trainer_join_cleanly_with_the_receipts_saved(walkthrough_member, world, tmp_path: Path):
+    """`trainer join` as a user runs it: the first Ctrl+C ends training, the last claim pass runs
+    once (no retry loop), the receipts file is complete and the process exits 0 on its own."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    password = tmp_path / "password"
+    password.write_text(TEST_PASSWORD)
+    workdir = tmp_path / "work"
+    trainer = str(Path(sys.executable).with_name("trainer"))
+    env = {**os.environ, "HUB_KEYSTORE_DIR": str(world.keystore_dir), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1", "INJECTIVE_AI_HUB_CACHE": str(tmp_path / "cache")}
+    args = [trainer, "join", "--pool-id", str(walkthrough_member["pool_id"]), "--node-key",
+            walkthrough_member["actor"].name, "--network", world.devnet.rpc_url, "--deployments-dir",
+            str(world.deployments_dir), "--password-file", str(password), "--workdir", str(workdir), "--device",
+            "cpu", "--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--no-progress-bar", "--checkpoint-every", "0"]
+    log = tmp_path / "join.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            receipts = workdir / f"work-{world.client().chain_id}-{walkthrough_member['pool_id']}-" \
+                f"{walkthrough_member['node'].address}.json"
+            while not (receipts.exists() and any(r["status"] == "confirmed" for r in
+                                                   json.loads(receipts.read_text())["receipts"])):
+                assert process.poll() is None, log.read_text()
+                time.sleep(0.5)  # waiting for an event (a confirmed claim), not for time to pass
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=180)  # a hang guard only: one signal must be enough
+        finally:
+            if process.poll() is None:
+                process.kill()
+    output = log.read_text()
+    assert code == 0, output
+    assert "stopping after the current step" in output and "Traceback" not in output
+    saved = json.loads(receipts.read_text())["receipts"]
+    assert saved and {r["status"] for r in saved} <= {"confirmed", "pending", "dropped"}
+    on_chain = walkthrough_member["node"].rewards.work_submitted(walkthrough_member["pool_id"],
+                                                                 node=walkthrough_member["node"].address)
+    assert sum(w.units for w in on_chain) == sum(r["units"] for r in saved if r["status"] == "confirmed")

@@ -157,3 +157,8 @@ def typer_command(name: str):
     import typer.main
 
     return typer.main.get_command(app).commands[name]
+
+
+def test_delayed_updates_need_the_offloaded_optimizer(corpus: Path) -> None:
+    line = one_line_error(["train", "--model", "tiny", "--data", str(corpus), "--device", "cpu", "--delay-updates"])
+    assert "--delay-updates overlaps gradient averaging" in line and "--offload-optimizer" in line

@@ -167,29 +167,31 @@ def test_grad_scaler_and_offload_path(tmp_path: Path, corpus: Path, tokenizer_di
 # --- 16-bit weights on CPU: every profile `--profile auto` may pick on a GPU runs its first steps ---
 
 PROFILES_16_BIT = [
-    # (profile, offload, averaging, base weights' dtype)
-    ("full", False, "gradient", torch.float32),  # fp32 master weights, 16-bit compute
-    ("full", True, "gradient", torch.bfloat16),  # the profile that crashed at its first step
-    ("lora", False, "gradient", torch.bfloat16),
-    ("full", False, "diloco", torch.float32),
+    # (profile, offload, averaging, base weights' dtype, delayed updates)
+    ("full", False, "gradient", torch.float32, False),  # fp32 master weights, 16-bit compute
+    ("full", True, "gradient", torch.bfloat16, False),  # the profile that crashed at its first step
+    ("full", True, "gradient", torch.bfloat16, True),  # averaging overlapped with the next epoch
+    ("lora", False, "gradient", torch.bfloat16, False),
+    ("full", False, "diloco", torch.float32, False),
 ]
 
 
-@pytest.mark.parametrize(("profile", "offload", "averaging", "weights"), PROFILES_16_BIT)
+@pytest.mark.parametrize(("profile", "offload", "averaging", "weights", "delay"), PROFILES_16_BIT)
 def test_every_profile_trains_with_bf16_on_cpu(
-    tmp_path: Path, corpus: Path, tokenizer_dir: Path, profile: str, offload: bool, averaging: str, weights
+    tmp_path: Path, corpus: Path, tokenizer_dir: Path, profile: str, offload: bool, averaging: str, weights, delay
 ) -> None:
     from trainer.model import load_model
     from trainer.plan import plan_run
 
     config = TrainConfig(
-        run_id=f"bf16-{profile}-{int(offload)}-{averaging}",
+        run_id=f"bf16-{profile}-{int(offload)}-{averaging}-{int(delay)}",
         model="tiny",
         tokenizer=str(tokenizer_dir),
         device="cpu",
         dtype="bf16",
         profile=profile,
         offload_optimizer=offload,
+        delay_updates=delay,
         averaging=averaging,
         lora_rank=4,
         data=str(corpus),
