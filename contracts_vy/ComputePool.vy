@@ -266,7 +266,8 @@ def joinComputePool(poolId: uint256, node: address, deadline: uint256, signature
     assert not self.providerBlacklisted[poolId][record.provider], (
         "ComputePool: provider is blacklisted from this pool"
     )
-    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= common._minimum_stake(provider.totalCompute, self.minStakePerComputeUnit), (
+    required: uint256 = common._minimum_stake(provider.totalCompute, self.minStakePerComputeUnit)
+    assert (staticcall self.stakeManager.stakeOf(record.provider)) >= required, (
         "ComputePool: provider stake below minimum"
     )
     word: uint256 = self._membership[node]
@@ -335,7 +336,8 @@ def blacklistProvider(poolId: uint256, provider: address, nodes: DynArray[addres
     """
     @notice Bar `provider` from the pool for good and remove all its nodes, validated or not.
             Manager or creator. `nodes` must list every node of the provider in the pool (the
-            call checks none is left); eject in batches first if it has more than 64.
+            call checks none is left); if it has more than 64 there, eject the others first, one
+            `ejectNode` call per node.
     @param poolId The pool.
     @param provider The provider.
     @param nodes The provider's nodes currently in the pool.
@@ -415,7 +417,8 @@ def submitWork(poolId: uint256, workKey: bytes32, units: uint256):
     total_compute: uint256 = 0
     provider, compute_units, blacklisted, total_compute = staticcall self.computeRegistry.nodeWorkInfo(msg.sender)
     assert not blacklisted, "ComputePool: provider is blacklisted"
-    assert (staticcall self.stakeManager.stakeOf(provider)) >= common._minimum_stake(total_compute, self.minStakePerComputeUnit), (
+    required: uint256 = common._minimum_stake(total_compute, self.minStakePerComputeUnit)
+    assert (staticcall self.stakeManager.stakeOf(provider)) >= required, (
         "ComputePool: provider stake below minimum"
     )
     # only seconds of active membership count: a node that joined a PENDING pool banks nothing.
@@ -462,7 +465,9 @@ def hardInvalidateWork(
     @param reason Why, for the record.
     @return The amount slashed (possibly 0).
     """
-    assert staticcall IInjectiveAiHub(HUB).hasRole(common.VALIDATOR_ROLE, msg.sender), "ComputePool: caller is not a validator"
+    assert staticcall IInjectiveAiHub(HUB).hasRole(common.VALIDATOR_ROLE, msg.sender), (
+        "ComputePool: caller is not a validator"
+    )
     provider: address = extcall self.rewardsDistributor.invalidateWork(poolId, node, workKey, True)
     if not self.nodeBlacklisted[poolId][node]:
         self.nodeBlacklisted[poolId][node] = True

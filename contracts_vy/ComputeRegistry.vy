@@ -13,7 +13,8 @@
         sum of its nodes' units, which are stored as given (uint256, never truncated). The
         attestation nonce of a node key only ever grows, so an old node signature can never be
         replayed. Blacklisting survives deregistration; re-registering gives a fresh record that
-        is not whitelisted, and is refused to a blacklisted provider (SPEC 4.2, Rule R10).
+        is not whitelisted, and is refused to a blacklisted provider (docs/SPEC.md 4.2, Rules R9
+        and R10).
 """
 
 from interfaces import IComputeRegistry

@@ -7,7 +7,7 @@
 @notice Training domains. Each names the work-validation contract that bounds what a node may claim
         and a URI with the domain's parameters. Pools pick a domain when they are created and keep
         its validation contract for life. Domains are never edited: a change is a new domain.
-@custom:security Written only by the hub (federator role). Holds no funds.
+@custom:security Written only by the hub (federator role). Holds no funds. Spec: docs/SPEC.md 6.
 """
 
 from interfaces import IDomainRegistry

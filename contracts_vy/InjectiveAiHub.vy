@@ -231,7 +231,9 @@ def reclaimStake(amount: uint256):
     stake: uint256 = staticcall self.stakeManager.stakeOf(msg.sender)
     assert amount <= stake, "InjectiveAiHub: amount exceeds stake"
     # amount <= stake was checked above
-    assert unsafe_sub(stake, amount) >= common._minimum_stake(total_compute, self.minStakePerComputeUnit), "InjectiveAiHub: stake would fall below minimum"
+    assert unsafe_sub(stake, amount) >= common._minimum_stake(total_compute, self.minStakePerComputeUnit), (
+        "InjectiveAiHub: stake would fall below minimum"
+    )
     extcall self.stakeManager.unbond(msg.sender, amount)
 
 
@@ -277,7 +279,8 @@ def addComputeNode(
     """
     assert block.timestamp <= deadline, "InjectiveAiHub: attestation expired"
     total_compute: uint256 = self._only_registered(msg.sender)
-    assert (staticcall self.stakeManager.stakeOf(msg.sender)) >= common._minimum_stake(total_compute + computeUnits, self.minStakePerComputeUnit), (
+    required: uint256 = common._minimum_stake(total_compute + computeUnits, self.minStakePerComputeUnit)
+    assert (staticcall self.stakeManager.stakeOf(msg.sender)) >= required, (
         "InjectiveAiHub: stake below minimum"
     )
     nonce: uint256 = extcall self.computeRegistry.addNode(msg.sender, nodekey, computeUnits, specsURI)
@@ -368,7 +371,8 @@ def slash(provider: address, amount: uint256, reason: String[128]) -> uint256:
     """
     access_control._check_role(VALIDATOR_ROLE, msg.sender)
     assert self.treasury != msg.sender, "InjectiveAiHub: a slash cannot pay its validator"
-    slashed: uint256 = extcall self.stakeManager.slash(provider, self._capped_slash(provider, amount), msg.sender, reason)
+    capped: uint256 = self._capped_slash(provider, amount)
+    slashed: uint256 = extcall self.stakeManager.slash(provider, capped, msg.sender, reason)
     assert slashed > 0, "InjectiveAiHub: nothing to slash"
     return slashed
 
@@ -401,7 +405,8 @@ def previewSlash(provider: address, amount: uint256) -> uint256:
     @param amount The amount asked for.
     @return Wei.
     """
-    held: uint256 = (staticcall self.stakeManager.stakeOf(provider)) + staticcall self.stakeManager.unbondingOf(provider)
+    held: uint256 = staticcall self.stakeManager.stakeOf(provider)
+    held += staticcall self.stakeManager.unbondingOf(provider)
     return min(self._capped_slash(provider, amount), held)
 
 

@@ -12,7 +12,8 @@
         that was never invalidated or voided, and (b) the pool's creator, for budget that no work
         has committed, after the pool ended. The compute pool records and invalidates work; it
         cannot move INJ. Claims and refunds are pulled by the payee under the reentrancy lock.
-        Solvency: balance == sum over pools of (funded - refunded - paid).
+        Solvency: balance == sum over pools of (funded - refunded - paid). Spec: docs/SPEC.md
+        8; Rules R2, R16, R18, R19.
 """
 
 from interfaces import IRewardsDistributor

@@ -12,7 +12,8 @@
         the treasury bucket (slash); the compute pool may also slash (hard work invalidation).
         Withdrawals are pulled by the account itself and can never be blocked: there is no pause,
         and a slash that reaches the queue takes the newest (least matured) entries first, never
-        leaving holes. Slashed INJ goes only to the hub's treasury, via `sweepSlashed`.
+        leaving holes. Slashed INJ goes only to the hub's treasury, via `sweepSlashed`. Spec: docs/SPEC.md 5
+        (calls, bounds) and 3.3 (slashing); Rules R1, R6, R11.
 """
 
 from interfaces import IStakeManager
@@ -374,7 +375,8 @@ def _with_stake(word: uint256, active: uint256) -> uint256:
 @pure
 def _entry(amount: uint256, maturity: uint256) -> uint256:
     """@dev An unbond entry word from amount and maturity."""
-    # amount <= _MAX_AMOUNT (an unbond is at most the active stake; a merge is checked); maturity is a timestamp, far below 2**128
+    # amount <= _MAX_AMOUNT (an unbond is at most the active stake; a merge is checked);
+    # maturity is a timestamp, far below 2**128
     return amount | (maturity << 128)
 
 
