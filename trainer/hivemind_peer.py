@@ -5,14 +5,13 @@ the `Swarm`, `Learner` and `Checkpoints` interfaces it declares, so tests drive 
 a scripted fake swarm in milliseconds. Everything here that knows about hivemind or torch:
 
 - `HivemindSwarm`: epochs, steps, state downloads and progress records over `SwarmOptimizer`.
-  In DiLoCo mode its `step` turns the local weights into a pseudo-gradient for the outer step.
+  In DiLoCo mode its `step` is the outer step (`SwarmOptimizer.diloco_step`).
 - `TorchLearner`: one micro-batch forward/backward, and DiLoCo's inner optimizer step.
 - `CheckpointWriter`: the peer's checkpoint (weights, optimizer states, totals, data cursor).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -106,28 +105,14 @@ class HivemindSwarm:
 
     def step(self, samples: int) -> None:
         if self.diloco:
-            self._outer_step(samples)
+            # the pseudo-gradient goes straight into hivemind's host buffers (trainer.swarm)
+            self.opt.diloco_step(self.trainable, samples)
             return
         self.opt.step(batch_size=samples, grad_scaler=self.grad_scaler)
         if self.grad_scaler is not None:
             self.grad_scaler.update()
         if not self.reuse_grad_buffers:
             self.opt.zero_grad(set_to_none=True)
-
-    def _outer_step(self, samples: int) -> None:
-        # The offloaded outer optimizer's parameters are DiLoCo's anchor: the weights every peer
-        # started this round from, in host RAM in fp32 (see trainer.swarm).
-        anchor = [param for group in self.opt.opt.param_groups for param in group["params"]]
-        with torch.no_grad():
-            for param, outer in zip(self.trainable, anchor, strict=True):
-                local = param.detach().float()
-                param.grad = (outer.to(param.device, torch.float32) - local).to(param.dtype)
-                param.copy_(outer.to(param.device, param.dtype))
-        self.opt.step(batch_size=samples)
-        with torch.no_grad():
-            for param, outer in zip(self.trainable, anchor, strict=True):
-                param.copy_(outer.to(param.device, param.dtype))
-                param.grad = None
 
 
 class TorchLearner:
@@ -146,17 +131,13 @@ class TorchLearner:
         self.scaler, self.inner, self.inner_schedule = scaler, inner, inner_schedule
 
     def forward_backward(self) -> MicroBatch:
-        from trainer.hardware import sdpa_context, torch_dtype
+        from trainer.hardware import autocast_context, sdpa_context
 
         plan = self.plan
         batch = next(self.batches)
         began = time.perf_counter()
         input_ids = batch.input_ids.to(plan.device, non_blocking=True)
-        if plan.device == "cuda" and plan.kernel.compute_dtype != "fp32":
-            autocast = torch.autocast("cuda", dtype=torch_dtype(plan.kernel.compute_dtype))
-        else:
-            autocast = contextlib.nullcontext()
-        with autocast, sdpa_context(plan.kernel):
+        with autocast_context(plan.device, plan.kernel), sdpa_context(plan.kernel):
             loss = self.model(input_ids=input_ids, labels=input_ids).loss
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         loss_value = float(loss.detach().float().item())
