@@ -14,8 +14,9 @@ TEST_PASSWORD = "hub-test-password"
 # @dev scrypt n of the test keystores: unlocking is instant (the CLI tests unlock hundreds of times).
 FAST_KDF = 2**4
 # @dev Durations cannot be warped on a real chain: seconds-long ones, and the tests wait. Every
-#      pool's challenge window must be shorter (docs/SPEC.md 7.1): the tests use windows of 2-9 s.
-UNBONDING_S = 10
+#      pool's challenge window must be shorter (docs/SPEC.md 7.1): tests that wait for a window to
+#      pass use 2-9 s; tests that read work while it is locked use 29 s.
+UNBONDING_S = 30
 MIN_STAKE = 10**18  # 1 INJ per compute unit
 MAX_RATE = 1_000_000  # work units per compute unit per second
 # @dev Dev account that funds fresh actors (the devnet tests use 1..3 for their own transfers).

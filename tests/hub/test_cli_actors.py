@@ -1,7 +1,7 @@
 """Every actor's `hub` commands on the real local chain, each checked against chain state and balances.
 
 One session deployment (conftest `hub_world`); every test makes fresh funded actors, so tests do not
-depend on each other. Durations are real: unbonding is 10 s, challenge windows 9 s, and tests wait.
+depend on each other. Durations are real: unbonding is 30 s, challenge windows 9-20 s, and tests wait.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
         "--reward-per-unit",
         f"{GWEI}wei",
         "--challenge-window",
-        "9s",
+        "20s",
         "--compute-limit",
         "100",
         *as_creator,
@@ -161,7 +161,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
         10 * INJ,
         10 * INJ,
         GWEI,
-        9,
+        20,
     )
     assert client.balance(creator.address) == before - 10 * INJ - _paid(tx)
 
@@ -224,7 +224,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert client.stake.slashed_pending() == slashed_before + INJ
 
     # after the challenge window only a1 is paid, to the provider
-    _wait_until(lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE)
+    _wait_until(lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE, 30)
     before = client.balance(provider.address)
     claimed = hub_json("rewards", "claim", "--account", provider.name)
     assert claimed["amount"] == 100 * GWEI and claimed["claims"][0]["work_keys"] == [keys["a1"]]

@@ -89,7 +89,7 @@ def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "dashboard"}')
     pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=9
+        1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=29
     ).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
