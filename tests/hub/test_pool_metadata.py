@@ -219,7 +219,7 @@ def test_pool_create_checks_the_document_and_the_hosted_copy_before_sending(worl
     creator = world.actor("meta-creator")
     client = world.client()
     nonce = client.w3.eth.get_transaction_count(creator.address)
-    as_creator = ["--budget", "1", "--reward-per-unit", "0.001", "--account", creator.name]
+    as_creator = ["--budget", "1", "--reward-per-unit", "0.001", "--challenge-window", "5s", "--account", creator.name]
 
     not_json = tmp_path / "notes.txt"
     not_json.write_text("train the tiny model please")
