@@ -113,6 +113,8 @@ ROWS: list[tuple[str, str, str]] = [
     ),
     ("deregister without --yes and no terminal", "hub provider deregister -a {provider}", "pass --yes"),
     ("devnet reset without --yes and no terminal", "hub devnet reset --home no-devnet", "pass --yes"),
+    ("blacklist without --yes", "hub validator blacklist {provider_address} -a validator", "pass --yes"),
+    ("pool blacklist without --yes", "hub pool blacklist-node {pool} {node_address} -a {creator}", "pass --yes"),
     # -- the trainer
     ("trainer: negative GPU memory", "trainer doctor --gpu-memory-gb -1", "--gpu-memory-gb"),
     ("trainer: negative learning rate", "trainer train --lr -1", "lr"),
@@ -191,6 +193,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:  # noqa: F811
         "provider_address": provider.address,
         "creator": creator.name,
         "node": node.name,
+        "node_address": node.address,
         "outsider_address": outsider.address,
         "pool": str(pool_id),
         "key": key if isinstance(key, str) else "0x" + key.hex(),

@@ -15,6 +15,7 @@ app = sub_app("Training pools: create with a budget, start, end, invite, eject, 
 
 PoolArgument = Annotated[int, typer.Argument(help="The pool id.", min=0, max=UINT256_MAX)]
 NodeArgument = Annotated[str, typer.Argument(help="The node key's address.")]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")]
 
 
 def _address(text: str, what: str) -> str:
@@ -163,9 +164,12 @@ def eject(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument) -> None:
 
 
 @chain_command(app, "blacklist-node")
-def blacklist_node(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument) -> None:
-    """Bar a node from the pool for good (removing it if it is in)."""
+def blacklist_node(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument, yes: YesOption = False) -> None:
+    """Bar a node from the pool for good (removing it if it is in). Asks first."""
+    from hub.cli._output import confirm_or_stop
+
     address = _address(node, "node")
+    confirm_or_stop(f"bar node {address} from pool {pool_id} for good (it leaves the pool now)?", yes)
     ctx.print_tx(
         ctx.client().pool.blacklist_node(pool_id, address),
         f"node {address} barred from pool {pool_id}",
@@ -179,9 +183,13 @@ def blacklist_provider(
     ctx: ChainContext,
     pool_id: PoolArgument,
     provider: Annotated[str, typer.Argument(help="The provider's address.")],
+    yes: YesOption = False,
 ) -> None:
-    """Bar a provider from the pool for good and remove all its nodes."""
+    """Bar a provider from the pool for good and remove all its nodes. Asks first."""
+    from hub.cli._output import confirm_or_stop
+
     address = _address(provider, "provider")
+    confirm_or_stop(f"bar provider {address} from pool {pool_id} for good (all its nodes leave the pool now)?", yes)
     ctx.print_tx(
         ctx.client().pool.blacklist_provider(pool_id, address),
         f"provider {address} barred from pool {pool_id}",

@@ -29,12 +29,23 @@ def whitelist(ctx: ChainContext, provider: ProviderArgument) -> None:
 
 
 @chain_command(app, "blacklist")
-def blacklist(ctx: ChainContext, provider: ProviderArgument) -> None:
+def blacklist(
+    ctx: ChainContext,
+    provider: ProviderArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (scripts).")] = False,
+) -> None:
     """Blacklist a provider for good and release its nodes from their pools (slash first if its stake
-    should go)."""
+    should go). Says what will happen and asks first."""
+    from hub.cli._output import confirm_or_stop
+
     address = _address(provider, "provider")
     client = ctx.client()
     nodes = [n.address for n in client.registry.nodes_of(address)]
+    confirm_or_stop(
+        f"blacklist provider {address} for good: it can never register again and its {len(nodes)} node(s) "
+        "leave their pools. Go on?",
+        yes,
+    )
     ctx.print_tx(
         client.hub.blacklist_provider(address, nodes),
         f"blacklisted provider {address}; released {len(nodes)} node(s) from their pools",

@@ -285,9 +285,9 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert client.pool.members(second) == [node_a.address]
     run_hub("node", "leave", second, "--account", node_a.name)
     assert client.pool.active_pool_of(node_a.address) == 0
-    run_hub("pool", "blacklist-node", second, node_a.address, "--account", manager.name)
+    run_hub("pool", "blacklist-node", second, node_a.address, "--yes", "--account", manager.name)
     assert client.pool.contract.functions.nodeBlacklisted(second, node_a.address).call()
-    run_hub("pool", "blacklist-provider", second, provider.address, "--account", manager.name)
+    run_hub("pool", "blacklist-provider", second, provider.address, "--yes", "--account", manager.name)
     assert client.pool.contract.functions.providerBlacklisted(second, provider.address).call()
 
     listed = {p["pool_id"]: p for p in hub_json("pool", "list")}
@@ -332,7 +332,7 @@ def test_validator_slash_and_blacklist(world) -> None:
     assert tx["slashed"] == INJ
     assert client.stake.stake_of(provider.address) == 3 * INJ
     assert client.stake.slashed_pending() == pending + INJ
-    run_hub("validator", "blacklist", provider.address, *as_validator)
+    run_hub("validator", "blacklist", provider.address, "--yes", *as_validator)
     record = client.registry.provider(provider.address)
     assert record.blacklisted and not record.whitelisted
 
