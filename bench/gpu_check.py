@@ -1,31 +1,38 @@
-"""One prepared GPU check: flash-attention kernels against SDPA math on a 7B-shaped LLaMA.
+"""One prepared GPU check: the trainer itself on a 7B-shaped LLaMA, profile by profile, plus kernels.
 
-    python bench/gpu_check.py                  # everything, well under ten minutes on an H100
-    python bench/gpu_check.py --no-smoke       # only the kernel benchmark
-    python bench/gpu_check.py --seq-len 4096   # another sequence length
+    python bench/gpu_check.py                  # the card's rows, in well under five minutes
+    python bench/gpu_check.py --dry-run        # the same rows on this CPU with the tiny model (a test)
+    python bench/gpu_check.py --steps 4        # more timed steps per row
+    python bench/gpu_check.py --rows lora,eager   # only these rows
 
-On a machine without CUDA it prints one line and exits.
+1. The card: name, capability, memory, and the trainer's kernel and precision choice.
+2. Profile rows: for every profile `trainer`'s own rules (`trainer.profiles.profile_options`) say
+   fits this card for the 7B shape (full, full + offload, LoRA, and DiLoCo's full), a few real
+   training steps through the trainer's code: `plan_run`, `load_model`, a loopback hivemind DHT,
+   `build_optimizer` (fp32 gradients, offloaded optimizer, DiLoCo's host pseudo-gradient), the
+   forward/backward under the chosen autocast and SDPA backend, then one collaborative epoch
+   (optimizer or outer step). Each row reports micro-batch tokens/s, MFU, the epoch step's
+   seconds, and peak device memory next to `estimate_memory`'s device bytes (ratio; the goal is
+   within 10%). Rows that the rules say do not fit are listed as such, with their estimate.
+3. Kernel rows: forward + backward tokens/s, MFU and peak memory of the 7B shape (bf16 weights,
+   batch 1) for ``flash_attention_2`` (when flash-attn imports), SDPA restricted to its flash
+   backend, SDPA with no restriction, SDPA's math backend, and eager attention.
 
-1. The card: name, compute capability, memory, and what `trainer` decides for it
-   (`trainer.hardware.choose_kernels`: attention kernel, precision, and why).
-2. Forward + backward tokens/s and MFU of a 7B-shaped LLaMA (random weights, bf16 where
-   supported, batch 1) for each attention path: ``flash_attention_2`` (when the flash-attn package
-   imports), PyTorch SDPA restricted to its flash backend, and SDPA's math backend. If the 7B
-   shape does not fit the card, the 1B shape is used instead (and said so).
-   FLOPs per token = 6 N + 12 L d s (PaLM, appendix B: N parameters, L layers, d hidden size,
-   s sequence length); MFU = achieved FLOP/s / the card's dense bf16 peak (from the table below).
-3. Smoke runs of the trainer's own GPU paths on the tiny model, one peer: bf16 (autocast, no
-   scaler) and fp16 (hivemind.GradScaler with in-place gradient accumulation), two epochs each.
+Every row runs in its own process with a time limit, so an out-of-memory error or a crash in one
+row is reported as that row's status and never loses the others. FLOPs per token = 6 N + 12 L d s
+(PaLM, appendix B); MFU = achieved FLOP/s / the card's dense bf16 peak (table below). Nothing is
+downloaded: random weights, random tokens, the built-in tokenizer. On a bare GPU machine with only
+torch and transformers, install the wheels `bench/gpu_wheels.sh` built here first.
 
-Prints a table, then the same numbers as JSON on the last line.
+Prints a table, then every number as JSON on the last line.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +59,23 @@ PEAK_BF16 = [
     ("RTX 4090", 165e12),
     ("RTX A6000", 155e12),
 ]
+# @dev (label, profile, offload, averaging): the profiles `--profile auto` can choose, and DiLoCo.
+PROFILE_ROWS = [
+    ("full", "full", False, "gradient"),
+    ("full + offload", "full", True, "gradient"),
+    ("lora", "lora", False, "gradient"),
+    ("diloco full", "full", False, "diloco"),
+]
+# @dev (label, attn_implementation, SDPA backend or None): the kernel rows.
+KERNEL_ROWS = [
+    ("flash_attention_2", "flash_attention_2", None),
+    ("sdpa flash", "sdpa", "flash"),
+    ("sdpa default", "sdpa", None),
+    ("sdpa math", "sdpa", "math"),
+    ("eager", "eager", None),
+]
+# @dev Seconds one row may take before it is reported as timed out (7B init + offload copy + steps).
+ROW_TIMEOUT_S = 150
 
 
 def peak_flops(name: str) -> float | None:
@@ -62,173 +86,279 @@ def flops_per_token(n_params: int, layers: int, hidden: int, seq_len: int) -> fl
     return 6 * n_params + 12 * layers * hidden * seq_len
 
 
-def measure(preset: str, attention: str, sdpa_backend: str | None, seq_len: int, steps: int) -> dict:
-    """Forward+backward tokens/s of one preset with one attention path (weights in bf16, batch 1)."""
-    import torch
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    from transformers import AutoModelForCausalLM
-
-    from trainer.model import preset_config
-
-    config = preset_config(preset, None)
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    with torch.device("cuda"):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attention)
-    model.config.use_cache = False
-    n_params = sum(p.numel() for p in model.parameters())
-    ids = torch.randint(0, config.vocab_size, (1, seq_len), device="cuda")
-    backend = {"flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}.get(sdpa_backend or "")
-
-    def step(model: torch.nn.Module, ids: torch.Tensor) -> None:
-        with sdpa_kernel([backend]) if backend is not None else contextlib.nullcontext():
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-
-    for _ in range(2):
-        step(model, ids)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    began = time.perf_counter()
-    for _ in range(steps):
-        step(model, ids)
-    torch.cuda.synchronize()
-    seconds = (time.perf_counter() - began) / steps
-    result = {
-        "preset": preset,
-        "attention": attention + (f"/{sdpa_backend}" if sdpa_backend else ""),
-        "seq_len": seq_len,
-        "n_params": n_params,
-        "step_seconds": seconds,
-        "tokens_per_s": seq_len / seconds,
-        "flops_per_token": flops_per_token(n_params, config.num_hidden_layers, config.hidden_size, seq_len),
-        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
-    }
-    del model, ids
-    gc.collect()
-    torch.cuda.empty_cache()
-    return result
+# --- one row, in its own process ----------------------------------------------------------------
 
 
-def kernel_benchmark(seq_len: int, steps: int, flash_attn: bool) -> list[dict]:
+def _sync(device: str) -> None:
     import torch
 
-    paths = ([("flash_attention_2", None)] if flash_attn else []) + [("sdpa", "flash"), ("sdpa", "math")]
-    results = []
-    for preset in ("llama-7b-shape", "llama-1b-shape"):
-        results = []
-        out_of_memory = False
-        try:
-            for attention, backend in paths:
-                results.append(measure(preset, attention, backend, seq_len, steps))
-        except torch.OutOfMemoryError:
-            out_of_memory = True
-        if not out_of_memory:
-            return results
-        print(f"  {preset} does not fit this card for fwd+bwd at seq {seq_len}; trying a smaller shape")
-        gc.collect()
-        torch.cuda.empty_cache()
-    return results
+    if device == "cuda":
+        torch.cuda.synchronize()
 
 
-def trainer_smoke(dtype: str) -> dict:
-    """Two collaborative epochs of one tiny peer through the trainer's CUDA path in ``dtype``."""
+def _peak_bytes(device: str) -> int | None:
+    import torch
+
+    return int(torch.cuda.max_memory_allocated()) if device == "cuda" else None
+
+
+def profile_row(label: str, model: str, device: str, dtype: str, seq_len: int, steps: int) -> dict:
+    """A few training steps of one profile through the trainer's own code; numbers as a dict."""
+    import hivemind
+    import torch
+
     from trainer.config import TrainConfig
-    from trainer.corpus import generate_corpus
-    from trainer.train_loop import run_training
+    from trainer.errors import MemoryProfileError
+    from trainer.hardware import autocast_context, sdpa_context
+    from trainer.model import load_model
+    from trainer.plan import plan_run
+    from trainer.swarm import build_optimizer, make_adamw
 
-    with tempfile.TemporaryDirectory(prefix=f"gpu-smoke-{dtype}-") as tmp:
-        corpus = generate_corpus(Path(tmp) / "corpus.txt", num_lines=500)
+    _, profile, offload, averaging = next(row for row in PROFILE_ROWS if row[0] == label)
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         config = TrainConfig(
-            run_id=f"gpu-smoke-{dtype}",
-            model="tiny",
-            data=str(corpus),
-            data_shards=1,
-            seq_len=128,
-            batch_size=8,
-            target_batch_size=32,
+            run_id=f"gpu-check-{label.replace(' ', '-').replace('+', 'plus')}",
+            model=model,
+            device=device,
             dtype=dtype,
-            device="cuda",
-            lr=3e-3,
-            warmup_steps=1,
-            total_steps=50,
+            profile=profile,
+            offload_optimizer=offload,
+            averaging=averaging,
+            seq_len=seq_len,
+            batch_size=1,
+            # gradient mode: warm-up + timed micro-batches + the one that completes the epoch;
+            # DiLoCo: the outer step reports the round's micro-batches at once
+            target_batch_size=steps if averaging == "diloco" else steps + 1,
+            warmup_steps=0,
             host_maddrs=["/ip4/127.0.0.1/tcp/0"],
             matchmaking_time=1.0,
             averaging_timeout=3.0,
             checkpoint_dir=Path(tmp) / "ckpt",
-            checkpoint_every=0,
-            max_epochs=2,
-            progress_bar=False,
         )
-        summary = run_training(config)
-        return {
-            "dtype": dtype,
-            "epochs": summary.epochs_completed,
-            "first_loss": summary.first_loss,
-            "last_loss": summary.last_loss,
-            "tokens": summary.tokens,
-        }
+        try:
+            plan = plan_run(config, need_data=False)
+        except MemoryProfileError as exc:
+            return {"row": label, "status": "does not fit", "detail": exc.one_line()}
+        estimate = plan.profile.estimate
+        began = time.perf_counter()
+        net, trainable = load_model(
+            plan.spec, plan.kernel, plan.profile, device, lora_targets=config.lora_targets, base_dir=Path(tmp) / "base"
+        )
+        net.train()
+        dht = hivemind.DHT(start=True, host_maddrs=config.host_maddrs)
+        reuse = plan.profile.offload or plan.kernel.grad_scaler
+        opt = build_optimizer(config, dht, trainable, offload=plan.profile.offload, reuse_grad_buffers=reuse)
+        inner = make_adamw(config, trainable) if averaging == "diloco" else None
+        setup_s = time.perf_counter() - began
+        vocab = plan.spec.llama_config.vocab_size
+        try:
+
+            def micro_batch() -> None:
+                ids = torch.randint(0, vocab, (1, seq_len), device=device)
+                with autocast_context(device, plan.kernel), sdpa_context(plan.kernel):
+                    loss = net(input_ids=ids, labels=ids).loss
+                loss.backward()
+                if inner is not None:
+                    inner.step()
+                    inner.zero_grad(set_to_none=True)
+                else:
+                    opt.step(batch_size=1)
+                    if not reuse:
+                        opt.zero_grad(set_to_none=True)
+
+            micro_batch()  # warm-up (kernels, allocator); not timed
+            _sync(device)
+            timed = time.perf_counter()
+            for _ in range(steps - 1):
+                micro_batch()
+            _sync(device)
+            step_s = (time.perf_counter() - timed) / max(1, steps - 1)
+            epoch_began = time.perf_counter()
+            if inner is not None:
+                opt.diloco_step(trainable, steps)
+            else:
+                micro_batch()  # the sample that completes the target: the optimizer step runs
+            _sync(device)
+            epoch_s = time.perf_counter() - epoch_began
+            peak = _peak_bytes(device)
+            shape = plan.spec.shape
+            return {
+                "row": label,
+                "status": "ok" if opt.local_epoch >= 1 else "no epoch",
+                "profile": plan.profile.profile,
+                "offload": plan.profile.offload,
+                "averaging": averaging,
+                "n_params": shape.n_params,
+                "trainable": estimate.trainable_params,
+                "setup_s": setup_s,
+                "step_s": step_s,
+                "tokens_per_s": seq_len / step_s,
+                "flops_per_token": flops_per_token(shape.n_params, shape.num_layers, shape.hidden_size, seq_len),
+                "epoch_step_s": epoch_s,
+                "peak_device_bytes": peak,
+                "estimated_device_bytes": estimate.device_bytes,
+                "peak_over_estimate": peak / estimate.device_bytes if peak else None,
+            }
+        finally:
+            opt.shutdown()
+            dht.shutdown()
+
+
+def kernel_row(label: str, model: str, device: str, dtype: str, seq_len: int, steps: int) -> dict:
+    """Forward+backward tokens/s of one attention path (weights in the compute dtype, batch 1)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from trainer.hardware import flash_attn_importable, torch_dtype
+    from trainer.model import preset_config
+    from trainer.tokenizer import BUILTIN, load_tokenizer
+
+    _, attention, backend = next(row for row in KERNEL_ROWS if row[0] == label)
+    if attention == "flash_attention_2" and (device != "cuda" or not flash_attn_importable()):
+        return {"row": label, "status": "skipped", "detail": "flash-attn is not installed (or no CUDA)"}
+    if backend == "flash" and device != "cuda":
+        return {"row": label, "status": "skipped", "detail": "SDPA's flash backend needs CUDA"}
+    config = preset_config(model, len(load_tokenizer(BUILTIN)) if model == "tiny" else None)
+    with torch.device(device):
+        net = AutoModelForCausalLM.from_config(config, dtype=torch_dtype(dtype), attn_implementation=attention)
+    net.config.use_cache = False
+    n_params = sum(p.numel() for p in net.parameters())
+
+    def step() -> None:
+        import contextlib
+
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        chosen = {"flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}.get(backend or "")
+        ids = torch.randint(0, config.vocab_size, (1, seq_len), device=device)
+        with sdpa_kernel([chosen]) if chosen is not None else contextlib.nullcontext():
+            loss = net(input_ids=ids, labels=ids).loss
+        loss.backward()
+
+    step()
+    _sync(device)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    began = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    seconds = (time.perf_counter() - began) / steps
+    return {
+        "row": label,
+        "status": "ok",
+        "n_params": n_params,
+        "step_s": seconds,
+        "tokens_per_s": seq_len / seconds,
+        "flops_per_token": flops_per_token(n_params, config.num_hidden_layers, config.hidden_size, seq_len),
+        "peak_device_bytes": _peak_bytes(device),
+    }
+
+
+def run_row(kind: str, label: str, args: argparse.Namespace) -> dict:
+    """Run one row in a child process; its OOM, crash or time-out becomes this row's status."""
+    command = [sys.executable, __file__, "--row", kind, label, "--model", args.model, "--device", args.device]
+    command += ["--dtype", args.dtype, "--seq-len", str(args.seq_len), "--steps", str(args.steps)]
+    if label == args.fail_row:
+        command.append("--fail")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.row_timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return {"row": label, "status": f"timed out after {args.row_timeout} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    tail = (done.stderr or done.stdout).strip().splitlines()
+    oom = any("OutOfMemoryError" in line or "out of memory" in line for line in tail)
+    return {"row": label, "status": "out of memory" if oom else "failed", "detail": tail[-1][:300] if tail else ""}
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def _gib(value: int | None) -> str:
+    return f"{value / 2**30:.1f}" if value else "-"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="tiny model on this CPU in bf16: test the script")
+    parser.add_argument("--model", default="llama-7b-shape")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bf16")
     parser.add_argument("--seq-len", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=6, help="timed forward+backward steps per path")
-    parser.add_argument("--no-smoke", action="store_true", help="skip the trainer smoke runs")
+    parser.add_argument("--steps", type=int, default=3, help="micro-batches per profile row (one is warm-up)")
+    parser.add_argument("--row-timeout", type=int, default=ROW_TIMEOUT_S)
+    parser.add_argument("--rows", help="comma-separated row labels to run (default: all)")
+    parser.add_argument("--row", nargs=2, metavar=("KIND", "LABEL"), help=argparse.SUPPRESS)
+    # tests only: this row's process dies of an out-of-memory error, as a 7B row may on a small card
+    parser.add_argument("--fail-row", help=argparse.SUPPRESS)
+    parser.add_argument("--fail", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.dry_run:
+        args.model, args.device, args.seq_len = "tiny", "cpu", 64
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    if args.row:
+        kind, label = args.row
+        if args.fail:
+            import torch
+
+            raise torch.OutOfMemoryError("injected by --fail-row")
+        measure = profile_row if kind == "profile" else kernel_row
+        print(json.dumps(measure(label, args.model, args.device, args.dtype, args.seq_len, args.steps)))
+        return
 
     import torch
 
-    if not torch.cuda.is_available():
-        print(f"gpu_check: no CUDA device visible to torch {torch.__version__}; nothing to measure on this machine")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"gpu_check: no CUDA device visible to torch {torch.__version__}; --dry-run tests the script on CPU")
         return
-
     from trainer.config import TrainConfig
     from trainer.hardware import choose_kernels, detect_hardware
 
-    hardware = detect_hardware(TrainConfig(device="cuda"))
-    choice = choose_kernels(hardware.device, hardware.capability, hardware.flash_attn_available)
-    peak = peak_flops(hardware.name)
-    print(
-        f"card: {hardware.name}, sm{hardware.capability[0]}{hardware.capability[1]}, "
-        f"{hardware.device_memory_bytes / 2**30:.0f} GiB, torch {torch.__version__}, "
-        f"flash-attn {'importable' if hardware.flash_attn_available else 'not installed'}"
-    )
+    hardware = detect_hardware(TrainConfig(device=args.device))
+    choice = choose_kernels(hardware.device, hardware.capability, hardware.flash_attn_available, dtype=args.dtype)
+    card = hardware.name
+    peak = peak_flops(card) if hardware.is_cuda else None
+    print(f"card: {card}, {hardware.device_memory_bytes / 2**30:.0f} GiB, torch {torch.__version__}")
     print(f"trainer's choice: {choice.describe()}")
 
-    results = kernel_benchmark(args.seq_len, args.steps, hardware.flash_attn_available)
-    if results:
-        print(
-            f"\nforward+backward, batch 1 x seq {args.seq_len}, {results[0]['preset']} "
-            f"({results[0]['n_params'] / 1e9:.2f}B parameters), bf16 weights:"
-        )
-        print(f"  {'attention':<26} {'tokens/s':>10} {'step s':>8} {'MFU':>7} {'peak GiB':>9}")
-        for row in results:
-            row["mfu"] = row["tokens_per_s"] * row["flops_per_token"] / peak if peak else None
-            mfu = f"{100 * row['mfu']:.1f}%" if row["mfu"] is not None else "n/a"
-            print(
-                f"  {row['attention']:<26} {row['tokens_per_s']:>10,.0f} {row['step_seconds']:>8.3f} "
-                f"{mfu:>7} {row['peak_memory_gib']:>9.1f}"
-            )
-        if peak is None:
-            print(f"  (no bf16 peak on file for {hardware.name!r}: MFU not computed)")
+    started = time.perf_counter()
+    wanted = set(args.rows.split(",")) if args.rows else None
+    profiles = [run_row("profile", label, args) for label, *_ in PROFILE_ROWS if not wanted or label in wanted]
+    kernels = [run_row("kernel", label, args) for label, *_ in KERNEL_ROWS if not wanted or label in wanted]
+    for row in profiles + kernels:
+        if row.get("tokens_per_s") and peak:
+            row["mfu"] = row["tokens_per_s"] * row["flops_per_token"] / peak
 
-    smoke = []
-    if not args.no_smoke:
-        dtypes = ["bf16", "fp16"] if hardware.capability >= (8, 0) else ["fp16"]
-        for dtype in dtypes:
-            smoke.append(trainer_smoke(dtype))
-        print("\ntrainer on this GPU, tiny model, one peer, two epochs:")
-        for row in smoke:
-            print(f"  {row['dtype']}: {row['epochs']} epochs, loss {row['first_loss']:.3f} -> {row['last_loss']:.3f}")
+    print(f"\n{args.model}, seq {args.seq_len}, batch 1, {args.dtype}: the trainer, profile by profile")
+    print(f"  {'profile':<16} {'status':<14} {'tok/s':>8} {'MFU':>6} {'epoch s':>8} {'peak GiB':>9} {'est GiB':>8}")
+    for row in profiles:
+        mfu = f"{100 * row['mfu']:.1f}%" if row.get("mfu") else "-"
+        print(
+            f"  {row['row']:<16} {row['status'][:14]:<14} {row.get('tokens_per_s', 0):>8,.0f} {mfu:>6} "
+            f"{row.get('epoch_step_s', 0):>8.2f} {_gib(row.get('peak_device_bytes')):>9} "
+            f"{_gib(row.get('estimated_device_bytes')):>8}"
+        )
+    print("\nkernels, forward + backward:")
+    for row in kernels:
+        mfu = f"{100 * row['mfu']:.1f}%" if row.get("mfu") else "-"
+        print(
+            f"  {row['row']:<18} {row['status'][:14]:<14} {row.get('tokens_per_s', 0):>8,.0f} {mfu:>6} "
+            f"{_gib(row.get('peak_device_bytes')):>9}"
+        )
+    elapsed = time.perf_counter() - started
+    print(f"\n{elapsed:.0f} s in all")
     print(
         json.dumps(
             {
-                "card": hardware.name,
-                "capability": hardware.capability,
+                "card": card,
                 "peak_bf16": peak,
                 "choice": choice.describe(),
-                "kernels": results,
-                "smoke": smoke,
+                "seconds": elapsed,
+                "profiles": profiles,
+                "kernels": kernels,
             }
         )
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from trainer.config import TrainConfig
@@ -105,3 +107,41 @@ def test_sdpa_context_restricts_the_backend_only_when_asked() -> None:
     with sdpa_context(choose_kernels("cuda", T4, False)):  # memory-efficient only
         assert flags.mem_efficient_sdp_enabled() and not flags.flash_sdp_enabled() and not flags.math_sdp_enabled()
     assert flags.math_sdp_enabled(), "the restriction ends with the context"
+
+
+def test_gpu_check_runs_on_cpu_and_one_rows_oom_loses_no_other(tmp_path: Path) -> None:
+    """bench/gpu_check.py's dry run: the trainer's offloaded profile with bf16 weights and one
+    kernel row measure; a row whose process dies of an out-of-memory error is reported as such."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.trainer.helpers import subprocess_env
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--dry-run",
+            "--steps",
+            "2",
+            "--rows",
+            "full + offload,sdpa default,eager",
+            "--fail-row",
+            "sdpa default",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=subprocess_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = {row["row"]: row for row in report["profiles"] + report["kernels"]}
+    assert set(rows) == {"full + offload", "sdpa default", "eager"}
+    offload = rows["full + offload"]
+    assert offload["status"] == "ok" and offload["offload"] and offload["tokens_per_s"] > 0
+    assert offload["estimated_device_bytes"] > 0 and offload["epoch_step_s"] > 0
+    assert rows["sdpa default"]["status"] == "out of memory"
+    assert rows["eager"]["status"] == "ok" and rows["eager"]["tokens_per_s"] > 0
