@@ -14,9 +14,13 @@
    16x and 64x by default: fewer, bigger rounds, as DiLoCo is meant to run), each for about the
    same total samples as the 4x run (at least 4 epochs).
    The loss after the last epoch is printed too: DiLoCo does many local steps per round.
+3. Scaling efficiency of each swarm run: swarm tokens/s / (peers x the tiny model's tokens/s
+   alone, measured in step 1 of the same run with the same shape and one thread). Utilization
+   (compute time / wall time) can look high while CPU contention slows every step; scaling
+   efficiency cannot, which is why both are printed, with the load average before and after.
 
-If a CUDA GPU is present, bench/gpu_check.py runs afterwards (flash kernel vs SDPA math on a
-7B-shaped LLaMA). Prints a table, then the same numbers as JSON.
+If a CUDA GPU is present, bench/gpu_check.py runs afterwards (the trainer's profiles and the
+attention kernels on a 7B-shaped LLaMA). Prints a table, then the same numbers as JSON.
 """
 
 from __future__ import annotations
@@ -185,7 +189,11 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=256, help="samples per collaborative epoch")
     parser.add_argument("--steps", type=int, default=200, help="steps of the single-process measurement")
     parser.add_argument(
-        "--diloco-scales", type=int, nargs="*", default=[4, 16, 64], help="extra DiLoCo runs at these multiples of --target"
+        "--diloco-scales",
+        type=int,
+        nargs="*",
+        default=[4, 16, 64],
+        help="extra DiLoCo runs at these multiples of --target",
     )
     parser.add_argument("--no-swarm", action="store_true")
     args = parser.parse_args()
@@ -216,6 +224,9 @@ def main() -> None:
     print(
         f"1-minute load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f} (other work skews results)"
     )
+    solo = alone[0]["tokens_per_s"]
+    for run in swarms:
+        run["scaling_efficiency"] = run["swarm_tokens_per_s"] / (2 * solo) if solo else 0.0
     print(f"\ntiny LLaMA ({alone[0]['params_m']:.2f}M parameters) alone, forward+backward+AdamW:")
     for row in alone:
         print(f"  seq {row['seq_len']:>4} x batch {row['batch']:>2}: {row['tokens_per_s']:>9,.0f} tokens/s")
@@ -223,15 +234,16 @@ def main() -> None:
         print(f"\ntwo-peer swarm on loopback, seq {SEQ_LEN} x batch {BATCH}, fp16 averaging:")
         print(
             f"  {'mode':<9} {'target':>6} {'swarm tok/s':>12} {'per peer':>9} {'utilization':>12} "
-            f"{'both averaged':>14} {'last loss':>10}"
+            f"{'scaling':>8} {'both averaged':>14} {'last loss':>10}"
         )
         for run in swarms:
             print(
                 f"  {run['mode']:<9} {run['target_batch_size']:>6} {run['swarm_tokens_per_s']:>12,.0f} "
                 f"{run['swarm_tokens_per_s'] / 2:>9,.0f} {100 * run['utilization']:>11.0f}% "
+                f"{100 * run['scaling_efficiency']:>7.0f}% "
                 f"{run['epochs_averaged_by_both']:>8}/{run['epochs']:<5} {run['last_loss']:>10.3f}"
             )
-    print(json.dumps({"alone": alone, "swarm": swarms, "load_before": load_before}))
+    print(json.dumps({"alone": alone, "swarm": swarms, "load_before": load_before, "load_after": os.getloadavg()[0]}))
 
     import torch
 
