@@ -22,6 +22,23 @@ from eth_utils import keccak
 VALIDATOR_ROLE = keccak(text="VALIDATOR_ROLE")
 PENDING_STATUS = 1
 
+# The calls after which a node may have left its pool (SPEC 7.2: leave, eject, blacklists, the hub
+# removing, invalidating or blacklisting it, anyone releasing a blacklisted provider's node, fraud,
+# the pool's end, and a join elsewhere after the pool completed).
+LEAVING = {
+    "leaveComputePool",
+    "ejectNode",
+    "blacklistNode",
+    "blacklistProvider(pool)",
+    "blacklistProvider",
+    "releaseBlacklistedNode",
+    "removeComputeNode",
+    "invalidateNode",
+    "hardInvalidateWork",
+    "endComputePool",
+    "joinComputePool",
+}
+
 MAX_MIN_STAKE_PER_COMPUTE_UNIT = 10_000 * 10**18  # SPEC 3.2
 
 # The rules the book checks, as docs/SPEC.md states them (abridged).
@@ -143,11 +160,12 @@ class Book:
         handler = getattr(self, f"_on_{name}", None)
         if handler is not None:
             handler(sender, args, value, pre, result, now)
-        self._close_memberships(now)
+        if name in LEAVING:
+            self._close_memberships(now)
 
     def _close_memberships(self, now: int) -> None:
-        """A membership ends when the chain says the node is no longer in the pool (leave, eject,
-        blacklist, removal, invalidation, fraud, pool end); ending late would only loosen R15."""
+        """A membership ends when the chain says the node is no longer in the pool after one of the
+        calls SPEC 7.2 lists as a way out; ending late would only loosen R15, never tighten it."""
         for (pool_id, node), spans in self.members.items():
             if spans[-1].end is None and self.s.pool.activePoolOf(node) != pool_id:
                 spans[-1].end = now
