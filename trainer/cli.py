@@ -357,6 +357,7 @@ def train(
 
         from trainer.plan import plan_run
         from trainer.reporting import setup_logging
+        from trainer.swarm import LocalOnlyWatch
         from trainer.train_loop import TrainingSession
 
         config = _make_config(config_file, private, overrides)
@@ -367,7 +368,7 @@ def train(
         session = TrainingSession(config, plan)
         try:
             session.start()
-            summary = session.run(stop_event=stop)
+            summary = session.run(on_epoch=LocalOnlyWatch(stop).record, stop_event=stop)
         finally:
             session.close()
         result = asdict(summary) | {"utilization": summary.utilization}

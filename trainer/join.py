@@ -199,6 +199,7 @@ def join_pool(
     from trainer.config import NodeBinding
     from trainer.identity import load_or_create_identity
     from trainer.pool_run import train_config
+    from trainer.swarm import LocalOnlyWatch
     from trainer.train_loop import run_training
     from trainer.work_queue import read_cap
 
@@ -228,8 +229,14 @@ def join_pool(
     submitter = Submitter(client, queue_path, meta.work.submit_every_epochs, stop_event, claim_multiplier, cap)
     submitter.start()
     summary = JoinSummary(pool_id, client.address, identity.peer_id, None)
+    watch = LocalOnlyWatch(stop_event)
+
+    def on_epoch(report: EpochReport) -> None:
+        submitter.record(report, pool_id)
+        watch.record(report)
+
     try:
-        summary.training = run_training(config, on_epoch=lambda r: submitter.record(r, pool_id), stop_event=stop_event)
+        summary.training = run_training(config, on_epoch=on_epoch, stop_event=stop_event)
     finally:
         submitter.finish()
         receipts = submitter.queue.receipts

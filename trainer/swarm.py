@@ -468,6 +468,46 @@ class _HivemindStatusHandler(logging.Handler):
                 self.events.rounds_local_only += 1
 
 
+class LocalOnlyWatch:
+    """Warn, then stop, when most averaging rounds of a swarm with company end local-only.
+
+    hivemind proceeds with local gradients when a round fails (timeouts too short for the model and
+    the bandwidth, unreachable peers): the peer keeps training, and claiming work, while the swarm
+    does not learn together. Over the last `window` epochs in which the swarm had two or more
+    trainers, if more than half were averaged by this peer alone (group size 1), it warns once with
+    the fix; if that is still so `window` epochs later, it sets `stop`. Epochs with an unknown group
+    size, or alone in the swarm, do not count. Feed it every `EpochReport` (``on_epoch``).
+    """
+
+    def __init__(self, stop: threading.Event, window: int = 10) -> None:
+        self.stop, self.window = stop, window
+        self.outcomes: list[bool] = []  # True: averaged with others
+        self.warned_at: int | None = None
+
+    def record(self, report: Any) -> None:
+        if report.num_peers < 2 or report.group_size == 0:
+            return
+        self.outcomes.append(report.group_size >= 2)
+        recent = self.outcomes[-self.window :]
+        if len(recent) < self.window or sum(recent) * 2 >= len(recent):
+            self.warned_at = None
+            return
+        local = len(recent) - sum(recent)
+        if self.warned_at is None:
+            self.warned_at = len(self.outcomes)
+            log.warning(
+                "%d of the last %d averaging rounds ended with local gradients only although %d peers train: "
+                "the swarm is not learning together. Fix: raise --averaging-timeout and --matchmaking-time "
+                "(`trainer doctor` shows what the model needs), check that peers reach each other's ports",
+                local,
+                len(recent),
+                report.num_peers,
+            )
+        elif len(self.outcomes) - self.warned_at >= self.window and not self.stop.is_set():
+            log.error("stopping: averaging still fails (%d of the last %d rounds local-only)", local, len(recent))
+            self.stop.set()
+
+
 def capture_hivemind_logs(log_file: str | None, terminal_level: int | None = None) -> SwarmEvents:
     """Route hivemind's logs: everything to ``log_file`` (if given), averaging outcomes into the
     returned `SwarmEvents`, and to the terminal only at ``terminal_level`` or above.

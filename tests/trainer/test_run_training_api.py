@@ -266,3 +266,26 @@ def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
                 opt.shutdown()
     finally:
         dht.shutdown()
+
+
+def test_mostly_local_only_rounds_warn_then_stop(caplog: pytest.LogCaptureFixture) -> None:
+    from trainer.swarm import LocalOnlyWatch
+
+    def report(epoch: int, group: int, peers: int = 3) -> EpochReport:
+        return EpochReport("run", "QmPeer", epoch, 100, 4, 1.0, 1.0, 0.5, peers, group)
+
+    stop = threading.Event()
+    watch = LocalOnlyWatch(stop, window=4)
+    for epoch in range(8):  # alone in the swarm, or group size unknown: never counts
+        watch.record(report(epoch, 1, peers=1))
+        watch.record(report(epoch, 0))
+    for epoch, group in enumerate([3, 1, 3, 1, 3, 1]):  # half or fewer local-only: fine
+        watch.record(report(epoch, group))
+    assert "local gradients only" not in caplog.text and not stop.is_set()
+    watch.record(report(7, 1))  # 3 of the last 4 local-only: a warning, training goes on
+    assert "3 of the last 4 averaging rounds ended with local gradients only" in caplog.text and not stop.is_set()
+    for epoch in range(8, 11):
+        watch.record(report(epoch, 1))
+    assert not stop.is_set()
+    watch.record(report(11, 1))  # still failing a window later: stop
+    assert stop.is_set()
