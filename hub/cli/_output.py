@@ -20,16 +20,57 @@ def console(stderr: bool = False, width: int | None = None) -> Console:
     return Console(stderr=stderr, highlight=False, width=width)
 
 
+# @dev JSON keys whose integer values are wei. They are printed as decimal strings: wei overflow the
+#      2**53 integers that JavaScript and many JSON readers keep exactly (1 INJ is 10**18 wei).
+WEI_KEYS = frozenset(
+    {
+        "amount",
+        "available",
+        "balance",
+        "budget",
+        "committed",
+        "fee_wei",
+        "funded",
+        "min_stake_per_compute_unit",
+        "minimum_stake",
+        "paid",
+        "refunded",
+        "reward",
+        "reward_per_unit",
+        "slash",
+        "slashed_pending",
+        "stake",
+        "unbonding",
+        "withdrawable",
+    }
+)
+
+
+def _wei_as_strings(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _wei_as_strings(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wei_as_strings(v, key) for v in value]
+    if key in WEI_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def print_json(data: Any) -> None:
-    """One JSON document on stdout; pydantic models and paths are converted."""
+    """One JSON document on stdout; pydantic models and paths are converted, and wei amounts (the
+    keys in WEI_KEYS) are decimal strings."""
     from pydantic import BaseModel
 
-    def default(value: Any) -> Any:
+    def plain(value: Any) -> Any:
         if isinstance(value, BaseModel):
-            return value.model_dump(mode="json")
-        return str(value)
+            return plain(value.model_dump(mode="json"))
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
 
-    typer.echo(json.dumps(data, default=default, indent=2, sort_keys=True))
+    typer.echo(json.dumps(_wei_as_strings(plain(data)), default=str, indent=2, sort_keys=True))
 
 
 # @dev Values another command needs whole: 0x addresses (40 hex digits), work keys and hashes (64),

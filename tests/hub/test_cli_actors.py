@@ -27,7 +27,7 @@ def _wait_until(predicate, timeout_s: float = 15.0) -> None:
 
 
 def _paid(result: dict) -> int:
-    return result["fee_wei"]
+    return int(result["fee_wei"])  # wei are decimal strings in JSON
 
 
 def test_provider_cycle(world, tmp_path: Path) -> None:
@@ -90,8 +90,8 @@ def test_provider_cycle(world, tmp_path: Path) -> None:
     assert client.balance(node1.address) == INJ // 4
 
     shown = hub_json("provider", "show", *acct)
-    assert shown["registered"] and shown["whitelisted"] and shown["stake"] == 6_500_000_000_000_000_000
-    assert shown["minimum_stake"] == 6 * INJ and shown["unbonding"] == INJ // 2
+    assert shown["registered"] and shown["whitelisted"] and shown["stake"] == "6500000000000000000"
+    assert shown["minimum_stake"] == str(6 * INJ) and shown["unbonding"] == str(INJ // 2)
     assert {n["address"] for n in shown["nodes"]} == {node1.address, node2.address}
 
     run_hub("provider", "node", "remove", node2.address, *acct)
@@ -104,7 +104,7 @@ def test_provider_cycle(world, tmp_path: Path) -> None:
     _wait_until(lambda: client.stake.withdrawable_of(p) == 7 * INJ, UNBONDING_S + 10)
     before = client.balance(p)
     tx = hub_json("provider", "stake", "withdraw", *acct)
-    assert tx["amount"] == 7 * INJ
+    assert tx["amount"] == str(7 * INJ)
     assert client.balance(p) == before + 7 * INJ - _paid(tx)
     assert client.stake.unbonding_of(p) == 0
 
@@ -227,19 +227,19 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     _wait_until(lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE, 30)
     before = client.balance(provider.address)
     claimed = hub_json("rewards", "claim", "--account", provider.name)
-    assert claimed["amount"] == 100 * GWEI and claimed["claims"][0]["work_keys"] == [keys["a1"]]
+    assert claimed["amount"] == str(100 * GWEI) and claimed["claims"][0]["work_keys"] == [keys["a1"]]
     assert client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMED
     assert client.balance(provider.address) == before + 100 * GWEI - claimed["claims"][0]["fee"]
 
     tx = hub_json("pool", "release-voided", pool_id, "--account", creator.name)
-    assert tx["amount"] == 100 * GWEI
+    assert tx["amount"] == str(100 * GWEI)
     assert client.rewards.work(pool_id, node_b.address, keys["b2"]).state == WorkState.INVALIDATED
 
     treasury = client.hub.treasury()
     before = client.balance(treasury)
     pending = client.stake.slashed_pending()
     tx = hub_json("admin", "sweep-slashed", "--account", creator.name)
-    assert tx["amount"] == pending and client.stake.slashed_pending() == 0
+    assert tx["amount"] == str(pending) and client.stake.slashed_pending() == 0
     assert client.balance(treasury) == before + pending
 
     run_hub("pool", "top-up", pool_id, "1", *as_creator)
@@ -251,11 +251,11 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     available = client.rewards.budget(pool_id).available
     before = client.balance(creator.address)
     tx = hub_json("pool", "refund", pool_id, *as_creator)
-    assert tx["amount"] == available == 11 * INJ - 100 * GWEI
+    assert int(tx["amount"]) == available == 11 * INJ - 100 * GWEI
     assert client.balance(creator.address) == before + available - _paid(tx)
 
     shown = hub_json("pool", "show", pool_id)
-    assert shown["status"] == "completed" and shown["budget"]["paid"] == 100 * GWEI and shown["members"] == []
+    assert shown["status"] == "completed" and shown["budget"]["paid"] == str(100 * GWEI) and shown["members"] == []
 
     # a second pool, metadata inside a data: URI, run by a separate manager key
     small = tmp_path / "small.json"

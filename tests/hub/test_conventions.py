@@ -122,3 +122,13 @@ def test_local_chain_signs_with_dev_account_0_and_says_so(world, argv: list[str]
     assert f"note: no --account: signing with dev account 0 ({sender}) on the local chain" in result.stderr
     assert w3.eth.get_balance(receiver.address) == INJ // 1000
     assert w3.eth.get_transaction_count(sender) == nonce + 1
+
+
+def test_wei_are_decimal_strings_in_json(world) -> None:
+    provider = world.actor("conv-wei")
+    shown = json.loads(_hub("provider", "show", provider.address, "--json").stdout)
+    # 100 INJ is 10**20 wei: more than a JSON reader that uses doubles keeps exactly
+    assert shown["balance"] == str(world.client().balance(provider.address)) and shown["stake"] == "0"
+    status = json.loads(_hub("status", "--json").stdout)
+    assert status["min_stake_per_compute_unit"] == str(world.client().hub.min_stake_per_compute_unit())
+    assert isinstance(status["chain_id"], int)  # only wei become strings

@@ -55,6 +55,8 @@ def test_no_key_material_in_output_logs_or_files(world, tmp_path: Path, caplog: 
         "1",
         "--reward-per-unit",
         "1wei",
+        "--challenge-window",
+        "5s",
         "-a",
         creator.name,
         "--json",
