@@ -27,7 +27,7 @@ from urllib.parse import unquote, unquote_to_bytes, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hub.errors import HubError
+from hub.errors import HubError, UsageError
 
 # @dev The contract stores the URI as String[256].
 MAX_URI_BYTES = 256
@@ -92,7 +92,7 @@ def publish_metadata(path: Path, *, inline: bool = False, uri: str | None = None
     if not data:
         raise HubError(f"metadata file {path} is empty", hint="the trainer reads the pool's run from it")
     if inline and uri is not None:
-        raise HubError("--inline and --metadata-uri exclude each other", hint="pick one way to publish the file")
+        raise UsageError("--inline and --metadata-uri exclude each other", hint="pick one way to publish the file")
     if inline:
         chosen = data_uri(data, _media_type(Path(path)))
     elif uri is not None:

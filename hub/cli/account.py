@@ -72,7 +72,7 @@ def import_(
     import re
 
     from hub.accounts import KeySource, import_dev_account, import_key
-    from hub.errors import HubError
+    from hub.errors import HubError, UsageError
 
     if extra or (name is not None and re.fullmatch(r"(0[xX])?[0-9a-fA-F]{64}", name)):
         # Caught here so that the key is not echoed back in a usage error.
@@ -84,7 +84,7 @@ def import_(
 
     chosen = [flag for flag, used in (("--key-file", key_file), ("--stdin", stdin), ("--dev", dev is not None)) if used]
     if len(chosen) > 1:
-        raise HubError(f"{' and '.join(chosen)} exclude each other", hint="pick one source for the key")
+        raise UsageError(f"{' and '.join(chosen)} exclude each other", hint="pick one source for the key")
     password = _password_source(password_file)
     if dev is not None:
         _print_created(import_dev_account(dev, password, name=name), json_out)

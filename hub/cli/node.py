@@ -86,11 +86,11 @@ def submit_work(
     """Submit work done by this node key (--account) in an active pool."""
     from eth_utils import keccak
 
-    from hub.errors import HubError
+    from hub.errors import UsageError
     from hub.inputs import parse_bytes32
 
     if (work_key is None) == (key_text is None):
-        raise HubError("give exactly one of --work-key and --key-text", hint="e.g. --key-text epoch-7")
+        raise UsageError("give exactly one of --work-key and --key-text", hint="e.g. --key-text epoch-7")
     key = parse_bytes32(work_key) if work_key is not None else keccak(text=key_text)
     client = ctx.client()
     _check_signer_is_a_member(ctx, client, pool_id)

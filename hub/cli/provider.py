@@ -212,10 +212,10 @@ def node_add(
 ) -> None:
     """Add a node: from an attestation file the node key signed, or by unlocking the node key here."""
     from hub.client import NodeAttestation
-    from hub.errors import HubError
+    from hub.errors import HubError, UsageError
 
     if (attestation is None) == (node_account is None):
-        raise HubError(
+        raise UsageError(
             "give exactly one of --attestation FILE and --node-account NAME",
             hint="the node key signs with `hub node attest`, or its keystore is here",
         )

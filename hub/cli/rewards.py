@@ -85,12 +85,12 @@ def claim(
 ) -> None:
     """Claim unlocked rewards; the work keys are found from the WorkSubmitted logs."""
     from hub.amounts import format_inj
-    from hub.errors import HubError
+    from hub.errors import UsageError
     from hub.inputs import parse_bytes32
 
     keys = [parse_bytes32(k) for k in work_keys] if work_keys else None
     if keys and pool_id is None:
-        raise HubError("--work-key needs the pool id", hint="hub rewards claim POOL --work-key KEY")
+        raise UsageError("--work-key needs the pool id", hint="hub rewards claim POOL --work-key KEY")
     client = ctx.client()
     if keys:
         _check_own_work(client, pool_id, keys)

@@ -72,6 +72,9 @@ def test_help_at_80_columns_keeps_option_names_whole_and_shows_defaults() -> Non
 def test_exit_codes_usage_is_2_failure_is_1(world) -> None:
     usage = _hub("pool", "show", "abc")
     assert usage.returncode == 2 and usage.stderr.startswith("error: Invalid value for 'pool_id'")
+    # options that exclude each other are a usage error too, found before anything connects
+    both = _hub("node", "submit-work", "1", "--units", "5", "--work-key", "0x" + "1" * 64, "--key-text", "x")
+    assert both.returncode == 2 and both.stderr.startswith("error: give exactly one of --work-key and --key-text")
     failure = _hub("pool", "show", "999")
     assert failure.returncode == 1 and failure.stderr.startswith("error: no pool 999")
 
