@@ -24,21 +24,43 @@ def pool_setup(world, tmp_path: Path):
     as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://specs"))
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "refusals", "train": {"model": "tiny"}}))
-    pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6,
-                                     challenge_window=2).value
-    return {"world": world, "node": node, "provider": provider, "creator": as_creator, "pool_id": pool_id,
-            "meta": meta, "as_node": as_node}
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=2
+    ).value
+    return {
+        "world": world,
+        "node": node,
+        "provider": provider,
+        "creator": as_creator,
+        "pool_id": pool_id,
+        "meta": meta,
+        "as_node": as_node,
+    }
 
 
 def _join(setup, tmp_path: Path):
     password = tmp_path / "password"
     password.write_text(TEST_PASSWORD)
     world = setup["world"]
-    return CliRunner().invoke(trainer_app, [
-        "join", "--pool-id", str(setup["pool_id"]), "--node-key", setup["node"].name, "--network",
-        world.devnet.rpc_url, "--deployments-dir", str(world.deployments_dir), "--password-file", str(password),
-        "--workdir", str(tmp_path / "work"),
-    ], env={"HUB_KEYSTORE_DIR": str(world.keystore_dir)})
+    return CliRunner().invoke(
+        trainer_app,
+        [
+            "join",
+            "--pool-id",
+            str(setup["pool_id"]),
+            "--node-key",
+            setup["node"].name,
+            "--network",
+            world.devnet.rpc_url,
+            "--deployments-dir",
+            str(world.deployments_dir),
+            "--password-file",
+            str(password),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        env={"HUB_KEYSTORE_DIR": str(world.keystore_dir)},
+    )
 
 
 def _one_line_error(result) -> str:
@@ -51,8 +73,10 @@ def _one_line_error(result) -> str:
 def test_unvalidated_node_is_told_who_validates(pool_setup, tmp_path: Path):
     line = _one_line_error(_join(pool_setup, tmp_path))
     node = pool_setup["node"].address
-    assert line == (f"error: cannot train in pool {pool_setup['pool_id']}: node {node} is not validated "
-                    "(hint: a validator runs `hub validator validate-node`)")
+    assert line == (
+        f"error: cannot train in pool {pool_setup['pool_id']}: node {node} is not validated "
+        "(hint: a validator runs `hub validator validate-node`)"
+    )
 
 
 def test_node_outside_the_pool_is_told_how_to_join(pool_setup, tmp_path: Path):
@@ -62,8 +86,10 @@ def test_node_outside_the_pool_is_told_how_to_join(pool_setup, tmp_path: Path):
     validator.hub.whitelist_provider(pool_setup["provider"].address)
     pool_setup["creator"].pool.start(pool_setup["pool_id"])
     line = _one_line_error(_join(pool_setup, tmp_path))
-    assert line == (f"error: cannot train in pool {pool_setup['pool_id']}: node {pool_setup['node'].address} is not "
-                    f"in pool {pool_setup['pool_id']} (hint: join with an invite: `hub node join --invite FILE`)")
+    assert line == (
+        f"error: cannot train in pool {pool_setup['pool_id']}: node {pool_setup['node'].address} is not "
+        f"in pool {pool_setup['pool_id']} (hint: join with an invite: `hub node join --invite FILE`)"
+    )
 
 
 def test_pending_pool_is_named(pool_setup, tmp_path: Path):
@@ -74,8 +100,10 @@ def test_pending_pool_is_named(pool_setup, tmp_path: Path):
     creator, as_node = pool_setup["creator"], pool_setup["as_node"]
     as_node.pool.join(creator.pool.invite(pool_setup["pool_id"], as_node.address))
     line = _one_line_error(_join(pool_setup, tmp_path))
-    assert line == (f"error: cannot train in pool {pool_setup['pool_id']}: pool {pool_setup['pool_id']} has not "
-                    "started (hint: its creator runs `hub pool start`)")
+    assert line == (
+        f"error: cannot train in pool {pool_setup['pool_id']}: pool {pool_setup['pool_id']} has not "
+        "started (hint: its creator runs `hub pool start`)"
+    )
 
 
 def test_metadata_hash_mismatch_is_refused(pool_setup, tmp_path: Path):
@@ -120,8 +148,9 @@ def test_metadata_served_over_http_is_fetched_and_checked(pool_setup, tmp_path: 
     try:
         uri = f"http://127.0.0.1:{server.server_address[1]}/0x{metadata_hash(meta.read_bytes()).hex()}.json"
         creator = pool_setup["creator"]
-        pool_id = creator.pool.create(1, publish_metadata(meta, uri=uri), budget=INJ, reward_per_unit=10**6,
-                                      challenge_window=2).value
+        pool_id = creator.pool.create(
+            1, publish_metadata(meta, uri=uri), budget=INJ, reward_per_unit=10**6, challenge_window=2
+        ).value
         assert pool_metadata(pool_setup["as_node"], pool_id).run_id == "served"
     finally:
         server.shutdown()

@@ -28,8 +28,9 @@ def member(world, tmp_path: Path):
     validator.hub.whitelist_provider(provider.address)
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "queue"}))
-    pool_id = as_creator.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6,
-                                     challenge_window=2).value
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=2
+    ).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)  # the work-rate rule allows nothing in the second the node joined
@@ -139,13 +140,30 @@ def walkthrough_member(world, walkthrough_domain, tmp_path: Path):
     validator.hub.whitelist_provider(provider.address)
     corpus = Path(__file__).resolve().parents[2] / "trainer" / "assets" / "corpus.txt"
     meta = tmp_path / "pool.json"
-    meta.write_text(json.dumps({
-        "run_id": f"walkthrough-{node.address[2:10].lower()}",
-        "train": {"model": "tiny", "data": str(corpus), "seq_len": 64, "batch_size": 4, "target_batch_size": 64,
-                  "lr": 0.003, "warmup_steps": 2, "data_shards": 4},
-    }))
-    pool_id = as_creator.pool.create(walkthrough_domain, publish_metadata(meta), budget=10 * INJ,
-                                     reward_per_unit=WALKTHROUGH_REWARD, challenge_window=2).value
+    meta.write_text(
+        json.dumps(
+            {
+                "run_id": f"walkthrough-{node.address[2:10].lower()}",
+                "train": {
+                    "model": "tiny",
+                    "data": str(corpus),
+                    "seq_len": 64,
+                    "batch_size": 4,
+                    "target_batch_size": 64,
+                    "lr": 0.003,
+                    "warmup_steps": 2,
+                    "data_shards": 4,
+                },
+            }
+        )
+    )
+    pool_id = as_creator.pool.create(
+        walkthrough_domain,
+        publish_metadata(meta),
+        budget=10 * INJ,
+        reward_per_unit=WALKTHROUGH_REWARD,
+        challenge_window=2,
+    ).value
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     return {"node": as_node, "provider": world.client(provider), "pool_id": pool_id, "actor": node}
@@ -207,8 +225,17 @@ def test_a_node_with_the_walkthrough_settings_is_paid_for_what_it_trained(walkth
     from trainer.join import join_pool
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
-    summary = join_pool(client, pool_id, tmp_path / "work", device="cpu", max_epochs=4, progress_bar=False,
-                        host_maddrs=["/ip4/127.0.0.1/tcp/0"], num_threads=1, checkpoint_every=0)
+    summary = join_pool(
+        client,
+        pool_id,
+        tmp_path / "work",
+        device="cpu",
+        max_epochs=4,
+        progress_bar=False,
+        host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+        num_threads=1,
+        checkpoint_every=0,
+    )
     trained = summary.training.tokens
     assert trained > 0 and summary.confirmed >= 1 and summary.rejected == []
     assert summary.claimed_tokens + summary.dropped_tokens + summary.waiting_tokens == trained
@@ -232,20 +259,48 @@ def test_one_sigint_stops_trainer_join_cleanly_with_the_receipts_saved(walkthrou
     password.write_text(TEST_PASSWORD)
     workdir = tmp_path / "work"
     trainer = str(Path(sys.executable).with_name("trainer"))
-    env = {**os.environ, "HUB_KEYSTORE_DIR": str(world.keystore_dir), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1", "INJECTIVE_AI_HUB_CACHE": str(tmp_path / "cache")}
-    args = [trainer, "join", "--pool-id", str(walkthrough_member["pool_id"]), "--node-key",
-            walkthrough_member["actor"].name, "--network", world.devnet.rpc_url, "--deployments-dir",
-            str(world.deployments_dir), "--password-file", str(password), "--workdir", str(workdir), "--device",
-            "cpu", "--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--no-progress-bar", "--checkpoint-every", "0"]
+    env = {
+        **os.environ,
+        "HUB_KEYSTORE_DIR": str(world.keystore_dir),
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "INJECTIVE_AI_HUB_CACHE": str(tmp_path / "cache"),
+    }
+    args = [
+        trainer,
+        "join",
+        "--pool-id",
+        str(walkthrough_member["pool_id"]),
+        "--node-key",
+        walkthrough_member["actor"].name,
+        "--network",
+        world.devnet.rpc_url,
+        "--deployments-dir",
+        str(world.deployments_dir),
+        "--password-file",
+        str(password),
+        "--workdir",
+        str(workdir),
+        "--device",
+        "cpu",
+        "--host-maddrs",
+        "/ip4/127.0.0.1/tcp/0",
+        "--no-progress-bar",
+        "--checkpoint-every",
+        "0",
+    ]
     log = tmp_path / "join.log"
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
-            receipts = workdir / f"work-{world.client().chain_id}-{walkthrough_member['pool_id']}-" \
+            receipts = (
+                workdir / f"work-{world.client().chain_id}-{walkthrough_member['pool_id']}-"
                 f"{walkthrough_member['node'].address}.json"
-            while not (receipts.exists() and any(r["status"] == "confirmed" for r in
-                                                   json.loads(receipts.read_text())["receipts"])):
+            )
+            while not (
+                receipts.exists()
+                and any(r["status"] == "confirmed" for r in json.loads(receipts.read_text())["receipts"])
+            ):
                 assert process.poll() is None, log.read_text()
                 time.sleep(0.5)  # waiting for an event (a confirmed claim), not for time to pass
             process.send_signal(signal.SIGINT)
@@ -258,6 +313,7 @@ def test_one_sigint_stops_trainer_join_cleanly_with_the_receipts_saved(walkthrou
     assert "stopping after the current step" in output and "Traceback" not in output
     saved = json.loads(receipts.read_text())["receipts"]
     assert saved and {r["status"] for r in saved} <= {"confirmed", "pending", "dropped"}
-    on_chain = walkthrough_member["node"].rewards.work_submitted(walkthrough_member["pool_id"],
-                                                                 node=walkthrough_member["node"].address)
+    on_chain = walkthrough_member["node"].rewards.work_submitted(
+        walkthrough_member["pool_id"], node=walkthrough_member["node"].address
+    )
     assert sum(w.units for w in on_chain) == sum(r["units"] for r in saved if r["status"] == "confirmed")
