@@ -455,9 +455,10 @@ def hardInvalidateWork(
     """
     @notice Hard invalidation, for fraud: voids this work and every other reward of the node still
             locked in the pool, removes and bars the node from the pool, and slashes its provider
-            to the treasury: min(`slashAmount`, calculateMinimumStake(provider, 0)), or what is
-            left if less. The voiding never depends on stake being left. Validator only. SPEC 3.3,
-            7.4, Rules R6 and R7.
+            to the treasury: `slashAmount`, or what is left (active, then pending unbonds) if
+            less. Not capped by the stake minimum, which the provider could lower inside the
+            window by removing nodes. The voiding never depends on stake being left. Validator
+            only. SPEC 3.3, 7.4, Rules R6 and R7.
     @param poolId The pool.
     @param node The node that submitted the work.
     @param workKey The fraudulent work.
@@ -477,9 +478,9 @@ def hardInvalidateWork(
     if slashAmount == 0:
         return 0
     assert staticcall IInjectiveAiHub(HUB).treasury() != msg.sender, "ComputePool: a slash cannot pay its validator"
-    # the cap is read after the release: the node is still registered, so its units still count
-    cap: uint256 = staticcall IInjectiveAiHub(HUB).calculateMinimumStake(provider, 0)
-    return extcall self.stakeManager.slash(provider, min(slashAmount, cap), msg.sender, reason)
+    # no cap by the stake minimum here: the provider may have removed its nodes since the work, which
+    # lowers calculateMinimumStake but not what fraud should cost (SPEC 3.3)
+    return extcall self.stakeManager.slash(provider, slashAmount, msg.sender, reason)
 
 
 # ---------------------------------------------------------------------------------------------

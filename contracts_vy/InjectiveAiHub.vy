@@ -14,11 +14,12 @@
         FEDERATOR_ROLE creates domains and sets the stake minimum, at most
         MAX_MIN_STAKE_PER_COMPUTE_UNIT (SPEC 3.2); VALIDATOR_ROLE validates nodes, whitelists /
         blacklists providers and slashes. A provider's stake leaves only by its own unbond and
-        withdraw after the unbonding period, or by a slash. A slash (here or by a hard work
-        invalidation) takes at most calculateMinimumStake(provider, 0) per call (SPEC 3.3) and
-        goes to the treasury, never to the validator calling it. The admin can grant itself the
-        validator role and point the treasury at another address it controls: it can then slash
-        any provider, per call at most that bound, repeatedly, to itself (SPEC 2.2). This
+        withdraw after the unbonding period, or by a slash. A slash here takes at most
+        calculateMinimumStake(provider, 0) per call; a hard work invalidation (fraud on a work key
+        in its window) takes what the validator asks, up to everything the provider holds
+        (SPEC 3.3). Slashed INJ goes to the treasury, never to the validator calling it. The admin
+        can grant itself the validator role and point the treasury at another address it
+        controls: it can then slash any provider, repeatedly, to itself (SPEC 2.2). This
         contract holds no INJ: stake is forwarded to the StakeManager in the same call. There is
         no pause.
 """

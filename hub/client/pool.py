@@ -287,9 +287,8 @@ class PoolContract(ContractBinding):
         self, pool_id: int, node: str, work_key: bytes | str, *, slash_amount: int = 0, reason: str = ""
     ) -> TxResult:
         """Hard invalidation (a validator, for fraud) of `node`'s work key: voids the node's locked
-        rewards in the pool, ejects and bars the node, and slashes its provider: at most
-        `slash_amount`, capped per incident by the provider's bonded requirement (`hub.preview_slash`);
-        `value` is the amount slashed."""
+        rewards in the pool, ejects and bars the node, and slashes its provider `slash_amount`, or all
+        it holds if less (not capped by the stake minimum, SPEC 3.3); `value` is the amount slashed."""
         if slash_amount < 0:
             raise HubError("the slash amount cannot be negative")
         if len(reason.encode()) > 128:

@@ -76,9 +76,11 @@ def test_the_escape_sequence_of_the_issue_no_longer_escapes(
     boa.env.time_travel(seconds=CHALLENGE_WINDOW - 61)
     with boa.reverts("StakeManager: nothing matured to withdraw"):
         stake_manager.withdraw(sender=provider)
-    pool.hardInvalidateWork(active_pool, member.address, submitted_work, STAKE, "fraud", sender=validator)
-    # the provider has no nodes left: the cap is one unit of base stake
-    assert stake_manager.unbondingOf(provider) == STAKE - MIN_STAKE
+    taken = pool.hardInvalidateWork(active_pool, member.address, submitted_work, STAKE, "fraud", sender=validator)
+    # leaving lowered the provider's stake minimum to one unit, but not what the fraud costs:
+    # the whole unbonding stake is taken (SPEC 3.3, Rule R6)
+    assert taken == STAKE
+    assert stake_manager.unbondingOf(provider) == 0
     boa.env.time_travel(seconds=CHALLENGE_WINDOW)
     with boa.reverts("RewardsDistributor: work not claimable"):
         rewards.claimRewards(active_pool, member.address, [submitted_work], sender=provider)
@@ -122,12 +124,25 @@ def test_a_slash_takes_at_most_the_bonded_requirement(hub, stake_manager, added_
     assert stake_manager.stakeOf(provider) == STAKE - cap
 
 
-def test_a_hard_invalidation_slash_is_capped_too(
+def test_a_fraud_slash_is_not_lowered_by_removing_the_node_first(
     hub, pool, stake_manager, member, active_pool, submitted_work, validator, provider
 ):
-    cap = hub.calculateMinimumStake(provider, 0)
-    pool.hardInvalidateWork(active_pool, member.address, submitted_work, STAKE, "fraud", sender=validator)
-    assert stake_manager.stakeOf(provider) == STAKE - cap
+    # a cap read at invalidation time would have shrunk from 11 units to 1 when the node left
+    hub.removeComputeNode(member.address, sender=provider)
+    assert hub.calculateMinimumStake(provider, 0) == MIN_STAKE
+    fine = 30 * INJ
+    assert fine > (NODE_UNITS + 1) * MIN_STAKE
+    taken = pool.hardInvalidateWork(active_pool, member.address, submitted_work, fine, "fraud", sender=validator)
+    assert taken == fine
+    assert stake_manager.stakeOf(provider) == STAKE - fine
+
+
+def test_a_fraud_slash_takes_at_most_what_the_provider_holds(
+    pool, stake_manager, member, active_pool, submitted_work, validator, provider
+):
+    taken = pool.hardInvalidateWork(active_pool, member.address, submitted_work, 10 * STAKE, "fraud", sender=validator)
+    assert taken == STAKE
+    assert stake_manager.stakeOf(provider) == 0 and stake_manager.unbondingOf(provider) == 0
 
 
 # --- hole 5: the smaller ones (SPEC 5.2, 7.1, 7.4, 9) -------------------------------------------------
