@@ -801,8 +801,9 @@ class Ghost:
         work = self._plan_invalidate(pool_id, node, work_key)
         if slash_amount > 0:
             require(self.treasury != sender, "ComputePool: a slash cannot pay its validator")
-        # SPEC 3.3 / Rule R7: void always, slash what exists (the cap is read before the release)
-        plan = self._plan_slash(work.provider, self.slash_cap(work.provider, slash_amount)) if slash_amount else None
+        # SPEC 3.3 / Rules R6, R7: void always, slash what exists, not capped by the stake minimum
+        # (the provider may have lowered it by removing nodes since the work)
+        plan = self._plan_slash(work.provider, slash_amount) if slash_amount else None
         self._apply_invalidate(pool_id, (pool_id, node, work_key), work)
         # NatSpec: work of the node still in its challenge window at the time of its hard
         # invalidation is void; a later hard invalidation must not shorten that set

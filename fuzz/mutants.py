@@ -331,9 +331,10 @@ HOLES = [
     Mutant(
         "H4b",
         "ComputePool.vy",
-        "hole 4: a hard invalidation slashes any amount (no per-incident cap)",
-        "min(slashAmount, cap)",
-        "slashAmount",
+        "hole 2/4: a hard invalidation's slash is capped by the stake minimum the provider lowered",
+        "    return extcall self.stakeManager.slash(provider, slashAmount, msg.sender, reason)",
+        "    cap: uint256 = staticcall IInjectiveAiHub(HUB).calculateMinimumStake(provider, 0)\n"
+        "    return extcall self.stakeManager.slash(provider, min(slashAmount, cap), msg.sender, reason)",
     ),
     Mutant(
         "H4c",

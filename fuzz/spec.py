@@ -45,7 +45,7 @@ MAX_MIN_STAKE_PER_COMPUTE_UNIT = 10_000 * 10**18  # SPEC 3.2
 RULES = {
     "R4": "minStakePerComputeUnit <= MAX_MIN_STAKE_PER_COMPUTE_UNIT",
     "R5": "a registered provider with no nodes can always deregister",
-    "R6": "one slash takes at most min(requested, calculateMinimumStake(provider, 0), what it has)",
+    "R6": "a slash takes at most min(requested, minimum, held); a hard invalidation exactly min(requested, held)",
     "R7": "a hard invalidation inside the window always voids, stake or no stake",
     "R8": "after blacklistProvider(p, nodes), none of nodes is in a pool",
     "R10": "a blacklisted address is never registered again; a re-registered provider is not whitelisted",
@@ -187,13 +187,10 @@ class Book:
     _on_reclaimStake = _unbonded
     _on_deregisterProvider = _unbonded
 
-    def _slashed(self, requested: int, pre: dict, result: int, what: str) -> None:
-        bound = min(requested, pre["minimum"], pre["held"])
-        if result > bound:
-            broken("R6", f"{what} took {result}; requested {requested}, cap {pre['minimum']}, held {pre['held']}")
-
     def _on_slash(self, sender, args, value, pre, result, now) -> None:
-        self._slashed(args[1], pre, result, "slash")
+        bound = min(args[1], pre["minimum"], pre["held"])
+        if result > bound:
+            broken("R6", f"slash took {result}; requested {args[1]}, cap {pre['minimum']}, held {pre['held']}")
 
     def _on_createComputePool(self, sender, args, value, pre, result, now) -> None:
         window = args[6]
@@ -262,7 +259,8 @@ class Book:
 
     def _on_hardInvalidateWork(self, sender, args, value, pre, result, now) -> None:
         self.works[tuple(args[:3])].state = "invalidated"
-        self._slashed(args[3], pre, result, "hard invalidation")
+        if result != min(args[3], pre["held"]):
+            broken("R6", f"hard invalidation took {result}; requested {args[3]}, held {pre['held']}")
 
     def _on_releaseVoidedWork(self, sender, args, value, pre, result, now) -> None:
         for key in args[2]:
