@@ -107,18 +107,29 @@ class TrainerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def errors(self) -> list[str]:
-        """Tracebacks in the log, except Python's "Exception ignored in" reports.
+        """Tracebacks in the log, except two kinds of shutdown noise after a clean stop.
 
-        Those come from hivemind's `MPFuture.__del__` when the interpreter shuts down after a
-        clean exit ("Event loop is closed"): garbage-collection noise, not a failure of the peer.
+        - Python's "Exception ignored in" reports: hivemind's `MPFuture.__del__` when the
+          interpreter shuts down after a clean exit ("Event loop is closed").
+        - A hivemind helper process's own report ("Process DHT-1:" then a traceback) printed after
+          the peer logged "stopped at epoch": the peer had finished, and the helper failed to read
+          a message its exiting parent had half sent (seen in CI: EOFError in rebuild_connection).
+          The same report before the stop line still counts: then the peer lost its DHT mid-run.
         """
         if not self.log_path.is_file():
             return []
         lines = self.log_path.read_text(errors="replace").splitlines()
+        stopped = next((i for i, line in enumerate(lines) if " INFO stopped at epoch " in line), len(lines))
+
+        def noise(index: int) -> bool:
+            before = lines[index - 1] if index else ""
+            child_report = before.startswith("Process ") and before.endswith(":")
+            return before.startswith("Exception ignored in") or (child_report and index > stopped)
+
         return [
             "\n".join(lines[index : index + 12])
             for index, line in enumerate(lines)
-            if line.startswith("Traceback") and not (index and lines[index - 1].startswith("Exception ignored in"))
+            if line.startswith("Traceback") and not noise(index)
         ]
 
     def cleanup(self) -> None:
