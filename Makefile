@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install fuzz coverage bench-gas
+.PHONY: demo test install lint fuzz coverage bench-gas
 
 $(BIN)/hub: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,9 +20,14 @@ demo: install
 
 # Every test: contracts, hub against a real local node, dashboard in a real headless Chromium,
 # trainer with real peers, then the fuzz suite.
-test: install
+test: install lint
 	bash scripts/install-browser.sh
 	$(BIN)/pytest -q tests fuzz
+
+# ruff's lint rules and its formatting, as the code is kept (seconds).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 fuzz: install
 	$(BIN)/pytest -q fuzz

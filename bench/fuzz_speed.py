@@ -66,8 +66,13 @@ def throughput(machine: type, examples: int, steps: int) -> dict:
 def ci_run() -> dict:
     env = dict(os.environ, CI="true")
     start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "pytest", "fuzz", "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "fuzz", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - start
     summary = (run.stdout.strip().splitlines() or ["?"])[-1]
     return dict(seconds=round(seconds, 1), exit_code=run.returncode, summary=summary)
@@ -82,14 +87,20 @@ def main() -> None:
     start = time.perf_counter()
     deployers()  # compile once, outside the measurements
     compile_s = time.perf_counter() - start
-    report = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-              "compile_s": round(compile_s, 1), "machines": {}}
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "compile_s": round(compile_s, 1),
+        "machines": {},
+    }
     print(f"{'machine':8} {'steps':>6} {'examples':>8} {'seconds':>8} {'steps/s':>8} {'examples/s':>10}")
     for name, (machine, steps) in MACHINES.items():
         row = throughput(machine, args.examples, steps)
         report["machines"][name] = row
-        print(f"{name:8} {row['steps']:>6} {row['examples']:>8} {row['seconds']:>8} {row['steps_per_s']:>8} "
-              f"{row['examples_per_s']:>10}", flush=True)
+        print(
+            f"{name:8} {row['steps']:>6} {row['examples']:>8} {row['seconds']:>8} {row['steps_per_s']:>8} "
+            f"{row['examples_per_s']:>10}",
+            flush=True,
+        )
     total = report["machines"].values()
     steps, seconds = sum(r["steps"] for r in total), sum(r["seconds"] for r in total)
     report["overall_steps_per_s"] = round(steps / seconds, 1)

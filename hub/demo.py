@@ -112,8 +112,13 @@ class _Peer:
         self.name, self.workdir = name, workdir
         self.log = workdir / "output.log"
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", *args], stdout=out,
-                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "trainer.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -211,12 +216,23 @@ class LocalJob:
             new_account(f"node-{i}", password, directory=keystores, kdf_iterations=2**10)
 
         w3 = connect(Network(name="local", rpc_url=self.rpc_url, chain_id=None))
-        params = SystemParams(unbonding_period=self.s.unbonding, min_stake_per_compute_unit=INJ,
-                              max_units_per_compute_unit_per_second=self.s.max_rate)
-        result = deploy(w3, dev_account(ADMIN), network=self.rpc_url, params=params,
-                        validator=dev_account(VALIDATOR).address, directory=self.root / "deployments")
-        self.say(f"deployed and wired the six contracts in {result.seconds:.1f} s "
-                 f"(hub {result.deployment.address('InjectiveAiHub')})")
+        params = SystemParams(
+            unbonding_period=self.s.unbonding,
+            min_stake_per_compute_unit=INJ,
+            max_units_per_compute_unit_per_second=self.s.max_rate,
+        )
+        result = deploy(
+            w3,
+            dev_account(ADMIN),
+            network=self.rpc_url,
+            params=params,
+            validator=dev_account(VALIDATOR).address,
+            directory=self.root / "deployments",
+        )
+        self.say(
+            f"deployed and wired the six contracts in {result.seconds:.1f} s "
+            f"(hub {result.deployment.address('InjectiveAiHub')})"
+        )
         self.domain_id = result.deployment.default_domain_id
         for name in [*roles, *(f"node-{i}" for i in range(1, self.s.nodes + 1))]:
             self.clients[name] = self._client(name, password)
@@ -251,8 +267,10 @@ class LocalJob:
             self._paid("provider", provider.transfer(node.address, NODE_GAS_FUNDS, action="fund node key"))
             self._paid("validator", validator.hub.validate_node(node.address))
         self._paid("validator", validator.hub.whitelist_provider(self.addresses["provider"]))
-        self.say(f"{self.s.nodes} nodes of {NODE_UNITS} compute units added (signed by their own keys), "
-                 "validated, and funded for gas; provider whitelisted")
+        self.say(
+            f"{self.s.nodes} nodes of {NODE_UNITS} compute units added (signed by their own keys), "
+            "validated, and funded for gas; provider whitelisted"
+        )
 
     def create_pool(self) -> None:
         from hub.metadata import publish_metadata
@@ -269,9 +287,19 @@ class LocalJob:
             "description": "tiny LLaMA on a generated corpus: the injective-ai-hub demo",
             "bootstrap_peers": [f"/ip4/127.0.0.1/tcp/{self.aux_port}/p2p/{peer_id}"],
             "train": {
-                "model": "tiny", "data": str(corpus), "data_shards": 4, "seq_len": 64, "batch_size": 4,
-                "target_batch_size": 1024, "averaging": "gradient", "lr": 3e-3, "warmup_steps": 2,
-                "total_steps": 400, "matchmaking_time": 1.5, "averaging_timeout": 6.0, "max_epochs": self.s.epochs,
+                "model": "tiny",
+                "data": str(corpus),
+                "data_shards": 4,
+                "seq_len": 64,
+                "batch_size": 4,
+                "target_batch_size": 1024,
+                "averaging": "gradient",
+                "lr": 3e-3,
+                "warmup_steps": 2,
+                "total_steps": 400,
+                "matchmaking_time": 1.5,
+                "averaging_timeout": 6.0,
+                "max_epochs": self.s.epochs,
             },
             "work": {"submit_every_epochs": 1},
             "audit": {"tolerance": 0.05, "hard_factor": 1.5, "slash": str(FRAUD_SLASH), "grace_seconds": 4},
@@ -279,32 +307,68 @@ class LocalJob:
         path = self.root / "pool.json"
         path.write_text(json.dumps(metadata, indent=2))
         creator = self.clients["creator"]
-        self.pool_id = self._paid("creator", creator.pool.create(
-            self.domain_id, publish_metadata(path), budget=POOL_BUDGET, reward_per_unit=REWARD_PER_TOKEN,
-            challenge_window=self.s.challenge_window,
-        )).value
+        self.pool_id = self._paid(
+            "creator",
+            creator.pool.create(
+                self.domain_id,
+                publish_metadata(path),
+                budget=POOL_BUDGET,
+                reward_per_unit=REWARD_PER_TOKEN,
+                challenge_window=self.s.challenge_window,
+            ),
+        ).value
         for i in range(1, self.s.nodes + 1):
             node = self.clients[f"node-{i}"]
             self._paid(f"node-{i}", node.pool.join(creator.pool.invite(self.pool_id, node.address)))
         self._paid("creator", creator.pool.start(self.pool_id))
-        self.say(f"pool {self.pool_id} created with a {POOL_BUDGET // INJ} INJ budget, "
-                 f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window; "
-                 f"both nodes joined with the manager's invites; pool started")
+        self.say(
+            f"pool {self.pool_id} created with a {POOL_BUDGET // INJ} INJ budget, "
+            f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window; "
+            f"both nodes joined with the manager's invites; pool started"
+        )
 
     # -- the swarm --------------------------------------------------------------------------------
 
     def start_aux(self) -> None:
         self._first_swarm_block = self.clients["admin"].block_number()
-        common = ["--network", self.rpc_url, "--deployments-dir", str(self.root / "deployments"),
-                  "--password-file", str(self.password_file)]
-        self.peers["aux"] = _Peer("aux", [
-            "aux", "--pool-id", str(self.pool_id), "--validator-key", "validator", *common,
-            "--workdir", str(self.root / "aux"), "--identity-path", str(self.aux_identity),
-            "--host-maddrs", f"/ip4/127.0.0.1/tcp/{self.aux_port}", "--num-threads", "1", "--log-every", "5",
-            "--checkpoint-every", "1",
-        ], self.root / "aux", self.env)
-        _wait(lambda: (self.root / "aux" / "metrics.jsonl").exists() or not self.peers["aux"].running(), 120,
-              "the aux peer to start")
+        common = [
+            "--network",
+            self.rpc_url,
+            "--deployments-dir",
+            str(self.root / "deployments"),
+            "--password-file",
+            str(self.password_file),
+        ]
+        self.peers["aux"] = _Peer(
+            "aux",
+            [
+                "aux",
+                "--pool-id",
+                str(self.pool_id),
+                "--validator-key",
+                "validator",
+                *common,
+                "--workdir",
+                str(self.root / "aux"),
+                "--identity-path",
+                str(self.aux_identity),
+                "--host-maddrs",
+                f"/ip4/127.0.0.1/tcp/{self.aux_port}",
+                "--num-threads",
+                "1",
+                "--log-every",
+                "5",
+                "--checkpoint-every",
+                "1",
+            ],
+            self.root / "aux",
+            self.env,
+        )
+        _wait(
+            lambda: (self.root / "aux" / "metrics.jsonl").exists() or not self.peers["aux"].running(),
+            120,
+            "the aux peer to start",
+        )
         if not self.peers["aux"].running():
             raise HubError(f"the aux peer stopped: {self.peers['aux'].tail(5)}")
         self.say(f"aux peer up on 127.0.0.1:{self.aux_port}, auditing pool {self.pool_id} as the validator")
@@ -312,10 +376,28 @@ class LocalJob:
     def start_trainers(self) -> None:
         for i in range(1, self.s.nodes + 1):
             name = f"node-{i}"
-            args = ["join", "--pool-id", str(self.pool_id), "--node-key", name, "--network", self.rpc_url,
-                    "--deployments-dir", str(self.root / "deployments"), "--password-file", str(self.password_file),
-                    "--workdir", str(self.root / name), "--host-maddrs", "/ip4/127.0.0.1/tcp/0",
-                    "--num-threads", "1", "--no-progress-bar", "--log-every", "5"]
+            args = [
+                "join",
+                "--pool-id",
+                str(self.pool_id),
+                "--node-key",
+                name,
+                "--network",
+                self.rpc_url,
+                "--deployments-dir",
+                str(self.root / "deployments"),
+                "--password-file",
+                str(self.password_file),
+                "--workdir",
+                str(self.root / name),
+                "--host-maddrs",
+                "/ip4/127.0.0.1/tcp/0",
+                "--num-threads",
+                "1",
+                "--no-progress-bar",
+                "--log-every",
+                "5",
+            ]
             if self.s.lying_node == i:
                 args += ["--claim-multiplier", str(self.s.claim_multiplier)]
             self.peers[name] = _Peer(name, args, self.root / name, self.env)
@@ -330,8 +412,10 @@ class LocalJob:
             task = bar.add_task("training", total=self.s.epochs * len(names))
             while any(self.peers[n].running() for n in names):
                 if time.monotonic() > deadline:
-                    raise HubError(f"training did not finish in {self.s.timeout_s:.0f} s",
-                                   hint=f"see the peers' logs under {self.root}")
+                    raise HubError(
+                        f"training did not finish in {self.s.timeout_s:.0f} s",
+                        hint=f"see the peers' logs under {self.root}",
+                    )
                 bar.update(task, completed=sum(len(self._epochs(n)) for n in names))
                 time.sleep(1.0)
         for name in names:
@@ -356,8 +440,10 @@ class LocalJob:
         works = provider.rewards.work_submitted(self.pool_id)
         if works:
             last_unlock = max(w.unlocks_at for w in works)
-            self.say(f"waiting for the {self.s.challenge_window} s challenge window of the last claim "
-                     "(the aux peer audits every claim meanwhile)")
+            self.say(
+                f"waiting for the {self.s.challenge_window} s challenge window of the last claim "
+                "(the aux peer audits every claim meanwhile)"
+            )
             _wait(lambda: provider.now() >= last_unlock, self.s.challenge_window + 120, "the challenge window")
         self.peers["aux"].stop()
         claimed = 0
@@ -407,9 +493,21 @@ class LocalJob:
         audit_log = self.root / "aux" / "audit.jsonl"
         decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
         slashed = self.clients["admin"].stake.slashed_pending()
-        return DemoResult(self.pool_id, self.clients["admin"].chain_id, self.rpc_url, self.balances_before,
-                          self.balances(), self.fees, claimed, refunded, slashed, nodes, decisions,
-                          _plot(nodes, self.root / "loss.png"), self.root)
+        return DemoResult(
+            self.pool_id,
+            self.clients["admin"].chain_id,
+            self.rpc_url,
+            self.balances_before,
+            self.balances(),
+            self.fees,
+            claimed,
+            refunded,
+            slashed,
+            nodes,
+            decisions,
+            _plot(nodes, self.root / "loss.png"),
+            self.root,
+        )
 
     def _add_fees_paid_elsewhere(self) -> None:
         """Gas of the transactions the trainer and aux processes sent: every block since the pool
@@ -469,22 +567,40 @@ def print_summary(result: DemoResult, console: Console) -> None:
     console.print(balances)
 
     work = Table(title=f"work in pool {result.pool_id}")
-    for column in ("node", "epochs", "tokens trained", "units claimed", "units paid", "units invalidated",
-                   "loss by epoch"):
+    for column in (
+        "node",
+        "epochs",
+        "tokens trained",
+        "units claimed",
+        "units paid",
+        "units invalidated",
+        "loss by epoch",
+    ):
         work.add_column(column, justify="left" if column in ("node", "loss by epoch") else "right")
     for node in result.nodes:
         losses = ", ".join(f"{epoch}: {loss:.3f}" for epoch, loss in sorted(node.losses.items()))
-        work.add_row(node.name, str(node.epochs), f"{node.tokens:,}", f"{node.claimed_units:,}",
-                     f"{node.paid_units:,}", f"{node.invalidated_units:,}", losses)
+        work.add_row(
+            node.name,
+            str(node.epochs),
+            f"{node.tokens:,}",
+            f"{node.claimed_units:,}",
+            f"{node.paid_units:,}",
+            f"{node.invalidated_units:,}",
+            losses,
+        )
     console.print(work)
     names = {node.address.lower(): node.name for node in result.nodes}
     for decision in result.decisions:
         who = names.get(str(decision["node"]).lower(), decision["node"])
-        console.print(f"audit: {who} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
-                      f"reported {decision['reported']:,}: [bold]{decision['verdict']}[/] ({decision['reason']})")
-    console.print(f"provider claimed {format_inj(result.claimed)} (paid {format_inj(result.fees['provider'])} in gas); "
-                  f"creator refunded {format_inj(result.refunded)}; slashed for the treasury "
-                  f"{format_inj(result.slashed)}")
+        console.print(
+            f"audit: {who} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
+            f"reported {decision['reported']:,}: [bold]{decision['verdict']}[/] ({decision['reason']})"
+        )
+    console.print(
+        f"provider claimed {format_inj(result.claimed)} (paid {format_inj(result.fees['provider'])} in gas); "
+        f"creator refunded {format_inj(result.refunded)}; slashed for the treasury "
+        f"{format_inj(result.slashed)}"
+    )
     if result.plot is not None:
         console.print(f"loss curve: {result.plot}")
 

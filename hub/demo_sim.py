@@ -31,15 +31,18 @@ def run_demo(console: Console | None = None) -> dict[str, int]:
     manifest = build()
     console.print(f"[bold]built[/] {len(manifest.contracts)} contracts with vyper {manifest.compiler_version}")
 
-    actors = {name: boa.env.generate_address(name) for name in ("admin", "federator", "validator", "provider",
-                                                                  "pool creator", "treasury")}
+    actors = {
+        name: boa.env.generate_address(name)
+        for name in ("admin", "federator", "validator", "provider", "pool creator", "treasury")
+    }
     node = Account.create()
     manager = Account.create()
     for name in ("provider", "pool creator"):
         boa.env.set_balance(actors[name], 1_000 * INJ)
     boa.env.set_balance(node.address, INJ)
-    params = SystemParams(unbonding_period=3600, min_stake_per_compute_unit=INJ,
-                          max_units_per_compute_unit_per_second=1000)
+    params = SystemParams(
+        unbonding_period=3600, min_stake_per_compute_unit=INJ, max_units_per_compute_unit_per_second=1000
+    )
     s = deploy_system(actors["admin"], actors["federator"], actors["validator"], params)
     s.hub.setTreasury(actors["treasury"], sender=actors["admin"])
     chain_id = boa.env.evm.patch.chain_id
@@ -55,15 +58,26 @@ def run_demo(console: Console | None = None) -> dict[str, int]:
     s.hub.validateNode(node.address, sender=actors["validator"])
     s.hub.whitelistProvider(actors["provider"], sender=actors["validator"])
     step("validator validated the node and whitelisted the provider")
-    domain = s.hub.createDomain("llama-pretraining", s.work_validation.address, "ipfs://domain",
-                                sender=actors["federator"])
-    pool_id = s.pool.createComputePool(domain, manager.address, "data:application/json,{}", b"\x01" * 32, 0,
-                                       10**12, 600, sender=actors["pool creator"], value=100 * INJ)
+    domain = s.hub.createDomain(
+        "llama-pretraining", s.work_validation.address, "ipfs://domain", sender=actors["federator"]
+    )
+    pool_id = s.pool.createComputePool(
+        domain,
+        manager.address,
+        "data:application/json,{}",
+        b"\x01" * 32,
+        0,
+        10**12,
+        600,
+        sender=actors["pool creator"],
+        value=100 * INJ,
+    )
     s.pool.startComputePool(pool_id, sender=actors["pool creator"])
     step(f"pool {pool_id} created and started with a 100 INJ budget, 1e-6 INJ per token, 600 s challenge window")
     invite = sig.pool_invite(chain_id, s.pool.address, pool_id, node.address, 0, boa.env.timestamp + 600)
-    s.pool.joinComputePool(pool_id, node.address, boa.env.timestamp + 600, sig.sign(manager, invite),
-                           sender=node.address)
+    s.pool.joinComputePool(
+        pool_id, node.address, boa.env.timestamp + 600, sig.sign(manager, invite), sender=node.address
+    )
     step("node joined with an invite signed by the pool manager")
 
     boa.env.time_travel(seconds=120)
@@ -75,8 +89,9 @@ def run_demo(console: Console | None = None) -> dict[str, int]:
     step(f"challenge window passed; provider claimed {_inj(paid)}")
     s.pool.submitWork(pool_id, inflated, 4_000_000, sender=node.address)
     slash = 5 * INJ
-    s.pool.hardInvalidateWork(pool_id, node.address, inflated, slash, "claim above signed progress",
-                              sender=actors["validator"])
+    s.pool.hardInvalidateWork(
+        pool_id, node.address, inflated, slash, "claim above signed progress", sender=actors["validator"]
+    )
     step(f"an inflated claim was hard-invalidated: node ejected from the pool, provider slashed {_inj(slash)}")
     s.stake.sweepSlashed(sender=actors["validator"])
     s.pool.endComputePool(pool_id, sender=actors["pool creator"])

@@ -56,9 +56,7 @@ def dev_account(index: int) -> LocalAccount:
     from eth_account.hdaccount import key_from_seed
 
     if not 0 <= index < DEV_ACCOUNT_COUNT:
-        raise HubError(
-            f"no dev account {index}", hint=f"dev accounts are numbered 0..{DEV_ACCOUNT_COUNT - 1}"
-        )
+        raise HubError(f"no dev account {index}", hint=f"dev accounts are numbered 0..{DEV_ACCOUNT_COUNT - 1}")
     return Account.from_key(key_from_seed(_seed(), DEV_HD_PATH.format(index=index)))
 
 

@@ -217,9 +217,7 @@ def connect(
 
     if not isinstance(network, Network):
         network = resolve_network(network)
-    provider = HTTPProvider(
-        network.rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
-    )
+    provider = HTTPProvider(network.rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
     w3 = Web3(provider)
     attempt = 0
     while True:

@@ -28,14 +28,16 @@ def snapshot(client: HubClient) -> dict[str, Any]:
                 pool.pool_id, event.node, event.work_key, now=now, reward_per_unit=budget.reward_per_unit
             )
             rewards[(event.provider, pool.pool_id)][work.state.value] += work.reward
-        pools.append({
-            **pool.model_dump(mode="json"),
-            "budget": _amounts(budget.model_dump(mode="json")),
-            "submissions": len(submissions),
-            "units": total,
-            "units_by_node": dict(by_node),
-            "progress": progress,
-        })
+        pools.append(
+            {
+                **pool.model_dump(mode="json"),
+                "budget": _amounts(budget.model_dump(mode="json")),
+                "submissions": len(submissions),
+                "units": total,
+                "units_by_node": dict(by_node),
+                "progress": progress,
+            }
+        )
     return {
         "chain": {
             "chain_id": client.chain_id,
@@ -64,13 +66,15 @@ def _providers(client: HubClient) -> list[dict[str, Any]]:
             {**node.model_dump(mode="json"), "pool_id": client.pool.active_pool_of(node.address)}
             for node in client.registry.nodes_of(address)
         ]
-        out.append({
-            **record.model_dump(mode="json"),
-            "stake": str(stake.stake),
-            "unbonding": str(stake.unbonding),
-            "withdrawable": str(stake.withdrawable),
-            "nodes": nodes,
-        })
+        out.append(
+            {
+                **record.model_dump(mode="json"),
+                "stake": str(stake.stake),
+                "unbonding": str(stake.unbonding),
+                "withdrawable": str(stake.withdrawable),
+                "nodes": nodes,
+            }
+        )
     return out
 
 

@@ -19,8 +19,11 @@ from hub.errors import HubError
 if TYPE_CHECKING:
     from hub.client import HubClient
 
-_STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
-           "/style.css": ("style.css", "text/css")}
+_STATIC = {
+    "/": ("index.html", "text/html"),
+    "/app.js": ("app.js", "text/javascript"),
+    "/style.css": ("style.css", "text/css"),
+}
 
 
 def make_server(client: HubClient, host: str = "127.0.0.1", port: int = 8750) -> ThreadingHTTPServer:
@@ -35,14 +38,14 @@ def make_server(client: HubClient, host: str = "127.0.0.1", port: int = 8750) ->
                     with lock:
                         body = json.dumps(snapshot(client)).encode()
                 except HubError as exc:
-                    self._reply(HTTPStatus.SERVICE_UNAVAILABLE, json.dumps({"error": str(exc)}).encode(),
-                                "application/json")
+                    self._reply(
+                        HTTPStatus.SERVICE_UNAVAILABLE, json.dumps({"error": str(exc)}).encode(), "application/json"
+                    )
                     return
                 self._reply(HTTPStatus.OK, body, "application/json")
             elif path in _STATIC:
                 name, kind = _STATIC[path]
-                self._reply(HTTPStatus.OK, resources.files("hub.dashboard").joinpath("static", name).read_bytes(),
-                            kind)
+                self._reply(HTTPStatus.OK, resources.files("hub.dashboard").joinpath("static", name).read_bytes(), kind)
             else:
                 self._reply(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
 

@@ -41,8 +41,12 @@ class _Signed:
 
 
 def _signed(tokens: dict[int, int], peer=PEER, node=NODE) -> _Signed:
-    record = _Record([_Work(e, t) for e, t in tokens.items()], epoch=max(tokens), node=node.address,
-                     node_signature=sign_binding(node, CHAIN, POOL, peer))
+    record = _Record(
+        [_Work(e, t) for e, t in tokens.items()],
+        epoch=max(tokens),
+        node=node.address,
+        node_signature=sign_binding(node, CHAIN, POOL, peer),
+    )
     return _Signed(peer, record)
 
 
@@ -51,8 +55,13 @@ def _claim(first: int, last: int, units: int, peer=PEER) -> Claim:
 
 
 def test_work_key_binds_pool_peer_and_range():
-    keys = {work_key(POOL, PEER, 1, 1), work_key(POOL + 1, PEER, 1, 1), work_key(POOL, "QmOther", 1, 1),
-            work_key(POOL, PEER, 1, 2), work_key(POOL, PEER, 2, 2)}
+    keys = {
+        work_key(POOL, PEER, 1, 1),
+        work_key(POOL + 1, PEER, 1, 1),
+        work_key(POOL, "QmOther", 1, 1),
+        work_key(POOL, PEER, 1, 2),
+        work_key(POOL, PEER, 2, 2),
+    }
     assert len(keys) == 5 and all(k.startswith("0x") and len(k) == 66 for k in keys)
 
 
@@ -104,9 +113,12 @@ def test_judge_claim_for_epochs_never_reported_is_hard():
 
 
 def _metadata(**changes) -> bytes:
-    doc = {"run_id": "pool-7", "bootstrap_peers": ["/ip4/127.0.0.1/tcp/4000/p2p/QmAux"],
-           "train": {"model": "tiny", "seq_len": 64, "target_batch_size": 16, "lr": 0.002},
-           "audit": {"tolerance": 0.1, "slash": "5"}}
+    doc = {
+        "run_id": "pool-7",
+        "bootstrap_peers": ["/ip4/127.0.0.1/tcp/4000/p2p/QmAux"],
+        "train": {"model": "tiny", "seq_len": 64, "target_batch_size": 16, "lr": 0.002},
+        "audit": {"tolerance": 0.1, "slash": "5"},
+    }
     doc.update(changes)
     return json.dumps(doc).encode()
 

@@ -43,8 +43,9 @@ def _wait(condition, timeout: float, what: str) -> None:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = StringIO()
-    settings = DemoSettings(workdir=tmp_path_factory.mktemp("e2e") / "run", epochs=4, lying_node=2,
-                            claim_multiplier=3.0)
+    settings = DemoSettings(
+        workdir=tmp_path_factory.mktemp("e2e") / "run", epochs=4, lying_node=2, claim_multiplier=3.0
+    )
     job = LocalJob(settings, Console(file=out, width=160))
     try:
         job.start_chain()
@@ -101,8 +102,9 @@ def test_balances_to_the_wei(run):
     before, after, fees = result.balances_before, result.balances_after, result.fees
     honest = next(n for n in result.nodes if n.name == HONEST)
     assert result.claimed == honest.paid_units * REWARD_PER_TOKEN
-    assert after["provider"] == (before["provider"] - PROVIDER_STAKE - job.s.nodes * NODE_GAS_FUNDS
-                                 + result.claimed - fees["provider"])
+    assert after["provider"] == (
+        before["provider"] - PROVIDER_STAKE - job.s.nodes * NODE_GAS_FUNDS + result.claimed - fees["provider"]
+    )
     assert after["creator"] == before["creator"] - POOL_BUDGET + result.refunded - fees["creator"]
     assert result.refunded == POOL_BUDGET - result.claimed  # the liar's rewards all went back
     for node in result.nodes:

@@ -97,8 +97,9 @@ def system(admin, federator, validator, treasury):
         admin,
         federator,
         validator,
-        SystemParams(unbonding_period=UNBONDING, min_stake_per_compute_unit=MIN_STAKE,
-                     max_units_per_compute_unit_per_second=RATE),
+        SystemParams(
+            unbonding_period=UNBONDING, min_stake_per_compute_unit=MIN_STAKE, max_units_per_compute_unit_per_second=RATE
+        ),
     )
     s.hub.setTreasury(treasury, sender=admin)
     return s
@@ -188,5 +189,3 @@ def submitted_work(pool, member, active_pool):
     key = b"\x01" * 32
     pool.submitWork(active_pool, key, 100_000, sender=member.address)
     return key
-
-

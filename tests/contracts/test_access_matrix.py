@@ -15,7 +15,8 @@ HUB_CALLS = {
     "revokeRole": ({"admin"}, lambda s, who, x: s.hub.revokeRole(s.hub.VALIDATOR_ROLE(), x, sender=who)),
     "setStakeMinimum": ({"federator"}, lambda s, who, x: s.hub.setStakeMinimum(1, sender=who)),
     "createDomain": (
-        {"federator"}, lambda s, who, x: s.hub.createDomain("d", s.work_validation.address, "", sender=who)
+        {"federator"},
+        lambda s, who, x: s.hub.createDomain("d", s.work_validation.address, "", sender=who),
     ),
     "validateNode": ({"validator"}, lambda s, who, x: s.hub.validateNode(x, sender=who)),
     "invalidateNode": ({"validator"}, lambda s, who, x: s.hub.invalidateNode(x, sender=who)),
@@ -33,8 +34,15 @@ HUB_CASES = [(name, role) for name, (allowed, _) in HUB_CALLS.items() for role i
 @pytest.fixture
 def actors(admin, federator, validator, provider, pool_creator, attacker, pool_manager):
     # requested up front: creating fixtures from inside a test would break boa's snapshot stack
-    return {"admin": admin, "federator": federator, "validator": validator, "provider": provider,
-            "pool_creator": pool_creator, "attacker": attacker, "pool_manager": pool_manager.address}
+    return {
+        "admin": admin,
+        "federator": federator,
+        "validator": validator,
+        "provider": provider,
+        "pool_creator": pool_creator,
+        "attacker": attacker,
+        "pool_manager": pool_manager.address,
+    }
 
 
 @pytest.mark.parametrize("name,role", HUB_CASES)

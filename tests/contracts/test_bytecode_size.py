@@ -24,8 +24,12 @@ def test_every_deployable_has_a_deployer():
 @pytest.mark.parametrize("name", DEPLOYABLE)
 def test_runtime_bytecode_under_eip170(system, name):
     contract = {
-        "InjectiveAiHub": system.hub, "ComputeRegistry": system.registry, "DomainRegistry": system.domains,
-        "StakeManager": system.stake, "ComputePool": system.pool, "RewardsDistributor": system.rewards,
+        "InjectiveAiHub": system.hub,
+        "ComputeRegistry": system.registry,
+        "DomainRegistry": system.domains,
+        "StakeManager": system.stake,
+        "ComputePool": system.pool,
+        "RewardsDistributor": system.rewards,
         "WorkRateValidator": system.work_validation,
     }[name]
     import boa

@@ -46,8 +46,9 @@ def test_withdraw(provider_receiver, hub, stake_manager, bubble, reenter):
     r = provider_receiver
     _as(r, hub.reclaimStake, 30 * INJ)
     boa.env.time_travel(seconds=UNBONDING)
-    payload = (stake_manager.withdraw.prepare_calldata() if reenter == "withdraw"
-               else hub.reclaimStake.prepare_calldata(INJ))
+    payload = (
+        stake_manager.withdraw.prepare_calldata() if reenter == "withdraw" else hub.reclaimStake.prepare_calldata(INJ)
+    )
     target = stake_manager.address if reenter == "withdraw" else hub.address
     r.arm(target, payload, bubble)
     held = boa.env.get_balance(stake_manager.address)
@@ -96,8 +97,18 @@ def test_claim_rewards(provider_receiver, claimable, rewards, bubble):
 @pytest.mark.parametrize("bubble", [False, True], ids=["swallow", "bubble"])
 def test_refund(receiver, pool, rewards, domain_id, pool_manager, bubble):
     pool_id = pool.nextPoolId()
-    _as(receiver, pool.createComputePool, domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-        REWARD_PER_UNIT, CHALLENGE_WINDOW, value=10 * INJ)
+    _as(
+        receiver,
+        pool.createComputePool,
+        domain_id,
+        pool_manager.address,
+        METADATA_URI,
+        METADATA_HASH,
+        0,
+        REWARD_PER_UNIT,
+        CHALLENGE_WINDOW,
+        value=10 * INJ,
+    )
     _as(receiver, pool.startComputePool, pool_id)
     _as(receiver, pool.endComputePool, pool_id)
     receiver.arm(rewards.address, rewards.refund.prepare_calldata(pool_id), bubble)
@@ -129,5 +140,3 @@ def test_slash_payout_to_treasury(
         assert receiver.attempts() == 1 and not receiver.reentered()
         assert receiver.received() == 5 * INJ
         assert stake_manager.slashedPending() == 0
-
-

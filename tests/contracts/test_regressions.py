@@ -16,12 +16,13 @@ from tests.utils.scenario import (
 )
 
 
-def test_01_slash_into_unbond_queue_keeps_matured_unbond_withdrawable(hub, stake_manager, registered, validator,
-                                                                      federator):
-    hub.reclaimStake(10 * INJ, sender=registered)          # A: will mature
+def test_01_slash_into_unbond_queue_keeps_matured_unbond_withdrawable(
+    hub, stake_manager, registered, validator, federator
+):
+    hub.reclaimStake(10 * INJ, sender=registered)  # A: will mature
     boa.env.time_travel(seconds=UNBONDING)
-    hub.reclaimStake(20 * INJ, sender=registered)          # B: not matured
-    hub.setStakeMinimum(45 * INJ, sender=federator)        # the per-incident cap (SPEC 3.3) allows 45
+    hub.reclaimStake(20 * INJ, sender=registered)  # B: not matured
+    hub.setStakeMinimum(45 * INJ, sender=federator)  # the per-incident cap (SPEC 3.3) allows 45
     # active is 20; take it all, all of B, and 5 of A
     hub.slash(registered, 45 * INJ, "fraud", sender=validator)
     assert stake_manager.withdrawableOf(registered) == 5 * INJ
@@ -30,21 +31,33 @@ def test_01_slash_into_unbond_queue_keeps_matured_unbond_withdrawable(hub, stake
     assert boa.env.get_balance(stake_manager.address) == stake_manager.slashedPending()
 
 
-def test_01b_slash_leaves_matured_entry_untouched_when_newer_ones_suffice(hub, stake_manager, registered, validator,
-                                                                          federator):
+def test_01b_slash_leaves_matured_entry_untouched_when_newer_ones_suffice(
+    hub, stake_manager, registered, validator, federator
+):
     hub.reclaimStake(10 * INJ, sender=registered)
     boa.env.time_travel(seconds=UNBONDING)
     hub.reclaimStake(20 * INJ, sender=registered)
-    hub.setStakeMinimum(35 * INJ, sender=federator)        # the per-incident cap (SPEC 3.3) allows 35
+    hub.setStakeMinimum(35 * INJ, sender=federator)  # the per-incident cap (SPEC 3.3) allows 35
     hub.slash(registered, 35 * INJ, "fraud", sender=validator)  # 20 active + 15 of B
     assert stake_manager.withdraw(sender=registered) == 10 * INJ
     boa.env.time_travel(seconds=UNBONDING)
     assert stake_manager.withdraw(sender=registered) == 5 * INJ
 
 
-def test_02_removing_validated_node_leaves_no_trace(hub, pool, registry, steps, member, active_pool, provider,
-                                                    other_provider, validator, domain_id, pool_creator,
-                                                    pool_manager):
+def test_02_removing_validated_node_leaves_no_trace(
+    hub,
+    pool,
+    registry,
+    steps,
+    member,
+    active_pool,
+    provider,
+    other_provider,
+    validator,
+    domain_id,
+    pool_creator,
+    pool_manager,
+):
     hub.removeComputeNode(member.address, sender=provider)
     assert pool.getPool(active_pool).totalCompute == 0
     assert pool.providerNodesInPool(active_pool, provider) == 0
@@ -58,9 +71,9 @@ def test_02_removing_validated_node_leaves_no_trace(hub, pool, registry, steps, 
     hub.deregisterProvider(sender=provider)
 
 
-def test_03_blacklisting_provider_removes_all_its_nodes_validated_or_not(hub, pool, steps, member, other_node,
-                                                                        active_pool, provider, validator,
-                                                                        pool_manager):
+def test_03_blacklisting_provider_removes_all_its_nodes_validated_or_not(
+    hub, pool, steps, member, other_node, active_pool, provider, validator, pool_manager
+):
     steps.add_node(provider, other_node)
     hub.validateNode(other_node.address, sender=validator)
     steps.join(active_pool, other_node, pool_manager)
@@ -72,19 +85,21 @@ def test_03_blacklisting_provider_removes_all_its_nodes_validated_or_not(hub, po
     assert pool.activePoolOf(member.address) == 0
 
 
-def test_04_ending_pool_releases_its_nodes(hub, pool, registry, steps, member, active_pool, provider, pool_creator,
-                                          domain_id, pool_manager):
+def test_04_ending_pool_releases_its_nodes(
+    hub, pool, registry, steps, member, active_pool, provider, pool_creator, domain_id, pool_manager
+):
     pool.endComputePool(active_pool, sender=pool_creator)
     other = steps.create_pool(pool_creator, domain_id, pool_manager.address)
-    steps.join(other, member, pool_manager)                         # joins another pool
+    steps.join(other, member, pool_manager)  # joins another pool
     pool.leaveComputePool(other, member.address, sender=member.address)
-    hub.removeComputeNode(member.address, sender=provider)          # can be removed
-    hub.deregisterProvider(sender=provider)                         # provider can leave
+    hub.removeComputeNode(member.address, sender=provider)  # can be removed
+    hub.deregisterProvider(sender=provider)  # provider can leave
     assert not registry.getProvider(provider).registered
 
 
-def test_05_rotating_a_role_removes_old_holders_power_everywhere(hub, pool, admin, attacker, validator, added_node,
-                                                                 submitted_work, active_pool, provider, member):
+def test_05_rotating_a_role_removes_old_holders_power_everywhere(
+    hub, pool, admin, attacker, validator, added_node, submitted_work, active_pool, provider, member
+):
     new_validator = attacker
     hub.grantRole(VALIDATOR_ROLE, new_validator, sender=admin)
     hub.revokeRole(VALIDATOR_ROLE, validator, sender=admin)
@@ -100,8 +115,9 @@ def test_05_rotating_a_role_removes_old_holders_power_everywhere(hub, pool, admi
     hub.slash(provider, INJ, "x", sender=new_validator)
 
 
-def test_06_compute_units_exact_nonzero_and_totals_are_sums(hub, registry, federator, steps, registered, node,
-                                                            other_node):
+def test_06_compute_units_exact_nonzero_and_totals_are_sums(
+    hub, registry, federator, steps, registered, node, other_node
+):
     hub.setStakeMinimum(0, sender=federator)
     big = 2**200 + 12345
     steps.add_node(registered, node, big)
@@ -114,8 +130,9 @@ def test_06_compute_units_exact_nonzero_and_totals_are_sums(hub, registry, feder
         steps.add_node(registered, node, 0)
 
 
-def test_07_deregistering_releases_node_keys_and_compute_totals(hub, registry, steps, registered, node, other_node,
-                                                               other_provider):
+def test_07_deregistering_releases_node_keys_and_compute_totals(
+    hub, registry, steps, registered, node, other_node, other_provider
+):
     steps.add_node(registered, node)
     steps.add_node(registered, other_node)
     hub.removeComputeNode(node.address, sender=registered)
@@ -132,21 +149,22 @@ def test_07_deregistering_releases_node_keys_and_compute_totals(hub, registry, s
 def test_08_unbond_queue_merges_without_extending_locks_and_empties(hub, stake_manager, registered):
     t0 = boa.env.timestamp
     hub.reclaimStake(INJ, sender=registered)
-    hub.reclaimStake(INJ, sender=registered)                 # same second: merged, same maturity
+    hub.reclaimStake(INJ, sender=registered)  # same second: merged, same maturity
     boa.env.time_travel(seconds=10)
-    hub.reclaimStake(INJ, sender=registered)                 # later: its own entry
+    hub.reclaimStake(INJ, sender=registered)  # later: its own entry
     assert stake_manager.pendingUnbonds(registered) == [[2 * INJ, t0 + UNBONDING], [INJ, t0 + 10 + UNBONDING]]
     boa.env.time_travel(seconds=UNBONDING - 10)
-    assert stake_manager.withdraw(sender=registered) == 2 * INJ   # the old funds were not locked longer
+    assert stake_manager.withdraw(sender=registered) == 2 * INJ  # the old funds were not locked longer
     boa.env.time_travel(seconds=10)
     assert stake_manager.withdraw(sender=registered) == INJ
     assert stake_manager.pendingUnbonds(registered) == []
     assert stake_manager.unbondingOf(registered) == 0
 
 
-def test_09_work_invalidated_at_the_last_moment_is_never_paid(pool, rewards, submitted_work, active_pool, provider,
-                                                             validator, member):
-    boa.env.time_travel(seconds=CHALLENGE_WINDOW)             # the last second of the window
+def test_09_work_invalidated_at_the_last_moment_is_never_paid(
+    pool, rewards, submitted_work, active_pool, provider, validator, member
+):
+    boa.env.time_travel(seconds=CHALLENGE_WINDOW)  # the last second of the window
     with boa.reverts("RewardsDistributor: work still in challenge window"):
         rewards.claimRewards(active_pool, member.address, [submitted_work], sender=provider)
     pool.invalidateWork(active_pool, member.address, submitted_work, sender=validator)
@@ -155,8 +173,9 @@ def test_09_work_invalidated_at_the_last_moment_is_never_paid(pool, rewards, sub
         rewards.claimRewards(active_pool, member.address, [submitted_work], sender=provider)
 
 
-def test_10_work_units_bounded_and_rewards_within_budget(pool, rewards, steps, domain_id, pool_creator, pool_manager,
-                                                         validated_node, provider):
+def test_10_work_units_bounded_and_rewards_within_budget(
+    pool, rewards, steps, domain_id, pool_creator, pool_manager, validated_node, provider
+):
     budget = 3 * 1000 * REWARD_PER_UNIT
     pool_id = steps.create_pool(pool_creator, domain_id, pool_manager.address, budget=budget)
     pool.startComputePool(pool_id, sender=pool_creator)
@@ -172,15 +191,15 @@ def test_10_work_units_bounded_and_rewards_within_budget(pool, rewards, steps, d
     b = rewards.getPoolBudget(pool_id)
     assert (b.committed, b.available) == (budget, 0)
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
-    assert rewards.claimRewards(pool_id, validated_node.address, [b"\x01" * 32, b"\x02" * 32],
-                                sender=provider) == budget
+    assert (
+        rewards.claimRewards(pool_id, validated_node.address, [b"\x01" * 32, b"\x02" * 32], sender=provider) == budget
+    )
     assert rewards.getPoolBudget(pool_id).paid <= rewards.getPoolBudget(pool_id).funded
 
 
-
-def test_11_a_slash_never_pays_its_validator_and_zero_is_refused(hub, pool, stake_manager, admin, registered,
-                                                                 validator, submitted_work, active_pool, attacker,
-                                                                 member):
+def test_11_a_slash_never_pays_its_validator_and_zero_is_refused(
+    hub, pool, stake_manager, admin, registered, validator, submitted_work, active_pool, attacker, member
+):
     before = boa.env.get_balance(validator)
     hub.slash(registered, INJ, "fraud", sender=validator)
     stake_manager.sweepSlashed(sender=validator)
@@ -194,9 +213,9 @@ def test_11_a_slash_never_pays_its_validator_and_zero_is_refused(hub, pool, stak
         pool.hardInvalidateWork(active_pool, member.address, submitted_work, INJ, "self", sender=validator)
 
 
-
-def test_12_a_second_hard_invalidation_keeps_earlier_work_void(pool, rewards, submitted_work, member, active_pool,
-                                                               validator, provider):
+def test_12_a_second_hard_invalidation_keeps_earlier_work_void(
+    pool, rewards, submitted_work, member, active_pool, validator, provider
+):
     # found by the fuzz suite: voidFrom used to move forward and un-void work voided by the first one
     boa.env.time_travel(seconds=60)
     later = b"\x02" * 32

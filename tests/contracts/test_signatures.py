@@ -16,8 +16,12 @@ def _domain_separator(name, chain_id, contract):
     typehash = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
     from eth_abi import encode
 
-    return keccak(encode(["bytes32", "bytes32", "bytes32", "uint256", "address"],
-                         [typehash, keccak(text=name), keccak(text="1"), chain_id, contract]))
+    return keccak(
+        encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [typehash, keccak(text=name), keccak(text="1"), chain_id, contract],
+        )
+    )
 
 
 def test_domain_separators_match(hub, pool, chain_id):
@@ -28,9 +32,11 @@ def test_domain_separators_match(hub, pool, chain_id):
 def test_type_hashes(hub, pool):
     assert hub.NODE_ATTESTATION_TYPEHASH() == keccak(
         text="NodeAttestation(address provider,address node,uint256 computeUnits,bytes32 specsHash,uint256 nonce,"
-             "uint256 deadline)")
+        "uint256 deadline)"
+    )
     assert pool.POOL_INVITE_TYPEHASH() == keccak(
-        text="PoolInvite(uint256 poolId,address node,uint256 nonce,uint256 deadline)")
+        text="PoolInvite(uint256 poolId,address node,uint256 nonce,uint256 deadline)"
+    )
 
 
 @pytest.mark.parametrize("units,nonce,deadline", [(1, 0, 0), (10**30, 7, DEADLINE), (2**256 - 1, 2**64, 2**256 - 1)])
@@ -47,9 +53,17 @@ def test_invite_digest_equals_eth_account(pool, chain_id, node, pool_id, nonce, 
 
 # -- rejection cases, for both signature kinds ------------------------------------------------------
 
+
 def _attestation(steps, provider, node, chain_id=None, contract=None):
-    data = sig.node_attestation(chain_id or steps.chain_id, contract or steps.s.hub.address, provider, node.address,
-                                NODE_UNITS, SPECS, steps.s.registry.nodeNonce(node.address))
+    data = sig.node_attestation(
+        chain_id or steps.chain_id,
+        contract or steps.s.hub.address,
+        provider,
+        node.address,
+        NODE_UNITS,
+        SPECS,
+        steps.s.registry.nodeNonce(node.address),
+    )
     return sig.sign(node, data)
 
 
@@ -58,8 +72,14 @@ def _add(hub, node, signature, provider):
 
 
 def _invite(steps, manager, pool_id, node, chain_id=None, contract=None):
-    data = sig.pool_invite(chain_id or steps.chain_id, contract or steps.s.pool.address, pool_id, node.address,
-                           steps.s.pool.inviteNonce(node.address), DEADLINE)
+    data = sig.pool_invite(
+        chain_id or steps.chain_id,
+        contract or steps.s.pool.address,
+        pool_id,
+        node.address,
+        steps.s.pool.inviteNonce(node.address),
+        DEADLINE,
+    )
     return sig.sign(manager, data)
 
 
@@ -83,14 +103,22 @@ def test_attestation_wrong_contract(hub, pool, steps, registered, node):
 
 def test_invite_wrong_chain(pool, steps, active_pool, validated_node, pool_manager):
     with boa.reverts(INVITE_BAD):
-        _join(pool, active_pool, validated_node, _invite(steps, pool_manager, active_pool, validated_node,
-                                                         chain_id=steps.chain_id + 1))
+        _join(
+            pool,
+            active_pool,
+            validated_node,
+            _invite(steps, pool_manager, active_pool, validated_node, chain_id=steps.chain_id + 1),
+        )
 
 
 def test_invite_wrong_contract(pool, hub, steps, active_pool, validated_node, pool_manager):
     with boa.reverts(INVITE_BAD):
-        _join(pool, active_pool, validated_node, _invite(steps, pool_manager, active_pool, validated_node,
-                                                         contract=hub.address))
+        _join(
+            pool,
+            active_pool,
+            validated_node,
+            _invite(steps, pool_manager, active_pool, validated_node, contract=hub.address),
+        )
 
 
 def _high_s(signature: bytes) -> bytes:

@@ -128,6 +128,7 @@ def transfer() -> Callable[..., dict]:
 
 # -- one deployment per session, and actors with keystores for the chain commands -------------
 
+
 @dataclass
 class Actor:
     name: str  # keystore name
@@ -201,8 +202,19 @@ def hub_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> HubWo
         admin=Actor("admin", dev_account(0)),
         validator=Actor("validator", dev_account(3)),
     )
-    args = ["deploy", "--account", "admin", "--unbonding-period", f"{UNBONDING_S}s", "--min-stake", "1",
-            "--max-rate", str(MAX_RATE), "--validator", world.validator.address]
+    args = [
+        "deploy",
+        "--account",
+        "admin",
+        "--unbonding-period",
+        f"{UNBONDING_S}s",
+        "--min-stake",
+        "1",
+        "--max-rate",
+        str(MAX_RATE),
+        "--validator",
+        world.validator.address,
+    ]
     run_hub(*args, env=world.env)
     return world
 

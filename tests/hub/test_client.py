@@ -107,9 +107,7 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     wait_for_next_block_second(trainer)
     fraud = make_work_key(pool_id, "peer-1", 3)
     trainer.pool.submit_work(pool_id, fraud, 100)
-    result = as_validator.pool.hard_invalidate_work(
-        pool_id, node.address, fraud, slash_amount=INJ, reason="inflated"
-    )
+    result = as_validator.pool.hard_invalidate_work(pool_id, node.address, fraud, slash_amount=INJ, reason="inflated")
     assert result.block_number > 0
     assert trainer.pool.active_pool_of(node.address) == 0
     assert as_provider.stake.stake_of(provider.address) == 4 * INJ

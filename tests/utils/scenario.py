@@ -34,13 +34,15 @@ class Steps:
     def attest(self, provider, node, units=NODE_UNITS, specs=SPECS, nonce=None, deadline=sig.NO_DEADLINE):
         if nonce is None:
             nonce = self.s.registry.nodeNonce(node.address)
-        data = sig.node_attestation(self.chain_id, self.s.hub.address, provider, node.address, units, specs,
-                                    nonce, deadline)
+        data = sig.node_attestation(
+            self.chain_id, self.s.hub.address, provider, node.address, units, specs, nonce, deadline
+        )
         return sig.sign(node, data)
 
     def add_node(self, provider, node, units=NODE_UNITS, specs=SPECS):
-        self.s.hub.addComputeNode(node.address, specs, units, self.attest(provider, node, units, specs),
-                                  sender=provider)
+        self.s.hub.addComputeNode(
+            node.address, specs, units, self.attest(provider, node, units, specs), sender=provider
+        )
 
     def invite(self, manager, pool_id, node_address, deadline=DEADLINE, nonce=None):
         if nonce is None:
@@ -49,12 +51,22 @@ class Steps:
         return sig.sign(manager, data)
 
     def join(self, pool_id, node, manager, sender=None):
-        self.s.pool.joinComputePool(pool_id, node.address, DEADLINE, self.invite(manager, pool_id, node.address),
-                                    sender=sender or node.address)
+        self.s.pool.joinComputePool(
+            pool_id, node.address, DEADLINE, self.invite(manager, pool_id, node.address), sender=sender or node.address
+        )
 
     def create_pool(self, creator, domain_id, manager, budget=BUDGET, limit=0, window=CHALLENGE_WINDOW):
-        return self.s.pool.createComputePool(domain_id, manager, METADATA_URI, METADATA_HASH, limit,
-                                             REWARD_PER_UNIT, window, sender=creator, value=budget)
+        return self.s.pool.createComputePool(
+            domain_id,
+            manager,
+            METADATA_URI,
+            METADATA_HASH,
+            limit,
+            REWARD_PER_UNIT,
+            window,
+            sender=creator,
+            value=budget,
+        )
 
     def ready_provider(self, provider, node, validator, stake=STAKE):
         """Registered, whitelisted, with one validated node."""

@@ -10,13 +10,19 @@ COMPLETED = 4
 
 # -- join ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("caller", ["node", "provider"])
 def test_join(pool, steps, active_pool, validated_node, provider, pool_manager, caller):
     sender = validated_node.address if caller == "node" else provider
     steps.join(active_pool, validated_node, pool_manager, sender=sender)
     e = one_event(pool, "NodeJoined")
     assert (e.poolId, e.node, e.provider, e.computeUnits, e.nonce) == (
-        active_pool, validated_node.address, provider, NODE_UNITS, 0)
+        active_pool,
+        validated_node.address,
+        provider,
+        NODE_UNITS,
+        0,
+    )
     assert pool.activePoolOf(validated_node.address) == active_pool
     assert pool.getPool(active_pool).totalCompute == NODE_UNITS
     assert pool.providerNodesInPool(active_pool, provider) == 1
@@ -79,8 +85,9 @@ def test_join_not_whitelisted(pool, hub, steps, active_pool, added_node, validat
         _join(pool, steps, active_pool, added_node, pool_manager)
 
 
-def test_join_globally_blacklisted_provider(pool, hub, steps, active_pool, validated_node, provider, validator,
-                                            pool_manager):
+def test_join_globally_blacklisted_provider(
+    pool, hub, steps, active_pool, validated_node, provider, validator, pool_manager
+):
     hub.blacklistProvider(provider, [], sender=validator)
     with boa.reverts("ComputePool: provider not whitelisted"):
         _join(pool, steps, active_pool, validated_node, pool_manager)
@@ -143,8 +150,9 @@ def test_join_invite_is_single_use(pool, steps, active_pool, validated_node, poo
         pool.joinComputePool(active_pool, validated_node.address, DEADLINE, signature, sender=validated_node.address)
 
 
-def test_rotated_manager_old_invites_die(pool, steps, active_pool, validated_node, pool_manager, pool_creator,
-                                         other_node):
+def test_rotated_manager_old_invites_die(
+    pool, steps, active_pool, validated_node, pool_manager, pool_creator, other_node
+):
     signature = steps.invite(pool_manager, active_pool, validated_node.address)
     pool.setPoolManager(active_pool, other_node.address, sender=pool_creator)
     with boa.reverts("ComputePool: invite not signed by the pool manager"):
@@ -154,12 +162,18 @@ def test_rotated_manager_old_invites_die(pool, steps, active_pool, validated_nod
 
 # -- leave / eject ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("caller", ["node", "provider"])
 def test_leave(pool, member, active_pool, provider, caller):
     pool.leaveComputePool(active_pool, member.address, sender=member.address if caller == "node" else provider)
     e = one_event(pool, "NodeLeft")
     assert (e.poolId, e.node, e.provider, e.computeUnits, e.reason) == (
-        active_pool, member.address, provider, NODE_UNITS, "left")
+        active_pool,
+        member.address,
+        provider,
+        NODE_UNITS,
+        "left",
+    )
     assert pool.activePoolOf(member.address) == 0
     assert pool.getPool(active_pool).totalCompute == 0
     assert pool.providerNodesInPool(active_pool, provider) == 0
@@ -203,6 +217,7 @@ def test_eject_non_member(pool, validated_node, active_pool, pool_manager):
 
 # -- blacklists ---------------------------------------------------------------------------------
 
+
 def test_blacklist_member_node(pool, member, active_pool, pool_manager):
     pool.blacklistNode(active_pool, member.address, sender=pool_manager.address)
     assert one_event(pool, "NodeBlacklisted").node == member.address
@@ -228,8 +243,9 @@ def test_blacklist_node_only_manager(pool, validated_node, active_pool, attacker
         pool.blacklistNode(active_pool, validated_node.address, sender=attacker)
 
 
-def test_blacklist_provider_removes_listed_nodes(pool, steps, hub, member, other_node, active_pool, provider,
-                                                 validator, pool_manager):
+def test_blacklist_provider_removes_listed_nodes(
+    pool, steps, hub, member, other_node, active_pool, provider, validator, pool_manager
+):
     steps.add_node(provider, other_node)
     hub.validateNode(other_node.address, sender=validator)
     steps.join(active_pool, other_node, pool_manager)
@@ -246,8 +262,9 @@ def test_blacklist_provider_must_list_every_node(pool, member, active_pool, prov
         pool.blacklistProvider(active_pool, provider, [], sender=pool_manager.address)
 
 
-def test_blacklist_provider_refuses_foreign_node(pool, steps, hub, member, active_pool, other_provider,
-                                                 other_node, validator, pool_manager, provider):
+def test_blacklist_provider_refuses_foreign_node(
+    pool, steps, hub, member, active_pool, other_provider, other_node, validator, pool_manager, provider
+):
     steps.ready_provider(other_provider, other_node, validator)
     steps.join(active_pool, other_node, pool_manager)
     with boa.reverts("ComputePool: node belongs to another provider"):

@@ -20,23 +20,75 @@ PENDING, ACTIVE, COMPLETED = 1, 2, 4
 
 def test_create_pool(pool, rewards, system, domain_id, pool_creator, pool_manager):
     before = boa.env.get_balance(pool_creator)
-    pool_id = pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 100,
-                                     REWARD_PER_UNIT, CHALLENGE_WINDOW, sender=pool_creator, value=BUDGET)
+    pool_id = pool.createComputePool(
+        domain_id,
+        pool_manager.address,
+        METADATA_URI,
+        METADATA_HASH,
+        100,
+        REWARD_PER_UNIT,
+        CHALLENGE_WINDOW,
+        sender=pool_creator,
+        value=BUDGET,
+    )
     assert pool_id == 1
     e = one_event(pool, "PoolCreated")
     assert (e.poolId, e.domainId, e.creator, e.manager, e.computeLimit, e.metadataHash, e.metadataURI) == (
-        1, domain_id, pool_creator, pool_manager.address, 100, METADATA_HASH, METADATA_URI)
+        1,
+        domain_id,
+        pool_creator,
+        pool_manager.address,
+        100,
+        METADATA_HASH,
+        METADATA_URI,
+    )
     f = one_event(pool, "PoolFunded")
     assert (f.poolId, f.creator, f.amount, f.rewardPerUnit, f.challengeWindow) == (
-        1, pool_creator, BUDGET, REWARD_PER_UNIT, CHALLENGE_WINDOW)
+        1,
+        pool_creator,
+        BUDGET,
+        REWARD_PER_UNIT,
+        CHALLENGE_WINDOW,
+    )
     p = pool.getPool(1)
-    assert (p.domainId, p.creator, p.manager, p.validationLogic, p.status, p.computeLimit, p.totalCompute,
-            p.metadataHash, p.createdAt, p.startedAt, p.endedAt, p.metadataURI) == (
-        domain_id, pool_creator, pool_manager.address, system.work_validation.address, PENDING, 100, 0,
-        METADATA_HASH, boa.env.timestamp, 0, 0, METADATA_URI)
+    assert (
+        p.domainId,
+        p.creator,
+        p.manager,
+        p.validationLogic,
+        p.status,
+        p.computeLimit,
+        p.totalCompute,
+        p.metadataHash,
+        p.createdAt,
+        p.startedAt,
+        p.endedAt,
+        p.metadataURI,
+    ) == (
+        domain_id,
+        pool_creator,
+        pool_manager.address,
+        system.work_validation.address,
+        PENDING,
+        100,
+        0,
+        METADATA_HASH,
+        boa.env.timestamp,
+        0,
+        0,
+        METADATA_URI,
+    )
     b = rewards.getPoolBudget(1)
-    assert (b.creator, b.rewardPerUnit, b.challengeWindow, b.funded, b.refunded, b.available, b.committed,
-            b.paid) == (pool_creator, REWARD_PER_UNIT, CHALLENGE_WINDOW, BUDGET, 0, BUDGET, 0, 0)
+    assert (b.creator, b.rewardPerUnit, b.challengeWindow, b.funded, b.refunded, b.available, b.committed, b.paid) == (
+        pool_creator,
+        REWARD_PER_UNIT,
+        CHALLENGE_WINDOW,
+        BUDGET,
+        0,
+        BUDGET,
+        0,
+        0,
+    )
     assert boa.env.get_balance(rewards.address) == BUDGET
     assert boa.env.get_balance(pool.address) == 0
     assert boa.env.get_balance(pool_creator) == before - BUDGET
@@ -44,8 +96,17 @@ def test_create_pool(pool, rewards, system, domain_id, pool_creator, pool_manage
 
 
 def test_create_pool_with_one_wei_then_top_up(pool, rewards, domain_id, pool_creator, pool_manager):
-    pool_id = pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-                                     REWARD_PER_UNIT, CHALLENGE_WINDOW, sender=pool_creator, value=1)
+    pool_id = pool.createComputePool(
+        domain_id,
+        pool_manager.address,
+        METADATA_URI,
+        METADATA_HASH,
+        0,
+        REWARD_PER_UNIT,
+        CHALLENGE_WINDOW,
+        sender=pool_creator,
+        value=1,
+    )
     rewards.topUp(pool_id, sender=pool_creator, value=INJ)
     assert rewards.getPoolBudget(pool_id).available == INJ + 1
 
@@ -63,22 +124,55 @@ def test_create_pool_with_one_wei_then_top_up(pool, rewards, domain_id, pool_cre
     ],
 )
 def test_create_pool_reverts(pool, domain_id, pool_creator, pool_manager, change, reason):
-    args = {"domain": domain_id, "manager": pool_manager.address, "uri": METADATA_URI, "hash": METADATA_HASH,
-            "rate": REWARD_PER_UNIT, "window": CHALLENGE_WINDOW}
+    args = {
+        "domain": domain_id,
+        "manager": pool_manager.address,
+        "uri": METADATA_URI,
+        "hash": METADATA_HASH,
+        "rate": REWARD_PER_UNIT,
+        "window": CHALLENGE_WINDOW,
+    }
     args.update(change)
     with boa.reverts(reason):
-        pool.createComputePool(args["domain"], args["manager"], args["uri"], args["hash"], 0, args["rate"],
-                               args["window"], sender=pool_creator, value=BUDGET)
+        pool.createComputePool(
+            args["domain"],
+            args["manager"],
+            args["uri"],
+            args["hash"],
+            0,
+            args["rate"],
+            args["window"],
+            sender=pool_creator,
+            value=BUDGET,
+        )
 
 
 def test_create_pool_longest_window(pool, domain_id, pool_creator, pool_manager):
     # the unbonding period (1,000 s here) bounds the window before the 30-day ceiling does (SPEC 7.1)
-    pool_id = pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-                                     REWARD_PER_UNIT, UNBONDING - 1, sender=pool_creator, value=INJ)
+    pool_id = pool.createComputePool(
+        domain_id,
+        pool_manager.address,
+        METADATA_URI,
+        METADATA_HASH,
+        0,
+        REWARD_PER_UNIT,
+        UNBONDING - 1,
+        sender=pool_creator,
+        value=INJ,
+    )
     assert pool.getPool(pool_id).status == PENDING
     with boa.reverts("ComputePool: challenge window must be shorter than the unbonding period"):
-        pool.createComputePool(domain_id, pool_manager.address, METADATA_URI, METADATA_HASH, 0,
-                               REWARD_PER_UNIT, UNBONDING, sender=pool_creator, value=INJ)
+        pool.createComputePool(
+            domain_id,
+            pool_manager.address,
+            METADATA_URI,
+            METADATA_HASH,
+            0,
+            REWARD_PER_UNIT,
+            UNBONDING,
+            sender=pool_creator,
+            value=INJ,
+        )
 
 
 def test_start_pool(pool, pending_pool, pool_creator):

@@ -21,15 +21,29 @@ UNITS = 100_000
 
 # -- submitWork ---------------------------------------------------------------------------------
 
+
 def test_submit_work(pool, rewards, member, active_pool, provider):
     boa.env.time_travel(seconds=60)
     pool.submitWork(active_pool, KEY, UNITS, sender=member.address)
     e = one_event(pool, "WorkSubmitted")
     assert (e.poolId, e.node, e.workKey, e.provider, e.units, e.reward, e.unlocksAt) == (
-        active_pool, member.address, KEY, provider, UNITS, UNITS * REWARD_PER_UNIT,
-        boa.env.timestamp + CHALLENGE_WINDOW + 1)
-    assert rewards.getWork(active_pool, member.address, KEY) == (member.address, provider, UNITS, boa.env.timestamp, 1,
-                                                 boa.env.timestamp + CHALLENGE_WINDOW + 1, False)
+        active_pool,
+        member.address,
+        KEY,
+        provider,
+        UNITS,
+        UNITS * REWARD_PER_UNIT,
+        boa.env.timestamp + CHALLENGE_WINDOW + 1,
+    )
+    assert rewards.getWork(active_pool, member.address, KEY) == (
+        member.address,
+        provider,
+        UNITS,
+        boa.env.timestamp,
+        1,
+        boa.env.timestamp + CHALLENGE_WINDOW + 1,
+        False,
+    )
     b = rewards.getPoolBudget(active_pool)
     assert (b.available, b.committed, b.paid) == (BUDGET - UNITS * REWARD_PER_UNIT, UNITS * REWARD_PER_UNIT, 0)
     assert pool.lastWorkAt(member.address) == boa.env.timestamp
@@ -62,8 +76,9 @@ def test_submit_work_zero_units(pool, member, active_pool):
         pool.submitWork(active_pool, KEY, 0, sender=member.address)
 
 
-def test_submit_work_units_too_large(pool, hub, federator, steps, active_pool, registered, node, validator,
-                                     pool_manager):
+def test_submit_work_units_too_large(
+    pool, hub, federator, steps, active_pool, registered, node, validator, pool_manager
+):
     hub.setStakeMinimum(0, sender=federator)
     steps.add_node(registered, node, 2**200)
     hub.validateNode(node.address, sender=validator)
@@ -110,14 +125,20 @@ def test_submit_work_blacklisted_provider(pool, hub, member, active_pool, provid
 
 # -- invalidateWork (soft) ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("by", ["validator", "manager", "creator"])
-def test_soft_invalidate(pool, rewards, submitted_work, member, active_pool, validator, pool_manager, pool_creator,
-                         by):
+def test_soft_invalidate(pool, rewards, submitted_work, member, active_pool, validator, pool_manager, pool_creator, by):
     sender = {"validator": validator, "manager": pool_manager.address, "creator": pool_creator}[by]
     pool.invalidateWork(active_pool, member.address, submitted_work, sender=sender)
     e = one_event(pool, "WorkInvalidated")
     assert (e.poolId, e.node, e.workKey, e.units, e.reward, e.hard) == (
-        active_pool, member.address, submitted_work, UNITS, UNITS * REWARD_PER_UNIT, False)
+        active_pool,
+        member.address,
+        submitted_work,
+        UNITS,
+        UNITS * REWARD_PER_UNIT,
+        False,
+    )
     b = rewards.getPoolBudget(active_pool)
     assert (b.available, b.committed) == (BUDGET, 0)
     assert rewards.getWork(active_pool, member.address, submitted_work)[4] == 3
@@ -157,6 +178,7 @@ def test_invalidate_unknown_work(pool, active_pool, validator, member):
 
 # -- hardInvalidateWork -------------------------------------------------------------------------
 
+
 def test_hard_invalidate(pool, rewards, stake_manager, submitted_work, member, active_pool, provider, validator):
     pool.hardInvalidateWork(active_pool, member.address, submitted_work, 5 * INJ, "inflated claim", sender=validator)
     w = one_event(pool, "WorkInvalidated")
@@ -180,8 +202,9 @@ def test_hard_invalidate_without_slash(pool, stake_manager, submitted_work, acti
     assert [e for e in pool.get_logs(strict=False) if type(e).__name__ == "Slashed"] == []
 
 
-def test_hard_invalidate_voids_other_locked_work(pool, rewards, submitted_work, member, active_pool, validator,
-                                                 provider):
+def test_hard_invalidate_voids_other_locked_work(
+    pool, rewards, submitted_work, member, active_pool, validator, provider
+):
     boa.env.time_travel(seconds=60)
     second = b"\x02" * 32
     pool.submitWork(active_pool, second, UNITS, sender=member.address)
@@ -192,8 +215,7 @@ def test_hard_invalidate_voids_other_locked_work(pool, rewards, submitted_work, 
         rewards.claimRewards(active_pool, member.address, [second], sender=provider)
 
 
-def test_hard_invalidate_spares_unlocked_work(pool, rewards, submitted_work, member, active_pool, validator,
-                                              provider):
+def test_hard_invalidate_spares_unlocked_work(pool, rewards, submitted_work, member, active_pool, validator, provider):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)  # the first work unlocks
     later = b"\x02" * 32
     pool.submitWork(active_pool, later, UNITS, sender=member.address)
@@ -223,8 +245,9 @@ def test_hard_invalidate_after_window(pool, submitted_work, active_pool, validat
         pool.hardInvalidateWork(active_pool, member.address, submitted_work, INJ, "late", sender=validator)
 
 
-def test_hard_invalidate_slash_to_validator_treasury_refused(pool, hub, admin, submitted_work, active_pool,
-                                                              validator, member):
+def test_hard_invalidate_slash_to_validator_treasury_refused(
+    pool, hub, admin, submitted_work, active_pool, validator, member
+):
     hub.setTreasury(validator, sender=admin)
     with boa.reverts("ComputePool: a slash cannot pay its validator"):
         pool.hardInvalidateWork(active_pool, member.address, submitted_work, INJ, "x", sender=validator)

@@ -58,9 +58,13 @@ def test_set_module_addresses_emits_event(admin, federator, validator, system):
     )
 
     with boa.env.prank(admin):
-        mods = [REGISTRY_DEPLOYER.deploy(hub.address), DOMAINS_DEPLOYER.deploy(hub.address),
-                STAKE_DEPLOYER.deploy(hub.address, 10), POOL_DEPLOYER.deploy(hub.address),
-                REWARDS_DEPLOYER.deploy(hub.address)]
+        mods = [
+            REGISTRY_DEPLOYER.deploy(hub.address),
+            DOMAINS_DEPLOYER.deploy(hub.address),
+            STAKE_DEPLOYER.deploy(hub.address, 10),
+            POOL_DEPLOYER.deploy(hub.address),
+            REWARDS_DEPLOYER.deploy(hub.address),
+        ]
         hub.setModuleAddresses(*[m.address for m in mods])
     e = one_event(hub, "ModulesSet")
     assert [e.computeRegistry, e.domainRegistry, e.stakeManager, e.computePool, e.rewardsDistributor] == [
@@ -98,8 +102,9 @@ def test_modules_refuse_second_wiring(system, admin):
         with boa.reverts("RewardsDistributor: already wired"):
             system.rewards.wire(system.pool.address)
         with boa.reverts("ComputePool: already wired"):
-            system.pool.wire(system.registry.address, system.domains.address, system.stake.address,
-                             system.rewards.address)
+            system.pool.wire(
+                system.registry.address, system.domains.address, system.stake.address, system.rewards.address
+            )
 
 
 def test_set_treasury(hub, admin, treasury, attacker):

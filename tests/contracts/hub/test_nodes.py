@@ -10,6 +10,7 @@ from tests.utils.scenario import MIN_STAKE, NODE_UNITS, SPECS, STAKE, one_event
 
 # -- addComputeNode -----------------------------------------------------------------------------
 
+
 def test_add_compute_node(hub, registry, steps, registered, node):
     steps.add_node(registered, node)
     e = one_event(hub, "NodeAdded")
@@ -67,8 +68,9 @@ def test_add_compute_node_zero_key(hub, registered):
 def test_add_compute_node_key_taken(hub, steps, added_node, other_provider):
     hub.registerProvider(sender=other_provider, value=STAKE)
     with boa.reverts("ComputeRegistry: node key already registered"):
-        hub.addComputeNode(added_node.address, SPECS, NODE_UNITS, steps.attest(other_provider, added_node),
-                           sender=other_provider)
+        hub.addComputeNode(
+            added_node.address, SPECS, NODE_UNITS, steps.attest(other_provider, added_node), sender=other_provider
+        )
 
 
 def test_add_compute_node_blacklisted_provider(hub, steps, registered, validator, node):
@@ -88,7 +90,11 @@ def test_add_compute_node_signed_by_other_key(hub, steps, registered, node, othe
 def test_add_compute_node_signature_commits_to_every_field(hub, steps, registered, other_provider, node, field):
     kwargs = {"provider": registered, "units": NODE_UNITS, "specs": SPECS, "nonce": 0}
     kwargs[{"provider": "provider", "units": "units", "specs": "specs", "nonce": "nonce"}[field]] = {
-        "provider": other_provider, "units": NODE_UNITS + 1, "specs": SPECS + "x", "nonce": 1}[field]
+        "provider": other_provider,
+        "units": NODE_UNITS + 1,
+        "specs": SPECS + "x",
+        "nonce": 1,
+    }[field]
     signature = steps.attest(kwargs["provider"], node, kwargs["units"], kwargs["specs"], kwargs["nonce"])
     with boa.reverts("InjectiveAiHub: attestation not signed by the node key"):
         hub.addComputeNode(node.address, SPECS, NODE_UNITS, signature, sender=registered)
@@ -113,6 +119,7 @@ def test_add_compute_node_max_units_reverts_instead_of_wrapping(hub, federator, 
 
 
 # -- removeComputeNode --------------------------------------------------------------------------
+
 
 def test_remove_compute_node(hub, registry, added_node, provider):
     hub.removeComputeNode(added_node.address, sender=provider)
@@ -146,6 +153,7 @@ def test_removed_node_old_attestation_cannot_be_replayed(hub, steps, registered,
 
 
 # -- validateNode / invalidateNode --------------------------------------------------------------
+
 
 def test_validate_node(hub, registry, added_node, validator, provider):
     hub.validateNode(added_node.address, sender=validator)

@@ -10,6 +10,7 @@ from tests.utils.scenario import MIN_STAKE, NODE_UNITS, STAKE, UNBONDING, one_ev
 
 # -- registerProvider ---------------------------------------------------------------------------
 
+
 def test_register_provider(hub, registry, stake_manager, provider):
     before = boa.env.get_balance(provider)
     hub.registerProvider(sender=provider, value=STAKE)
@@ -18,7 +19,12 @@ def test_register_provider(hub, registry, stake_manager, provider):
     assert (staked.account, staked.amount, staked.stake) == (provider, STAKE, STAKE)
     record = registry.getProvider(provider)
     assert (record.registered, record.whitelisted, record.blacklisted, record.totalCompute, record.nodeCount) == (
-        True, False, False, 0, 0)
+        True,
+        False,
+        False,
+        0,
+        0,
+    )
     assert stake_manager.stakeOf(provider) == STAKE
     assert boa.env.get_balance(stake_manager.address) == STAKE
     assert boa.env.get_balance(hub.address) == 0
@@ -54,6 +60,7 @@ def test_register_provider_blacklisted(hub, validator, provider):
 
 # -- increaseStake ------------------------------------------------------------------------------
 
+
 def test_increase_stake(hub, stake_manager, registered):
     hub.increaseStake(sender=registered, value=3 * INJ)
     e = one_event(hub, "Staked")
@@ -72,6 +79,7 @@ def test_increase_stake_zero(hub, registered):
 
 
 # -- reclaimStake -------------------------------------------------------------------------------
+
 
 def test_reclaim_stake(hub, stake_manager, added_node, provider):
     required = (NODE_UNITS + 1) * MIN_STAKE
@@ -149,6 +157,7 @@ def test_reclaim_stake_queue_cap(hub, stake_manager, registered):
 
 # -- rebondStake --------------------------------------------------------------------------------
 
+
 def test_rebond_takes_newest_entries_first(hub, stake_manager, registered):
     hub.reclaimStake(4 * INJ, sender=registered)
     first_maturity = boa.env.timestamp + UNBONDING
@@ -179,6 +188,7 @@ def test_rebond_not_registered(hub, attacker):
 
 
 # -- deregisterProvider -------------------------------------------------------------------------
+
 
 def test_deregister_provider_unbonds_everything(hub, registry, stake_manager, registered):
     hub.deregisterProvider(sender=registered)

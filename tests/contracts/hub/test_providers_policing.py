@@ -69,6 +69,7 @@ def test_blacklist_only_validator(hub, attacker, admin):
 
 # -- slash --------------------------------------------------------------------------------------
 
+
 def _raise_cap_to_the_whole_stake(hub, federator):
     """A provider with no nodes has a bonded requirement of one minimum unit, the per-incident slash
     cap (SPEC 3.3): make that unit the whole stake so these tests can slash all of it."""
@@ -81,7 +82,14 @@ def test_slash_active_stake(hub, stake_manager, registered, validator, treasury,
     assert slashed == 5 * INJ
     e = one_event(hub, "Slashed")
     assert (e.account, e.slasher, e.requested, e.slashed, e.fromStake, e.fromUnbonding, e.reason) == (
-        registered, validator, 5 * INJ, 5 * INJ, 5 * INJ, 0, "double claim")
+        registered,
+        validator,
+        5 * INJ,
+        5 * INJ,
+        5 * INJ,
+        0,
+        "double claim",
+    )
     assert stake_manager.stakeOf(registered) == STAKE - 5 * INJ
     assert stake_manager.slashedPending() == 5 * INJ
     assert boa.env.get_balance(stake_manager.address) == STAKE
@@ -133,12 +141,17 @@ def test_slash_refused_when_validator_is_treasury(hub, admin, registered, valida
 
 # -- createDomain -------------------------------------------------------------------------------
 
+
 def test_create_domain(hub, domains, system, federator):
     domain_id = hub.createDomain("llama", system.work_validation.address, "ipfs://params", sender=federator)
     assert domain_id == 1
     e = one_event(hub, "DomainCreated")
     assert (e.domainId, e.validationLogic, e.name, e.domainURI) == (
-        1, system.work_validation.address, "llama", "ipfs://params")
+        1,
+        system.work_validation.address,
+        "llama",
+        "ipfs://params",
+    )
     d = domains.getDomain(1)
     assert (d.name, d.validationLogic, d.domainURI) == ("llama", system.work_validation.address, "ipfs://params")
     assert domains.domainCount() == 1

@@ -47,8 +47,9 @@ def test_claim_duplicate_key_in_batch(rewards, submitted_work, active_pool, prov
 def test_claim_pays_only_the_provider(rewards, submitted_work, active_pool, member, attacker, who):
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
     with boa.reverts("RewardsDistributor: not the node's provider"):
-        rewards.claimRewards(active_pool, member.address, [submitted_work],
-                             sender=member.address if who == "node" else attacker)
+        rewards.claimRewards(
+            active_pool, member.address, [submitted_work], sender=member.address if who == "node" else attacker
+        )
 
 
 def test_claim_invalidated_work(rewards, pool, submitted_work, active_pool, provider, validator, member):
@@ -75,8 +76,9 @@ def test_claim_batch_of_many(rewards, pool, member, active_pool, provider):
     assert one_event(rewards, "RewardsClaimed").count == 5
 
 
-def test_claim_after_node_removed_still_pays_recorded_provider(rewards, hub, submitted_work, member, active_pool,
-                                                               provider):
+def test_claim_after_node_removed_still_pays_recorded_provider(
+    rewards, hub, submitted_work, member, active_pool, provider
+):
     hub.removeComputeNode(member.address, sender=provider)
     boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
     assert rewards.claimRewards(active_pool, member.address, [submitted_work], sender=provider) == REWARD
@@ -113,6 +115,7 @@ def test_release_empty(rewards, active_pool, attacker, member):
 
 
 # -- top up / refund ----------------------------------------------------------------------------
+
 
 def test_top_up(rewards, active_pool, pool_creator):
     rewards.topUp(active_pool, sender=pool_creator, value=5 * INJ)
@@ -179,6 +182,7 @@ def test_refund_nothing(rewards, pool, active_pool, pool_creator):
 
 
 # -- pool-only and wiring -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "call",

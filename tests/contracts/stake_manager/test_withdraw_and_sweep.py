@@ -58,9 +58,7 @@ def test_withdraw_full_queue_then_reuse(hub, stake_manager, registered):
     assert len(stake_manager.pendingUnbonds(registered)) == 1
 
 
-def test_sweep_slashed_pays_the_current_treasury(
-    hub, stake_manager, registered, validator, admin, attacker, federator
-):
+def test_sweep_slashed_pays_the_current_treasury(hub, stake_manager, registered, validator, admin, attacker, federator):
     hub.setStakeMinimum(5 * INJ, sender=federator)  # the per-incident cap of a provider with no nodes
     hub.slash(registered, 5 * INJ, "fraud", sender=validator)
     new_treasury = boa.env.generate_address("new_treasury")
