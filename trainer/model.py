@@ -117,6 +117,12 @@ def resolve_model(model: str, vocab_size: int | None = None) -> ModelSpec:
             f"pass a preset ({', '.join(PRESETS)}), a local model directory or a Hugging Face id",
         )
     source: Literal["local", "hub"] = "local" if looks_local else "hub"
+    if source == "hub":
+        log.info("looking up %s on Hugging Face (retries for about 20 s when the hub is unreachable)", model)
+    # huggingface_hub logs a warning per retry; the one-line error below says what failed
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
     try:
         llama_config = AutoConfig.from_pretrained(str(path) if looks_local else model)
     except (OSError, ValueError) as exc:
@@ -126,6 +132,8 @@ def resolve_model(model: str, vocab_size: int | None = None) -> ModelSpec:
             f"({first.strip()[:160]})",
             f"presets are {', '.join(PRESETS)}; gated models like meta-llama need `huggingface-cli login`",
         ) from None
+    finally:
+        hub_logger.setLevel(level)
     if getattr(llama_config, "model_type", None) != "llama":
         raise ModelError(
             f"model {model!r} is a {getattr(llama_config, 'model_type', 'unknown')!r} model, not LLaMA",
