@@ -143,3 +143,23 @@ def confirm_or_stop(question: str, yes: bool) -> None:
         raise HubError(f"not confirmed, nothing was done: {question}", hint="pass --yes to confirm from a script")
     if not typer.confirm(question, default=False):
         raise HubError("cancelled, nothing was done", hint="--yes skips the question")
+
+
+def serve_until_interrupted(server: Any, announcement: str, json_data: Any | None) -> None:
+    """Print where `server` listens (one line, or JSON), then serve until Ctrl-C and close it.
+
+    The line is flushed at once: a script that started the command reads the address from a pipe.
+    """
+    import sys
+
+    if json_data is not None:
+        print_json(json_data)
+    else:
+        typer.echo(announcement)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

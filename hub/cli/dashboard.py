@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from hub.cli._chain import ChainContext, chain_command
-from hub.cli._output import print_json
+from hub.cli._output import serve_until_interrupted
 
 app = typer.Typer(rich_markup_mode=None)
 
@@ -26,15 +25,8 @@ def dashboard(
     server = make_server(client, host, port)
     bound_host, bound_port = server.server_address[:2]
     url = f"http://{bound_host}:{bound_port}/"
-    if ctx.json_out:
-        print_json({"url": url, "chain_id": client.chain_id})
-    else:
-        typer.echo(f"dashboard for chain {client.chain_id} at {url} (Ctrl-C to stop)")
-    # a script that started the command reads the address from a pipe: flush it now, not at exit
-    sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(
+        server,
+        f"dashboard for chain {client.chain_id} at {url} (Ctrl-C to stop)",
+        {"url": url, "chain_id": client.chain_id} if ctx.json_out else None,
+    )

@@ -374,9 +374,7 @@ def metadata_serve(
 
     Create the pool with `--metadata-uri http://<this machine>:<port>/<file name>`; nodes check
     the bytes against the pool's keccak256, so the server needs no trust."""
-    import sys
-
-    from hub.cli._output import print_json
+    from hub.cli._output import serve_until_interrupted
     from hub.metadata import make_metadata_server, metadata_hash
 
     server = make_metadata_server(file, host, port)
@@ -389,15 +387,8 @@ def metadata_serve(
 
         bound_host = socket.gethostname()
     urls = [f"http://{bound_host}:{bound_port}/{file.name}", f"http://{bound_host}:{bound_port}/{digest}.json"]
-    if json_out:
-        print_json({"urls": urls, "hash": digest})
-    else:
-        typer.echo(f"serving {file} (keccak256 {digest}) at {urls[0]} and {urls[1]} (Ctrl-C to stop)")
-    # a script that started the command reads the address from a pipe: flush it now, not at exit
-    sys.stdout.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_interrupted(
+        server,
+        f"serving {file} (keccak256 {digest}) at {urls[0]} and {urls[1]} (Ctrl-C to stop)",
+        {"urls": urls, "hash": digest} if json_out else None,
+    )
