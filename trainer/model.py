@@ -117,8 +117,6 @@ def resolve_model(model: str, vocab_size: int | None = None) -> ModelSpec:
             f"pass a preset ({', '.join(PRESETS)}), a local model directory or a Hugging Face id",
         )
     source: Literal["local", "hub"] = "local" if looks_local else "hub"
-    if source == "hub":
-        log.info("looking up %s on Hugging Face (retries for about 20 s when the hub is unreachable)", model)
     # huggingface_hub logs a warning per retry; the one-line error below says what failed
     hub_logger = logging.getLogger("huggingface_hub")
     level = hub_logger.level
