@@ -6,7 +6,7 @@
     python bench/gpu_check.py --rows lora,eager   # only these rows
 
 1. The card: name, capability, memory, and the trainer's kernel and precision choice.
-2. Profile rows: for every profile `trainer`'s own rules (`trainer.profiles.profile_options`) say
+2. Profile rows: for every profile `trainer`'s own rules (`trainer.training.profiles.profile_options`) say
    fits this card for the 7B shape (full, full + offload, LoRA, and DiLoCo's full), a few real
    training steps through the trainer's code: `plan_run`, `load_model`, a loopback hivemind DHT,
    `build_optimizer` (fp32 gradients, offloaded optimizer, DiLoCo's host pseudo-gradient), the
@@ -107,12 +107,12 @@ def profile_row(label: str, model: str, device: str, dtype: str, seq_len: int, s
     import hivemind
     import torch
 
-    from trainer.config import TrainConfig
     from trainer.errors import MemoryProfileError
-    from trainer.hardware import autocast_context, sdpa_context
-    from trainer.model import load_model
-    from trainer.plan import plan_run
-    from trainer.swarm import build_optimizer, make_adamw
+    from trainer.training.config import TrainConfig
+    from trainer.training.hardware import autocast_context, sdpa_context
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
+    from trainer.training.swarm import build_optimizer, make_adamw
 
     _, profile, offload, averaging = next(row for row in PROFILE_ROWS if row[0] == label)
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
@@ -209,9 +209,9 @@ def kernel_row(label: str, model: str, device: str, dtype: str, seq_len: int, st
     import torch
     from transformers import AutoModelForCausalLM
 
-    from trainer.hardware import flash_attn_importable, torch_dtype
-    from trainer.model import preset_config
-    from trainer.tokenizer import BUILTIN, load_tokenizer
+    from trainer.training.hardware import flash_attn_importable, torch_dtype
+    from trainer.training.model import preset_config
+    from trainer.training.tokenizer import BUILTIN, load_tokenizer
 
     _, attention, backend = next(row for row in KERNEL_ROWS if row[0] == label)
     if attention == "flash_attention_2" and (device != "cuda" or not flash_attn_importable()):
@@ -314,8 +314,8 @@ def main() -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         print(f"gpu_check: no CUDA device visible to torch {torch.__version__}; --dry-run tests the script on CPU")
         return
-    from trainer.config import TrainConfig
-    from trainer.hardware import choose_kernels, detect_hardware
+    from trainer.training.config import TrainConfig
+    from trainer.training.hardware import choose_kernels, detect_hardware
 
     hardware = detect_hardware(TrainConfig(device=args.device))
     choice = choose_kernels(hardware.device, hardware.capability, hardware.flash_attn_available, dtype=args.dtype)

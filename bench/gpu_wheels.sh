@@ -30,7 +30,7 @@ import re
 import sys
 
 sys.path.insert(0, ".")
-import trainer.checkpoint, trainer.model, trainer.plan, trainer.swarm  # noqa: E401,F401 (what the rows use)
+import trainer.training.checkpoint, trainer.training.model, trainer.training.plan, trainer.training.swarm  # noqa: E401,F401 (what the rows use)
 import peft  # noqa: F401 (the LoRA row)
 
 

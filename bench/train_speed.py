@@ -46,10 +46,10 @@ BATCH = 4
 def tiny_alone(steps: int, seq_len: int, batch: int, tokenizer_dir: Path) -> dict[str, float]:
     import torch
 
-    from trainer.config import TrainConfig
-    from trainer.model import load_model
-    from trainer.plan import plan_run
-    from trainer.swarm import make_adamw
+    from trainer.training.config import TrainConfig
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
+    from trainer.training.swarm import make_adamw
 
     torch.set_num_threads(1)
     config = TrainConfig(model="tiny", tokenizer=str(tokenizer_dir), seq_len=seq_len, batch_size=batch, device="cpu")
@@ -85,7 +85,7 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
     """Two peers, started together (the first one's address is fixed in advance)."""
     from hivemind.p2p import P2P, PeerID
 
-    from trainer.reporting import read_metrics
+    from trainer.training.reporting import read_metrics
 
     workdir.mkdir(parents=True)
     identity = workdir / "a" / "identity.key"
@@ -198,8 +198,8 @@ def main() -> None:
     parser.add_argument("--no-swarm", action="store_true")
     args = parser.parse_args()
 
-    from trainer.corpus import generate_corpus
-    from trainer.tokenizer import build_tokenizer
+    from trainer.training.corpus import generate_corpus
+    from trainer.training.tokenizer import build_tokenizer
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="train-speed-") as tmp:

@@ -274,8 +274,8 @@ class LocalJob:
 
     def create_pool(self) -> None:
         from hub.metadata import publish_metadata
-        from trainer.corpus import generate_corpus
-        from trainer.identity import load_or_create_identity
+        from trainer.training.corpus import generate_corpus
+        from trainer.training.identity import load_or_create_identity
 
         corpus = generate_corpus(self.root / "data" / "corpus.txt", num_lines=2000, seed=7)
         aux_dir = self.root / "aux"
@@ -425,7 +425,7 @@ class LocalJob:
         self.say("training finished; every peer submitted its work")
 
     def _epochs(self, name: str) -> list[dict[str, Any]]:
-        from trainer.reporting import read_metrics
+        from trainer.training.reporting import read_metrics
 
         path = self.root / name / "metrics.jsonl"
         return [e for e in read_metrics(path) if e["event"] == "epoch"] if path.exists() else []

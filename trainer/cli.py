@@ -35,7 +35,7 @@ _FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
 def _show_config_defaults(command: Any) -> None:
     """Show TrainConfig's default beside every option that sets a TrainConfig field: the options
     themselves default to None (unset: the config file or TrainConfig decides)."""
-    from trainer.config import TrainConfig
+    from trainer.training.config import TrainConfig
 
     fields = TrainConfig.model_fields
     for param in command.params:
@@ -199,7 +199,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _make_config(config_file: Path | None, private: bool, overrides: dict[str, Any]) -> Any:
-    from trainer.config import TrainConfig, load_config_file
+    from trainer.training.config import TrainConfig, load_config_file
 
     data: dict[str, Any] = load_config_file(config_file) if config_file else {}
     data.update({key: value for key, value in overrides.items() if value is not None})
@@ -355,10 +355,10 @@ def train(
     def body() -> None:
         from dataclasses import asdict
 
-        from trainer.plan import plan_run
-        from trainer.reporting import setup_logging
-        from trainer.swarm import LocalOnlyWatch
-        from trainer.train_loop import TrainingSession
+        from trainer.training.plan import plan_run
+        from trainer.training.reporting import setup_logging
+        from trainer.training.swarm import LocalOnlyWatch
+        from trainer.training.train_loop import TrainingSession
 
         config = _make_config(config_file, private, overrides)
         plan = plan_run(config)  # bad input fails here, before any process or port is opened
@@ -426,8 +426,8 @@ def join(
     def body() -> None:
         from dataclasses import asdict
 
-        from trainer.join import join_pool
-        from trainer.reporting import setup_logging
+        from trainer.pool.join import join_pool
+        from trainer.training.reporting import setup_logging
 
         client = _chain_client(network, node_key, password_file, deployments_dir)
         folder = workdir or Path("runs") / f"pool-{pool_id}-{client.address[:10].lower()}"
@@ -517,8 +517,8 @@ def aux(
         overrides[key] = _split_addresses(overrides[key])
 
     def body() -> None:
-        from trainer.aux_peer import run_aux
-        from trainer.reporting import setup_logging
+        from trainer.training.aux_peer import run_aux
+        from trainer.training.reporting import setup_logging
 
         config = _make_config(config_file, False, overrides)
         setup_logging()
@@ -565,8 +565,8 @@ def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
         local["aux_refresh"] = overrides["refresh"]
 
     def body() -> None:
-        from trainer.pool_aux import audit_pool
-        from trainer.reporting import setup_logging
+        from trainer.pool.aux_service import audit_pool
+        from trainer.training.reporting import setup_logging
 
         pool_id = pool_args["pool_id"]
         client = _chain_client(
@@ -603,8 +603,8 @@ def generate(
     """Generate text from a checkpoint for every prompt in a file."""
 
     def body() -> None:
-        from trainer.generate import read_prompts, run_generation
-        from trainer.reporting import setup_logging
+        from trainer.training.generate import read_prompts, run_generation
+        from trainer.training.reporting import setup_logging
 
         read_prompts(prompts)  # fail on a bad prompts file before loading a model
         setup_logging()
@@ -655,12 +655,12 @@ def doctor(
         from rich.console import Console
         from rich.table import Table
 
-        from trainer.config import TrainConfig, wan_timeouts
-        from trainer.hardware import Hardware, choose_kernels, detect_hardware, flash_attn_importable
-        from trainer.model import resolve_model
-        from trainer.plan import tokenizer_name
-        from trainer.profiles import GiB, profile_options
-        from trainer.tokenizer import load_tokenizer
+        from trainer.training.config import TrainConfig, wan_timeouts
+        from trainer.training.hardware import Hardware, choose_kernels, detect_hardware, flash_attn_importable
+        from trainer.training.model import resolve_model
+        from trainer.training.plan import tokenizer_name
+        from trainer.training.profiles import GiB, profile_options
+        from trainer.training.tokenizer import load_tokenizer
 
         config = TrainConfig(
             model=model, seq_len=seq_len, batch_size=batch_size, averaging=averaging, host_memory_gb=host_memory_gb
@@ -738,7 +738,7 @@ def make_corpus(
     """Write the shipped corpus plus generated sentences: training data that needs no download."""
 
     def body() -> None:
-        from trainer.corpus import generate_corpus
+        from trainer.training.corpus import generate_corpus
 
         path = generate_corpus(output, lines, seed)
         typer.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
@@ -756,7 +756,7 @@ def build_tokenizer_command(
 
     def body() -> None:
         from trainer.errors import TrainerError
-        from trainer.tokenizer import build_tokenizer
+        from trainer.training.tokenizer import build_tokenizer
 
         texts = []
         for path in corpus:
@@ -780,7 +780,7 @@ def progress(
     def body() -> None:
         import hivemind
 
-        from trainer.progress import fetch_progress
+        from trainer.training.progress import fetch_progress
 
         dht = hivemind.DHT(initial_peers=_split_addresses(initial_peers), client_mode=True, start=True)
         try:

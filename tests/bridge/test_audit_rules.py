@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 
-from trainer.audit import Claim, judge, match_epochs, peers_by_node
-from trainer.binding import bound_node, sign_binding
 from trainer.errors import TrainerError
-from trainer.pool_run import AuditPolicy, parse_metadata, train_config
-from trainer.work_queue import work_key
+from trainer.pool.audit import Claim, judge, match_epochs, peers_by_node
+from trainer.pool.binding import bound_node, sign_binding
+from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
+from trainer.pool.work_queue import work_key
 
 POOL, CHAIN, PEER = 7, 777, "QmPeerOne"
 NODE = Account.from_key(b"\x31" * 32)

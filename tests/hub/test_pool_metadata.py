@@ -34,7 +34,7 @@ def _walkthrough_metadata() -> bytes:
 
 
 def test_the_walkthrough_example_is_valid_for_hub_and_for_the_trainer() -> None:
-    from trainer.config import TrainConfig
+    from trainer.training.config import TrainConfig
 
     document = parse_pool_metadata(_walkthrough_metadata())
     assert document.run_id == "walkthrough" and document.train["model"] == "tiny"
@@ -44,7 +44,7 @@ def test_the_walkthrough_example_is_valid_for_hub_and_for_the_trainer() -> None:
 
 
 def test_train_fields_are_trainer_settings() -> None:
-    from trainer.config import TrainConfig
+    from trainer.training.config import TrainConfig
 
     assert POOL_TRAIN_FIELDS <= set(TrainConfig.model_fields)
     # node-local settings are not the pool's to choose

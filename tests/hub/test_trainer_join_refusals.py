@@ -125,7 +125,7 @@ def test_the_walkthrough_metadata_the_hub_accepts_is_the_nodes_run(tmp_path: Pat
     """One schema: the document hub/README.md's walkthrough creates its pool with becomes a run."""
     import re
 
-    from trainer.pool_run import parse_metadata, train_config
+    from trainer.pool.run_config import parse_metadata, train_config
 
     readme = (Path(__file__).resolve().parents[2] / "hub" / "README.md").read_text()
     document = re.search(r"cat > pool.json <<'EOF'\n(.*?)\nEOF", readme, re.S).group(1)
@@ -139,7 +139,7 @@ def test_metadata_served_over_http_is_fetched_and_checked(pool_setup, tmp_path: 
     import threading
 
     from hub.metadata import make_metadata_server, metadata_hash
-    from trainer.join import pool_metadata
+    from trainer.pool.join import pool_metadata
 
     meta = tmp_path / "served.json"
     meta.write_text(json.dumps({"run_id": "served", "train": {"model": "tiny"}}))

@@ -11,7 +11,7 @@ import pytest
 
 from hub.metadata import publish_metadata
 from tests.hub.helpers import INJ, TEST_PASSWORD, wait_for_next_block_second
-from trainer.work_queue import WorkQueue, work_key
+from trainer.pool.work_queue import WorkQueue, work_key
 
 PEER = "QmTestPeer"
 
@@ -176,7 +176,7 @@ def _wait_chain_time(client, timestamp: int) -> None:
 
 
 def test_the_cap_is_read_from_the_pool(walkthrough_member):
-    from trainer.work_queue import read_cap
+    from trainer.pool.work_queue import read_cap
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
@@ -185,7 +185,7 @@ def test_the_cap_is_read_from_the_pool(walkthrough_member):
 
 
 def test_work_beyond_the_cap_is_claimed_up_to_it_and_the_rest_carried(walkthrough_member, tmp_path: Path):
-    from trainer.work_queue import read_cap
+    from trainer.pool.work_queue import read_cap
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
@@ -204,7 +204,7 @@ def test_work_beyond_the_cap_is_claimed_up_to_it_and_the_rest_carried(walkthroug
 
 
 def test_the_carried_backlog_is_bounded_and_says_what_it_dropped(walkthrough_member, tmp_path: Path):
-    from trainer.work_queue import MAX_CARRY_EPOCHS, read_cap
+    from trainer.pool.work_queue import MAX_CARRY_EPOCHS, read_cap
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
@@ -222,7 +222,7 @@ def test_the_carried_backlog_is_bounded_and_says_what_it_dropped(walkthrough_mem
 def test_a_node_with_the_walkthrough_settings_is_paid_for_what_it_trained(walkthrough_member, tmp_path: Path):
     """Real training (tiny LLaMA, one peer) in a pool whose cap the node may exceed: every token
     trained is claimed, dropped with a reason, or waiting in the receipts file; claims are paid."""
-    from trainer.join import join_pool
+    from trainer.pool.join import join_pool
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     summary = join_pool(

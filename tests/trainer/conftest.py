@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.helpers import TrainerProcess
-from trainer.corpus import generate_corpus
+from trainer.training.corpus import generate_corpus
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def corpus(trainer_workdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tokenizer_dir(trainer_workdir: Path, corpus: Path) -> Path:
     """A 1024-token byte-level BPE trained here on the test corpus."""
-    from trainer.tokenizer import build_tokenizer
+    from trainer.training.tokenizer import build_tokenizer
 
     out = trainer_workdir / "tokenizer"
     build_tokenizer(corpus.read_text().splitlines(), 1024, out)

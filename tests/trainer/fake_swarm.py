@@ -1,4 +1,4 @@
-"""A scripted swarm on a fake clock, to drive `trainer.train_loop.TrainingLoop` in milliseconds.
+"""A scripted swarm on a fake clock, to drive `trainer.training.train_loop.TrainingLoop` in milliseconds.
 
 `World` holds the swarm's shared state (global epoch, samples toward it) and a few scripted
 `ScriptedPeer`s that feed samples at a fixed rate while they are in the swarm. The peer under
@@ -6,7 +6,7 @@ test talks to it through `FakeSwarm` (the loop's `Swarm`), computes with `FakeLe
 micro-batch advances the clock) and sleeps on `FakeClock`. Nothing here is random: a scenario
 plays out the same way on any machine under any load.
 
-The rules follow what the real swarm does (see trainer.swarm and hivemind's Optimizer):
+The rules follow what the real swarm does (see trainer.training.swarm and hivemind's Optimizer):
 
 - an epoch ends when the samples of the peers in phase reach the target; if the peer under test
   is in phase it takes part (group of everyone present), unless it lets ``patience`` seconds
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.config import TrainConfig
-from trainer.progress import PeerProgress, ProgressLedger
-from trainer.reporting import MetricsFile, read_metrics
-from trainer.train_loop import MicroBatch, TrainingLoop, TrainingSummary
+from trainer.training.config import TrainConfig
+from trainer.training.progress import PeerProgress, ProgressLedger
+from trainer.training.reporting import MetricsFile, read_metrics
+from trainer.training.train_loop import MicroBatch, TrainingLoop, TrainingSummary
 
 WALL_CLOCK_ORIGIN = 1_800_000_000.0
 STEP_SECONDS = 0.1
@@ -94,7 +94,7 @@ class World:
 
 
 class FakeClock:
-    """`trainer.train_loop.Clock` over the world's time: sleeping lets the others work."""
+    """`trainer.training.train_loop.Clock` over the world's time: sleeping lets the others work."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -110,7 +110,7 @@ class FakeClock:
 
 
 class FakeSwarm:
-    """The peer under test's view of the `World` (implements `trainer.train_loop.Swarm`).
+    """The peer under test's view of the `World` (implements `trainer.training.train_loop.Swarm`).
 
     :param discard_at_steps: step numbers (1-based) at which the accumulated samples are thrown
         away, as hivemind does after an fp16 overflow.

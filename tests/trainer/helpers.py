@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trainer.reporting import read_metrics
+from trainer.training.reporting import read_metrics
 
 SEQ_LEN = 64
 BATCH = 4

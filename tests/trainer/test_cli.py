@@ -62,9 +62,9 @@ def test_invalid_settings_and_config_files(tmp_path: Path, corpus: Path) -> None
 
 
 def test_aux_refuses_client_mode() -> None:
-    from trainer.aux_peer import run_aux
-    from trainer.config import TrainConfig
     from trainer.errors import SwarmError
+    from trainer.training.aux_peer import run_aux
+    from trainer.training.config import TrainConfig
 
     with pytest.raises(SwarmError, match="cannot run in client mode"):
         run_aux(TrainConfig(model="tiny", client_mode=True))

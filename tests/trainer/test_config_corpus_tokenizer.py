@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from trainer.config import PRIVATE_HOST_MADDRS, TrainConfig, load_config_file
-from trainer.corpus import generate_corpus, generate_lines, shipped_corpus_path
 from trainer.errors import TrainerError
-from trainer.tokenizer import build_tokenizer, builtin_tokenizer_dir, load_tokenizer
+from trainer.training.config import PRIVATE_HOST_MADDRS, TrainConfig, load_config_file
+from trainer.training.corpus import generate_corpus, generate_lines, shipped_corpus_path
+from trainer.training.tokenizer import build_tokenizer, builtin_tokenizer_dir, load_tokenizer
 
 
 def test_defaults_describe_the_seeds_run() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.config import TrainConfig
-from trainer.data import BatchStream, ShardReader, check_data_source, pack_tokens, peer_shard
 from trainer.errors import DataError
+from trainer.training.config import TrainConfig
+from trainer.training.data import BatchStream, ShardReader, check_data_source, pack_tokens, peer_shard
 
 
 def config_for(data: Path | str, **overrides) -> TrainConfig:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trainer.config import TrainConfig
 from trainer.errors import TrainerError
-from trainer.hardware import choose_kernels, detect_hardware, sdpa_context
+from trainer.training.config import TrainConfig
+from trainer.training.hardware import choose_kernels, detect_hardware, sdpa_context
 
 A100, H100, L4, T4, V100 = (8, 0), (9, 0), (8, 9), (7, 5), (7, 0)
 

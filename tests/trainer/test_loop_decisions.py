@@ -15,7 +15,7 @@ import pytest
 
 from tests.trainer.fake_swarm import Crashed, FakeCheckpoints, ScriptedPeer, World, make_peer
 from trainer.errors import TrainerError
-from trainer.train_loop import FAIL_AT_EPOCH_ENV, EpochReport, fail_at_epoch_from_env
+from trainer.training.train_loop import FAIL_AT_EPOCH_ENV, EpochReport, fail_at_epoch_from_env
 
 TARGET = 16  # four micro-batches of four
 

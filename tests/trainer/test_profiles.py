@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from trainer.config import LLAMA_LINEAR_MODULES
 from trainer.errors import MemoryProfileError
-from trainer.hardware import Hardware
-from trainer.model import resolve_model
-from trainer.profiles import GiB, ModelShape, choose_profile, estimate_memory, profile_options
+from trainer.training.config import LLAMA_LINEAR_MODULES
+from trainer.training.hardware import Hardware
+from trainer.training.model import resolve_model
+from trainer.training.profiles import GiB, ModelShape, choose_profile, estimate_memory, profile_options
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_doctor_and_auto_use_the_same_rules(llama7b: ModelShape, memory_gb: floa
 
 
 def test_wan_timeouts_are_derived_from_what_is_averaged() -> None:
-    from trainer.config import TrainConfig, wan_timeouts
+    from trainer.training.config import TrainConfig, wan_timeouts
 
     seven_b = wan_timeouts(6_738_415_616, "fp16", 100)
     assert seven_b.transfer_s == pytest.approx(2 * 6_738_415_616 * 2 * 8 / 100e6)
@@ -185,12 +185,12 @@ def test_wan_timeouts_are_derived_from_what_is_averaged() -> None:
 
 
 def test_lora_parameter_count_matches_peft(tokenizer_dir) -> None:
-    from trainer.config import TrainConfig
-    from trainer.plan import plan_run
+    from trainer.training.config import TrainConfig
+    from trainer.training.plan import plan_run
 
     config = TrainConfig(model="tiny", tokenizer=str(tokenizer_dir), profile="lora", seq_len=64, device="cpu")
     plan = plan_run(config, need_data=False)
-    from trainer.model import load_model
+    from trainer.training.model import load_model
 
     model, trainable = load_model(plan.spec, plan.kernel, plan.profile, "cpu", lora_targets=config.lora_targets)
     assert sum(p.numel() for p in trainable) == plan.spec.shape.lora_params(16, config.lora_targets)

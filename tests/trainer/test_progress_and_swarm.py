@@ -15,10 +15,10 @@ from hivemind.utils import get_dht_time
 from hivemind.utils.crypto import RSAPrivateKey
 
 from tests.trainer.helpers import wait_until
-from trainer.config import TrainConfig
 from trainer.errors import SwarmError
-from trainer.identity import load_or_create_identity, peer_id_from_record_key
-from trainer.progress import (
+from trainer.training.config import TrainConfig
+from trainer.training.identity import load_or_create_identity, peer_id_from_record_key
+from trainer.training.progress import (
     RECENT_EPOCHS,
     ProgressLedger,
     ensure_validators,
@@ -26,7 +26,7 @@ from trainer.progress import (
     progress_key,
     publish_progress,
 )
-from trainer.swarm import build_dht, build_optimizer, check_run_settings, read_run_settings
+from trainer.training.swarm import build_dht, build_optimizer, check_run_settings, read_run_settings
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainer.checkpoint import find_checkpoint
-from trainer.config import TrainConfig
-from trainer.train_loop import EpochReport, run_training
+from trainer.training.checkpoint import find_checkpoint
+from trainer.training.config import TrainConfig
+from trainer.training.train_loop import EpochReport, run_training
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_restart_resumes_epoch_totals_and_identity(lora_config: TrainConfig) -> 
 def test_generate_merges_adapters_and_matches_the_trained_model(lora_config: TrainConfig, tmp_path: Path) -> None:
     from transformers import LlamaForCausalLM
 
-    from trainer.generate import generate_texts, load_for_inference, run_generation
+    from trainer.training.generate import generate_texts, load_for_inference, run_generation
 
     model, tokenizer = load_for_inference(lora_config.checkpoint_dir, device="cpu")
     assert not any("lora" in name for name, _ in model.named_parameters()), "adapters are merged"
@@ -123,9 +123,9 @@ def test_grad_scaler_and_offload_path(tmp_path: Path, corpus: Path, tokenizer_di
 
     import hivemind
 
-    from trainer.hardware import KernelChoice
-    from trainer.plan import plan_run
-    from trainer.train_loop import TrainingSession
+    from trainer.training.hardware import KernelChoice
+    from trainer.training.plan import plan_run
+    from trainer.training.train_loop import TrainingSession
 
     config = TrainConfig(
         run_id="scaler",
@@ -180,8 +180,8 @@ PROFILES_16_BIT = [
 def test_every_profile_trains_with_bf16_on_cpu(
     tmp_path: Path, corpus: Path, tokenizer_dir: Path, profile: str, offload: bool, averaging: str, weights, delay
 ) -> None:
-    from trainer.model import load_model
-    from trainer.plan import plan_run
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
 
     config = TrainConfig(
         run_id=f"bf16-{profile}-{int(offload)}-{averaging}-{int(delay)}",
@@ -232,7 +232,7 @@ def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
     parameters steps, and gradients accumulate in fp32 over micro-batches."""
     import hivemind
 
-    from trainer.swarm import build_optimizer
+    from trainer.training.swarm import build_optimizer
 
     dht = hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
     try:
@@ -269,7 +269,7 @@ def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
 
 
 def test_mostly_local_only_rounds_warn_then_stop(caplog: pytest.LogCaptureFixture) -> None:
-    from trainer.swarm import LocalOnlyWatch
+    from trainer.training.swarm import LocalOnlyWatch
 
     def report(epoch: int, group: int, peers: int = 3) -> EpochReport:
         return EpochReport("run", "QmPeer", epoch, 100, 4, 1.0, 1.0, 0.5, peers, group)

@@ -6,7 +6,7 @@ The run moves in phases, each started by an event:
 
 1. both peers start at once (the first peer's address is fixed in advance);
 2. the private peer kills itself right after completing epoch `FAIL_AT_EPOCH` and writing its
-   checkpoint (``TRAINER_FAIL_AT_EPOCH``, see trainer.train_loop);
+   checkpoint (``TRAINER_FAIL_AT_EPOCH``, see trainer.training.train_loop);
 3. once the first peer recorded an epoch on its own, the private peer restarts from its checkpoint;
 4. once the restarted peer recorded `EPOCHS_AFTER_RESTART` epochs, both are stopped with SIGTERM.
 
@@ -25,7 +25,7 @@ import pytest
 from hivemind.p2p import P2P, PeerID
 
 from tests.trainer.helpers import TrainerProcess, free_port, peer_args, wait_until
-from trainer.train_loop import FAIL_AT_EPOCH_ENV
+from trainer.training.train_loop import FAIL_AT_EPOCH_ENV
 
 FAIL_AT_EPOCH = 3
 EPOCHS_AFTER_RESTART = 2

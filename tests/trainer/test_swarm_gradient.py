@@ -4,7 +4,7 @@ One run serves every test in this module. It moves in phases, each started by an
 
 1. the aux peer writes its addresses; the three trainers start from them;
 2. peer3 kills itself (SIGKILL, hivemind helpers included) right after completing epoch
-   `FAIL_AT_EPOCH` and writing its checkpoint (``TRAINER_FAIL_AT_EPOCH``, see trainer.train_loop);
+   `FAIL_AT_EPOCH` and writing its checkpoint (``TRAINER_FAIL_AT_EPOCH``, see trainer.training.train_loop);
 3. once peer1 and peer2 each recorded an epoch after that (or finished), peer3 restarts from its
    checkpoint directory;
 4. the trainers finish; then the aux peer is stopped with SIGTERM.
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.helpers import TrainerProcess, peer_args, wait_until
-from trainer.train_loop import FAIL_AT_EPOCH_ENV
+from trainer.training.train_loop import FAIL_AT_EPOCH_ENV
 
 MAX_EPOCHS = 12
 EXTRA_EPOCHS = 3  # the restarted peer trains past the others, so it always does work after resuming
@@ -227,7 +227,7 @@ def test_aux_peer_keeps_the_latest_checkpoint(gradient_run: GradientRun) -> None
 
 
 def test_generate_from_the_trained_checkpoint(gradient_run: GradientRun, tmp_path: Path) -> None:
-    from trainer.generate import run_generation
+    from trainer.training.generate import run_generation
 
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("peer ada staked\n\nthe loss of pool\n")

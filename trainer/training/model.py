@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trainer.errors import ModelError
-from trainer.hardware import KernelChoice, torch_dtype
-from trainer.profiles import ModelShape, ProfileChoice
+from trainer.training.hardware import KernelChoice, torch_dtype
+from trainer.training.profiles import ModelShape, ProfileChoice
 
 if TYPE_CHECKING:
     import torch
@@ -180,7 +180,7 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
-    from trainer.checkpoint import save_base_model
+    from trainer.training.checkpoint import save_base_model
 
     dtype = torch_dtype(weight_dtype_name(kernel, profile))
     keep_base = profile.profile == "lora" and spec.source == "preset" and base_dir is not None

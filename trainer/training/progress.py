@@ -3,7 +3,7 @@
 Every trainer peer stores one record under the DHT key ``<run_id>_peer_progress`` with its RSA
 owner key as the subkey. hivemind's `RSASignatureValidator` signs it, so only the key's owner can
 write or overwrite it, and a `SchemaValidator` rejects malformed values on every DHT node. The
-owner key is the peer's libp2p identity (`trainer.identity`), so `fetch_progress` also checks that
+owner key is the peer's libp2p identity (`trainer.training.identity`), so `fetch_progress` also checks that
 the ``peer_id`` written inside a record is the id of the key that signed it.
 
 A record holds the peer's totals and its last `RECENT_EPOCHS` epochs, so a reader that polls less
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from hivemind.dht.schema import BytesWithPublicKey
 from pydantic.v1 import BaseModel, StrictFloat, StrictStr, conint, conlist
 
-from trainer.identity import peer_id_from_record_key
+from trainer.training.identity import peer_id_from_record_key
 
 if TYPE_CHECKING:
     from hivemind import DHT

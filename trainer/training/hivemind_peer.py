@@ -1,6 +1,6 @@
 """The real parts a training peer is built from: hivemind's swarm, the torch model, checkpoints.
 
-`trainer.train_loop.TrainingLoop` decides what to do and when; it talks to these parts through
+`trainer.training.train_loop.TrainingLoop` decides what to do and when; it talks to these parts through
 the `Swarm`, `Learner` and `Checkpoints` interfaces it declares, so tests drive the same loop with
 a scripted fake swarm in milliseconds. Everything here that knows about hivemind or torch:
 
@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from trainer.progress import PeerProgress, publish_progress
-from trainer.train_loop import MicroBatch
+from trainer.training.progress import PeerProgress, publish_progress
+from trainer.training.train_loop import MicroBatch
 
 if TYPE_CHECKING:
     import hivemind
 
-    from trainer.config import TrainConfig
-    from trainer.data import BatchStream
-    from trainer.plan import RunPlan
-    from trainer.swarm import SwarmEvents, SwarmOptimizer
+    from trainer.training.config import TrainConfig
+    from trainer.training.data import BatchStream
+    from trainer.training.plan import RunPlan
+    from trainer.training.swarm import SwarmEvents, SwarmOptimizer
 
 
 class HivemindSwarm:
-    """The `trainer.train_loop.Swarm` of a real peer: a `SwarmOptimizer` and its DHT.
+    """The `trainer.training.train_loop.Swarm` of a real peer: a `SwarmOptimizer` and its DHT.
 
     :param trainable: the parameters the optimizer was built over (DiLoCo's local weights).
     :param grad_scaler: gradient mode's hivemind scaler, or None (DiLoCo scales its inner steps).
@@ -87,7 +87,7 @@ class HivemindSwarm:
         return self.events.last_group_size
 
     def wait_for_view(self, timeout: float) -> None:
-        from trainer.swarm import wait_for_swarm_view
+        from trainer.training.swarm import wait_for_swarm_view
 
         wait_for_swarm_view(self.opt, timeout)
 
@@ -105,7 +105,7 @@ class HivemindSwarm:
 
     def step(self, samples: int) -> None:
         if self.diloco:
-            # the pseudo-gradient goes straight into hivemind's host buffers (trainer.swarm)
+            # the pseudo-gradient goes straight into hivemind's host buffers (trainer.training.swarm)
             self.opt.diloco_step(self.trainable, samples)
             return
         self.opt.step(batch_size=samples, grad_scaler=self.grad_scaler)
@@ -116,7 +116,7 @@ class HivemindSwarm:
 
 
 class TorchLearner:
-    """The `trainer.train_loop.Learner` of a real peer: the model, its data and local optimizer."""
+    """The `trainer.training.train_loop.Learner` of a real peer: the model, its data and local optimizer."""
 
     def __init__(
         self,
@@ -131,7 +131,7 @@ class TorchLearner:
         self.scaler, self.inner, self.inner_schedule = scaler, inner, inner_schedule
 
     def forward_backward(self) -> MicroBatch:
-        from trainer.hardware import autocast_context, sdpa_context
+        from trainer.training.hardware import autocast_context, sdpa_context
 
         plan = self.plan
         batch = next(self.batches)
@@ -158,7 +158,7 @@ class TorchLearner:
 
 
 class CheckpointWriter:
-    """The `trainer.train_loop.Checkpoints` of a real peer: everything needed to resume."""
+    """The `trainer.training.train_loop.Checkpoints` of a real peer: everything needed to resume."""
 
     def __init__(
         self,
@@ -175,7 +175,7 @@ class CheckpointWriter:
         self.peer_id, self.run_settings = peer_id, run_settings
 
     def save(self, epoch: int, totals: dict[str, Any]) -> str:
-        from trainer.checkpoint import save_checkpoint
+        from trainer.training.checkpoint import save_checkpoint
 
         learner = self.learner
         optimizer_state: dict[str, Any] = {"hivemind": self.opt.state_dict()}

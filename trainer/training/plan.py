@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trainer.config import TrainConfig
-from trainer.data import check_data_source
 from trainer.errors import TrainerError
-from trainer.hardware import Hardware, KernelChoice, choose_kernels, detect_hardware
-from trainer.model import PRESETS, ModelSpec, resolve_model
-from trainer.profiles import ProfileChoice, choose_profile
-from trainer.tokenizer import BUILTIN, load_tokenizer
+from trainer.training.config import TrainConfig
+from trainer.training.data import check_data_source
+from trainer.training.hardware import Hardware, KernelChoice, choose_kernels, detect_hardware
+from trainer.training.model import PRESETS, ModelSpec, resolve_model
+from trainer.training.profiles import ProfileChoice, choose_profile
+from trainer.training.tokenizer import BUILTIN, load_tokenizer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

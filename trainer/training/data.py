@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trainer.config import TrainConfig
 from trainer.errors import DataError
+from trainer.training.config import TrainConfig
 
 if TYPE_CHECKING:
     import torch

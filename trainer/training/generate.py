@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trainer.checkpoint import BASE_DIR, find_checkpoint
 from trainer.errors import CheckpointError, TrainerError
+from trainer.training.checkpoint import BASE_DIR, find_checkpoint
 
 if TYPE_CHECKING:
     import torch

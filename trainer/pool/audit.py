@@ -1,7 +1,7 @@
 """The aux peer's audit: every work claim on chain against the claimant's signed progress records.
 
 For each `WorkSubmitted` in the pool the auditor finds the peer bound to the claiming node key
-(`trainer.binding`: the binding signature travels inside the peer's RSA-signed DHT record), finds
+(`trainer.pool.binding`: the binding signature travels inside the peer's RSA-signed DHT record), finds
 the epoch range whose work key matches the claim, and compares the claimed units with the tokens
 the peer reported for those epochs:
 
@@ -10,7 +10,7 @@ the peer reported for those epochs:
 - above that, or no record backs the claim at all: hard invalidation (the node's locked rewards are
   voided, it is ejected and barred from the pool, and its provider is slashed `audit.slash`).
 
-Thresholds come from the pool's metadata (`trainer.pool_run.AuditPolicy`). A claim is judged once
+Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged once
 its peer's record had `grace_seconds` to reach the DHT, and only while its challenge window is
 open. Every decision is appended to a JSON-lines file with its evidence, and logged.
 """
@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trainer.binding import bound_node
-from trainer.pool_run import AuditPolicy
-from trainer.work_queue import work_key
+from trainer.pool.binding import bound_node
+from trainer.pool.run_config import AuditPolicy
+from trainer.pool.work_queue import work_key
 
 if TYPE_CHECKING:
     from hub.client import HubClient, WorkSubmitted
-    from trainer.progress import SignedProgress
+    from trainer.training.progress import SignedProgress
 
-log = logging.getLogger("trainer.audit")
+log = logging.getLogger("trainer.pool.audit")
 
 Verdict = Literal["accept", "soft", "hard"]
 

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from hub.errors import HubError
 from hub.metadata import AuditPolicy, PoolMetadata, parse_pool_metadata
-from trainer.config import TrainConfig
 from trainer.errors import TrainerError
+from trainer.training.config import TrainConfig
 
 __all__ = ["AuditPolicy", "PoolMetadata", "parse_metadata", "train_config"]
 

@@ -53,7 +53,7 @@ def build_tokenizer(texts: list[str], vocab_size: int, out_dir: Path) -> PreTrai
 
 def builtin_tokenizer_dir(vocab_size: int = BUILTIN_VOCAB_SIZE) -> Path:
     """Directory of the built-in tokenizer, building it on first use (atomically, safe across processes)."""
-    from trainer.corpus import generate_lines, shipped_corpus_path
+    from trainer.training.corpus import generate_lines, shipped_corpus_path
 
     texts = shipped_corpus_path().read_text().splitlines() + generate_lines(4000, seed=0)
     digest = hashlib.sha256(("\n".join(texts) + f"|{vocab_size}").encode()).hexdigest()[:12]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from trainer.errors import MemoryProfileError
-from trainer.hardware import Hardware
+from trainer.training.hardware import Hardware
 
 GiB = 2**30
 # CUDA context, allocator fragmentation, kernels' workspaces.
@@ -162,7 +162,7 @@ def estimate_memory(
     """Bytes on the training device and in host RAM for one peer (see the module docstring).
 
     ``compute_bytes`` is 2 for 16-bit compute (bf16/fp16) and 4 for fp32; the weights' storage
-    follows `trainer.model.weight_dtype_name`: fp32 for full training without offload, the
+    follows `trainer.training.model.weight_dtype_name`: fp32 for full training without offload, the
     compute dtype for offloaded and frozen (LoRA) weights.
     """
     n = shape.n_params

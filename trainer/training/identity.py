@@ -3,7 +3,7 @@
 hivemind's p2p daemon reads its identity from a file holding a libp2p protobuf ``PrivateKey``
 (an RSA key in DER). We create that file once (`identity_path`) so the peer id survives
 restarts, and load the same key as hivemind's process-wide record-signing key. A progress record's
-owner key therefore hashes to the peer id that published it, which `trainer.progress` checks.
+owner key therefore hashes to the peer id that published it, which `trainer.training.progress` checks.
 """
 
 from __future__ import annotations

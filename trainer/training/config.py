@@ -1,7 +1,7 @@
 """Every training setting, with its default, in one typed place.
 
 `TrainConfig` drives `trainer train`, `trainer aux` and the Python API
-(`trainer.train_loop.run_training`). The CLI only maps flags onto these fields; a JSON file with the
+(`trainer.training.train_loop.run_training`). The CLI only maps flags onto these fields; a JSON file with the
 same field names (``--config``) works too, which is how a pool's metadata can become a run.
 """
 
@@ -30,7 +30,7 @@ LLAMA_LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up
 
 
 class NodeBinding(BaseModel):
-    """A node key's EIP-191 signature binding this peer id to it in a pool (`trainer.binding`)."""
+    """A node key's EIP-191 signature binding this peer id to it in a pool (`trainer.pool.binding`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -51,7 +51,7 @@ class TrainConfig(BaseModel):
     # --- run -------------------------------------------------------------------------------------
     run_id: str = Field("injective-llama", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     model: str = "meta-llama/Llama-2-7b-hf"
-    """A preset name (see `trainer.model.PRESETS`), a local directory, or a Hugging Face model id."""
+    """A preset name (see `trainer.training.model.PRESETS`), a local directory, or a Hugging Face model id."""
     tokenizer: str | None = None
     """A local directory or Hugging Face id; None means the model's own (presets: the built-in one)."""
     seed: int = 0

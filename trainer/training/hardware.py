@@ -23,8 +23,8 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from trainer.config import TrainConfig
 from trainer.errors import TrainerError
+from trainer.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 

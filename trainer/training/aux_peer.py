@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trainer.config import TrainConfig
 from trainer.errors import SwarmError
-from trainer.reporting import MetricsFile, metric_line
+from trainer.training.config import TrainConfig
+from trainer.training.reporting import MetricsFile, metric_line
 
 log = logging.getLogger("trainer")
 
@@ -48,11 +48,11 @@ def run_aux(
     """
     import torch
 
-    from trainer.checkpoint import BASE_DIR, save_checkpoint
-    from trainer.identity import load_or_create_identity
-    from trainer.model import load_model
-    from trainer.plan import plan_run
-    from trainer.swarm import build_dht, build_optimizer, capture_hivemind_logs, read_run_settings
+    from trainer.training.checkpoint import BASE_DIR, save_checkpoint
+    from trainer.training.identity import load_or_create_identity
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
+    from trainer.training.swarm import build_dht, build_optimizer, capture_hivemind_logs, read_run_settings
 
     if config.client_mode:
         raise SwarmError("an auxiliary peer cannot run in client mode", "drop --client-mode / --private for aux")
@@ -166,7 +166,7 @@ def run_aux(
 
 
 def _report_swarm(dht: Any, config: TrainConfig, opt: Any, metrics: MetricsFile, saved_epoch: int) -> set[str]:
-    from trainer.progress import fetch_progress
+    from trainer.training.progress import fetch_progress
 
     records = fetch_progress(dht, config.run_id, timeout=5.0)
     progress = opt.tracker.global_progress

@@ -3,11 +3,11 @@
 1. Read the pool through the hub client: it must be active, and this node key registered,
    validated and in the pool; otherwise stop with the missing step and the `hub` command for it.
 2. Fetch the pool's metadata from its URI and refuse it unless its keccak256 is the pool's
-   `metadataHash`; build the run (`trainer.pool_run`).
-3. Bind the libp2p peer to the node key (`trainer.binding`): the binding rides in every signed
+   `metadataHash`; build the run (`trainer.pool.run_config`).
+3. Bind the libp2p peer to the node key (`trainer.pool.binding`): the binding rides in every signed
    progress record, so the aux peer can map DHT records to on-chain claims.
-4. Train (`trainer.train_loop.run_training`). Every collaborative epoch becomes a durable work
-   receipt (`trainer.work_queue`); a submitter thread sends them every `submit_every_epochs`
+4. Train (`trainer.training.train_loop.run_training`). Every collaborative epoch becomes a durable work
+   receipt (`trainer.pool.work_queue`); a submitter thread sends them every `submit_every_epochs`
    epochs, retrying while the chain is away, never twice, and never more than the pool's
    work-rate cap allows (the node's compute units x the pool's max rate: the start-up log states
    it, and the first epoch that trains faster than it warns with the numbers and the fixes).
@@ -29,9 +29,9 @@ from trainer.errors import TrainerError
 
 if TYPE_CHECKING:
     from hub.client import HubClient
-    from trainer.pool_run import PoolMetadata
-    from trainer.train_loop import EpochReport, TrainingSummary
-    from trainer.work_queue import WorkCap
+    from trainer.pool.run_config import PoolMetadata
+    from trainer.pool.work_queue import WorkCap
+    from trainer.training.train_loop import EpochReport, TrainingSummary
 
 log = logging.getLogger("trainer")
 
@@ -61,7 +61,7 @@ class JoinSummary:
 def pool_metadata(client: HubClient, pool_id: int) -> PoolMetadata:
     """The pool's metadata, fetched from its URI and checked against its on-chain hash."""
     from hub.errors import HubError
-    from trainer.pool_run import parse_metadata
+    from trainer.pool.run_config import parse_metadata
 
     try:
         return parse_metadata(client.pool.metadata(pool_id), pool_id)
@@ -90,7 +90,7 @@ class Submitter:
         claim_multiplier: float = 1.0,
         cap: WorkCap | None = None,
     ) -> None:
-        from trainer.work_queue import WorkQueue
+        from trainer.pool.work_queue import WorkQueue
 
         self.client = client
         self.queue = WorkQueue(queue_path)
@@ -195,13 +195,13 @@ def join_pool(
     `claim_multiplier` != 1 makes the node claim more than it did: a fault injection for tests of
     the audit, never for real use (the aux peer invalidates such claims and its provider is slashed).
     """
-    from trainer.binding import sign_binding
-    from trainer.config import NodeBinding
-    from trainer.identity import load_or_create_identity
-    from trainer.pool_run import train_config
-    from trainer.swarm import LocalOnlyWatch
-    from trainer.train_loop import run_training
-    from trainer.work_queue import read_cap
+    from trainer.pool.binding import sign_binding
+    from trainer.pool.run_config import train_config
+    from trainer.pool.work_queue import read_cap
+    from trainer.training.config import NodeBinding
+    from trainer.training.identity import load_or_create_identity
+    from trainer.training.swarm import LocalOnlyWatch
+    from trainer.training.train_loop import run_training
 
     meta = open_pool(client, pool_id)
     workdir = Path(workdir)

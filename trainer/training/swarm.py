@@ -16,7 +16,7 @@ Averaging modes:
   fp32 host copy of the weights. Peers train locally with an inner AdamW until the swarm has
   ``target_batch_size`` samples, then hand hivemind the pseudo-gradient (outer weights minus local
   weights) as the gradient; it is all-reduced with compression and the outer step is applied.
-  See `trainer.train_loop` for the inner loop.
+  See `trainer.training.train_loop` for the inner loop.
 
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
@@ -53,10 +53,10 @@ from hivemind.compression import (
 )
 from hivemind.optim.grad_averager import GradientAverager
 
-from trainer.config import TrainConfig
 from trainer.errors import SwarmError
-from trainer.identity import PeerIdentity
-from trainer.progress import make_validators
+from trainer.training.config import TrainConfig
+from trainer.training.identity import PeerIdentity
+from trainer.training.progress import make_validators
 
 if TYPE_CHECKING:
     from hivemind.optim.progress_tracker import GlobalTrainingProgress

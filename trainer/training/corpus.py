@@ -1,6 +1,6 @@
 """Small text corpora that need no download: the one shipped with the package, and a generated one.
 
-The shipped corpus (`trainer/assets/corpus.txt`) is plain English written for this project, one
+The shipped corpus (`trainer/training/assets/corpus.txt`) is plain English written for this project, one
 paragraph per line. The generated corpus is made of templated sentences about pools, peers and
 stake, drawn with a seeded random generator: it is deterministic, as large as asked for, and has
 enough structure that a tiny LLaMA's loss falls quickly on it, which is what the tests need.

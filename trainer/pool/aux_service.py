@@ -1,8 +1,8 @@
 """`trainer aux --pool-id N --validator-key KEYSTORE`: the pool's auxiliary peer and auditor.
 
-It runs the auxiliary peer of the pool's run (`trainer.aux_peer`: assists averaging, keeps the
+It runs the auxiliary peer of the pool's run (`trainer.training.aux_peer`: assists averaging, keeps the
 latest checkpoint, bootstraps the swarm) and, through the same DHT, audits every work claim in the
-pool against the claimant's signed progress records (`trainer.audit`), invalidating inflated
+pool against the claimant's signed progress records (`trainer.pool.audit`), invalidating inflated
 claims with the validator key. Run it with a fixed identity and port so its multiaddr can be
 listed in the pool's metadata as a bootstrap peer.
 """
@@ -19,7 +19,7 @@ from trainer.errors import TrainerError
 
 if TYPE_CHECKING:
     from hub.client import HubClient
-    from trainer.aux_peer import AuxSummary
+    from trainer.training.aux_peer import AuxSummary
 
 log = logging.getLogger("trainer")
 
@@ -36,12 +36,12 @@ def audit_pool(
     **local: Any,
 ) -> AuxSummary:
     """Run the pool's aux peer and audit its claims until `stop_event` is set."""
-    from trainer.audit import Auditor
-    from trainer.aux_peer import run_aux
-    from trainer.identity import load_or_create_identity
-    from trainer.join import pool_metadata
-    from trainer.pool_run import train_config
-    from trainer.progress import fetch_progress
+    from trainer.pool.audit import Auditor
+    from trainer.pool.join import pool_metadata
+    from trainer.pool.run_config import train_config
+    from trainer.training.aux_peer import run_aux
+    from trainer.training.identity import load_or_create_identity
+    from trainer.training.progress import fetch_progress
 
     validator_role = "VALIDATOR_ROLE"
     if not client.hub.has_role(validator_role, client.address):

@@ -3,12 +3,12 @@
 A peer loads (or resumes) its model, joins the swarm, and trains until ``max_epochs`` or until
 ``stop_event`` is set. After every collaborative epoch it completes, it
 
-1. publishes a signed progress record to the DHT (`trainer.progress`),
+1. publishes a signed progress record to the DHT (`trainer.training.progress`),
 2. appends an ``epoch`` event to the metrics file and logs a metric line,
 3. calls ``on_epoch`` with an `EpochReport` (the chain bridge submits work from there),
 4. writes a checkpoint every ``checkpoint_every`` epochs.
 
-Averaging modes (see `trainer.swarm` for the hivemind side):
+Averaging modes (see `trainer.training.swarm` for the hivemind side):
 
 - ``gradient``: forward/backward per micro-batch, then ``opt.step(batch_size)``; hivemind
   accumulates until the swarm reaches ``target_batch_size``, all-reduces, and steps AdamW.
@@ -25,7 +25,7 @@ Structure: `TrainingLoop` makes every decision over time (when to download state
 round ends, what an epoch is credited, when to checkpoint and stop). It takes the swarm, the model
 side, the checkpoint store and the clock as arguments (the `Swarm`, `Learner`, `Checkpoints` and
 `Clock` interfaces below), so tests drive it with a scripted fake swarm in milliseconds.
-`TrainingSession` builds the real parts (`trainer.hivemind_peer`) and runs the loop over them.
+`TrainingSession` builds the real parts (`trainer.training.hivemind_peer`) and runs the loop over them.
 
 Fault injection (tests only): with ``TRAINER_FAIL_AT_EPOCH=N`` in the environment, a peer that
 completes epoch N or later writes a checkpoint (whether or not one was due) and then kills itself
@@ -46,13 +46,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from trainer.config import TrainConfig
 from trainer.errors import CheckpointError, TrainerError
-from trainer.plan import RunPlan, plan_run
-from trainer.reporting import MetricsFile, ProgressDisplay, metric_line
+from trainer.training.config import TrainConfig
+from trainer.training.plan import RunPlan, plan_run
+from trainer.training.reporting import MetricsFile, ProgressDisplay, metric_line
 
 if TYPE_CHECKING:
-    from trainer.progress import PeerProgress, ProgressLedger
+    from trainer.training.progress import PeerProgress, ProgressLedger
 
 log = logging.getLogger("trainer")
 
@@ -567,13 +567,19 @@ class TrainingSession:
         import hivemind
         import torch
 
-        from trainer.checkpoint import BASE_DIR, find_checkpoint, load_optimizer_state, restore_weights
-        from trainer.data import BatchStream
-        from trainer.hivemind_peer import CheckpointWriter, HivemindSwarm, TorchLearner
-        from trainer.identity import load_or_create_identity
-        from trainer.model import load_model
-        from trainer.progress import ProgressLedger
-        from trainer.swarm import build_dht, build_optimizer, capture_hivemind_logs, check_run_settings, make_adamw
+        from trainer.training.checkpoint import BASE_DIR, find_checkpoint, load_optimizer_state, restore_weights
+        from trainer.training.data import BatchStream
+        from trainer.training.hivemind_peer import CheckpointWriter, HivemindSwarm, TorchLearner
+        from trainer.training.identity import load_or_create_identity
+        from trainer.training.model import load_model
+        from trainer.training.progress import ProgressLedger
+        from trainer.training.swarm import (
+            build_dht,
+            build_optimizer,
+            capture_hivemind_logs,
+            check_run_settings,
+            make_adamw,
+        )
 
         config, plan = self.config, self.plan
         if config.num_threads:
@@ -629,7 +635,7 @@ class TrainingSession:
             self.scaler = scaler_type(device=plan.device)
         inner = inner_schedule = None
         if diloco:
-            from trainer.swarm import warmup_then_linear
+            from trainer.training.swarm import warmup_then_linear
 
             inner = make_adamw(config, self.trainable)
             inner_schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -745,7 +751,7 @@ def run_training(
 ) -> TrainingSummary:
     """Train one peer of a collaborative run until ``max_epochs`` or ``stop_event``; return a summary.
 
-    :param config: the peer's settings (`trainer.config.TrainConfig`).
+    :param config: the peer's settings (`trainer.training.config.TrainConfig`).
     :param on_epoch: called in the training thread after every collaborative epoch this peer
         completes, with an `EpochReport` (run id, peer id, epoch, tokens, samples, mean loss, wall
         time, ...). By then the epoch's signed progress record has been handed to the DHT. An

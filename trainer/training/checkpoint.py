@@ -2,7 +2,7 @@
 
 Layout of a checkpoint root (``TrainConfig.checkpoint_dir``)::
 
-    identity.key            the peer's libp2p identity (see trainer.identity)
+    identity.key            the peer's libp2p identity (see trainer.training.identity)
     latest.json             {"dir": "epoch-000012"}: replaced atomically after a save completes
     base-model/             LoRA on a preset: the frozen random base, saved once (by load_model)
     epoch-000012/
