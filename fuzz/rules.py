@@ -88,9 +88,6 @@ class Rules(SystemMachine):
         now = self.now()
         return {"never": 2**256 - 1, "now": now, "now+60": now + 60, "now-1": now - 1}[kind]
 
-    def node_of(self, index: int) -> str:
-        return pick(NODES, index)
-
     def pool_ids(self) -> list[int]:
         return sorted(self.ghost.pools) + [self.ghost.next_pool_id]  # plus one that does not exist
 

@@ -198,17 +198,6 @@ class TrainConfig(BaseModel):
             update={"host_maddrs": list(PRIVATE_HOST_MADDRS), "announce_maddrs": [], "client_mode": True}
         )
 
-    def swarm_fingerprint(self) -> dict[str, object]:
-        """The settings every peer of a run must share; written into checkpoints and progress logs."""
-        return {
-            "run_id": self.run_id,
-            "model": self.model,
-            "profile": self.profile,
-            "averaging": self.averaging,
-            "target_batch_size": self.target_batch_size,
-            "compression": self.compression,
-        }
-
 
 # @dev Bytes per value sent in an all-reduce, by compression (uint8 sends small tensors in fp16:
 #      negligible next to the large ones).

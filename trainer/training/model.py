@@ -64,10 +64,6 @@ class ModelSpec:
     llama_config: LlamaConfig
     shape: ModelShape
 
-    @property
-    def has_pretrained_weights(self) -> bool:
-        return self.source != "preset"
-
 
 def _shape_of(llama_config: LlamaConfig) -> ModelShape:
     import torch
@@ -235,9 +231,3 @@ def load_model(
         device,
     )
     return model, trainable
-
-
-def base_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The underlying LlamaForCausalLM (unwraps a peft model)."""
-    get_base = getattr(model, "get_base_model", None)
-    return get_base() if callable(get_base) else model

@@ -40,7 +40,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import hivemind
 import torch
@@ -57,9 +57,6 @@ from trainer.errors import SwarmError
 from trainer.training.config import TrainConfig
 from trainer.training.identity import PeerIdentity
 from trainer.training.progress import make_validators
-
-if TYPE_CHECKING:
-    from hivemind.optim.progress_tracker import GlobalTrainingProgress
 
 log = logging.getLogger(__name__)
 
@@ -588,10 +585,6 @@ def check_run_settings(dht: hivemind.DHT, settings: dict[str, Any], expiration: 
             )
     dht.store(key, dict(settings), expiration_time=get_dht_time() + expiration, return_future=True)
     return dict(swarm or settings)
-
-
-def swarm_status(opt: SwarmOptimizer) -> GlobalTrainingProgress:
-    return opt.tracker.global_progress
 
 
 def wait_for_swarm_view(opt: SwarmOptimizer, timeout: float) -> None:
