@@ -30,12 +30,13 @@ from hypothesis.stateful import run_state_machine_as_test  # noqa: E402
 
 import fuzz.profiles  # noqa: E402,F401
 from fuzz.machine import SystemMachine  # noqa: E402
+from fuzz.machines import MarketMachine, StakeMachine, WorkMachine  # noqa: E402
 from fuzz.system import deployers  # noqa: E402
-from fuzz.test_market import MarketMachine  # noqa: E402
-from fuzz.test_stake import StakeMachine  # noqa: E402
-from fuzz.test_work import WorkMachine  # noqa: E402
 
-MACHINES = {"market": (MarketMachine, 50), "stake": (StakeMachine, 50), "work": (WorkMachine, 80)}
+# each machine with the steps per example of its CI budget
+MACHINES = {
+    name: (m, m.CI_STEPS) for name, m in (("market", MarketMachine), ("stake", StakeMachine), ("work", WorkMachine))
+}
 
 
 def throughput(machine: type, examples: int, steps: int) -> dict:
