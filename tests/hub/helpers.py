@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from click.testing import Result
@@ -60,3 +63,61 @@ def wait_for_next_block_second(client: Any, timeout: float = 30.0) -> int:
         assert time.monotonic() < deadline, f"no block after timestamp {start} in {timeout:.0f}s"
         time.sleep(0.1)
     return now
+
+
+@dataclass
+class NodeAndPool:
+    """A registered provider with one attested node (2 units unless asked), and a pending pool
+    created for it in `domain_id` from a metadata file; the node has not joined."""
+
+    world: Any
+    provider: Any
+    node: Any
+    creator: Any
+    as_provider: Any
+    as_node: Any
+    as_creator: Any
+    pool_id: int
+    metadata: Path
+
+    def approve(self) -> None:
+        """The validator validates the node and whitelists its provider."""
+        validator = self.world.client(self.world.validator)
+        validator.hub.validate_node(self.node.address)
+        validator.hub.whitelist_provider(self.provider.address)
+
+    def join_and_start(self) -> None:
+        """The node joins with the creator's invite, then the creator starts the pool."""
+        self.as_node.pool.join(self.as_creator.pool.invite(self.pool_id, self.node.address))
+        self.as_creator.pool.start(self.pool_id)
+
+
+def node_and_pool(
+    world: Any,
+    prefix: str,
+    metadata: dict[str, Any] | Callable[[Any], dict[str, Any]],
+    folder: Path,
+    *,
+    units: int = 2,
+    stake: int = 5 * INJ,
+    domain_id: int = 1,
+    budget: int = INJ,
+    reward_per_unit: int = 10**6,
+) -> NodeAndPool:
+    """The actors `<prefix>-provider`, `<prefix>-node` (funded with 1 INJ) and `<prefix>-creator`,
+    set up as `NodeAndPool` says; the metadata (or `metadata(node_actor)`, for one that names the
+    node) is written to `folder/pool.json`."""
+    from hub.metadata import publish_metadata
+
+    provider = world.actor(f"{prefix}-provider")
+    node = world.actor(f"{prefix}-node", fund_wei=INJ)
+    creator = world.actor(f"{prefix}-creator")
+    as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
+    as_provider.hub.register_provider(stake)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, units, "ipfs://specs"))
+    meta = folder / "pool.json"
+    meta.write_text(json.dumps(metadata(node) if callable(metadata) else metadata))
+    pool_id = as_creator.pool.create(
+        domain_id, publish_metadata(meta), budget=budget, reward_per_unit=reward_per_unit, challenge_window=2
+    ).value
+    return NodeAndPool(world, provider, node, creator, as_provider, as_node, as_creator, pool_id, meta)

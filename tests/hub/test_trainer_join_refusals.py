@@ -10,31 +10,21 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, TEST_PASSWORD
+from tests.hub.helpers import INJ, TEST_PASSWORD, node_and_pool
 from trainer.cli import app as trainer_app
 
 
 @pytest.fixture
 def pool_setup(world, tmp_path: Path):
-    provider = world.actor("j-provider")
-    node = world.actor("j-node", fund_wei=INJ)
-    creator = world.actor("j-creator")
-    as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
-    as_provider.hub.register_provider(5 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://specs"))
-    meta = tmp_path / "pool.json"
-    meta.write_text(json.dumps({"run_id": "refusals", "train": {"model": "tiny"}}))
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=2
-    ).value
+    setup = node_and_pool(world, "j", {"run_id": "refusals", "train": {"model": "tiny"}}, tmp_path)
     return {
         "world": world,
-        "node": node,
-        "provider": provider,
-        "creator": as_creator,
-        "pool_id": pool_id,
-        "meta": meta,
-        "as_node": as_node,
+        "node": setup.node,
+        "provider": setup.provider,
+        "creator": setup.as_creator,
+        "pool_id": setup.pool_id,
+        "meta": setup.metadata,
+        "as_node": setup.as_node,
     }
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, TEST_PASSWORD, wait_for_next_block_second
+from tests.hub.helpers import INJ, TEST_PASSWORD, node_and_pool, wait_for_next_block_second
 from trainer.pool.work_queue import WorkQueue, work_key
 
 PEER = "QmTestPeer"
@@ -19,22 +18,11 @@ PEER = "QmTestPeer"
 @pytest.fixture
 def member(world, tmp_path: Path):
     """A node key in an active pool, as the client the trainer uses."""
-    provider, node, creator = world.actor("q-provider"), world.actor("q-node", fund_wei=INJ), world.actor("q-creator")
-    as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
-    validator = world.client(world.validator)
-    as_provider.hub.register_provider(5 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://specs"))
-    validator.hub.validate_node(node.address)
-    validator.hub.whitelist_provider(provider.address)
-    meta = tmp_path / "pool.json"
-    meta.write_text(json.dumps({"run_id": "queue"}))
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=2
-    ).value
-    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-    as_creator.pool.start(pool_id)
-    wait_for_next_block_second(as_node)  # the work-rate rule allows nothing in the second the node joined
-    return as_node, pool_id
+    setup = node_and_pool(world, "q", {"run_id": "queue"}, tmp_path)
+    setup.approve()
+    setup.join_and_start()
+    wait_for_next_block_second(setup.as_node)  # the work-rate rule allows nothing in the second the node joined
+    return setup.as_node, setup.pool_id
 
 
 def _nonce(client) -> int:
@@ -131,42 +119,33 @@ def walkthrough_domain(hub_world) -> int:
 @pytest.fixture
 def walkthrough_member(world, walkthrough_domain, tmp_path: Path):
     """A 4-unit node in an active pool of the walkthrough's domain, with its metadata and run."""
-    provider, node, creator = world.actor("w-provider"), world.actor("w-node", fund_wei=INJ), world.actor("w-creator")
-    as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
-    validator = world.client(world.validator)
-    as_provider.hub.register_provider(10 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, WALKTHROUGH_UNITS, "ipfs://specs"))
-    validator.hub.validate_node(node.address)
-    validator.hub.whitelist_provider(provider.address)
-    corpus = Path(__file__).resolve().parents[2] / "trainer" / "assets" / "corpus.txt"
-    meta = tmp_path / "pool.json"
-    meta.write_text(
-        json.dumps(
-            {
-                "run_id": f"walkthrough-{node.address[2:10].lower()}",
-                "train": {
-                    "model": "tiny",
-                    "data": str(corpus),
-                    "seq_len": 64,
-                    "batch_size": 4,
-                    "target_batch_size": 64,
-                    "lr": 0.003,
-                    "warmup_steps": 2,
-                    "data_shards": 4,
-                },
-            }
-        )
-    )
-    pool_id = as_creator.pool.create(
-        walkthrough_domain,
-        publish_metadata(meta),
+    corpus = Path(__file__).resolve().parents[2] / "trainer" / "training" / "assets" / "corpus.txt"
+    setup = node_and_pool(
+        world,
+        "w",
+        lambda node: {
+            "run_id": f"walkthrough-{node.address[2:10].lower()}",
+            "train": {
+                "model": "tiny",
+                "data": str(corpus),
+                "seq_len": 64,
+                "batch_size": 4,
+                "target_batch_size": 64,
+                "lr": 0.003,
+                "warmup_steps": 2,
+                "data_shards": 4,
+            },
+        },
+        tmp_path,
+        units=WALKTHROUGH_UNITS,
+        stake=10 * INJ,
+        domain_id=walkthrough_domain,
         budget=10 * INJ,
         reward_per_unit=WALKTHROUGH_REWARD,
-        challenge_window=2,
-    ).value
-    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-    as_creator.pool.start(pool_id)
-    return {"node": as_node, "provider": world.client(provider), "pool_id": pool_id, "actor": node}
+    )
+    setup.approve()
+    setup.join_and_start()
+    return {"node": setup.as_node, "provider": setup.as_provider, "pool_id": setup.pool_id, "actor": setup.node}
 
 
 def _wait_chain_time(client, timestamp: int) -> None:
