@@ -1,4 +1,5 @@
-"""The audit's rules, the node-peer binding and the pool metadata, without a chain or a swarm."""
+"""The audit's rules, the evidence store, the node-peer binding and the pool metadata, without a
+chain or a swarm: observations are written as the pool's reducer writes them."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import pytest
 from eth_account import Account
 
 from trainer.errors import TrainerError
-from trainer.pool.audit import Claim, judge, match_epochs, peers_by_node
+from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
+from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
+from trainer.training.observations import Observation
 
 POOL, CHAIN, PEER = 7, 777, "QmPeerOne"
 NODE = Account.from_key(b"\x31" * 32)
 POLICY = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=10**18, grace_seconds=0)
+SEQ = 10  # tokens per sample
+EPOCH = 100  # samples in an epoch (the run's target batch)
+HONEST = 25  # samples an honest peer adds to an epoch (a quarter: four peers)
 
 
 @dataclass
@@ -50,8 +56,38 @@ def _signed(tokens: dict[int, int], peer=PEER, node=NODE) -> _Signed:
     return _Signed(peer, record)
 
 
+def _obs(epoch: int, peer: str = PEER, samples: float = HONEST, verdict: str = "accepted") -> Observation:
+    dropped = verdict in ("dropped_nonfinite", "dropped_norm", "not_admitted")
+    return Observation(epoch, peer, samples, 0.0 if dropped else samples, 1.0, None, None, verdict)
+
+
+def _store(tmp_path, records: dict[int, int], rounds: dict[int, list[Observation]]) -> EvidenceStore:
+    """An aux peer's evidence: the peer's signed records (fed 16 epochs at a time, as the DHT holds
+    them) and the reducer's rounds, each with an honest bystander so every listed round exists."""
+    store = EvidenceStore(tmp_path, CHAIN, POOL)
+    epochs = sorted(records)
+    for end in range(len(epochs)):
+        store.remember({PEER: _signed({e: records[e] for e in epochs[max(0, end - 15) : end + 1]})})
+    for epoch, observations in sorted(rounds.items()):
+        store.observations.append([_obs(epoch, "QmBystander"), *observations])
+    store.refresh()
+    return store
+
+
 def _claim(first: int, last: int, units: int, peer=PEER) -> Claim:
     return Claim(work_key(POOL, peer, first, last), NODE.address, "0xprovider", units, 100, 700)
+
+
+def _judge(store: EvidenceStore, claim: Claim):
+    [peer] = store.peers_of(claim.node)
+    span = store.match(peer, claim.work_key)
+    found = None if span is None else store.range_evidence(peer, *span, EPOCH)
+    return judge(claim, found, POLICY, SEQ, EPOCH * SEQ)
+
+
+def _honest(first: int, last: int) -> tuple[dict[int, int], dict[int, list[Observation]]]:
+    epochs = range(first, last + 1)
+    return {e: HONEST * SEQ for e in epochs}, {e: [_obs(e)] for e in epochs}
 
 
 def test_work_key_binds_pool_peer_and_range():
@@ -73,43 +109,133 @@ def test_binding_recovers_the_node_and_only_for_its_text():
     assert bound_node("0x1234", CHAIN, POOL, PEER) is None
 
 
-def test_peers_by_node_drops_forged_bindings():
+def test_the_store_keeps_only_bindings_that_verify(tmp_path):
     honest = _signed({1: 100})
     thief = _signed({1: 100}, peer="QmThief")
     thief.record.node_signature = honest.record.node_signature  # copied from the honest peer's record
-    bound = peers_by_node({PEER: honest, "QmThief": thief}, CHAIN, POOL)
-    assert bound == {NODE.address: honest}
+    store = EvidenceStore(tmp_path, CHAIN, POOL)
+    store.remember({PEER: honest, "QmThief": thief})
+    assert store.bindings() == {PEER: NODE.address}
 
 
-def test_match_epochs_finds_single_and_range_keys():
-    reported = {3: 10, 4: 10, 5: 10}
-    assert match_epochs(POOL, PEER, work_key(POOL, PEER, 4, 4), reported) == (4, 4)
-    assert match_epochs(POOL, PEER, work_key(POOL, PEER, 3, 5), reported) == (3, 5)
-    assert match_epochs(POOL, PEER, work_key(POOL, PEER, 9, 9), reported) is None
+def test_keys_of_single_epochs_and_of_ranges_longer_than_a_dht_record_are_found(tmp_path):
+    store = _store(tmp_path, *_honest(1, 40))
+    assert store.match(PEER, work_key(POOL, PEER, 4, 4)) == (4, 4)
+    assert store.match(PEER, work_key(POOL, PEER, 3, 25)) == (3, 25)
+    assert store.match(PEER, work_key(POOL, PEER, 1, 40)) == (1, 40)
+    assert store.match(PEER, work_key(POOL, PEER, 41, 41)) is None
+
+
+def test_evidence_survives_a_restart_of_the_aux_peer(tmp_path):
+    _store(tmp_path, *_honest(1, 20))
+    again = EvidenceStore(tmp_path, CHAIN, POOL)  # nothing from the DHT: its records expired
+    again.refresh()
+    assert again.peers_of(NODE.address) == [PEER]
+    decision = _judge(again, _claim(1, 20, 20 * HONEST * SEQ))
+    assert (decision.verdict, decision.verified, decision.reported) == ("accept", 20 * HONEST * SEQ, 20 * HONEST * SEQ)
 
 
 @pytest.mark.parametrize(
     "units,verdict",
-    [(1000, "accept"), (1050, "accept"), (1051, "soft"), (1500, "soft"), (1501, "hard"), (10**9, "hard")],
+    [(250, "accept"), (262, "accept"), (263, "soft"), (375, "soft"), (376, "hard"), (10**9, "hard")],
 )
-def test_judge_thresholds(units, verdict):
-    decision = judge(_claim(2, 2, units), _signed({1: 7, 2: 1000}), POOL, POLICY)
-    assert (decision.verdict, decision.reported, decision.claimed, decision.epochs) == (verdict, 1000, units, [2])
+def test_a_fully_observed_claim_is_judged_by_what_the_reducer_accepted(tmp_path, units, verdict):
+    store = _store(tmp_path, {1: 70, 2: 250}, {1: [_obs(1)], 2: [_obs(2)]})
+    decision = _judge(store, _claim(2, 2, units))
+    assert (decision.verdict, decision.verified, decision.claimed, decision.epochs) == (verdict, 250, units, [2])
 
 
-def test_judge_range_claim_sums_its_epochs():
-    decision = judge(_claim(1, 3, 3000), _signed({1: 1000, 2: 1000, 3: 1000}), POOL, POLICY)
-    assert (decision.verdict, decision.reported, decision.epochs) == ("accept", 3000, [1, 2, 3])
+def test_an_honest_claim_of_twenty_epochs_is_accepted(tmp_path):
+    """submit_every_epochs >= 17, or a chain outage: longer than the 16 epochs a DHT record holds."""
+    store = _store(tmp_path, *_honest(1, 20))
+    decision = _judge(store, _claim(1, 20, 20 * HONEST * SEQ))
+    assert decision.verdict == "accept" and decision.epochs == list(range(1, 21))
 
 
-def test_judge_without_any_record_is_hard():
-    decision = judge(_claim(1, 1, 5), None, POOL, POLICY)
-    assert (decision.verdict, decision.reported) == ("hard", 0)
+def test_a_claim_the_aux_peer_saw_no_round_of_is_left_alone(tmp_path):
+    """The aux peer was down for every epoch of the claim: no evidence, no action."""
+    records, rounds = _honest(1, 30)
+    store = _store(tmp_path, records, {e: r for e, r in rounds.items() if e <= 5})
+    decision = _judge(store, _claim(6, 30, 25 * HONEST * SEQ))
+    assert decision.verdict == "unverified" and "reduced no round" in decision.reason
 
 
-def test_judge_claim_for_epochs_never_reported_is_hard():
-    decision = judge(_claim(9, 9, 5), _signed({1: 1000}), POOL, POLICY)
-    assert decision.verdict == "hard" and "matches no epoch" in decision.reason
+def test_epochs_the_aux_peer_missed_count_as_whole_epochs(tmp_path):
+    """Down in the middle of a claim (epochs 4-17): the claim is accepted; the most the peer could
+    have done then is what bounds it."""
+    records, rounds = _honest(1, 20)
+    store = _store(tmp_path, records, {e: r for e, r in rounds.items() if not 4 <= e <= 17})
+    assert _judge(store, _claim(1, 20, 20 * HONEST * SEQ)).verdict == "accept"
+    impossible = _judge(store, _claim(1, 20, 6 * HONEST * SEQ + 14 * EPOCH * SEQ * 2))
+    assert impossible.verdict == "hard"
+
+
+def test_a_missed_round_or_a_late_admission_does_not_count_against_a_claim(tmp_path):
+    records, rounds = _honest(1, 6)
+    rounds[2] = []  # a matchmaking timeout: the round closed without this peer
+    rounds[1] = [_obs(1, verdict="not_admitted")]  # its binding had not reached the aux peer yet
+    store = _store(tmp_path, records, rounds)
+    assert _judge(store, _claim(1, 6, 6 * HONEST * SEQ)).verdict == "accept"
+
+
+def test_a_node_that_rejoined_after_a_crash_is_paid_for_what_it_trained(tmp_path):
+    """Epochs 1-3 trained, unsent; crashed during 4-12 (rounds went on without it); back at 13: its
+    receipts merge into one claim over 1-14 that names only the epochs it trained."""
+    records, rounds = _honest(1, 14)
+    records = {e: t for e, t in records.items() if not 4 <= e <= 12}
+    for epoch in range(4, 13):
+        rounds[epoch] = []
+    store = _store(tmp_path, records, rounds)
+    decision = _judge(store, _claim(1, 14, sum(records.values())))
+    assert decision.verdict == "accept" and decision.evidence["silent_epochs"] == list(range(4, 13))
+
+
+def test_a_consistent_liar_that_never_contributed_is_hard(tmp_path):
+    """It signs records for work it did not do and claims exactly that: the reducer never saw it."""
+    records = {e: HONEST * SEQ for e in range(1, 5)}
+    store = _store(tmp_path, records, {e: [] for e in range(1, 5)})
+    decision = _judge(store, _claim(1, 1, HONEST * SEQ))
+    assert SILENT_ROUNDS <= 4
+    assert decision.verdict == "hard" and "never accepted" in decision.reason
+    assert decision.reported == decision.claimed and decision.verified == 0
+
+
+def test_claims_for_rounds_whose_contributions_were_dropped_are_hard(tmp_path):
+    records, _ = _honest(1, 3)
+    rounds = {e: [_obs(e, verdict="dropped_nonfinite")] for e in range(1, 4)}
+    store = _store(tmp_path, records, rounds)
+    decision = _judge(store, _claim(1, 3, 3 * HONEST * SEQ))
+    assert decision.verdict == "hard" and decision.verified == 0
+
+
+def test_an_honest_peer_cut_off_from_the_reducer_is_never_hard(tmp_path):
+    """It contributed, then trained alone for several rounds and claims them: the swarm never got
+    that work, so the claim's reward is withheld, but nothing shows it lied: no slash."""
+    records, rounds = _honest(1, 8)
+    for epoch in range(4, 9):
+        rounds[epoch] = []
+    store = _store(tmp_path, records, rounds)
+    decision = _judge(store, _claim(4, 8, 5 * HONEST * SEQ))
+    assert decision.verdict == "soft"
+
+
+def test_a_faster_peer_is_credited_its_declared_samples_up_to_an_epoch(tmp_path):
+    """The reducer caps the weight of a declaration above the round's median; the audit credits what
+    the peer declared for contributions that reached the model, never more than a whole epoch."""
+    records = {1: 3 * HONEST * SEQ, 2: 10 * EPOCH * SEQ}
+    rounds = {
+        1: [Observation(1, PEER, 3 * HONEST, HONEST, 1.0, None, None, "clipped")],
+        2: [Observation(2, PEER, 10 * EPOCH, HONEST, 1.0, None, None, "clipped")],
+    }
+    store = _store(tmp_path, records, rounds)
+    assert _judge(store, _claim(1, 1, 3 * HONEST * SEQ)).verdict == "accept"
+    assert _judge(store, _claim(2, 2, 10 * EPOCH * SEQ)).verdict == "hard"
+
+
+def test_a_key_that_matches_no_range_of_the_nodes_peers_is_left_alone(tmp_path):
+    store = _store(tmp_path, *_honest(1, 3))
+    decision = _judge(store, _claim(9, 9, 5))
+    assert decision.verdict == "unverified" and "matches no epoch range" in decision.reason
 
 
 def _metadata(**changes) -> bytes:

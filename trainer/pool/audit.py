@@ -1,32 +1,49 @@
-"""The aux peer's audit: every work claim on chain against the claimant's signed progress records.
+"""The aux peer's audit: every work claim on chain against what the aux peer observed itself.
 
-For each `WorkSubmitted` in the pool the auditor finds the peer bound to the claiming node key
-(`trainer.pool.binding`: the binding signature travels inside the peer's RSA-signed DHT record), finds
-the epoch range whose work key matches the claim, and compares the claimed units with the tokens
-the peer reported for those epochs:
+For each `WorkSubmitted` in the pool the auditor finds the peers bound to the claiming node key
+(`trainer.pool.binding`; the aux peer keeps every binding it has verified, `trainer.pool.evidence`),
+finds the epoch range whose work key matches the claim, and compares the claimed tokens with what
+the pool's trusted reducer accepted from that peer in those epochs (its observation log), never
+with what the claimant says about itself:
 
-- claimed <= reported x (1 + tolerance): accepted;
-- claimed <= reported x hard_factor: soft invalidation (the claim's reward returns to the budget);
-- above that, or no record backs the claim at all: hard invalidation (the node's locked rewards are
-  voided, it is ejected and barred from the pool, and its provider is slashed `audit.slash`).
+- verified: the samples of the peer's contributions in the range that reached the model (the
+  reducer neither dropped them as non-finite or absurd nor refused the sender), at most a whole
+  epoch's target batch per round, times the run's ``seq_len``. A contribution counts with the
+  samples its sender declared: the reducer caps the *weight* of a declaration above the round's
+  median, but a faster honest peer really did more work, and the node's throughput is bounded on
+  chain by its attested compute units (the work-rate rule);
+- allowed: ``verified`` plus, for every epoch the aux peer has no evidence for (it reduced no
+  round then: it was down; or the peer missed fewer than `SILENT_ROUNDS` rounds in a row; or the
+  reducer had not admitted it yet), a whole epoch's tokens (the most one peer can add to one
+  epoch). Missing evidence thus never counts against a claim;
+- claimed <= allowed x (1 + tolerance): accepted;
+- claimed > allowed-if-silent-epochs-counted-as-unobserved x hard_factor, i.e. more than the peer
+  could have done even if it had worked whole epochs wherever it was silent: hard invalidation
+  (the node's locked rewards are voided, it is ejected and barred, its provider slashed
+  `audit.slash`). Also hard: a peer the reducer never accepted anything from, silent for at least
+  `SILENT_ROUNDS` rounds in a row, that claims work (a consistent liar);
+- otherwise soft invalidation (the claim's reward returns to the budget; no slash);
+- no round of the range observed, no peer bound to the node, or a work key that matches no range
+  of its peers: "unverified", logged with the reason, and nothing is done on chain.
 
-Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged once
-its peer's record had `grace_seconds` to reach the DHT, and only while its challenge window is
-open. Every decision is appended to a JSON-lines file with its evidence, and logged.
+Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged
+once, `grace_seconds` after it was submitted, and only while its challenge window is open. Every
+decision is appended to a JSON-lines file with its evidence, and each peer's quality score is
+rewritten to ``scores.json`` beside it (`publish_scores`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from trainer.pool.binding import bound_node
+from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore, RangeEvidence
 from trainer.pool.run_config import AuditPolicy
-from trainer.pool.work_queue import work_key
 
 if TYPE_CHECKING:
     from hub.client import HubClient, WorkSubmitted
@@ -34,7 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trainer.pool.audit")
 
-Verdict = Literal["accept", "soft", "hard"]
+Verdict = Literal["accept", "soft", "hard", "unverified"]
+SCORES_FILE = "scores.json"
 
 
 @dataclass(frozen=True)
@@ -54,106 +72,109 @@ class Decision:
     verdict: Verdict
     claimed: int
     reported: int
+    """The claimant's own signed tokens for the range (its statement; not what it is judged by)."""
     reason: str
     peer_id: str | None = None
     epochs: list[int] | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    verified: int = 0
+    """Tokens the reducer accepted from the peer in the range."""
+    allowed: int = 0
+    """`verified` plus a whole epoch's tokens for each epoch without evidence."""
 
 
-def peers_by_node(records: dict[str, SignedProgress], chain_id: int, pool_id: int) -> dict[str, SignedProgress]:
-    """The records whose node binding verifies, keyed by the node address that signed it."""
-    out = {}
-    for peer_id, signed in records.items():
-        node, signature = getattr(signed.record, "node", None), getattr(signed.record, "node_signature", None)
-        if not node or not signature:
-            continue
-        signer = bound_node(signature, chain_id, pool_id, peer_id)
-        if signer is not None and signer.lower() == node.lower():
-            out[signer] = signed
-        else:
-            log.warning("peer %s carries a node binding that does not verify (claims %s)", peer_id, node)
-    return out
-
-
-def match_epochs(pool_id: int, peer_id: str, key: str, reported: dict[int, int]) -> tuple[int, int] | None:
-    """The epoch range [first, last] whose work key is `key`, among ranges over the reported epochs."""
-    if not reported:
-        return None
-    lo, hi = min(reported), max(reported)
-    for first in range(lo, hi + 1):
-        for last in range(first, hi + 1):
-            if work_key(pool_id, peer_id, first, last) == key.lower():
-                return first, last
-    return None
-
-
-def judge(claim: Claim, signed: SignedProgress | None, pool_id: int, policy: AuditPolicy) -> Decision:
-    """Compare one claim with the claimant's record (None: no verified record for its node)."""
-    if signed is None:
+def judge(
+    claim: Claim, found: RangeEvidence | None, policy: AuditPolicy, tokens_per_sample: int, epoch_tokens: int
+) -> Decision:
+    """Judge one claim from the aux peer's evidence for its range (None: its key matched no range
+    of a peer bound to the node). `epoch_tokens`: the most tokens one peer can add to one epoch."""
+    if found is None:
         return Decision(
             claim.work_key,
             claim.node,
-            "hard",
+            "unverified",
             claim.units,
             0,
-            "no signed progress record of any peer bound to this node",
+            "its work key matches no epoch range of a peer bound to this node: no evidence, no action",
         )
-    reported_by_epoch = {w.epoch: w.tokens for w in signed.record.recent}
-    span = match_epochs(pool_id, signed.peer_id, claim.work_key, reported_by_epoch)
+    epochs = list(range(found.first, found.last + 1))
+    reported = sum(found.reported.values())
     evidence = {
-        "record_time": signed.record.time,
-        "record_epoch": signed.record.epoch,
-        "recent": {str(k): v for k, v in sorted(reported_by_epoch.items())},
+        "rounds_observed": len(found.rounds),
+        "accepted_samples": {str(e): s for e, s in sorted(found.accepted.items())},
+        "verdicts": {str(e): v for e, v in sorted(found.verdicts.items())},
+        "silent_epochs": sorted(found.silent),
+        "unobserved_epochs": found.unobserved,
+        "reported": {str(e): t for e, t in sorted(found.reported.items())},
     }
-    if span is None:
+
+    def decision(verdict: Verdict, reason: str, verified: int = 0, allowed: int = 0) -> Decision:
         return Decision(
             claim.work_key,
             claim.node,
-            "hard",
-            claim.units,
-            0,
-            "the work key matches no epoch range the peer reported",
-            signed.peer_id,
-            None,
-            evidence,
-        )
-    first, last = span
-    reported = sum(reported_by_epoch.get(e, 0) for e in range(first, last + 1))
-    epochs = list(range(first, last + 1))
-    if claim.units <= reported * (1 + policy.tolerance):
-        return Decision(
-            claim.work_key,
-            claim.node,
-            "accept",
+            verdict,
             claim.units,
             reported,
-            "within tolerance",
-            signed.peer_id,
+            reason,
+            found.peer_id,
             epochs,
             evidence,
+            verified,
+            allowed,
         )
-    verdict: Verdict = "soft" if claim.units <= reported * policy.hard_factor else "hard"
-    ratio = claim.units / reported if reported else float("inf")
-    return Decision(
-        claim.work_key,
-        claim.node,
-        verdict,
-        claim.units,
-        reported,
-        f"claimed {ratio:.2f}x the reported tokens",
-        signed.peer_id,
-        epochs,
-        evidence,
+
+    if not found.rounds:
+        return decision(
+            "unverified",
+            f"the aux peer reduced no round in epochs {found.first}-{found.last} (it was down): no evidence, no action",
+        )
+    verified = int(found.verified_samples() * tokens_per_sample)
+    allowed = verified + found.unobserved * epoch_tokens
+    if claim.units <= allowed * (1 + policy.tolerance):
+        note = f"; {found.unobserved} of {found.span} epochs without evidence" if found.unobserved else ""
+        return decision("accept", f"within what the reducer accepted{note}", verified, allowed)
+    at_most = allowed + len(found.silent) * epoch_tokens
+    ratio = claim.units / allowed if allowed else float("inf")
+    if claim.units > at_most * policy.hard_factor:
+        return decision(
+            "hard",
+            f"claimed {ratio:.2f}x what the reducer accepted, more than the peer could have done in these epochs",
+            verified,
+            allowed,
+        )
+    if found.silent and not found.ever_accepted:
+        return decision(
+            "hard",
+            f"the reducer never accepted a contribution of this peer; silent in {len(found.silent)} rounds "
+            f"of the range (>= {SILENT_ROUNDS} in a row)",
+            verified,
+            allowed,
+        )
+    return decision(
+        "soft", f"claimed {ratio:.2f}x what the reducer accepted from it: reward withheld, no slash", verified, allowed
     )
 
 
 class Auditor:
     """Audits one pool's claims as a validator; `tick(records)` once per refresh."""
 
-    def __init__(self, client: HubClient, pool_id: int, policy: AuditPolicy, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: HubClient,
+        pool_id: int,
+        policy: AuditPolicy,
+        evidence: EvidenceStore,
+        *,
+        tokens_per_sample: int,
+        epoch_samples: int,
+        log_file: Path | None = None,
+    ) -> None:
         self.client = client
         self.pool_id = pool_id
         self.policy = policy
+        self.evidence = evidence
+        self.tokens_per_sample = tokens_per_sample
+        self.epoch_samples = epoch_samples
         self.log_file = log_file
         self.window = client.rewards.budget(pool_id).challenge_window
         # keyed by (node, work key): work keys are namespaced by node on chain, so two nodes may
@@ -175,18 +196,33 @@ class Auditor:
         self._from_block = head + 1
         return list(self._claims.values())
 
+    def epoch_tokens(self) -> int:
+        """The most tokens one peer can add to one epoch: the run's target batch, or the largest
+        round the reducer has accepted, whichever is larger."""
+        largest = max(self.evidence.round_samples().values(), default=0.0)
+        return int(max(self.epoch_samples, largest) * self.tokens_per_sample)
+
+    def find(self, claim: Claim) -> RangeEvidence | None:
+        for peer_id in self.evidence.peers_of(claim.node):
+            span = self.evidence.match(peer_id, claim.work_key)
+            if span is not None:
+                return self.evidence.range_evidence(peer_id, *span, self.epoch_samples)
+        return None
+
     def tick(self, records: dict[str, SignedProgress]) -> list[Decision]:
         """Judge and act on every claim that is due; returns the decisions taken now."""
         now = self.client.now()
-        bound = peers_by_node(records, self.client.chain_id, self.pool_id)
+        self.evidence.remember(records)
+        self.evidence.refresh()
+        epoch_tokens = self.epoch_tokens()
         taken = []
         for claim in self.claims():
             if (claim.node.lower(), claim.work_key) in self.judged or now >= claim.unlocks_at:
                 continue  # decided already, or its window closed: it can no longer be challenged
             if now - claim.submitted_at < self.policy.grace_seconds:
-                continue  # give the peer's record time to reach the DHT
-            decision = judge(claim, bound.get(claim.node), self.pool_id, self.policy)
-            if decision.verdict != "accept":
+                continue  # give the peer's record and the round's observations time to land
+            decision = judge(claim, self.find(claim), self.policy, self.tokens_per_sample, epoch_tokens)
+            if decision.verdict in ("soft", "hard"):
                 work = self.client.rewards.work(self.pool_id, claim.node, claim.work_key, now=now)
                 if work.voided or work.state.value != "locked":
                     # the node's hard invalidation already voided it: no second slash for one fraud
@@ -197,6 +233,8 @@ class Auditor:
                     continue
             self._act(decision)
             taken.append(decision)
+        if taken:
+            self.publish_scores()
         return taken
 
     def _act(self, decision: Decision) -> None:
@@ -223,11 +261,12 @@ class Auditor:
     def _record(self, decision: Decision) -> None:
         self.judged[(decision.node.lower(), decision.work_key)] = decision
         log.info(
-            "audit %s: node %s claimed %d, reported %d: %s (%s)",
+            "audit %s: node %s claimed %d, the reducer accepted %d (allowed %d): %s (%s)",
             decision.work_key[:10],
             decision.node,
             decision.claimed,
-            decision.reported,
+            decision.verified,
+            decision.allowed,
             decision.verdict,
             decision.reason,
         )
@@ -235,6 +274,39 @@ class Auditor:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.log_file, "a") as fh:
                 fh.write(json.dumps({**asdict(decision), "time": time.time()}) + "\n")
+
+    def scores(self) -> dict[str, dict[str, Any]]:
+        """Per peer: its node, the rounds since its first contribution, how many it contributed to
+        and how many the reducer accepted, its claims by verdict, and `score`: the share of those
+        rounds in which its contribution was accepted, 0 once a claim of its node was hard."""
+        self.evidence.refresh()
+        rounds = sorted(self.evidence.round_samples())
+        out: dict[str, dict[str, Any]] = {}
+        for peer_id, node in sorted(self.evidence.bindings().items()):
+            span = self.evidence.range_evidence(peer_id, rounds[0], rounds[-1], self.epoch_samples) if rounds else None
+            contributed = sorted(span.verdicts) if span else []
+            since = [e for e in rounds if contributed and e >= contributed[0]]
+            accepted = sum(1 for e in contributed if span and span.accepted.get(e, 0) > 0)
+            verdicts = [d.verdict for d in self.judged.values() if d.peer_id == peer_id]
+            counts = {v: verdicts.count(v) for v in ("accept", "soft", "hard", "unverified")}
+            out[peer_id] = {
+                "node": node,
+                "rounds": len(since),
+                "contributed": len(contributed),
+                "accepted": accepted,
+                "claims": counts,
+                "score": 0.0 if counts["hard"] else (accepted / len(since) if since else None),
+            }
+        return out
+
+    def publish_scores(self) -> None:
+        """Rewrite ``scores.json`` beside the decision log (atomically) for the dashboard and reward rules."""
+        if self.log_file is None:
+            return
+        path = self.log_file.with_name(SCORES_FILE)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"pool_id": self.pool_id, "time": time.time(), "peers": self.scores()}, indent=1))
+        os.replace(tmp, path)
 
 
 def _claim(event: WorkSubmitted, window: int) -> Claim:

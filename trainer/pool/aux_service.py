@@ -1,10 +1,13 @@
 """`trainer aux --pool-id N --validator-key KEYSTORE`: the pool's auxiliary peer and auditor.
 
-It runs the auxiliary peer of the pool's run (`trainer.training.aux_peer`: assists averaging, keeps the
-latest checkpoint, bootstraps the swarm) and, through the same DHT, audits every work claim in the
-pool against the claimant's signed progress records (`trainer.pool.audit`), invalidating inflated
-claims with the validator key. Run it with a fixed identity and port so its multiaddr can be
-listed in the pool's metadata as a bootstrap peer.
+It runs the auxiliary peer of the pool's run (`trainer.training.aux_peer`: reduces averaging
+rounds, keeps the latest checkpoint, bootstraps the swarm) with the pool's admission feed
+(`trainer.pool.admission_feed`: only peers bound to the pool's active, validated nodes take part),
+and audits every work claim in the pool against what its reducer observed
+(`trainer.pool.audit`), invalidating unbacked claims with the validator key. Its evidence, the
+decision log (``audit.jsonl``) and the per-peer scores (``scores.json``) live in the workdir, and
+survive restarts. Run it with a fixed identity and port so its multiaddr can be listed in the
+pool's metadata as a bootstrap peer.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def audit_pool(
 ) -> AuxSummary:
     """Run the pool's aux peer and audit its claims until `stop_event` is set."""
     from trainer.pool.audit import Auditor
+    from trainer.pool.evidence import EvidenceStore
     from trainer.pool.join import pool_metadata
     from trainer.pool.run_config import train_config
     from trainer.training.aux_peer import run_aux
@@ -58,7 +62,17 @@ def audit_pool(
     own = load_or_create_identity(config.identity_file).peer_id
     others = [peer for peer in config.initial_peers if not peer.rstrip("/").endswith(f"/p2p/{own}")]
     config = config.model_copy(update={"initial_peers": others})
-    auditor = Auditor(client, pool_id, meta.audit, log_file=workdir / "audit.jsonl")
+    evidence = EvidenceStore(workdir, client.chain_id, pool_id)
+    auditor = Auditor(
+        client,
+        pool_id,
+        meta.audit,
+        evidence,
+        tokens_per_sample=config.seq_len,
+        epoch_samples=config.target_batch_size,
+        log_file=workdir / "audit.jsonl",
+    )
+
     last = [0.0]
 
     def tick(dht: Any) -> None:

@@ -1,0 +1,252 @@
+"""What the aux peer knows about each peer's work, kept on its disk for as long as a claim may need it.
+
+Two append-only JSON-lines files in the aux peer's workdir, never rewritten or pruned (a claim can
+name an epoch range of any length, sent any time later, and is judged while its challenge window
+is open, so no age makes evidence useless; a line is a few dozen bytes per peer per epoch):
+
+- ``observations.jsonl``: what the pool's trusted reducer saw of each contribution in each
+  averaging round (`trainer.training.observations`, written by the aux peer). This is the
+  evidence claims are judged by: it does not depend on what the claimant says.
+- ``records.jsonl``: every (peer, epoch) the aux peer read in a signed DHT progress record whose
+  node binding verifies (`trainer.pool.binding`), with the node it binds to. It maps a claim's node
+  to its peers and its work key to an epoch range, and keeps the claimant's own statement for the
+  decision log. DHT records hold 16 epochs and expire after an hour; this file keeps them all.
+
+Reading an `EvidenceStore` indexes both files once (`refresh`); the auditor refreshes it once per
+pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from trainer.pool.binding import bound_node
+from trainer.pool.work_queue import work_key
+from trainer.training.observations import DROPPED, ObservationLog
+
+if TYPE_CHECKING:
+    from trainer.training.progress import SignedProgress
+
+log = logging.getLogger("trainer.pool.evidence")
+
+OBSERVATIONS_FILE = "observations.jsonl"
+RECORDS_FILE = "records.jsonl"
+# @dev Consecutive rounds the aux peer reduced without a contribution from a peer before its silence
+#      counts as evidence that it did no work for the swarm then. Shorter gaps are a missed round
+#      (a matchmaking timeout): they are treated like epochs the aux peer did not observe.
+SILENT_ROUNDS = 3
+# @dev Longest epoch range searched for a claim's work key (first epoch at most this far below the
+#      last). `trainer join` claims far shorter ranges; a longer one is left unmatched (no action).
+MAX_RANGE_EPOCHS = 4096
+
+
+@dataclass(frozen=True)
+class _Seen:
+    verdict: str
+    samples: float
+    """Samples the sender declared, if its contribution reached the model (else 0)."""
+    weight: float
+    """The weight the reducer gave it (declarations above the round's median are capped)."""
+
+
+@dataclass(frozen=True)
+class RangeEvidence:
+    """What the aux peer observed of one peer in one claim's epoch range."""
+
+    peer_id: str
+    first: int
+    last: int
+    rounds: frozenset[int]
+    """Epochs of the range for which the aux peer reduced a round (its coverage)."""
+    accepted: dict[int, float]
+    """Samples of the peer's contributions that reached the model, by epoch (0 when dropped)."""
+    verdicts: dict[int, list[str]]
+    """The reducer's verdicts on the peer's contributions, by epoch."""
+    silent: frozenset[int]
+    """Reduced rounds of the range without any contribution of the peer, in a gap of at least
+    `SILENT_ROUNDS` consecutive rounds."""
+    ever_accepted: bool
+    """Whether the reducer ever accepted a contribution of this peer (in any round, not just these)."""
+    reported: dict[int, int]
+    """The peer's own signed tokens per epoch (the claimant's statement, for the log only)."""
+
+    @property
+    def span(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def unobserved(self) -> int:
+        """Epochs of the range with no evidence either way: no round reduced by the aux peer, a
+        contribution it did not admit, or a short gap (a missed round)."""
+        return self.span - len(self.rounds) + sum(1 for e in self.rounds if self._excused(e))
+
+    def _excused(self, epoch: int) -> bool:
+        if epoch in self.silent:
+            return False
+        verdicts = self.verdicts.get(epoch)
+        # not admitted: the admission feed had not seen its binding yet, so its work was never judged
+        return verdicts is None or all(v == "not_admitted" for v in verdicts)
+
+    def verified_samples(self) -> float:
+        return sum(self.accepted.values())
+
+
+class EvidenceStore:
+    """The aux peer's evidence files in `directory`; `refresh()` before reading."""
+
+    def __init__(self, directory: Path, chain_id: int, pool_id: int) -> None:
+        self.directory = Path(directory)
+        self.chain_id, self.pool_id = chain_id, pool_id
+        self.observations = ObservationLog(self.directory / OBSERVATIONS_FILE)
+        self.records_path = self.directory / RECORDS_FILE
+        self._nodes: dict[str, str] = {}  # peer id -> node address (checksummed)
+        # the admission feed reads the bindings from the reducer's thread while the audit adds to them
+        self._nodes_lock = threading.Lock()
+        self._reported: dict[str, dict[int, int]] = defaultdict(dict)
+        self._rounds: list[int] = []
+        self._seen: dict[str, dict[int, list[_Seen]]] = {}
+        self._keys: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+        self._indexed_lasts: dict[str, set[int]] = defaultdict(set)
+        self._load_records()
+
+    # -- the claimant's signed records
+
+    def _load_records(self) -> None:
+        if not self.records_path.exists():
+            return
+        lines = self.records_path.read_text().splitlines()
+        for number, line in enumerate(lines, start=1):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                if number == len(lines):
+                    break  # a write cut short by a crash
+                raise ValueError(f"{self.records_path}:{number}: malformed record line") from None
+            self._nodes[item["peer_id"]] = item["node"]
+            if item.get("epoch") is not None:
+                self._reported[item["peer_id"]][int(item["epoch"])] = int(item["tokens"])
+
+    def remember(self, records: dict[str, SignedProgress]) -> None:
+        """Keep every new (peer, epoch) of `records` whose node binding verifies."""
+        lines = []
+        for peer_id, signed in records.items():
+            node = _verified_node(signed, self.chain_id, self.pool_id)
+            if node is None:
+                continue
+            if self._nodes.get(peer_id) != node:
+                with self._nodes_lock:
+                    self._nodes[peer_id] = node
+                lines.append({"peer_id": peer_id, "node": node, "epoch": None})
+            known = self._reported[peer_id]
+            for work in signed.record.recent:
+                if known.get(work.epoch) != work.tokens:
+                    known[work.epoch] = work.tokens
+                    lines.append({"peer_id": peer_id, "node": node, "epoch": work.epoch, "tokens": work.tokens})
+        if lines:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with open(self.records_path, "a") as fh:
+                fh.write("".join(json.dumps(line) + "\n" for line in lines))
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def peers_of(self, node: str) -> list[str]:
+        """Peers whose signed binding names `node`."""
+        return [peer for peer, bound in self.bindings().items() if bound.lower() == node.lower()]
+
+    def bindings(self) -> dict[str, str]:
+        """Peer id -> node address, for every binding the aux peer has verified."""
+        with self._nodes_lock:
+            return dict(self._nodes)
+
+    # -- the reducer's observations
+
+    def refresh(self) -> None:
+        """Index the observation log as it is now."""
+        seen: dict[str, dict[int, list[_Seen]]] = defaultdict(lambda: defaultdict(list))
+        rounds: set[int] = set()
+        for obs in self.observations:
+            rounds.add(obs.epoch)
+            used = obs.verdict not in DROPPED and math.isfinite(obs.declared_samples)
+            seen[obs.peer_id][obs.epoch].append(
+                _Seen(obs.verdict, max(0.0, obs.declared_samples) if used else 0.0, max(0.0, obs.accepted_weight))
+            )
+        self._rounds = sorted(rounds)
+        self._seen = seen
+
+    def round_samples(self) -> dict[int, float]:
+        """The weight the reducer gave each round, all senders together (declarations capped by
+        the reducer: an inflated one does not count)."""
+        totals: dict[int, float] = defaultdict(float)
+        for epochs in self._seen.values():
+            for epoch, entries in epochs.items():
+                totals[epoch] += sum(entry.weight for entry in entries)
+        return dict(totals)
+
+    def silent_epochs(self, peer_id: str) -> frozenset[int]:
+        """Reduced rounds without a contribution of `peer_id`, in gaps of >= `SILENT_ROUNDS` rounds."""
+        present = self._seen.get(peer_id, {})
+        silent: set[int] = set()
+        gap: list[int] = []
+        for epoch in [*self._rounds, None]:
+            if epoch is not None and epoch not in present:
+                gap.append(epoch)
+                continue
+            if len(gap) >= SILENT_ROUNDS:
+                silent.update(gap)
+            gap = []
+        return frozenset(silent)
+
+    def range_evidence(self, peer_id: str, first: int, last: int, epoch_samples: float) -> RangeEvidence:
+        """The evidence on `peer_id` in epochs [first, last]; a round credits it with the samples it
+        declared for contributions that reached the model, at most `epoch_samples` (a whole epoch)."""
+        present = self._seen.get(peer_id, {})
+        in_range = [e for e in range(first, last + 1) if e in present]
+        return RangeEvidence(
+            peer_id=peer_id,
+            first=first,
+            last=last,
+            rounds=frozenset(e for e in self._rounds if first <= e <= last),
+            accepted={e: min(epoch_samples, sum(entry.samples for entry in present[e])) for e in in_range},
+            verdicts={e: [entry.verdict for entry in present[e]] for e in in_range},
+            silent=frozenset(e for e in self.silent_epochs(peer_id) if first <= e <= last),
+            ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
+            reported={e: t for e, t in self._reported.get(peer_id, {}).items() if first <= e <= last},
+        )
+
+    # -- work keys
+
+    def match(self, peer_id: str, key: str) -> tuple[int, int] | None:
+        """The epoch range [first, last] of `peer_id` whose work key is `key`: its last epoch is one
+        the peer reported or contributed to, its first at most `MAX_RANGE_EPOCHS` below."""
+        key = key.lower()
+        keys = self._keys[peer_id]
+        if key in keys:
+            return keys[key]
+        lasts = set(self._reported.get(peer_id, {})) | set(self._seen.get(peer_id, {}))
+        for last in sorted(lasts - self._indexed_lasts[peer_id], reverse=True):
+            self._indexed_lasts[peer_id].add(last)
+            for first in range(last, max(-1, last - MAX_RANGE_EPOCHS), -1):
+                keys[work_key(self.pool_id, peer_id, first, last)] = (first, last)
+            if key in keys:
+                return keys[key]
+        return None
+
+
+def _verified_node(signed: SignedProgress, chain_id: int, pool_id: int) -> str | None:
+    """The node a record's binding names, if the binding's signature recovers to it."""
+    node, signature = getattr(signed.record, "node", None), getattr(signed.record, "node_signature", None)
+    if not node or not signature:
+        return None
+    signer = bound_node(signature, chain_id, pool_id, signed.peer_id)
+    if signer is None or signer.lower() != node.lower():
+        log.warning("peer %s carries a node binding that does not verify (claims %s)", signed.peer_id, node)
+        return None
+    return signer
