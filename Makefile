@@ -9,7 +9,7 @@ $(BIN)/hub: pyproject.toml
 	$(PY) -m venv $(VENV)
 	# torch first, pinned, so pip takes the local CPU build instead of several GB of CUDA wheels
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,devnet,train]'
+	$(BIN)/pip install -q -e '.[dev,build,demo]'
 	touch $(BIN)/hub
 
 install: $(BIN)/hub

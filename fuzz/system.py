@@ -1,4 +1,4 @@
-"""The contracts the fuzz suite runs against, deployed as `hub.simulation` deploys them.
+"""The contracts the fuzz suite runs against, deployed as `aihub_demo.evm_system` deploys them.
 
 The suite compiles from `hub.paths.contracts_dir()`: `contracts_vy/` by default, or the folder in
 `HUB_CONTRACTS_DIR`. `fuzz/mutants.py` uses that variable to point the suite at a mutated copy of
@@ -11,10 +11,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hub import simulation
+from aihub_demo import evm_system as simulation
+from aihub_demo.evm_system import System
 from hub.contracts import DEPLOYABLE, SystemParams
 from hub.paths import contracts_dir
-from hub.simulation import System
 
 RECEIVER_SOURCE = Path(__file__).resolve().parent / "contracts" / "MaliciousReceiver.vy"
 
@@ -41,7 +41,7 @@ def deploy(admin: str, federator: str, validator: str, params: SystemParams) -> 
 
 
 def _root() -> Path:
-    # resolved, so the compile cache in hub.simulation sees one key per folder
+    # resolved, so the compile cache in aihub_demo.evm_system sees one key per folder
     return contracts_dir().resolve()
 
 

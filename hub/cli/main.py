@@ -1,13 +1,17 @@
 """Entry point of the `hub` command.
 
 Sub-command groups live in their own modules under `hub/cli/`; each keeps heavy imports (vyper,
-web3, boa) inside its functions so that `hub --help` starts fast.
+web3, boa) inside its functions so that `hub --help` starts fast. Packages that sit above `hub`
+(the demo, which drives `hub` and `trainer` together) add commands through the
+`injective_ai_hub.commands` entry point group: `hub` finds them at run time and never imports them
+by name, so no import runs upward.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -17,6 +21,9 @@ from hub.cli import account, devnet, network
 from hub.cli._chain import DeploymentsOption, JsonOption, NetworkOption, PasswordFileOption, RootAccountOption
 from hub.cli.build import build_command
 from hub.errors import EXIT_FAILURE, EXIT_USAGE, HubError, error_json, error_line
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 try:  # typer 0.29 runs on its own copy of click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -40,11 +47,26 @@ _LAZY: dict[str, tuple[str, str, str]] = {
 }
 
 
+# @dev Entry point group of the commands that installed packages above `hub` add (name -> a function
+#      or a Typer app, as in `_LAZY`).
+PLUGIN_GROUP = "injective_ai_hub.commands"
+
+
+@cache
+def _plugins() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP) if ep.name not in _LAZY}
+
+
 def _load(name: str) -> click.Command:
     import importlib
 
-    module, attribute, _ = _LAZY[name]
-    target = getattr(importlib.import_module(module), attribute)
+    if name in _LAZY:
+        module, attribute, _ = _LAZY[name]
+        target = getattr(importlib.import_module(module), attribute)
+    else:
+        target = _plugins()[name].load()
     if isinstance(target, typer.Typer):
         command = (
             typer.main.get_group(target) if target.registered_groups or len(target.registered_commands) > 1 else None
@@ -77,18 +99,21 @@ class _HubGroup(TyperGroup):
     --debug. Loads the chain commands (`_LAZY`) on demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in _LAZY if name not in self.commands)]
+        later = [*_LAZY, *_plugins()]
+        return [*super().list_commands(ctx), *(name for name in later if name not in self.commands)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in _LAZY and cmd_name not in self.commands:
+        if cmd_name not in self.commands and (cmd_name in _LAZY or cmd_name in _plugins()):
             return _load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         eager = [(name, self.commands[name].get_short_help_str(80)) for name in super().list_commands(ctx)]
         lazy = [(name, help_text) for name, (_, _, help_text) in _LAZY.items() if name not in self.commands]
+        # a plugin's help is its command's docstring: loading it imports only its light command module
+        added = [(name, _load(name).get_short_help_str(80)) for name in _plugins() if name not in self.commands]
         with formatter.section("Commands"):
-            formatter.write_dl(eager + lazy)
+            formatter.write_dl(eager + lazy + added)
 
     def invoke(self, ctx: click.Context) -> Any:
         as_json = _wants_json(ctx)
@@ -162,28 +187,6 @@ def _root(
     The chain options (--network, --account, --password-file, --deployments-dir, --json) may come
     before the command too: `hub --network local status`. Given in both places, the command's wins.
     """
-
-
-@app.command()
-def demo(
-    simulate: Annotated[
-        bool, typer.Option("--simulate", help="Run the contract cycle on an in-process EVM instead (seconds).")
-    ] = False,
-    workdir: Annotated[str, typer.Option(help="Where the chain, keystores, peers and plot go.")] = "runs/demo",
-    epochs: Annotated[int, typer.Option(help="Collaborative epochs to train.", min=1)] = 4,
-    keep_chain: Annotated[bool, typer.Option("--keep-chain", help="Leave the local chain running afterwards.")] = False,
-) -> None:
-    """Run the main job end to end on a local chain: deploy, stake, pool, train, audit, claim."""
-    if simulate:
-        from hub.demo_sim import run_demo as run_simulated
-
-        run_simulated()
-        return
-    from pathlib import Path
-
-    from hub.demo import DemoSettings, run_demo
-
-    run_demo(DemoSettings(workdir=Path(workdir), epochs=epochs, keep_chain=keep_chain))
 
 
 def main() -> None:

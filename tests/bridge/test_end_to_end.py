@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hub.demo import (
+from aihub_demo.local_chain import (
     FRAUD_SLASH,
     NODE_GAS_FUNDS,
     POOL_BUDGET,

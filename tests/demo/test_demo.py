@@ -4,8 +4,8 @@ from io import StringIO
 
 from rich.console import Console
 
+from aihub_demo.in_process import run_demo
 from hub.contracts import INJ
-from hub.demo_sim import run_demo
 
 
 def test_demo_runs_the_cycle_and_balances_add_up():

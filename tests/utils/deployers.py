@@ -1,9 +1,9 @@
 """Deployers for the tests, the fuzz suite and the benchmarks: each contract compiled once
-(`hub.simulation`), plus the system deployer they all share."""
+(`aihub_demo.evm_system`), plus the system deployer they all share."""
 
 from __future__ import annotations
 
-from hub.simulation import System, deploy_system, deployer
+from aihub_demo.evm_system import System, deploy_system, deployer
 
 HUB_DEPLOYER = deployer("InjectiveAiHub")
 REGISTRY_DEPLOYER = deployer("ComputeRegistry")

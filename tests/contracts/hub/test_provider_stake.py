@@ -3,9 +3,9 @@
 import boa
 import pytest
 
+from aihub_demo.evm_system import deploy_system
 from hub.client.hub_contract import UNBOND_SLOT_GAS
 from hub.contracts import INJ, SystemParams
-from hub.simulation import deploy_system
 from tests.utils.scenario import MIN_STAKE, NODE_UNITS, STAKE, UNBONDING, one_event
 
 # -- registerProvider ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`hub demo --simulate`: the contract cycle on an in-process EVM, in seconds.
 
-It builds the contracts and runs one provider's full
+It compiles the contracts from source and runs one provider's full
 cycle on Titanoboa's in-process EVM: stake, attested node, validation, a funded pool, an
 invite-signed join, work, a challenge window, a claim, a fraud case with a slash, and an exit.
 Every step prints what happened and the balances it moved.
@@ -21,15 +21,14 @@ def _inj(wei: int) -> str:
 def run_demo(console: Console | None = None) -> dict[str, int]:
     """Run the scenario; returns the final balances (wei) by actor for callers that check them."""
     import boa
+    import vyper
     from eth_account import Account
 
+    from aihub_demo.evm_system import deploy_system
     from hub import signatures as sig
-    from hub.build import build
-    from hub.simulation import deploy_system
 
     console = console or Console()
-    manifest = build()
-    console.print(f"[bold]built[/] {len(manifest.contracts)} contracts with vyper {manifest.compiler_version}")
+    console.print(f"[bold]compiling[/] the contracts with vyper {vyper.__version__} (once per process)")
 
     actors = {
         name: boa.env.generate_address(name)
