@@ -40,6 +40,8 @@ class Observation:
     :param cosine: cosine similarity with the aggregate (None as for ``distance``, or when either
       is zero).
     :param verdict: what the reducer did with it (one of `VERDICTS`).
+    :param scale: the smallest factor CenteredClip kept of any of its parts (1: untouched, 0:
+      dropped).
     :param mode: the averaging mode, "gradient" or "diloco".
     :param time: wall-clock time (unix seconds) the round was reduced; for logs, not for judgement.
     """
@@ -52,6 +54,7 @@ class Observation:
     distance: float | None
     cosine: float | None
     verdict: Verdict
+    scale: float = 1.0
     mode: str = "gradient"
     time: float = 0.0
 
@@ -76,7 +79,7 @@ class Observation:
         return cls(**values)
 
 
-_FLOAT_FIELDS = frozenset({"declared_samples", "accepted_weight", "norm", "distance", "cosine", "time"})
+_FLOAT_FIELDS = frozenset({"declared_samples", "accepted_weight", "norm", "distance", "cosine", "scale", "time"})
 
 
 def _encode_float(value: float) -> float | str:

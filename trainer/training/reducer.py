@@ -1,0 +1,254 @@
+"""The trusted reducer inside hivemind: the pool's aux peer combines every round with `robust`.
+
+With `TrainConfig.robust_aggregation` on, trainers average gradients in hivemind's averaging
+*client* mode (they send their whole tensors and reduce nothing) and the aux peer, the only peer
+with a share of the vector, reduces every part of it (see `trainer.training.robust` for why). Here:
+
+- `RobustPartReducer` keeps each sender's part instead of adding it to hivemind's running sum, and
+  combines them with `robust.aggregate_part` when the part is complete; at the end of the round it
+  writes one `Observation` per sender to the `ObservationLog`.
+- `ReducerSpec` says who this averager is: the reducer (aux peer: robust combination, admission,
+  observations) or a sender (trainer: refuses a round in which any peer but a trusted reducer
+  was given a part to reduce, so a peer posing as a reducer cannot return a poisoned slice).
+- `RobustAveragerMixin` installs the matching `AllReduceRunner` in the averager's own process:
+  hivemind runs each averager in a forked child and builds its runner there, so the spec travels
+  with the fork and nothing in the parent process is patched.
+- `Admission` carries the allow-list from the parent (where the pool's feed reads the chain) into
+  that child through shared memory, refreshed by the aux peer's loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from hivemind.averaging.allreduce import AllreduceException, AllReduceRunner
+from hivemind.averaging.partition import TensorPartReducer
+
+from trainer.training.observations import Observation, ObservationLog
+from trainer.training.robust import RobustConfig, SenderTally, aggregate_part
+
+log = logging.getLogger(__name__)
+
+# @dev Bytes of shared memory for the allow-list: about 1,200 base58 peer ids of 52 characters.
+ADMISSION_BYTES = 65536
+
+AllowList = Callable[[], Collection[str]]
+
+
+class Admission:
+    """The allow-list, written by the parent process and read by the averager's forked child.
+
+    ``publish`` stores the current set; ``admitted`` returns it (None until the first publish:
+    the reducer then admits nobody, so a pool reducer never runs open by mistake).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = mp.Array(ctypes.c_char, ADMISSION_BYTES)
+        self._length = mp.Value(ctypes.c_int64, -1)
+
+    def publish(self, peers: Collection[str]) -> None:
+        data = "\n".join(sorted(peers)).encode()
+        if len(data) > ADMISSION_BYTES:
+            raise ValueError(f"allow-list of {len(peers)} peers exceeds {ADMISSION_BYTES} bytes; raise ADMISSION_BYTES")
+        with self._length.get_lock():
+            self._buffer[: len(data)] = data
+            self._length.value = len(data)
+
+    def admitted(self) -> frozenset[str] | None:
+        with self._length.get_lock():
+            length = self._length.value
+            if length < 0:
+                return None
+            data = bytes(self._buffer[:length])
+        return frozenset(data.decode().split("\n")) if data else frozenset()
+
+
+@dataclass
+class ReducerSpec:
+    """How an averager takes part in robust rounds (created before hivemind forks it).
+
+    :param role: "reducer" (the aux peer) or "sender" (a trainer).
+    :param reducers: peer ids allowed to reduce; a sender refuses a round that gives any other
+      peer a part (None: any peer, for a swarm without a designated reducer).
+    :param admission: the allow-list (reducer only; None: every sender is admitted).
+    :param log_path: where the reducer appends its observations (None: nowhere).
+    :param mode: the averaging mode, written into every observation.
+    """
+
+    role: str
+    config: RobustConfig = field(default_factory=RobustConfig)
+    reducers: frozenset[str] | None = None
+    admission: Admission | None = None
+    log_path: str | None = None
+    mode: str = "gradient"
+    # the epoch the aux peer is closing; its loop updates it, the child stamps observations with it
+    epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+    rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+
+
+class _PartCollector:
+    """Stands where hivemind keeps its running sum of a part: keeps each sender's part instead, and
+    returns the robust combination when hivemind divides by the total weight."""
+
+    def __init__(self, reducer: RobustPartReducer) -> None:
+        self.reducer = reducer
+        self.parts: dict[int, tuple[torch.Tensor, float]] = {}
+
+    def add_(self, tensor: torch.Tensor, alpha: float = 1.0) -> _PartCollector:
+        self.parts[self.reducer.sender_of(tensor)] = (tensor, float(alpha))
+        return self
+
+    def div_(self, _total: float) -> torch.Tensor:
+        return self.reducer.combine(self.parts)
+
+
+class RobustPartReducer(TensorPartReducer):
+    """hivemind's part reducer with its weighted sum replaced by `robust.aggregate_part`.
+
+    hivemind's own control flow (waiting for every sender's part, senders that fail mid-round) is
+    kept; only the arithmetic differs. A sender dropped in one part is dropped for the rest of the
+    round. `on_round(tallies)` is called once, when the round ends (completed or not).
+    """
+
+    def __init__(
+        self,
+        part_shapes: Any,
+        num_senders: int,
+        *,
+        admitted: list[bool],
+        config: RobustConfig,
+        on_round: Callable[[list[SenderTally]], None],
+    ) -> None:
+        self.admitted, self.robust_config, self.on_round = admitted, config, on_round
+        self.tallies = [SenderTally() for _ in range(num_senders)]
+        self._senders_by_tensor: dict[int, int] = {}
+        self._reported = False
+        super().__init__(part_shapes, num_senders)
+
+    def reset_accumulators(self) -> None:
+        super().reset_accumulators()
+        if not self.finished.is_set():
+            self.accumulator = _PartCollector(self)
+
+    def sender_of(self, tensor: torch.Tensor) -> int:
+        return self._senders_by_tensor.pop(id(tensor))
+
+    async def accumulate_part(
+        self, sender_index: int, part_index: int, tensor_part: torch.Tensor, weight: float = 1.0
+    ) -> torch.Tensor:
+        # the collector learns the sender from the tensor object hivemind hands it
+        self._senders_by_tensor[id(tensor_part)] = sender_index
+        try:
+            return await super().accumulate_part(sender_index, part_index, tensor_part, weight)
+        finally:
+            self._senders_by_tensor.pop(id(tensor_part), None)
+
+    def combine(self, received: dict[int, tuple[torch.Tensor, float]]) -> torch.Tensor:
+        parts: list[torch.Tensor | None] = [None] * self.num_senders
+        declared = [0.0] * self.num_senders
+        for sender, (tensor, weight) in received.items():
+            declared[sender] = weight
+            self.tallies[sender].declared = max(self.tallies[sender].declared, weight)
+            if self.tallies[sender].verdict not in ("dropped_nonfinite", "dropped_norm"):
+                parts[sender] = tensor
+        result = aggregate_part(parts, declared, self.robust_config, self.admitted)
+        for sender, (tensor, _weight) in received.items():
+            self.tallies[sender].add(
+                tensor, result.aggregate, result.verdicts[sender], result.weights[sender], result.scales[sender]
+            )
+        return result.aggregate
+
+    def finalize(self) -> None:
+        super().finalize()
+        if not self._reported and any(tally.parts for tally in self.tallies):
+            self._reported = True
+            self.on_round(self.tallies)
+
+
+def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
+    """An `AllReduceRunner` class bound to ``spec`` (hivemind builds runners from a class)."""
+
+    class RobustAllReduceRunner(AllReduceRunner):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if spec.reducers is not None:
+                for peer, fraction in zip(self.ordered_peer_ids, self.peer_fractions, strict=True):
+                    if fraction > 0 and peer.to_base58() not in spec.reducers:
+                        self.finalize(cancel=True)
+                        raise AllreduceException(f"{peer} would reduce a part but is not a trusted reducer")
+            if spec.role != "reducer":
+                return
+            senders = [peer.to_base58() for peer in self.sender_peer_ids]
+            if spec.admission is None:
+                admitted = [True] * len(senders)
+            else:
+                allowed = spec.admission.admitted() or frozenset()
+                admitted = [peer in allowed for peer in senders]
+            epoch = int(spec.epoch.value)
+            logbook = ObservationLog(spec.log_path) if spec.log_path else None
+
+            def on_round(tallies: list[SenderTally]) -> None:
+                with spec.rounds.get_lock():
+                    spec.rounds.value += 1
+                if logbook is None:
+                    return
+                now = time.time()
+                logbook.append(
+                    Observation(
+                        epoch=epoch,
+                        peer_id=peer,
+                        declared_samples=tally.declared,
+                        accepted_weight=tally.accepted,
+                        norm=tally.norm,
+                        distance=tally.distance,
+                        cosine=tally.cosine,
+                        verdict=tally.verdict,  # type: ignore[arg-type]
+                        scale=tally.scale,
+                        mode=spec.mode,
+                        time=now,
+                    )
+                    for peer, tally in zip(senders, tallies, strict=True)
+                    if tally.parts
+                )
+
+            previous = self.tensor_part_reducer
+            previous.num_parts = 0  # it never runs: keep it from logging "received 0% of input tensors"
+            previous.finalize()
+            self.tensor_part_reducer = RobustPartReducer(
+                tuple(part.shape for part in self.parts_for_local_averaging),
+                len(self.sender_peer_ids),
+                admitted=admitted,
+                config=spec.config,
+                on_round=on_round,
+            )
+
+    return RobustAllReduceRunner
+
+
+class RobustAveragerMixin:
+    """Put before a hivemind averager class: ``robust=ReducerSpec(...)`` makes its rounds robust.
+
+    A sender's averager joins rounds in averaging client mode (its DHT stays a full node, so it
+    still serves and downloads state).
+    """
+
+    def __init__(self, *args: Any, robust: ReducerSpec | None = None, **kwargs: Any) -> None:
+        self.robust = robust
+        if robust is not None and robust.role == "sender":
+            kwargs["client_mode"] = True
+        super().__init__(*args, **kwargs)
+
+    def run(self) -> None:
+        if self.robust is not None:
+            # this is the averager's own (forked) process: the patch reaches no other averager
+            import hivemind.averaging.averager as averager_module
+
+            averager_module.AllReduceRunner = make_runner(self.robust)
+        super().run()  # type: ignore[misc]
