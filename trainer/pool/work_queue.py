@@ -28,8 +28,9 @@ claims what the cap allows *now* and carries the rest honestly:
   allowance and the rest of its tokens is dropped (recorded in the receipt's ``dropped`` and
   logged): the auditor matches a claim to whole epoch ranges, so one epoch's work is never split
   across two work keys, and a claim is never larger than the work it names;
-- at most `MAX_CARRY_EPOCHS` epochs are carried; older ones are dropped with a log line (the
-  auditor only sees a peer's last 16 epochs, so older claims could not be checked anyway).
+- at most `MAX_CARRY_EPOCHS` epochs are carried; older ones are dropped with a log line (a node
+  that trains faster than its cap falls further behind every epoch: without a bound its backlog,
+  and the age of the work it claims, would grow without end).
 
 A node that trains at T tokens/s above the cap C is thus paid C tokens/s, the most the contract
 allows, and the receipts file says how many tokens went unpaid.
@@ -54,8 +55,8 @@ log = logging.getLogger("trainer")
 
 Status = Literal["pending", "sent", "confirmed", "rejected", "dropped"]
 
-# @dev Epochs of work carried to later claims at most; older carried epochs are dropped. Below the
-#      16 recent epochs of a progress record, so the aux peer can still match every claim.
+# @dev Epochs of work carried to later claims at most; older carried epochs are dropped (a node
+#      above its work-rate cap would otherwise carry an ever-growing backlog).
 MAX_CARRY_EPOCHS = 8
 # @dev The ABI of the default validation contract's public rate (any other contract: cap unknown).
 _RATE_ABI = [
