@@ -208,6 +208,18 @@ def test_claims_for_rounds_whose_contributions_were_dropped_are_hard(tmp_path):
     assert decision.verdict == "hard" and decision.verified == 0
 
 
+def test_contributions_the_clip_all_but_removed_are_not_credited(tmp_path):
+    """A flipped or noisy gradient lands far outside CenteredClip's radius: it is kept at a small
+    scale, i.e. it did not reach the model, and claims for it are backed by nothing."""
+    records, _ = _honest(1, 3)
+    rounds = {e: [Observation(e, PEER, HONEST, HONEST, 1.0, 9.0, -1.0, "clipped", scale=0.02)] for e in range(1, 4)}
+    rounds[3] = [Observation(3, PEER, HONEST, HONEST, 1.0, 0.4, 0.9, "clipped", scale=0.6)]
+    store = _store(tmp_path, records, rounds)
+    assert _judge(store, _claim(3, 3, HONEST * SEQ)).verdict == "accept"
+    decision = _judge(store, _claim(1, 2, 2 * HONEST * SEQ))
+    assert decision.verdict != "accept" and decision.verified == 0
+
+
 def test_an_honest_peer_cut_off_from_the_reducer_is_never_hard(tmp_path):
     """It contributed, then trained alone for several rounds and claims them: the swarm never got
     that work, so the claim's reward is withheld, but nothing shows it lied: no slash."""

@@ -7,7 +7,8 @@ the pool's trusted reducer accepted from that peer in those epochs (its observat
 with what the claimant says about itself:
 
 - verified: the samples of the peer's contributions in the range that reached the model (the
-  reducer neither dropped them as non-finite or absurd nor refused the sender), at most a whole
+  reducer neither dropped them as non-finite or absurd, nor refused the sender, nor kept less than
+  `MIN_SCALE` of them in CenteredClip: noise and flipped signs), at most a whole
   epoch's target batch per round, times the run's ``seq_len``. A contribution counts with the
   samples its sender declared: the reducer caps the *weight* of a declaration above the round's
   median, but a faster honest peer really did more work, and the node's throughput is bounded on

@@ -43,6 +43,10 @@ RECORDS_FILE = "records.jsonl"
 #      counts as evidence that it did no work for the swarm then. Shorter gaps are a missed round
 #      (a matchmaking timeout): they are treated like epochs the aux peer did not observe.
 SILENT_ROUNDS = 3
+# @dev A contribution CenteredClip kept less than this fraction of (it sat more than ten times
+#      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
+#      samples are not credited. Honest contributions sit inside the radius (scale 1) or near it.
+MIN_SCALE = 0.1
 # @dev Longest epoch range searched for a claim's work key (first epoch at most this far below the
 #      last). `trainer join` claims far shorter ranges; a longer one is left unmatched (no action).
 MAX_RANGE_EPOCHS = 4096
@@ -52,7 +56,8 @@ MAX_RANGE_EPOCHS = 4096
 class _Seen:
     verdict: str
     samples: float
-    """Samples the sender declared, if its contribution reached the model (else 0)."""
+    """Samples the sender declared, if its contribution reached the model (else 0): not dropped,
+    and not scaled below `MIN_SCALE` by CenteredClip."""
     weight: float
     """The weight the reducer gave it (declarations above the round's median are capped)."""
 
@@ -174,7 +179,7 @@ class EvidenceStore:
         rounds: set[int] = set()
         for obs in self.observations:
             rounds.add(obs.epoch)
-            used = obs.verdict not in DROPPED and math.isfinite(obs.declared_samples)
+            used = obs.verdict not in DROPPED and math.isfinite(obs.declared_samples) and obs.scale >= MIN_SCALE
             seen[obs.peer_id][obs.epoch].append(
                 _Seen(obs.verdict, max(0.0, obs.declared_samples) if used else 0.0, max(0.0, obs.accepted_weight))
             )
