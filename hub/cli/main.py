@@ -43,7 +43,8 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "admin": ("hub.cli.admin", "app", "Admins: roles, treasury, sweep slashed INJ."),
     "pool": ("hub.cli.pool", "app", "Pools: create, start, end, invite, eject, top up, refund, show."),
     "rewards": ("hub.cli.rewards", "app", "Rewards per work key (locked / claimable / claimed), and claims."),
-    "dashboard": ("hub.cli.dashboard", "app", "Serve a web page of providers, nodes, pools, progress and rewards."),
+    "app": ("hub.cli.dashboard", "app", "Serve the web app: live overview, every action signed by your wallet."),
+    "dashboard": ("hub.cli.dashboard", "app", "The same as `hub app`."),
 }
 
 

@@ -1,60 +1,17 @@
-"""`hub dashboard` in a real headless Chromium against the real local chain: the page shows the
-providers, nodes, pools, training progress and rewards that the chain holds, and refreshes."""
+"""The app's overview in a real headless Chromium against the real local chain: the page shows the
+providers, nodes, pools, training progress and rewards that the chain holds, and follows new blocks
+without a reload; `hub app` and its alias `hub dashboard` as typed."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from hub.client import make_work_key
-from hub.dashboard.server import make_server
 from hub.metadata import publish_metadata
+from tests.app.page import AppPage
 from tests.hub.helpers import INJ, hub_executable, run_hub, wait_for_next_block_second
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def served(world):
-    server = make_server(world.client(), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _rows(driver, table: str) -> list[list[str]]:
@@ -66,16 +23,10 @@ def _rows(driver, table: str) -> list[list[str]]:
 
 
 def _wait_for(driver, predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"the page never showed it; error line: {driver.find_element('id', 'error').text!r}")
+    return AppPage(driver, "", timeout).wait(predicate, "it")
 
 
-def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
+def test_overview_shows_the_chain_and_follows_new_blocks(world, served, browser, tmp_path: Path):
     provider = world.actor("d-provider")
     node = world.actor("d-node", fund_wei=INJ)
     creator = world.actor("d-creator")
@@ -113,21 +64,22 @@ def test_dashboard_shows_the_chain(world, served, browser, tmp_path: Path):
     _wait_for(browser, lambda: {r[0]: r for r in _rows(browser, "pools")}[f"#{pool_id}"][1] == "completed")
 
 
-def test_dashboard_command_refuses_a_busy_port(world):
+def test_app_command_refuses_a_busy_port(world):
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_hub("dashboard", "--port", port, ok=False)
+        result = run_hub("app", "--port", port, ok=False)
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
-def test_dashboard_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world):
-    """`hub dashboard --port 0` in a subprocess: it prints its address, the page and the snapshot
-    answer, and SIGINT (Ctrl-C) stops it with exit status 0."""
+@pytest.mark.parametrize("command", ["app", "dashboard"])
+def test_app_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world, command):
+    """`hub app --port 0` (and its alias `hub dashboard`) in a subprocess: it prints its address, the
+    page, its script and the snapshot answer, and SIGINT (Ctrl-C) stops it with exit status 0."""
     import json
     import os
     import signal
@@ -135,7 +87,7 @@ def test_dashboard_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world):
     import urllib.request
 
     process = subprocess.Popen(
-        [hub_executable(), "dashboard", "--port", "0"],
+        [hub_executable(), command, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -144,11 +96,13 @@ def test_dashboard_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world):
     try:
         # the first line is printed once the server is bound: reading it is the wait
         first = process.stdout.readline()
-        assert "dashboard for chain 777 at http://127.0.0.1:" in first, (first, process.stderr.read())
+        assert "app for chain 777 at http://127.0.0.1:" in first, (first, process.stderr.read())
         url = first.split(" at ", 1)[1].split()[0]
         with urllib.request.urlopen(url, timeout=30) as page:
             assert page.status == 200
             assert "<html" in page.read().decode().lower()
+        with urllib.request.urlopen(url + "static/app.js", timeout=30) as script:
+            assert b"eth_sendTransaction" in script.read()
         with urllib.request.urlopen(url + "api/snapshot", timeout=60) as api:
             snapshot = json.loads(api.read())
         assert snapshot["chain"]["chain_id"] == 777

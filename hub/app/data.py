@@ -1,0 +1,225 @@
+"""What the page shows, read from the chain through the client: the network snapshot, one
+account's own view, the wallet's network settings and a sent transaction's state. JSON-ready; amounts
+in wei as decimal strings (JSON numbers lose precision)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.client import HubClient
+
+
+def snapshot(client: HubClient) -> dict[str, Any]:
+    """Providers with their stakes and nodes, pools with budgets and training progress, and every
+    provider's rewards by state. Amounts in wei (as decimal strings: JSON numbers lose precision)."""
+    now = client.now()
+    providers = _providers(client)
+    pools = []
+    rewards: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for pool in client.pool.list():
+        budget = client.rewards.budget(pool.pool_id)
+        submissions = client.rewards.work_submitted(pool.pool_id)
+        progress, by_node, total = [], defaultdict(int), 0
+        for event in sorted(submissions, key=lambda e: e.block_number):
+            total += event.units
+            by_node[event.node] += event.units
+            progress.append({"time": event.unlocks_at - budget.challenge_window - 1, "units": total})
+            work = client.rewards.work(
+                pool.pool_id, event.node, event.work_key, now=now, reward_per_unit=budget.reward_per_unit
+            )
+            rewards[(event.provider, pool.pool_id)][work.state.value] += work.reward
+        pools.append(
+            {
+                **pool.model_dump(mode="json"),
+                "budget": _amounts(budget.model_dump(mode="json")),
+                "submissions": len(submissions),
+                "units": total,
+                "units_by_node": dict(by_node),
+                "progress": progress,
+            }
+        )
+    return {
+        "chain": {
+            "chain_id": client.chain_id,
+            "block": client.block_number(),
+            "time": now,
+            "hub": client.hub.address,
+            "treasury": client.hub.treasury(),
+            "min_stake_per_compute_unit": str(client.hub.min_stake_per_compute_unit()),
+            "slashed_pending": str(client.stake.slashed_pending()),
+        },
+        "providers": providers,
+        "pools": pools,
+        "rewards": [
+            {"provider": provider, "pool_id": pool_id, **{state: str(amount) for state, amount in states.items()}}
+            for (provider, pool_id), states in sorted(rewards.items())
+        ],
+        "invalidations": _invalidations(client),
+    }
+
+
+def _invalidations(client: HubClient) -> list[dict[str, Any]]:
+    """Invalidated work, newest first: the on-chain record of validators' and aux peers' audits."""
+    from hub.client.base import hex32
+
+    return [
+        {
+            "pool_id": e["args"]["poolId"],
+            "node": e["args"]["node"],
+            "work_key": hex32(e["args"]["workKey"]),
+            "units": e["args"]["units"],
+            "reward": str(e["args"]["reward"]),
+            "hard": e["args"]["hard"],
+            "block_number": e["blockNumber"],
+        }
+        for e in reversed(list(client.rewards._logs("WorkInvalidated")))
+    ]
+
+
+def _providers(client: HubClient) -> list[dict[str, Any]]:
+    out = []
+    for record in client.registry.providers():
+        address = record.address
+        stake = client.stake.info(address)
+        nodes = [
+            {**node.model_dump(mode="json"), "pool_id": client.pool.active_pool_of(node.address)}
+            for node in client.registry.nodes_of(address)
+        ]
+        out.append(
+            {
+                **record.model_dump(mode="json"),
+                "stake": str(stake.stake),
+                "unbonding": str(stake.unbonding),
+                "withdrawable": str(stake.withdrawable),
+                "nodes": nodes,
+            }
+        )
+    return out
+
+
+def _amounts(record: dict[str, Any]) -> dict[str, Any]:
+    money = {"funded", "refunded", "available", "committed", "paid", "reward_per_unit"}
+    return {k: str(v) if k in money else v for k, v in record.items()}
+
+
+def account(client: HubClient, address: str) -> dict[str, Any]:
+    """The connected account: balance, roles, provider record, stake with its unbonds, its nodes with
+    their pools, work and rewards, and the pools it created or manages."""
+    from hub.inputs import parse_address
+
+    address = parse_address(address, what="account")
+    now = client.now()
+    record = client.registry.provider(address)
+    stake = client.stake.info(address)
+    works = client.rewards.rewards_of(address) if record.registered or record.node_count else []
+    by_pool: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_node: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for work in works:
+        by_pool[work.pool_id][work.state.value] += work.reward
+        if work.node:
+            by_node[work.node]["units"] += work.units
+            by_node[work.node][work.state.value] += work.reward
+    nodes = (
+        [
+            {
+                **node.model_dump(mode="json"),
+                "pool_id": client.pool.active_pool_of(node.address),
+                "balance": str(client.balance(node.address)),
+                "units": by_node[node.address].get("units", 0),
+                "rewards": {k: str(v) for k, v in by_node[node.address].items() if k != "units"},
+            }
+            for node in client.registry.nodes_of(address)
+        ]
+        if record.registered or record.node_count
+        else []
+    )
+    pools = [
+        {
+            **pool.model_dump(mode="json"),
+            "budget": _amounts(client.rewards.budget(pool.pool_id).model_dump(mode="json")),
+        }
+        for pool in client.pool.list()
+        if address in (pool.creator, pool.manager)
+    ]
+    return {
+        "address": address,
+        "time": now,
+        "balance": str(client.balance(address)),
+        "roles": client.hub.roles_of(address),
+        "provider": record.model_dump(mode="json"),
+        "stake": str(stake.stake),
+        "unbonding": str(stake.unbonding),
+        "withdrawable": str(stake.withdrawable),
+        "unbonds": [{"amount": str(u.amount), "maturity": u.maturity} for u in stake.pending],
+        "minimum_stake": str(client.hub.minimum_stake(address)) if record.registered else "0",
+        "nodes": nodes,
+        "rewards": [
+            {"pool_id": pool_id, **{state: str(amount) for state, amount in states.items()}}
+            for pool_id, states in sorted(by_pool.items())
+        ],
+        "pools": pools,
+    }
+
+
+def wallet_network(client: HubClient, rpc_url: str | None) -> dict[str, Any]:
+    """What the page gives `wallet_addEthereumChain` (EIP-3085) for the chain this server reads."""
+    from hub.networks import BUILTIN_NETWORKS
+
+    known = next((n for n in BUILTIN_NETWORKS.values() if n.chain_id == client.chain_id), None)
+    name = {"local": "Injective local devnet"}.get(known.name, known.name) if known else f"chain {client.chain_id}"
+    params: dict[str, Any] = {
+        "chainId": hex(client.chain_id),
+        "chainName": name,
+        "nativeCurrency": {"name": "Injective", "symbol": "INJ", "decimals": 18},
+        "rpcUrls": [rpc_url or (known.rpc_url if known else "")],
+    }
+    if known and known.explorer_url:
+        params["blockExplorerUrls"] = [known.explorer_url]
+    return params
+
+
+def tx_status(client: HubClient, tx_hash: str) -> dict[str, Any]:
+    """pending (not mined yet), confirmed, or failed with the reason the CLI names for it; a
+    confirmed pool creation also carries the new pool id."""
+    from web3.exceptions import TransactionNotFound
+
+    from hub.inputs import parse_bytes32
+
+    tx_hash = "0x" + parse_bytes32(tx_hash, what="transaction hash").hex()
+    try:
+        receipt = client.retry(lambda: client.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return {"hash": tx_hash, "state": "pending"}
+    out: dict[str, Any] = {"hash": tx_hash, "block": int(receipt["blockNumber"])}
+    if receipt["status"] == 1:
+        out["state"] = "confirmed"
+        if receipt["to"] == client.pool.address:
+            from web3.logs import DISCARD
+
+            created = client.pool.contract.events.PoolCreated().process_receipt(receipt, errors=DISCARD)
+            if created:
+                out["pool_id"] = int(created[0]["args"]["poolId"])
+        return out
+    out["state"] = "failed"
+    out["reason"] = _failure(client, tx_hash, receipt)
+    return out
+
+
+def _failure(client: HubClient, tx_hash: str, receipt: Any) -> str:
+    from web3.exceptions import ContractLogicError
+
+    from hub.reverts import revert_error, revert_reason
+
+    tx = client.retry(lambda: client.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+    call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+    try:
+        client.w3.eth.call(call, block_identifier=int(receipt["blockNumber"]) - 1)  # type: ignore[arg-type]
+    except ContractLogicError as exc:
+        return str(revert_error("the transaction", revert_reason(exc.message or str(exc))))
+    except Exception:  # a node without history: the reason stays unknown
+        pass
+    if int(receipt["gasUsed"]) >= int(tx["gas"]):
+        return f"out of gas ({int(tx['gas']):,} gas)"
+    return "reverted on chain (the state changed after the estimate): check and try again"

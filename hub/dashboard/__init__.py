@@ -1,2 +1,0 @@
-"""`hub dashboard`: a local web page over the client (providers, stakes, nodes, pools, training
-progress, rewards), the seed's front end served by Python."""

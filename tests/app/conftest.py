@@ -1,0 +1,79 @@
+"""Fixtures for the web app tests: the hub tests' session chain and deployment, the app served over
+it, a headless Chromium with the test wallet injected, and helpers that wait for the page."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.app.wallet import TestWallet
+from tests.hub.conftest import *  # noqa: F403 (the session chain, deployment and isolated user dirs)
+from tests.hub.conftest import _isolated_user_dirs  # noqa: F401 (autouse; a star import skips it)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def served(world, tmp_path):
+    from hub.app.server import make_server
+
+    server = make_server(world.client(), "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def make_wallet(world):
+    """A test wallet for an account, injected into `driver`: make_wallet(driver, account)."""
+    from hub.devkeys import LOCAL_CHAIN_ID
+
+    made = []
+
+    def make(driver, account):
+        wallet = TestWallet(world.client().w3, account, LOCAL_CHAIN_ID)
+        wallet.install(driver)
+        made.append(wallet)
+        return wallet
+
+    try:
+        yield make
+    finally:
+        for wallet in made:
+            wallet.close()

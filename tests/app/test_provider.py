@@ -1,0 +1,73 @@
+"""The provider's work in the browser with its own wallet, against the real local chain: register
+with stake, add a node from the file `hub node attest` wrote, fund the node key, and claim the
+rewards of a pool the node worked in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.client import WorkState, make_work_key
+from hub.metadata import publish_metadata
+from tests.app.page import AppPage
+from tests.hub.helpers import INJ, wait_for_next_block_second
+
+
+def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_wallet, tmp_path: Path):
+    provider = world.actor("app-provider")
+    node = world.actor("app-node", fund_wei=0)
+    creator = world.actor("app-creator")
+    as_provider, as_node, as_creator, as_validator = (
+        world.client(a) for a in (provider, node, creator, world.validator)
+    )
+    # what `hub node attest --provider P --units 3 --out FILE` writes, made with the node key
+    attestation = as_node.hub.attest_node(provider.address, 3, "ipfs://app-node").model_dump_json(indent=2)
+    wallet = make_wallet(browser, provider.account)
+    page = AppPage(browser, served).open()
+    page.connect(provider.address)
+    page.tab("provider")
+
+    state, message = page.submit("register", stake="5")
+    assert state == "confirmed", message
+    record = as_provider.registry.provider(provider.address)
+    assert record.registered and as_provider.stake.stake_of(provider.address) == 5 * INJ
+    page.wait(lambda: page.attribute("body", "data-registered") == "true", "the provider registered")
+
+    state, message = page.submit("node_add", attestation=attestation)
+    assert state == "confirmed", message
+    added = as_provider.registry.node(node.address)
+    assert (added.provider, added.compute_units, added.validated) == (provider.address, 3, False)
+
+    state, message = page.submit("node_fund", node=node.address, amount="2")
+    assert state == "confirmed", message
+    assert as_node.balance() == 2 * INJ
+    page.wait(lambda: any(r[0] == node.address for r in page.rows("my-nodes")), "the node in 'your nodes'")
+
+    # the rest of the network does its part: a validator, a pool operator, the node training
+    as_validator.hub.validate_node(node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+    meta = tmp_path / "pool.json"
+    meta.write_text('{"run_id": "app-provider"}')
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=3
+    ).value
+    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
+    as_creator.pool.start(pool_id)
+    wait_for_next_block_second(as_node)
+    key = make_work_key(pool_id, "peer", 1)
+    as_node.pool.submit_work(pool_id, key, 2_000)
+    page.wait(
+        lambda: any(r[0] == node.address and r[3] == f"#{pool_id}" for r in page.rows("my-nodes")),
+        "the node's pool",
+    )
+    page.screenshot("provider")
+
+    # the claim button shows once the challenge window has passed on chain
+    balance = as_provider.balance()
+    state, message = page.click_action("claim", pool_id=str(pool_id))
+    assert state == "confirmed", message
+    assert as_provider.rewards.work(pool_id, node.address, key).state == WorkState.CLAIMED
+    assert len(wallet.sent) == 4  # register, add node, fund, claim: each signed once by the wallet
+    claim_tx = as_provider.w3.eth.get_transaction(wallet.sent[-1])
+    price = as_provider.w3.eth.get_transaction_receipt(wallet.sent[-1])["effectiveGasPrice"]
+    # Injective charges the whole gas limit the server priced
+    assert as_provider.balance() == balance + 2_000 * 10**9 - claim_tx["gas"] * price
