@@ -12,12 +12,16 @@
         the treasury bucket (slash); the compute pool may also slash (hard work invalidation).
         Withdrawals are pulled by the account itself and can never be blocked: there is no pause,
         and a slash that reaches the queue takes the newest (least matured) entries first, never
-        leaving holes. Slashed INJ goes only to the hub's treasury, via `sweepSlashed`. Spec: docs/SPEC.md 5
-        (calls, bounds) and 3.3 (slashing); Rules R1, R6, R11.
+        leaving holes. Slashed INJ goes only to the hub's treasury, via `sweepSlashed`. The
+        governance contract (set once by the hub's admin) can only delay a voter's next unbond
+        until the vote it cast ends, at most UNBONDING_PERIOD ahead (SPEC 12.3); it cannot touch
+        withdrawals. Spec: docs/SPEC.md 5 (calls, bounds), 3.3 (slashing) and 12.3 (vote locks);
+        Rules R1, R6, R11, R20.
 """
 
 from interfaces import IStakeManager
 from interfaces import IInjectiveAiHub
+from interfaces import IAccessControl
 from modules import common
 
 implements: IStakeManager
@@ -52,6 +56,14 @@ _unbonds: HashMap[address, HashMap[uint256, uint256]]
 # @dev Slashed INJ waiting to be swept to the treasury.
 slashedPending: public(uint256)
 
+# @dev The governance contract, allowed to lock a voter's stake until its vote ends. Set once by
+#      the hub's admin; zero until then (no locks).
+governance: public(address)
+
+# @dev Per account, the second from which its active stake may unbond again: the end of the
+#      latest vote it cast (SPEC 12.3). Withdrawals of what is already unbonding never check it.
+voteLockedUntil: public(HashMap[address, uint256])
+
 
 @deploy
 def __init__(hub: address, unbonding_period: uint256):
@@ -79,6 +91,39 @@ def wire(computePool_: address):
     common._wire_once(self.computePool, "StakeManager: already wired")
     assert computePool_ != empty(address), "StakeManager: zero address"
     self.computePool = computePool_
+
+
+@external
+def setGovernance(governance_: address):
+    """
+    @notice Record the governance contract, which may lock voters' stake until their votes end.
+            Once, by an account holding the hub's DEFAULT_ADMIN role (SPEC 12.3).
+    @param governance_ The Governance contract.
+    """
+    assert staticcall IAccessControl(HUB).hasRole(empty(bytes32), msg.sender), "StakeManager: caller is not the hub admin"
+    common._wire_once(self.governance, "StakeManager: governance already set")
+    assert governance_.is_contract, "StakeManager: governance is not a contract"
+    self.governance = governance_
+    log IStakeManager.GovernanceSet(governance=governance_)
+
+
+# ---------------------------------------------------------------------------------------------
+# Governance: vote locks
+# ---------------------------------------------------------------------------------------------
+
+@external
+def lockForVote(account: address, until: uint256):
+    """
+    @notice Keep `account`'s active stake from unbonding until `until` (the end of a vote it cast).
+            Governance only; a lock only ever extends, and never beyond UNBONDING_PERIOD from now.
+    @param account The voter.
+    @param until The end of the vote, at most now + UNBONDING_PERIOD.
+    """
+    common._only(self.governance, "StakeManager: caller is not governance")
+    assert until <= block.timestamp + UNBONDING_PERIOD, "StakeManager: vote lock beyond the unbonding period"
+    if until > self.voteLockedUntil[account]:
+        self.voteLockedUntil[account] = until
+        log IStakeManager.VoteLocked(account=account, until=until)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +157,8 @@ def unbond(account: address, amount: uint256):
     """
     common._only(HUB, _NOT_HUB)
     assert amount > 0, "StakeManager: zero amount"
+    # stake that voted stays active until the vote ends, so it cannot vote again elsewhere (SPEC 12.3)
+    assert self.voteLockedUntil[account] <= block.timestamp, "StakeManager: stake locked by a vote until it ends"
     word: uint256 = self._account[account]
     active: uint256 = self._stake(word)
     assert amount <= active, "StakeManager: amount exceeds stake"
