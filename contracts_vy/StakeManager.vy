@@ -16,7 +16,7 @@
         governance contract (set once by the hub's admin) can only delay a voter's next unbond
         until the vote it cast ends, at most UNBONDING_PERIOD ahead (SPEC 12.3); it cannot touch
         withdrawals. Spec: docs/SPEC.md 5 (calls, bounds), 3.3 (slashing) and 12.3 (vote locks);
-        Rules R1, R6, R11, R20.
+        Rules R1, R6, R11, R22.
 """
 
 from interfaces import IStakeManager
