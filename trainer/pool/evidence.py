@@ -1,18 +1,20 @@
 """What the aux peer knows about each peer's work, kept on its disk for as long as a claim may need it.
 
-Two append-only JSON-lines files in the aux peer's workdir, never rewritten or pruned (a claim can
+Append-only JSON-lines files in the aux peer's workdir, never rewritten or pruned (a claim can
 name an epoch range of any length, sent any time later, and is judged while its challenge window
 is open, so no age makes evidence useless; a line is a few dozen bytes per peer per epoch):
 
 - ``observations.jsonl``: what the pool's trusted reducer saw of each contribution in each
   averaging round (`trainer.training.observations`, written by the aux peer). This is the
   evidence claims are judged by: it does not depend on what the claimant says.
+- ``spot_checks.jsonl``: sampled contributions scored by the loss change they cause on held-out
+  data (`trainer.pool.spot_check`); a contribution that failed its check is not credited.
 - ``records.jsonl``: every (peer, epoch) the aux peer read in a signed DHT progress record whose
   node binding verifies (`trainer.pool.binding`), with the node it binds to. It maps a claim's node
   to its peers and its work key to an epoch range, and keeps the claimant's own statement for the
   decision log. DHT records hold 16 epochs and expire after an hour; this file keeps them all.
 
-Reading an `EvidenceStore` indexes both files once (`refresh`); the auditor refreshes it once per
+Reading an `EvidenceStore` indexes the files once (`refresh`); the auditor refreshes it once per
 pass.
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.pool.binding import bound_node
+from trainer.pool.spot_check import SPOT_CHECKS_FILE, SpotCheckLog
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import DROPPED, ObservationLog
 
@@ -57,7 +60,7 @@ class _Seen:
     verdict: str
     samples: float
     """Samples the sender declared, if its contribution reached the model (else 0): not dropped,
-    and not scaled below `MIN_SCALE` by CenteredClip."""
+    not scaled below `MIN_SCALE` by CenteredClip, and not failed by a spot check."""
     weight: float
     """The weight the reducer gave it (declarations above the round's median are capped)."""
 
@@ -111,6 +114,7 @@ class EvidenceStore:
         self.directory = Path(directory)
         self.chain_id, self.pool_id = chain_id, pool_id
         self.observations = ObservationLog(self.directory / OBSERVATIONS_FILE)
+        self.spot_checks = SpotCheckLog(self.directory / SPOT_CHECKS_FILE)
         self.records_path = self.directory / RECORDS_FILE
         self._nodes: dict[str, str] = {}  # peer id -> node address (checksummed)
         # the admission feed reads the bindings from the reducer's thread while the audit adds to them
@@ -174,12 +178,18 @@ class EvidenceStore:
     # -- the reducer's observations
 
     def refresh(self) -> None:
-        """Index the observation log as it is now."""
+        """Index the observation log and the spot checks as they are now."""
         seen: dict[str, dict[int, list[_Seen]]] = defaultdict(lambda: defaultdict(list))
         rounds: set[int] = set()
+        failed = {(check.epoch, check.peer_id) for check in self.spot_checks.read() if not check.passed}
         for obs in self.observations:
             rounds.add(obs.epoch)
-            used = obs.verdict not in DROPPED and math.isfinite(obs.declared_samples) and obs.scale >= MIN_SCALE
+            used = (
+                obs.verdict not in DROPPED
+                and math.isfinite(obs.declared_samples)
+                and obs.scale >= MIN_SCALE
+                and (obs.epoch, obs.peer_id) not in failed
+            )
             seen[obs.peer_id][obs.epoch].append(
                 _Seen(obs.verdict, max(0.0, obs.declared_samples) if used else 0.0, max(0.0, obs.accepted_weight))
             )
