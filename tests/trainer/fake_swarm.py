@@ -287,6 +287,7 @@ def make_peer(
     fail_at_epoch: int | None = None,
     discard_at_steps: frozenset[int] = frozenset(),
     slow_steps: dict[int, float] | None = None,
+    guard: Any = None,
 ) -> Peer:
     """A peer of run "fake" over ``world``; ``resume`` starts it from ``checkpoints.latest``."""
     config = TrainConfig(
@@ -319,5 +320,6 @@ def make_peer(
         resumed_from=epoch if resume else None,
         fail_at_epoch=fail_at_epoch,
         crash=crash,
+        guard=guard,
     )
     return Peer(loop, swarm, learner, checkpoints, metrics_path)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ def run_aux(
     config: TrainConfig,
     stop_event: threading.Event | None = None,
     on_tick: Callable[[Any], None] | None = None,
+    allow: Callable[[], Collection[str]] | None = None,
 ) -> AuxSummary:
     """Run an auxiliary peer until ``stop_event`` is set or the swarm reaches ``max_epochs``.
 
@@ -45,6 +46,11 @@ def run_aux(
     compression) from the DHT when the run already exists. ``on_tick(dht)`` is called once per
     refresh with the aux peer's DHT (the pool audit reads progress records through it); an
     exception it raises is logged, not fatal.
+
+    With ``config.robust_aggregation`` this peer is the swarm's trusted reducer
+    (`trainer.training.reducer`): ``allow()`` returns the peer ids admitted to averaging, read
+    once per refresh (None: every sender is admitted); ``config.observations_file`` receives what
+    it saw of every contribution.
     """
     import torch
 
@@ -56,6 +62,8 @@ def run_aux(
 
     if config.client_mode:
         raise SwarmError("an auxiliary peer cannot run in client mode", "drop --client-mode / --private for aux")
+    if config.robust_aggregation and not config.aux_assist:
+        raise SwarmError("robust aggregation needs the aux peer to reduce", "turn aux_assist back on")
     stop_event = stop_event or threading.Event()
     config = config.model_copy(update={"device": "cpu", "dtype": "fp32", "attention": "auto"})
     config.checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +109,13 @@ def run_aux(
             lora_targets=config.lora_targets,
             base_dir=config.checkpoint_dir / BASE_DIR,
         )
-        opt = build_optimizer(config, dht, trainable, auxiliary=True)
+        admission = None
+        if config.robust_aggregation and allow is not None:
+            from trainer.training.reducer import Admission
+
+            admission = Admission()
+            _publish(admission, allow)
+        opt = build_optimizer(config, dht, trainable, auxiliary=True, admission=admission)
         metrics.write("start", peer_id=identity.peer_id, maddrs=maddrs, role="aux")
 
         checkpoints: list[str] = []
@@ -113,6 +127,11 @@ def run_aux(
             swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
             if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
                 break
+            if admission is not None and allow is not None:
+                _publish(admission, allow)
+            if opt.robust is not None:
+                # the round this step may close is the one of the epoch the aux peer is in
+                opt.robust.epoch.value = opt.local_epoch
             if config.aux_assist:
                 opt.step()
             swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
@@ -163,6 +182,13 @@ def run_aux(
                     component.shutdown()
                 except Exception as exc:
                     log.debug("error while shutting down: %r", exc)
+
+
+def _publish(admission: Any, allow: Callable[[], Collection[str]]) -> None:
+    try:
+        admission.publish(allow())
+    except Exception as exc:  # the last published list stands: nobody new gets in meanwhile
+        log.error("could not refresh the averaging allow-list: %r", exc)
 
 
 def _report_swarm(dht: Any, config: TrainConfig, opt: Any, metrics: MetricsFile, saved_epoch: int) -> set[str]:

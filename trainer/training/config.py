@@ -92,6 +92,23 @@ class TrainConfig(BaseModel):
     """How long this peer's signed progress record stays in the DHT after its last update."""
     bandwidth_mbps: float | None = Field(None, gt=0)
 
+    # --- swarm integrity (trainer/README.md, "Swarm integrity") -----------------------------------
+    robust_aggregation: bool = False
+    """Trainers send gradients whole to the aux peer(s), which alone reduce them with CenteredClip,
+    norm and non-finite screens, capped weights and the pool's allow-list (`trainer.training.robust`).
+    Needs an aux peer in the swarm; every peer of the run must agree."""
+    trusted_reducers: list[str] = Field(default_factory=list)
+    """Peer ids of the aux peers allowed to reduce (robust aggregation): a trainer refuses a round
+    that gives any other peer a part to reduce. Empty: any reducer (tests, a swarm of one owner)."""
+    observations_file: Path | None = None
+    """Aux peer, robust aggregation: append one `Observation` per contribution per round here."""
+    epoch_quorum: int = Field(2, ge=1)
+    """The swarm's epoch is the highest that at least this many peers report (self included, once
+    the swarm has more than this many peers): one inflated report does not make everyone jump."""
+    model_guard: bool = True
+    """After every update, check the trainable weights are finite; if not, restore the last good
+    ones (a host copy of the trainable weights, taken after every good update)."""
+
     # --- optimisation ----------------------------------------------------------------------------
     lr: float = Field(1e-5, gt=0)
     warmup_steps: int = Field(500, ge=0)

@@ -32,6 +32,7 @@ Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoG
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import signal
@@ -40,7 +41,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hivemind
 import torch
@@ -52,11 +53,15 @@ from hivemind.compression import (
     Uniform8BitQuantization,
 )
 from hivemind.optim.grad_averager import GradientAverager
+from hivemind.optim.progress_tracker import GlobalTrainingProgress, ProgressTracker
 
 from trainer.errors import SwarmError
 from trainer.training.config import TrainConfig
 from trainer.training.identity import PeerIdentity
 from trainer.training.progress import make_validators
+
+if TYPE_CHECKING:
+    from trainer.training.reducer import Admission, ReducerSpec
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +199,26 @@ class PseudoGradientAverager(GradientAverager):
         self._anchor_batch_size = None
 
 
+class QuorumProgressTracker(ProgressTracker):
+    """hivemind's progress tracker, but the swarm's epoch needs a quorum (`guards.quorum_epoch`):
+    records above the highest epoch ``epoch_quorum`` peers reach are ignored, so one peer reporting
+    an inflated epoch makes nobody download state or jump epochs."""
+
+    def __init__(self, *args: Any, epoch_quorum: int = 2, **kwargs: Any) -> None:
+        self.epoch_quorum = epoch_quorum  # before hivemind starts the thread that reads it
+        self.ignored_records = 0
+        super().__init__(*args, **kwargs)
+
+    def _parse_swarm_progress_data(self, metadata: Any) -> GlobalTrainingProgress:
+        from trainer.training.guards import filter_progress
+
+        if isinstance(metadata, dict) and metadata:
+            kept, _bound = filter_progress(metadata, self.epoch_quorum)
+            self.ignored_records += len(metadata) - len(kept)
+            metadata = kept
+        return super()._parse_swarm_progress_data(metadata)
+
+
 class SwarmOptimizer(hivemind.Optimizer):
     """`hivemind.Optimizer` with bounded state downloads and a counter of them.
 
@@ -204,12 +229,34 @@ class SwarmOptimizer(hivemind.Optimizer):
       not thrown away.
     """
 
-    def __init__(self, *, load_state_attempts: int = 3, lenient_sync: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        load_state_attempts: int = 3,
+        lenient_sync: bool = False,
+        epoch_quorum: int = 2,
+        robust: ReducerSpec | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.load_state_attempts = load_state_attempts
         self.lenient_sync = lenient_sync
+        self.epoch_quorum = epoch_quorum
+        self.robust = robust
         self.state_downloads = 0
         self.failed_state_downloads = 0
         super().__init__(**kwargs)
+
+    def _make_progress_tracker(self, target_batch_size: int, **kwargs: Any) -> ProgressTracker:
+        return QuorumProgressTracker(
+            dht=self.dht,
+            prefix=self.run_id,
+            target_batch_size=target_batch_size,
+            client_mode=self.client_mode,
+            status_loglevel=self.status_loglevel,
+            start=True,
+            epoch_quorum=self.epoch_quorum,
+            **kwargs,
+        )
 
     def prepare_averaging(self) -> None:
         """Pre-schedule the next gradient all-reduce if the swarm's epoch is about to end.
@@ -360,8 +407,13 @@ def build_optimizer(
     auxiliary: bool = False,
     offload: bool = False,
     reuse_grad_buffers: bool = False,
+    admission: Admission | None = None,
 ) -> SwarmOptimizer:
     """The collaborative optimizer for ``params`` (the trainable parameters only).
+
+    With ``config.robust_aggregation`` a trainer's gradient averager only sends and the aux peer's
+    reduces robustly (`trainer.training.reducer`); ``admission`` is the aux peer's allow-list.
+    ``TRAINER_ATTACK`` (tests only) makes a trainer attack (`trainer.training.attacks`).
 
     gradient mode: AdamW (with clipping and warm-up/decay per collaborative epoch) over averaged
     gradients; ``offload`` keeps its fp32 state in host RAM, and with ``config.delay_updates`` the
@@ -390,13 +442,33 @@ def build_optimizer(
         def scheduler_factory(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
             return torch.optim.lr_scheduler.LambdaLR(opt, warmup_then_linear(config.warmup_steps, config.total_steps))
 
+    from trainer.training.attacks import attack_from_env, attack_optimizer, attacking_averager
+
+    attack = None if auxiliary else attack_from_env()
+    grad_averager: Any = attacking_averager(PseudoGradientAverager if diloco else Fp32GradientAverager, attack)
+    robust = None
+    if config.robust_aggregation:
+        from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+
+        robust = ReducerSpec(
+            role="reducer" if auxiliary else "sender",
+            reducers=frozenset(config.trusted_reducers) or None,
+            admission=admission,
+            log_path=str(config.observations_file) if auxiliary and config.observations_file else None,
+            mode=config.averaging,
+        )
+        robust_class = type(f"Robust{grad_averager.__name__}", (RobustAveragerMixin, grad_averager), {})
+        grad_averager = functools.partial(robust_class, robust=robust)
+
     # hivemind's averagers set SIGINT to "ignore" in this process before forking their own (and never
     # restore it): the first Ctrl+C would then do nothing. Put back whatever handler was there.
     sigint = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     opt = SwarmOptimizer(
-        grad_averager_factory=PseudoGradientAverager if diloco else Fp32GradientAverager,
+        grad_averager_factory=grad_averager,
         load_state_attempts=config.load_state_attempts,
         lenient_sync=diloco,
+        epoch_quorum=config.epoch_quorum,
+        robust=robust,
         dht=dht,
         run_id=config.run_id,
         target_batch_size=config.target_batch_size,
@@ -426,6 +498,7 @@ def build_optimizer(
     if opt.client_mode != dht.client_mode:  # the 1.1.12 pitfall this module exists to avoid
         opt.shutdown()
         raise SwarmError(f"optimizer client_mode={opt.client_mode} differs from the DHT's {dht.client_mode}")
+    attack_optimizer(opt, attack)
     return opt
 
 

@@ -163,6 +163,13 @@ class Learner(Protocol):
         """DiLoCo: one local optimizer step on the gradients; returns its compute seconds."""
 
 
+class ModelCheck(Protocol):
+    """`trainer.training.guards.ModelGuard`: True when the weights are finite (kept as the last good
+    ones), otherwise restores the last good weights and returns False."""
+
+    def check(self) -> bool: ...
+
+
 class Checkpoints(Protocol):
     def save(self, epoch: int, totals: dict[str, Any]) -> str:
         """Write a checkpoint of the current state at ``epoch``; return where it is."""
@@ -293,6 +300,7 @@ class TrainingLoop:
         resumed_from: int | None = None,
         fail_at_epoch: int | None = None,
         crash: Callable[[int], None] = kill_this_peer,
+        guard: ModelCheck | None = None,
     ) -> None:
         self.config, self.peer_id = config, peer_id
         self.swarm, self.learner, self.checkpoints = swarm, learner, checkpoints
@@ -300,6 +308,8 @@ class TrainingLoop:
         self.clock = clock or SystemClock()
         self.resumed_from = resumed_from
         self.fail_at_epoch, self.crash = fail_at_epoch, crash
+        self.guard = guard
+        self.guard_restores = 0
         self.diloco = config.averaging == "diloco"
 
     def _new_counters(self) -> _EpochCounters:
@@ -322,6 +332,7 @@ class TrainingLoop:
         self.display = ProgressDisplay(config.progress_bar, config.target_batch_size)
 
         self.counters = self._new_counters()
+        self._check_model("start")
         swarm.wait_for_view(timeout=5.0)
         if swarm.global_epoch > swarm.local_epoch:
             self._sync_with_swarm("joining a swarm that is ahead")
@@ -414,6 +425,10 @@ class TrainingLoop:
         swarm = self.swarm
         self.counters.max_peers = max(self.counters.max_peers, swarm.num_peers, 1)
         if swarm.state_downloads != downloads_before:
+            self._check_model("state download")
+        elif swarm.local_epoch > epoch_before:
+            self._check_model(f"update of epoch {epoch_before}")
+        if swarm.state_downloads != downloads_before:
             self.metrics.write(
                 "state_download",
                 from_epoch=epoch_before,
@@ -484,6 +499,7 @@ class TrainingLoop:
         before = swarm.local_epoch
         log.info("%s (local epoch %d, swarm epoch %d): downloading state", why, before, swarm.global_epoch)
         caught_up = swarm.load_state()
+        self._check_model("state download")
         self.metrics.write(
             "state_download",
             from_epoch=before,
@@ -513,10 +529,24 @@ class TrainingLoop:
         if swarm.global_epoch >= next_epoch:
             before = swarm.local_epoch
             caught_up = swarm.load_state()
+            self._check_model("state download")
             self.metrics.write(
                 "state_download", from_epoch=before, to_epoch=swarm.local_epoch, ok=caught_up, discarded_samples=0
             )
         self.counters = self._new_counters()
+
+    def _check_model(self, after: str) -> None:
+        """The model guard after anything that changed the weights (see `trainer.training.guards`)."""
+        if self.guard is None or self.guard.check():
+            return
+        self.guard_restores += 1
+        self.metrics.write("guard", epoch=self.swarm.local_epoch, after=after, action="restored last good weights")
+        log.warning(
+            "non-finite weights after %s at epoch %d: restored the last good weights (%d restores so far)",
+            after,
+            self.swarm.local_epoch,
+            self.guard_restores,
+        )
 
     def _maybe_log(self) -> None:
         now = self.clock.monotonic()
@@ -674,6 +704,12 @@ class TrainingSession:
             reuse_grad_buffers=self.reuse_grad_buffers,
         )
         self.learner = TorchLearner(self.model, plan, self.batches, self.scaler, inner, inner_schedule)
+        self.guard = None
+        if config.model_guard:
+            from trainer.training.guards import ModelGuard
+
+            opt = self.opt
+            self.guard = ModelGuard(self.trainable, lambda: [opt.opt] + ([inner] if inner is not None else []))
         self.checkpoints = CheckpointWriter(
             config, plan, self.model, self.opt, self.learner, peer_id=self.peer_id, run_settings=self.run_settings()
         )
@@ -728,6 +764,7 @@ class TrainingSession:
             ledger=self.ledger,
             resumed_from=self.resumed_from,
             fail_at_epoch=self.fail_at_epoch,
+            guard=self.guard,
         )
         return loop.run(on_epoch=on_epoch, stop_event=stop_event)
 
@@ -775,6 +812,7 @@ __all__ = [
     "EpochReport",
     "Learner",
     "MicroBatch",
+    "ModelCheck",
     "Swarm",
     "SystemClock",
     "TrainerError",

@@ -1,0 +1,104 @@
+"""Guards every peer keeps: a finite model after every update, and a swarm epoch that needs a quorum."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from tests.trainer.fake_swarm import ScriptedPeer, World, make_peer
+from trainer.training.guards import ModelGuard, filter_progress, quorum_epoch
+
+TARGET = 16
+
+
+class ScriptedGuard:
+    """The loop's `ModelCheck`: reports non-finite weights after the given checks (1-based)."""
+
+    def __init__(self, bad_checks: set[int]) -> None:
+        self.bad_checks, self.checks = bad_checks, 0
+
+    def check(self) -> bool:
+        self.checks += 1
+        return self.checks not in self.bad_checks
+
+
+def test_the_loop_checks_the_model_after_every_update_and_reports_each_restore(tmp_path: Path) -> None:
+    world = World(target=TARGET)
+    guard = ScriptedGuard(bad_checks={3})
+    peer = make_peer(world, tmp_path / "m.jsonl", max_epochs=4, guard=guard)
+    summary = peer.run()
+
+    assert guard.checks == 1 + 4, "once at the start, once after each epoch's update"
+    (event,) = peer.events("guard")
+    assert event["after"] == "update of epoch 1" and event["epoch"] == 2
+    assert summary.final_epoch == 4, "a restored peer trains on"
+
+
+def test_the_loop_checks_the_model_after_a_state_download(tmp_path: Path) -> None:
+    world = World(target=TARGET, others=[ScriptedPeer(rate=20.0)], global_epoch=5)
+    guard = ScriptedGuard(bad_checks={2})
+    peer = make_peer(world, tmp_path / "m.jsonl", max_epochs=7, guard=guard)
+    peer.run()
+
+    assert peer.events("guard")[0]["after"] == "state download"
+    assert peer.events("state_download")
+
+
+def test_model_guard_restores_the_last_good_weights_and_clears_non_finite_optimizer_state() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=0.1)
+    guard = ModelGuard(params, lambda: [opt])
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    assert guard.check()
+    good = [param.detach().clone() for param in params]
+
+    for param in params:
+        param.grad = torch.full_like(param, float("nan"))
+    opt.step()
+    assert not torch.isfinite(params[0]).all()
+    assert not guard.check()
+    assert all(torch.equal(param, saved) for param, saved in zip(params, good, strict=True))
+    assert all(torch.isfinite(value).all() for state in opt.state.values() for value in state.values())
+    assert guard.restores == 1
+
+    opt.zero_grad()
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()
+    assert guard.check() and torch.isfinite(params[0]).all(), "training goes on from the restored weights"
+
+
+def test_model_guard_restores_an_offloaded_optimizers_own_copy_of_the_weights() -> None:
+    params = [torch.nn.Parameter(torch.ones(3))]
+    master = [torch.nn.Parameter(torch.ones(3))]  # what hivemind's offloaded optimizer steps
+    opt = torch.optim.SGD(master, lr=1.0)
+    guard = ModelGuard(params, [opt])
+    assert guard.check()
+    with torch.no_grad():
+        master[0].fill_(float("nan"))
+        params[0].copy_(master[0])
+    assert not guard.check()
+    assert torch.equal(master[0].detach(), torch.ones(3)) and torch.equal(params[0].detach(), torch.ones(3))
+
+
+def test_quorum_epoch_ignores_one_inflated_report_but_follows_a_quorum() -> None:
+    assert quorum_epoch([5, 5, 5, 1005], quorum=2) == 5
+    assert quorum_epoch([4, 5, 5, 1005], quorum=2) == 5, "a straggler still sees the honest epoch"
+    assert quorum_epoch([5, 1005], quorum=2) == 1005, "two peers cannot outvote each other"
+    assert quorum_epoch([5, 6, 6], quorum=2) == 6
+    assert quorum_epoch([], quorum=2) is None
+
+
+def test_filter_progress_drops_records_above_the_quorum_epoch() -> None:
+    def entry(epoch):
+        return SimpleNamespace(value={"epoch": epoch, "samples_accumulated": 8})
+
+    metadata = {b"a": entry(3), b"b": entry(3), b"c": entry(2), b"liar": entry(1003)}
+    metadata[b"odd"] = SimpleNamespace(value=None)
+    kept, bound = filter_progress(metadata, quorum=2)
+    assert bound == 3
+    assert set(kept) == {b"a", b"b", b"c", b"odd"}

@@ -1,0 +1,124 @@
+"""Fault injection for tests, benchmarks and the demo: a trainer peer that attacks the swarm.
+
+With ``TRAINER_ATTACK=<kind>`` in its environment (like ``TRAINER_FAIL_AT_EPOCH``), a trainer peer
+behaves as one kind of attacker; nothing else changes. Never set it on a real peer. Kinds:
+
+- ``scale1e3``: sends its gradient (DiLoCo: pseudo-gradient) times 1000;
+- ``nan``: sends a gradient with a NaN in it;
+- ``noise``: sends Gaussian noise 100 times the norm of its gradient instead of the gradient;
+- ``signflip``: sends the negated gradient;
+- ``weight``: declares 1000 times the samples it accumulated (its weight in the average);
+- ``epoch``: reports an epoch 1000 ahead of its own in its progress records;
+- ``outsider``: trains honestly but is not a pool member (nothing differs inside the peer: the
+  pool's allow-list does not name it);
+- ``badstate``: serves NaN weights to any peer that downloads state from it, and declares the
+  highest state-sharing priority so that downloads go to it first.
+
+The ``liar`` of issue 16 (records for work not done) is the pool audit's (`trainer.pool`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from trainer.errors import TrainerError
+
+log = logging.getLogger("trainer")
+
+ATTACK_ENV = "TRAINER_ATTACK"
+GRADIENT_KINDS = ("scale1e3", "nan", "noise", "signflip")
+KINDS = (*GRADIENT_KINDS, "weight", "epoch", "outsider", "badstate")
+# @dev How far the inflating kinds inflate (a factor for samples, an offset for epochs).
+INFLATION = 1000
+
+
+def attack_from_env() -> str | None:
+    """The attack kind from ``TRAINER_ATTACK``, or None when unset; an unknown kind is an error."""
+    kind = os.environ.get(ATTACK_ENV, "").strip()
+    if not kind:
+        return None
+    if kind not in KINDS:
+        hint = f"use one of {', '.join(KINDS)}, or unset it"
+        raise TrainerError(f"{ATTACK_ENV}={kind!r} is not an attack kind", hint)
+    log.warning("%s=%s: this peer attacks the swarm (fault injection for tests)", ATTACK_ENV, kind)
+    return kind
+
+
+def corrupt_(tensors: Any, kind: str) -> None:
+    """Turn an honest contribution (a sequence of tensors, changed in place) into ``kind``'s."""
+    import torch
+
+    with torch.no_grad():
+        if kind == "noise":
+            norm = float(sum(float(tensor.float().square().sum()) for tensor in tensors)) ** 0.5
+            count = sum(tensor.numel() for tensor in tensors)
+            scale = INFLATION / 10 * max(norm, 1e-3) / max(count, 1) ** 0.5
+        for tensor in tensors:
+            if kind == "scale1e3":
+                tensor.mul_(INFLATION)
+            elif kind == "nan":
+                tensor.view(-1)[0] = float("nan")
+            elif kind == "noise":
+                tensor.copy_(torch.randn(tensor.shape) * scale)
+            elif kind == "signflip":
+                tensor.neg_()
+
+
+class GradientAttackMixin:
+    """Put before a hivemind gradient averager: corrupts what it sends, or inflates its weight."""
+
+    attack: str = ""
+
+    def load_accumulators_into_averager_(self) -> None:
+        super().load_accumulators_into_averager_()  # type: ignore[misc]
+        if self.attack in GRADIENT_KINDS:
+            with self.get_tensors() as tensors:  # type: ignore[attr-defined]
+                corrupt_(tensors, self.attack)
+
+    def step(self, weight: float | None = None, **kwargs: Any) -> Any:
+        if self.attack == "weight":
+            weight = INFLATION * (self.local_samples_accumulated if weight is None else weight)  # type: ignore[attr-defined]
+        return super().step(weight=weight, **kwargs)  # type: ignore[misc]
+
+
+def attacking_averager(base: type, kind: str | None) -> type:
+    """``base`` itself, or a subclass of it that attacks as ``kind`` does (gradient and weight kinds)."""
+    if kind not in (*GRADIENT_KINDS, "weight"):
+        return base
+    return type(f"Attacking{base.__name__}", (GradientAttackMixin, base), {"attack": kind})
+
+
+def attack_optimizer(opt: Any, kind: str | None) -> None:
+    """The kinds that live outside the averaged tensors: progress reports and served state."""
+    if kind == "epoch":
+        tracker = opt.tracker
+        honest_report = tracker.report_local_progress
+
+        def inflated(local_epoch: int, samples_accumulated: int, **kwargs: Any) -> None:
+            honest_report(local_epoch + INFLATION, samples_accumulated, **kwargs)
+
+        tracker.report_local_progress = inflated
+    elif kind == "badstate":
+        import torch
+
+        averager = opt.state_averager
+        honest_state = averager.get_current_state
+
+        def poisoned() -> Any:
+            metadata, tensors, infos = honest_state()
+            return metadata, [torch.full_like(tensor, float("nan")) for tensor in tensors], infos
+
+        averager.get_current_state = poisoned
+        # the donor with the highest priority is asked first; hivemind resets the priority to the
+        # local epoch after every epoch, so the attacker's setter adds the inflation every time
+        cls = type(averager)
+        priority = cls.state_sharing_priority
+
+        def setter(self: Any, value: float) -> None:
+            priority.fset(self, value + INFLATION)
+
+        inflated_priority = priority.setter(setter)
+        averager.__class__ = type(f"Attacking{cls.__name__}", (cls,), {"state_sharing_priority": inflated_priority})
+        averager.state_sharing_priority = averager.state_sharing_priority

@@ -1,0 +1,110 @@
+"""Guards every peer keeps whatever the swarm sends it: a finite model, a bounded swarm epoch.
+
+- `ModelGuard`: after every update (an epoch's optimizer step, a state download) the trainable
+  weights are checked for NaN and infinity; if any is found they are restored from the last good
+  host copy, and the optimizer's non-finite statistics are zeroed, so one bad round costs one
+  update instead of the run. With robust aggregation nothing non-finite should get through; this
+  is the backstop for a swarm without it, or a reducer bug.
+- `quorum_epoch` / `filter_progress`: hivemind takes the swarm's epoch as the highest any peer
+  reports, so one inflated report makes every peer download state and jump. Here the epoch is the
+  highest that at least ``quorum`` peers report, once the swarm has more peers than that; records
+  above it are ignored (their samples too).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+log = logging.getLogger("trainer")
+
+
+def quorum_epoch(epochs: Iterable[int], quorum: int) -> int | None:
+    """The highest epoch that at least ``quorum`` of ``epochs`` reach (the highest when there are
+    ``quorum`` reports or fewer: two peers cannot outvote each other). None for no reports."""
+    ordered = sorted(epochs, reverse=True)
+    if not ordered:
+        return None
+    if len(ordered) <= quorum:
+        return ordered[0]
+    return ordered[quorum - 1]
+
+
+def _epoch_of(entry: Any) -> int | None:
+    value = getattr(entry, "value", None)
+    if isinstance(value, Mapping) and isinstance(value.get("epoch"), int):
+        return int(value["epoch"])
+    return None
+
+
+def filter_progress(metadata: Mapping[Any, Any], quorum: int) -> tuple[dict[Any, Any], int | None]:
+    """hivemind's progress entries without those above the quorum epoch; also returns that epoch."""
+    epochs = {key: _epoch_of(entry) for key, entry in metadata.items()}
+    bound = quorum_epoch([epoch for epoch in epochs.values() if epoch is not None], quorum)
+    if bound is None:
+        return dict(metadata), None
+    kept = {key: entry for key, entry in metadata.items() if epochs[key] is None or epochs[key] <= bound}
+    return kept, bound
+
+
+class ModelGuard:
+    """Keeps a host copy of the last finite trainable weights; restores it when they go non-finite.
+
+    :param params: the trainable parameters (what the optimizer updates).
+    :param optimizers: optimizers whose state is zeroed where non-finite after a restore (hivemind's
+      and, in DiLoCo, the inner AdamW); a callable returning them, as hivemind may rebuild its own.
+    """
+
+    def __init__(self, params: list[Any], optimizers: Any = None) -> None:
+        self.params = params
+        self.optimizers = optimizers
+        self.good: list[Any] | None = None
+        self.restores = 0
+
+    def finite(self) -> bool:
+        import torch
+
+        with torch.no_grad():
+            return all(bool(torch.isfinite(param).all()) for param in self.params)
+
+    def mark_good(self) -> None:
+        """Copy the current weights to host memory as the state to restore."""
+        import torch
+
+        with torch.no_grad():
+            if self.good is None:
+                self.good = [param.detach().to("cpu", copy=True) for param in self.params]
+            else:
+                for saved, param in zip(self.good, self.params, strict=True):
+                    saved.copy_(param.detach())
+
+    def check(self) -> bool:
+        """True when the weights are finite (and are kept as the new good copy); otherwise restore
+        the last good copy (if any), zero non-finite optimizer statistics, and return False."""
+        if self.finite():
+            self.mark_good()
+            return True
+        import torch
+
+        self.restores += 1
+        with torch.no_grad():
+            if self.good is not None:
+                for saved, param in zip(self.good, self.params, strict=True):
+                    param.copy_(saved)
+            else:  # nothing good yet: the least damage is to zero what is not a number
+                for param in self.params:
+                    param.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+            for optimizer in self.optimizers() if callable(self.optimizers) else self.optimizers or ():
+                # an offloaded optimizer (hivemind's host master weights, DiLoCo's outer weights)
+                # steps its own copies and writes them back into the model: restore those too
+                held = [param for group in optimizer.param_groups for param in group["params"]]
+                if self.good is not None and [p.shape for p in held] == [p.shape for p in self.good]:
+                    for saved, param in zip(self.good, held, strict=True):
+                        param.copy_(saved)
+                for state in optimizer.state.values():
+                    for value in state.values():
+                        if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+                            if not bool(torch.isfinite(value).all()):
+                                value.zero_()
+        return False
