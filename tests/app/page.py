@@ -32,6 +32,8 @@ class AppPage:
             raise AssertionError(f"the page never showed {what}; error line {error!r}; transactions {log!r}") from None
 
     def open(self, url: str | None = None) -> AppPage:
+        """Load the page afresh (a URL that differs only in its #fragment would not reload it)."""
+        self.driver.get("about:blank")
         self.driver.get(url or self.url)
         self.wait(lambda: self.driver.execute_script("return document.body.dataset.loaded") == "true", "the chain")
         return self

@@ -1,0 +1,92 @@
+"""The pool operator's work in the browser with its own wallet: create a pool from the form (its
+metadata published and the hash recorded as `hub pool create` does), sign an invite with the wallet
+(EIP-712), start the pool once a node joined with that invite, end it and take back the budget."""
+
+from __future__ import annotations
+
+import json
+
+from hub.client import PoolInvite, PoolStatus
+from hub.metadata import metadata_hash, parse_pool_metadata
+from tests.app.page import AppPage
+from tests.hub.helpers import INJ
+
+
+def test_operator_creates_a_pool_invites_starts_and_ends_it(world, served, browser, make_wallet):
+    operator = world.actor("app-operator")
+    provider = world.actor("app-op-provider")
+    node = world.actor("app-op-node")
+    as_operator, as_provider, as_node, as_validator = (
+        world.client(a) for a in (operator, provider, node, world.validator)
+    )
+    as_provider.hub.register_provider(4 * INJ)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://op-node"))
+    as_validator.hub.validate_node(node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+
+    wallet = make_wallet(browser, operator.account)
+    page = AppPage(browser, served).open()
+    page.connect(operator.address)
+    page.tab("operator")
+    state, message = page.submit(
+        "pool_create",
+        run_id="app-run",
+        description="made in the browser",
+        budget="3",
+        reward_per_unit="1000wei",
+        challenge_window="20s",
+        train='{"seq_len": 64}',
+    )
+    assert state == "confirmed", message
+    pool_id = int(page.attribute('form[data-action="pool_create"] .result', "data-pool"))
+    pool = as_operator.pool.get(pool_id)
+    assert (pool.creator, pool.manager, pool.status) == (operator.address, operator.address, PoolStatus.PENDING)
+    assert as_operator.rewards.budget(pool_id).funded == 3 * INJ
+    # the recorded hash is the published document's, and the trainer can read and check it
+    document = as_operator.pool.metadata(pool_id)
+    assert "0x" + metadata_hash(document).hex() == pool.metadata_hash
+    parsed = parse_pool_metadata(document)
+    assert (parsed.run_id, parsed.description, parsed.train) == ("app-run", "made in the browser", {"seq_len": 64})
+
+    state, message = page.submit("pool_invite", pool_id=str(pool_id), node=node.address, hours="2")
+    assert state == "signed", message
+    assert [typed["primaryType"] for typed in wallet.signed] == ["PoolInvite"]
+    invite = PoolInvite.model_validate_json(page.driver.find_element("id", "invite-json").get_attribute("value"))
+    assert (invite.pool_id, invite.node, invite.pool_contract) == (pool_id, node.address, as_operator.pool.address)
+    link = page.attribute("#invite-link", "href")
+    assert "#invite=" in link
+    page.screenshot("operator")
+
+    # the provider opens the invite link and joins its node with its own wallet
+    provider_page = AppPage(browser, served).open(link)
+    wallet.account = provider.account
+    provider_page.connect(provider.address)
+    assert json.loads(provider_page.form("node_join").find_element("name", "invite").get_attribute("value")) == (
+        invite.model_dump(mode="json")
+    )
+    state, message = provider_page.submit("node_join")
+    assert state == "confirmed", message
+    assert as_operator.pool.active_pool_of(node.address) == pool_id
+
+    page = AppPage(browser, served).open()
+    wallet.account = operator.account
+    page.connect(operator.address)
+    page.tab("operator")
+    state, message = page.click_action("pool_start", pool_id=str(pool_id))
+    assert state == "confirmed", message
+    assert as_operator.pool.get(pool_id).status == PoolStatus.ACTIVE
+
+    state, message = page.submit("pool_top_up", pool_id=str(pool_id), amount="1")
+    assert state == "confirmed", message
+    assert as_operator.rewards.budget(pool_id).funded == 4 * INJ
+
+    state, message = page.click_action("pool_end", pool_id=str(pool_id))
+    assert state == "confirmed", message
+    assert as_operator.pool.get(pool_id).status == PoolStatus.COMPLETED
+    assert as_operator.pool.active_pool_of(node.address) == 0  # ending released the node
+
+    balance = as_operator.balance()
+    state, message = page.click_action("pool_refund", pool_id=str(pool_id))
+    assert state == "confirmed", message
+    assert as_operator.rewards.budget(pool_id).available == 0
+    assert as_operator.balance() > balance + 3 * INJ  # 4 INJ back, less one transaction's gas
