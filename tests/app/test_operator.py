@@ -90,3 +90,58 @@ def test_operator_creates_a_pool_invites_starts_and_ends_it(world, served, brows
     assert state == "confirmed", message
     assert as_operator.rewards.budget(pool_id).available == 0
     assert as_operator.balance() > balance + 3 * INJ  # 4 INJ back, less one transaction's gas
+
+
+def test_operator_invalidates_work_ejects_and_blacklists_and_the_audit_log_shows_it(
+    world, served, browser, make_wallet, tmp_path
+):
+    from hub.client import WorkState, make_work_key
+    from hub.metadata import publish_metadata
+    from tests.hub.helpers import wait_for_next_block_second
+
+    operator = world.actor("app-police")
+    provider = world.actor("app-police-provider")
+    nodes = [world.actor(f"app-police-node{i}") for i in range(2)]
+    as_operator, as_provider, as_validator = (world.client(a) for a in (operator, provider, world.validator))
+    as_nodes = [world.client(n) for n in nodes]
+    as_provider.hub.register_provider(6 * INJ)
+    for as_node in as_nodes:
+        as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 1, "ipfs://police"))
+        as_validator.hub.validate_node(as_node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+    meta = tmp_path / "pool.json"
+    meta.write_text('{"run_id": "police"}')
+    pool_id = as_operator.pool.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=25
+    ).value
+    for as_node in as_nodes:
+        as_node.pool.join(as_operator.pool.invite(pool_id, as_node.address))
+    as_operator.pool.start(pool_id)
+    wait_for_next_block_second(as_nodes[0])
+    key = make_work_key(pool_id, "peer", 1)
+    as_nodes[0].pool.submit_work(pool_id, key, 500)
+
+    make_wallet(browser, operator.account)
+    page = AppPage(browser, served).open()
+    page.connect(operator.address)
+    page.tab("operator")
+    state, message = page.submit("work_invalidate", pool_id=str(pool_id), node=nodes[0].address, work_key=key)
+    assert state == "confirmed", message
+    assert as_operator.rewards.work(pool_id, nodes[0].address, key).state == WorkState.INVALIDATED
+
+    state, message = page.submit("pool_eject", pool_id=str(pool_id), node=nodes[0].address)
+    assert state == "confirmed", message
+    assert as_operator.pool.active_pool_of(nodes[0].address) == 0
+    state, message = page.submit("pool_blacklist_node", pool_id=str(pool_id), node=nodes[1].address)
+    assert state == "confirmed", message
+    assert as_operator.pool.active_pool_of(nodes[1].address) == 0
+    # the node is out of the pool now: ejecting it again would revert, and the page says why
+    state, message = page.submit("pool_eject", pool_id=str(pool_id), node=nodes[1].address)
+    assert state == "refused"
+    assert "eject node would fail: ComputePool: node not in pool" in message
+
+    page.tab("validator")
+    found = page.wait(
+        lambda: [r for r in page.rows("audit") if r[1] == nodes[0].address], "the invalidation in the audit log"
+    )
+    assert (found[0][0], found[0][3], found[0][4]) == (f"#{pool_id}", "500", "soft")

@@ -71,3 +71,39 @@ def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_
     price = as_provider.w3.eth.get_transaction_receipt(wallet.sent[-1])["effectiveGasPrice"]
     # Injective charges the whole gas limit the server priced
     assert as_provider.balance() == balance + 2_000 * 10**9 - claim_tx["gas"] * price
+
+
+def test_provider_removes_its_node_reclaims_withdraws_and_deregisters(world, served, browser, make_wallet):
+    provider = world.actor("app-leaver")
+    node = world.actor("app-leaver-node", fund_wei=0)
+    as_provider, as_node = world.client(provider), world.client(node)
+    as_provider.hub.register_provider(4 * INJ)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://leaver"))
+    make_wallet(browser, provider.account)
+    page = AppPage(browser, served).open()
+    page.connect(provider.address)
+    page.tab("provider")
+
+    # 4 INJ staked, 3 needed for 2 compute units: reclaiming 2 is refused with the numbers
+    state, message = page.submit("stake_reclaim", amount="2")
+    assert state == "refused"
+    assert "would leave 2 INJ, below the minimum 3 INJ" in message
+    state, message = page.submit("stake_reclaim", amount="1")
+    assert state == "confirmed", message
+    assert as_provider.stake.info(provider.address).unbonding == INJ
+    page.wait(lambda: [r[0] for r in page.rows("unbonds")] == ["1.000000"], "the unbond")
+
+    state, message = page.click_action("node_remove", node=node.address)
+    assert state == "confirmed", message
+    assert as_provider.registry.node(node.address).provider is None
+    state, message = page.submit("deregister")
+    assert state == "confirmed", message
+    assert not as_provider.registry.provider(provider.address).registered
+    assert as_provider.stake.info(provider.address).unbonding == 4 * INJ
+
+    # the first unbond matures after the unbonding period of chain time: the page says so
+    page.wait(lambda: "matured" in [r[1] for r in page.rows("unbonds")], "a matured unbond", timeout=90)
+    balance = as_provider.balance()
+    state, message = page.submit("stake_withdraw")
+    assert state == "confirmed", message
+    assert as_provider.balance() > balance + INJ // 2  # at least the first 1 INJ, less the gas
