@@ -244,6 +244,24 @@ def test_a_faster_peer_is_credited_its_declared_samples_up_to_an_epoch(tmp_path)
     assert _judge(store, _claim(2, 2, 10 * EPOCH * SEQ)).verdict == "hard"
 
 
+def test_an_inflated_all_reduce_weight_is_hard_even_with_an_honest_claim(tmp_path):
+    """It declares 1000x its samples to the reducer (capped there) but signs its true work: one of
+    its two signed statements is a lie."""
+    records, _ = _honest(1, 2)
+    rounds = {e: [Observation(e, PEER, 1000 * HONEST, HONEST, 1.0, 0.1, 0.9, "clipped")] for e in (1, 2)}
+    store = _store(tmp_path, records, rounds)
+    decision = _judge(store, _claim(1, 2, 2 * HONEST * SEQ))
+    assert decision.verdict == "hard" and "declared" in decision.reason
+
+
+def test_a_round_labelled_one_epoch_off_never_looks_inflated(tmp_path):
+    """A peer back from a crash trains one sample in epoch 5, then a full share in epoch 6; a
+    reducer that labels the round of its epoch-6 work as epoch 5 still matches a signed epoch."""
+    records = {5: 1 * SEQ, 6: HONEST * SEQ}
+    store = _store(tmp_path, records, {5: [_obs(5)], 6: [_obs(6, samples=1)]})
+    assert _judge(store, _claim(5, 6, (HONEST + 1) * SEQ)).verdict == "accept"
+
+
 def test_a_key_that_matches_no_range_of_the_nodes_peers_is_left_alone(tmp_path):
     store = _store(tmp_path, *_honest(1, 3))
     decision = _judge(store, _claim(9, 9, 5))

@@ -23,6 +23,8 @@ with what the claimant says about itself:
   (the node's locked rewards are voided, it is ejected and barred, its provider slashed
   `audit.slash`). Also hard: a peer the reducer never accepted anything from, silent for at least
   `SILENT_ROUNDS` rounds in a row, that claims work (a consistent liar);
+- hard as well: a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples
+  its own signed progress record states for that epoch (an inflated all-reduce weight);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash);
 - no round of the range observed, no peer bound to the node, or a work key that matches no range
   of its peers: "unverified", logged with the reason, and nothing is done on chain.
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("trainer.pool.audit")
 
 Verdict = Literal["accept", "soft", "hard", "unverified"]
+# @dev A peer that declares to the reducer this many times the samples its own signed record states
+#      for the epoch lied in one of two statements it signed (the inflated-weight attack): hard.
+DECLARATION_LIE_FACTOR = 10.0
 SCORES_FILE = "scores.json"
 
 
@@ -99,7 +104,7 @@ def judge(
             "its work key matches no epoch range of a peer bound to this node: no evidence, no action",
         )
     epochs = list(range(found.first, found.last + 1))
-    reported = sum(found.reported.values())
+    reported = sum(t for e, t in found.reported.items() if found.first <= e <= found.last)
     evidence = {
         "rounds_observed": len(found.rounds),
         "accepted_samples": {str(e): s for e, s in sorted(found.accepted.items())},
@@ -131,6 +136,15 @@ def judge(
         )
     verified = int(found.verified_samples() * tokens_per_sample)
     allowed = verified + found.unobserved * epoch_tokens
+    inflated = _inflated_declarations(found, tokens_per_sample)
+    if inflated:
+        return decision(
+            "hard",
+            f"declared over {DECLARATION_LIE_FACTOR:g}x the samples to the reducer that its own signed record states "
+            f"(epochs {', '.join(map(str, inflated))})",
+            verified,
+            allowed,
+        )
     if claim.units <= allowed * (1 + policy.tolerance):
         note = f"; {found.unobserved} of {found.span} epochs without evidence" if found.unobserved else ""
         return decision("accept", f"within what the reducer accepted{note}", verified, allowed)
@@ -154,6 +168,18 @@ def judge(
     return decision(
         "soft", f"claimed {ratio:.2f}x what the reducer accepted from it: reward withheld, no slash", verified, allowed
     )
+
+
+def _inflated_declarations(found: RangeEvidence, tokens_per_sample: int) -> list[int]:
+    """Epochs in which the peer declared to the reducer over `DECLARATION_LIE_FACTOR` times the
+    samples its own signed record states (the largest of that epoch and its two neighbours, so a
+    reducer and a trainer that label a round one epoch apart never accuse an honest peer)."""
+    out = []
+    for epoch, declared in sorted(found.declared.items()):
+        signed = [found.reported[e] for e in (epoch - 1, epoch, epoch + 1) if e in found.reported]
+        if signed and declared * tokens_per_sample > DECLARATION_LIE_FACTOR * max(max(signed), tokens_per_sample):
+            out.append(epoch)
+    return out
 
 
 class Auditor:

@@ -26,7 +26,7 @@ import math
 import os
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,8 @@ MAX_RANGE_EPOCHS = 4096
 @dataclass(frozen=True)
 class _Seen:
     verdict: str
+    declared: float
+    """Samples the sender declared (0 when not a finite number)."""
     samples: float
     """Samples the sender declared, if its contribution reached the model (else 0): not dropped,
     not scaled below `MIN_SCALE` by CenteredClip, and not failed by a spot check."""
@@ -84,7 +86,10 @@ class RangeEvidence:
     ever_accepted: bool
     """Whether the reducer ever accepted a contribution of this peer (in any round, not just these)."""
     reported: dict[int, int]
-    """The peer's own signed tokens per epoch (the claimant's statement, for the log only)."""
+    """The peer's own signed tokens per epoch, one epoch either side of the range included (the
+    claimant's statement: never what a claim is credited by)."""
+    declared: dict[int, float] = field(default_factory=dict)
+    """Samples the peer declared to the reducer per epoch of the range (finite declarations)."""
 
     @property
     def span(self) -> int:
@@ -191,7 +196,12 @@ class EvidenceStore:
                 and (obs.epoch, obs.peer_id) not in failed
             )
             seen[obs.peer_id][obs.epoch].append(
-                _Seen(obs.verdict, max(0.0, obs.declared_samples) if used else 0.0, max(0.0, obs.accepted_weight))
+                _Seen(
+                    obs.verdict,
+                    max(0.0, obs.declared_samples) if math.isfinite(obs.declared_samples) else 0.0,
+                    max(0.0, obs.declared_samples) if used else 0.0,
+                    max(0.0, obs.accepted_weight),
+                )
             )
         self._rounds = sorted(rounds)
         self._seen = seen
@@ -233,7 +243,8 @@ class EvidenceStore:
             verdicts={e: [entry.verdict for entry in present[e]] for e in in_range},
             silent=frozenset(e for e in self.silent_epochs(peer_id) if first <= e <= last),
             ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
-            reported={e: t for e, t in self._reported.get(peer_id, {}).items() if first <= e <= last},
+            reported={e: t for e, t in self._reported.get(peer_id, {}).items() if first - 1 <= e <= last + 1},
+            declared={e: sum(entry.declared for entry in present[e]) for e in in_range},
         )
 
     # -- work keys
