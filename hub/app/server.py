@@ -95,6 +95,11 @@ def make_server(
 
         def do_POST(self) -> None:  # noqa: N802
             path = urlparse(self.path).path
+            # JSON only: another site's page cannot send that without a CORS preflight, which this
+            # server never grants, so only this page can have transactions built or files written
+            if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
+                self._json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "send JSON (Content-Type: application/json)"})
+                return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY:
                 self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request too large"})
