@@ -233,6 +233,10 @@ POOL_TRAIN_FIELDS = frozenset(
         "lora_dropout",
         "lora_targets",
         "max_epochs",
+        # swarm integrity: every peer of the run must agree (trainer/README.md, "Swarm integrity")
+        "robust_aggregation",
+        "trusted_reducers",
+        "epoch_quorum",
     }
 )
 

@@ -152,12 +152,30 @@ def test_an_honest_claim_of_twenty_epochs_is_accepted(tmp_path):
     assert decision.verdict == "accept" and decision.epochs == list(range(1, 21))
 
 
-def test_a_claim_the_aux_peer_saw_no_round_of_is_left_alone(tmp_path):
-    """The aux peer was down for every epoch of the claim: no evidence, no action."""
+def test_a_claim_the_aux_peer_saw_no_round_of_is_never_slashed(tmp_path):
+    """The aux peer was down for every epoch of the claim. Its stored records of the peer back the
+    claim; over epochs it holds no record of (the DHT forgot them), nothing is done."""
     records, rounds = _honest(1, 30)
-    store = _store(tmp_path, records, {e: r for e, r in rounds.items() if e <= 5})
+    down = {e: r for e, r in rounds.items() if e <= 5}
+    store = _store(tmp_path / "a", records, down)
+    assert _judge(store, _claim(6, 30, 25 * HONEST * SEQ)).verdict == "accept"
+    # it read records up to epoch 8, went down, and came back when the DHT held epochs 15-30 only
+    store = _store(tmp_path / "b", {e: t for e, t in records.items() if e <= 8}, down)
+    store.remember({PEER: _signed({e: records[e] for e in range(15, 31)})})
     decision = _judge(store, _claim(6, 30, 25 * HONEST * SEQ))
-    assert decision.verdict == "unverified" and "reduced no round" in decision.reason
+    assert decision.verdict == "unverified" and "no evidence" in decision.reason
+    # and a key it cannot even match (no record of the range's last epoch) is left alone too
+    assert _judge(store, _claim(6, 31, 26 * HONEST * SEQ)).verdict == "unverified"
+
+
+def test_without_rounds_a_claim_above_the_peers_own_records_is_invalidated(tmp_path):
+    """A pool without robust aggregation (no reducer observations): the claimant's own signed
+    records are the evidence, and a claim three times above them contradicts its signer."""
+    records, _ = _honest(1, 4)
+    store = _store(tmp_path, records, {})
+    assert _judge(store, _claim(1, 4, 4 * HONEST * SEQ)).verdict == "accept"
+    assert _judge(store, _claim(1, 1, int(1.2 * HONEST * SEQ))).verdict == "soft"
+    assert _judge(store, _claim(2, 2, 3 * HONEST * SEQ)).verdict == "hard"
 
 
 def test_epochs_the_aux_peer_missed_count_as_whole_epochs(tmp_path):

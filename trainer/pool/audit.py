@@ -26,8 +26,13 @@ with what the claimant says about itself:
 - hard as well: a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples
   its own signed progress record states for that epoch (an inflated all-reduce weight);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash);
-- no round of the range observed, no peer bound to the node, or a work key that matches no range
-  of its peers: "unverified", logged with the reason, and nothing is done on chain.
+- no round of the range reduced by the aux peer (it was down, or the pool runs without robust
+  aggregation): the claimant's own signed records (kept by the aux peer for good) are the only
+  evidence; a claim above what they state contradicts its own signer (soft, or hard beyond
+  hard_factor), a claim within them is accepted, and a claim over epochs without a record is
+  left alone;
+- no peer bound to the node, or a work key that matches no range of its peers: "unverified",
+  logged with the reason, and nothing is done on chain.
 
 Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged
 once, `grace_seconds` after it was submitted, and only while its challenge window is open. Every
@@ -41,6 +46,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -130,10 +136,7 @@ def judge(
         )
 
     if not found.rounds:
-        return decision(
-            "unverified",
-            f"the aux peer reduced no round in epochs {found.first}-{found.last} (it was down): no evidence, no action",
-        )
+        return _judge_by_records(claim, found, policy, epoch_tokens, decision)
     verified = int(found.verified_samples() * tokens_per_sample)
     allowed = verified + found.unobserved * epoch_tokens
     inflated = _inflated_declarations(found, tokens_per_sample)
@@ -168,6 +171,26 @@ def judge(
     return decision(
         "soft", f"claimed {ratio:.2f}x what the reducer accepted from it: reward withheld, no slash", verified, allowed
     )
+
+
+def _judge_by_records(
+    claim: Claim, found: RangeEvidence, policy: AuditPolicy, epoch_tokens: int, decision: Callable[..., Decision]
+) -> Decision:
+    """No round of the range was reduced by the aux peer (it was down, or the pool runs without
+    robust aggregation): the only evidence is the claimant's own signed records. A claim above
+    them contradicts what its signer stated, which is evidence against it; epochs without a record
+    are credited a whole epoch, and a claim they could explain is left alone."""
+    stated = sum(found.reported.get(e, 0) for e in range(found.first, found.last + 1))
+    missing = sum(1 for e in range(found.first, found.last + 1) if e not in found.reported)
+    bound = stated + missing * epoch_tokens
+    where = f"the aux peer reduced no round in epochs {found.first}-{found.last}"
+    if claim.units <= bound * (1 + policy.tolerance):
+        if missing:
+            return decision("unverified", f"{where} and holds no record of {missing} of them: no evidence, no action")
+        return decision("accept", f"{where}; within the peer's own signed records", 0, bound)
+    ratio = claim.units / bound if bound else float("inf")
+    verdict = "soft" if claim.units <= bound * policy.hard_factor else "hard"
+    return decision(verdict, f"{where}; claimed {ratio:.2f}x what the peer's own signed records state", 0, bound)
 
 
 def _inflated_declarations(found: RangeEvidence, tokens_per_sample: int) -> list[int]:

@@ -39,8 +39,9 @@ def audit_pool(
     **local: Any,
 ) -> AuxSummary:
     """Run the pool's aux peer and audit its claims until `stop_event` is set."""
+    from trainer.pool.admission_feed import AdmissionFeed
     from trainer.pool.audit import Auditor
-    from trainer.pool.evidence import EvidenceStore
+    from trainer.pool.evidence import OBSERVATIONS_FILE, EvidenceStore
     from trainer.pool.join import pool_metadata
     from trainer.pool.run_config import train_config
     from trainer.training.aux_peer import run_aux
@@ -57,6 +58,8 @@ def audit_pool(
     workdir = Path(workdir)
     local.setdefault("checkpoint_dir", workdir / "checkpoints")
     local.setdefault("metrics_file", workdir / "metrics.jsonl")
+    # the reducer writes its observations where the audit reads its evidence
+    local.setdefault("observations_file", workdir / OBSERVATIONS_FILE)
     config = train_config(meta, **local).model_copy(update={"max_epochs": None})
     # the aux peer is usually the pool's bootstrap peer itself: it must not dial its own address
     own = load_or_create_identity(config.identity_file).peer_id
@@ -82,4 +85,5 @@ def audit_pool(
         auditor.tick(fetch_progress(dht, config.run_id, timeout=5.0))
 
     log.info("auditing pool %d (run %s) as validator %s", pool_id, meta.run_id, client.address)
-    return run_aux(config, stop_event, on_tick=tick)
+    admission = AdmissionFeed(client, pool_id, evidence) if config.robust_aggregation else None
+    return run_aux(config, stop_event, on_tick=tick, allow=admission)
