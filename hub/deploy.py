@@ -8,7 +8,13 @@ Steps, in order (the same order as the boa deployers in tests/utils/deployers.py
 8.   hub.setModuleAddresses(...) by the deployer (the admin);
 9.   hub.setStakeMinimum(min) and
 10.  hub.createDomain(default) by the federator: done here when the deployer is the federator,
-     else recorded as skipped (the federator runs `hub federator ...`).
+     else recorded as skipped (the federator runs `hub federator ...`);
+with `--governance` (docs/SPEC.md 12.1), by the deployer as admin, on a new or a finished deployment:
+11.  deploy Governance(hub, stake manager, parameters, guardian);
+12.  stakeManager.setGovernance(governance);
+13-14. grant DEFAULT_ADMIN and FEDERATOR_ROLE to governance;
+15.  revoke FEDERATOR_ROLE from the federator key;
+16.  renounce the deployer's DEFAULT_ADMIN: from here no key can change a parameter.
 
 Each step is signed, then recorded in the manifest as `planned` with its hash, nonce and raw bytes,
 then sent, then recorded `done` with its receipt. A rerun resolves every `planned` step before doing
@@ -33,6 +39,7 @@ from hub.deployment import (
     ContractRecord,
     Deployment,
     DeployParams,
+    GovernanceSettings,
     StepRecord,
     manifest_lock,
     manifest_path,
@@ -51,6 +58,14 @@ if TYPE_CHECKING:
 StepEvent = Literal["planned", "sent", "done", "skipped"]
 WIRE, STAKE_MINIMUM, DEFAULT_DOMAIN = "wire modules", "set stake minimum", "create default domain"
 STEP_NAMES = (*(f"deploy {name}" for name in DEPLOYABLE), WIRE, STAKE_MINIMUM, DEFAULT_DOMAIN)
+GOVERNANCE = "Governance"
+GOV_DEPLOY, GOV_SET = f"deploy {GOVERNANCE}", "set governance in the StakeManager"
+GOV_ADMIN, GOV_FEDERATOR = "grant admin to governance", "grant federator to governance"
+GOV_REVOKE, GOV_RENOUNCE = "revoke federator from its key", "renounce the deployer's admin"
+# @dev In this order: the deployer gives up its admin role last, when nothing is left to do with it.
+GOVERNANCE_STEPS = (GOV_DEPLOY, GOV_SET, GOV_ADMIN, GOV_FEDERATOR, GOV_REVOKE, GOV_RENOUNCE)
+_ALL_STEPS = (*STEP_NAMES, *GOVERNANCE_STEPS)
+_ADMIN_ROLE = b"\x00" * 32
 
 
 @dataclass(frozen=True)
@@ -105,10 +120,26 @@ class _Deployer:
                 args = [self.d.address("InjectiveAiHub"), p.unbonding_period]
             elif name == "WorkRateValidator":
                 args = [p.max_units_per_compute_unit_per_second]
+            elif name == GOVERNANCE:
+                g = self.d.governance
+                assert g is not None
+                args = [
+                    self.d.address("InjectiveAiHub"),
+                    self.d.address("StakeManager"),
+                    g.voting_delay,
+                    g.voting_period,
+                    g.timelock_delay,
+                    g.quorum_bps,
+                    g.proposal_threshold,
+                    g.guardian or "0x" + "00" * 20,
+                    g.guardian_period if g.guardian else 0,
+                ]
             else:
                 args = [self.d.address("InjectiveAiHub")]
             return None, _encode_constructor(artifact, args)
         hub = self._contract("InjectiveAiHub")
+        if step in GOVERNANCE_STEPS:
+            return self._governance_call(step, hub)
         if step == WIRE:
             return hub.address, hub.encode_abi("setModuleAddresses", args=[self.d.address(m) for m in MODULES])
         if step == STAKE_MINIMUM:
@@ -118,6 +149,36 @@ class _Deployer:
             "createDomain", args=[p.default_domain_name, validation, p.default_domain_uri]
         )
 
+    def _governance_call(self, step: str, hub: Any) -> tuple[str, str]:
+        from hub.inputs import role_id
+
+        governance = self.d.address(GOVERNANCE)
+        if step == GOV_SET:
+            stake = self._contract("StakeManager")
+            return stake.address, stake.encode_abi("setGovernance", args=[governance])
+        function, role, account = {
+            GOV_ADMIN: ("grantRole", _ADMIN_ROLE, governance),
+            GOV_FEDERATOR: ("grantRole", role_id("federator"), governance),
+            GOV_REVOKE: ("revokeRole", role_id("federator"), self.d.params.federator),
+            GOV_RENOUNCE: ("renounceRole", _ADMIN_ROLE, self.d.deployer),
+        }[step]
+        return hub.address, hub.encode_abi(function, args=[role, account])
+
+    def _governance_effect(self, step: str) -> bool:
+        from hub.inputs import role_id
+
+        hub = self._contract("InjectiveAiHub").functions
+        governance = self.d.address(GOVERNANCE)
+        if step == GOV_SET:
+            return self._contract("StakeManager").functions.governance().call() == governance
+        if step == GOV_ADMIN:
+            return hub.hasRole(_ADMIN_ROLE, governance).call()
+        if step == GOV_FEDERATOR:
+            return hub.hasRole(role_id("federator"), governance).call()
+        if step == GOV_REVOKE:
+            return not hub.hasRole(role_id("federator"), self.d.params.federator).call()
+        return not hub.hasRole(_ADMIN_ROLE, self.d.deployer).call()
+
     def _effect_on_chain(self, step: str, record: StepRecord) -> bool:
         """Whether the chain already shows what `step` does (used only when its own tx is lost)."""
         if step.startswith("deploy "):
@@ -125,6 +186,8 @@ class _Deployer:
 
             assert record.sender is not None and record.nonce is not None
             return _code_at(self.w3, get_create_address(record.sender, record.nonce))
+        if step in GOVERNANCE_STEPS:
+            return self._governance_effect(step)
         hub = self._contract("InjectiveAiHub")
         if step == WIRE:
             return hub.functions.computeRegistry().call() == self.d.address("ComputeRegistry")
@@ -148,7 +211,7 @@ class _Deployer:
 
     def _set(self, record: StepRecord) -> None:
         self.d.steps = [s for s in self.d.steps if s.name != record.name] + [record]
-        self.d.steps.sort(key=lambda s: STEP_NAMES.index(s.name))
+        self.d.steps.sort(key=lambda s: _ALL_STEPS.index(s.name))
         self._save()
 
     def run(self, step: str) -> None:
@@ -259,10 +322,10 @@ class _Deployer:
         )
 
 
-def _contract_records() -> tuple[dict[str, ContractRecord], Artifact]:
+def _contract_records(governance: bool = False) -> tuple[dict[str, ContractRecord], Artifact]:
     records = {}
     artifact = None
-    for name in DEPLOYABLE:
+    for name in (*DEPLOYABLE, GOVERNANCE) if governance else DEPLOYABLE:
         artifact = load_artifact(name)
         if artifact.over_eip170_limit:
             raise HubError(f"{name} is over the EIP-170 size limit and cannot be deployed", hint="`hub build`")
@@ -331,6 +394,55 @@ def _check_same_params(
     raise HubError(f"chain {existing.chain_id} already has a deployment with other parameters ({listed})", hint=hint)
 
 
+def _check_governance_settings(d: Deployment, settings: GovernanceSettings) -> None:
+    """The checks Governance's constructor makes, as one-line errors before anything is sent."""
+    if settings.voting_period >= d.params.unbonding_period:
+        raise HubError(
+            f"the voting period ({settings.voting_period} s) must be shorter than the unbonding period "
+            f"({d.params.unbonding_period} s): a vote locks stake from unbonding until it ends (docs/SPEC.md 12.3)",
+            hint="pass a shorter --voting-period",
+        )
+
+
+def _role_holders(w3: Web3, d: Deployment, role: bytes) -> set[str]:
+    """Accounts that hold `role` on the hub now: every RoleGranted account since the deployment, still holding it."""
+    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub"))  # type: ignore[call-overload]
+    granted: set[str] = set()
+    start, end = d.start_block, w3.eth.block_number
+    while start <= end:
+        stop = min(start + 9_999, end)  # public nodes cap a log query's range at 10,000 blocks
+        logs = hub.events.RoleGranted().get_logs(from_block=start, to_block=stop, argument_filters={"role": role})
+        granted.update(log["args"]["account"] for log in logs)
+        start = stop + 1
+    return {a for a in granted if hub.functions.hasRole(role, a).call()}
+
+
+def _check_handover(w3: Web3, d: Deployment) -> None:
+    """Before the first hand-over step: the deployer is the admin, and no key besides the deployer
+    (admin) and the federator key (whose role the hand-over revokes) holds a power that must move."""
+    from hub.inputs import role_id
+
+    done = {s.name for s in d.steps if s.status == "done"}
+    if GOV_RENOUNCE in done:
+        return
+    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub"))  # type: ignore[call-overload]
+    if not hub.functions.hasRole(_ADMIN_ROLE, d.deployer).call():
+        raise HubError(
+            f"the deployer {d.deployer} is no longer the hub's admin: only the admin can hand its powers to governance",
+            hint="run `hub deploy --governance` with the account that holds the admin role",
+        )
+    governance = d.contracts[GOVERNANCE].address
+    expected = {d.deployer, d.params.federator, governance}
+    for name, role in (("admin", _ADMIN_ROLE), ("federator", role_id("federator"))):
+        others = sorted(_role_holders(w3, d, role) - expected)
+        if others:
+            raise HubError(
+                f"{', '.join(others)} also hold{'s' if len(others) == 1 else ''} the {name} role: "
+                "after the hand-over it would still change parameters without a vote",
+                hint=f"revoke it first with `hub admin revoke {name} ADDRESS`",
+            )
+
+
 def verify_on_chain(w3: Web3, deployment: Deployment) -> None:
     """Every deployed address holds code; else the chain was reset or the manifest is for another chain."""
     missing = [
@@ -361,13 +473,16 @@ def deploy(
     mainnet_confirmed: bool = False,
     on_event: Callable[[StepEvent, StepRecord], None] | None = None,
     tx_config: TxConfig | None = None,
+    governance: GovernanceSettings | None = None,
 ) -> DeployResult:
     """Deploy (or finish deploying) the system on the chain `w3` serves, as `account`.
 
     `params` defaults to `SystemParams()`; federator and validator default to the deployer. A
     complete manifest is verified and returned without sending anything. `fresh` keeps an existing
     manifest as `<chain-id>.json.<time>.bak` and starts over. `on_event(event, step)` reports
-    progress: "planned" (signed and recorded), "sent", "done" or "skipped".
+    progress: "planned" (signed and recorded), "sent", "done" or "skipped". `governance` adds
+    the Governance contract and hands it the admin and federator powers (docs/SPEC.md 12.1), on a
+    new deployment or on a finished one.
     """
     started = time.monotonic()
     chain_id = w3.eth.chain_id
@@ -386,9 +501,13 @@ def deploy(
         if existing is not None and existing.complete:
             _check_same_params(existing, params, federator, validator, path)
             verify_on_chain(w3, existing)
-            return DeployResult(existing, path, True, False, 0, time.monotonic() - started)
-        records, artifact = _contract_records()
-        if existing is not None:
+            if governance is None or existing.governance == governance:
+                return DeployResult(existing, path, True, False, 0, time.monotonic() - started)
+        with_governance = governance is not None or (existing is not None and existing.governance is not None)
+        records, artifact = _contract_records(with_governance)
+        if existing is not None and existing.complete:
+            deployment = existing
+        elif existing is not None:
             _check_resumable(existing, records, account.address, path)
             _check_same_params(existing, params, federator, validator, path)
             verify_on_chain(w3, existing)
@@ -409,9 +528,30 @@ def deploy(
                 start_block=w3.eth.block_number,
                 contracts=records,
             )
+        if governance is not None and deployment.governance is None:
+            if deployment.deployer != account.address:
+                raise HubError(
+                    f"the deployment on chain {chain_id} was made by {deployment.deployer}, not {account.address}: "
+                    "only its admin can hand the powers to governance",
+                    hint="run `hub deploy --governance` with --account of that deployer",
+                )
+            _check_governance_settings(deployment, governance)
+            deployment.governance = governance
+            deployment.contracts[GOVERNANCE] = records[GOVERNANCE]
+            deployment.status = "in progress"
+        elif governance is not None and deployment.governance != governance:
+            raise HubError(
+                f"chain {chain_id}'s deployment handed its powers to a governance with other settings",
+                hint="governance changes its own parameters by a proposal (`hub gov propose --voting-period ...`)",
+            )
         deployer = _Deployer(w3, tx, deployment, path, on_event)
         for step in STEP_NAMES:
             deployer.run(step)
+        if deployment.governance is not None:
+            deployer.run(GOV_DEPLOY)
+            _check_handover(w3, deployment)
+            for step in GOVERNANCE_STEPS[1:]:
+                deployer.run(step)
         deployment.status = "complete"
         write_deployment(path, deployment)
         return DeployResult(deployment, path, False, existing is not None, deployer.sent, time.monotonic() - started)

@@ -50,6 +50,20 @@ class DeployParams(SystemParams):
     default_domain_uri: str = ""
 
 
+class GovernanceSettings(BaseModel):
+    """What `hub deploy --governance` deploys the Governance contract with (docs/SPEC.md 12.4)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    voting_delay: int = Field(default=86400, ge=0, le=30 * 86400, description="seconds from propose to voting")
+    voting_period: int = Field(default=5 * 86400, gt=0, description="seconds of voting, < the unbonding period")
+    timelock_delay: int = Field(default=2 * 86400, gt=0, le=30 * 86400, description="seconds from queue to execute")
+    quorum_bps: int = Field(default=2_000, gt=0, le=10_000, description="quorum, basis points of stake in custody")
+    proposal_threshold: int = Field(default=10 * 10**18, ge=0, description="active stake a proposer needs (wei)")
+    guardian: str | None = Field(default=None, description="may cancel queued proposals until the period ends")
+    guardian_period: int = Field(default=30 * 86400, ge=0, description="seconds the guardian may cancel")
+
+
 class ContractRecord(BaseModel):
     """One deployed contract; `address` is None until its deployment step is done."""
 
@@ -95,6 +109,8 @@ class Deployment(BaseModel):
     # @dev Block of the last step.
     block: int | None = None
     default_domain_id: int | None = None
+    # @dev Set by `hub deploy --governance`: the powers were (or are being) handed to Governance.
+    governance: GovernanceSettings | None = None
     steps: list[StepRecord] = []
     contracts: dict[str, ContractRecord]
 

@@ -24,16 +24,21 @@ def console(stderr: bool = False, width: int | None = None) -> Console:
 #      2**53 integers that JavaScript and many JSON readers keep exactly (1 INJ is 10**18 wei).
 WEI_KEYS = frozenset(
     {
+        "abstain_votes",
+        "against_votes",
         "amount",
         "available",
         "balance",
         "budget",
         "committed",
         "fee_wei",
+        "for_votes",
         "funded",
         "min_stake_per_compute_unit",
         "minimum_stake",
         "paid",
+        "proposal_threshold",
+        "quorum",
         "refunded",
         "reward",
         "reward_per_unit",
@@ -41,6 +46,7 @@ WEI_KEYS = frozenset(
         "slashed_pending",
         "stake",
         "unbonding",
+        "weight",
         "withdrawable",
     }
 )

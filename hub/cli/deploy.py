@@ -19,6 +19,7 @@ from hub.cli._output import console, print_json
 
 if TYPE_CHECKING:
     from hub.deploy import DeployResult
+    from hub.deployment import GovernanceSettings
 
 
 def deploy_command(
@@ -45,13 +46,45 @@ def deploy_command(
     confirm_mainnet: Annotated[
         bool, typer.Option("--confirm-mainnet", help="Confirm a deployment to Injective mainnet without a prompt.")
     ] = False,
+    governance: Annotated[
+        bool,
+        typer.Option(
+            "--governance",
+            help="Also deploy Governance and hand it the admin and federator powers (works on a finished deployment).",
+        ),
+    ] = False,
+    voting_delay: Annotated[
+        str | None, typer.Option("--voting-delay", help="With --governance: propose to vote, 30s, 1d [default 1d].")
+    ] = None,
+    voting_period: Annotated[
+        str | None,
+        typer.Option("--voting-period", help="With --governance: voting length, < the unbonding period [default 5d]."),
+    ] = None,
+    timelock_delay: Annotated[
+        str | None, typer.Option("--timelock-delay", help="With --governance: queue to execute [default 2d].")
+    ] = None,
+    quorum: Annotated[
+        float | None,
+        typer.Option("--quorum", help="With --governance: percent of the stake in custody [default 20]."),
+    ] = None,
+    proposal_threshold: Annotated[
+        str | None, typer.Option("--proposal-threshold", help="With --governance: stake to propose [default 10].")
+    ] = None,
+    guardian: Annotated[
+        str | None,
+        typer.Option("--guardian", help="With --governance: an address that may only cancel queued proposals."),
+    ] = None,
+    guardian_period: Annotated[
+        str | None, typer.Option("--guardian-period", help="With --guardian: how long it may cancel [default 30d].")
+    ] = None,
     network: NetworkOption = None,
     account: AccountOption = None,
     password_file: PasswordFileOption = None,
     deployments_dir: DeploymentsOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Deploy and wire the six contracts and the default WorkRateValidator; resumable, never redone."""
+    """Deploy and wire the six contracts and the default WorkRateValidator; resumable, never redone.
+    With --governance, hand the admin and federator powers to a Governance contract."""
     network, account, password_file, deployments_dir, json_out = (
         root_option(name, value)
         for name, value in (
@@ -80,6 +113,9 @@ def deploy_command(
         if max_rate <= 0:
             raise HubError("--max-rate must be more than zero", hint="e.g. --max-rate 1000")
         given["max_units_per_compute_unit_per_second"] = max_rate
+    settings = _governance_settings(
+        governance, voting_delay, voting_period, timelock_delay, quorum, proposal_threshold, guardian, guardian_period
+    )
     federator_address = parse_address(federator, what="federator") if federator else None
     validator_address = parse_address(validator, what="validator") if validator else None
     ctx = ChainContext(network, account, password_file, deployments_dir, json_out)
@@ -119,8 +155,71 @@ def deploy_command(
             fresh=fresh,
             mainnet_confirmed=confirm_mainnet,
             on_event=progress,
+            governance=settings,
         )
     _report(result, json_out)
+
+
+def _governance_settings(
+    governance: bool,
+    voting_delay: str | None,
+    voting_period: str | None,
+    timelock_delay: str | None,
+    quorum: float | None,
+    proposal_threshold: str | None,
+    guardian: str | None,
+    guardian_period: str | None,
+) -> GovernanceSettings | None:
+    """The --governance options as settings (None without --governance), or a one-line error."""
+    from hub.amounts import parse_amount
+    from hub.deployment import GovernanceSettings
+    from hub.errors import HubError, UsageError
+    from hub.inputs import parse_address, parse_duration
+
+    options = {
+        "--voting-delay": voting_delay,
+        "--voting-period": voting_period,
+        "--timelock-delay": timelock_delay,
+        "--quorum": quorum,
+        "--proposal-threshold": proposal_threshold,
+        "--guardian": guardian,
+        "--guardian-period": guardian_period,
+    }
+    if not governance:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} need{'s' if len(given) == 1 else ''} --governance", hint="add --governance"
+            )
+        return None
+    if guardian_period is not None and guardian is None:
+        raise UsageError("--guardian-period needs --guardian", hint="name the guardian with --guardian ADDRESS")
+    given_values: dict = {}
+    for key, text, what in (
+        ("voting_delay", voting_delay, "voting delay"),
+        ("voting_period", voting_period, "voting period"),
+        ("timelock_delay", timelock_delay, "timelock delay"),
+        ("guardian_period", guardian_period, "guardian period"),
+    ):
+        if text is not None:
+            given_values[key] = parse_duration(text, what=what)
+    if quorum is not None:
+        given_values["quorum_bps"] = round(quorum * 100)
+    if proposal_threshold is not None:
+        given_values["proposal_threshold"] = parse_amount(proposal_threshold, what="proposal threshold")
+    if guardian is not None:
+        given_values["guardian"] = parse_address(guardian, what="guardian")
+    limits = {
+        "voting_delay": "--voting-delay at most 30d",
+        "voting_period": "--voting-period at least 1s",
+        "timelock_delay": "--timelock-delay from 1s to 30d",
+        "quorum_bps": "--quorum from 0.01 to 100 (percent)",
+    }
+    try:
+        return GovernanceSettings(**given_values)
+    except ValueError as exc:
+        field = next((k for k in limits if k in str(exc)), None)
+        raise HubError("invalid governance setting", hint=limits.get(field, str(exc).splitlines()[0])) from None
 
 
 def _report(result: DeployResult, json_out: bool) -> None:
@@ -136,6 +235,7 @@ def _report(result: DeployResult, json_out: bool) -> None:
                 "chain_id": d.chain_id,
                 "addresses": {name: r.address for name, r in d.contracts.items()},
                 "default_domain_id": d.default_domain_id,
+                "governance": d.governance is not None,
             }
         )
         return
@@ -151,6 +251,8 @@ def _report(result: DeployResult, json_out: bool) -> None:
         typer.echo(f"  {name:<20} {record.address}")
     if d.default_domain_id is not None:
         typer.echo(f"  default domain id    {d.default_domain_id}")
+    if d.governance is not None:
+        typer.echo("governance holds the admin and federator roles: parameters change only by `hub gov` proposals")
     if d.params.validator == d.deployer:
         typer.echo(
             "note: the validator is also the treasury (the deployer), and a slash never pays its validator: "

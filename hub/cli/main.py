@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "validator": ("hub.cli.validator", "app", "Validators: police providers, nodes and work."),
     "federator": ("hub.cli.federator", "app", "Federators: create training domains, set the stake minimum."),
     "admin": ("hub.cli.admin", "app", "Admins: roles, treasury, sweep slashed INJ."),
+    "gov": ("hub.cli.gov", "app", "Governance: propose, vote with your stake, queue, execute, show, cancel."),
     "pool": ("hub.cli.pool", "app", "Pools: create, start, end, invite, eject, top up, refund, show."),
     "rewards": ("hub.cli.rewards", "app", "Rewards per work key (locked / claimable / claimed), and claims."),
     "app": ("hub.cli.dashboard", "app", "Serve the web app: live overview, every action signed by your wallet."),

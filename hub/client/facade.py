@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from hub.accounts import PasswordSource
     from hub.client.domains import DomainsContract
+    from hub.client.governance import GovernanceContract
     from hub.client.hub_contract import HubContract
     from hub.client.pool import PoolContract
     from hub.client.registry import RegistryContract
@@ -150,6 +151,12 @@ class HubClient:
         from hub.client.rewards import RewardsContract
 
         return RewardsContract(self)
+
+    @cached_property
+    def governance(self) -> GovernanceContract:
+        from hub.client.governance import GovernanceContract
+
+        return GovernanceContract(self)
 
     # -- chain helpers
 
