@@ -3,8 +3,9 @@ the connected wallet. It holds no key and sends nothing: `/api/build` answers wi
 (or typed data) the wallet is asked to sign.
 
 Routes: GET `/`, `/static/<file>`; GET `/api/config`, `/api/snapshot`, `/api/account?address=`,
-`/api/tx?hash=`; POST `/api/build` {action, from, params}, `/api/invite` {from, typed_data,
-signature}. Errors are `{"error": "<the sentence hub prints>"}`. The standard library's threading
+`/api/tx?hash=`, `/api/training` (loss curves and the aux audit log from the trainer's run
+folders); POST `/api/build` {action, from, params}, `/api/invite` {from, typed_data, signature}.
+Errors are `{"error": "<the sentence hub prints>"}`. The standard library's threading
 server is enough for one user's page; it binds to 127.0.0.1 by default.
 """
 
@@ -40,12 +41,18 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
 
 
 def make_server(
-    client: HubClient, host: str = "127.0.0.1", port: int = 8750, *, metadata_dir: Path | None = None
+    client: HubClient,
+    host: str = "127.0.0.1",
+    port: int = 8750,
+    *,
+    metadata_dir: Path | None = None,
+    runs_dir: Path | None = None,
 ) -> ThreadingHTTPServer:
     """A server bound to (host, port) (port 0: any free one); call serve_forever(). Pool metadata
-    written by the create-pool form is kept in `metadata_dir` (default: the hub data folder)."""
+    written by the create-pool form is kept in `metadata_dir` (default: the hub data folder); loss
+    curves and audit logs are read from the trainer's folders under `runs_dir` (`hub.app.runs`)."""
     from hub import paths
-    from hub.app import actions, data
+    from hub.app import actions, data, runs
     from hub.app.wallet import WalletClient
 
     lock = threading.Lock()  # web3's HTTP session is shared: one chain conversation at a time
@@ -67,6 +74,8 @@ def make_server(
             return data.account(client, query.get("address", ""))
         if path == "/api/tx":
             return data.tx_status(client, query.get("hash", ""))
+        if path == "/api/training":
+            return runs.training(runs_dir)
         return None
 
     def post(path: str, body: dict[str, Any]) -> Any:

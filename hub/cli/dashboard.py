@@ -24,12 +24,18 @@ def serve_app(
             "--metadata-dir", file_okay=False, help="Keep pool metadata made in the app here [default: hub data dir]."
         ),
     ] = None,
+    runs_dir: Annotated[
+        Path,
+        typer.Option(
+            "--runs-dir", file_okay=False, help="The trainer's run folders: loss curves and the aux peer's audit log."
+        ),
+    ] = Path("runs"),
 ) -> None:
     """Serve the web app: a live overview, and every actor's actions signed by your browser wallet."""
     from hub.app.server import make_server
 
     client = ctx.client(sign=False)
-    server = make_server(client, host, port, metadata_dir=metadata_dir)
+    server = make_server(client, host, port, metadata_dir=metadata_dir, runs_dir=runs_dir)
     bound_host, bound_port = server.server_address[:2]
     url = f"http://{bound_host}:{bound_port}/"
     serve_until_interrupted(

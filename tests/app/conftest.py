@@ -46,10 +46,16 @@ def browser():
 
 
 @pytest.fixture
-def served(world, tmp_path):
+def runs_dir(tmp_path) -> Path:
+    """The trainer's run folders the served app reads (empty unless a test writes into it)."""
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def served(world, tmp_path, runs_dir):
     from hub.app.server import make_server
 
-    server = make_server(world.client(), "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata")
+    server = make_server(world.client(), "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata", runs_dir=runs_dir)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -10,6 +10,8 @@ const $ = (selector) => document.querySelector(selector);
 let config = null;
 let snapshot = null;
 let mine = null;
+let training = { loss: {}, audit: [] };
+const COLORS = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a"];
 
 // -- formatting
 
@@ -75,6 +77,49 @@ function sparkline(points) {
   return svg;
 }
 
+/** A small chart of each peer's loss per epoch in one pool, with the latest value. */
+function lossChart(curves) {
+  const span = document.createElement("span");
+  const peers = Object.entries(curves || {});
+  if (peers.length === 0) { span.textContent = "-"; return span; }
+  const all = peers.flatMap(([, c]) => c);
+  const [e0, e1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  const [l0, l1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("class", "spark loss");
+  svg.setAttribute("viewBox", "0 0 160 32");
+  svg.setAttribute("width", "160");
+  svg.setAttribute("height", "32");
+  peers.forEach(([peer, curve], i) => {
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", curve.map(([e, l]) =>
+      [((e - e0) / Math.max(1, e1 - e0)) * 158 + 1, 30 - ((l - l0) / Math.max(1e-9, l1 - l0)) * 28].join(",")).join(" "));
+    line.style.stroke = COLORS[i % COLORS.length];
+    line.dataset.peer = peer;
+    svg.append(line);
+  });
+  const last = peers.map(([, c]) => c[c.length - 1][1]);
+  const value = document.createElement("span");
+  value.className = "last-loss";
+  value.textContent = ` ${(last.reduce((a, b) => a + b, 0) / last.length).toFixed(3)}`;
+  span.append(svg, value);
+  return span;
+}
+
+function renderTraining() {
+  fill("#aux-audit", training.audit.map((d) => {
+    const details = document.createElement("details");
+    const summaryLine = document.createElement("summary");
+    summaryLine.textContent = d.epochs && d.epochs.length ? `epochs ${d.epochs[0]}-${d.epochs[d.epochs.length - 1]}` : "show";
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(d.evidence || {}, null, 1);
+    details.append(summaryLine, pre);
+    return [cell(`#${d.pool_id}`), cell(d.node || "-"), cell(d.verdict || "-", `verdict-${d.verdict}`),
+      cell(String(d.claimed ?? "-"), "num"), cell(String(d.verified ?? "-"), "num"),
+      cell(String(d.allowed ?? "-"), "num"), cell(d.reason || ""), cell(details)];
+  }));
+}
+
 // -- the server
 
 async function api(path, body) {
@@ -106,7 +151,8 @@ function renderSnapshot(s) {
     cell(`#${p.pool_id}`), cell(p.status, `status-${p.status}`),
     cell(`${p.total_compute}${p.compute_limit ? " / " + p.compute_limit : ""}`, "num"),
     cell(inj(p.budget.funded), "num"), cell(inj(p.budget.available), "num"), cell(inj(p.budget.paid), "num"),
-    cell(p.units.toLocaleString("en-US"), "num"), cell(sparkline(p.progress))]));
+    cell(p.units.toLocaleString("en-US"), "num"), cell(sparkline(p.progress)),
+    cell(lossChart(training.loss[String(p.pool_id)]))]));
   fill("#rewards", s.rewards.map((r) => [
     cell(r.provider), cell(`#${r.pool_id}`), cell(inj(r.locked), "num"), cell(inj(r.claimable), "num"),
     cell(inj(r.claimed), "num"), cell(inj(r.invalidated), "num"), cell(inj(r.voided), "num")]));
@@ -134,6 +180,10 @@ function renderMine(me) {
     ["stake", `${inj(me.stake)} INJ`], ["minimum stake", `${inj(me.minimum_stake)} INJ`],
     ["unbonding", `${inj(me.unbonding)} INJ`], ["withdrawable", `${inj(me.withdrawable)} INJ`],
     ["nodes", String(me.nodes.length)],
+    ["work units", me.nodes.reduce((sum, n) => sum + n.units, 0).toLocaleString("en-US")],
+    ["rewards claimable", `${inj(me.rewards.reduce((sum, r) => sum + BigInt(r.claimable || "0"), 0n))} INJ`],
+    ["rewards locked", `${inj(me.rewards.reduce((sum, r) => sum + BigInt(r.locked || "0"), 0n))} INJ`],
+    ["rewards claimed", `${inj(me.rewards.reduce((sum, r) => sum + BigInt(r.claimed || "0"), 0n))} INJ`],
   ];
   summary("#provider-summary", pairs);
   summary("#mine-summary", pairs);
@@ -176,8 +226,9 @@ async function refresh() {
   if (busy) return;
   busy = true;
   try {
-    snapshot = await api("/api/snapshot");
+    [snapshot, training] = await Promise.all([api("/api/snapshot"), api("/api/training")]);
     renderSnapshot(snapshot);
+    renderTraining();
     const current = wallet.connected();
     if (current) {
       mine = await api(`/api/account?address=${current.account}`);
