@@ -114,3 +114,51 @@ def test_app_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world, command
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_overview_shows_the_connected_account_and_fits_a_phone(world, served, browser, make_wallet, tmp_path: Path):
+    provider = world.actor("o-provider")
+    node = world.actor("o-node", fund_wei=INJ)
+    creator = world.actor("o-creator")
+    as_provider, as_node, as_creator, as_validator = (
+        world.client(a) for a in (provider, node, creator, world.validator)
+    )
+    as_provider.hub.register_provider(5 * INJ)
+    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://o"))
+    as_validator.hub.validate_node(node.address)
+    as_validator.hub.whitelist_provider(provider.address)
+    meta = tmp_path / "pool.json"
+    meta.write_text('{"run_id": "overview"}')
+    pool_id = as_creator.pool.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29
+    ).value
+    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
+    as_creator.pool.start(pool_id)
+    wait_for_next_block_second(as_node)
+    as_node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 3_000)
+
+    make_wallet(browser, provider.account)
+    page = AppPage(browser, served).open()
+    page.connect(provider.address)
+
+    def mine() -> dict[str, str]:
+        return browser.execute_script(
+            "return Object.fromEntries([...document.querySelectorAll('#mine-summary dd')]"
+            ".map(dd => [dd.dataset.key, dd.textContent]))"
+        )
+
+    summary = page.wait(lambda: (m := mine()).get("account") == provider.address and m, "the account summary")
+    assert summary["stake"] == "5.000000 INJ"
+    assert summary["provider"] == "whitelisted"
+    assert summary["nodes"] == "1"
+    assert summary["work units"] == "3,000"
+    assert summary["rewards locked"] == "0.000003 INJ"
+    page.screenshot("overview")
+
+    # a phone-sized window: nothing is wider than the screen (wide tables scroll inside their box)
+    browser.set_window_size(390, 844)
+    page.wait(lambda: browser.execute_script("return window.innerWidth") <= 390, "the narrow window")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    page.tab("provider")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot("provider-phone", width=390)
