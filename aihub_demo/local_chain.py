@@ -199,6 +199,7 @@ class LocalJob:
 
     def deploy(self) -> None:
         from hub.accounts import import_dev_account, new_account
+        from hub.build import build_if_stale
         from hub.contracts import SystemParams
         from hub.deploy import deploy
         from hub.devkeys import dev_account
@@ -215,6 +216,8 @@ class LocalJob:
         for i in range(1, self.s.nodes + 1):
             new_account(f"node-{i}", password, directory=keystores, kdf_iterations=2**10)
 
+        # `hub deploy` refuses artifacts older than the sources; the demo runs from a checkout too
+        build_if_stale()
         w3 = connect(Network(name="local", rpc_url=self.rpc_url, chain_id=None))
         params = SystemParams(
             unbonding_period=self.s.unbonding,

@@ -76,11 +76,11 @@ def terminal_prompt(label: str, what: str) -> Callable[[bool], str]:
     script, a service, a pipe), says where else the password can come from instead of waiting."""
 
     def ask(confirm: bool) -> str:
-        import click
+        import typer  # its own copy of click: click itself is no dependency of hub
 
         if not sys.stdin.isatty():
             raise HubError(f"no password for {what} and no terminal to ask in", hint=_PASSWORD_HINT)
-        return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+        return typer.prompt(label, hide_input=True, confirmation_prompt=confirm)
 
     return ask
 

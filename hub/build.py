@@ -1,14 +1,18 @@
 """Reproducible contract build: contracts_vy/ -> build/<Name>.json + build/manifest.json.
 
-Deployable contracts are `contracts_vy/*.vy` and `contracts_vy/validators/*.vy`; `modules/` and
-`interfaces/` are only imported. Each is compiled with the pinned vyper through its Python API
+Deployable contracts are the `.vy` files anywhere under contracts_vy/ except in a `modules/` or
+`interfaces/` folder, which are only imported (so a new folder such as `governance/` needs no list
+to change). Each is compiled with the pinned vyper through its Python API
 (search path rooted at contracts_vy/, so `from modules import x` resolves) into an artifact with the
 ABI, initcode, runtime code and its size (flagged when over EIP-170's 24,576 bytes), the sha256 of
 every source file that went into it, vyper's integrity hash, and the compiler version.
 
 Output is byte-for-byte reproducible: sorted keys, fixed indentation, no timestamps, and paths
-relative to the directory holding contracts_vy/. `load_artifact(name)` rebuilds first when any
-recorded source changed, a deployable contract appeared or disappeared, or the compiler changed.
+relative to the directory holding contracts_vy/. `load_artifact(name)`, which `hub deploy` uses,
+never compiles: it refuses, naming the fix, when any recorded source changed, a deployable contract
+appeared or disappeared, or the installed compiler differs; `build_if_stale()` rebuilds instead
+(the demo and the test session use it). The wheel ships artifacts built by setup.py, so an
+installed `hub` deploys without vyper.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ MANIFEST_FORMAT = "injective-ai-hub/build-manifest/1"
 MANIFEST_NAME = "manifest.json"
 # @dev EIP-170: the largest runtime code a contract may have.
 EIP170_LIMIT = 24_576
-# @dev Folders under contracts_vy/ whose .vy files are deployed (the top level is one too).
-DEPLOYABLE_SUBDIRS = ("validators",)
+# @dev Folders (at any depth under contracts_vy/) whose .vy files are imported, never deployed.
+IMPORT_ONLY_DIRS = frozenset({"modules", "interfaces"})
+NO_BUILD = "no build yet"
+# @dev The command that regenerates stale artifacts, and what it needs installed.
+REBUILD_HINT = "run `hub build` (it needs the build extra: pip install 'injective-ai-hub[build]')"
 
 
 class Artifact(BaseModel):
@@ -91,14 +98,15 @@ def _rel(path: Path, root: Path) -> str:
 def deployable_sources(contracts_dir: Path) -> dict[str, Path]:
     """Contract name -> source file, for every deployable contract, sorted by name."""
     found: dict[str, Path] = {}
-    for folder in (contracts_dir, *(contracts_dir / d for d in DEPLOYABLE_SUBDIRS)):
-        for path in sorted(folder.glob("*.vy")):
-            if path.stem in found:
-                raise HubError(
-                    f"two deployable contracts named {path.stem}: {found[path.stem]} and {path}",
-                    hint="rename one: artifact names are file stems",
-                )
-            found[path.stem] = path
+    for path in sorted(contracts_dir.rglob("*.vy")):
+        if IMPORT_ONLY_DIRS & set(path.relative_to(contracts_dir).parts[:-1]):
+            continue
+        if path.stem in found:
+            raise HubError(
+                f"two deployable contracts named {path.stem}: {found[path.stem]} and {path}",
+                hint="rename one: artifact names are file stems",
+            )
+        found[path.stem] = path
     return dict(sorted(found.items()))
 
 
@@ -261,9 +269,11 @@ def stale_reason(contracts_dir: Path | None = None, out_dir: Path | None = None)
     contracts, out = _resolve_dirs(contracts_dir, out_dir)
     manifest = read_manifest(out)
     if manifest is None:
-        return "no build yet"
-    if manifest.compiler_version != package_version("vyper"):
-        return f"built with vyper {manifest.compiler_version}, installed is {package_version('vyper')}"
+        return NO_BUILD
+    installed = _installed_vyper()
+    # without a compiler nothing could rebuild them: the artifacts' own bytecode stands
+    if installed is not None and manifest.compiler_version != installed:
+        return f"built with vyper {manifest.compiler_version}, installed is {installed}"
     current = {name: _rel(p, contracts.parent) for name, p in deployable_sources(contracts).items()}
     if current != {name: e.source_path for name, e in manifest.contracts.items()}:
         return "the set of deployable contracts changed"
@@ -278,13 +288,40 @@ def stale_reason(contracts_dir: Path | None = None, out_dir: Path | None = None)
     return None
 
 
-def load_artifact(name: str, *, contracts_dir: Path | None = None, out_dir: Path | None = None) -> Artifact:
-    """The build artifact of contract `name`, rebuilding everything first if the build is stale."""
+def _installed_vyper() -> str | None:
+    from importlib.metadata import PackageNotFoundError
+
+    try:
+        return package_version("vyper")
+    except PackageNotFoundError:
+        return None
+
+
+def build_if_stale(contracts_dir: Path | None = None, out_dir: Path | None = None) -> Manifest:
+    """The current build's manifest, compiling first if `stale_reason` finds it out of date."""
     contracts, out = _resolve_dirs(contracts_dir, out_dir)
-    if stale_reason(contracts, out) is not None:
-        build(contracts, out)
     manifest = read_manifest(out)
-    assert manifest is not None  # build() just wrote it
+    if manifest is None or stale_reason(contracts, out) is not None:
+        manifest = build(contracts, out)
+    return manifest
+
+
+def load_artifact(name: str, *, contracts_dir: Path | None = None, out_dir: Path | None = None) -> Artifact:
+    """The build artifact of contract `name`, checked against the sources' sha256; never compiles.
+
+    Raises a one-line `HubError` naming the fix when the build is missing or stale.
+    """
+    contracts, out = _resolve_dirs(contracts_dir, out_dir)
+    reason = stale_reason(contracts, out)
+    if reason == NO_BUILD:
+        raise HubError(f"no compiled contracts in {out}", hint=REBUILD_HINT)
+    if reason is not None:
+        raise HubError(
+            f"the compiled contracts in {out} do not match the sources in {contracts}: {reason}",
+            hint=REBUILD_HINT,
+        )
+    manifest = read_manifest(out)
+    assert manifest is not None  # stale_reason found it
     if name not in manifest.contracts:
         raise HubError(
             f"no contract named {name!r} in {contracts}",

@@ -1,4 +1,4 @@
-"""Where the contracts live, their deployment order and their deployment parameters.
+"""The contracts' deployment order and their deployment parameters.
 
 One place that the boa deployers (tests, fuzz, bench, demo) and the on-chain deployer share, so the
 system is always built the same way.
@@ -10,7 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts_vy"
+from hub.paths import default_contracts_dir
+
+# @dev The sources that came with this `hub` (HUB_CONTRACTS_DIR is read by `hub.paths.contracts_dir`).
+CONTRACTS_DIR = default_contracts_dir()
 
 # Deployable contracts, in deployment order (the hub first: every module takes its address).
 MODULES = ("ComputeRegistry", "DomainRegistry", "StakeManager", "ComputePool", "RewardsDistributor")
@@ -21,9 +24,12 @@ INJ = 10**18
 
 def source_path(name: str, root: Path = CONTRACTS_DIR) -> Path:
     """Path of a deployable contract's source file under `root` (default: contracts_vy/)."""
-    if name == "WorkRateValidator":
-        return root / "validators" / f"{name}.vy"
-    return root / f"{name}.vy"
+    from hub.build import deployable_sources
+
+    sources = deployable_sources(root)
+    if name not in sources:
+        raise ValueError(f"no deployable contract named {name!r} under {root}")
+    return sources[name]
 
 
 class SystemParams(BaseModel):

@@ -1,5 +1,4 @@
-"""The one exception type that the `hub` command turns into a one-line error, and the exit-code
-policy that `hub` and `trainer` share.
+"""The errors that `hub` and `trainer` turn into one line, and the exit-code policy they share.
 
 Library code raises `HubError` for anything a user can fix (a wrong password, a node that is not
 running, a port in use). The command line prints `error: <message> (hint: <hint>)` on stderr (a
@@ -13,6 +12,10 @@ Exit codes (both commands):
   node that does not answer.
 - 2 (`EXIT_USAGE`): the command line itself is wrong: an unknown option, a missing or mistyped
   argument, options that exclude each other (`UsageError`).
+- 130 (`EXIT_INTERRUPTED`): stopped by Ctrl+C (128 + SIGINT, as a shell reports it).
+
+`exit_code(exc)` is that policy as a function; `hub.cli.exits` prints the line and exits by it for
+both commands. `UserError` is the base of `HubError` and of the trainer's `TrainerError`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import json
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
-class HubError(Exception):
-    """A user-facing error: a one-line message and an optional one-line hint."""
+class UserError(Exception):
+    """An error a user can fix, explained in one line with an optional one-line hint. The base of
+    `HubError` and of the trainer's errors: both commands print it and exit with its `exit_code`."""
 
     exit_code = EXIT_FAILURE
 
@@ -35,9 +40,13 @@ class HubError(Exception):
         self.hint = hint
         self.detail = detail  # multi-line context (e.g. a compiler's message), shown with --debug
 
-    def __reduce__(self) -> tuple[type[HubError], tuple[str, str | None, str | None]]:
+    def __reduce__(self) -> tuple[type[UserError], tuple[str, str | None, str | None]]:
         # keeps hint and detail when the error crosses a process boundary (parallel `hub build`)
         return (type(self), (self.message, self.hint, self.detail))
+
+
+class HubError(UserError):
+    """A user-facing error of `hub`'s library: a one-line message and an optional one-line hint."""
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message} (hint: {self.hint})"
@@ -47,6 +56,16 @@ class UsageError(HubError):
     """The command line is wrong (options that exclude each other, a missing choice): exit status 2."""
 
     exit_code = EXIT_USAGE
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit status of a command that ended with `exc`: the error's own for a `UserError`,
+    130 for Ctrl+C, 1 for anything else (a bug or a case no check foresaw)."""
+    if isinstance(exc, UserError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE
 
 
 def error_line(message: str, hint: str | None = None) -> str:

@@ -8,8 +8,12 @@ Each default follows the XDG base-directory layout and can be moved with an envi
 | keystores | ~/.local/share/injective-ai-hub/keystores | HUB_KEYSTORE_DIR |
 | network config | ~/.config/injective-ai-hub/networks.toml | HUB_CONFIG |
 | cache (devnet genesis templates) | ~/.cache/injective-ai-hub | HUB_CACHE_DIR |
-| contracts to build | <repo>/contracts_vy | HUB_CONTRACTS_DIR |
-| build artifacts | <contracts dir>/../build | HUB_BUILD_DIR |
+| contract sources | `hub/contracts_vy` (wheel), else `<checkout>/contracts_vy` | HUB_CONTRACTS_DIR |
+| compiled artifacts | `hub/artifacts` (wheel), else `build/` beside the contract sources | HUB_BUILD_DIR |
+
+The wheel ships the contract sources and their compiled, hash-checked artifacts inside the `hub`
+package (setup.py puts them there when it builds the wheel), so an installed `hub` deploys without a
+compiler; an editable install or a checkout uses `contracts_vy/` and compiles into `build/`.
 """
 
 from __future__ import annotations
@@ -50,14 +54,31 @@ def cache_dir() -> Path:
     return _env_path("HUB_CACHE_DIR") or _xdg("XDG_CACHE_HOME", ".cache")
 
 
+# @dev Where a wheel puts the contract sources and their artifacts (setup.py); absent in a checkout.
+SHIPPED_CONTRACTS = Path(__file__).resolve().parent / "contracts_vy"
+SHIPPED_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
 def repo_root() -> Path:
-    """The source checkout this package runs from (the package is installed editable)."""
+    """The source checkout this package runs from, when it is installed editable."""
     return Path(__file__).resolve().parent.parent
 
 
+def default_contracts_dir() -> Path:
+    """The contract sources that came with this `hub`: the wheel's copy, else the checkout's."""
+    return SHIPPED_CONTRACTS if SHIPPED_CONTRACTS.is_dir() else repo_root() / "contracts_vy"
+
+
 def contracts_dir() -> Path:
-    return _env_path("HUB_CONTRACTS_DIR") or repo_root() / "contracts_vy"
+    """The contract sources to build and deploy: HUB_CONTRACTS_DIR, else `default_contracts_dir()`."""
+    return _env_path("HUB_CONTRACTS_DIR") or default_contracts_dir()
 
 
 def build_dir(contracts: Path | None = None) -> Path:
-    return _env_path("HUB_BUILD_DIR") or (contracts or contracts_dir()).resolve().parent / "build"
+    """The compiled artifacts of `contracts` (default: `contracts_dir()`): HUB_BUILD_DIR, else the
+    wheel's `hub/artifacts` for the wheel's sources, else `build/` beside the contracts folder."""
+    env = _env_path("HUB_BUILD_DIR")
+    if env is not None:
+        return env
+    contracts = (contracts or contracts_dir()).resolve()
+    return SHIPPED_ARTIFACTS if contracts == SHIPPED_CONTRACTS else contracts.parent / "build"

@@ -17,16 +17,16 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from typer._click import Context  # typer 0.29 (pinned) runs on its own copy of click
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from hub.errors import EXIT_FAILURE, EXIT_USAGE
+from hub.cli.exits import exit_for, exit_for_usage
+from hub.errors import UsageError as HubUsageError
 
 # @dev Option names that differ from the TrainConfig field they set.
 _FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
@@ -52,8 +52,10 @@ def _show_config_defaults(command: Any) -> None:
 
 
 class _TrainerGroup(TyperGroup):
-    """Turns a usage error (unknown option, value out of range) into one line and exit status 2,
-    and shows TrainConfig's defaults in the commands' help."""
+    """Turns any error of a command into one line and the exit status of `hub.errors.exit_code`
+    (`hub.cli.exits`, which `hub` shares): 1 a failure, 2 a usage error (an unknown option, a value
+    out of range, a setting TrainConfig refuses), 130 Ctrl+C; --debug shows the traceback instead.
+    Shows TrainConfig's defaults in the commands' help."""
 
     def get_command(self, ctx: Context, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
@@ -67,9 +69,24 @@ class _TrainerGroup(TyperGroup):
         except NoArgsIsHelpError:
             raise
         except UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "trainer"
-            typer.echo(f"error: {exc.format_message()} (hint: `{where} --help` shows the usage)", err=True)
-            raise typer.Exit(EXIT_USAGE) from None
+            raise exit_for_usage(exc, "trainer") from None
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            if _state["debug"]:
+                raise
+            raise exit_for(_as_user_error(exc), "trainer") from None
+
+
+def _as_user_error(exc: BaseException) -> BaseException:
+    """A setting that TrainConfig refuses is a usage error naming the setting; others pass as they are."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return exc
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "config"
+    return HubUsageError(f"invalid setting {where}: {first.get('msg')}", "see `trainer train --help`")
 
 
 app = typer.Typer(
@@ -84,7 +101,6 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
-T = TypeVar("T")
 
 PEERS_HELP = "Multiaddr of a peer already in the swarm (repeatable, or space/comma separated)."
 
@@ -114,45 +130,6 @@ def main() -> None:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _fail(message: str, code: int = EXIT_FAILURE) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    """Run a command body; turn user errors into one line and a non-zero exit."""
-    from pydantic import ValidationError
-
-    from hub.errors import HubError
-    from trainer.errors import TrainerError
-
-    try:
-        return action()
-    except TrainerError as exc:
-        if _state["debug"]:
-            raise
-        _fail(exc.one_line())
-    except HubError as exc:  # the chain side (`trainer join`, `trainer aux --pool-id`)
-        if _state["debug"]:
-            raise
-        _fail(str(exc), exc.exit_code)
-    except ValidationError as exc:
-        if _state["debug"]:
-            raise
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ())) or "config"
-        _fail(f"invalid setting {where}: {first.get('msg')} (hint: see `trainer train --help`)", EXIT_USAGE)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except typer.Exit:
-        raise
-    except Exception as exc:
-        if _state["debug"]:
-            raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (hint: rerun with --debug for the traceback)")
-    raise AssertionError("unreachable")
 
 
 def _positive(value: float | None) -> float | None:
@@ -377,7 +354,7 @@ def train(
         else:
             _print_summary("training summary", result)
 
-    _guarded(body)
+    body()
 
 
 # --- join ---------------------------------------------------------------------------------------
@@ -451,7 +428,7 @@ def join(
                 "join summary", {**result, "epochs": training.get("epochs_completed"), "tokens": training.get("tokens")}
             )
 
-    _guarded(body)
+    body()
 
 
 # --- aux ----------------------------------------------------------------------------------------
@@ -507,7 +484,7 @@ def aux(
     }
     if pool_args["pool_id"] is not None:
         if not validator_key:
-            _fail("--pool-id needs --validator-key (hint: the keystore name of a validator account)", EXIT_USAGE)
+            raise HubUsageError("--pool-id needs --validator-key", "the keystore name of a validator account")
         _aux_pool(pool_args, overrides)
         return
     overrides.pop("config_file")
@@ -535,7 +512,7 @@ def aux(
             },
         )
 
-    _guarded(body)
+    body()
 
 
 def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
@@ -582,7 +559,7 @@ def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
             {"peer_id": summary.peer_id, "final_epoch": summary.final_epoch, "checkpoints": len(summary.checkpoints)},
         )
 
-    _guarded(body)
+    body()
 
 
 # --- generate -----------------------------------------------------------------------------------
@@ -627,7 +604,7 @@ def generate(
             table.add_row(result.prompt[:40], str(result.sample + 1), result.text[:80].replace("\n", " "))
         Console().print(table)
 
-    _guarded(body)
+    body()
 
 
 # --- doctor -------------------------------------------------------------------------------------
@@ -723,7 +700,7 @@ def doctor(
         )
         console.print(table)
 
-    _guarded(body)
+    body()
 
 
 # --- small utilities ----------------------------------------------------------------------------
@@ -743,7 +720,7 @@ def make_corpus(
         path = generate_corpus(output, lines, seed)
         typer.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
 
-    _guarded(body)
+    body()
 
 
 @app.command("build-tokenizer")
@@ -766,7 +743,7 @@ def build_tokenizer_command(
         tokenizer = build_tokenizer(texts, vocab_size, output_dir)
         typer.echo(f"wrote {output_dir} ({len(tokenizer)} tokens)")
 
-    _guarded(body)
+    body()
 
 
 @app.command()
@@ -801,7 +778,7 @@ def progress(
             )
         Console().print(table)
 
-    _guarded(body)
+    body()
 
 
 def _print_summary(title: str, values: dict[str, Any]) -> None:

@@ -1,18 +1,20 @@
-"""Errors a user can fix. The CLI prints them as one line with a hint; the Python API raises them."""
+"""Errors a user can fix. The CLI prints them as one line with a hint; the Python API raises them.
+
+Like `hub.errors.HubError` they are `hub.errors.UserError`s, so `trainer` and `hub` print them
+and exit by one policy (`hub.errors.exit_code`: status 1). They are not `HubError`s: code that
+catches the chain's errors does not catch these.
+"""
 
 from __future__ import annotations
 
+from hub.errors import UserError
 
-class TrainerError(Exception):
+
+class TrainerError(UserError):
     """A problem with the user's input or machine, explained in one line.
 
     ``hint`` says what to do about it; the CLI prints ``error: <message> (hint: <hint>)``.
     """
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
     def one_line(self) -> str:
         text = " ".join(self.message.split())

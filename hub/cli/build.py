@@ -1,4 +1,4 @@
-"""`hub build`: compile contracts_vy/ into reproducible artifacts in build/."""
+"""`hub build`: compile contracts_vy/ into reproducible artifacts (build/, or the wheel's hub/artifacts)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def build_command(
         Path | None,
         typer.Option(
             "--contracts",
-            help="Contracts folder [env HUB_CONTRACTS_DIR; default ./contracts_vy].",
+            help="Contracts folder [env HUB_CONTRACTS_DIR; default: the sources that came with hub].",
             file_okay=False,
         ),
     ] = None,
@@ -23,14 +23,24 @@ def build_command(
         Path | None,
         typer.Option(
             "--out",
-            help="Artifacts folder [env HUB_BUILD_DIR; default build/ beside contracts].",
+            help="Artifacts folder [env HUB_BUILD_DIR; default build/ beside the contracts, hub/artifacts in a wheel].",
             file_okay=False,
         ),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Compile every deployable contract with the pinned vyper into build/<Name>.json."""
+    from importlib.util import find_spec
+
+    from hub import paths
     from hub.build import EIP170_LIMIT, build
+    from hub.errors import HubError
+
+    if find_spec("vyper") is None:
+        raise HubError(
+            "`hub build` needs the vyper compiler, not installed",
+            hint="pip install 'injective-ai-hub[build]'",
+        )
 
     err = console(stderr=True)
     with err.status("compiling contracts_vy/ ...") as spinner:
@@ -40,7 +50,7 @@ def build_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"built with {manifest.compiler} into {out or 'build/'}")
+    table = Table(title=f"built with {manifest.compiler} into {out or paths.build_dir(contracts)}")
     table.add_column("contract", no_wrap=True)
     table.add_column("source", overflow="fold")
     table.add_column("runtime bytes", justify="right")

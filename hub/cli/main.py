@@ -13,17 +13,19 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from hub.cli import account, devnet, network
 from hub.cli._chain import DeploymentsOption, JsonOption, NetworkOption, PasswordFileOption, RootAccountOption
 from hub.cli.build import build_command
-from hub.errors import EXIT_FAILURE, EXIT_USAGE, HubError, error_json, error_line
+from hub.cli.exits import exit_for, exit_for_usage
+from hub.errors import UserError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+
+    import click  # annotations only: typer 0.29 runs on its own copy, and click is no dependency
 
 try:  # typer 0.29 runs on its own copy of click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -89,16 +91,12 @@ def _wants_json(ctx: click.Context) -> bool:
     return "--json" in words or bool(ctx.params.get("json_out"))
 
 
-def _fail(message: str, hint: str | None, code: int, as_json: bool) -> typer.Exit:
-    typer.echo(error_json(message, hint, code) if as_json else error_line(message, hint), err=True)
-    return typer.Exit(code)
-
-
 class _HubGroup(TyperGroup):
     """Turns a `HubError` from any sub-command into one line on stderr, `error: ... (hint: ...)`
-    (a JSON object under --json), with the exit status of `hub.errors` (1 failure, 2 usage); a
-    usage error from the parser the same way; anything unexpected into one line naming it and
-    --debug. Loads the chain commands (`_LAZY`) on demand."""
+    (a JSON object under --json), with the exit status of `hub.errors` (1 failure, 2 usage, 130
+    Ctrl+C); a usage error from the parser the same way; anything unexpected into one line naming
+    it and --debug (`hub.cli.exits`, which `trainer` shares). Loads the chain commands (`_LAZY`) on
+    demand."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         later = [*_LAZY, *_plugins()]
@@ -122,28 +120,18 @@ class _HubGroup(TyperGroup):
         debug = bool(ctx.params.get("debug") or os.environ.get("HUB_DEBUG"))
         try:
             return super().invoke(ctx)
-        except HubError as exc:
-            if debug:
-                if exc.detail:
-                    typer.echo(exc.detail, err=True)
-                raise
-            raise _fail(exc.message, exc.hint, exc.exit_code, as_json) from None
         except NoArgsIsHelpError:
             raise  # `hub provider` alone: the group's help, as asked
         except UsageError as exc:
-            # a mistyped command or option: one line too, instead of click's usage block
-            where = exc.ctx.command_path if exc.ctx is not None else "hub"
-            raise _fail(exc.format_message(), f"`{where} --help` shows the usage", EXIT_USAGE, as_json) from None
-        except (typer.Exit, typer.Abort, ClickException, KeyboardInterrupt):
+            raise exit_for_usage(exc, "hub", as_json) from None
+        except (typer.Exit, typer.Abort, ClickException):
             raise
-        except Exception as exc:
-            # a bug or a case no check foresaw: still one line, never a traceback a user must read
+        except (Exception, KeyboardInterrupt) as exc:
             if debug:
+                if isinstance(exc, UserError) and exc.detail:
+                    typer.echo(exc.detail, err=True)
                 raise
-            message = f"unexpected {type(exc).__name__}: {exc}"
-            raise _fail(
-                message, "rerun with `hub --debug ...` for the traceback and report it", EXIT_FAILURE, as_json
-            ) from None
+            raise exit_for(exc, "hub", as_json) from None
 
 
 app = typer.Typer(

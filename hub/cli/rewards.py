@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from hub.cli._chain import ChainContext, chain_command
 from hub.cli._output import print_table
 from hub.inputs import UINT256_MAX
+
+if TYPE_CHECKING:
+    import click  # annotations only: typer 0.29 runs on its own copy, and click is no dependency
 
 
 class _ShowByDefault(TyperGroup):

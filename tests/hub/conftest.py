@@ -48,6 +48,14 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("HUB_DEVNET_HOME", str(tmp_path / "devnet-home"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _contracts_built() -> None:
+    """`hub deploy` reads only artifacts that match the sources: compile once when they do not."""
+    from hub.build import build_if_stale
+
+    build_if_stale()
+
+
 def free_ports() -> DevnetPorts:
     """Free ports for a test chain, never the same range twice in a session."""
     while True:
@@ -189,7 +197,10 @@ class HubWorld:
 def hub_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> HubWorld:
     """`hub deploy` once per session: seconds-long unbonding, 1 INJ per compute unit."""
     from hub.accounts import import_dev_account
+    from hub.build import build_if_stale
     from hub.devkeys import dev_account
+
+    build_if_stale()  # here too: tests/app and tests/test_bad_inputs import this fixture alone
 
     root = tmp_path_factory.mktemp("hub-world")
     keystores = root / "keystores"

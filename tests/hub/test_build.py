@@ -12,7 +12,7 @@ import vyper
 from typer.testing import CliRunner
 
 from hub import paths
-from hub.build import EIP170_LIMIT, build, deployable_sources, load_artifact, stale_reason
+from hub.build import EIP170_LIMIT, build, build_if_stale, deployable_sources, load_artifact, stale_reason
 from hub.cli.main import app
 from hub.errors import HubError
 
@@ -120,26 +120,53 @@ def test_oversize_runtime_is_flagged(tmp_path: Path) -> None:
     assert entry.over_eip170_limit and entry.runtime_size > EIP170_LIMIT
 
 
-def test_staleness_and_load_artifact(tiny: Path) -> None:
+def _refusal(tiny: Path) -> str:
+    with pytest.raises(HubError) as refused:
+        load_artifact("Counter", contracts_dir=tiny)
+    return str(refused.value)
+
+
+def test_load_artifact_checks_hashes_and_never_compiles(tiny: Path) -> None:
+    """What `hub deploy` reads: the artifact when every recorded sha256 matches, else one line
+    naming what changed and the command that fixes it; only `build_if_stale` compiles."""
     out = tiny.parent / "build"
+    hint = "(hint: run `hub build` (it needs the build extra: pip install 'injective-ai-hub[build]'))"
     assert stale_reason(tiny) == "no build yet"
-    first = load_artifact("Counter", contracts_dir=tiny)  # builds
+    assert _refusal(tiny) == f"no compiled contracts in {out} {hint}"
+    assert not out.exists()
+    first = build_if_stale(tiny).contracts["Counter"]
     assert stale_reason(tiny) is None
     mtime = (out / "Counter.json").stat().st_mtime_ns
-    assert load_artifact("Counter", contracts_dir=tiny) == first
+    assert build_if_stale(tiny).contracts["Counter"] == first
+    assert load_artifact("Counter", contracts_dir=tiny).sources == first.sources
     assert (out / "Counter.json").stat().st_mtime_ns == mtime  # not rebuilt
 
     module = tiny / "modules" / "counter.vy"
     module.write_text(module.read_text().replace("self.count += by", "self.count += by + 1"))
     assert stale_reason(tiny) == "contracts_vy/modules/counter.vy changed (used by Counter)"
-    second = load_artifact("Counter", contracts_dir=tiny)
-    assert second.bytecode_runtime != first.bytecode_runtime
+    assert _refusal(tiny) == (
+        f"the compiled contracts in {out} do not match the sources in {tiny}: "
+        f"contracts_vy/modules/counter.vy changed (used by Counter) {hint}"
+    )
+    second = build_if_stale(tiny).contracts["Counter"]
     assert second.sources["contracts_vy/modules/counter.vy"] != first.sources["contracts_vy/modules/counter.vy"]
     assert stale_reason(tiny) is None
 
     (out / "Counter.json").write_text((out / "Counter.json").read_text().replace("bump", "pump"))
     assert stale_reason(tiny) == "artifact Counter.json is missing or was modified"
-    assert load_artifact("Counter", contracts_dir=tiny) == second
+    assert "artifact Counter.json is missing or was modified" in _refusal(tiny)
+
+
+def test_a_new_folder_of_contracts_is_found_by_listing(tiny: Path) -> None:
+    """Deployable: every .vy outside modules/ and interfaces/ folders, at any depth."""
+    (tiny / "governance" / "modules").mkdir(parents=True)
+    shutil.copy(tiny / "Counter.vy", tiny / "governance" / "Council.vy")
+    shutil.copy(tiny / "modules" / "counter.vy", tiny / "governance" / "modules" / "tally.vy")
+    assert {name: p.relative_to(tiny).as_posix() for name, p in deployable_sources(tiny).items()} == {
+        "AlwaysValid": "validators/AlwaysValid.vy",
+        "Council": "governance/Council.vy",
+        "Counter": "Counter.vy",
+    }
 
 
 def test_added_and_removed_contracts(tiny: Path) -> None:
@@ -147,6 +174,7 @@ def test_added_and_removed_contracts(tiny: Path) -> None:
     build(tiny, jobs=1)
     shutil.copy(tiny / "Counter.vy", tiny / "Counter2.vy")
     assert stale_reason(tiny) == "the set of deployable contracts changed"
+    build_if_stale(tiny)
     assert load_artifact("Counter2", contracts_dir=tiny).contract_name == "Counter2"
     (tiny / "Counter2.vy").unlink()
     (tiny / "validators" / "AlwaysValid.vy").unlink()
