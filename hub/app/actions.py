@@ -139,7 +139,9 @@ def _pool_create(c: WalletClient, p: Params, metadata_dir: Path) -> Any:
     uri = str(p.get("metadata_uri") or "").strip() or None
     inline = uri is None and len(data_uri(data).encode()) <= MAX_URI_BYTES
     published = publish_metadata(path, inline=inline, uri=uri)
-    domain = _int(p, "domain", "domain id", default=c.deployment.default_domain_id or 0)
+    if not str(p.get("domain") or "").strip() and c.deployment.default_domain_id is None:
+        raise HubError("the deployment has no default domain", hint="fill in the domain id (`hub status` lists them)")
+    domain = _int(p, "domain", "domain id", default=c.deployment.default_domain_id)
     manager = str(p.get("manager") or "").strip() or None
     return c.pool.create(
         domain,

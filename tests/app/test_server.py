@@ -73,6 +73,26 @@ def test_a_built_transaction_is_the_one_the_cli_client_sends(world, served):
         ({"action": "stake_add", "params": {"amount": "1"}}, "is not a registered provider (hint: register first"),
         ({"action": "node_add", "params": {"attestation": "{}"}}, "the node attestation is invalid at chain_id"),
         ({"action": "fly", "params": {}}, "unknown action 'fly' (hint: one of: register, "),
+        (
+            {
+                "action": "pool_create",
+                "params": {
+                    "run_id": "x",
+                    "domain": "99",
+                    "budget": "1",
+                    "reward_per_unit": "1",
+                    "challenge_window": "20s",
+                },
+            },
+            "no domain 99 (hint: `hub status` lists the domains)",
+        ),
+        (
+            {
+                "action": "pool_create",
+                "params": {"run_id": "bad id!", "budget": "1", "reward_per_unit": "1", "challenge_window": "20s"},
+            },
+            "the pool metadata is invalid at run_id",
+        ),
     ],
 )
 def test_refusals_are_the_cli_sentences(world, served, body, sentence):
