@@ -1,5 +1,5 @@
 """The validator's work in the browser: the queue of nodes waiting for validation, validating one,
-whitelisting its provider, and the on-chain audit log of invalidated work."""
+whitelisting its provider, then blacklisting it."""
 
 from __future__ import annotations
 
@@ -29,3 +29,8 @@ def test_validator_validates_from_the_queue_and_whitelists(world, served, browse
     state, message = page.click_action("whitelist_provider", provider=provider.address)
     assert state == "confirmed", message
     assert as_validator.registry.provider(provider.address).whitelisted
+
+    # a network blacklist releases the provider's nodes (the binding finds them from the logs)
+    state, message = page.click_action("blacklist_provider", provider=provider.address)
+    assert state == "confirmed", message
+    assert as_validator.registry.provider(provider.address).blacklisted
