@@ -4,8 +4,9 @@ of the ghost.
 The ghost (fuzz/ghost.py) predicts every call's exact outcome, and a ghost written by reading the
 code agrees with the code's bugs. The book below predicts nothing and never reads the ghost: it
 learns only from calls that succeeded on chain (arguments, value, return value) and from chain
-reads taken just before a call, keeps its own record of when each pool was ACTIVE and each node a
-member, and after every call checks the rules that bound money. A failure is tagged
+reads taken just before a call (or just after one that reverted, which changed nothing), keeps its
+own record of when each pool was ACTIVE and each node a member, and after every call checks the
+rules that bound money. A failure is tagged
 `[rule:R<n>]` and is checked before the ghost's comparison, so a mutant that breaks a money rule is
 reported as killed by that rule. R16 (no node blocks another) and R13's cancellation are checked by
 differential moves in fuzz/rules.py (AdversaryRules); the rules on balances, claims and registry
@@ -40,11 +41,12 @@ LEAVING = {
 }
 
 MAX_MIN_STAKE_PER_COMPUTE_UNIT = 10_000 * 10**18  # SPEC 3.2
+MAX_PENDING_UNBONDS = 16  # SPEC 5.2
 
 # The rules the book checks, as docs/SPEC.md states them (abridged).
 RULES = {
     "R4": "minStakePerComputeUnit <= MAX_MIN_STAKE_PER_COMPUTE_UNIT",
-    "R5": "a registered provider with no nodes can always deregister",
+    "R5": "a registered provider with no nodes can always deregister, unless its unbond queue is full (SPEC 5.2)",
     "R6": "a slash takes at most min(requested, minimum, held); a hard invalidation exactly min(requested, held)",
     "R7": "a hard invalidation inside the window always voids, stake or no stake",
     "R8": "after blacklistProvider(p, nodes), none of nodes is in a pool",
@@ -107,42 +109,46 @@ class Book:
     works: dict = field(default_factory=dict)  # (pool, node, key) -> Work
 
     # -- chain reads before a call --------------------------------------------------------------
+    # Only what a rule needs to judge a success is read before the call: a call that reverts changes
+    # nothing, so what a rule needs to judge a revert is read after it, and only when one happens.
 
     def before(self, name: str, sender: str, args: tuple) -> dict:
         s = self.s
         if name == "submitWork":
             provider = str(s.registry.getNode(sender).provider)
-            return dict(provider=provider, **self._standing(provider))
-        if name in ("withdraw", "reclaimStake"):
-            return dict(queue=[tuple(e) for e in s.stake.pendingUnbonds(sender)])
+            return dict(provider=provider, **self._standing(provider, held=False))
+        if name in ("withdraw", "reclaimStake", "deregisterProvider"):
+            return dict(queue=self._queue(sender))
         if name == "hardInvalidateWork":
-            provider = self.works[tuple(args[:3])].provider if tuple(args[:3]) in self.works else sender
-            validator = s.hub.hasRole(VALIDATOR_ROLE, sender)
-            return dict(validator=validator, treasury=str(s.hub.treasury()), **self._standing(provider))
+            work = self.works.get(tuple(args[:3]))
+            return dict(held=self._held(work.provider if work is not None else sender))
         if name == "slash":
-            return self._standing(args[0])
-        if name == "endComputePool":
-            pool = s.pool.getPool(args[0])
-            return dict(status=pool.status, creator=str(pool.creator))
-        if name in ("registerProvider", "deregisterProvider"):
-            record = s.registry.getProvider(sender)
-            queue = [tuple(e) for e in s.stake.pendingUnbonds(sender)]
-            return dict(
-                blacklisted=record.blacklisted, registered=record.registered, nodes=record.nodeCount, queue=queue
-            )
+            return self._standing(args[0], held=True)
+        if name == "registerProvider":
+            return dict(blacklisted=s.registry.getProvider(sender).blacklisted)
         return {}
 
-    def _standing(self, provider: str) -> dict:
-        """A provider's stake, what it holds in all, its minimum by the SPEC 3.2 formula, its blacklist bit."""
+    def _queue(self, account: str) -> list[tuple]:
+        return [tuple(e) for e in self.s.stake.pendingUnbonds(account)]
+
+    def _held(self, provider: str) -> int:
+        """Active stake plus every pending unbond: all a slash can reach."""
+        return self.s.stake.stakeOf(provider) + sum(amount for amount, _ in self._queue(provider))
+
+    def _standing(self, provider: str, held: bool) -> dict:
+        """A provider's stake, its minimum by the SPEC 3.2 formula, its blacklist bit, and (if asked)
+        what it holds in all."""
         s = self.s
         record = s.registry.getProvider(provider)
         stake = s.stake.stakeOf(provider)
-        return dict(
+        out = dict(
             stake=stake,
-            held=stake + sum(amount for amount, _ in s.stake.pendingUnbonds(provider)),
             minimum=(record.totalCompute + 1) * s.hub.minStakePerComputeUnit(),
             blacklisted=record.blacklisted,
         )
+        if held:
+            out["held"] = self._held(provider)
+        return out
 
     # -- after a call ---------------------------------------------------------------------------
 
@@ -151,17 +157,27 @@ class Book:
     ) -> None:
         if reason is not None:
             if name == "hardInvalidateWork":
-                self._void_never_reverts(sender, args, pre, reason, now)
-            if name == "deregisterProvider" and pre["registered"] and pre["nodes"] == 0:
-                broken("R5", f"{sender} (registered, no nodes) could not deregister: {reason!r}")
-            if name == "endComputePool" and pre["status"] == PENDING_STATUS and pre["creator"] == sender:
-                broken("R13", f"the creator could not cancel PENDING pool {args[0]}: {reason!r}")
+                self._void_never_reverts(sender, args, reason, now)
+            if name == "deregisterProvider":
+                record = self.s.registry.getProvider(sender)
+                if record.registered and record.nodeCount == 0 and not self._queue_full(pre, now):
+                    broken("R5", f"{sender} (registered, no nodes) could not deregister: {reason!r}")
+            if name == "endComputePool":
+                pool = self.s.pool.getPool(args[0])
+                if pool.status == PENDING_STATUS and str(pool.creator) == sender:
+                    broken("R13", f"the creator could not cancel PENDING pool {args[0]}: {reason!r}")
             return
         handler = getattr(self, f"_on_{name}", None)
         if handler is not None:
             handler(sender, args, value, pre, result, now)
         if name in LEAVING:
             self._close_memberships(now)
+
+    def _queue_full(self, pre: dict, now: int) -> bool:
+        """SPEC 5.2: a full queue asks the provider to withdraw first, unless this second's unbond
+        merges into the newest entry (a full exit right after a partial one)."""
+        queue = pre["queue"]
+        return len(queue) >= MAX_PENDING_UNBONDS and queue[-1][1] != now + self.unbonding
 
     def _close_memberships(self, now: int) -> None:
         """A membership ends when the chain says the node is no longer in the pool after one of the
@@ -301,14 +317,11 @@ class Book:
             if self.s.pool.activePoolOf(node):
                 broken("R8", f"{node} of blacklisted {provider} is still in pool {self.s.pool.activePoolOf(node)}")
 
-    def _void_never_reverts(self, sender: str, args: tuple, pre: dict, reason: str, now: int) -> None:
-        key = tuple(args[:3])
-        work, slash = self.works.get(key), args[3]
-        if (
-            work is not None
-            and work.state == "open"
-            and now <= work.submitted_at + work.window
-            and pre["validator"]
-            and (slash == 0 or pre["treasury"] != sender)
-        ):
+    def _void_never_reverts(self, sender: str, args: tuple, reason: str, now: int) -> None:
+        key, slash = tuple(args[:3]), args[3]
+        work = self.works.get(key)
+        if work is None or work.state != "open" or now > work.submitted_at + work.window:
+            return
+        hub = self.s.hub
+        if hub.hasRole(VALIDATOR_ROLE, sender) and (slash == 0 or str(hub.treasury()) != sender):
             broken("R7", f"hard invalidation of {key} at t={now} reverted: {reason!r}")
