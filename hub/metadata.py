@@ -251,18 +251,18 @@ class WorkPolicy(BaseModel):
 
 
 class AuditPolicy(BaseModel):
-    """What the aux peer does with a claim larger than the peer's signed progress records."""
+    """What the aux peer does with a claim its own observations do not back (trainer/README.md, "Pool audit")."""
 
     model_config = ConfigDict(extra="forbid")
 
     tolerance: float = Field(0.05, ge=0)
-    """Excess tolerated (a fraction of the reported tokens): clock skew, rounding."""
+    """Excess tolerated (a fraction of the verified tokens): rounding, a round labelled one epoch off."""
     hard_factor: float = Field(1.5, ge=1)
-    """A claim above reported x hard_factor is fraud: hard invalidation (and the slash)."""
+    """A claim above hard_factor x the most the evidence allows is fraud: hard invalidation (and the slash)."""
     slash: int = Field(0, ge=0)
     """Wei slashed from the provider on hard invalidation (0: none); a decimal string in JSON."""
     grace_seconds: float = Field(5.0, ge=0)
-    """Wait this long after a claim for the peer's record to reach the DHT before judging it."""
+    """Wait this long after a claim for the peer's record and the round's observations before judging it."""
 
     @field_validator("slash", mode="before")
     @classmethod
