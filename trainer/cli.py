@@ -30,6 +30,35 @@ from hub.errors import UsageError as HubUsageError
 
 # @dev Option names that differ from the TrainConfig field they set.
 _FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
+# @dev Options of `train`, `aux` and `join` that set no TrainConfig field (tests/trainer/test_cli.py
+#      checks that every other option names a field, so renaming one cannot silently drop a setting).
+NOT_CONFIG_OPTIONS = frozenset(
+    {
+        "config_file",
+        "private",
+        "as_json",
+        "pool_id",
+        "node_key",
+        "validator_key",
+        "network",
+        "deployments_dir",
+        "password_file",
+        "workdir",
+        "claim_multiplier",
+    }
+)
+_ADDRESS_OPTIONS = ("initial_peers", "host_maddrs", "announce_maddrs")
+
+
+def config_overrides(options: dict[str, Any]) -> dict[str, Any]:
+    """The TrainConfig fields a command's options set: the options given (not None), renamed by
+    `_FIELD_OF_OPTION`, with multiaddr lists split; `NOT_CONFIG_OPTIONS` left out."""
+    out = {}
+    for name, value in options.items():
+        if name in NOT_CONFIG_OPTIONS or value is None:
+            continue
+        out[_FIELD_OF_OPTION.get(name, name)] = _split_addresses(value) if name in _ADDRESS_OPTIONS else value
+    return out
 
 
 def _show_config_defaults(command: Any) -> None:
@@ -323,11 +352,7 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Train with other peers: start a DHT and a hivemind Optimizer, train until stopped."""
-    overrides = dict(locals())
-    for key in ("config_file", "private", "as_json"):
-        overrides.pop(key)
-    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
-        overrides[key] = _split_addresses(overrides[key])
+    overrides = config_overrides(locals())
 
     def body() -> None:
         from dataclasses import asdict
@@ -385,18 +410,7 @@ def join(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Train in a pool as one of its nodes and submit the work on chain (read from the pool itself)."""
-    local = {
-        "initial_peers": _split_addresses(initial_peers),
-        "host_maddrs": _split_addresses(host_maddrs),
-        "announce_maddrs": _split_addresses(announce_maddrs),
-        "identity_path": identity_path,
-        "device": device,
-        "max_epochs": max_epochs,
-        "checkpoint_every": checkpoint_every,
-        "num_threads": num_threads,
-        "log_every": log_every,
-        "progress_bar": progress_bar,
-    }
+    local = config_overrides(locals())
     if private:
         local.update(host_maddrs=["/ip4/127.0.0.1/tcp/0"], announce_maddrs=[], client_mode=True)
 
@@ -417,7 +431,7 @@ def join(
             folder,
             stop_event=stop,
             claim_multiplier=claim_multiplier,
-            **{k: v for k, v in local.items() if v is not None},
+            **local,
         )
         result = asdict(summary)
         if as_json:
@@ -477,21 +491,14 @@ def aux(
 
     With --pool-id and --validator-key it serves a pool's run (read from the chain) and audits
     every work claim in the pool against the claimant's signed progress records."""
-    overrides = dict(locals())
-    pool_args = {
-        k: overrides.pop(k)
-        for k in ("pool_id", "validator_key", "network", "deployments_dir", "password_file", "workdir")
-    }
-    if pool_args["pool_id"] is not None:
+    overrides = config_overrides(locals())
+    if pool_id is not None:
         if not validator_key:
             raise HubUsageError("--pool-id needs --validator-key", "the keystore name of a validator account")
+        pool_args = {"pool_id": pool_id, "validator_key": validator_key, "network": network}
+        pool_args |= {"deployments_dir": deployments_dir, "password_file": password_file, "workdir": workdir}
         _aux_pool(pool_args, overrides)
         return
-    overrides.pop("config_file")
-    overrides["aux_assist"] = overrides.pop("assist")
-    overrides["aux_refresh"] = overrides.pop("refresh")
-    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
-        overrides[key] = _split_addresses(overrides[key])
 
     def body() -> None:
         from trainer.training.aux_peer import run_aux
@@ -515,31 +522,24 @@ def aux(
     body()
 
 
+# @dev The settings of a pool's aux peer that its operator may set; the rest come from the pool.
+_AUX_POOL_FIELDS = (
+    "initial_peers",
+    "host_maddrs",
+    "announce_maddrs",
+    "identity_path",
+    "checkpoint_every",
+    "log_every",
+    "num_threads",
+    "matchmaking_time",
+    "averaging_timeout",
+    "aux_assist",
+    "aux_refresh",
+)
+
+
 def _aux_pool(pool_args: dict[str, Any], overrides: dict[str, Any]) -> None:
-    local = {
-        k: v
-        for k, v in overrides.items()
-        if v is not None
-        and k
-        in (
-            "initial_peers",
-            "host_maddrs",
-            "announce_maddrs",
-            "identity_path",
-            "checkpoint_every",
-            "log_every",
-            "num_threads",
-            "matchmaking_time",
-            "averaging_timeout",
-        )
-    }
-    for key in ("initial_peers", "host_maddrs", "announce_maddrs"):
-        if key in local:
-            local[key] = _split_addresses(local[key])
-    if overrides.get("assist") is not None:
-        local["aux_assist"] = overrides["assist"]
-    if overrides.get("refresh") is not None:
-        local["aux_refresh"] = overrides["refresh"]
+    local = {k: v for k, v in overrides.items() if k in _AUX_POOL_FIELDS}
 
     def body() -> None:
         from trainer.pool.aux_service import audit_pool
@@ -628,79 +628,50 @@ def doctor(
 ) -> None:
     """Show the hardware, the kernel and precision it calls for, and what each memory profile needs."""
 
-    def body() -> None:
-        from rich.console import Console
-        from rich.table import Table
+    from rich.console import Console
+    from rich.table import Table
 
-        from trainer.training.config import TrainConfig, wan_timeouts
-        from trainer.training.hardware import Hardware, choose_kernels, detect_hardware, flash_attn_importable
-        from trainer.training.model import resolve_model
-        from trainer.training.plan import tokenizer_name
-        from trainer.training.profiles import GiB, profile_options
-        from trainer.training.tokenizer import load_tokenizer
+    from trainer.training.config import TrainConfig
+    from trainer.training.hardware import detect_hardware, planned_gpu
+    from trainer.training.plan import profile_table
+    from trainer.training.profiles import GiB
 
-        config = TrainConfig(
-            model=model, seq_len=seq_len, batch_size=batch_size, averaging=averaging, host_memory_gb=host_memory_gb
+    config = TrainConfig(
+        model=model, seq_len=seq_len, batch_size=batch_size, averaging=averaging, host_memory_gb=host_memory_gb
+    )
+    if gpu_memory_gb is None:
+        hardware = detect_hardware(config)
+    else:
+        hardware = planned_gpu(gpu_memory_gb, capability, detect_hardware(config.model_copy(update={"device": "cpu"})))
+    plan = profile_table(config, hardware)
+    console = Console()
+    console.print(
+        f"[bold]hardware[/]: {hardware.name}, device memory {hardware.device_memory_bytes / GiB:.1f} GiB, "
+        f"host {hardware.host_memory_bytes / GiB:.1f} GiB"
+    )
+    console.print(f"[bold]kernels[/]: {plan.kernel.describe()}")
+    spec = plan.spec
+    console.print(f"[bold]model[/]: {spec.name} ({spec.source}), {spec.shape.n_params / 1e9:.2f}B parameters")
+    table = Table("profile", "device GiB", "host GiB", "trainable", "fits", "margin GiB", "round s (timeout)")
+    for option, timeouts in zip(plan.options, plan.timeouts, strict=True):
+        estimate = option.estimate
+        margin = option.host_margin if hardware.device == "cpu" else min(option.device_margin, option.host_margin)
+        table.add_row(
+            option.label,
+            f"{estimate.device_bytes / GiB:.1f}",
+            f"{estimate.host_bytes / GiB:.1f}",
+            f"{estimate.trainable_params / 1e6:,.1f}M",
+            "yes" if option.fits else "[red]no[/]",
+            f"{margin / GiB:.1f}",
+            f"{timeouts.transfer_s:,.0f} ({timeouts.averaging_timeout:,.0f})",
         )
-        if gpu_memory_gb is not None:
-            major, _, minor = capability.partition(".")
-            hardware = detect_hardware(config.model_copy(update={"device": "cpu"}))
-            hardware = Hardware(
-                "cuda",
-                f"planned {gpu_memory_gb:g} GB GPU",
-                (int(major), int(minor or 0)),
-                int(gpu_memory_gb * GiB),
-                hardware.host_memory_bytes,
-                flash_attn_importable(),
-            )
-        else:
-            hardware = detect_hardware(config)
-        kernel = choose_kernels(hardware.device, hardware.capability, hardware.flash_attn_available)
-        vocab = len(load_tokenizer(tokenizer_name(config))) if model == "tiny" else None
-        spec = resolve_model(model, vocab_size=vocab)
-        console = Console()
-        console.print(
-            f"[bold]hardware[/]: {hardware.name}, device memory {hardware.device_memory_bytes / GiB:.1f} GiB, "
-            f"host {hardware.host_memory_bytes / GiB:.1f} GiB"
-        )
-        console.print(f"[bold]kernels[/]: {kernel.describe()}")
-        console.print(f"[bold]model[/]: {spec.name} ({spec.source}), {spec.shape.n_params / 1e9:.2f}B parameters")
-        flash = kernel.attn_implementation == "flash_attention_2" or kernel.sdpa_backend == "flash"
-        options = profile_options(
-            spec.shape,
-            hardware,
-            averaging=averaging,
-            compute_bytes=4 if kernel.compute_dtype == "fp32" else 2,
-            seq_len=seq_len,
-            batch_size=batch_size,
-            flash=flash,
-            checkpointing=spec.shape.n_params > 1e9,
-            lora_rank=config.lora_rank,
-            lora_targets=config.lora_targets,
-        )
-        table = Table("profile", "device GiB", "host GiB", "trainable", "fits", "margin GiB", "round s (timeout)")
-        for option in options:
-            estimate = option.estimate
-            timeouts = wan_timeouts(estimate.trainable_params, config.compression, config.averaging_bandwidth_mbps)
-            margin = option.host_margin if hardware.device == "cpu" else min(option.device_margin, option.host_margin)
-            table.add_row(
-                option.label,
-                f"{estimate.device_bytes / GiB:.1f}",
-                f"{estimate.host_bytes / GiB:.1f}",
-                f"{estimate.trainable_params / 1e6:,.1f}M",
-                "yes" if option.fits else "[red]no[/]",
-                f"{margin / GiB:.1f}",
-                f"{timeouts.transfer_s:,.0f} ({timeouts.averaging_timeout:,.0f})",
-            )
-        chosen = next((option.label for option in options if option.fits), "none")
-        console.print(
-            f"[bold]--profile auto[/] picks: {chosen}. Averaging rounds assume {config.averaging_bandwidth_mbps:g} "
-            f"Mbit/s each way and {config.compression} compression (matchmaking and timeout derived from them; "
-            "--matchmaking-time/--averaging-timeout override)"
-        )
-        console.print(table)
-
-    body()
+    chosen = plan.chosen.profile + (" + offload" if plan.chosen.offload else "") if plan.chosen else "none"
+    console.print(
+        f"[bold]--profile auto[/] picks: {chosen}. Averaging rounds assume {config.averaging_bandwidth_mbps:g} "
+        f"Mbit/s each way and {config.compression} compression (matchmaking and timeout derived from them; "
+        "--matchmaking-time/--averaging-timeout override)"
+    )
+    console.print(table)
 
 
 # --- small utilities ----------------------------------------------------------------------------
@@ -732,15 +703,9 @@ def build_tokenizer_command(
     """Train a byte-level BPE tokenizer on local text files."""
 
     def body() -> None:
-        from trainer.errors import TrainerError
-        from trainer.training.tokenizer import build_tokenizer
+        from trainer.training.tokenizer import build_tokenizer_from_files
 
-        texts = []
-        for path in corpus:
-            if not path.is_file():
-                raise TrainerError(f"corpus file {path} does not exist")
-            texts += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        tokenizer = build_tokenizer(texts, vocab_size, output_dir)
+        tokenizer = build_tokenizer_from_files(corpus, vocab_size, output_dir)
         typer.echo(f"wrote {output_dir} ({len(tokenizer)} tokens)")
 
     body()
@@ -755,15 +720,9 @@ def progress(
     """Read every peer's signed progress records for a run from the DHT."""
 
     def body() -> None:
-        import hivemind
+        from trainer.training.progress import read_progress
 
-        from trainer.training.progress import fetch_progress
-
-        dht = hivemind.DHT(initial_peers=_split_addresses(initial_peers), client_mode=True, start=True)
-        try:
-            records = fetch_progress(dht, run_id)
-        finally:
-            dht.shutdown()
+        records = read_progress(_split_addresses(initial_peers) or [], run_id)
         if as_json:
             typer.echo(json.dumps({peer: r.record.dict() for peer, r in records.items()}))
             return

@@ -162,3 +162,48 @@ def typer_command(name: str):
 def test_delayed_updates_need_the_offloaded_optimizer(corpus: Path) -> None:
     line = one_line_error(["train", "--model", "tiny", "--data", str(corpus), "--device", "cpu", "--delay-updates"])
     assert "--delay-updates overlaps gradient averaging" in line and "--offload-optimizer" in line
+
+
+@pytest.mark.parametrize("command", ["train", "aux", "join"])
+def test_every_option_sets_a_config_field_or_is_declared_not_to(command: str) -> None:
+    """An option renamed without its TrainConfig field (or the reverse) fails here, not silently."""
+    import typer as typer_module
+
+    from trainer.cli import _FIELD_OF_OPTION, NOT_CONFIG_OPTIONS
+    from trainer.training.config import TrainConfig
+
+    click_command = typer_module.main.get_command(app).commands[command]
+    stray = [
+        param.name
+        for param in click_command.params
+        if param.name not in NOT_CONFIG_OPTIONS
+        and _FIELD_OF_OPTION.get(param.name, param.name) not in TrainConfig.model_fields
+    ]
+    assert stray == []
+
+
+def test_config_overrides_renames_splits_and_drops_unset() -> None:
+    from trainer.cli import config_overrides
+
+    assert config_overrides(
+        {"assist": False, "refresh": 2.0, "initial_peers": ["/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"], "lr": None}
+        | {"pool_id": 3, "model": "tiny"}
+    ) == {
+        "aux_assist": False,
+        "aux_refresh": 2.0,
+        "initial_peers": ["/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2"],
+        "model": "tiny",
+    }
+
+
+def test_build_tokenizer_as_typed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(f"document number {i} about tokens and peers\n" for i in range(200)))
+    result = runner.invoke(
+        app, ["build-tokenizer", "--corpus", str(corpus), "--output-dir", str(tmp_path / "tok"), "--vocab-size", "300"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "tok" / "tokenizer.json").is_file()
+    line = one_line_error(["build-tokenizer", "--corpus", str(tmp_path / "nope.txt"), "--output-dir", str(tmp_path)])
+    missing = tmp_path / "nope.txt"
+    assert line == f"error: corpus file {missing} does not exist (hint: pass a text file, one document per line)"

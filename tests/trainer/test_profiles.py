@@ -169,6 +169,38 @@ def test_doctor_and_auto_use_the_same_rules(llama7b: ModelShape, memory_gb: floa
     assert (choice.profile, choice.offload, choice.estimate) == (first.profile, first.offload, first.estimate)
 
 
+@pytest.mark.parametrize(
+    ("memory_gb", "host_gb", "averaging", "seq_len"),
+    [(14, 64, "gradient", 2048), (24, 64, "gradient", 2048), (40, 128, "diloco", 1024), (80, 256, "gradient", 4096)],
+)
+def test_doctor_shows_what_train_picks(memory_gb: float, host_gb: float, averaging: str, seq_len: int) -> None:
+    """`trainer doctor`'s table and pick (`profile_table`) agree with `trainer train --profile auto`
+    (`plan_run`) for the same settings on the same hardware, refusal included."""
+    from trainer.training.config import TrainConfig
+    from trainer.training.plan import plan_run, profile_table
+
+    config = TrainConfig(model="llama-7b-shape", averaging=averaging, seq_len=seq_len, batch_size=1)
+    hardware = gpu(memory_gb, host_gb)
+    table = profile_table(config, hardware)
+    fitting = [o for o in table.options if o.fits]
+    if table.chosen is None:
+        assert fitting == []
+        with pytest.raises(MemoryProfileError):
+            plan_run(config, need_data=False, hardware=hardware)
+        return
+    picked = plan_run(config, need_data=False, hardware=hardware).profile
+    assert (picked.profile, picked.offload, picked.estimate) == (
+        table.chosen.profile,
+        table.chosen.offload,
+        table.chosen.estimate,
+    )
+    assert (fitting[0].profile, fitting[0].offload, fitting[0].estimate) == (
+        picked.profile,
+        picked.offload,
+        picked.estimate,
+    )
+
+
 def test_wan_timeouts_are_derived_from_what_is_averaged() -> None:
     from trainer.training.config import TrainConfig, wan_timeouts
 

@@ -168,3 +168,26 @@ def test_peers_with_incompatible_settings_are_refused(tmp_path: Path, dhts: list
     assert check_run_settings(dht, settings) == settings, "the same settings join"
     with pytest.raises(SwarmError, match="profile='full' \\(yours 'lora'\\)"):
         check_run_settings(dht, settings | {"profile": "lora"})
+
+
+def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    """`trainer progress` joins through --initial-peers with its own client DHT and prints each record."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    identity = load_or_create_identity(tmp_path / "writer.key")
+    writer = build_dht(config(tmp_path, "w"), identity)
+    dhts.append(writer)
+    ledger = ProgressLedger(identity.peer_id)
+    ledger.add_epoch(0, samples=16, tokens=1024, mean_loss=6.5, seconds=1.5)
+    publish_progress(writer, "unit", ledger.record(time.time()), expiration=60)
+    wait_until(lambda: fetch_progress(writer, "unit"), 30, "the writer to hold its record")  # the store is async
+    peers = " ".join(str(a) for a in writer.get_visible_maddrs())
+    result = CliRunner().invoke(app, ["progress", "--run-id", "unit", "--initial-peers", peers, "--json"])
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert set(records) == {identity.peer_id}
+    assert (records[identity.peer_id]["epoch"], records[identity.peer_id]["tokens"]) == (0, 1024)

@@ -127,6 +127,20 @@ def detect_hardware(config: TrainConfig) -> Hardware:
     )
 
 
+def planned_gpu(memory_gb: float, capability: str, host: Hardware) -> Hardware:
+    """A GPU to plan for instead of the detected device (`trainer doctor --gpu-memory-gb`): this much
+    memory, compute capability ``major.minor`` (e.g. ``8.0``), in ``host``'s machine."""
+    major, _, minor = capability.partition(".")
+    return Hardware(
+        "cuda",
+        f"planned {memory_gb:g} GB GPU",
+        (int(major), int(minor or 0)),
+        int(memory_gb * 2**30),
+        host.host_memory_bytes,
+        flash_attn_importable(),
+    )
+
+
 def choose_kernels(
     device: Literal["cpu", "cuda"],
     capability: tuple[int, int] | None,

@@ -283,6 +283,11 @@ def _need_text(estimate: MemoryEstimate, hardware: Hardware) -> str:
     )
 
 
+def gradient_checkpointing(shape: ModelShape, requested: bool | None) -> bool:
+    """Whether activations are recomputed: as requested, else for models over a billion parameters."""
+    return shape.n_params > 1_000_000_000 if requested is None else requested
+
+
 def choose_profile(
     shape: ModelShape,
     hardware: Hardware,
@@ -302,7 +307,7 @@ def choose_profile(
 
     ``requested`` is auto/full/lora; the options and their order are `profile_options`'s.
     """
-    ckpt = shape.n_params > 1_000_000_000 if checkpointing is None else checkpointing
+    ckpt = gradient_checkpointing(shape, checkpointing)
     if offload and averaging != "gradient":
         raise MemoryProfileError(
             "--offload-optimizer needs gradient averaging (DiLoCo always keeps its outer optimizer on the host)",

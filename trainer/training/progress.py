@@ -216,3 +216,15 @@ def fetch_progress(dht: "DHT", run_id: str, timeout: float = 10.0) -> dict[str, 
         if previous is None or previous.record.time < record.time:
             records[record.peer_id] = SignedProgress(record.peer_id, record, match.group(1), entry.expiration_time)
     return records
+
+
+def read_progress(initial_peers: list[str], run_id: str) -> dict[str, SignedProgress]:
+    """`fetch_progress` for a reader outside the swarm (`trainer progress`): a client-mode DHT that
+    joins through ``initial_peers``, reads, and shuts down."""
+    import hivemind
+
+    dht = hivemind.DHT(initial_peers=initial_peers, client_mode=True, start=True)
+    try:
+        return fetch_progress(dht, run_id)
+    finally:
+        dht.shutdown()

@@ -51,6 +51,16 @@ def build_tokenizer(texts: list[str], vocab_size: int, out_dir: Path) -> PreTrai
     return tokenizer
 
 
+def build_tokenizer_from_files(corpus: list[Path], vocab_size: int, out_dir: Path) -> PreTrainedTokenizerBase:
+    """`build_tokenizer` on the non-empty lines of local text files (`trainer build-tokenizer`)."""
+    texts: list[str] = []
+    for path in corpus:
+        if not path.is_file():
+            raise TrainerError(f"corpus file {path} does not exist", "pass a text file, one document per line")
+        texts += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return build_tokenizer(texts, vocab_size, out_dir)
+
+
 def builtin_tokenizer_dir(vocab_size: int = BUILTIN_VOCAB_SIZE) -> Path:
     """Directory of the built-in tokenizer, building it on first use (atomically, safe across processes)."""
     from trainer.training.corpus import generate_lines, shipped_corpus_path
