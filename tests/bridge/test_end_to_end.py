@@ -24,6 +24,7 @@ from aihub_demo.local_chain import (
     LocalJob,
     print_summary,
 )
+from tests.utils.waiting import wait_until
 
 HONEST, LIAR = "node-1", "node-2"
 
@@ -31,13 +32,6 @@ HONEST, LIAR = "node-1", "node-2"
 def _receipts(job: LocalJob, name: str) -> list[dict]:
     path = next((job.root / name).glob("work-*.json"), None)
     return json.loads(path.read_text())["receipts"] if path else []
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +49,7 @@ def run(tmp_path_factory):
         job.start_aux()
         job.start_trainers()
         # the chain goes away after the honest node's first confirmed claim, and comes back
-        _wait(lambda: any(r["status"] == "confirmed" for r in _receipts(job, HONEST)), 300, "a first claim")
+        wait_until(lambda: any(r["status"] == "confirmed" for r in _receipts(job, HONEST)), 300, "a first claim")
         job.devnet.stop()
         stopped_at = time.monotonic()
         time.sleep(6)
