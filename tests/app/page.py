@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -76,16 +77,21 @@ class AppPage:
     def click_action(self, action: str, **params: str) -> tuple[str, str]:
         """Click the table button for `action` with `params` and wait for its transaction's outcome."""
 
-        def button() -> Any:
-            for candidate in self.driver.find_elements(By.CSS_SELECTOR, f'button[data-action="{action}"]'):
-                if candidate.is_displayed() and all(
-                    f'"{k}":"{v}"' in (candidate.get_attribute("data-params") or "") for k, v in params.items()
-                ):
-                    return candidate
-            return None
+        def click() -> bool:
+            # the page re-renders its tables on every poll: a button found a moment ago may be gone
+            try:
+                for candidate in self.driver.find_elements(By.CSS_SELECTOR, f'button[data-action="{action}"]'):
+                    if candidate.is_displayed() and all(
+                        f'"{k}":"{v}"' in (candidate.get_attribute("data-params") or "") for k, v in params.items()
+                    ):
+                        candidate.click()
+                        return True
+            except StaleElementReferenceException:
+                pass
+            return False
 
         before = len(self.driver.find_elements(By.CSS_SELECTOR, "#txlog li"))
-        self.wait(button, f"a {action} button for {params}").click()
+        self.wait(click, f"a {action} button for {params}")
         self.wait(lambda: len(self.driver.find_elements(By.CSS_SELECTOR, "#txlog li")) > before, "a new transaction")
         entry = self.driver.find_element(By.CSS_SELECTOR, "#txlog li:first-child")
         state = self.wait(lambda: (s := entry.get_attribute("data-state")) in DONE and s, f"the end of {action}")
