@@ -23,10 +23,11 @@ def test_honest_only_is_the_weighted_mean():
     assert result.scales == [1.0] * 4
 
 
-def test_unequal_honest_weights_are_kept_below_the_median_and_capped_above_it():
+def test_unequal_honest_weights_are_kept_up_to_twice_the_median_and_capped_above_it():
     parts = honest_parts(3)
-    result = aggregate_part(parts, [4.0, 8.0, 12.0], CONFIG)
-    assert result.weights == [4.0, 8.0, 8.0]
+    assert aggregate_part(parts, [4.0, 8.0, 12.0], CONFIG).weights == [4.0, 8.0, 12.0]
+    result = aggregate_part(parts, [4.0, 8.0, 40.0], CONFIG)
+    assert result.weights == [4.0, 8.0, 16.0]
     assert result.verdicts == ["accepted", "accepted", "clipped"]
 
 

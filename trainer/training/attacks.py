@@ -87,7 +87,8 @@ def attacking_averager(base: type, kind: str | None) -> type:
     """``base`` itself, or a subclass of it that attacks as ``kind`` does (gradient and weight kinds)."""
     if kind not in (*GRADIENT_KINDS, "weight"):
         return base
-    return type(f"Attacking{base.__name__}", (GradientAttackMixin, base), {"attack": kind})
+    # hivemind names its RPC protocols after the averager's class: the name must stay the base's
+    return type(base.__name__, (GradientAttackMixin, base), {"attack": kind})
 
 
 def attack_optimizer(opt: Any, kind: str | None) -> None:
@@ -120,5 +121,5 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
             priority.fset(self, value + INFLATION)
 
         inflated_priority = priority.setter(setter)
-        averager.__class__ = type(f"Attacking{cls.__name__}", (cls,), {"state_sharing_priority": inflated_priority})
+        averager.__class__ = type(cls.__name__, (cls,), {"state_sharing_priority": inflated_priority})
         averager.state_sharing_priority = averager.state_sharing_priority

@@ -186,10 +186,12 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
             if spec.role != "reducer":
                 return
             senders = [peer.to_base58() for peer in self.sender_peer_ids]
+            me = self.peer_id.to_base58()
             if spec.admission is None:
                 admitted = [True] * len(senders)
             else:
-                allowed = spec.admission.admitted() or frozenset()
+                # the reducer itself may be listed as a sender (with weight 0): it is the pool's own
+                allowed = (spec.admission.admitted() or frozenset()) | {me}
                 admitted = [peer in allowed for peer in senders]
             epoch = int(spec.epoch.value)
             logbook = ObservationLog(spec.log_path) if spec.log_path else None
@@ -215,7 +217,7 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                         time=now,
                     )
                     for peer, tally in zip(senders, tallies, strict=True)
-                    if tally.parts
+                    if tally.parts and peer != me
                 )
 
             previous = self.tensor_part_reducer
@@ -244,6 +246,18 @@ class RobustAveragerMixin:
         if robust is not None and robust.role == "sender":
             kwargs["client_mode"] = True
         super().__init__(*args, **kwargs)
+
+    @property
+    def state_sharing_priority(self) -> float:
+        return super().state_sharing_priority  # type: ignore[misc]
+
+    @state_sharing_priority.setter
+    def state_sharing_priority(self, value: float) -> None:
+        # hivemind's Optimizer sets it on every epoch for a peer whose DHT is a full node, and the
+        # averager refuses it in client mode: a sender's gradient averager has no state to share
+        if self.robust is not None and self.robust.role == "sender":
+            return
+        super(RobustAveragerMixin, type(self)).state_sharing_priority.fset(self, value)  # type: ignore[attr-defined]
 
     def run(self) -> None:
         if self.robust is not None:

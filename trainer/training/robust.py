@@ -10,9 +10,11 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
 2. screening: a part with a NaN or infinity is dropped (``dropped_nonfinite``); so is a part whose
    norm is more than ``max_norm_ratio`` times the median norm of the round's parts
    (``dropped_norm``): an honest gradient is not a thousand times larger than its peers';
-3. weights: a sender's declared samples are capped at the median declared by the round's screened
-   senders (and at ``max_samples_per_peer`` when the pool can verify throughput), so an inflated
-   declaration buys at most an honest peer's share (``clipped`` when capped);
+3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the median
+   declared by the round's screened senders (and at ``max_samples_per_peer`` when the pool can
+   verify throughput), so an inflated declaration buys at most a couple of honest peers' share
+   (``clipped`` when capped); honest peers' samples per round vary (who started the round when),
+   so the cap leaves them room;
 4. CenteredClip (BTARD, Algorithm 2): starting from the coordinate-wise median, iterate
    ``v <- v + sum_i w_i * min(1, tau / |x_i - v|) * (x_i - v) / sum_i w_i`` with ``tau`` a multiple of
    the median distance to the start: with fewer than half the weight Byzantine, the result moves at
@@ -40,12 +42,14 @@ class RobustConfig:
     :param clip_multiplier: CenteredClip's ``tau`` as a multiple of the median distance to the
       coordinate-wise median (3: honest peers' spread is well inside it on every run we measured).
     :param clip_iterations: CenteredClip iterations (BTARD finds a few enough).
+    :param weight_cap_ratio: a sender's weight is capped at this multiple of the median declared.
     :param max_samples_per_peer: an absolute cap on one sender's weight (None: only the median cap).
     """
 
     max_norm_ratio: float = 10.0
     clip_multiplier: float = 3.0
     clip_iterations: int = 5
+    weight_cap_ratio: float = 2.0
     max_samples_per_peer: float | None = None
 
 
@@ -156,7 +160,7 @@ def aggregate_part(
     if not live:
         return PartResult(torch.zeros(shape), verdicts, weights, scales)
 
-    cap = _median([declared[index] for index in live])
+    cap = config.weight_cap_ratio * _median([declared[index] for index in live])
     if config.max_samples_per_peer is not None:
         cap = min(cap, config.max_samples_per_peer)
     for index in live:

@@ -457,7 +457,9 @@ def build_optimizer(
             log_path=str(config.observations_file) if auxiliary and config.observations_file else None,
             mode=config.averaging,
         )
-        robust_class = type(f"Robust{grad_averager.__name__}", (RobustAveragerMixin, grad_averager), {})
+        # hivemind names its RPC protocols after the averager's class: keep the base's name, so
+        # every peer of the run speaks the same protocol whatever mixins it has
+        robust_class = type(grad_averager.__name__, (RobustAveragerMixin, grad_averager), {})
         grad_averager = functools.partial(robust_class, robust=robust)
 
     # hivemind's averagers set SIGINT to "ignore" in this process before forking their own (and never

@@ -1,0 +1,206 @@
+"""Attacker peers against a real swarm on loopback: an aux peer that reduces robustly, three honest
+trainers and one attacker (``TRAINER_ATTACK=<kind>``, see trainer.training.attacks), per kind.
+
+Each kind's run moves in phases started by events: the aux peer writes its addresses, then the
+four trainers start and join the swarm, and once all four have joined they begin training; the
+honest ones stop at `MAX_EPOCHS`; then the attacker and the aux peer are
+stopped with SIGTERM. Which rounds a peer joins depends on the machine's load, so the tests assert
+only what holds on any schedule: the honest peers finish, their model stays finite and their loss
+falls, and the attacker is in the aux peer's observation log as dropped, clipped or not admitted
+(or, for the kinds that do not touch the averaged tensors, did not move the honest peers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.trainer.helpers import BATCH, SEQ_LEN, TrainerProcess, wait_until
+from trainer.training.attacks import ATTACK_ENV, INFLATION, KINDS
+from trainer.training.observations import Observation, ObservationLog
+
+MAX_EPOCHS = 6
+# samples per collaborative epoch: 48 micro-batches of 4 across the swarm, so that an epoch outlasts
+# the first refreshes of each peer's view of the swarm (before them, a peer believes it is alone)
+TARGET = 192
+HONEST = 3
+
+
+class SwarmPeer(TrainerProcess):
+    """A peer run through the library (tests/trainer/swarm_peer.py) instead of the `trainer` CLI."""
+
+    def __init__(self, workdir: Path, name: str, role: str, config: dict[str, Any], extra: list[str], env=None):
+        super().__init__(workdir, name, [], env)
+        config = {**config, "metrics_file": str(self.metrics_path)}
+        self.config_path = workdir / f"{name}.json"
+        self.config_path.write_text(json.dumps(config))
+        self.command = [sys.executable, "-m", "tests.trainer.swarm_peer", role, str(self.config_path), *extra]
+
+    def start(self) -> SwarmPeer:
+        import subprocess
+
+        from tests.trainer.helpers import subprocess_env
+
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(self.workdir) | self.env,
+            start_new_session=True,
+        )
+        return self
+
+
+@dataclass
+class AttackRun:
+    kind: str
+    honest: list[SwarmPeer]
+    attacker: SwarmPeer
+    aux: SwarmPeer
+    attacker_id: str
+    honest_ids: list[str]
+    observations: list[Observation]
+
+    def of(self, peer_id: str) -> list[Observation]:
+        return [obs for obs in self.observations if obs.peer_id == peer_id]
+
+
+def common(run_id: str, tokenizer: Path, workdir: Path, name: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "model": "tiny",
+        "tokenizer": str(tokenizer),
+        "target_batch_size": TARGET,
+        "averaging": "gradient",
+        "host_maddrs": ["/ip4/127.0.0.1/tcp/0"],
+        "matchmaking_time": 1.5,
+        "averaging_timeout": 6.0,
+        "metadata_expiration": 8.0,
+        "load_state_timeout": 10.0,
+        "checkpoint_dir": str(workdir / name),
+        "identity_path": str(workdir / f"{name}.key"),
+        "num_threads": 1,
+        "robust_aggregation": True,
+    }
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def attack_run(request, trainer_workdir: Path, corpus: Path, tokenizer_dir: Path) -> AttackRun:
+    from trainer.training.identity import load_or_create_identity
+
+    kind: str = request.param
+    workdir = trainer_workdir / f"attack-{kind}"
+    workdir.mkdir()
+    run_id = f"attack-{kind}"
+    names = [f"honest{index}" for index in range(1, HONEST + 1)]
+    ids = {name: load_or_create_identity(workdir / f"{name}.key").peer_id for name in [*names, "attacker", "aux"]}
+    admitted = [ids[name] for name in names] + ([] if kind == "outsider" else [ids["attacker"]])
+    allow_file = workdir / "allow.txt"
+    allow_file.write_text("\n".join(admitted) + "\n")
+
+    aux_config = common(run_id, tokenizer_dir, workdir, "aux") | {
+        "checkpoint_every": 0,
+        "maddrs_file": str(workdir / "aux.maddrs"),
+        "observations_file": str(workdir / "observations.jsonl"),
+        "log_every": 2.0,
+    }
+    aux = SwarmPeer(workdir, "aux", "aux", aux_config, [str(allow_file)])
+    everyone: list[SwarmPeer] = [aux]
+    try:
+        aux.start()
+        wait_until(lambda: (workdir / "aux.maddrs").is_file(), 90, "the aux peer to come up")
+        bootstrap = (workdir / "aux.maddrs").read_text().split()
+
+        def trainer(name: str, max_epochs: int, env: dict[str, str] | None = None) -> SwarmPeer:
+            config = common(run_id, tokenizer_dir, workdir, name) | {
+                "data": str(corpus),
+                "data_shards": 4,
+                "seq_len": SEQ_LEN,
+                "batch_size": BATCH,
+                "lr": 3e-3,
+                "warmup_steps": 2,
+                "total_steps": 400,
+                "checkpoint_every": 0,
+                "max_epochs": max_epochs,
+                "log_every": 5.0,
+                "progress_bar": False,
+                "initial_peers": bootstrap,
+                "trusted_reducers": [ids["aux"]],
+            }
+            extra = [str(workdir / f"{name}.ready"), str(workdir / "go")]
+            return SwarmPeer(workdir, name, "train", config, extra, env)
+
+        honest = [trainer(name, MAX_EPOCHS) for name in names]
+        # the attacker has no epoch limit of its own: it is stopped once the honest peers are done
+        attacker = trainer("attacker", 100 * MAX_EPOCHS, {ATTACK_ENV: kind})
+        trainers = [*honest, attacker]
+        for peer in trainers:
+            everyone.append(peer.start())
+        wait_until(lambda: all((workdir / f"{p.name}.ready").exists() for p in trainers), 180, "the trainers to join")
+        (workdir / "go").touch()
+        for peer in honest:
+            assert peer.wait(300) == 0, f"{peer.name} failed:\n{peer.tail()}"
+        attacker.stop()
+        attacker.wait(60)
+        aux.stop()
+        assert aux.wait(60) == 0, f"aux failed:\n{aux.tail()}"
+        observations = ObservationLog(workdir / "observations.jsonl").read()
+        return AttackRun(kind, honest, attacker, aux, ids["attacker"], [ids[n] for n in names], observations)
+    finally:
+        for process in everyone:
+            process.cleanup()
+
+
+def test_honest_peers_finish_with_a_finite_model_and_a_falling_loss(attack_run: AttackRun) -> None:
+    losses: dict[int, list[float]] = {}
+    for peer in attack_run.honest:
+        assert not peer.errors(), f"{peer.name}: {peer.errors()[0]}"
+        (stop,) = peer.events("stop")
+        assert MAX_EPOCHS <= stop["final_epoch"] < INFLATION, "no honest peer jumped to an inflated epoch"
+        for event in peer.events("epoch"):
+            assert math.isfinite(event["mean_loss"]), f"{peer.name} trained on a non-finite model: {event}"
+            losses.setdefault(event["epoch"], []).append(event["mean_loss"])
+    epochs = sorted(losses)
+    first, last = (sum(losses[e]) / len(losses[e]) for e in (epochs[0], epochs[-1]))
+    assert last < first - 0.3, f"loss {first:.3f} at epoch {epochs[0]} -> {last:.3f} at epoch {epochs[-1]}"
+    if attack_run.kind != "badstate":  # the one attack that puts NaN weights in an honest peer's hands
+        assert not any(peer.events("guard") for peer in attack_run.honest), "the reducer let a NaN through"
+
+
+def test_the_aux_peer_reduced_rounds_with_the_honest_peers(attack_run: AttackRun) -> None:
+    # how many rounds found a group depends on the load; that some did is what the swarm is for
+    for peer_id in attack_run.honest_ids:
+        assert attack_run.of(peer_id), f"{peer_id} never averaged through the aux peer"
+        assert not any(obs.dropped for obs in attack_run.of(peer_id)), "an honest peer's contribution was dropped"
+
+
+def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) -> None:
+    kind, seen = attack_run.kind, attack_run.of(attack_run.attacker_id)
+    expected = {
+        "scale1e3": {"dropped_norm"},
+        "nan": {"dropped_nonfinite"},
+        "noise": {"dropped_norm"},
+        "weight": {"clipped"},
+        "outsider": {"not_admitted"},
+    }
+    if kind in expected:
+        assert seen, f"the attacker ({kind}) never reached the reducer"
+        assert {obs.verdict for obs in seen} <= expected[kind] | {"clipped"}, [obs.verdict for obs in seen]
+        assert {obs.verdict for obs in seen} & expected[kind]
+        if kind == "weight":
+            assert all(obs.accepted_weight < obs.declared_samples for obs in seen)
+    elif kind == "signflip":
+        assert seen, "the attacker never reached the reducer"
+        cosines = [obs.cosine for obs in seen if obs.cosine is not None]
+        honest = [obs.cosine for peer in attack_run.honest_ids for obs in attack_run.of(peer) if obs.cosine is not None]
+        assert max(cosines) < 0 < min(honest), (cosines, honest)
+    else:  # epoch, badstate: nothing wrong in what it sends; the first test checks the honest peers
+        assert all(obs.verdict in ("accepted", "clipped") for obs in seen)
