@@ -95,17 +95,14 @@ def submit_work(
     client = ctx.client()
     _check_signer_is_a_member(ctx, client, pool_id)
     result = client.pool.submit_work(pool_id, key, units)
-    event = client.rewards._events(result, "WorkSubmitted")
-    reward = int(event[0]["args"]["reward"]) if event else None
-    unlocks = int(event[0]["args"]["unlocksAt"]) if event else None
     ctx.print_tx(
         result,
         f"submitted {units} units to pool {pool_id} as work key 0x{key.hex()}",
         pool_id=pool_id,
         work_key="0x" + key.hex(),
         units=units,
-        reward=reward,
-        unlocks_at=unlocks,
+        reward=result.reward,
+        unlocks_at=result.unlocks_at,
     )
 
 

@@ -9,7 +9,10 @@ from hub.errors import HubError
 from hub.inputs import parse_address, parse_bytes32
 
 if TYPE_CHECKING:
+    from web3 import Web3
+
     from hub.client.facade import HubClient
+    from hub.deployment import Deployment
     from hub.tx import TxResult
 
 # @dev Blocks per eth_getLogs request: public RPC nodes cap the range (commonly at 10,000).
@@ -32,6 +35,19 @@ def hex32(value: bytes) -> str:
     return "0x" + bytes(value).hex()
 
 
+def decode_events(w3: Web3, deployment: Deployment, contract: str, result: TxResult, event: str) -> list[Any]:
+    """The `event` logs that the deployment's `contract` emitted in `result`'s transaction, decoded.
+
+    A call to one contract can make another log (the pool's hard invalidation makes the stake
+    manager log `Slashed`): a binding decodes those here, from the deployment's ABI, instead of
+    through the other contract's binding.
+    """
+    from web3.logs import DISCARD
+
+    events = w3.eth.contract(address=deployment.address(contract), abi=deployment.abi(contract)).events  # type: ignore[call-overload]
+    return list(getattr(events, event)().process_receipt(result.receipt, errors=DISCARD))
+
+
 class ContractBinding:
     """One deployed contract, reached through the client that owns the connection and the signer."""
 
@@ -49,10 +65,9 @@ class ContractBinding:
         data = self.contract.encode_abi(function, args=list(args))
         return self.client.transactor.send(self.address, data, value=value, action=action, extra_gas=extra_gas)
 
-    def _events(self, result: TxResult, event: str) -> list[Any]:
-        from web3.logs import DISCARD
-
-        return list(getattr(self.contract.events, event)().process_receipt(result.receipt, errors=DISCARD))
+    def _events(self, result: TxResult, event: str, contract: str | None = None) -> list[Any]:
+        """`event` logs of this contract (or of the deployment's `contract`) in `result`'s transaction."""
+        return decode_events(self.client.w3, self.client.deployment, contract or self.NAME, result, event)
 
     def _logs(
         self,

@@ -248,7 +248,7 @@ class HubContract(ContractBinding):
         if len(reason.encode()) > 128:
             raise HubError("the slash reason is longer than 128 bytes", hint="shorten --reason")
         result = self._send("slash", address_arg(provider, "provider"), amount, reason, action="slash")
-        events = self.client.stake._events(result, "Slashed")
+        events = self._events(result, "Slashed", contract="StakeManager")
         return result.with_value(int(events[0]["args"]["slashed"]) if events else None)
 
     # -- federators
@@ -265,7 +265,7 @@ class HubContract(ContractBinding):
         logic = address_arg(validation_logic, "validation contract") if validation_logic else None
         logic = logic or self.client.deployment.address("WorkRateValidator")
         result = self._send("createDomain", name, logic, uri, action="create domain")
-        events = self.client.domains._events(result, "DomainCreated")
+        events = self._events(result, "DomainCreated", contract="DomainRegistry")
         return result.with_value(int(events[0]["args"]["domainId"]) if events else None)
 
     # -- admin

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus
+from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus, SubmittedWork
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -270,11 +270,17 @@ class PoolContract(ContractBinding):
 
     # -- work
 
-    def submit_work(self, pool_id: int, work_key: bytes | str, units: int) -> TxResult:
-        """Submit `units` of work under `work_key`, signed by the node key."""
+    def submit_work(self, pool_id: int, work_key: bytes | str, units: int) -> SubmittedWork:
+        """Submit `units` of work under `work_key`, signed by the node key; the result carries the
+        reward it locked and when that unlocks."""
+        from dataclasses import fields
+
         if units <= 0:
             raise HubError("work units must be more than zero")
-        return self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
+        result = self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
+        [event] = self._events(result, "WorkSubmitted", contract="RewardsDistributor")
+        sent = {f.name: getattr(result, f.name) for f in fields(result)}
+        return SubmittedWork(**sent, reward=int(event["args"]["reward"]), unlocks_at=int(event["args"]["unlocksAt"]))
 
     def invalidate_work(self, pool_id: int, node: str, work_key: bytes | str) -> TxResult:
         """Soft invalidation (a validator or the pool's manager) of `node`'s work key: the work's
@@ -302,7 +308,7 @@ class PoolContract(ContractBinding):
             reason,
             action="hard-invalidate work",
         )
-        events = self.client.stake._events(result, "Slashed")
+        events = self._events(result, "Slashed", contract="StakeManager")
         return result.with_value(int(events[0]["args"]["slashed"]) if events else 0)
 
 

@@ -80,7 +80,7 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     wait_for_next_block_second(trainer)
     keys = [make_work_key(pool_id, "peer-1", epoch) for epoch in (1, 2)]
-    trainer.pool.submit_work(pool_id, keys[0], 1000)
+    first = trainer.pool.submit_work(pool_id, keys[0], 1000)
     wait_for_next_block_second(trainer)
     trainer.pool.submit_work(pool_id, keys[1], 500)
     logged = trainer.rewards.work_submitted(pool_id, node=node.address)
@@ -88,6 +88,9 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         (keys[0], 1000, 1000 * 10**6, provider.address),
         (keys[1], 500, 500 * 10**6, provider.address),
     ]
+    # the transaction's typed result says what it locked, as the event does
+    assert (first.reward, first.unlocks_at) == (logged[0].reward, logged[0].unlocks_at)
+    assert first.reward == 1000 * 10**6 and first.unlocks_at > trainer.w3.eth.get_block(first.block_number)["timestamp"]
     assert trainer.rewards.work(pool_id, node.address, keys[0]).state == WorkState.LOCKED
 
     as_validator.pool.invalidate_work(pool_id, node.address, keys[1])  # soft: the node stays
