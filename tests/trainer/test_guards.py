@@ -102,3 +102,11 @@ def test_filter_progress_drops_records_above_the_quorum_epoch() -> None:
     kept, bound = filter_progress(metadata, quorum=2)
     assert bound == 3
     assert set(kept) == {b"a", b"b", b"c", b"odd"}
+
+
+def test_robust_aggregation_turns_parameter_averaging_off() -> None:
+    from trainer.training.config import NEVER, TrainConfig
+
+    assert TrainConfig(averaging="gradient").state_averaging_period == 1
+    assert TrainConfig(averaging="gradient", robust_aggregation=True).state_averaging_period == NEVER
+    assert TrainConfig(average_state_every=3, robust_aggregation=True).state_averaging_period == NEVER

@@ -117,3 +117,17 @@ def test_sender_tally_keeps_the_worst_verdict_and_whole_round_geometry():
     assert tally.cosine == pytest.approx(12 / (20**0.5 * 8**0.5))
     tally.add(torch.full((4,), float("nan")), aggregate, "dropped_nonfinite", 0.0, 0.0)
     assert tally.verdict == "dropped_nonfinite" and tally.distance is None and tally.accepted == 0.0
+
+
+def test_a_sender_alone_in_a_round_is_measured_against_the_reference_from_earlier_rounds():
+    parts = honest_parts(3)
+    earlier = aggregate_part(parts, [8.0] * 3, CONFIG)
+    assert earlier.reference_norm == pytest.approx(sorted(float(p.norm()) for p in parts)[1])
+
+    alone = aggregate_part([parts[0] * 1e3], [8.0], CONFIG, reference_norm=earlier.reference_norm)
+    assert alone.verdicts == ["dropped_norm"] and torch.equal(alone.aggregate, torch.zeros_like(parts[0]))
+    assert alone.reference_norm is None, "a round without comparison sets no reference"
+
+    honest_alone = aggregate_part([parts[1]], [8.0], CONFIG, reference_norm=earlier.reference_norm)
+    assert honest_alone.verdicts == ["accepted"] and torch.equal(honest_alone.aggregate, parts[1])
+    assert aggregate_part([parts[0] * 1e3], [8.0], CONFIG).verdicts == ["accepted"], "nothing to compare with"

@@ -38,6 +38,10 @@ class NodeBinding(BaseModel):
     signature: str
 
 
+# @dev An averaging period no run reaches: parameter averaging off.
+NEVER = 2**31 - 1
+
+
 class TrainConfig(BaseModel):
     """Configuration of one peer (trainer or auxiliary) of a collaborative run.
 
@@ -77,7 +81,8 @@ class TrainConfig(BaseModel):
     compression: Compression = "fp16"
     average_state_every: int | None = Field(None, ge=1)
     """Average parameters every N epochs; None: 1 with gradient averaging (hivemind's default, in
-    the background), 10 with DiLoCo (peers that averaged pseudo-gradients are already in step)."""
+    the background), 10 with DiLoCo (peers that averaged pseudo-gradients are already in step).
+    Never with ``robust_aggregation`` (see `state_averaging_period`)."""
     matchmaking_time: float | None = Field(None, gt=0)
     """Seconds to gather an averaging group; None: derived (`wan_timeouts`)."""
     averaging_timeout: float | None = Field(None, gt=0)
@@ -192,6 +197,11 @@ class TrainConfig(BaseModel):
 
     @property
     def state_averaging_period(self) -> int:
+        if self.robust_aggregation:
+            # hivemind's parameter averaging makes every trainer reduce a slice of the weights for
+            # everybody, out of the trusted reducer's sight: with robust aggregation it never runs
+            # (peers that miss a round download state instead, and the model guard checks it)
+            return NEVER
         if self.average_state_every is not None:
             return self.average_state_every
         return 10 if self.averaging == "diloco" else 1

@@ -91,6 +91,8 @@ class ReducerSpec:
     # the epoch the aux peer is closing; its loop updates it, the child stamps observations with it
     epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
     rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+    # part index -> reference norm; lives in the reducer's own process, from round to round
+    references: dict[int, float] = field(default_factory=dict)
 
 
 class _PartCollector:
@@ -125,8 +127,11 @@ class RobustPartReducer(TensorPartReducer):
         admitted: list[bool],
         config: RobustConfig,
         on_round: Callable[[list[SenderTally]], None],
+        references: dict[int, float] | None = None,
     ) -> None:
         self.admitted, self.robust_config, self.on_round = admitted, config, on_round
+        # part index -> the norm honest parts had in the last comparable round (kept across rounds)
+        self.references = references if references is not None else {}
         self.tallies = [SenderTally() for _ in range(num_senders)]
         self._senders_by_tensor: dict[int, int] = {}
         self._reported = False
@@ -158,7 +163,10 @@ class RobustPartReducer(TensorPartReducer):
             self.tallies[sender].declared = max(self.tallies[sender].declared, weight)
             if self.tallies[sender].verdict not in ("dropped_nonfinite", "dropped_norm"):
                 parts[sender] = tensor
-        result = aggregate_part(parts, declared, self.robust_config, self.admitted)
+        index = self.current_part_index
+        result = aggregate_part(parts, declared, self.robust_config, self.admitted, self.references.get(index))
+        if result.reference_norm is not None:
+            self.references[index] = result.reference_norm
         for sender, (tensor, _weight) in received.items():
             self.tallies[sender].add(
                 tensor, result.aggregate, result.verdicts[sender], result.weights[sender], result.scales[sender]
@@ -229,6 +237,7 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                 admitted=admitted,
                 config=spec.config,
                 on_round=on_round,
+                references=spec.references,
             )
 
     return RobustAllReduceRunner

@@ -8,8 +8,10 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
 
 1. admission: a sender not on the pool's allow-list is ignored (``not_admitted``);
 2. screening: a part with a NaN or infinity is dropped (``dropped_nonfinite``); so is a part whose
-   norm is more than ``max_norm_ratio`` times the median norm of the round's parts
-   (``dropped_norm``): an honest gradient is not a thousand times larger than its peers';
+   norm is more than ``max_norm_ratio`` times the median norm of the other senders' parts, or of
+   the reference the reducer keeps from earlier rounds that had two or more screened senders
+   (``dropped_norm``): an honest gradient is not a thousand times larger than its peers', and a
+   sender alone in a round is still measured against the swarm's recent ones;
 3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the median
    declared by the round's screened senders (and at ``max_samples_per_peer`` when the pool can
    verify throughput), so an inflated declaration buys at most a couple of honest peers' share
@@ -61,6 +63,7 @@ class PartResult:
     verdicts: list[str]
     weights: list[float]  # accepted weight per sender (0 when dropped)
     scales: list[float]  # CenteredClip's factor per sender (1: untouched, 0: dropped)
+    reference_norm: float | None = None  # the screened senders' median norm, when two or more
 
 
 @dataclass
@@ -126,6 +129,7 @@ def aggregate_part(
     declared: list[float],
     config: RobustConfig,
     admitted: list[bool] | None = None,
+    reference_norm: float | None = None,
 ) -> PartResult:
     """Combine one part from every sender (None: the sender sent nothing for it, or the caller
     already dropped it earlier in the round: a peer that sent a NaN is not trusted for the rest)."""
@@ -148,15 +152,14 @@ def aggregate_part(
 
     live = [index for index in range(count) if flat[index] is not None]
     norms = {index: float(flat[index].norm()) for index in live}
-    if len(live) >= 2:
+    for index in list(live):
         # the median of the others: with two senders a plain median would sit halfway to an attacker
-        for index in list(live):
-            others = [norms[other] for other in live if other != index]
-            reference = _median(others)
-            if reference > 0 and norms[index] > config.max_norm_ratio * reference:
-                verdicts[index] = "dropped_norm"
-                flat[index] = None
-        live = [index for index in live if flat[index] is not None]
+        others = [norms[other] for other in live if other != index]
+        references = [value for value in (_median(others) if others else None, reference_norm) if value]
+        if any(norms[index] > config.max_norm_ratio * value for value in references):
+            verdicts[index] = "dropped_norm"
+            flat[index] = None
+    live = [index for index in live if flat[index] is not None]
     if not live:
         return PartResult(torch.zeros(shape), verdicts, weights, scales)
 
@@ -175,7 +178,9 @@ def aggregate_part(
         scales[index] = float(factors[position])
         if scales[index] < 1.0:
             verdicts[index] = "clipped"
-    return PartResult(center.reshape(shape), verdicts, weights, scales)
+    # a reference for later rounds only from rounds where senders could be compared with each other
+    reference = _median([norms[index] for index in live]) if len(live) >= 2 else None
+    return PartResult(center.reshape(shape), verdicts, weights, scales, reference)
 
 
 def centered_clip(
