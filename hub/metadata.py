@@ -186,6 +186,21 @@ def fetch_metadata(uri: str, expected_hash: bytes | str | None, *, timeout_s: fl
     return data
 
 
+def check_served(published: PublishedMetadata) -> None:
+    """Fetch a hosted (http(s):// or ipfs://) metadata URI and compare it with the published file,
+    before a pool escrows a budget behind metadata that nodes cannot read; other URIs carry the
+    bytes themselves (data:) or are local (file:)."""
+    if urlparse(published.uri).scheme.lower() not in ("http", "https", "ipfs"):
+        return
+    try:
+        fetch_metadata(published.uri, published.hash, timeout_s=15.0)
+    except HubError as exc:
+        raise HubError(
+            f"--metadata-uri does not serve this file: {exc.message}",
+            hint="host the same bytes there first (`hub pool metadata serve FILE` serves them)",
+        ) from None
+
+
 def load_metadata_json(uri: str, expected_hash: bytes | str | None, *, timeout_s: float = 30.0) -> Any:
     """`fetch_metadata`, then parsed as JSON."""
     data = fetch_metadata(uri, expected_hash, timeout_s=timeout_s)

@@ -86,6 +86,7 @@ def submit_work(
     """Submit work done by this node key (--account) in an active pool."""
     from eth_utils import keccak
 
+    from hub.client.workflows import check_work_signer
     from hub.errors import UsageError
     from hub.inputs import parse_bytes32
 
@@ -93,7 +94,7 @@ def submit_work(
         raise UsageError("give exactly one of --work-key and --key-text", hint="e.g. --key-text epoch-7")
     key = parse_bytes32(work_key) if work_key is not None else keccak(text=key_text)
     client = ctx.client()
-    _check_signer_is_a_member(ctx, client, pool_id)
+    check_work_signer(client, pool_id, f"--account {ctx.account}")
     result = client.pool.submit_work(pool_id, key, units)
     ctx.print_tx(
         result,
@@ -104,30 +105,6 @@ def submit_work(
         reward=result.reward,
         unlocks_at=result.unlocks_at,
     )
-
-
-def _check_signer_is_a_member(ctx: ChainContext, client, pool_id: int) -> None:
-    """Work is signed by the node key itself: when --account is another key (its provider's, the
-    operator's), say so and name the pool's nodes, instead of the contract's "node not in pool"."""
-    from hub.errors import HubError
-
-    signer = client.address
-    membership = client.pool.membership(pool_id, signer)
-    if membership.in_pool or membership.pool_status.value == "none":
-        return  # a member, or no such pool (the contract's check says that one)
-    members = client.pool.members(pool_id)
-    nodes = ", ".join(members) if members else "none yet"
-    what = f"--account {ctx.account} ({signer})"
-    if membership.registered:
-        message = f"{what} is a node key but not a member of pool {pool_id} (its nodes: {nodes})"
-        hint = "join first (`hub node join --invite FILE`), or sign with a member node's account"
-    elif client.registry.provider(signer).registered:
-        message = f"{what} is a provider, not a node key: work is signed by the node (pool {pool_id}'s nodes: {nodes})"
-        hint = "pass the node key's account as --account"
-    else:
-        message = f"{what} is not a node key in pool {pool_id} (its nodes: {nodes})"
-        hint = "pass the node key's account as --account"
-    raise HubError(message, hint=hint)
 
 
 @chain_command(app, "status")

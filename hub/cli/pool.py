@@ -63,11 +63,11 @@ def create(
     from hub.amounts import parse_amount
     from hub.errors import HubError
     from hub.inputs import parse_duration
-    from hub.metadata import publish_metadata, read_pool_metadata_file
+    from hub.metadata import check_served, publish_metadata, read_pool_metadata_file
 
     read_pool_metadata_file(metadata)
     published = publish_metadata(metadata, inline=inline, uri=metadata_uri)
-    _check_hosted(published)
+    check_served(published)
     budget_wei = parse_amount(budget, what="budget")
     rate = parse_amount(reward_per_unit, what="reward per unit", allow_zero=False)
     window = parse_duration(challenge_window, what="challenge window")
@@ -99,24 +99,6 @@ def create(
             "(`hub pool metadata serve FILE`) and create the pool with --metadata-uri",
             err=True,
         )
-
-
-def _check_hosted(published) -> None:
-    """Fetch a hosted --metadata-uri and compare it with the file before anything is sent."""
-    from urllib.parse import urlparse
-
-    from hub.errors import HubError
-    from hub.metadata import fetch_metadata
-
-    if urlparse(published.uri).scheme.lower() not in ("http", "https", "ipfs"):
-        return
-    try:
-        fetch_metadata(published.uri, published.hash, timeout_s=15.0)
-    except HubError as exc:
-        raise HubError(
-            f"--metadata-uri does not serve this file: {exc.message}",
-            hint="host the same bytes there first (`hub pool metadata serve FILE` serves them)",
-        ) from None
 
 
 @chain_command(app, "start")

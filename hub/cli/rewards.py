@@ -95,7 +95,9 @@ def claim(
         raise UsageError("--work-key needs the pool id", hint="hub rewards claim POOL --work-key KEY")
     client = ctx.client()
     if keys:
-        _check_own_work(client, pool_id, keys)
+        from hub.client.workflows import check_own_work
+
+        check_own_work(client, pool_id, keys)
     with ctx.spinner("claiming..."):
         results = [client.rewards.claim(pool_id, keys)] if pool_id is not None else client.rewards.claim_all()
     total = sum(r.amount for r in results)
@@ -109,21 +111,3 @@ def claim(
             f"claimed {format_inj(r.amount)} for {len(r.work_keys)} work key(s) in pool {r.pool_id} "
             f"(tx {', '.join(r.tx_hashes)})"
         )
-
-
-def _check_own_work(client, pool_id: int, keys: list[bytes]) -> None:
-    """Rewards go to the provider of the node that submitted the work: a key submitted by another
-    provider's node is named with its owner, instead of "not found" or a revert."""
-    from hub.errors import HubError
-
-    wanted = {"0x" + key.hex() for key in keys}
-    # keys are per node: the same key may be another node's too, so refuse only when none is ours
-    events = [e for e in client.rewards.work_submitted(pool_id) if e.work_key in wanted]
-    ours = {e.work_key for e in events if e.provider == client.address}
-    for event in events:
-        if event.work_key not in ours:
-            raise HubError(
-                f"work key {event.work_key} in pool {pool_id} belongs to provider {event.provider} "
-                f"(submitted by its node {event.node}), not to {client.address}",
-                hint=f"only {event.provider} can claim it; `hub rewards --pool {pool_id}` lists your own work keys",
-            )
