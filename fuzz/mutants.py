@@ -293,6 +293,78 @@ MUTANTS = [
         "    if hard and self.voidFrom[poolId][node] == 0:",
         "    if hard:",
     ),
+    # Governance (docs/SPEC.md 12; killed by fuzz/test_governance.py) -----------------------------
+    Mutant(
+        "GOV1",
+        "governance/Governance.vy",
+        "castVote: the voter's stake is not locked until the vote ends",
+        "    extcall IStakeManager(STAKE_MANAGER).lockForVote(msg.sender, self._proposals[proposalId].voteEnd)\n",
+        "",
+    ),
+    Mutant(
+        "GOV2",
+        "StakeManager.vy",
+        "unbond: a vote lock is not checked (assert dropped)",
+        "    assert self.voteLockedUntil[account] <= block.timestamp, "
+        '"StakeManager: stake locked by a vote until it ends"\n',
+        "",
+    ),
+    Mutant(
+        "GOV3",
+        "governance/Governance.vy",
+        "state: abstain votes do not count towards quorum",
+        "    if p.forVotes + p.abstainVotes < p.quorum or p.forVotes <= p.againstVotes:",
+        "    if p.forVotes < p.quorum or p.forVotes <= p.againstVotes:",
+    ),
+    Mutant(
+        "GOV4",
+        "governance/Governance.vy",
+        "state: a tie passes (for >= against instead of for > against)",
+        "    if p.forVotes + p.abstainVotes < p.quorum or p.forVotes <= p.againstVotes:",
+        "    if p.forVotes + p.abstainVotes < p.quorum or p.forVotes < p.againstVotes:",
+    ),
+    Mutant(
+        "GOV5",
+        "governance/Governance.vy",
+        "execute: runs one second before its eta",
+        "    assert block.timestamp >= self._proposals[proposalId].eta,",
+        "    assert block.timestamp + 1 >= self._proposals[proposalId].eta,",
+    ),
+    Mutant(
+        "GOV6",
+        "governance/Governance.vy",
+        "allow-list: any role may be granted or revoked, DEFAULT_ADMIN included (check dropped)",
+        "    if role != _FEDERATOR_ROLE and role != _VALIDATOR_ROLE:\n        return False\n",
+        "",
+    ),
+    Mutant(
+        "GOV7",
+        "governance/Governance.vy",
+        "recount: the slashed weight stays in the tally",
+        "    self._sub(proposalId, support, unsafe_sub(weight, stake))\n",
+        "",
+    ),
+    Mutant(
+        "GOV8",
+        "governance/Governance.vy",
+        "castVote: a voter may vote twice (assert dropped)",
+        '    assert self._receipts[proposalId][msg.sender] == 0, "Governance: already voted"\n',
+        "",
+    ),
+    Mutant(
+        "GOV9",
+        "governance/Governance.vy",
+        "cancel: the guardian may cancel after its deadline (assert dropped)",
+        '        assert block.timestamp < GUARDIAN_UNTIL, "Governance: the guardian\'s cancel period is over"\n',
+        "",
+    ),
+    Mutant(
+        "GOV10",
+        "governance/Governance.vy",
+        "state: voting stays open in the second of voteEnd (< becomes <=)",
+        "    if block.timestamp < p.voteEnd:\n        return ACTIVE\n",
+        "    if block.timestamp <= p.voteEnd:\n        return ACTIVE\n",
+    ),
 ]
 
 
