@@ -1,9 +1,15 @@
-"""What every contract binding shares: reads, transactions through the client's signer, logs."""
+"""What every contract binding shares: reads, transactions through the connection's signer, logs.
+
+A binding depends on a `Connection` (web3, the deployment, the transactor and signer, the chain
+clock), not on `HubClient`: a binding that reads another contract builds that contract's binding
+over the same connection, so the bindings import one another in one direction only (hub ->
+registry, stake, pool; pool -> registry, domains, stake; rewards -> pool) and none imports the facade.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from hub.errors import HubError
 from hub.inputs import parse_address, parse_bytes32
@@ -11,9 +17,10 @@ from hub.inputs import parse_address, parse_bytes32
 if TYPE_CHECKING:
     from web3 import Web3
 
-    from hub.client.facade import HubClient
     from hub.deployment import Deployment
-    from hub.tx import TxResult
+    from hub.tx import Transactor, TxResult
+
+T = TypeVar("T")
 
 # @dev Blocks per eth_getLogs request: public RPC nodes cap the range (commonly at 10,000).
 LOG_CHUNK = 10_000
@@ -35,6 +42,28 @@ def hex32(value: bytes) -> str:
     return "0x" + bytes(value).hex()
 
 
+class Connection(Protocol):
+    """What a binding needs of its client (`HubClient` is one)."""
+
+    w3: Web3
+    deployment: Deployment
+    chain_id: int
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def transactor(self) -> Transactor: ...
+
+    def sign_typed(self, typed_data: dict) -> str: ...
+
+    def retry(self, read: Callable[[], T]) -> T: ...
+
+    def block_number(self) -> int: ...
+
+    def now(self) -> int: ...
+
+
 def decode_events(w3: Web3, deployment: Deployment, contract: str, result: TxResult, event: str) -> list[Any]:
     """The `event` logs that the deployment's `contract` emitted in `result`'s transaction, decoded.
 
@@ -49,11 +78,11 @@ def decode_events(w3: Web3, deployment: Deployment, contract: str, result: TxRes
 
 
 class ContractBinding:
-    """One deployed contract, reached through the client that owns the connection and the signer."""
+    """One deployed contract, reached through a connection that holds web3 and the signer."""
 
     NAME: ClassVar[str]
 
-    def __init__(self, client: HubClient) -> None:
+    def __init__(self, client: Connection) -> None:
         self.client = client
         self.address = client.deployment.address(self.NAME)
         self.contract = client.w3.eth.contract(address=self.address, abi=client.deployment.abi(self.NAME))  # type: ignore[call-overload]

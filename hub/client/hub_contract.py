@@ -6,11 +6,15 @@ contract would refuse too, but only with "stake below minimum").
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hub.amounts import format_inj, inj_number
 from hub.client.base import ContractBinding, address_arg
 from hub.client.models import NodeAttestation
+from hub.client.pool import PoolContract
+from hub.client.registry import RegistryContract
+from hub.client.stake import StakeContract
 from hub.errors import HubError
 from hub.inputs import ROLE_NAMES, role_id
 from hub.signatures import NO_DEADLINE
@@ -37,6 +41,18 @@ def _positive(amount: int, what: str) -> None:
 class HubContract(ContractBinding):
     NAME = "InjectiveAiHub"
 
+    @cached_property
+    def _registry(self) -> RegistryContract:
+        return RegistryContract(self.client)
+
+    @cached_property
+    def _stake(self) -> StakeContract:
+        return StakeContract(self.client)
+
+    @cached_property
+    def _pool(self) -> PoolContract:
+        return PoolContract(self.client)
+
     # -- reads
 
     def has_role(self, role: str | bytes, account: str) -> bool:
@@ -62,7 +78,7 @@ class HubContract(ContractBinding):
     def register_provider(self, stake: int) -> TxResult:
         """Register the signer as a provider with `stake` wei."""
         me = self.client.address
-        record = self.client.registry.provider(me)
+        record = self._registry.provider(me)
         if record.registered:
             raise HubError(f"{me} is already a registered provider", hint="`hub provider show` shows its state")
         if record.blacklisted:
@@ -76,7 +92,7 @@ class HubContract(ContractBinding):
         return self._send("registerProvider", value=stake, action="register provider")
 
     def _require_registered(self) -> None:
-        if not self.client.registry.provider(self.client.address).registered:
+        if not self._registry.provider(self.client.address).registered:
             raise HubError(
                 f"{self.client.address} is not a registered provider",
                 hint="register first: `hub provider register --stake AMOUNT`",
@@ -92,7 +108,7 @@ class HubContract(ContractBinding):
         _positive(amount, "the stake to reclaim")
         self._require_registered()
         me = self.client.address
-        stake = self.client.stake.stake_of(me)
+        stake = self._stake.stake_of(me)
         if amount > stake:
             raise HubError(
                 f"cannot reclaim {format_inj(amount)}: the active stake is {format_inj(stake)}",
@@ -112,7 +128,7 @@ class HubContract(ContractBinding):
         """Move `amount` of pending unbonds back into active stake."""
         _positive(amount, "the stake to rebond")
         self._require_registered()
-        unbonding = self.client.stake.unbonding_of(self.client.address)
+        unbonding = self._stake.unbonding_of(self.client.address)
         if amount > unbonding:
             raise HubError(
                 f"cannot rebond {format_inj(amount)}: only {format_inj(unbonding)} is unbonding",
@@ -122,7 +138,7 @@ class HubContract(ContractBinding):
 
     def deregister_provider(self) -> TxResult:
         """Leave: needs no nodes left; the whole stake starts unbonding."""
-        record = self.client.registry.provider(self.client.address)
+        record = self._registry.provider(self.client.address)
         if not record.registered:
             raise HubError(f"{self.client.address} is not a registered provider")
         if record.node_count:
@@ -146,13 +162,13 @@ class HubContract(ContractBinding):
         if len(specs_uri.encode()) > 256:
             raise HubError("the specs URI is longer than 256 bytes", hint="publish the specs under a shorter URI")
         node = self.client.address
-        owner = self.client.registry.node(node).provider
+        owner = self._registry.node(node).provider
         if owner is not None:
             raise HubError(
                 f"node key {node} is already registered to provider {owner}",
                 hint="that provider removes it first: `hub provider node remove NODE`",
             )
-        nonce = self.client.registry.node_nonce(node)
+        nonce = self._registry.node_nonce(node)
         typed = signatures.node_attestation(
             self.client.chain_id, self.address, provider, node, compute_units, specs_uri, nonce, deadline
         )
@@ -182,13 +198,13 @@ class HubContract(ContractBinding):
                 f"the attestation names provider {a.provider}, not {me}",
                 hint=f"the node signs again with `hub node attest --provider {me}`",
             )
-        if a.nonce != self.client.registry.node_nonce(a.node):
+        if a.nonce != self._registry.node_nonce(a.node):
             raise HubError(
                 "the attestation was already used or is outdated", hint="the node runs `hub node attest` again"
             )
         self._require_registered()
         need = self.minimum_stake(me, a.compute_units)
-        stake = self.client.stake.stake_of(me)
+        stake = self._stake.stake_of(me)
         if stake < need:
             raise HubError(
                 f"stake {format_inj(stake)} is below the {format_inj(need)} needed with {a.compute_units} more "
@@ -203,7 +219,7 @@ class HubContract(ContractBinding):
 
     def remove_compute_node(self, node: str) -> TxResult:
         node = address_arg(node, "node")
-        owner = self.client.registry.node(node).provider
+        owner = self._registry.node(node).provider
         if owner != self.client.address:
             raise HubError(
                 f"node {node} is not one of {self.client.address}'s nodes",
@@ -228,12 +244,12 @@ class HubContract(ContractBinding):
         are released afterwards, one transaction each (`ComputePool.releaseBlacklistedNode`)."""
         provider = address_arg(provider, "provider")
         if nodes is None:
-            nodes = [n.address for n in self.client.registry.nodes_of(provider)]
+            nodes = [n.address for n in self._registry.nodes_of(provider)]
         nodes = [address_arg(n, "node") for n in nodes]
         result = self._send("blacklistProvider", provider, nodes[:MAX_BATCH], action="blacklist provider")
         for node in nodes[MAX_BATCH:]:
-            if self.client.pool.active_pool_of(node):
-                self.client.pool.release_blacklisted_node(node)
+            if self._pool.active_pool_of(node):
+                self._pool.release_blacklisted_node(node)
         return result
 
     def preview_slash(self, provider: str, amount: int) -> int:

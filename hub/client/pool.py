@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
+from hub.client.domains import DomainsContract
 from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus, SubmittedWork
+from hub.client.registry import RegistryContract
+from hub.client.stake import StakeContract
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -30,6 +34,18 @@ def make_work_key(pool_id: int, peer_id: str, epoch: int) -> str:
 
 class PoolContract(ContractBinding):
     NAME = "ComputePool"
+
+    @cached_property
+    def _registry(self) -> RegistryContract:
+        return RegistryContract(self.client)
+
+    @cached_property
+    def _stake(self) -> StakeContract:
+        return StakeContract(self.client)
+
+    @cached_property
+    def _domains(self) -> DomainsContract:
+        return DomainsContract(self.client)
 
     # -- reads
 
@@ -74,8 +90,8 @@ class PoolContract(ContractBinding):
     def membership(self, pool_id: int, node: str) -> NodeMembership:
         """Everything that decides whether `node` can submit work in `pool_id`."""
         node = address_arg(node, "node")
-        record = self.client.registry.node(node)
-        provider = self.client.registry.provider(record.provider) if record.provider else None
+        record = self._registry.node(node)
+        provider = self._registry.provider(record.provider) if record.provider else None
         raw = self._read("getPool", pool_id)
         return NodeMembership(
             pool_id=pool_id,
@@ -112,7 +128,7 @@ class PoolContract(ContractBinding):
         manager: str | None = None,
     ) -> TxResult:
         """Create a pool funded with `budget` wei; `value` is the new pool id."""
-        self.client.domains.get(domain_id)  # a one-line error for an unknown domain
+        self._domains.get(domain_id)  # a one-line error for an unknown domain
         if reward_per_unit <= 0:
             raise HubError("the reward per unit must be more than zero", hint="e.g. --reward-per-unit 1000wei")
         if budget <= 0:
@@ -122,7 +138,7 @@ class PoolContract(ContractBinding):
                 f"the challenge window must be 1 s to 30 days, got {challenge_window} s",
                 hint="e.g. --challenge-window 1h",
             )
-        unbonding = self.client.stake.unbonding_period()
+        unbonding = self._stake.unbonding_period()
         if challenge_window >= unbonding:
             # docs/SPEC.md 7.1: the stake behind work must outlast the work's window
             raise HubError(
@@ -228,7 +244,7 @@ class PoolContract(ContractBinding):
             )
         if invite.nonce != self.invite_nonce(invite.node):
             raise HubError("the invite was already used", hint="ask the pool manager for a new one")
-        owner = self.client.registry.node(invite.node).provider
+        owner = self._registry.node(invite.node).provider
         if self.client.address not in (invite.node, owner):
             raise HubError(
                 f"the invite is for node {invite.node}: sign with that node key or its provider",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hub.amounts import format_inj
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
 from hub.client.models import Budget, ClaimResult, Work, WorkState, WorkSubmitted
+from hub.client.pool import PoolContract
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -20,6 +22,10 @@ _ZERO = "0x0000000000000000000000000000000000000000"
 
 class RewardsContract(ContractBinding):
     NAME = "RewardsDistributor"
+
+    @cached_property
+    def _pool(self) -> PoolContract:
+        return PoolContract(self.client)
 
     # -- reads
 
@@ -229,7 +235,7 @@ class RewardsContract(ContractBinding):
         return result.with_value(int(events[0]["args"]["amount"]) if events else None)
 
     def _require_creator(self, pool_id: int) -> Budget:
-        self.client.pool.get(pool_id)  # a one-line error for an unknown pool
+        self._pool.get(pool_id)  # a one-line error for an unknown pool
         budget = self.budget(pool_id)
         if budget.creator != self.client.address:
             raise HubError(
