@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,11 +245,23 @@ def run_swarm(root: Path, name: str, kind: str | None, robust: bool, epochs: int
     finally:
         for peer in peers.values():
             peer.stop(10)
+
+    (workdir / "run.json").write_text(json.dumps({"seconds": time.monotonic() - started}))
+    return load_run(root, name, kind, robust)
+
+
+def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
+    """A finished scenario from its folder (what `run_swarm` left there)."""
+    from trainer.training.identity import load_or_create_identity
     from trainer.training.observations import ObservationLog
 
+    workdir = root / name
+    peers = {p.stem: Peer(p.stem, load_or_create_identity(p).peer_id, workdir) for p in workdir.glob("*.key")}
+    honest = [peers[n] for n in sorted(peers) if n.startswith("honest")]
     run = Run(name, kind, robust, honest, peers.get("attacker"))
     run.observations = ObservationLog(workdir / "observations.jsonl").read()
-    run.seconds = time.monotonic() - started
+    meta = workdir / "run.json"
+    run.seconds = json.loads(meta.read_text())["seconds"] if meta.exists() else float("nan")
     return run
 
 
@@ -263,8 +276,8 @@ class Judged:
     def verdicts(self, name: str) -> list[str]:
         return [verdict for _, verdict in self.claims.get(name, [])]
 
-    def penalized(self, *names: str) -> int:
-        return sum(v in ("soft", "hard") for n in names for v in self.verdicts(n))
+    def penalized(self, *names: str, verdicts: tuple[str, ...] = ("soft", "hard")) -> int:
+        return sum(v in verdicts for n in names for v in self.verdicts(n))
 
 
 def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
@@ -281,6 +294,7 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     from trainer.training.progress import EpochWork
 
     store_dir = workdir / f"audit-{run.name}{'-liar' if liar else ''}"
+    shutil.rmtree(store_dir, ignore_errors=True)  # a --rejudge starts from the run's log again
     store = EvidenceStore(store_dir, CHAIN, POOL)
     ObservationLog(store.directory / "observations.jsonl").append(run.observations)
     policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=0, grace_seconds=0)
@@ -351,48 +365,63 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="*", default=[*KINDS, "liar"])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--rejudge", action="store_true", help="reuse the swarm runs already in --workdir; only judge them again"
+    )
     args = parser.parse_args()
+    if args.rejudge and args.workdir is None:
+        parser.error("--rejudge needs --workdir (the folder of an earlier run)")
     root = args.workdir or Path(tempfile.mkdtemp(prefix="robustness-"))
     root.mkdir(parents=True, exist_ok=True)
 
     from trainer.training.corpus import generate_corpus
     from trainer.training.tokenizer import build_tokenizer
 
-    corpus = generate_corpus(root / "corpus.txt", num_lines=3000, seed=1)
-    tok = root / "tokenizer"
-    build_tokenizer(corpus.read_text().splitlines(), 1024, tok)
+    corpus, tok = root / "corpus.txt", root / "tokenizer"
+    if not args.rejudge:
+        generate_corpus(corpus, num_lines=3000, seed=1)
+        build_tokenizer(corpus.read_text().splitlines(), 1024, tok)
     load_before = os.getloadavg()[0]
 
-    honest = run_swarm(root, "honest-robust", None, True, args.epochs, corpus, tok)
-    plain = run_swarm(root, "honest-plain", None, False, args.epochs, corpus, tok)
+    def scenario(name: str, kind: str | None, robust: bool) -> Run:
+        if args.rejudge:
+            return load_run(root, name, kind, robust)
+        return run_swarm(root, name, kind, robust, args.epochs, corpus, tok)
+
+    honest = scenario("honest-robust", None, True)
+    plain = scenario("honest-plain", None, False)
     reference = honest.final_loss()
     cost = 100 * (1 - honest.utilization() / plain.utilization())
     rows = []
     judged_honest = audit(honest, root)
     penalized = judged_honest.penalized(*judged_honest.claims)
-    rows.append(("none", 1.0, "-", penalized, 0.0, honest.seconds))
+    slashed = judged_honest.penalized(*judged_honest.claims, verdicts=("hard",))
+    rows.append(("none", 1.0, "-", penalized, slashed, 0.0, honest.seconds))
     caught = attackers = 0
     ratios, profits = [], []
     for kind in args.kinds:
         if kind == "liar":
             run, judged, name = honest, audit(honest, root, liar=True), "liar"
         else:
-            run = run_swarm(root, f"attack-{kind}", kind, True, args.epochs, corpus, tok)
+            run = scenario(f"attack-{kind}", kind, True)
             judged, name = audit(run, root), "attacker"
         attackers += 1
         sent = [obs for obs in run.observations if run.attacker is not None and obs.peer_id == run.attacker.peer_id]
         refused = bool(sent) and all(obs.verdict == "not_admitted" for obs in sent)
         is_caught = "hard" in judged.verdicts(name) or (kind == "outsider" and refused)
         caught += is_caught
-        honest_bad = judged.penalized(*(n for n in judged.claims if n != name))
+        others = [n for n in judged.claims if n != name]
+        honest_bad = judged.penalized(*others)
+        honest_slashed = judged.penalized(*others, verdicts=("hard",))
         penalized += honest_bad
+        slashed += honest_slashed
         ratio = run.final_loss() / reference
         ratios.append(ratio)
         # an outsider is not a pool node: it cannot claim on chain, so it earns and loses nothing
         profit = 0.0 if kind == "outsider" else profit_inj(judged, name)
         profits.append(profit)
         seconds = run.seconds if run is not honest else 0.0
-        rows.append((kind, ratio, "yes" if is_caught else "no", honest_bad, profit, seconds))
+        rows.append((kind, ratio, "yes" if is_caught else "no", honest_bad, honest_slashed, profit, seconds))
 
     print(
         f"robustness bench: {TRAINERS} peers, tiny LLaMA, {args.epochs} epochs of {TARGET} samples, "
@@ -400,11 +429,12 @@ def main() -> None:
     )
     print(f"honest robust final loss {reference:.3f}; plain averaging {plain.final_loss():.3f}")
     print(f"compute utilization: robust {100 * honest.utilization():.0f}%, plain {100 * plain.utilization():.0f}%")
-    print(
-        f"{'attacker':10} {'loss ratio':>10} {'caught':>7} {'honest penalized':>17} {'profit INJ':>11} {'seconds':>8}"
-    )
-    for kind, ratio, was_caught, bad, profit, seconds in rows:
-        print(f"{kind:10} {ratio:10.3f} {was_caught:>7} {bad:17d} {profit:11.4f} {seconds:8.0f}")
+    print("honest penalized: honest claims soft- or hard-invalidated; slashed: of them, hard")
+    header = f"{'attacker':10} {'loss ratio':>10} {'caught':>7} {'honest penalized':>17} {'slashed':>8}"
+    print(f"{header} {'profit INJ':>11} {'seconds':>8}")
+    for kind, ratio, was_caught, bad, hard, profit, seconds in rows:
+        print(f"{kind:10} {ratio:10.3f} {was_caught:>7} {bad:17d} {hard:8d} {profit:11.4f} {seconds:8.0f}")
+    print(f"honest claims slashed in all scenarios: {slashed}")
     print(
         f"robustness: worst loss ratio {max(ratios, default=1.0):.3f}, caught {caught}/{attackers}, "
         f"honest penalized {penalized}, aggregation cost {cost:.1f}%, "

@@ -8,24 +8,30 @@ with what the claimant says about itself:
 
 - verified: the samples of the peer's contributions in the range that reached the model (the
   reducer neither dropped them as non-finite or absurd, nor refused the sender, nor kept less than
-  `MIN_SCALE` of them in CenteredClip: noise and flipped signs), at most a whole
-  epoch's target batch per round, times the run's ``seq_len``. A contribution counts with the
+  `MIN_SCALE` of them in CenteredClip: noise and flipped signs), at most a whole epoch's target
+  batch per round, times the run's ``seq_len`` (the range shifted by one epoch counts if that finds
+  more: the reducer and a trainer may number a round one apart). A contribution counts with the
   samples its sender declared: the reducer caps the *weight* of a declaration above the round's
   median, but a faster honest peer really did more work, and the node's throughput is bounded on
   chain by its attested compute units (the work-rate rule);
 - allowed: ``verified`` plus, for every epoch the aux peer has no evidence for (it reduced no
-  round then: it was down; or the peer missed fewer than `SILENT_ROUNDS` rounds in a row; or the
-  reducer had not admitted it yet), a whole epoch's tokens (the most one peer can add to one
-  epoch). Missing evidence thus never counts against a claim;
-- claimed <= allowed x (1 + tolerance): accepted;
-- claimed > allowed-if-silent-epochs-counted-as-unobserved x hard_factor, i.e. more than the peer
-  could have done even if it had worked whole epochs wherever it was silent: hard invalidation
-  (the node's locked rewards are voided, it is ejected and barred, its provider slashed
-  `audit.slash`). Also hard: a peer the reducer never accepted anything from, silent for at least
-  `SILENT_ROUNDS` rounds in a row, that claims work (a consistent liar);
-- hard as well: a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples
-  its own signed progress record states for that epoch (an inflated all-reduce weight);
-- otherwise soft invalidation (the claim's reward returns to the budget; no slash);
+  round then: it was down; or the peer, whose work it has accepted before, missed fewer than
+  `SILENT_ROUNDS` rounds in a row; or the reducer had not admitted it yet), a whole epoch's
+  tokens (the most one peer can add to one epoch). Missing evidence thus never counts against a
+  claim;
+- claimed <= allowed x (1 + tolerance) + `LATE_SAMPLES` x verified: accepted;
+- hard invalidation (the node's locked rewards are voided, it is ejected and barred, its provider
+  slashed `audit.slash`) only on positive evidence of a lie or of bad work: a claim above
+  hard_factor x what the peer's own signed records state for the range (it contradicts its
+  signer); a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples its
+  record states (an inflated all-reduce weight); a range in which the reducer dropped or all but
+  removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs); a peer whose
+  contributions the reducer never accepted, silent for at least `SILENT_ROUNDS` rounds in a row,
+  that claims work (a consistent liar);
+- otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
+  not reach the model as claimed. Per-epoch sample counts are too noisy for more (a reducer and a
+  trainer may number a round differently; samples fed while a round forms; a peer whose epoch does
+  not advance keeps accumulating), so they never decide a slash;
 - no round of the range reduced by the aux peer (it was down, or the pool runs without robust
   aggregation): the claimant's own signed records (kept by the aux peer for good) are the only
   evidence; a claim above what they state contradicts its own signer (soft, or hard beyond
@@ -61,6 +67,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("trainer.pool.audit")
 
 Verdict = Literal["accept", "soft", "hard", "unverified"]
+# @dev Samples a trainer feeds while its round is being formed count in its epoch's report but not
+#      in the declaration the reducer saw (a quarter of an epoch on loaded CPU swarms): that much
+#      above the verified samples is accepted.
+LATE_SAMPLES = 0.25
 # @dev A peer that declares to the reducer this many times the samples its own signed record states
 #      for the epoch lied in one of two statements it signed (the inflated-weight attack): hard.
 DECLARATION_LIE_FACTOR = 10.0
@@ -148,17 +158,22 @@ def judge(
             verified,
             allowed,
         )
-    if claim.units <= allowed * (1 + policy.tolerance):
-        note = f"; {found.unobserved} of {found.span} epochs without evidence" if found.unobserved else ""
-        return decision("accept", f"within what the reducer accepted{note}", verified, allowed)
-    at_most = allowed + len(found.silent) * epoch_tokens
-    ratio = claim.units / allowed if allowed else float("inf")
-    if claim.units > at_most * policy.hard_factor:
+    stated = _stated(found)
+    if stated is not None and claim.units > stated * policy.hard_factor:
         return decision(
             "hard",
-            f"claimed {ratio:.2f}x what the reducer accepted, more than the peer could have done in these epochs",
+            f"claimed {claim.units / max(stated, 1):.2f}x what the peer's own signed records state",
             verified,
             allowed,
+        )
+    slack = verified * LATE_SAMPLES
+    if claim.units <= allowed * (1 + policy.tolerance) + slack:
+        note = f"; {found.unobserved} of {found.span} epochs without evidence" if found.unobserved else ""
+        return decision("accept", f"within what the reducer accepted{note}", verified, allowed)
+    ratio = claim.units / allowed if allowed else float("inf")
+    if verified == 0 and found.sent:
+        return decision(
+            "hard", "the reducer dropped or all but removed every contribution the peer sent", verified, allowed
         )
     if found.silent and not found.ever_accepted:
         return decision(
@@ -191,6 +206,14 @@ def _judge_by_records(
     ratio = claim.units / bound if bound else float("inf")
     verdict = "soft" if claim.units <= bound * policy.hard_factor else "hard"
     return decision(verdict, f"{where}; claimed {ratio:.2f}x what the peer's own signed records state", 0, bound)
+
+
+def _stated(found: RangeEvidence) -> int | None:
+    """Tokens the peer's own signed records state for the range (None if one epoch has no record)."""
+    epochs = range(found.first, found.last + 1)
+    if any(e not in found.reported for e in epochs):
+        return None
+    return sum(found.reported[e] for e in epochs)
 
 
 def _inflated_declarations(found: RangeEvidence, tokens_per_sample: int) -> list[int]:

@@ -77,7 +77,8 @@ class RangeEvidence:
     rounds: frozenset[int]
     """Epochs of the range for which the aux peer reduced a round (its coverage)."""
     accepted: dict[int, float]
-    """Samples of the peer's contributions that reached the model, by epoch (0 when dropped)."""
+    """Samples of the peer's contributions that reached the model, by epoch (0 when dropped), in
+    the range and one epoch either side (see `verified_samples`)."""
     verdicts: dict[int, list[str]]
     """The reducer's verdicts on the peer's contributions, by epoch."""
     silent: frozenset[int]
@@ -98,18 +99,34 @@ class RangeEvidence:
     @property
     def unobserved(self) -> int:
         """Epochs of the range with no evidence either way: no round reduced by the aux peer, a
-        contribution it did not admit, or a short gap (a missed round)."""
+        contribution it did not admit, or a short gap (a missed round) of a peer whose work the
+        reducer has accepted before."""
         return self.span - len(self.rounds) + sum(1 for e in self.rounds if self._excused(e))
 
     def _excused(self, epoch: int) -> bool:
         if epoch in self.silent:
             return False
         verdicts = self.verdicts.get(epoch)
+        if verdicts is None and not self.ever_accepted:
+            # a missed round is excused only for a peer the reducer has accepted work from: one it
+            # never heard from is paid for nothing it claims in the rounds it missed
+            return False
         # not admitted: the admission feed had not seen its binding yet, so its work was never judged
         return verdicts is None or all(v == "not_admitted" for v in verdicts)
 
+    @property
+    def sent(self) -> bool:
+        """Whether the peer sent contributions in the range (other than before its admission)."""
+        return any(not all(v == "not_admitted" for v in vs) for vs in self.verdicts.values())
+
     def verified_samples(self) -> float:
-        return sum(self.accepted.values())
+        """Accepted samples in the range, or in the range shifted by one epoch if that finds more:
+        the aux peer numbers a round by its own epoch, and after a round a trainer gave up on (it
+        stepped alone while the reducer still closed it) the two can stay one apart."""
+        return max(
+            sum(v for e, v in self.accepted.items() if self.first + shift <= e <= self.last + shift)
+            for shift in (-1, 0, 1)
+        )
 
 
 class EvidenceStore:
@@ -234,12 +251,13 @@ class EvidenceStore:
         declared for contributions that reached the model, at most `epoch_samples` (a whole epoch)."""
         present = self._seen.get(peer_id, {})
         in_range = [e for e in range(first, last + 1) if e in present]
+        around = [e for e in range(first - 1, last + 2) if e in present]
         return RangeEvidence(
             peer_id=peer_id,
             first=first,
             last=last,
             rounds=frozenset(e for e in self._rounds if first <= e <= last),
-            accepted={e: min(epoch_samples, sum(entry.samples for entry in present[e])) for e in in_range},
+            accepted={e: min(epoch_samples, sum(entry.samples for entry in present[e])) for e in around},
             verdicts={e: [entry.verdict for entry in present[e]] for e in in_range},
             silent=frozenset(e for e in self.silent_epochs(peer_id) if first <= e <= last),
             ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
