@@ -139,7 +139,8 @@ class GovernanceMachine(RuleBasedStateMachine):
         quorum_bps=st.sampled_from([1, 1_000, 2_000, 5_000, 10_000]),
         threshold=st.integers(0, 5).map(lambda n: n * INJ),
         guardian_period=st.integers(0, 3_000),
-        stakes=st.lists(st.integers(1, 30).map(lambda n: n * INJ), min_size=3, max_size=3),
+        # stakes above the 1 INJ minimum, so voters have stake they could try to unbond
+        stakes=st.lists(st.sampled_from([2, 5, 10, 30]).map(lambda n: n * INJ), min_size=3, max_size=3),
     )
     def setup(self, voting_delay, voting_period, timelock, quorum_bps, threshold, guardian_period, stakes) -> None:
         a = _actors()
@@ -559,6 +560,10 @@ class GovernanceMachine(RuleBasedStateMachine):
                 self._recount(pid, self._voters()[who])
             else:
                 boa.env.time_travel(seconds=data.draw(st.integers(1, 30)))
+        # every voter then tries to leave before the vote ends (Rule R22)
+        for who, voter in enumerate(self._voters()):
+            if voter in p.votes and self.now < p.end:
+                self.unbond(who, data.draw(st.integers(1, 100)))
         offset = data.draw(st.integers(-1, 1))
         if p.end + offset > self.now:
             boa.env.time_travel(seconds=p.end + offset - self.now)
