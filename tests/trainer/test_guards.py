@@ -91,6 +91,20 @@ def test_quorum_epoch_ignores_one_inflated_report_but_follows_a_quorum() -> None
     assert quorum_epoch([5, 1005], quorum=2) == 1005, "two peers cannot outvote each other"
     assert quorum_epoch([5, 6, 6], quorum=2) == 6
     assert quorum_epoch([], quorum=2) is None
+    assert quorum_epoch([0, 1000], quorum=2, strict=True) == 0, "strict: a lone report ahead moves nobody"
+    assert quorum_epoch([4, 5, 5], quorum=2, strict=True) == 5
+
+
+def test_this_peers_own_epoch_is_a_vote_even_before_its_record_is_published() -> None:
+    def entry(epoch):
+        return SimpleNamespace(value={"epoch": epoch})
+
+    only_the_liar = {b"liar": entry(1000)}
+    assert filter_progress(only_the_liar, quorum=2, own=(b"me", 0), strict=True) == ({}, 0)
+    # its own record, once published, is not a second vote
+    metadata = {b"me": entry(7), b"other": entry(8)}
+    assert filter_progress(metadata, quorum=2, own=(b"me", 7), strict=True)[1] == 7
+    assert filter_progress(metadata, quorum=2, own=(b"me", 7))[1] == 8, "lenient: two peers follow the leader"
 
 
 def test_filter_progress_drops_records_above_the_quorum_epoch() -> None:

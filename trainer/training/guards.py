@@ -7,8 +7,10 @@
   is the backstop for a swarm without it, or a reducer bug.
 - `quorum_epoch` / `filter_progress`: hivemind takes the swarm's epoch as the highest any peer
   reports, so one inflated report makes every peer download state and jump. Here the epoch is the
-  highest that at least ``quorum`` peers report, once the swarm has more peers than that; records
-  above it are ignored (their samples too).
+  highest that at least ``quorum`` peers report (this peer's own epoch included), once the swarm
+  has more peers than that; records above it are ignored (their samples too). With robust
+  aggregation (``strict``) a smaller swarm never follows a lone report ahead of it either: right
+  after starting, a peer's view may hold nobody's record but an attacker's.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from typing import Any
 log = logging.getLogger("trainer")
 
 
-def quorum_epoch(epochs: Iterable[int], quorum: int) -> int | None:
-    """The highest epoch that at least ``quorum`` of ``epochs`` reach (the highest when there are
-    ``quorum`` reports or fewer: two peers cannot outvote each other). None for no reports."""
+def quorum_epoch(epochs: Iterable[int], quorum: int, strict: bool = False) -> int | None:
+    """The highest epoch that at least ``quorum`` of ``epochs`` reach. With ``quorum`` reports or
+    fewer, the highest (two peers cannot outvote each other), unless ``strict``: then the lowest,
+    so a lone report never moves anyone. None for no reports."""
     ordered = sorted(epochs, reverse=True)
     if not ordered:
         return None
     if len(ordered) <= quorum:
-        return ordered[0]
+        return ordered[-1] if strict else ordered[0]
     return ordered[quorum - 1]
 
 
@@ -38,10 +41,19 @@ def _epoch_of(entry: Any) -> int | None:
     return None
 
 
-def filter_progress(metadata: Mapping[Any, Any], quorum: int) -> tuple[dict[Any, Any], int | None]:
-    """hivemind's progress entries without those above the quorum epoch; also returns that epoch."""
+def filter_progress(
+    metadata: Mapping[Any, Any], quorum: int, own: tuple[Any, int] | None = None, strict: bool = False
+) -> tuple[dict[Any, Any], int | None]:
+    """hivemind's progress entries without those above the quorum epoch; also returns that epoch.
+
+    ``own`` = (this peer's record key, its local epoch): its epoch is a vote whether or not its
+    record is published yet (hivemind publishes it only after the first step), and counts once.
+    """
     epochs = {key: _epoch_of(entry) for key, entry in metadata.items()}
-    bound = quorum_epoch([epoch for epoch in epochs.values() if epoch is not None], quorum)
+    votes = [epoch for key, epoch in epochs.items() if epoch is not None and (own is None or key != own[0])]
+    if own is not None:
+        votes.append(own[1])
+    bound = quorum_epoch(votes, quorum, strict)
     if bound is None:
         return dict(metadata), None
     kept = {key: entry for key, entry in metadata.items() if epochs[key] is None or epochs[key] <= bound}

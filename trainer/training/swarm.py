@@ -204,8 +204,8 @@ class QuorumProgressTracker(ProgressTracker):
     records above the highest epoch ``epoch_quorum`` peers reach are ignored, so one peer reporting
     an inflated epoch makes nobody download state or jump epochs."""
 
-    def __init__(self, *args: Any, epoch_quorum: int = 2, **kwargs: Any) -> None:
-        self.epoch_quorum = epoch_quorum  # before hivemind starts the thread that reads it
+    def __init__(self, *args: Any, epoch_quorum: int = 2, strict: bool = False, **kwargs: Any) -> None:
+        self.epoch_quorum, self.strict = epoch_quorum, strict  # before hivemind starts the thread that reads them
         self.ignored_records = 0
         super().__init__(*args, **kwargs)
 
@@ -213,7 +213,8 @@ class QuorumProgressTracker(ProgressTracker):
         from trainer.training.guards import filter_progress
 
         if isinstance(metadata, dict) and metadata:
-            kept, _bound = filter_progress(metadata, self.epoch_quorum)
+            own = (self._local_public_key, self.local_progress.epoch)
+            kept, _bound = filter_progress(metadata, self.epoch_quorum, own, self.strict)
             self.ignored_records += len(metadata) - len(kept)
             metadata = kept
         return super()._parse_swarm_progress_data(metadata)
@@ -255,6 +256,7 @@ class SwarmOptimizer(hivemind.Optimizer):
             status_loglevel=self.status_loglevel,
             start=True,
             epoch_quorum=self.epoch_quorum,
+            strict=self.robust is not None,
             **kwargs,
         )
 
