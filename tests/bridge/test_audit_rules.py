@@ -320,6 +320,17 @@ def test_metadata_becomes_the_nodes_train_config(tmp_path):
     assert config.checkpoint_dir == tmp_path
 
 
+def test_with_robust_aggregation_the_bootstrap_peers_are_the_trusted_reducers(tmp_path):
+    meta = parse_metadata(_metadata(train={"model": "tiny", "robust_aggregation": True}), POOL)
+    config = train_config(meta, checkpoint_dir=tmp_path)
+    assert config.robust_aggregation and config.trusted_reducers == ["QmAux"]
+    named = parse_metadata(
+        _metadata(train={"model": "tiny", "robust_aggregation": True, "trusted_reducers": ["QmOther"]}), POOL
+    )
+    assert train_config(named, checkpoint_dir=tmp_path).trusted_reducers == ["QmOther"]
+    assert train_config(parse_metadata(_metadata(), POOL), checkpoint_dir=tmp_path).trusted_reducers == []
+
+
 @pytest.mark.parametrize(
     "data,message",
     [

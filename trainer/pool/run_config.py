@@ -7,6 +7,8 @@ fetches the bytes from the pool's URI (file://, data:, http(s)://, ipfs://) and 
 their keccak256 is the pool's on-chain hash (`hub.metadata.fetch_metadata`), then builds its
 `TrainConfig` here: the pool's settings, its bootstrap peers, then the node's own local settings.
 The hub checks which settings a pool may set; their values are checked here, by `TrainConfig`.
+With `robust_aggregation` and no `trusted_reducers` named, the bootstrap peers (the operator's aux
+peers) are the only reducers a trainer accepts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def parse_metadata(data: bytes, pool_id: int) -> PoolMetadata:
 def train_config(metadata: PoolMetadata, **local: Any) -> TrainConfig:
     """The node's TrainConfig: the pool's settings, its bootstrap peers, then the node's local ones."""
     settings: dict[str, Any] = {**metadata.train, "run_id": metadata.run_id}
+    if settings.get("robust_aggregation") and not settings.get("trusted_reducers"):
+        # the pool's bootstrap peers are its operator's aux peers: with robust aggregation they,
+        # and only they, reduce (a trainer refuses a round that hands a part to anyone else)
+        settings["trusted_reducers"] = [
+            peer.rstrip("/").rsplit("/p2p/", 1)[1] for peer in metadata.bootstrap_peers if "/p2p/" in peer
+        ]
     peers = list(local.pop("initial_peers", None) or []) + metadata.bootstrap_peers
     settings["initial_peers"] = list(dict.fromkeys(peers))
     settings.update(local)
