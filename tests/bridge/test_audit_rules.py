@@ -300,6 +300,13 @@ def test_a_key_that_matches_no_range_of_the_nodes_peers_is_left_alone(tmp_path):
     assert decision.verdict == "unverified" and "matches no epoch range" in decision.reason
 
 
+def test_a_node_whose_peer_never_showed_itself_to_a_reducing_aux_peer_is_not_paid():
+    """Admission needs the binding: none of its work reached a round. Withheld, never slashed."""
+    claim = _claim(1, 1, 100)
+    assert judge(claim, None, POLICY, SEQ, EPOCH * SEQ, unbound_while_reducing=True).verdict == "soft"
+    assert judge(claim, None, POLICY, SEQ, EPOCH * SEQ).verdict == "unverified"  # no rounds: no evidence
+
+
 def _metadata(**changes) -> bytes:
     doc = {
         "run_id": "pool-7",

@@ -37,8 +37,10 @@ with what the claimant says about itself:
   evidence; a claim above what they state contradicts its own signer (soft, or hard beyond
   hard_factor), a claim within them is accepted, and a claim over epochs without a record is
   left alone;
-- no peer bound to the node, or a work key that matches no range of its peers: "unverified",
-  logged with the reason, and nothing is done on chain.
+- no peer bound to the node while the aux peer reduces the pool's rounds: soft (admission needs
+  the binding, so none of the node's work reached a round);
+- otherwise no peer bound to the node, or a work key that matches no range of its peers:
+  "unverified", logged with the reason, and nothing is done on chain.
 
 Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged
 once, `grace_seconds` after it was submitted, and only while its challenge window is open. Every
@@ -106,10 +108,28 @@ class Decision:
 
 
 def judge(
-    claim: Claim, found: RangeEvidence | None, policy: AuditPolicy, tokens_per_sample: int, epoch_tokens: int
+    claim: Claim,
+    found: RangeEvidence | None,
+    policy: AuditPolicy,
+    tokens_per_sample: int,
+    epoch_tokens: int,
+    *,
+    unbound_while_reducing: bool = False,
 ) -> Decision:
     """Judge one claim from the aux peer's evidence for its range (None: its key matched no range
-    of a peer bound to the node). `epoch_tokens`: the most tokens one peer can add to one epoch."""
+    of a peer bound to the node). `epoch_tokens`: the most tokens one peer can add to one epoch.
+    `unbound_while_reducing`: no peer has ever shown the aux peer a binding to this node while it
+    reduces the pool's rounds, so none of the node's work can have been admitted to one."""
+    if found is None and unbound_while_reducing:
+        return Decision(
+            claim.work_key,
+            claim.node,
+            "soft",
+            claim.units,
+            0,
+            "no peer bound to this node ever showed itself, so none of its work was admitted to a round: "
+            "reward withheld, no slash",
+        )
     if found is None:
         return Decision(
             claim.work_key,
@@ -294,7 +314,14 @@ class Auditor:
                 continue  # decided already, or its window closed: it can no longer be challenged
             if now - claim.submitted_at < self.policy.grace_seconds:
                 continue  # give the peer's record and the round's observations time to land
-            decision = judge(claim, self.find(claim), self.policy, self.tokens_per_sample, epoch_tokens)
+            decision = judge(
+                claim,
+                self.find(claim),
+                self.policy,
+                self.tokens_per_sample,
+                epoch_tokens,
+                unbound_while_reducing=not self.evidence.peers_of(claim.node) and self.evidence.reducing,
+            )
             if decision.verdict in ("soft", "hard"):
                 work = self.client.rewards.work(self.pool_id, claim.node, claim.work_key, now=now)
                 if work.voided or work.state.value != "locked":

@@ -223,6 +223,11 @@ class EvidenceStore:
         self._rounds = sorted(rounds)
         self._seen = seen
 
+    @property
+    def reducing(self) -> bool:
+        """Whether the aux peer has reduced any round of the pool (robust aggregation is on)."""
+        return bool(self._rounds)
+
     def round_samples(self) -> dict[int, float]:
         """The weight the reducer gave each round, all senders together (declarations capped by
         the reducer: an inflated one does not count)."""
