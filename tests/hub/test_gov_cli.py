@@ -125,7 +125,9 @@ def test_two_providers_vote_a_stake_minimum_change(gov_world) -> None:
     assert proposed["calls"] == ["set the stake minimum to 2 INJ per unit"]
 
     # not yet: voting is open, nothing is queued
-    assert "still being voted on" in _one_error_line(run_hub("gov", "queue", str(pid), "--account", second.name, ok=False))
+    assert "still being voted on" in _one_error_line(
+        run_hub("gov", "queue", str(pid), "--account", second.name, ok=False)
+    )
     for voter, weight in ((first, 10 * INJ), (second, 5 * INJ)):
         vote = hub_json("gov", "vote", str(pid), "for", "--account", voter.name)
         assert vote["weight"] == str(weight)
@@ -163,6 +165,14 @@ def test_gov_commands_refuse_bad_input_in_one_line(gov_world) -> None:
     nobody = gov_world.actor("nobody")
     below = run_hub("gov", "propose", "--set-stake-minimum", "2", "-d", "x", "--account", nobody.name, ok=False)
     assert "active stake" in _one_error_line(below)
+    # a live proposal: nobody but its proposer (before voting) or the guardian (queued) cancels it,
+    # and a vote still backed by stake is not recounted
+    pid = hub_json("gov", "propose", "--set-treasury", voter.address, "-d", "x", "--account", voter.name)["proposal_id"]
+    refused = run_hub("gov", "cancel", str(pid), "--account", nobody.name, ok=False)
+    assert "only the proposer before voting or the guardian" in _one_error_line(refused)
+    run_hub("gov", "vote", str(pid), "against", "--account", voter.name)
+    refused = run_hub("gov", "recount", str(pid), voter.address, "--account", nobody.name, ok=False)
+    assert "still backed by active stake" in _one_error_line(refused)
 
 
 def test_gov_needs_a_governance_deployment(world) -> None:
