@@ -287,7 +287,8 @@ class GovernanceMachine(RuleBasedStateMachine):
         if kind in ("treasury", "grant", "revoke"):
             change = (kind, self.a[value])
         if bad < len(self._refused()):
-            self._propose_refused(proposer, change, self._refused()[bad])
+            for refused in self._refused():
+                self._propose_refused(proposer, change, refused)
             return
         stake = self.active.get(proposer, 0)
         expected = None if stake > 0 and stake >= self.params[4] else "Governance: proposer stake below the threshold"
@@ -435,8 +436,11 @@ class GovernanceMachine(RuleBasedStateMachine):
         pid = self._choose(pick, (PENDING, QUEUED))
         if pid is None:
             return
+        sender = self.proposals[pid - 1].proposer if who == "proposer" else self.a[who]
+        self._cancel(pid, sender)
+
+    def _cancel(self, pid: int, sender: str) -> None:
         p = self.proposals[pid - 1]
-        sender = p.proposer if who == "proposer" else self.a[who]
         state = p.state(self.now)
         if sender == p.proposer and state == PENDING:
             expected = None
@@ -560,14 +564,20 @@ class GovernanceMachine(RuleBasedStateMachine):
                 self._recount(pid, self._voters()[who])
             else:
                 boa.env.time_travel(seconds=data.draw(st.integers(1, 30)))
-        # every voter then tries to leave before the vote ends (Rule R22)
+        # every voter then tries to leave before the vote ends (Rule R22), to vote again, and is
+        # recounted by a watcher (a slashed vote shrinks, an intact one is refused)
         for who, voter in enumerate(self._voters()):
             if voter in p.votes and self.now < p.end:
                 self.unbond(who, data.draw(st.integers(1, 100)))
+                self._vote(pid, voter, data.draw(st.integers(0, 2)))
+                self._recount(pid, voter)
         offset = data.draw(st.integers(-1, 1))
         if p.end + offset > self.now:
             boa.env.time_travel(seconds=p.end + offset - self.now)
         self._queue(pid)
+        if p.queued and data.draw(st.booleans()):
+            # the guardian, inside or past its cancel period
+            self._cancel(pid, self.a["guardian"])
         if p.queued:
             for second in sorted({p.eta - 1, p.eta}):
                 if second > self.now:
