@@ -28,6 +28,9 @@ def test_unequal_honest_weights_are_kept_up_to_twice_the_median_and_capped_above
     assert aggregate_part(parts, [4.0, 8.0, 12.0], CONFIG).weights == [4.0, 8.0, 12.0]
     result = aggregate_part(parts, [4.0, 8.0, 40.0], CONFIG)
     assert result.weights == [4.0, 8.0, 16.0]
+    two = aggregate_part(parts[:2], [140.0, 120000.0], CONFIG)
+    assert two.weights == [140.0, 280.0], "with two senders the inflated one gets at most twice the other's"
+
     assert result.verdicts == ["accepted", "accepted", "clipped"]
 
 

@@ -12,8 +12,8 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    the reference the reducer keeps from earlier rounds that had two or more screened senders
    (``dropped_norm``): an honest gradient is not a thousand times larger than its peers', and a
    sender alone in a round is still measured against the swarm's recent ones;
-3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the median
-   declared by the round's screened senders (and at ``max_samples_per_peer`` when the pool can
+3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the (lower)
+   median declared by the round's screened senders (and at ``max_samples_per_peer`` when the pool can
    verify throughput), so an inflated declaration buys at most a couple of honest peers' share
    (``clipped`` when capped); honest peers' samples per round vary (who started the round when),
    so the cap leaves them room;
@@ -163,7 +163,8 @@ def aggregate_part(
     if not live:
         return PartResult(torch.zeros(shape), verdicts, weights, scales)
 
-    cap = config.weight_cap_ratio * _median([declared[index] for index in live])
+    # the lower median: with two senders, an inflated declaration is held to twice the other's
+    cap = config.weight_cap_ratio * sorted(declared[index] for index in live)[(len(live) - 1) // 2]
     if config.max_samples_per_peer is not None:
         cap = min(cap, config.max_samples_per_peer)
     for index in live:
