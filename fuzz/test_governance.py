@@ -546,7 +546,18 @@ class GovernanceMachine(RuleBasedStateMachine):
         pid = len(self.proposals)
         p = self.proposals[-1]
         boa.env.time_travel(seconds=p.start - self.now)
-        for _ in range(data.draw(st.integers(2, 10))):
+        if data.draw(st.booleans()):
+            # a tie: two voters of equal stake on opposite sides (SPEC 12.4: for must exceed against)
+            equal = [
+                (v, w)
+                for v in self._voters()
+                for w in self._voters()
+                if v < w and self.active.get(v, 0) == self.active.get(w, 0) > 0
+            ]
+            if equal:
+                self._vote(pid, equal[0][0], 1)
+                self._vote(pid, equal[0][1], 0)
+        for _ in range(data.draw(st.integers(0, 10))):
             move = data.draw(st.sampled_from(["vote"] * 5 + ["slash", "unbond", "stake", "recount", "wait"]))
             who = data.draw(st.integers(0, 4))
             if move == "vote":
