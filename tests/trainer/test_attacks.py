@@ -1,6 +1,6 @@
 """Attacker peers against a real swarm on loopback: an aux peer that reduces robustly, three honest
-trainers and one attacker (``TRAINER_ATTACK=<kind>``, see trainer.training.attacks), per kind
-with gradient averaging and, for NaN, with DiLoCo pseudo-gradients as well.
+trainers and one attacker (``TRAINER_ATTACK=<kind>``, see trainer.training.attacks): one kind per
+defence by default, every kind with ``ATTACK_MATRIX=all`` (see RUNS).
 
 Each kind's run moves in phases started by events: the aux peer writes its addresses, then the
 four trainers start and join the swarm, and once all four have joined they begin training; the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +61,14 @@ class SwarmPeer(TrainerProcess):
         return self
 
 
-# every kind with gradient averaging, and the most damaging one with DiLoCo pseudo-gradients too
-RUNS = [*((kind, "gradient") for kind in KINDS), ("nan", "diloco")]
+# Each real swarm costs a minute or more on two cores, so by default one run per defence: the
+# non-finite screen (NaN, in DiLoCo mode), the norm screen (x1e3), the weight cap (inflated
+# declaration) and admission (a non-member). What every kind does to the averaged tensors is tested
+# in-process for all kinds (test_robust.py, test_attack_injection.py, test_guards.py), and
+# bench/robustness.py runs every kind in a real swarm. ATTACK_MATRIX=all runs every kind here too.
+ALL_RUNS = [*((kind, "gradient") for kind in KINDS), ("nan", "diloco")]
+ONE_PER_DEFENCE = [("nan", "diloco"), ("scale1e3", "gradient"), ("weight", "gradient"), ("outsider", "gradient")]
+RUNS = ALL_RUNS if os.environ.get("ATTACK_MATRIX") == "all" else ONE_PER_DEFENCE
 
 
 @dataclass
