@@ -79,7 +79,7 @@ def peer_main(role: str, config_path: Path, extra: list[str]) -> None:
 
         run_aux(config, stop_event=stop, allow=allow if config.robust_aggregation else None)
         return
-    from trainer.training.train_loop import TrainingSession
+    from trainer.training.session import TrainingSession
 
     ready, go = Path(extra[0]), Path(extra[1])
     session = TrainingSession(config)

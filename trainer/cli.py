@@ -359,8 +359,8 @@ def train(
 
         from trainer.training.plan import plan_run
         from trainer.training.reporting import setup_logging
+        from trainer.training.session import TrainingSession
         from trainer.training.swarm import LocalOnlyWatch
-        from trainer.training.train_loop import TrainingSession
 
         config = _make_config(config_file, private, overrides)
         plan = plan_run(config)  # bad input fails here, before any process or port is opened

@@ -38,7 +38,7 @@ def main() -> None:
 
         run_aux(config, stop_event=stop, allow=allow if allow_path is not None else None)
     else:
-        from trainer.training.train_loop import TrainingSession
+        from trainer.training.session import TrainingSession
 
         # a trainer joins the swarm, says so (READY_FILE), and trains once GO_FILE exists: the
         # first peer up would otherwise train its epochs alone while the others load

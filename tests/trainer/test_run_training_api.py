@@ -15,7 +15,7 @@ import torch
 
 from trainer.training.checkpoint import find_checkpoint
 from trainer.training.config import TrainConfig
-from trainer.training.train_loop import EpochReport, run_training
+from trainer.training.session import EpochReport, run_training
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_grad_scaler_and_offload_path(tmp_path: Path, corpus: Path, tokenizer_di
 
     from trainer.training.hardware import KernelChoice
     from trainer.training.plan import plan_run
-    from trainer.training.train_loop import TrainingSession
+    from trainer.training.session import TrainingSession
 
     config = TrainConfig(
         run_id="scaler",

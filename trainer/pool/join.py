@@ -6,7 +6,7 @@
    `metadataHash`; build the run (`trainer.pool.run_config`).
 3. Bind the libp2p peer to the node key (`trainer.pool.binding`): the binding rides in every signed
    progress record, so the aux peer can map DHT records to on-chain claims.
-4. Train (`trainer.training.train_loop.run_training`). Every collaborative epoch becomes a durable work
+4. Train (`trainer.training.session.run_training`). Every collaborative epoch becomes a durable work
    receipt (`trainer.pool.work_queue`); a submitter thread sends them every `submit_every_epochs`
    epochs, retrying while the chain is away, never twice, and never more than the pool's
    work-rate cap allows (the node's compute units x the pool's max rate: the start-up log states
@@ -200,8 +200,8 @@ def join_pool(
     from trainer.pool.work_queue import read_cap
     from trainer.training.config import NodeBinding
     from trainer.training.identity import load_or_create_identity
+    from trainer.training.session import run_training
     from trainer.training.swarm import LocalOnlyWatch
-    from trainer.training.train_loop import run_training
 
     meta = open_pool(client, pool_id)
     workdir = Path(workdir)

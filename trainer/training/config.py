@@ -1,7 +1,7 @@
 """Every training setting, with its default, in one typed place.
 
 `TrainConfig` drives `trainer train`, `trainer aux` and the Python API
-(`trainer.training.train_loop.run_training`). The CLI only maps flags onto these fields; a JSON file with the
+(`trainer.training.session.run_training`). The CLI only maps flags onto these fields; a JSON file with the
 same field names (``--config``) works too, which is how a pool's metadata can become a run.
 """
 
