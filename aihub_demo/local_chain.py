@@ -201,7 +201,7 @@ class LocalJob:
         from hub.accounts import import_dev_account, new_account
         from hub.build import build_if_stale
         from hub.contracts import SystemParams
-        from hub.deploy import deploy
+        from hub.deployer import deploy
         from hub.devkeys import dev_account
         from hub.networks import Network, connect
 

@@ -88,7 +88,7 @@ def measure_chain(workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
     from hub.build import build
     from hub.client import HubClient
     from hub.contracts import INJ, SystemParams
-    from hub.deploy import deploy
+    from hub.deployer import deploy
     from hub.devkeys import LOCAL_CHAIN_ID, dev_account
     from hub.metadata import publish_metadata
     from hub.networks import Network, connect

@@ -228,8 +228,8 @@ def manifest_problem(client: HubClient, directory: Path | None) -> Exception | N
     None: each contract has an ABI with functions and code at its address, and the hub is wired to
     the modules the manifest names. Run after a call failed, so a working command pays nothing."""
     from hub.contracts import MODULES
-    from hub.deployment import manifest_path
     from hub.errors import HubError
+    from hub.manifest import manifest_path
 
     deployment = client.deployment
     path = manifest_path(deployment.chain_id, directory)

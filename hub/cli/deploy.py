@@ -18,8 +18,8 @@ from hub.cli._chain import (
 from hub.cli._output import console, print_json
 
 if TYPE_CHECKING:
-    from hub.deploy import DeployResult
-    from hub.deployment import GovernanceSettings
+    from hub.deployer import DeployResult
+    from hub.manifest import GovernanceSettings
 
 
 def deploy_command(
@@ -97,7 +97,7 @@ def deploy_command(
     )
     from hub.amounts import parse_amount
     from hub.contracts import SystemParams
-    from hub.deploy import deploy
+    from hub.deployer import deploy
     from hub.errors import HubError
     from hub.inputs import parse_address, parse_duration
     from hub.networks import MAINNET_CHAIN_ID, connect, resolve_network
@@ -172,9 +172,9 @@ def _governance_settings(
 ) -> GovernanceSettings | None:
     """The --governance options as settings (None without --governance), or a one-line error."""
     from hub.amounts import parse_amount
-    from hub.deployment import GovernanceSettings
     from hub.errors import HubError, UsageError
     from hub.inputs import parse_address, parse_duration
+    from hub.manifest import GovernanceSettings
 
     options = {
         "--voting-delay": voting_delay,

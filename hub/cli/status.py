@@ -14,7 +14,7 @@ app = typer.Typer(rich_markup_mode=None)
 def status(ctx: ChainContext) -> None:
     """Show the chain, the deployed contracts and parameters, domains, pools and your account."""
     from hub.amounts import format_inj
-    from hub.deployment import manifest_path
+    from hub.manifest import manifest_path
 
     client = ctx.client(sign=False)
     d = client.deployment

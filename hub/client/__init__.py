@@ -11,7 +11,7 @@
 One binding per contract: `client.hub`, `.registry`, `.stake`, `.domains`, `.pool`, `.rewards`.
 """
 
-from hub.client.facade import HubClient
+from hub.client.hub_client import HubClient
 from hub.client.models import (
     Budget,
     ClaimResult,

@@ -3,7 +3,7 @@
 A binding depends on a `Connection` (web3, the deployment, the transactor and signer, the chain
 clock), not on `HubClient`: a binding that reads another contract builds that contract's binding
 over the same connection, so the bindings import one another in one direction only (hub ->
-registry, stake, pool; pool -> registry, domains, stake; rewards -> pool) and none imports the facade.
+registry, stake, pool; pool -> registry, domains, stake; rewards -> pool) and none imports the client (hub_client.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hub.inputs import parse_address, parse_bytes32
 if TYPE_CHECKING:
     from web3 import Web3
 
-    from hub.deployment import Deployment
+    from hub.manifest import Deployment
     from hub.tx import Transactor, TxResult
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from hub.errors import HubError
 
 if TYPE_CHECKING:
-    from hub.client.facade import HubClient
+    from hub.client.hub_client import HubClient
 
 
 def check_work_signer(client: HubClient, pool_id: int, signer_label: str) -> None:

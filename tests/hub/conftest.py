@@ -169,7 +169,7 @@ class HubWorld:
 
     def client(self, actor: Actor | None = None) -> HubClient:
         from hub.client import HubClient
-        from hub.deployment import load_deployment
+        from hub.manifest import load_deployment
         from hub.networks import Network, connect
 
         w3 = connect(Network(name="local", rpc_url=self.devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))

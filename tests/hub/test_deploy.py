@@ -16,11 +16,11 @@ from web3.utils.address import get_create_address
 
 from hub.build import load_artifact
 from hub.contracts import DEPLOYABLE, MODULES
-from hub.deploy import STEP_NAMES, deploy
-from hub.deployment import load_deployment, manifest_path
+from hub.deployer import STEP_NAMES, deploy
 from hub.devkeys import LOCAL_CHAIN_ID, dev_account
 from hub.devnet import Devnet
 from hub.errors import HubError
+from hub.manifest import load_deployment, manifest_path
 from hub.networks import Network, connect
 from tests.hub.helpers import MAX_RATE, MIN_STAKE, UNBONDING_S, run_hub
 
@@ -101,7 +101,7 @@ _CRASHING_DEPLOY = """
 import os, sys
 from pathlib import Path
 from hub.contracts import SystemParams
-from hub.deploy import deploy
+from hub.deployer import deploy
 from hub.devkeys import dev_account
 from hub.networks import Network, connect
 

@@ -66,7 +66,7 @@ def gov_world(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def _client(world, actor=None):
     from hub.client import HubClient
-    from hub.deployment import load_deployment
+    from hub.manifest import load_deployment
     from hub.networks import Network, connect
 
     w3 = connect(Network(name="local", rpc_url=world.devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))

@@ -107,7 +107,7 @@ WALKTHROUGH_REWARD = 10**14  # --reward-per-unit 0.0001
 def walkthrough_domain(hub_world) -> int:
     """A domain whose validation contract has the walkthrough's rate (the session's is far higher)."""
     from hub.build import load_artifact
-    from hub.deploy import _encode_constructor
+    from hub.deployer import _encode_constructor
 
     admin = hub_world.client(hub_world.admin)
     validator = admin.transactor.send(

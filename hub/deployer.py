@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hub.build import Artifact, load_artifact
 from hub.contracts import DEPLOYABLE, MODULES, SystemParams
-from hub.deployment import (
+from hub.errors import HubError
+from hub.manifest import (
     ContractRecord,
     Deployment,
     DeployParams,
@@ -46,7 +47,6 @@ from hub.deployment import (
     read_deployment,
     write_deployment,
 )
-from hub.errors import HubError
 from hub.networks import MAINNET_CHAIN_ID
 from hub.tx import PreparedTx, Transactor, TxConfig
 

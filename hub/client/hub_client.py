@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from hub.client.registry import RegistryContract
     from hub.client.rewards import RewardsContract
     from hub.client.stake import StakeContract
-    from hub.deployment import Deployment
+    from hub.manifest import Deployment
     from hub.networks import Network
     from hub.tx import Transactor, TxConfig, TxResult
 
@@ -69,7 +69,7 @@ class HubClient:
         deployment manifest and check the hub has code there. `account` is a signing account or a
         keystore name, unlocked with `password` (default: env HUB_PASSWORD)."""
         from hub.accounts import PasswordSource, load_account
-        from hub.deployment import load_deployment
+        from hub.manifest import load_deployment
         from hub.networks import connect
 
         w3 = connect(network)
