@@ -141,8 +141,24 @@ class GovernanceMachine(RuleBasedStateMachine):
         guardian_period=st.integers(0, 3_000),
         # stakes above the 1 INJ minimum, so voters have stake they could try to unbond
         stakes=st.lists(st.sampled_from([2, 5, 10, 30]).map(lambda n: n * INJ), min_size=3, max_size=3),
+        # for the opening probes: a role outside the allow-list, and whom a slash hits during a vote
+        odd_role=st.binary(min_size=32, max_size=32).filter(lambda r: r not in (FEDERATOR_ROLE, VALIDATOR_ROLE)),
+        slashed=st.integers(0, 2),
+        slash_amount=st.integers(1, 3 * INJ),
     )
-    def setup(self, voting_delay, voting_period, timelock, quorum_bps, threshold, guardian_period, stakes) -> None:
+    def setup(
+        self,
+        voting_delay,
+        voting_period,
+        timelock,
+        quorum_bps,
+        threshold,
+        guardian_period,
+        stakes,
+        odd_role,
+        slashed,
+        slash_amount,
+    ) -> None:
         a = _actors()
         self.a = a
         for who in [a["admin"], a["federator"], a["validator"], a["attacker"], *a["providers"], *a["spares"]]:
@@ -182,6 +198,56 @@ class GovernanceMachine(RuleBasedStateMachine):
         for provider, amount in zip(a["providers"], stakes, strict=True):
             hub.registerProvider(sender=provider, value=amount)
             self._deposit(provider, amount)
+        # Three rules that a drawn order meets only by chance, tried in every example before the
+        # drawn steps: role grants outside the allow-list, a recount after a slash, and the
+        # guardian past its cancel period.
+        self._probe_allow_list(odd_role)
+        self._probe_recount_and_guardian(slashed, slash_amount)
+
+    def _probe_allow_list(self, odd_role: bytes) -> None:
+        """Rule R20 (SPEC 12.2): a proposal that grants or revokes DEFAULT_ADMIN, or any role other
+        than FEDERATOR_ROLE and VALIDATOR_ROLE, is refused at propose time, even from a proposer
+        whose stake passes the threshold."""
+        proposer = max(self.a["providers"], key=lambda v: self.active[v])
+        if self.active[proposer] < self.params[4]:
+            top_up = self.params[4] - self.active[proposer]
+            self._run("increaseStake", None, lambda: self.s.hub.increaseStake(sender=proposer, value=top_up))
+            self._deposit(proposer, top_up)
+        hub, gov, attacker = self.s.hub.address, self.gov.address, self.a["attacker"]
+        for role in (ADMIN_ROLE, odd_role):
+            for kind, account in (("grant", attacker), ("revoke", gov), ("revoke", self.a["validator"])):
+                refused = _call(hub, f"{kind}Role(bytes32,address)", ["bytes32", "address"], [role, account])
+                self._propose_refused(proposer, ("min", self.min_stake), refused)
+
+    def _probe_recount_and_guardian(self, slashed: int, slash_amount: int) -> None:
+        """Two proposals that every provider votes for; then a slash of one voter, recounted on
+        the second proposal only (Rule R21: its tally drops to the voter's active stake, while the
+        first keeps the slashed weight, as SPEC 12.3 allows without a recount). The first passes
+        (its quorum is at most the stake that voted for it) and is queued; the guardian then tries
+        to cancel it at or after GUARDIAN_UNTIL and must be refused (Rule R24)."""
+        proposer = self._voters().index(max(self.a["providers"], key=lambda v: self.active[v]))
+        for _ in range(2):
+            self.propose(who=proposer, change=("min", self.min_stake), bad=len(self._refused()))
+        first, second = len(self.proposals) - 1, len(self.proposals)
+        boa.env.time_travel(seconds=self.proposals[-1].start - self.now)
+        for pid in (first, second):
+            for voter in self.a["providers"]:
+                self._vote(pid, voter, 1)
+        voter = self.a["providers"][slashed]
+        self.slash(slashed, slash_amount)
+        if self.active[voter] >= self.proposals[second - 1].votes[voter][1]:
+            fail("call:slash", f"slashing {voter} by {slash_amount} left its active stake {self.active[voter]}")
+        self._recount(second, voter)
+        boa.env.time_travel(seconds=self.proposals[-1].end - self.now)
+        for pid in (first, second):
+            self._queue(pid)
+        if not self.proposals[first - 1].queued:
+            fail("rule:R23", f"proposal {first}, voted for by all the stake it counts, was not queued")
+        if self.proposals[second - 1].queued and self.now < self.guardian_until:
+            self._cancel(second, self.a["guardian"])  # inside the period: allowed
+        if self.guardian_until > self.now:
+            boa.env.time_travel(seconds=self.guardian_until - self.now)
+        self._cancel(first, self.a["guardian"])
 
     @property
     def now(self) -> int:
@@ -359,7 +425,12 @@ class GovernanceMachine(RuleBasedStateMachine):
         if expected is None:
             if result != stake:
                 fail("rule:R21", f"recount of {voter} gave {result}, its active stake is {stake}")
+            support = p.votes[voter][0]
             p.votes[voter][1] = stake
+            chain = self.gov.getProposal(pid)
+            tally = (chain.againstVotes, chain.forVotes, chain.abstainVotes)[support]
+            if tally != p.tally(support):
+                fail("rule:R21", f"after recounting {voter}, proposal {pid} tallies {tally}, not {p.tally(support)}")
 
     @rule(pick=st.integers(0, 2**16))
     def queue(self, pick: int) -> None:
