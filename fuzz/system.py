@@ -16,7 +16,7 @@ from aihub_demo.evm_system import System
 from hub.contracts import DEPLOYABLE, SystemParams
 from hub.paths import contracts_dir
 
-RECEIVER_SOURCE = Path(__file__).resolve().parent / "contracts" / "MaliciousReceiver.vy"
+RECEIVER_SOURCE = Path(__file__).resolve().parents[1] / "tests" / "contracts" / "attackers" / "MaliciousReceiver.vy"
 
 __all__ = ["System", "deploy", "deploy_contract", "deployers"]
 

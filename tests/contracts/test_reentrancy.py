@@ -11,7 +11,8 @@ from hub import signatures as sig
 from hub.contracts import INJ
 from tests.utils.scenario import CHALLENGE_WINDOW, METADATA_HASH, METADATA_URI, REWARD_PER_UNIT, UNBONDING
 
-RECEIVER = boa.load_partial("tests/contracts/attackers/ReentrantReceiver.vy")
+RECEIVER = boa.load_partial("tests/contracts/attackers/MaliciousReceiver.vy")
+REENTER, REENTER_OR_REVERT = 1, 3
 NODE = Account.from_key(b"\x77" * 32)
 UNITS = 50_000
 KEY = b"\xaa" * 32
@@ -20,13 +21,13 @@ KEY = b"\xaa" * 32
 @pytest.fixture
 def receiver(attacker):
     contract = RECEIVER.deploy(sender=attacker)
-    boa.env.set_balance(contract.address, 10**4 * INJ)
+    boa.env.set_balance(boa.env.eoa, 10**6 * INJ)  # execute forwards the caller's value
     return contract
 
 
 def _as(receiver, contract_fn, *args, value=0):
     """Make `receiver` call `contract_fn(*args)`."""
-    receiver.execute(contract_fn.contract.address, contract_fn.prepare_calldata(*args), value)
+    receiver.execute(contract_fn.contract.address, contract_fn.prepare_calldata(*args), value=value)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_withdraw(provider_receiver, hub, stake_manager, bubble, reenter):
         stake_manager.withdraw.prepare_calldata() if reenter == "withdraw" else hub.reclaimStake.prepare_calldata(INJ)
     )
     target = stake_manager.address if reenter == "withdraw" else hub.address
-    r.arm(target, payload, bubble)
+    r.configure(REENTER_OR_REVERT if bubble else REENTER, target, payload)
     held = boa.env.get_balance(stake_manager.address)
     if bubble:
         with boa.reverts("StakeManager: INJ transfer failed"):
@@ -59,7 +60,7 @@ def test_withdraw(provider_receiver, hub, stake_manager, bubble, reenter):
         assert boa.env.get_balance(stake_manager.address) == held
     else:
         _as(r, stake_manager.withdraw)
-        assert r.attempts() == 1 and not r.reentered()
+        assert r.reentryAttempts() == 1 and r.reentrySuccesses() == 0
         assert r.received() == 30 * INJ
         assert stake_manager.pendingUnbonds(r.address) == []
         assert boa.env.get_balance(stake_manager.address) == held - 30 * INJ
@@ -80,7 +81,11 @@ def claimable(provider_receiver, pool, steps, domain_id, pool_creator, pool_mana
 @pytest.mark.parametrize("bubble", [False, True], ids=["swallow", "bubble"])
 def test_claim_rewards(provider_receiver, claimable, rewards, bubble):
     r = provider_receiver
-    r.arm(rewards.address, rewards.claimRewards.prepare_calldata(claimable, NODE.address, [KEY]), bubble)
+    r.configure(
+        REENTER_OR_REVERT if bubble else REENTER,
+        rewards.address,
+        rewards.claimRewards.prepare_calldata(claimable, NODE.address, [KEY]),
+    )
     held = boa.env.get_balance(rewards.address)
     if bubble:
         with boa.reverts("RewardsDistributor: INJ transfer failed"):
@@ -89,7 +94,7 @@ def test_claim_rewards(provider_receiver, claimable, rewards, bubble):
         assert boa.env.get_balance(rewards.address) == held
     else:
         _as(r, rewards.claimRewards, claimable, NODE.address, [KEY])
-        assert r.attempts() == 1 and not r.reentered()
+        assert r.reentryAttempts() == 1 and r.reentrySuccesses() == 0
         assert r.received() == UNITS * REWARD_PER_UNIT
         assert boa.env.get_balance(rewards.address) == held - UNITS * REWARD_PER_UNIT
 
@@ -111,14 +116,16 @@ def test_refund(receiver, pool, rewards, domain_id, pool_manager, bubble):
     )
     _as(receiver, pool.startComputePool, pool_id)
     _as(receiver, pool.endComputePool, pool_id)
-    receiver.arm(rewards.address, rewards.refund.prepare_calldata(pool_id), bubble)
+    receiver.configure(
+        REENTER_OR_REVERT if bubble else REENTER, rewards.address, rewards.refund.prepare_calldata(pool_id)
+    )
     if bubble:
         with boa.reverts("RewardsDistributor: INJ transfer failed"):
             _as(receiver, rewards.refund, pool_id)
         assert rewards.getPoolBudget(pool_id).available == 10 * INJ
     else:
         _as(receiver, rewards.refund, pool_id)
-        assert receiver.attempts() == 1 and not receiver.reentered()
+        assert receiver.reentryAttempts() == 1 and receiver.reentrySuccesses() == 0
         assert receiver.received() == 10 * INJ
         assert rewards.getPoolBudget(pool_id).available == 0
 
@@ -130,13 +137,15 @@ def test_slash_payout_to_treasury(
     hub.setTreasury(receiver.address, sender=admin)
     hub.setStakeMinimum(5 * INJ, sender=federator)  # the per-incident cap of a provider with no nodes
     hub.slash(registered, 5 * INJ, "fraud", sender=validator)
-    receiver.arm(stake_manager.address, stake_manager.sweepSlashed.prepare_calldata(), bubble)
+    receiver.configure(
+        REENTER_OR_REVERT if bubble else REENTER, stake_manager.address, stake_manager.sweepSlashed.prepare_calldata()
+    )
     if bubble:
         with boa.reverts("StakeManager: INJ transfer failed"):
             stake_manager.sweepSlashed(sender=attacker)
         assert stake_manager.slashedPending() == 5 * INJ
     else:
         stake_manager.sweepSlashed(sender=attacker)
-        assert receiver.attempts() == 1 and not receiver.reentered()
+        assert receiver.reentryAttempts() == 1 and receiver.reentrySuccesses() == 0
         assert receiver.received() == 5 * INJ
         assert stake_manager.slashedPending() == 0

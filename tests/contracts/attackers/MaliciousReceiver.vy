@@ -3,10 +3,12 @@
 """
 @title MaliciousReceiver
 @license MIT
-@notice A fuzzing actor: a contract that acts as a provider, pool creator or treasury by forwarding
-        calls, and that misbehaves when it is paid. Mode ACCEPT takes the INJ; mode REENTER calls
-        back into the payer (the call it was paid from, configured per call) and counts whether
-        that re-entry succeeded; mode REFUSE reverts, so every payment to it fails.
+@notice The one attacker contract of the tests and the fuzz suite: it acts as a provider, pool
+        creator or treasury by forwarding calls, and misbehaves when it is paid. Mode ACCEPT takes
+        the INJ; mode REENTER calls back into the payer (the call it was paid from, configured per
+        call) and counts whether that re-entry succeeded; mode REENTER_OR_REVERT does the same and
+        reverts the payment when the re-entry fails (the payer sees its transfer fail); mode
+        REFUSE reverts, so every payment to it fails.
 @custom:security Test code only, never deployed outside Titanoboa.
 """
 
@@ -14,6 +16,7 @@
 ACCEPT: public(constant(uint256)) = 0
 REENTER: public(constant(uint256)) = 1
 REFUSE: public(constant(uint256)) = 2
+REENTER_OR_REVERT: public(constant(uint256)) = 3
 
 # @dev Longest calldata / returndata the receiver forwards.
 _MAX_DATA: constant(uint256) = 4096
@@ -29,16 +32,19 @@ reentryData: public(Bytes[_MAX_DATA])
 reentryAttempts: public(uint256)
 reentrySuccesses: public(uint256)
 
+# @dev Total INJ it was paid.
+received: public(uint256)
+
 
 @external
 def configure(mode: uint256, target: address, data: Bytes[_MAX_DATA]):
     """
     @notice Set the behaviour on payment and the call to re-enter with.
-    @param mode ACCEPT, REENTER or REFUSE.
+    @param mode ACCEPT, REENTER, REFUSE or REENTER_OR_REVERT.
     @param target Where to re-enter.
     @param data The re-entry calldata.
     """
-    assert mode <= REFUSE, "MaliciousReceiver: bad mode"
+    assert mode <= REENTER_OR_REVERT, "MaliciousReceiver: bad mode"
     self.mode = mode
     self.reentryTarget = target
     self.reentryData = data
@@ -67,7 +73,10 @@ def __default__():
     mode: uint256 = self.mode
     if mode == REFUSE:
         raise "MaliciousReceiver: payment refused"
-    if mode == REENTER:
+    self.received += msg.value
+    if mode == REENTER or mode == REENTER_OR_REVERT:
         self.reentryAttempts += 1
         if raw_call(self.reentryTarget, self.reentryData, revert_on_failure=False):
             self.reentrySuccesses += 1
+        elif mode == REENTER_OR_REVERT:
+            raise "MaliciousReceiver: re-entry blocked"
