@@ -1,9 +1,9 @@
-"""ComputeRegistry and DomainRegistry accept writes from the hub only."""
+"""ComputeRegistry accepts writes from the hub only; what it reports about nodes."""
 
 import boa
 import pytest
 
-from tests.utils.deployers import DOMAINS_DEPLOYER, REGISTRY_DEPLOYER
+from tests.utils.deployers import REGISTRY_DEPLOYER
 
 
 @pytest.mark.parametrize(
@@ -24,25 +24,13 @@ def test_registry_is_hub_only(registry, attacker, call):
         call(registry, attacker)
 
 
-def test_domain_registry_is_hub_only(domains, system, attacker):
-    with boa.reverts("DomainRegistry: caller is not the hub"):
-        domains.createDomain("x", system.work_validation.address, "", sender=attacker)
-
-
 def test_zero_hub_refused(admin):
     with boa.env.prank(admin):
         with boa.reverts("ComputeRegistry: zero hub"):
             REGISTRY_DEPLOYER.deploy("0x" + "00" * 20)
-        with boa.reverts("DomainRegistry: zero hub"):
-            DOMAINS_DEPLOYER.deploy("0x" + "00" * 20)
 
 
 def test_node_work_info(registry, added_node, provider, hub, validator):
     assert registry.nodeWorkInfo(added_node.address) == (provider, 10, False, 10)
     hub.blacklistProvider(provider, [], sender=validator)
     assert registry.nodeWorkInfo(added_node.address) == (provider, 10, True, 10)
-
-
-def test_unknown_domain_is_empty(domains):
-    d = domains.getDomain(99)
-    assert (d.name, d.validationLogic, d.domainURI) == ("", "0x" + "00" * 20, "")

@@ -1,4 +1,4 @@
-"""whitelistProvider, blacklistProvider, slash, createDomain."""
+"""whitelistProvider, blacklistProvider, slash (createDomain: tests/contracts/domain_registry)."""
 
 import boa
 
@@ -137,37 +137,3 @@ def test_slash_refused_when_validator_is_treasury(hub, admin, registered, valida
     hub.setTreasury(validator, sender=admin)
     with boa.reverts("InjectiveAiHub: a slash cannot pay its validator"):
         hub.slash(registered, INJ, "self-dealing", sender=validator)
-
-
-# -- createDomain -------------------------------------------------------------------------------
-
-
-def test_create_domain(hub, domains, system, federator):
-    domain_id = hub.createDomain("llama", system.work_validation.address, "ipfs://params", sender=federator)
-    assert domain_id == 1
-    e = one_event(hub, "DomainCreated")
-    assert (e.domainId, e.validationLogic, e.name, e.domainURI) == (
-        1,
-        system.work_validation.address,
-        "llama",
-        "ipfs://params",
-    )
-    d = domains.getDomain(1)
-    assert (d.name, d.validationLogic, d.domainURI) == ("llama", system.work_validation.address, "ipfs://params")
-    assert domains.domainCount() == 1
-    assert hub.createDomain("b", system.work_validation.address, "", sender=federator) == 2
-
-
-def test_create_domain_only_federator(hub, system, validator):
-    with boa.reverts("AccessControl: missing role"):
-        hub.createDomain("x", system.work_validation.address, "", sender=validator)
-
-
-def test_create_domain_empty_name(hub, system, federator):
-    with boa.reverts("DomainRegistry: empty name"):
-        hub.createDomain("", system.work_validation.address, "", sender=federator)
-
-
-def test_create_domain_validation_not_a_contract(hub, federator, attacker):
-    with boa.reverts("DomainRegistry: validation logic is not a contract"):
-        hub.createDomain("x", attacker, "", sender=federator)
