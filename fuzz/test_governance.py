@@ -35,6 +35,7 @@ GRACE = 14 * 86400
 ADMIN_ROLE = b"\x00" * 32
 FEDERATOR_ROLE = keccak(text="FEDERATOR_ROLE")
 VALIDATOR_ROLE = keccak(text="VALIDATOR_ROLE")
+KNOWN_ROLES = (ADMIN_ROLE, FEDERATOR_ROLE, VALIDATOR_ROLE)
 PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
 STATE_NAMES = ("pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed")
 
@@ -142,7 +143,7 @@ class GovernanceMachine(RuleBasedStateMachine):
         # stakes above the 1 INJ minimum, so voters have stake they could try to unbond
         stakes=st.lists(st.sampled_from([2, 5, 10, 30]).map(lambda n: n * INJ), min_size=3, max_size=3),
         # for the opening probes: a role outside the allow-list, and whom a slash hits during a vote
-        odd_role=st.binary(min_size=32, max_size=32).filter(lambda r: r not in (FEDERATOR_ROLE, VALIDATOR_ROLE)),
+        odd_role=st.binary(min_size=32, max_size=32).filter(lambda r: r not in KNOWN_ROLES),
         slashed=st.integers(0, 2),
         slash_amount=st.integers(1, 3 * INJ),
     )
@@ -198,11 +199,11 @@ class GovernanceMachine(RuleBasedStateMachine):
         for provider, amount in zip(a["providers"], stakes, strict=True):
             hub.registerProvider(sender=provider, value=amount)
             self._deposit(provider, amount)
-        # Three rules that a drawn order meets only by chance, tried in every example before the
-        # drawn steps: role grants outside the allow-list, a recount after a slash, and the
-        # guardian past its cancel period.
+        # Rules that a drawn order meets only by chance (a role outside the allow-list, a recount
+        # after a slash, a tie, the guardian past its period...), tried in every example before
+        # the drawn steps.
         self._probe_allow_list(odd_role)
-        self._probe_recount_and_guardian(slashed, slash_amount)
+        self._probe_life_cycle(slashed, slash_amount)
 
     def _probe_allow_list(self, odd_role: bytes) -> None:
         """Rule R20 (SPEC 12.2): a proposal that grants or revokes DEFAULT_ADMIN, or any role other
@@ -219,30 +220,43 @@ class GovernanceMachine(RuleBasedStateMachine):
                 refused = _call(hub, f"{kind}Role(bytes32,address)", ["bytes32", "address"], [role, account])
                 self._propose_refused(proposer, ("min", self.min_stake), refused)
 
-    def _probe_recount_and_guardian(self, slashed: int, slash_amount: int) -> None:
-        """Two proposals that every provider votes for; then a slash of one voter, recounted on
-        the second proposal only (Rule R21: its tally drops to the voter's active stake, while the
-        first keeps the slashed weight, as SPEC 12.3 allows without a recount). The first passes
-        (its quorum is at most the stake that voted for it) and is queued; the guardian then tries
-        to cancel it at or after GUARDIAN_UNTIL and must be refused (Rule R24)."""
-        proposer = self._voters().index(max(self.a["providers"], key=lambda v: self.active[v]))
-        for _ in range(2):
+    def _probe_life_cycle(self, slashed: int, slash_amount: int) -> None:
+        """Three proposals voted by every provider, each rule below tried once in every example.
+        The first: the provider with the least stake for, the others abstain (SPEC 12.4: abstain
+        counts towards quorum, so it passes). The second: all for, then one voter is slashed and
+        recounted (Rule R21: its tally drops to the voter's active stake). The third: all abstain
+        (quorum met, but for does not exceed against, 0 = 0: defeated). Meanwhile a second vote
+        and unbonds are refused (Rule R22); at voteEnd voting is closed; the first is queued,
+        refused one second before its eta (Rule R23), and the guardian's cancel is refused at or
+        after GUARDIAN_UNTIL (Rule R24)."""
+        providers = self.a["providers"]
+        proposer = self._voters().index(max(providers, key=lambda v: self.active[v]))
+        for _ in range(3):
             self.propose(who=proposer, change=("min", self.min_stake), bad=len(self._refused()))
-        first, second = len(self.proposals) - 1, len(self.proposals)
+        first, second, third = range(len(self.proposals) - 2, len(self.proposals) + 1)
         boa.env.time_travel(seconds=self.proposals[-1].start - self.now)
-        for pid in (first, second):
-            for voter in self.a["providers"]:
-                self._vote(pid, voter, 1)
-        voter = self.a["providers"][slashed]
+        smallest = min(providers, key=lambda v: self.active[v])
+        for voter in providers:
+            self._vote(first, voter, 1 if voter == smallest else 2)
+            self._vote(second, voter, 1)
+            self._vote(third, voter, 2)
+        self._vote(second, providers[0], 0)
+        for who in range(len(providers)):
+            self.unbond(who, 50)
+        voter = providers[slashed]
         self.slash(slashed, slash_amount)
         if self.active[voter] >= self.proposals[second - 1].votes[voter][1]:
             fail("call:slash", f"slashing {voter} by {slash_amount} left its active stake {self.active[voter]}")
         self._recount(second, voter)
         boa.env.time_travel(seconds=self.proposals[-1].end - self.now)
-        for pid in (first, second):
+        self._vote(first, self.a["spares"][0], 1)
+        for pid in (first, second, third):
             self._queue(pid)
         if not self.proposals[first - 1].queued:
-            fail("rule:R23", f"proposal {first}, voted for by all the stake it counts, was not queued")
+            fail("rule:R23", f"proposal {first}, with for + abstain from all the stake and no against, was not queued")
+        if self.proposals[first - 1].eta - 1 > self.now:
+            boa.env.time_travel(seconds=self.proposals[first - 1].eta - 1 - self.now)
+        self._execute(first)
         if self.proposals[second - 1].queued and self.now < self.guardian_until:
             self._cancel(second, self.a["guardian"])  # inside the period: allowed
         if self.guardian_until > self.now:
