@@ -88,7 +88,10 @@ def test_the_lying_node_is_caught_and_not_paid(run):
     client = job.clients["admin"]
     assert client.pool.active_pool_of(liar.address) == 0
     assert client.stake.stake_of(job.addresses["provider"]) == PROVIDER_STAKE - FRAUD_SLASH
-    assert all(d["verdict"] == "accept" for d in result.decisions if d["node"] != liar.address)
+    # the honest node is never penalized: accepted, or left alone when the aux peer holds no evidence
+    # for a claim yet (a record late under load, the chain outage above); never soft or hard
+    honest = [d for d in result.decisions if d["node"] != liar.address]
+    assert honest and all(d["verdict"] in ("accept", "unverified") for d in honest), honest
 
 
 def test_balances_to_the_wei(run):

@@ -1,0 +1,25 @@
+"""Run order for `pytest tests fuzz` (`make test`): the suites that need no local chain run first.
+
+A local chain started by a session fixture (tests/hub, tests/app and tests/test_bad_inputs.py each
+start one) keeps producing blocks until the session ends, about a quarter of a core each. Running
+the CPU-bound suites that never touch a chain first (the fuzz suite, the contract tests on
+Titanoboa, the trainer's real hivemind peers) keeps those chains from running beside them. The
+order within each group is pytest's own, so tests that share a chain still run in the same order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+NO_CHAIN = (ROOT / "fuzz", ROOT / "tests" / "contracts", ROOT / "tests" / "trainer")
+
+
+def _needs_no_chain(item: pytest.Item) -> bool:
+    return any(item.path.is_relative_to(folder) for folder in NO_CHAIN)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: 0 if _needs_no_chain(item) else 1)  # stable: each group keeps its order
