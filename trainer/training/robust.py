@@ -13,8 +13,8 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    (``dropped_norm``): an honest gradient is not a thousand times larger than its peers', and a
    sender alone in a round is still measured against the swarm's recent ones;
 3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the (lower)
-   median declared by the round's screened senders (and at ``max_samples_per_peer`` when the pool can
-   verify throughput), so an inflated declaration buys at most a couple of honest peers' share
+   median declared by the round's screened senders and at ``max_samples_per_peer`` (the trainer sets
+   twice the pool's target batch size, which holds a sender alone in a round), so an inflated declaration buys at most a couple of honest peers' share
    (``clipped`` when capped); honest peers' samples per round vary (who started the round when),
    so the cap leaves them room;
 4. CenteredClip (BTARD, Algorithm 2): starting from the coordinate-wise median, iterate

@@ -451,9 +451,14 @@ def build_optimizer(
     robust = None
     if config.robust_aggregation:
         from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+        from trainer.training.robust import RobustConfig
 
         robust = ReducerSpec(
             role="reducer" if auxiliary else "sender",
+            # a round closes once the swarm's samples reach the target, so no honest peer brings more
+            # than the target plus its last micro-batches: twice the target holds a sender alone in a
+            # round (the median cap has nobody to compare it with) to what it could have done
+            config=RobustConfig(max_samples_per_peer=2.0 * config.target_batch_size),
             reducers=frozenset(config.trusted_reducers) or None,
             admission=admission,
             log_path=str(config.observations_file) if auxiliary and config.observations_file else None,
