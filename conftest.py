@@ -9,6 +9,7 @@ order within each group is pytest's own, so tests that share a chain still run i
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,12 @@ def _needs_no_chain(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: 0 if _needs_no_chain(item) else 1)  # stable: each group keeps its order
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`make test &`, nohup) with SIGINT ignored, and every process
+    # it spawns inherits that: the tests that press Ctrl+C on a command as typed (`hub app`,
+    # `hub pool metadata serve`) would then wait for a command that cannot hear it. Give the session
+    # the disposition a terminal gives, as it would have when run by hand.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
