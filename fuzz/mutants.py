@@ -2,18 +2,35 @@
 
     python fuzz/mutants.py                 # every mutant, two at a time, then the table
     python fuzz/mutants.py --only SM1 RD2  # some of them
-    python fuzz/mutants.py --list          # what each mutant changes
+    python fuzz/mutants.py --list          # what each mutant changes, and the fuzz files run first
     python fuzz/mutants.py --base DIR      # mutate DIR instead of contracts_vy/ (e.g. a patched copy)
 
 Each mutant copies the contracts to a temporary folder, changes one spot in one file, checks that
-the copy still compiles, and runs `pytest fuzz/` against it (through HUB_CONTRACTS_DIR) with the CI
+the copy still compiles, and runs the fuzz suite against it (through HUB_CONTRACTS_DIR) with the CI
 profile (`CI=true`, derandomized) minus shrinking (`--hypothesis-profile=mutants`): a mutant is
 killed by the first failing example. fuzz/findings/ is left out: those tests fail on known bugs
 of the unmutated contracts, not on the mutation. The unmutated copy runs first and must pass.
 
-The table names the killer: the invariant or call tag (`[inv_solvency]`, `[call:withdraw]`) of a
-state machine, or the failing test. An equivalent mutant (no behaviour any caller can observe
-changes) cannot be killed; the table says why, and the score leaves it out.
+Two stages per mutant, each one `pytest -x`, so that a killed mutant costs only the files up to its
+first failure and a survivor is still shown to survive all of fuzz/:
+1. the fuzz files that exercise the mutated contract (`TARGETS`, below), cheapest first:
+       StakeManager.vy                  test_arithmetic, test_governance, test_stake, test_market
+       InjectiveAiHub.vy                test_arithmetic, test_stake, test_market
+       modules/access_control.vy        test_governance, test_stake, test_market
+       ComputeRegistry.vy               test_sigs, test_stake, test_market
+       ComputePool.vy                   test_arithmetic, test_market, test_work
+       RewardsDistributor.vy            test_arithmetic, test_work, test_market
+       validators/WorkRateValidator.vy  test_arithmetic, test_work, test_market
+       governance/Governance.vy         test_governance
+   (test_arithmetic's properties and test_governance's opening probes fail within seconds; the
+   state machines run last, the one that drives the contract hardest first);
+2. only when those pass: every other file of fuzz/. The derandomized profile makes a rerun of the
+   first stage's files draw the same examples, so they are not run again.
+
+The table names the killer: the invariant, rule or call tag (`[inv_solvency]`, `[rule:R15]`,
+`[call:withdraw]`) of a state machine, or the failing test, with the fuzz file it is in. An
+equivalent mutant (no behaviour any caller can observe changes) cannot be killed; the table says
+why, and the score leaves it out.
 """
 
 from __future__ import annotations
@@ -499,15 +516,43 @@ def compiles(contracts: Path) -> str:
     return "" if run.returncode == 0 else (run.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def run_suite(contracts: Path, workdir: Path) -> tuple[bool, str]:
-    """Run `pytest fuzz/` against `contracts`: (passed, what failed first)."""
+# The fuzz files that exercise each contract, in the order a mutant of it runs them (docstring).
+FUZZ = ROOT / "fuzz"
+TARGETS = {
+    "StakeManager.vy": ("test_arithmetic.py", "test_governance.py", "test_stake.py", "test_market.py"),
+    "InjectiveAiHub.vy": ("test_arithmetic.py", "test_stake.py", "test_market.py"),
+    "modules/access_control.vy": ("test_governance.py", "test_stake.py", "test_market.py"),
+    "ComputeRegistry.vy": ("test_sigs.py", "test_stake.py", "test_market.py"),
+    "ComputePool.vy": ("test_arithmetic.py", "test_market.py", "test_work.py"),
+    "RewardsDistributor.vy": ("test_arithmetic.py", "test_work.py", "test_market.py"),
+    "validators/WorkRateValidator.vy": ("test_arithmetic.py", "test_work.py", "test_market.py"),
+    "governance/Governance.vy": ("test_governance.py",),
+}
+
+
+def fuzz_files() -> list[str]:
+    """Every test file of fuzz/ (fuzz/findings/ left out, see the docstring)."""
+    return sorted(p.name for p in FUZZ.glob("test_*.py"))
+
+
+def stages(contract: str) -> list[list[str]]:
+    """The files a mutant of `contract` runs: its targets, then the rest of fuzz/ if they pass."""
+    every = fuzz_files()
+    first = [f for f in TARGETS.get(contract, ()) if f in every]
+    return [s for s in (first, [f for f in every if f not in first]) if s]
+
+
+def run_suite(contracts: Path, workdir: Path, files: list[str] | None = None) -> tuple[bool, str]:
+    """Run `pytest -x` on `files` of fuzz/ (all of them by default) against `contracts`:
+    (passed, what failed first)."""
     report = workdir / "junit.xml"
+    report.unlink(missing_ok=True)
+    targets = [f"fuzz/{f}" for f in files] if files is not None else ["fuzz", "--ignore=fuzz/findings"]
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        "fuzz",
-        "--ignore=fuzz/findings",
+        *targets,
         "-x",
         "-q",
         "-p",
@@ -529,7 +574,8 @@ def killer(report: Path, output: str) -> str:
                 # the traceback text starts with the first exception, the message is the last one
                 text = (failure.text or "") + "\n" + (failure.get("message") or "")
                 tag = re.search(r"\[((?:inv_|call:|rule:)[\w:()]+)\]", text)
-                test = f"{case.get('classname', '').rsplit('.', 1)[-1]}.{case.get('name', '?')}".strip(".")
+                # classname is "fuzz.test_market.TestMarket" for a machine, "fuzz.test_arithmetic" for a test
+                test = f"{case.get('classname', '').removeprefix('fuzz.')}.{case.get('name', '?')}".strip(".")
                 if tag:
                     return f"{tag.group(1)} ({test})"
                 return (
@@ -549,10 +595,13 @@ def run_mutant(mutant: Mutant, base: Path) -> dict:
         if error:
             result, by = "stillborn", f"does not compile: {error[:80]}"
         else:
-            passed, by = run_suite(contracts, Path(tmp))
+            for files in stages(mutant.file):
+                passed, by = run_suite(contracts, Path(tmp), files)
+                if not passed:
+                    break
             result = ("equivalent" if mutant.equivalent else "SURVIVED") if passed else "killed"
-            if passed and mutant.equivalent:
-                by = mutant.equivalent
+            if passed:
+                by = mutant.equivalent or "survived all of fuzz/"
     return dict(mutant=mutant, result=result, by=by, seconds=time.monotonic() - start)
 
 
@@ -576,7 +625,8 @@ def main() -> int:
     chosen = [m for m in MUTANTS if not args.only or m.id in args.only]
     if args.list:
         for m in chosen:
-            print(f"{m.id:6} {m.file:34} {m.what}")
+            first = ", ".join(f.removeprefix("test_").removesuffix(".py") for f in stages(m.file)[0])
+            print(f"{m.id:6} {m.file:34} {m.what}  [first: {first}]")
         return 0
     base = args.base.resolve()
     if not args.skip_baseline:
