@@ -4,7 +4,7 @@ import asyncio
 
 import torch
 
-from trainer.training.reducer import Admission, RobustPartReducer
+from trainer.training.reducer import Admission, RobustPartReducer, declared_epochs, round_epoch
 from trainer.training.robust import RobustConfig
 
 
@@ -74,3 +74,87 @@ def test_admission_is_closed_until_published_and_follows_each_publish():
     assert admission.admitted() == {"QmA", "QmB"}
     admission.publish(set())
     assert admission.admitted() == frozenset()
+
+
+def _gathered(user) -> bytes:
+    """One peer's matchmaking metadata as hivemind's averager builds it: [bandwidth, mode, user data]."""
+    from hivemind.utils.serializer import MSGPackSerializer
+
+    return MSGPackSerializer.dumps([1.0, 0, MSGPackSerializer.dumps(user)])
+
+
+def test_declared_epochs_are_read_from_the_metadata_and_garbage_declares_nothing():
+    peers = ["QmA", "QmB", "QmC", "QmD", "QmE", "QmAux"]
+    gathered = [
+        _gathered({"epoch": 7}),
+        _gathered({"epoch": 6}),
+        _gathered({"epoch": -3}),  # negative: not an epoch
+        _gathered("epoch 7"),  # not a dict
+        b"\xc1 not msgpack",
+        _gathered(None),  # the reducer itself declares nothing
+    ]
+    assert declared_epochs(peers, gathered) == {"QmA": 7, "QmB": 6}
+
+
+def test_a_round_is_stamped_with_the_epoch_most_admitted_senders_declare():
+    admitted = {"QmA", "QmB", "QmC"}
+    # the aux peer lags (its own epoch 3), the senders close epoch 5: the senders decide
+    assert round_epoch({"QmA": 5, "QmB": 5, "QmC": 5}, admitted, own=3) == 5
+    # one sender inflates (or lags): the majority holds
+    assert round_epoch({"QmA": 5, "QmB": 5, "QmC": 1005}, admitted, own=3) == 5
+    # a peer outside the allow-list does not vote, however many of it there are
+    assert round_epoch({"QmA": 5, "QmX": 9, "QmY": 9}, admitted, own=3) == 5
+    # two senders disagree: the reducer's own epoch (never forged) decides
+    assert round_epoch({"QmA": 5, "QmB": 1005}, admitted, own=4) == 5
+    assert round_epoch({"QmA": 0, "QmB": 5}, admitted, own=4) == 5
+    # nobody declared anything usable: the reducer's own epoch
+    assert round_epoch({}, admitted, own=4) == 4
+
+
+def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path):
+    """Two trainers (senders in averaging client mode) and a lagging aux peer (the reducer) run one
+    real hivemind round on loopback: the observations carry the senders' epoch, not the aux peer's."""
+    import hivemind
+    from hivemind.optim.grad_averager import GradientAverager
+
+    from trainer.training.observations import ObservationLog
+    from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+
+    averager_class = type("GradientAverager", (RobustAveragerMixin, GradientAverager), {})
+    log_path = tmp_path / "observations.jsonl"
+    reducer_spec = ReducerSpec(role="reducer", log_path=str(log_path))
+    reducer_spec.epoch.value = 3  # the aux peer lags two epochs behind the trainers
+    maddrs = ["/ip4/127.0.0.1/tcp/0"]
+    started = []
+    try:
+        root = hivemind.DHT(start=True, host_maddrs=maddrs)
+        started.append(root)
+        initial = [str(addr) for addr in root.get_visible_maddrs()]
+        common = dict(prefix="stamp", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
+        reducer = averager_class(
+            [torch.zeros(8, requires_grad=True)], dht=root, robust=reducer_spec, auxiliary=True, start=True, **common
+        )
+        started.append(reducer)
+        senders = []
+        for seed in (1, 2):
+            dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
+            started.append(dht)
+            param = torch.nn.Parameter(torch.zeros(8))
+            param.grad = torch.randn(8, generator=torch.Generator().manual_seed(seed))
+            sender = averager_class([param], dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
+            started.append(sender)
+            sender.accumulate_grads_(batch_size=4)
+            # hivemind's optimizer hands the averager its epoch on every transition, as this
+            sender.state_sharing_priority = 5
+            senders.append(sender)
+        controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
+        for control in controls:
+            control.result(timeout=90)
+    finally:
+        for item in reversed(started):
+            item.shutdown()
+
+    observations = ObservationLog(log_path).read()
+    assert len(observations) == 2
+    assert {obs.epoch for obs in observations} == {5}
+    assert all(obs.verdict == "accepted" and obs.declared_samples == 4 for obs in observations)

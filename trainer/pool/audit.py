@@ -10,7 +10,8 @@ with what the claimant says about itself:
   reducer neither dropped them as non-finite or absurd, nor refused the sender, nor kept less than
   `MIN_SCALE` of them in CenteredClip: noise and flipped signs), at most a whole epoch's target
   batch per round, times the run's ``seq_len`` (the range shifted by one epoch counts if that finds
-  more: the reducer and a trainer may number a round one apart). A contribution counts with the
+  more: a round carries the epoch most of its senders declared, which a lagging sender numbers one
+  apart). A contribution counts with the
   samples its sender declared: the reducer caps the *weight* of a declaration above the round's
   median, but a faster honest peer really did more work, and the node's throughput is bounded on
   chain by its attested compute units (the work-rate rule);

@@ -121,8 +121,9 @@ class RangeEvidence:
 
     def verified_samples(self) -> float:
         """Accepted samples in the range, or in the range shifted by one epoch if that finds more:
-        the aux peer numbers a round by its own epoch, and after a round a trainer gave up on (it
-        stepped alone while the reducer still closed it) the two can stay one apart."""
+        a round carries the epoch most of its senders declared (`trainer.training.reducer.round_epoch`),
+        and a peer that joined a round its groupmates closed one epoch apart from it numbers that
+        work one off."""
         return max(
             sum(v for e, v in self.accepted.items() if self.first + shift <= e <= self.last + shift)
             for shift in (-1, 0, 1)

@@ -130,7 +130,8 @@ def run_aux(
             if admission is not None and allow is not None:
                 _publish(admission, allow)
             if opt.robust is not None:
-                # the round this step may close is the one of the epoch the aux peer is in
+                # rounds are stamped with the epoch their senders declare; the aux peer's own (it may
+                # lag) breaks ties and stands in when no sender declared one
                 opt.robust.epoch.value = opt.local_epoch
             if config.aux_assist:
                 opt.step()

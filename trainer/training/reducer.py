@@ -15,6 +15,11 @@ with a share of the vector, reduces every part of it (see `trainer.training.robu
   with the fork and nothing in the parent process is patched.
 - `Admission` carries the allow-list from the parent (where the pool's feed reads the chain) into
   that child through shared memory, refreshed by the aux peer's loop.
+- Round epochs: every sender declares, in the round's matchmaking metadata (hivemind's ``gather``),
+  the epoch it is closing, and the reducer stamps the round's observations with the epoch most
+  admitted senders declared (`round_epoch`): the unit a trainer's claims are made in. The aux
+  peer's own epoch can lag the trainers' by one or more, and stamping with it left honest claims
+  without their observations.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import ctypes
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Collection
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from hivemind.averaging.allreduce import AllreduceException, AllReduceRunner
 from hivemind.averaging.partition import TensorPartReducer
+from hivemind.utils.serializer import MSGPackSerializer
 
 from trainer.training.observations import Observation, ObservationLog
 from trainer.training.robust import RobustConfig, SenderTally, aggregate_part
@@ -88,11 +95,45 @@ class ReducerSpec:
     admission: Admission | None = None
     log_path: str | None = None
     mode: str = "gradient"
-    # the epoch the aux peer is closing; its loop updates it, the child stamps observations with it
-    epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+    # reducer: the epoch the aux peer is in (its loop updates it; the tie-break of `round_epoch`);
+    # sender: the trainer's own epoch, which hivemind's optimizer hands its gradient averager as the
+    # state-sharing priority on every epoch and state download (declared in each round it joins).
+    # -1 until known: a sender declares nothing then (a DHT client's optimizer never hands it over)
+    epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, -1))
     rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
     # part index -> reference norm; lives in the reducer's own process, from round to round
     references: dict[int, float] = field(default_factory=dict)
+
+
+def declared_epochs(peers: Sequence[str], gathered: Sequence[bytes]) -> dict[str, int]:
+    """The epoch each peer declared in a round's matchmaking metadata (hivemind's
+    ``[bandwidth, mode, user data]`` per peer; a sender's user data is ``{"epoch": n}``). Peers that
+    declared nothing usable (the reducer itself, a peer of another version) are left out."""
+    out: dict[str, int] = {}
+    for peer, blob in zip(peers, gathered, strict=True):
+        try:
+            user = MSGPackSerializer.loads(MSGPackSerializer.loads(blob)[2])
+        except Exception:  # anything a peer sends is untrusted; a malformed entry declares nothing
+            continue
+        epoch = user.get("epoch") if isinstance(user, dict) else None
+        if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0:
+            out[peer] = epoch
+    return out
+
+
+def round_epoch(declared: Mapping[str, int], admitted: Collection[str], own: int) -> int:
+    """The epoch a round closes: the one most admitted senders declared, the one nearest the
+    reducer's own epoch (then the lower) among equally common ones, the reducer's own if none.
+
+    Honest senders of one round close the same epoch (a peer behind the swarm downloads state
+    before it averages), so with an honest majority the most common declaration is theirs; with
+    two senders that disagree the reducer's own epoch, which lags but is never forged, decides.
+    """
+    counts = Counter(epoch for peer, epoch in declared.items() if peer in admitted)
+    if not counts:
+        return own
+    most = max(counts.values())
+    return min((epoch for epoch, count in counts.items() if count == most), key=lambda e: (abs(e - own), e))
 
 
 class _PartCollector:
@@ -184,7 +225,7 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
     """An `AllReduceRunner` class bound to ``spec`` (hivemind builds runners from a class)."""
 
     class RobustAllReduceRunner(AllReduceRunner):
-        def __init__(self, **kwargs: Any) -> None:
+        def __init__(self, *, gathered: Sequence[bytes] = (), **kwargs: Any) -> None:
             super().__init__(**kwargs)
             if spec.reducers is not None:
                 for peer, fraction in zip(self.ordered_peer_ids, self.peer_fractions, strict=True):
@@ -201,7 +242,10 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                 # the reducer itself may be listed as a sender (with weight 0): it is the pool's own
                 allowed = (spec.admission.admitted() or frozenset()) | {me}
                 admitted = [peer in allowed for peer in senders]
-            epoch = int(spec.epoch.value)
+            ordered = [peer.to_base58() for peer in self.ordered_peer_ids]
+            epochs = declared_epochs(ordered, gathered) if gathered else {}
+            eligible = {peer for peer, ok in zip(senders, admitted, strict=True) if ok and peer != me}
+            epoch = round_epoch(epochs, eligible, max(0, int(spec.epoch.value)))
             logbook = ObservationLog(spec.log_path) if spec.log_path else None
 
             def on_round(tallies: list[SenderTally]) -> None:
@@ -264,9 +308,25 @@ class RobustAveragerMixin:
     def state_sharing_priority(self, value: float) -> None:
         # hivemind's Optimizer sets it on every epoch for a peer whose DHT is a full node, and the
         # averager refuses it in client mode: a sender's gradient averager has no state to share
+        # (it is the trainer's local epoch: kept as the epoch this sender declares in its rounds)
         if self.robust is not None and self.robust.role == "sender":
+            self.robust.epoch.value = int(value)
             return
         super(RobustAveragerMixin, type(self)).state_sharing_priority.fset(self, value)  # type: ignore[attr-defined]
+
+    def schedule_step(self, *args: Any, **kwargs: Any) -> Any:
+        # hivemind's gradient averagers begin every round here (a plain `step` too); the metadata is
+        # serialized now, in the trainer's process, at the epoch whose round this is
+        robust = self.robust
+        if robust is not None and robust.role == "sender" and kwargs.get("gather") is None and robust.epoch.value >= 0:
+            kwargs["gather"] = {"epoch": int(robust.epoch.value)}
+        return super().schedule_step(*args, **kwargs)  # type: ignore[misc]
+
+    async def _run_allreduce_inplace_(self, tensors: Any, group_info: Any, *args: Any, **kwargs: Any) -> Any:
+        # the reducer's runner reads each sender's declared epoch from the group's metadata
+        if self.robust is not None and self.robust.role == "reducer":
+            kwargs["gathered"] = tuple(group_info.gathered)
+        return await super()._run_allreduce_inplace_(tensors, group_info, *args, **kwargs)  # type: ignore[misc]
 
     def run(self) -> None:
         if self.robust is not None:
