@@ -209,6 +209,88 @@ def _blacklist(c: WalletClient, p: Params) -> Any:
     return c.hub.blacklist_provider(_address(p, "provider", "provider"))
 
 
+# -- governance (the `hub gov` commands; each proposal option of the form adds the call the CLI's adds)
+
+
+def _optional(params: Params, name: str) -> str | None:
+    return str(params.get(name, "") or "").strip() or None
+
+
+def _addresses(params: Params, name: str, what: str) -> list[str]:
+    from hub.inputs import parse_address
+
+    text = str(params.get(name, "") or "").replace(",", "\n")
+    return [parse_address(line.strip(), what=what) for line in text.splitlines() if line.strip()]
+
+
+def _gov_propose(c: WalletClient, p: Params) -> Any:
+    from dataclasses import replace
+
+    from hub.amounts import parse_amount
+    from hub.inputs import parse_duration
+
+    gov = c.governance
+    description = _text(p, "description", "description")
+    calls = []
+    if (minimum := _optional(p, "set_stake_minimum")) is not None:
+        calls.append(gov.stake_minimum_call(parse_amount(minimum, what="stake minimum")))
+    if _optional(p, "set_treasury") is not None:
+        calls.append(gov.treasury_call(_address(p, "set_treasury", "treasury")))
+    for grant, role in ((True, "validator"), (False, "validator"), (True, "federator"), (False, "federator")):
+        verb = "grant" if grant else "revoke"
+        addresses = _addresses(p, f"{verb}_{role}", f"address to {verb} the {role} role")
+        calls += [gov.role_call(grant, role, a) for a in addresses]
+    domain, validation = _optional(p, "create_domain"), _optional(p, "domain_validation")
+    if (domain is None) != (validation is None):
+        raise HubError("the new domain's name and validation contract go together", hint="fill in both, or neither")
+    if domain is not None and validation is not None:
+        calls.append(gov.create_domain_call(domain, validation, _optional(p, "domain_uri") or ""))
+    changes: dict[str, int] = {}
+    for name in ("voting_delay", "voting_period", "timelock_delay"):
+        if (text := _optional(p, name)) is not None:
+            changes[name] = parse_duration(text, what=name.replace("_", " "))
+    if (quorum := _optional(p, "quorum")) is not None:
+        try:
+            changes["quorum_bps"] = round(float(quorum) * 100)
+        except ValueError:
+            raise HubError(f"invalid quorum {quorum!r}", hint="a percentage from 0.01 to 100") from None
+        if not 1 <= changes["quorum_bps"] <= 10_000:
+            raise HubError(f"quorum {quorum} is out of range", hint="a percentage from 0.01 to 100")
+    if (threshold := _optional(p, "proposal_threshold")) is not None:
+        changes["proposal_threshold"] = parse_amount(threshold, what="proposal threshold")
+    if changes:
+        calls.append(gov.parameters_call(replace(gov.params(), **changes)))
+    if not calls:
+        raise HubError("the proposal changes nothing", hint="fill in at least one change, e.g. the stake minimum")
+    return gov.propose(calls, description)
+
+
+def _proposal(p: Params) -> int:
+    return _int(p, "proposal_id", "proposal id")
+
+
+def _gov_vote(c: WalletClient, p: Params) -> Any:
+    from hub.client.governance import parse_support
+
+    return c.governance.vote(_proposal(p), parse_support(_text(p, "support", "vote")))
+
+
+def _gov_recount(c: WalletClient, p: Params) -> Any:
+    return c.governance.recount(_proposal(p), _address(p, "voter", "voter"))
+
+
+def _gov_queue(c: WalletClient, p: Params) -> Any:
+    return c.governance.queue(_proposal(p))
+
+
+def _gov_execute(c: WalletClient, p: Params) -> Any:
+    return c.governance.execute(_proposal(p))
+
+
+def _gov_cancel(c: WalletClient, p: Params) -> Any:
+    return c.governance.cancel(_proposal(p))
+
+
 ACTIONS: dict[str, Callable[..., Any]] = {
     "register": _register,
     "stake_add": _stake_add,
@@ -233,6 +315,12 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "invalidate_node": _invalidate_node,
     "whitelist_provider": _whitelist,
     "blacklist_provider": _blacklist,
+    "gov_propose": _gov_propose,
+    "gov_vote": _gov_vote,
+    "gov_recount": _gov_recount,
+    "gov_queue": _gov_queue,
+    "gov_execute": _gov_execute,
+    "gov_cancel": _gov_cancel,
 }
 
 

@@ -201,6 +201,12 @@ def tx_status(client: HubClient, tx_hash: str) -> dict[str, Any]:
             created = client.pool.contract.events.PoolCreated().process_receipt(receipt, errors=DISCARD)
             if created:
                 out["pool_id"] = int(created[0]["args"]["poolId"])
+        if has_governance(client) and receipt["to"] == client.governance.address:
+            from web3.logs import DISCARD
+
+            proposed = client.governance.contract.events.ProposalCreated().process_receipt(receipt, errors=DISCARD)
+            if proposed:
+                out["proposal_id"] = int(proposed[0]["args"]["proposalId"])
         return out
     out["state"] = "failed"
     out["reason"] = _failure(client, tx_hash, receipt)
@@ -223,3 +229,63 @@ def _failure(client: HubClient, tx_hash: str, receipt: Any) -> str:
     if int(receipt["gasUsed"]) >= int(tx["gas"]):
         return f"out of gas ({int(tx['gas']):,} gas)"
     return "reverted on chain (the state changed after the estimate): check and try again"
+
+
+def has_governance(client: HubClient) -> bool:
+    """Whether the deployment was made with `hub deploy --governance` (its manifest lists Governance)."""
+    return "Governance" in client.deployment.contracts
+
+
+def governance(client: HubClient, address: str = "") -> dict[str, Any]:
+    """Governance's parameters and guardian, every proposal with its state, calls in words, tallies
+    against quorum and deadlines (chain time), and for `address` (if given) its voting power, its
+    vote on each proposal and how long a vote keeps its stake from unbonding."""
+    from hub.inputs import parse_address
+
+    gov = client.governance
+    now = client.now()
+    params = gov.params()
+    guardian, guardian_until = gov.guardian()
+    voter = parse_address(address, what="account") if address else None
+    proposals = []
+    for pid in range(gov.proposal_count(), 0, -1):  # newest first
+        p = gov.proposal(pid)
+        vote = gov.vote_of(pid, voter) if voter else None
+        proposals.append(
+            {
+                "id": p.id,
+                "proposer": p.proposer,
+                "state": p.state,
+                "vote_start": p.vote_start,
+                "vote_end": p.vote_end,
+                "eta": p.eta,
+                "quorum": str(p.quorum),
+                "quorum_reached": p.quorum_reached,
+                "for_votes": str(p.for_votes),
+                "against_votes": str(p.against_votes),
+                "abstain_votes": str(p.abstain_votes),
+                "calls": [c.description for c in p.calls],
+                "my_vote": {"support": vote[0], "weight": str(vote[1])} if vote else None,
+            }
+        )
+    out: dict[str, Any] = {
+        "address": gov.address,
+        "time": now,
+        "parameters": {
+            "voting_delay": params.voting_delay,
+            "voting_period": params.voting_period,
+            "timelock_delay": params.timelock_delay,
+            "quorum_bps": params.quorum_bps,
+            "proposal_threshold": str(params.proposal_threshold),
+        },
+        "guardian": guardian,
+        "guardian_until": guardian_until,
+        "proposals": proposals,
+    }
+    if voter:
+        out["me"] = {
+            "address": voter,
+            "power": str(client.stake.stake_of(voter)),
+            "locked_until": client.stake.vote_locked_until(voter),
+        }
+    return out

@@ -3,7 +3,8 @@ the connected wallet. It holds no key and sends nothing: `/api/build` answers wi
 (or typed data) the wallet is asked to sign.
 
 Routes: GET `/`, `/static/<file>`; GET `/api/config`, `/api/snapshot`, `/api/account?address=`,
-`/api/tx?hash=`, `/api/training` (loss curves and the aux audit log from the trainer's run
+`/api/tx?hash=`, `/api/governance?address=` (proposals, and the account's votes and vote
+lock), `/api/training` (loss curves and the aux audit log from the trainer's run
 folders); POST `/api/build` {action, from, params}, `/api/invite` {from, typed_data, signature}.
 Errors are `{"error": "<the sentence hub prints>"}`. The standard library's threading
 server is enough for one user's page; it binds to 127.0.0.1 by default.
@@ -67,6 +68,7 @@ def make_server(
                 "hub": client.hub.address,
                 "network": data.wallet_network(client, rpc_url),
                 "default_domain_id": client.deployment.default_domain_id,
+                "governance": data.has_governance(client),
             }
         if path == "/api/snapshot":
             return data.snapshot(client)
@@ -74,6 +76,8 @@ def make_server(
             return data.account(client, query.get("address", ""))
         if path == "/api/tx":
             return data.tx_status(client, query.get("hash", ""))
+        if path == "/api/governance":
+            return data.governance(client, query.get("address", ""))
         if path == "/api/training":
             return runs.training(runs_dir)
         return None

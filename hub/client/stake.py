@@ -38,6 +38,10 @@ class StakeContract(ContractBinding):
             pending=pending,
         )
 
+    def vote_locked_until(self, account: str) -> int:
+        """Chain time until which `account`'s stake cannot unbond: the end of the last vote it cast."""
+        return self._read("voteLockedUntil", address_arg(account))
+
     def unbonding_period(self) -> int:
         return self._read("UNBONDING_PERIOD")
 

@@ -166,3 +166,14 @@ def test_only_json_posts_are_accepted(served):
     status, answer = _call(served, "/api/build", {"action": "register"}, content_type="text/plain")
     assert status == 415
     assert "application/json" in answer["error"]
+
+
+def test_a_deployment_without_governance_hides_it_and_says_how_to_get_it(world, served):
+    status, config = _call(served, "/api/config")
+    assert status == 200 and config["governance"] is False
+    status, answer = _call(served, "/api/governance")
+    assert status == 400 and "hub deploy --governance" in answer["error"]
+    provider = world.actor("srv-gov")
+    build = {"action": "gov_vote", "from": provider.address, "params": {"proposal_id": "1", "support": "for"}}
+    status, answer = _call(served, "/api/build", build)
+    assert status == 400 and "has no governance" in answer["error"]

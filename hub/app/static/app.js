@@ -11,6 +11,7 @@ let config = null;
 let snapshot = null;
 let mine = null;
 let training = { loss: {}, audit: [] };
+let gov = null;
 const COLORS = ["#0969da", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#57606a"];
 
 // -- formatting
@@ -20,6 +21,13 @@ function inj(wei) {
   const whole = v / WEI;
   const frac = (v % WEI).toString().padStart(18, "0").slice(0, 6);
   return `${whole.toLocaleString("en-US")}.${frac}`;
+}
+
+/** A chain timestamp as UTC, with how far it is from the chain's `now`. */
+function when(t, now) {
+  const stamp = new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  const d = t - now;
+  return `${stamp} (${d > 0 ? `in ${d} s` : d === 0 ? "now" : `${-d} s ago`})`;
 }
 
 function short(address) { return address ? `${address.slice(0, 8)}…${address.slice(-6)}` : "-"; }
@@ -219,6 +227,57 @@ function renderMine(me) {
   }));
 }
 
+function renderGovernance(g) {
+  const p = g.parameters;
+  const me = g.me;
+  const now = g.time;
+  const pairs = [
+    ["contract", g.address],
+    ["voting", `opens ${p.voting_delay} s after a proposal, lasts ${p.voting_period} s`],
+    ["timelock", `${p.timelock_delay} s between queue and execute`],
+    ["quorum", `${p.quorum_bps / 100}% of staked INJ (for + abstain)`],
+    ["proposal threshold", `${inj(p.proposal_threshold)} INJ of active stake`],
+    ["guardian", g.guardian_until > now ? `${g.guardian} may cancel queued proposals until ${when(g.guardian_until, now)}`
+      : "none (any guardian's cancel period is over)"],
+  ];
+  if (me) {
+    pairs.push(["your voting power", `${inj(me.power)} INJ (your active stake)`]);
+    pairs.push(["your stake", me.locked_until > now
+      ? `locked by your vote: it cannot unbond until ${when(me.locked_until, now)}` : "not locked by a vote"]);
+  }
+  summary("#gov-summary", pairs);
+  fill("#proposals", g.proposals.map((x) => {
+    const id = String(x.id);
+    const changes = document.createElement("ul");
+    changes.className = "calls";
+    changes.append(...x.calls.map((c) => { const li = document.createElement("li"); li.textContent = c; return li; }));
+    const voting = x.state === "pending" ? `opens ${when(x.vote_start, now)}`
+      : x.state === "active" ? `closes ${when(x.vote_end, now)}` : `closed ${when(x.vote_end, now)}`;
+    const timelock = !x.eta ? "-" : x.state === "queued" ? `executable ${when(x.eta, now)}`
+      : `ended ${when(x.eta, now)}`;
+    let yours = "-";
+    if (x.my_vote) yours = `${x.my_vote.support} · ${inj(x.my_vote.weight)} INJ`;
+    else if (me && x.state === "active") {
+      yours = `${inj(me.power)} INJ to vote; voting locks your stake until ${when(x.vote_end, now)}`;
+    }
+    const buttons = document.createElement("span");
+    if (me && x.state === "active" && !x.my_vote) {
+      buttons.append(actionButton("Vote for", "gov_vote", { proposal_id: id, support: "for" }),
+        actionButton("Vote against", "gov_vote", { proposal_id: id, support: "against" }),
+        actionButton("Abstain", "gov_vote", { proposal_id: id, support: "abstain" }));
+    }
+    if (x.state === "succeeded") buttons.append(actionButton("Queue", "gov_queue", { proposal_id: id }));
+    if (x.state === "queued") buttons.append(actionButton("Execute", "gov_execute", { proposal_id: id }));
+    const proposer = me && me.address === x.proposer && x.state === "pending";
+    const guardian = me && me.address === g.guardian && x.state === "queued" && now < g.guardian_until;
+    if (proposer || guardian) buttons.append(actionButton("Cancel", "gov_cancel", { proposal_id: id }));
+    const quorum = `${inj(x.quorum)} ${x.quorum_reached ? "reached" : "not reached"}`;
+    return [cell(`#${id}`), cell(x.state, `state-${x.state}`), cell(changes), cell(inj(x.for_votes), "num"),
+      cell(inj(x.against_votes), "num"), cell(inj(x.abstain_votes), "num"), cell(quorum, "num"), cell(voting),
+      cell(timelock), cell(yours), cell(buttons)];
+  }));
+}
+
 // -- live updates: poll; a new block shows within a couple of seconds
 
 let busy = false;
@@ -233,6 +292,10 @@ async function refresh() {
     if (current) {
       mine = await api(`/api/account?address=${current.account}`);
       renderMine(mine);
+    }
+    if (config.governance) {
+      gov = await api(`/api/governance?address=${current ? current.account : ""}`);
+      renderGovernance(gov);
     }
     $("#error").textContent = "";
     document.body.dataset.loaded = "true";
@@ -303,11 +366,14 @@ async function run(action, params, result) {
     show("pending", hash);
     const status = await follow(hash);
     if (status.state === "confirmed") {
-      const extra = status.pool_id ? ` · pool ${status.pool_id}` : "";
+      const extra = (status.pool_id ? ` · pool ${status.pool_id}` : "") +
+        (status.proposal_id ? ` · proposal ${status.proposal_id}` : "");
       show("confirmed", `block ${status.block}${extra} · ${hash}`);
       if (status.pool_id) entryResult(result, "pool", status.pool_id);
+      if (status.proposal_id) entryResult(result, "proposal", status.proposal_id);
     } else {
-      show("failed", status.reason);
+      // mined and reverted: the fee is spent, nothing changed; the sentence says why
+      show("failed", `${status.reason} · block ${status.block} · ${hash}`);
     }
   } catch (err) {
     if (err && err.code === 4001) show("rejected", "rejected in the wallet: nothing was sent");
@@ -440,6 +506,7 @@ async function start() {
     $('[name="invite"]').value = atob(invite);
     showTab("provider");
   }
+  $('#tabs button[data-tab="governance"]').hidden = !config.governance;
   renderWallets();
   document.body.dataset.ready = "true";
   await refresh();

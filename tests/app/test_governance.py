@@ -1,0 +1,154 @@
+"""Governance in the browser against the real local chain: a proposal's whole life cycle (propose,
+two providers vote, queue, execute, the parameter changed on chain), each step signed by the
+injected wallet, and a refused step that shows `hub gov`'s sentence before the wallet is asked.
+
+A second system, deployed by `hub deploy --governance` into its own deployments folder, is served:
+handing its powers to governance leaves the session deployment alone. Durations are chain seconds;
+the test waits for chain time (block timestamps), never for a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hub.devkeys import LOCAL_CHAIN_ID
+from tests.app.page import AppPage
+from tests.hub.helpers import INJ, run_hub
+
+# @dev Long enough for two votes through the page on a loaded 2-core machine.
+VOTING_PERIOD_S = 40
+UNBONDING_S = 120
+# @dev Long enough that an execute clicked right after the queue is still in the timelock.
+TIMELOCK_S = 12
+
+
+def _wait_for_chain_time(client, timestamp: int, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.now() < timestamp:
+        assert time.monotonic() < deadline, f"chain time did not reach {timestamp}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A client (no signer) of a fresh system deployed by `hub deploy --governance`."""
+    from hub.client import HubClient
+    from hub.manifest import load_deployment
+    from hub.networks import Network, connect
+
+    deployments = tmp_path / "gov-deployments"
+    monkeypatch.setenv("HUB_DEPLOYMENTS_DIR", str(deployments))
+    run_hub(
+        "deploy",
+        "--account",
+        "admin",
+        "--unbonding-period",
+        f"{UNBONDING_S}s",  # a voting period must be shorter than the unbonding period
+        "--min-stake",
+        "1",
+        "--validator",
+        world.validator.address,
+        "--governance",
+        "--voting-delay",
+        "0s",
+        "--voting-period",
+        f"{VOTING_PERIOD_S}s",
+        "--timelock-delay",
+        f"{TIMELOCK_S}s",
+        "--quorum",
+        "20",
+        "--proposal-threshold",
+        "1",
+    )
+    w3 = connect(Network(name="local", rpc_url=world.devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))
+    return HubClient(w3, load_deployment(LOCAL_CHAIN_ID, deployments), chain_id=LOCAL_CHAIN_ID)
+
+
+@pytest.fixture
+def gov_served(gov_client, tmp_path: Path):
+    from hub.app.server import make_server
+
+    server = make_server(gov_client, "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _as(gov_client, actor):
+    from hub.client import HubClient
+
+    return HubClient(gov_client.w3, gov_client.deployment, actor.account, chain_id=LOCAL_CHAIN_ID)
+
+
+def _proposal_row(page: AppPage, pid: int) -> list[str] | None:
+    return next((r for r in page.rows("proposals") if r[0] == f"#{pid}"), None)
+
+
+def test_a_proposal_is_proposed_voted_queued_and_executed_in_the_browser(
+    world, gov_client, gov_served, browser, make_wallet
+):
+    first, second = world.actor("gov-app-first"), world.actor("gov-app-second")
+    _as(gov_client, first).hub.register_provider(10 * INJ)
+    _as(gov_client, second).hub.register_provider(5 * INJ)
+    wallet = make_wallet(browser, first.account)
+    page = AppPage(browser, gov_served).open()
+    page.connect(first.address)
+    page.tab("governance")
+    page.wait(lambda: "10.000000 INJ" in browser.find_element("id", "gov-summary").text, "the voting power")
+
+    state, message = page.submit("gov_propose", description="raise the minimum", set_stake_minimum="2")
+    assert state == "confirmed", message
+    pid = int(page.attribute('form[data-action="gov_propose"] .result', "data-proposal"))
+    proposal = gov_client.governance.proposal(pid)
+    assert [c.description for c in proposal.calls] == ["set the stake minimum to 2 INJ per unit"]
+    row = page.wait(lambda: _proposal_row(page, pid), f"proposal {pid}")
+    assert row[1] == "active" and row[2] == "set the stake minimum to 2 INJ per unit"
+    # before voting, the page says what a vote costs: the stake is locked until the vote ends
+    assert "10.000000 INJ to vote; voting locks your stake until" in row[9]
+
+    state, message = page.click_action("gov_vote", proposal_id=str(pid), support="for")
+    assert state == "confirmed", message
+    assert gov_client.governance.vote_of(pid, first.address) == ("for", 10 * INJ)
+    assert gov_client.stake.vote_locked_until(first.address) == proposal.vote_end
+    page.wait(lambda: _proposal_row(page, pid)[9] == "for · 10.000000 INJ", "the first vote")
+    locked = browser.find_element("css selector", '#gov-summary dd[data-key="your stake"]').text
+    assert locked.startswith("locked by your vote: it cannot unbond until")
+
+    wallet.use(browser, second.account)
+    page.wait_account(second.address)
+    page.wait(lambda: "5.000000 INJ to vote" in _proposal_row(page, pid)[9], "the second voter's power")
+    state, message = page.click_action("gov_vote", proposal_id=str(pid), support="for")
+    assert state == "confirmed", message
+    row = page.wait(lambda: (r := _proposal_row(page, pid))[9] == "for · 5.000000 INJ" and r, "the second vote")
+    # 15 INJ for, none against, a quorum of 20% of the 15 INJ staked
+    assert row[3:7] == ["15.000000", "0.000000", "0.000000", "3.000000 reached"]
+
+    _wait_for_chain_time(gov_client, proposal.vote_end + 1)
+    page.wait(lambda: _proposal_row(page, pid)[1] == "succeeded", "the vote succeeded")
+    state, message = page.click_action("gov_queue", proposal_id=str(pid))
+    assert state == "confirmed", message
+    eta = gov_client.governance.proposal(pid).eta
+    assert gov_client.governance.proposal(pid).state == "queued"
+
+    # refused before the wallet is asked: the sentence `hub gov execute` prints in the timelock
+    sends = wallet.asked.count("eth_sendTransaction")
+    state, message = page.click_action("gov_execute", proposal_id=str(pid))
+    assert state == "refused" and f"proposal {pid} is in the timelock for" in message, message
+    assert wallet.asked.count("eth_sendTransaction") == sends
+    assert gov_client.hub.min_stake_per_compute_unit() == INJ
+
+    _wait_for_chain_time(gov_client, eta)
+    state, message = page.click_action("gov_execute", proposal_id=str(pid))
+    assert state == "confirmed", message
+    assert gov_client.hub.min_stake_per_compute_unit() == 2 * INJ
+    assert gov_client.governance.proposal(pid).state == "executed"
+    page.wait(lambda: _proposal_row(page, pid)[1] == "executed", "the proposal executed")
+    assert len(wallet.sent) == 5  # propose, two votes, queue, execute: the refused execute sent nothing
+    page.screenshot("governance")
