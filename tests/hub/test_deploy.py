@@ -1,5 +1,5 @@
-"""`hub deploy` on a real local chain: the manifest, idempotence, and resuming after a crash and a
-killed node without deploying anything twice."""
+"""`hub deploy` on a real local chain: the manifest, idempotence, resuming after a crash and a
+killed node without deploying anything twice, and a `--governance` hand-over killed part-way."""
 
 from __future__ import annotations
 
@@ -14,15 +14,26 @@ from types import SimpleNamespace
 import pytest
 from web3.utils.address import get_create_address
 
+from hub.accounts import import_dev_account
 from hub.build import load_artifact
 from hub.contracts import DEPLOYABLE, MODULES
-from hub.deployer import STEP_NAMES, deploy
+from hub.deployer import (
+    GOV_DEPLOY,
+    GOV_FEDERATOR,
+    GOV_RENOUNCE,
+    GOVERNANCE,
+    GOVERNANCE_STEPS,
+    STEP_NAMES,
+    _role_holders,
+    deploy,
+)
 from hub.devkeys import LOCAL_CHAIN_ID, dev_account
 from hub.devnet import Devnet
 from hub.errors import HubError
-from hub.manifest import load_deployment, manifest_path
+from hub.inputs import role_id
+from hub.manifest import GovernanceSettings, load_deployment, manifest_path, read_deployment
 from hub.networks import Network, connect
-from tests.hub.helpers import MAX_RATE, MIN_STAKE, UNBONDING_S, run_hub
+from tests.hub.helpers import FAST_KDF, MAX_RATE, MIN_STAKE, TEST_PASSWORD, UNBONDING_S, run_hub
 
 
 def test_manifest_matches_the_chain(world) -> None:
@@ -105,7 +116,11 @@ from hub.deployer import deploy
 from hub.devkeys import dev_account
 from hub.networks import Network, connect
 
+from hub.manifest import GovernanceSettings
+
 rpc, directory, event, step = sys.argv[1:5]
+# with --governance: the settings as JSON
+governance = GovernanceSettings.model_validate_json(sys.argv[5]) if len(sys.argv) > 5 else None
 
 def crash(seen, record):
     if seen == event and record.name == step:
@@ -113,14 +128,23 @@ def crash(seen, record):
 
 w3 = connect(Network(name="local", rpc_url=rpc, chain_id=777))
 deploy(w3, dev_account(0), network="local", params=SystemParams(unbonding_period=3),
-       directory=Path(directory), on_event=crash)
+       directory=Path(directory), on_event=crash, governance=governance)
 """
 
 
-def _crashing_deploy(rpc: str, directory: Path, event: str, step: str) -> None:
+def _crashing_deploy(rpc: str, directory: Path, event: str, step: str, governance: str | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(
-        [sys.executable, "-c", _CRASHING_DEPLOY, rpc, str(directory), event, step],
+        [
+            sys.executable,
+            "-c",
+            _CRASHING_DEPLOY,
+            rpc,
+            str(directory),
+            event,
+            step,
+            *([governance] if governance else []),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -220,3 +244,126 @@ def test_a_reset_chain_is_detected_and_fresh_starts_over(make_devnet, tmp_path: 
     assert again.deployment.complete and not again.resumed
     assert again.deployment.address("InjectiveAiHub") == first.deployment.address("InjectiveAiHub")
     assert len(list(directory.glob("777.json.*.bak"))) == 1
+
+
+# -- `hub deploy --governance` killed part-way through the hand-over ---------------------------
+
+_GUARDIAN = dev_account(4).address
+_GOV_ARGS = (
+    *("--unbonding-period", "3s", "--governance", "--voting-delay", "0s", "--voting-period", "2s"),
+    *("--timelock-delay", "1s", "--quorum", "20", "--proposal-threshold", "1"),
+    *("--guardian", _GUARDIAN, "--guardian-period", "60s"),
+)
+# the same settings as the library takes them, for the runs that are killed
+_GOV_SETTINGS = GovernanceSettings(
+    voting_delay=0,
+    voting_period=2,
+    timelock_delay=1,
+    quorum_bps=2_000,
+    proposal_threshold=10**18,
+    guardian=_GUARDIAN,
+    guardian_period=60,
+)
+
+
+def _handed_over_state(w3, d) -> dict:
+    """What the hand-over leaves on chain and in the manifest, with each address named by what it
+    is in this deployment, so that two deployments by different accounts compare equal."""
+    names = {d.deployer: "deployer", d.address(GOVERNANCE): "governance", _GUARDIAN: "guardian"}
+    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub")).functions
+    gov = w3.eth.contract(address=d.address(GOVERNANCE), abi=d.abi(GOVERNANCE)).functions
+    stake = w3.eth.contract(address=d.address("StakeManager"), abi=d.abi("StakeManager")).functions
+    gov_deployed = w3.eth.get_block(d.step(GOV_DEPLOY).block)["timestamp"]
+    first = d.steps[0].nonce
+    return {
+        "status": d.status,
+        "steps": [(s.name, s.status) for s in d.steps],
+        # one transaction per step, in order, none sent twice, and nothing else sent
+        "nonces": [s.nonce - first for s in d.steps],
+        "transactions": w3.eth.get_transaction_count(d.deployer) - first,
+        "contracts at their nonce": [
+            d.address(step.name.removeprefix("deploy ")) == get_create_address(d.deployer, step.nonce)
+            for step in d.steps
+            if step.name.startswith("deploy ")
+        ],
+        "roles": {
+            role: sorted(names.get(a, a) for a in _role_holders(w3, d, role_id(role)))
+            for role in ("admin", "federator", "validator")
+        },
+        "stake manager's governance": names.get(stake.governance().call()),
+        "treasury": names.get(hub.treasury().call()),
+        "min stake": hub.minStakePerComputeUnit().call(),
+        "wired": [hub.computePool().call(), hub.stakeManager().call()]
+        == [d.address("ComputePool"), d.address("StakeManager")],
+        "governance": (
+            gov.HUB().call() == d.address("InjectiveAiHub"),
+            gov.STAKE_MANAGER().call() == d.address("StakeManager"),
+            gov.votingDelay().call(),
+            gov.votingPeriod().call(),
+            gov.timelockDelay().call(),
+            gov.quorumBps().call(),
+            gov.proposalThreshold().call(),
+            names.get(gov.GUARDIAN().call()),
+            gov.GUARDIAN_UNTIL().call() - gov_deployed,
+        ),
+    }
+
+
+def test_deploy_governance_killed_mid_handover_resumes_to_the_uninterrupted_state(
+    make_devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain = make_devnet("gov-resume")
+    chain.start()
+    w3 = connect(Network(name="local", rpc_url=chain.rpc_url, chain_id=LOCAL_CHAIN_ID))
+    keystores = tmp_path / "keystores"
+    import_dev_account(0, TEST_PASSWORD, name="admin", directory=keystores, kdf_iterations=FAST_KDF)
+    import_dev_account(1, TEST_PASSWORD, name="other", directory=keystores, kdf_iterations=FAST_KDF)
+    for name, value in (
+        ("HUB_RPC_URL", chain.rpc_url),
+        ("HUB_KEYSTORE_DIR", keystores),
+        ("HUB_PASSWORD", TEST_PASSWORD),
+    ):
+        monkeypatch.setenv(name, str(value))
+    deployer = dev_account(0).address
+    killed, uninterrupted = tmp_path / "killed", tmp_path / "uninterrupted"
+    path = manifest_path(LOCAL_CHAIN_ID, killed)
+    settings = _GOV_SETTINGS.model_dump_json()
+
+    # 1. dies right after sending the fourth hand-over step: governance is an admin beside the deployer
+    _crashing_deploy(chain.rpc_url, killed, "sent", GOV_FEDERATOR, settings)
+    d = read_deployment(path)
+    assert d.status == "in progress"
+    assert [s.name for s in d.steps] == [*STEP_NAMES, *GOVERNANCE_STEPS[:4]]
+    assert [s.status for s in d.steps] == ["done"] * (len(STEP_NAMES) + 3) + ["planned"]
+    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub")).functions
+    assert hub.hasRole(role_id("admin"), d.address(GOVERNANCE)).call()
+    assert hub.hasRole(role_id("admin"), deployer).call() and hub.hasRole(role_id("federator"), deployer).call()
+
+    # 2. resumed by the library, dies again after signing and recording the last step, before sending it
+    _crashing_deploy(chain.rpc_url, killed, "planned", GOV_RENOUNCE, settings)
+    manifest = json.loads(path.read_text())
+    assert [s["status"] for s in manifest["steps"]] == ["done"] * (len(STEP_NAMES) + 5) + ["planned"]
+    renounce = manifest["steps"][-1]
+    assert w3.eth.get_transaction_count(deployer) == renounce["nonce"]  # it never left
+    assert hub.hasRole(role_id("admin"), deployer).call() and not hub.hasRole(role_id("federator"), deployer).call()
+
+    # 3. the command as typed finishes it: the recorded transaction is sent, nothing is redone
+    out = run_hub("deploy", "--account", "admin", *_GOV_ARGS, env={"HUB_DEPLOYMENTS_DIR": str(killed)}).output
+    assert "resumed and finished" in out and "with 1 transactions" in out, out
+    assert "governance holds the admin and federator roles" in out
+    resumed = load_deployment(LOCAL_CHAIN_ID, killed)
+    assert resumed.step(GOV_RENOUNCE).tx_hash == renounce["tx_hash"]
+
+    # 4. the same command, never interrupted, by another account: the same final state
+    out = run_hub("deploy", "--account", "other", *_GOV_ARGS, env={"HUB_DEPLOYMENTS_DIR": str(uninterrupted)}).output
+    assert "deployed on chain" in out and "resumed" not in out, out
+    reference = load_deployment(LOCAL_CHAIN_ID, uninterrupted)
+    expected = _handed_over_state(w3, reference)
+    assert expected["roles"] == {"admin": ["governance"], "federator": ["governance"], "validator": ["deployer"]}
+    assert expected["nonces"] == list(range(len(STEP_NAMES) + len(GOVERNANCE_STEPS)))
+    assert _handed_over_state(w3, resumed) == expected
+
+    # 5. and a finished hand-over is left alone
+    nonce = w3.eth.get_transaction_count(deployer)
+    out = run_hub("deploy", "--account", "admin", *_GOV_ARGS, env={"HUB_DEPLOYMENTS_DIR": str(killed)}).output
+    assert "already deployed" in out and w3.eth.get_transaction_count(deployer) == nonce
