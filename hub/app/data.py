@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from hub.errors import HubError
+
 if TYPE_CHECKING:
     from hub.client import HubClient
 
@@ -214,21 +216,26 @@ def tx_status(client: HubClient, tx_hash: str) -> dict[str, Any]:
 
 
 def _failure(client: HubClient, tx_hash: str, receipt: Any) -> str:
+    """The sentence `hub` prints for a transaction mined and reverted (hub/tx.py `Transactor.wait`):
+    the contract's reason, replayed on the state just before its block, with the fix."""
     from web3.exceptions import ContractLogicError
 
     from hub.reverts import revert_error, revert_reason
 
     tx = client.retry(lambda: client.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
     call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
+    reason, hint = "reverted", None
     try:
         client.w3.eth.call(call, block_identifier=int(receipt["blockNumber"]) - 1)  # type: ignore[arg-type]
     except ContractLogicError as exc:
-        return str(revert_error("the transaction", revert_reason(exc.message or str(exc))))
+        reason = revert_reason(exc.message or str(exc))
+        hint = revert_error("", reason).hint
     except Exception:  # a node without history: the reason stays unknown
         pass
-    if int(receipt["gasUsed"]) >= int(tx["gas"]):
-        return f"out of gas ({int(tx['gas']):,} gas)"
-    return "reverted on chain (the state changed after the estimate): check and try again"
+    if reason == "reverted" and int(receipt["gasUsed"]) >= int(tx["gas"]):
+        reason = f"out of gas ({int(tx['gas']):,} gas)"
+    hint = hint or "the state changed between the estimate and the block; check and try again"
+    return str(HubError(f"failed on chain: {reason}", hint=hint))
 
 
 def has_governance(client: HubClient) -> bool:

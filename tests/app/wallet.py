@@ -3,14 +3,16 @@ injected before any page script runs; every request goes to `TestWallet`, a smal
 the test process that holds the key, signs with eth-account and broadcasts. Keys stay in Python.
 
 Knobs a test turns: `account` (who is connected), `chain_id` (what the wallet reports),
-`allow_switch` (whether it agrees to wallet_switchEthereumChain / wallet_addEthereumChain) and
-`reject` (methods answered with EIP-1193's 4001 "user rejected").
+`allow_switch` (whether it agrees to wallet_switchEthereumChain / wallet_addEthereumChain),
+`reject` (methods answered with EIP-1193's 4001 "user rejected") and `before_send` (run once while
+the user would be looking at the confirmation, before the wallet signs: another account acts first).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +77,7 @@ class TestWallet:
         self.chain_id = chain_id
         self.allow_switch = True
         self.reject: set[str] = set()
+        self.before_send: Callable[[], Any] | None = None
         self.sent: list[str] = []
         self.signed: list[dict[str, Any]] = []
         self.asked: list[str] = []
@@ -134,6 +137,9 @@ class TestWallet:
             raise WalletRejected(-32602, f"chainId {tx['chainId']} does not match the wallet's {hex(self.chain_id)}")
         if tx["from"].lower() != self.account.address.lower():
             raise WalletRejected(4100, "the requested account is not connected")
+        if self.before_send is not None:
+            act, self.before_send = self.before_send, None
+            act()
         signed = self.account.sign_transaction(
             {
                 "type": 2,
