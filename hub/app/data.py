@@ -11,20 +11,70 @@ from hub.errors import HubError
 
 if TYPE_CHECKING:
     from hub.client import HubClient
+    from hub.client.models import WorkSubmitted
 
 
-def snapshot(client: HubClient) -> dict[str, Any]:
-    """Providers with their stakes and nodes, pools with budgets and training progress, and every
-    provider's rewards by state. Amounts in wei (as decimal strings: JSON numbers lose precision)."""
+class Overview:
+    """The network snapshot the page polls, rebuilt at most once per block. Event logs are scanned
+    once: a rebuild scans only the blocks after the last one scanned (Injective's blocks are final,
+    so a scanned block never changes). Reads that change with chain time (a work's state) are
+    redone on each new block."""
+
+    def __init__(self, client: HubClient) -> None:
+        self.client = client
+        self._block: int | None = None
+        self._snapshot: dict[str, Any] = {}
+        self._scanned = client.deployment.start_block - 1
+        self._submissions: dict[int, list[WorkSubmitted]] = defaultdict(list)
+        self._invalidations: list[dict[str, Any]] = []  # oldest first
+
+    def snapshot(self) -> dict[str, Any]:
+        block = self.client.block_number()
+        if block == self._block:
+            return self._snapshot
+        if block > self._scanned:
+            self._scan(self._scanned + 1, block)
+        self._snapshot = _snapshot(self.client, block, self._submissions, self._invalidations)
+        self._block = block
+        return self._snapshot
+
+    def _scan(self, first: int, last: int) -> None:
+        from hub.client.base import hex32
+
+        for event in self.client.rewards.work_submitted(from_block=first, to_block=last):
+            self._submissions[event.pool_id].append(event)
+        self._invalidations += [
+            {
+                "pool_id": e["args"]["poolId"],
+                "node": e["args"]["node"],
+                "work_key": hex32(e["args"]["workKey"]),
+                "units": e["args"]["units"],
+                "reward": str(e["args"]["reward"]),
+                "hard": e["args"]["hard"],
+                "block_number": e["blockNumber"],
+            }
+            for e in self.client.rewards._logs("WorkInvalidated", None, first, last)
+        ]
+        self._scanned = last
+
+
+def _snapshot(
+    client: HubClient,
+    block: int,
+    submissions: dict[int, list[WorkSubmitted]],
+    invalidations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Providers with their stakes and nodes, pools with budgets and training progress, every
+    provider's rewards by state, and the invalidated work (newest first), at `block`'s time."""
     now = client.now()
     providers = _providers(client)
     pools = []
     rewards: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pool in client.pool.list():
         budget = client.rewards.budget(pool.pool_id)
-        submissions = client.rewards.work_submitted(pool.pool_id)
+        works = submissions.get(pool.pool_id, [])
         progress, by_node, total = [], defaultdict(int), 0
-        for event in sorted(submissions, key=lambda e: e.block_number):
+        for event in sorted(works, key=lambda e: e.block_number):
             total += event.units
             by_node[event.node] += event.units
             progress.append({"time": event.unlocks_at - budget.challenge_window - 1, "units": total})
@@ -36,7 +86,7 @@ def snapshot(client: HubClient) -> dict[str, Any]:
             {
                 **pool.model_dump(mode="json"),
                 "budget": _amounts(budget.model_dump(mode="json")),
-                "submissions": len(submissions),
+                "submissions": len(works),
                 "units": total,
                 "units_by_node": dict(by_node),
                 "progress": progress,
@@ -45,7 +95,7 @@ def snapshot(client: HubClient) -> dict[str, Any]:
     return {
         "chain": {
             "chain_id": client.chain_id,
-            "block": client.block_number(),
+            "block": block,
             "time": now,
             "hub": client.hub.address,
             "treasury": client.hub.treasury(),
@@ -58,26 +108,8 @@ def snapshot(client: HubClient) -> dict[str, Any]:
             {"provider": provider, "pool_id": pool_id, **{state: str(amount) for state, amount in states.items()}}
             for (provider, pool_id), states in sorted(rewards.items())
         ],
-        "invalidations": _invalidations(client),
+        "invalidations": invalidations[::-1],
     }
-
-
-def _invalidations(client: HubClient) -> list[dict[str, Any]]:
-    """Invalidated work, newest first: the on-chain record of validators' and aux peers' audits."""
-    from hub.client.base import hex32
-
-    return [
-        {
-            "pool_id": e["args"]["poolId"],
-            "node": e["args"]["node"],
-            "work_key": hex32(e["args"]["workKey"]),
-            "units": e["args"]["units"],
-            "reward": str(e["args"]["reward"]),
-            "hard": e["args"]["hard"],
-            "block_number": e["blockNumber"],
-        }
-        for e in reversed(list(client.rewards._logs("WorkInvalidated")))
-    ]
 
 
 def _providers(client: HubClient) -> list[dict[str, Any]]:

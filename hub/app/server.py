@@ -60,6 +60,7 @@ def make_server(
     static = _static_files()
     metadata_dir = metadata_dir or paths.data_dir() / "app-metadata"
     rpc_url = getattr(client.w3.provider, "endpoint_uri", None)
+    overview = data.Overview(client)
 
     def get(path: str, query: dict[str, str]) -> Any:
         if path == "/api/config":
@@ -71,7 +72,7 @@ def make_server(
                 "governance": data.has_governance(client),
             }
         if path == "/api/snapshot":
-            return data.snapshot(client)
+            return overview.snapshot()
         if path == "/api/account":
             return data.account(client, query.get("address", ""))
         if path == "/api/tx":

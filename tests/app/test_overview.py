@@ -162,3 +162,44 @@ def test_overview_shows_the_connected_account_and_fits_a_phone(world, served, br
     page.tab("provider")
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot("provider-phone", width=390)
+
+
+def test_the_overview_is_built_once_per_block_and_scans_only_new_blocks(world, monkeypatch, tmp_path: Path):
+    from hub.app.data import Overview
+    from hub.client.rewards import RewardsContract
+    from tests.hub.helpers import node_and_pool
+
+    scans: list[tuple[str, int | None, int | None]] = []
+    scan = RewardsContract._logs
+
+    def counted(self, event, filters=None, from_block=None, to_block=None):
+        scans.append((event, from_block, to_block))
+        return scan(self, event, filters, from_block, to_block)
+
+    monkeypatch.setattr(RewardsContract, "_logs", counted)
+    setup = node_and_pool(world, "cache", {"run_id": "cache"}, tmp_path)
+    setup.approve()
+    setup.join_and_start()
+    wait_for_next_block_second(setup.as_node)
+    setup.as_node.pool.submit_work(setup.pool_id, make_work_key(setup.pool_id, "peer", 1), 100)
+
+    client = world.client()
+    overview = Overview(client)
+    # hold the chain's head still, as between two blocks (the devnet makes several a second)
+    head = client.block_number()
+    client.block_number = lambda: head
+    first = overview.snapshot()
+    assert scans and all(last == head for _, _, last in scans)
+    assert next(p for p in first["pools"] if p["pool_id"] == setup.pool_id)["units"] == 100
+    scanned = len(scans)
+    assert overview.snapshot() is first  # a poll at the same block: nothing rebuilt
+    assert len(scans) == scanned  # and nothing rescanned
+
+    # a new transaction: the next block's snapshot shows it, scanning only the blocks after `head`
+    del client.block_number
+    wait_for_next_block_second(setup.as_node)
+    setup.as_node.pool.submit_work(setup.pool_id, make_work_key(setup.pool_id, "peer", 2), 50)
+    later = overview.snapshot()
+    assert later["chain"]["block"] > head
+    assert next(p for p in later["pools"] if p["pool_id"] == setup.pool_id)["units"] == 150
+    assert scans[scanned:] and all(first_block == head + 1 for _, first_block, _ in scans[scanned:])
