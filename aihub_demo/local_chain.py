@@ -14,6 +14,14 @@ One command does what every actor of the marketplace does, in order:
 6. print balances before and after, work per node, loss per epoch and the audit's decisions, and
    write the loss curve to a PNG.
 
+With an attacker (`hub demo --attacker KIND`, `DemoSettings.attacker`) the pool runs with robust
+aggregation (its aux peer is the trusted reducer and records what it did with every contribution),
+a second provider stakes and adds one more node, and that node's trainer runs with
+``TRAINER_ATTACK=KIND`` (`trainer.training.attacks`; an ``outsider`` is validated but never joins
+the pool, so it trains with the pool's run settings through `trainer train`). The summary then
+states, from the reducer's observations, the audit's decisions and the chain, whether the attacker
+was caught and whether an honest node was penalized; `run_demo` fails when either went wrong.
+
 Everything lives under `runs/demo/` (chain, keystores, deployment, peers' folders, plot). The
 keystores use a random password kept in `runs/demo/keystores/.password` (mode 0600). The dev
 accounts used here are public keys, valid on the local chain only.
@@ -43,7 +51,8 @@ if TYPE_CHECKING:
     from hub.devnet import Devnet
 
 # @dev Dev accounts (public keys, local chain only) playing each role.
-ADMIN, VALIDATOR, PROVIDER, CREATOR = 0, 1, 2, 3
+ADMIN, VALIDATOR, PROVIDER, CREATOR, ATTACKER_PROVIDER = 0, 1, 2, 3, 4
+ATTACKER = "attacker"
 NODE_UNITS = 10
 PROVIDER_STAKE = 30 * INJ
 NODE_GAS_FUNDS = INJ
@@ -70,6 +79,8 @@ class DemoSettings:
     # @dev Fault injection for tests: this node (1-based) claims `claim_multiplier` x its work.
     lying_node: int | None = None
     claim_multiplier: float = 3.0
+    # @dev One more node, of its own provider, attacking as `trainer.training.attacks` kind (None: none).
+    attacker: str | None = None
     timeout_s: float = 900.0
 
 
@@ -84,6 +95,13 @@ class NodeReport:
     invalidated_units: int = 0
     losses: dict[int, float] = field(default_factory=dict)
     exit_code: int | None = None
+    provider: str = "provider"
+    peer_ids: list[str] = field(default_factory=list)
+    # @dev What the pool's reducer did with its contributions: verdict -> rounds (robust pools only).
+    reducer: dict[str, int] = field(default_factory=dict)
+    # @dev The audit's decisions on its claims: verdict -> claims.
+    audit: dict[str, int] = field(default_factory=dict)
+    in_pool: bool = True
 
 
 @dataclass
@@ -102,6 +120,33 @@ class DemoResult:
     decisions: list[dict[str, Any]]
     plot: Path | None
     workdir: Path
+    attacker: str | None = None
+    # @dev Each provider's stake before the swarm started and at the end, wei.
+    stakes_before: dict[str, int] = field(default_factory=dict)
+    stakes_after: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self) -> tuple[bool, list[str]]:
+        """(whether the attacker was caught, one line per honest node that was penalized)."""
+        penalized = [
+            f"{node.name}: {', '.join(f'{n} {v}' for v, n in sorted(node.audit.items()) if v in ('soft', 'hard'))}"
+            f"{f', {node.invalidated_units:,} units invalidated' if node.invalidated_units else ''}"
+            for node in self.nodes
+            if node.name != ATTACKER and (node.audit.get("soft") or node.audit.get("hard") or node.invalidated_units)
+        ]
+        for provider, before in self.stakes_before.items():
+            if provider == "provider" and self.stakes_after.get(provider, before) < before:
+                penalized.append(f"{provider}: stake down by {before - self.stakes_after[provider]} wei")
+        attacker = next((node for node in self.nodes if node.name == ATTACKER), None)
+        caught = attacker is not None and bool(
+            sum(attacker.reducer.get(v, 0) for v in CAUGHT_BY_REDUCER)
+            or attacker.audit.get("soft")
+            or attacker.audit.get("hard")
+        )
+        return caught, penalized
+
+
+# @dev The reducer's verdicts that kept a contribution out of the model or shrank it.
+CAUGHT_BY_REDUCER = ("dropped_nonfinite", "dropped_norm", "not_admitted", "clipped")
 
 
 class _Peer:
@@ -159,6 +204,8 @@ class LocalJob:
         self._first_swarm_block = 0
         self.pool_id = 0
         self.balances_before: dict[str, int] = {}
+        self.stakes_before: dict[str, int] = {}
+        self.attacker_claimed = 0
 
     # -- chain and contracts ----------------------------------------------------------------------
 
@@ -171,6 +218,20 @@ class LocalJob:
         self.devnet = Devnet(DevnetConfig(home=self.root / "chain", ports=free_ports()))
         status = self.devnet.start()
         self.say(f"local Injective chain {status.chain_id} up at {self.devnet.rpc_url} (block {status.height})")
+
+    @property
+    def honest_names(self) -> list[str]:
+        return [f"node-{i}" for i in range(1, self.s.nodes + 1)]
+
+    @property
+    def node_names(self) -> list[str]:
+        """Every node of the job: the honest ones, then the attacker's (if any)."""
+        return [*self.honest_names, *([ATTACKER] if self.s.attacker else [])]
+
+    @property
+    def providers(self) -> dict[str, str]:
+        """Node name -> the name of the provider it belongs to."""
+        return {name: "attacker-provider" if name == ATTACKER else "provider" for name in self.node_names}
 
     @property
     def env(self) -> dict[str, str]:
@@ -211,10 +272,12 @@ class LocalJob:
         self.password_file.write_text(password + "\n")
         self.password_file.chmod(0o600)
         roles = {"admin": ADMIN, "validator": VALIDATOR, "provider": PROVIDER, "creator": CREATOR}
+        if self.s.attacker:
+            roles["attacker-provider"] = ATTACKER_PROVIDER
         for name, index in roles.items():
             import_dev_account(index, password, name=name, directory=keystores, kdf_iterations=2**10)
-        for i in range(1, self.s.nodes + 1):
-            new_account(f"node-{i}", password, directory=keystores, kdf_iterations=2**10)
+        for name in self.node_names:
+            new_account(name, password, directory=keystores, kdf_iterations=2**10)
 
         # `hub deploy` refuses artifacts older than the sources; the demo runs from a checkout too
         build_if_stale()
@@ -237,7 +300,7 @@ class LocalJob:
             f"(hub {result.deployment.address('InjectiveAiHub')})"
         )
         self.domain_id = result.deployment.default_domain_id
-        for name in [*roles, *(f"node-{i}" for i in range(1, self.s.nodes + 1))]:
+        for name in [*roles, *self.node_names]:
             self.clients[name] = self._client(name, password)
             self.addresses[name] = self.clients[name].address
 
@@ -274,6 +337,28 @@ class LocalJob:
             f"{self.s.nodes} nodes of {NODE_UNITS} compute units added (signed by their own keys), "
             "validated, and funded for gas; provider whitelisted"
         )
+        if self.s.attacker:
+            self._add_attacker()
+
+    def _add_attacker(self) -> None:
+        """A second provider, staked and whitelisted like the first, with the node that will attack."""
+        from hub.amounts import format_inj
+
+        provider, validator = self.clients["attacker-provider"], self.clients["validator"]
+        node = self.clients[ATTACKER]
+        self._paid("attacker-provider", provider.hub.register_provider(PROVIDER_STAKE))
+        attestation = node.hub.attest_node(
+            self.addresses["attacker-provider"], NODE_UNITS, "file:///specs/attacker.json"
+        )
+        self._paid("attacker-provider", provider.hub.add_compute_node(attestation))
+        self._paid("attacker-provider", provider.transfer(node.address, NODE_GAS_FUNDS, action="fund node key"))
+        self._paid("validator", validator.hub.validate_node(node.address))
+        self._paid("validator", validator.hub.whitelist_provider(self.addresses["attacker-provider"]))
+        self.say(
+            f"attacker-provider {self.addresses['attacker-provider']} registered with {format_inj(PROVIDER_STAKE)} "
+            f"of stake and its node {node.address}, validated like the others: it will attack as "
+            f"TRAINER_ATTACK={self.s.attacker}"
+        )
 
     def create_pool(self) -> None:
         from hub.metadata import publish_metadata
@@ -303,6 +388,9 @@ class LocalJob:
                 "matchmaking_time": 1.5,
                 "averaging_timeout": 6.0,
                 "max_epochs": self.s.epochs,
+                # with an attacker, the aux peer reduces every round robustly and records what it
+                # did with each contribution: the evidence its audit judges claims by
+                **({"robust_aggregation": True} if self.s.attacker else {}),
             },
             "work": {"submit_every_epochs": 1},
             "audit": {"tolerance": 0.05, "hard_factor": 1.5, "slash": str(FRAUD_SLASH), "grace_seconds": 4},
@@ -320,20 +408,23 @@ class LocalJob:
                 challenge_window=self.s.challenge_window,
             ),
         ).value
-        for i in range(1, self.s.nodes + 1):
-            node = self.clients[f"node-{i}"]
-            self._paid(f"node-{i}", node.pool.join(creator.pool.invite(self.pool_id, node.address)))
+        members = [name for name in self.node_names if not (name == ATTACKER and self.s.attacker == "outsider")]
+        for name in members:
+            node = self.clients[name]
+            self._paid(name, node.pool.join(creator.pool.invite(self.pool_id, node.address)))
         self._paid("creator", creator.pool.start(self.pool_id))
         self.say(
             f"pool {self.pool_id} created with a {POOL_BUDGET // INJ} INJ budget, "
-            f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window; "
-            f"both nodes joined with the manager's invites; pool started"
+            f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window"
+            f"{', robust aggregation on' if self.s.attacker else ''}; "
+            f"{', '.join(members)} joined with the manager's invites; pool started"
         )
 
     # -- the swarm --------------------------------------------------------------------------------
 
     def start_aux(self) -> None:
         self._first_swarm_block = self.clients["admin"].block_number()
+        self.stakes_before = self.stakes()
         common = [
             "--network",
             self.rpc_url,
@@ -377,8 +468,15 @@ class LocalJob:
         self.say(f"aux peer up on 127.0.0.1:{self.aux_port}, auditing pool {self.pool_id} as the validator")
 
     def start_trainers(self) -> None:
-        for i in range(1, self.s.nodes + 1):
-            name = f"node-{i}"
+        for i, name in enumerate(self.node_names, start=1):
+            env = self.env
+            if name == ATTACKER:
+                env["TRAINER_ATTACK"] = str(self.s.attacker)  # this trainer process only
+                if self.s.attacker == "outsider":
+                    self.peers[name] = _Peer(
+                        name, ["train", "--config", str(self._outsider_config())], self.root / name, env
+                    )
+                    continue
             args = [
                 "join",
                 "--pool-id",
@@ -403,13 +501,36 @@ class LocalJob:
             ]
             if self.s.lying_node == i:
                 args += ["--claim-multiplier", str(self.s.claim_multiplier)]
-            self.peers[name] = _Peer(name, args, self.root / name, self.env)
-        self.say(f"{self.s.nodes} trainer peers joined the swarm: training a tiny LLaMA for {self.s.epochs} epochs")
+            self.peers[name] = _Peer(name, args, self.root / name, env)
+        self.say(
+            f"{len(self.node_names)} trainer peers joined the swarm: training a tiny LLaMA for {self.s.epochs} epochs"
+            f"{f' (the {ATTACKER} with TRAINER_ATTACK={self.s.attacker})' if self.s.attacker else ''}"
+        )
+
+    def _outsider_config(self) -> Path:
+        """The pool's run settings as a `trainer train --config` file: what a peer that is not a
+        member needs to reach the swarm (the pool's metadata is public)."""
+        from trainer.pool.run_config import parse_metadata, train_config
+
+        workdir = self.root / ATTACKER
+        config = train_config(
+            parse_metadata((self.root / "pool.json").read_bytes(), self.pool_id),
+            host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+            checkpoint_dir=workdir / "checkpoints",
+            metrics_file=workdir / "metrics.jsonl",
+            num_threads=1,
+            progress_bar=False,
+            log_every=5,
+        )
+        path = workdir / "config.json"
+        workdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(config.model_dump_json(exclude_defaults=True, indent=1))
+        return path
 
     def wait_trainers(self) -> None:
         from rich.progress import Progress
 
-        names = [f"node-{i}" for i in range(1, self.s.nodes + 1)]
+        names = self.node_names
         deadline = time.monotonic() + self.s.timeout_s
         with Progress(console=self.console, transient=True) as bar:
             task = bar.add_task("training", total=self.s.epochs * len(names))
@@ -421,7 +542,7 @@ class LocalJob:
                     )
                 bar.update(task, completed=sum(len(self._epochs(n)) for n in names))
                 time.sleep(1.0)
-        for name in names:
+        for name in self.honest_names:  # the attacker may be stopped by the chain (ejected) or crash
             code = self.peers[name].proc.returncode
             if code != 0:
                 raise HubError(f"trainer {name} exited with status {code}: {self.peers[name].tail(3)}")
@@ -450,14 +571,21 @@ class LocalJob:
             _wait(lambda: provider.now() >= last_unlock, self.s.challenge_window + 120, "the challenge window")
         self.peers["aux"].stop()
         claimed = 0
-        if any(w.state.value == "claimable" for w in provider.rewards.rewards_of(self.addresses["provider"])):
-            claimed = self._paid("provider", provider.rewards.claim(self.pool_id)).amount
-            self.say(f"provider claimed {format_inj(claimed)}")
+        for name in dict.fromkeys(self.providers.values()):
+            client = self.clients[name]
+            if any(w.state.value == "claimable" for w in client.rewards.rewards_of(self.addresses[name], self.pool_id)):
+                amount = self._paid(name, client.rewards.claim(self.pool_id)).amount
+                self.say(f"{name} claimed {format_inj(amount)}")
+                if name == "provider":
+                    claimed = amount
+                else:
+                    self.attacker_claimed = amount
         self._paid("creator", creator.pool.end(self.pool_id))
         voided: dict[str, list[str]] = {}
-        for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id):
-            if w.state.value == "voided":
-                voided.setdefault(w.node, []).append(w.work_key)
+        for name in dict.fromkeys(self.providers.values()):
+            for w in provider.rewards.rewards_of(self.addresses[name], self.pool_id):
+                if w.state.value == "voided":
+                    voided.setdefault(w.node, []).append(w.work_key)
         for node, keys in voided.items():  # budget committed to work a fraud voided goes back before the refund
             self._paid("creator", creator.rewards.release_voided(self.pool_id, keys, node=node))
         refunded = self._paid("creator", creator.rewards.refund(self.pool_id)).value or 0
@@ -470,21 +598,57 @@ class LocalJob:
         client = self.clients["admin"]
         return {name: client.balance(address) for name, address in self.addresses.items()}
 
+    def stakes(self) -> dict[str, int]:
+        client = self.clients["admin"]
+        return {name: client.stake.stake_of(self.addresses[name]) for name in dict.fromkeys(self.providers.values())}
+
+    def _peer_ids(self, name: str) -> list[str]:
+        """The hivemind peers of a node: from its own metrics, and from the bindings the aux peer verified."""
+        from trainer.training.reporting import read_metrics
+
+        ids = [e["peer_id"] for e in read_metrics(self.root / name / "metrics.jsonl") if e["event"] == "start"]
+        records = self.root / "aux" / "records.jsonl"
+        for line in records.read_text().splitlines() if records.exists() else []:
+            item = json.loads(line)
+            if item["node"].lower() == self.addresses[name].lower():
+                ids.append(item["peer_id"])
+        return list(dict.fromkeys(ids))
+
     def report(self, claimed: int, refunded: int) -> DemoResult:
         from hub.client import WorkState
+        from trainer.training.observations import ObservationLog
 
-        provider = self.clients["provider"]
-        states = {w.work_key: w for w in provider.rewards.rewards_of(self.addresses["provider"], self.pool_id)}
+        admin = self.clients["admin"]
+        states = {
+            (w.node.lower(), w.work_key): w
+            for provider in dict.fromkeys(self.providers.values())
+            for w in admin.rewards.rewards_of(self.addresses[provider], self.pool_id)
+        }
+        audit_log = self.root / "aux" / "audit.jsonl"
+        decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
+        observations = list(ObservationLog(self.root / "aux" / "observations.jsonl"))
         nodes = []
-        for i in range(1, self.s.nodes + 1):
-            name = f"node-{i}"
-            report = NodeReport(name, self.addresses[name], exit_code=self.peers[name].proc.returncode)
+        for name in self.node_names:
+            report = NodeReport(
+                name,
+                self.addresses[name],
+                exit_code=self.peers[name].proc.returncode,
+                provider=self.providers[name],
+                peer_ids=self._peer_ids(name),
+                in_pool=admin.pool.active_pool_of(self.addresses[name]) == self.pool_id,
+            )
             for e in self._epochs(name):
                 report.epochs += 1
                 report.tokens += e["tokens"]
                 report.losses[e["epoch"]] = e["mean_loss"]
+            for obs in observations:
+                if obs.peer_id in report.peer_ids:
+                    report.reducer[obs.verdict] = report.reducer.get(obs.verdict, 0) + 1
+            for decision in decisions:
+                if str(decision["node"]).lower() == report.address.lower():
+                    report.audit[decision["verdict"]] = report.audit.get(decision["verdict"], 0) + 1
             for work in states.values():
-                if work.node != report.address:
+                if work.node.lower() != report.address.lower():
                     continue
                 report.claimed_units += work.units
                 if work.state == WorkState.CLAIMED:
@@ -493,8 +657,6 @@ class LocalJob:
                     report.invalidated_units += work.units
             nodes.append(report)
         self._add_fees_paid_elsewhere()
-        audit_log = self.root / "aux" / "audit.jsonl"
-        decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
         slashed = self.clients["admin"].stake.slashed_pending()
         return DemoResult(
             self.pool_id,
@@ -510,6 +672,9 @@ class LocalJob:
             decisions,
             _plot(nodes, self.root / "loss.png"),
             self.root,
+            self.s.attacker,
+            self.stakes_before,
+            self.stakes(),
         )
 
     def _add_fees_paid_elsewhere(self) -> None:
@@ -553,6 +718,16 @@ def run_demo(settings: DemoSettings | None = None, console: Console | None = Non
     finally:
         job.close()
     print_summary(result, console)
+    if result.attacker:
+        caught, penalized = result.outcome()
+        if penalized:
+            raise HubError(f"an honest node was penalized: {'; '.join(penalized)}", hint=f"see {result.workdir}/aux")
+        if not caught:
+            raise HubError(
+                f"the {result.attacker} attacker was not caught: no contribution of it was dropped, clipped or "
+                "refused, and no claim of it was invalidated",
+                hint=f"see the audit lines above and {result.workdir}/aux",
+            )
     return result
 
 
@@ -598,6 +773,8 @@ def print_summary(result: DemoResult, console: Console) -> None:
         console.print(
             f"audit: {who} claimed {decision['claimed']:,} for epochs {decision['epochs']}, "
             f"reported {decision['reported']:,}: [bold]{decision['verdict']}[/] ({decision['reason']})"
+            f"{_evidence(decision)}",
+            highlight=False,
         )
     console.print(
         f"provider claimed {format_inj(result.claimed)} (paid {format_inj(result.fees['provider'])} in gas); "
@@ -606,6 +783,65 @@ def print_summary(result: DemoResult, console: Console) -> None:
     )
     if result.plot is not None:
         console.print(f"loss curve: {result.plot}")
+    if result.attacker:
+        _print_attack(result, console)
+
+
+def _evidence(decision: dict[str, Any]) -> str:
+    """The evidence a decision rests on, in a few words (robust pools: the reducer's observations)."""
+    evidence = decision.get("evidence") or {}
+    if not evidence.get("rounds_observed"):
+        return ""
+    verdicts: dict[str, int] = {}
+    for epoch_verdicts in evidence.get("verdicts", {}).values():
+        for verdict in epoch_verdicts:
+            verdicts[verdict] = verdicts.get(verdict, 0) + 1
+    sent = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())) or "nothing"
+    silent = evidence.get("silent_epochs") or []
+    return (
+        f"; evidence: {evidence['rounds_observed']} rounds reduced, its contributions {sent}, "
+        f"{decision.get('verified', 0):,} tokens accepted of {decision.get('allowed', 0):,} allowed"
+        f"{f', silent in epochs {silent}' if silent else ''}"
+    )
+
+
+def _print_attack(result: DemoResult, console: Console) -> None:
+    """What happened to the attacker and to the honest nodes, from the reducer, the audit and the chain."""
+    from hub.amounts import format_inj
+
+    def counts(items: dict[str, int]) -> str:
+        return ", ".join(f"{name} {n}" for name, n in sorted(items.items())) or "none"
+
+    caught, penalized = result.outcome()
+    attacker = next(node for node in result.nodes if node.name == ATTACKER)
+    before, after = result.stakes_before.get(attacker.provider, 0), result.stakes_after.get(attacker.provider, 0)
+    console.print(f"attacker: node {attacker.address} of {attacker.provider}, TRAINER_ATTACK={result.attacker}")
+    console.print(f"  reducer: its contributions {counts(attacker.reducer)}")
+    console.print(f"  audit: its claims {counts(attacker.audit)}")
+    console.print(
+        f"  chain: {attacker.claimed_units:,} units claimed, {attacker.paid_units:,} paid, "
+        f"{attacker.invalidated_units:,} invalidated; "
+        + (
+            f"provider slashed {format_inj(before - after)} (stake {format_inj(before)} -> {format_inj(after)})"
+            if after < before
+            else f"provider stake untouched ({format_inj(after)})"
+        )
+        + ("; still in the pool" if attacker.in_pool else "; not in the pool"),
+        highlight=False,
+    )
+    honest = [node for node in result.nodes if node.name != ATTACKER]
+    stake = result.stakes_after.get("provider", 0)
+    console.print(
+        "honest nodes: "
+        + ", ".join(f"{node.name} paid {node.paid_units:,} of {node.claimed_units:,} units" for node in honest)
+        + f"; provider stake {format_inj(result.stakes_before.get('provider', 0))} -> {format_inj(stake)}",
+        highlight=False,
+    )
+    console.print(
+        f"verdict: attacker {'caught' if caught else 'NOT caught'}; "
+        + (f"honest nodes PENALIZED: {'; '.join(penalized)}" if penalized else "no honest node penalized"),
+        highlight=False,
+    )
 
 
 def _plot(nodes: list[NodeReport], path: Path) -> Path | None:

@@ -12,9 +12,12 @@ behaves as one kind of attacker; nothing else changes. Never set it on a real pe
 - ``outsider``: trains honestly but is not a pool member (nothing differs inside the peer: the
   pool's allow-list does not name it);
 - ``badstate``: serves NaN weights to any peer that downloads state from it, and declares the
-  highest state-sharing priority so that downloads go to it first.
-
-The ``liar`` of issue 16 (records for work not done) is the pool audit's (`trainer.pool`).
+  highest state-sharing priority so that downloads go to it first;
+- ``liar``: a consistent liar. It never joins an averaging round (no matchmaking, nothing sent:
+  it moves from epoch to epoch with local updates only), so none of its work reaches the swarm,
+  yet it signs its progress records and submits its claims for every token it fed, as an honest
+  peer would: its records and claims agree with each other, and only the pool's reducer, which
+  never heard from it, can tell (`trainer.pool.audit`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ log = logging.getLogger("trainer")
 ATTACK_ENV = "TRAINER_ATTACK"
 GRADIENT_KINDS = ("scale1e3", "nan", "noise", "signflip")
 KINDS = (*GRADIENT_KINDS, "weight", "epoch", "outsider", "badstate")
+# @dev Kinds the swarm sees nothing wrong in (a peer that stays out of the rounds): only the pool's
+#      audit, holding its claims against the reducer's observations, catches them.
+POOL_KINDS = ("liar",)
 # @dev How far the inflating kinds inflate (a factor for samples, an offset for epochs).
 INFLATION = 1000
 
@@ -39,8 +45,8 @@ def attack_from_env() -> str | None:
     kind = os.environ.get(ATTACK_ENV, "").strip()
     if not kind:
         return None
-    if kind not in KINDS:
-        hint = f"use one of {', '.join(KINDS)}, or unset it"
+    if kind not in (*KINDS, *POOL_KINDS):
+        hint = f"use one of {', '.join((*KINDS, *POOL_KINDS))}, or unset it"
         raise TrainerError(f"{ATTACK_ENV}={kind!r} is not an attack kind", hint)
     log.warning("%s=%s: this peer attacks the swarm (fault injection for tests)", ATTACK_ENV, kind)
     return kind
@@ -92,8 +98,13 @@ def attacking_averager(base: type, kind: str | None) -> type:
 
 
 def attack_optimizer(opt: Any, kind: str | None) -> None:
-    """The kinds that live outside the averaged tensors: progress reports and served state."""
-    if kind == "epoch":
+    """The kinds that live outside the averaged tensors: progress reports, served state, rounds."""
+    if kind == "liar":
+        # hivemind's own path for a round that could not start: the epoch still ends (with local
+        # gradients) when the swarm's does, so the liar's records name the rounds it skipped
+        opt._maybe_schedule_gradient_averaging = lambda: None
+        opt._begin_averaging_gradients = lambda grad_scaler: _unscaled(opt, grad_scaler)
+    elif kind == "epoch":
         tracker = opt.tracker
         honest_report = tracker.report_local_progress
 
@@ -123,3 +134,12 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
         inflated_priority = priority.setter(setter)
         averager.__class__ = type(cls.__name__, (cls,), {"state_sharing_priority": inflated_priority})
         averager.state_sharing_priority = averager.state_sharing_priority
+
+
+def _unscaled(opt: Any, grad_scaler: Any) -> bool:
+    """What hivemind's ``_begin_averaging_gradients`` does before it averages (unscale fp16
+    gradients), then "no round began"."""
+    if grad_scaler is not None:
+        with grad_scaler.running_global_step():
+            grad_scaler.unscale_(opt)
+    return False

@@ -1,0 +1,125 @@
+"""`hub demo --attacker KIND`, run as typed: a second provider's node attacks a pool that runs with
+robust aggregation, and the demo shows it caught in its audit lines while the honest nodes are paid
+and never penalized. Checked from what it prints and from the chain it leaves running
+(`--keep-chain`). One real run per way of being caught: ``scale1e3`` (its contributions dropped by
+the reducer) and ``liar`` (it sends nothing and claims everything it signed: only the audit's
+silence rule catches it). Each run is a real chain and four trainer processes: minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aihub_demo.local_chain import FRAUD_SLASH, PROVIDER_STAKE
+from tests.utils.waiting import patience
+
+HUB = Path(sys.executable).with_name("hub")
+HONEST = ("node-1", "node-2")
+
+
+def _hub_demo(cwd: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    # a wide console: rich wraps at 80 columns when its output is a pipe
+    env = {**os.environ, "COLUMNS": "400"}
+    return subprocess.run(
+        [str(HUB), "demo", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout, check=False
+    )
+
+
+def test_an_unknown_kind_is_one_line_naming_the_kinds(tmp_path: Path) -> None:
+    result = _hub_demo(tmp_path, "--attacker", "meteor", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: --attacker 'meteor' is not an attack kind (hint: use one of scale1e3, nan, noise, signflip, "
+        "weight, epoch, outsider, badstate, liar)"
+    ]
+    assert list(tmp_path.iterdir()) == []  # refused before anything started
+
+
+class _Chain:
+    """The chain the demo left running, read with the demo's own keystores."""
+
+    def __init__(self, run: Path) -> None:
+        from hub.accounts import load_account
+        from hub.client import HubClient
+        from hub.devnet import Devnet, DevnetConfig
+
+        self.devnet = Devnet(DevnetConfig(home=run / "chain"))
+        password = (run / "keystores" / ".password").read_text().strip()
+        self.accounts = {
+            name: load_account(name, password, directory=run / "keystores")
+            for name in ("admin", "provider", "attacker-provider", *HONEST, "attacker")
+        }
+        self.client = HubClient.connect(
+            self.devnet.rpc_url, self.accounts["admin"], deployments_dir=run / "deployments"
+        )
+
+    def address(self, name: str) -> str:
+        return self.accounts[name].address
+
+    def works(self, provider: str, node: str) -> list:
+        return [
+            w
+            for w in self.client.rewards.rewards_of(self.address(provider), 1)
+            if w.node.lower() == self.address(node).lower()
+        ]
+
+
+@pytest.mark.parametrize("kind", ["scale1e3", "liar"])
+def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, kind: str) -> None:
+    from hub.amounts import format_inj
+    from hub.client import WorkState
+
+    run = tmp_path / "run"
+    result = _hub_demo(tmp_path, "--attacker", kind, "--workdir", str(run), "--keep-chain", timeout=patience(1500))
+    chain = None
+    try:
+        chain = _Chain(run)
+        out = result.stdout
+        assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+        lines = out.splitlines()
+
+        # what it prints: the audit's lines on the attacker, the summary, no honest node penalized
+        attacker_audit = [line for line in lines if line.startswith("audit: attacker claimed")]
+        assert attacker_audit, out
+        honest_audit = [line for line in lines if line.startswith(("audit: node-1 ", "audit: node-2 "))]
+        assert honest_audit and not any(": soft (" in line or ": hard (" in line for line in honest_audit), out
+        assert f"attacker: node {chain.address('attacker')} of attacker-provider, TRAINER_ATTACK={kind}" in lines
+        assert "verdict: attacker caught; no honest node penalized" in lines
+        hard = [line for line in attacker_audit if ": hard (" in line]
+        if kind == "liar":
+            # it sent nothing: every audit line on it says the reducer never heard from it, and the
+            # silence rule (3+ rounds without a contribution, never accepted) is what went hard
+            assert hard and all("its contributions nothing" in line for line in hard), attacker_audit
+            assert any("never accepted a contribution of this peer" in line for line in hard), attacker_audit
+            assert any(line.startswith("  reducer: its contributions none") for line in lines)
+        else:
+            # its contributions reached the reducer and were dropped for their norm
+            assert any("dropped_norm" in line for line in attacker_audit), attacker_audit
+            assert any(line.startswith("  reducer: its contributions") and "dropped_norm" in line for line in lines)
+
+        # the chain: the attacker's claims invalidated, and where the audit went hard its provider
+        # slashed and the node out of the pool; the honest provider's stake untouched, its nodes paid
+        attacker_works = chain.works("attacker-provider", "attacker")
+        assert attacker_works
+        assert any(w.state in (WorkState.INVALIDATED, WorkState.VOIDED) for w in attacker_works)
+        stake = chain.client.stake.stake_of(chain.address("attacker-provider"))
+        if hard:
+            assert stake == PROVIDER_STAKE - FRAUD_SLASH
+            assert chain.client.pool.active_pool_of(chain.address("attacker")) == 0
+            slashed = f"provider slashed {format_inj(FRAUD_SLASH)} (stake {format_inj(PROVIDER_STAKE)} -> "
+            assert slashed + f"{format_inj(PROVIDER_STAKE - FRAUD_SLASH)})" in out
+        else:
+            assert stake == PROVIDER_STAKE
+        assert kind != "liar" or hard, "the liar's silence over 3+ rounds is evidence: hard"
+        assert chain.client.stake.stake_of(chain.address("provider")) == PROVIDER_STAKE
+        for node in HONEST:
+            works = chain.works("provider", node)
+            assert works and all(w.state == WorkState.CLAIMED for w in works), (node, works)
+    finally:
+        if chain is not None:
+            chain.devnet.stop()
