@@ -85,3 +85,131 @@ def test_the_audit_credits_nothing_for_a_failed_check(tmp_path):
     assert evidence.accepted == {1: 25, 2: 0}
     assert store.range_evidence("QmB", 1, 2, 100).accepted == {1: 25, 2: 25}
     assert [c.passed for c in checks.read()] == [True, False]
+
+
+@pytest.mark.parametrize(("score", "verdict"), [(0.1, "soft"), (-0.8, "hard")])
+def test_a_low_score_is_not_credited_and_only_a_harmful_one_is_hard(tmp_path, score, verdict):
+    """An honest gradient scored on the checker's older weights can land just under the pass mark:
+    not credited, never slashed. One that raises the held-out loss is positive evidence."""
+    from trainer.pool.audit import Claim, judge
+    from trainer.pool.run_config import AuditPolicy
+    from trainer.pool.work_queue import work_key
+
+    store = EvidenceStore(tmp_path, 777, 7)
+    store.observations.append([Observation(3, "QmA", 25, 25, 1.0, 0.1, 0.9, "accepted")])
+    SpotCheckLog(tmp_path / "spot_checks.jsonl").append(SpotCheck(3, "QmA", score, 2.0, 2.0, 1.9))
+    store.refresh()
+    evidence = store.range_evidence("QmA", 3, 3, 100)
+    claim = Claim(work_key(7, "QmA", 3, 3), "0xnode", "0xprovider", 250, 0, 1)
+    policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=1, grace_seconds=0)
+    assert evidence.accepted == {3: 0}
+    assert judge(claim, evidence, policy, 10, 1000).verdict == verdict
+
+
+def test_the_aux_peers_checker_scores_what_a_real_round_sampled(tmp_path):
+    """The aux peer's path, as `trainer aux` runs it: two trainers send real gradients of the tiny
+    LLaMA to the reducer in one hivemind round on loopback; the reducer samples one of them, the
+    checker `start_spot_checks` returns (a thread, as in the aux peer) scores it on held-out data of
+    the run and logs it where the evidence store reads it. A flipped copy of the same sample fails,
+    and the audit then credits nothing for that round."""
+    import copy
+    import time
+
+    import hivemind
+    from hivemind.optim.grad_averager import GradientAverager
+
+    from trainer.pool.audit import Claim, judge
+    from trainer.pool.run_config import AuditPolicy
+    from trainer.pool.spot_check import start_spot_checks
+    from trainer.pool.work_queue import work_key
+    from trainer.training.config import TrainConfig
+    from trainer.training.corpus import generate_corpus
+    from trainer.training.data import BatchStream
+    from trainer.training.model import load_model
+    from trainer.training.observations import SPOT_PENDING_FILE
+    from trainer.training.plan import plan_run
+    from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+    from trainer.training.tokenizer import build_tokenizer
+
+    corpus = generate_corpus(tmp_path / "corpus.txt", num_lines=1500, seed=3)
+    build_tokenizer(corpus.read_text().splitlines(), 512, tmp_path / "tok")
+    config = TrainConfig(
+        run_id="spot",
+        model="tiny",
+        tokenizer=str(tmp_path / "tok"),
+        data=str(corpus),
+        data_shards=4,
+        seq_len=32,
+        batch_size=8,
+        device="cpu",
+        robust_aggregation=True,
+        observations_file=tmp_path / "observations.jsonl",
+    )
+    plan = plan_run(config)
+    model, trainable = load_model(plan.spec, plan.kernel, plan.profile, "cpu", seed=0)
+
+    averager_class = type("GradientAverager", (RobustAveragerMixin, GradientAverager), {})
+    reducer_spec = ReducerSpec(role="reducer", log_path=str(config.observations_file))
+    reducer_spec.spot_checks.value = True  # what run_aux sets once its checker runs
+    common = dict(prefix="spot", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
+    maddrs = ["/ip4/127.0.0.1/tcp/0"]
+    started, senders = [], []
+    try:
+        root = hivemind.DHT(start=True, host_maddrs=maddrs)
+        started.append(root)
+        initial = [str(addr) for addr in root.get_visible_maddrs()]
+        reducer = averager_class(trainable, dht=root, robust=reducer_spec, auxiliary=True, start=True, **common)
+        started.append(reducer)
+        for peer in ("trainer-a", "trainer-b"):
+            local = copy.deepcopy(model)
+            params = [p for p in local.parameters() if p.requires_grad]
+            batch = next(BatchStream(config, plan.tokenizer, peer)).input_ids
+            local(input_ids=batch, labels=batch).loss.backward()
+            dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
+            started.append(dht)
+            sender = averager_class(params, dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
+            started.append(sender)
+            sender.accumulate_grads_(batch_size=8)
+            sender.state_sharing_priority = 2  # the trainers close epoch 2
+            senders.append(sender)
+        controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
+        for control in controls:
+            control.result(timeout=90)
+        sender_ids = {str(sender.peer_id) for sender in senders}
+    finally:
+        for item in reversed(started):
+            item.shutdown()
+
+    pending = tmp_path / SPOT_PENDING_FILE
+    assert pending.exists()  # written before the reducer's round ended
+    sample = torch.load(pending, weights_only=True)
+    checker = start_spot_checks(model, trainable, plan.tokenizer, config)
+    assert checker is not None
+    checks = SpotCheckLog(tmp_path / "spot_checks.jsonl")
+    try:
+        deadline = time.monotonic() + 120
+        while not checks.read():  # waits for the checker thread's line, not for time to pass
+            assert time.monotonic() < deadline, "the checker never scored the sampled contribution"
+            time.sleep(0.2)
+        (honest_check,) = checks.read()
+        assert not pending.exists()  # consumed: the reducer may sample again
+        assert honest_check.peer_id in sender_ids and honest_check.epoch == 2
+        assert honest_check.passed, honest_check
+
+        torch.save({**sample, "contribution": -sample["contribution"]}, pending)
+        while len(checks.read()) < 2:
+            assert time.monotonic() < deadline, "the checker never scored the flipped contribution"
+            time.sleep(0.2)
+    finally:
+        checker.close()
+    flipped = checks.read()[1]
+    assert flipped.score < 0 and not flipped.passed
+
+    store = EvidenceStore(tmp_path, 777, 7)
+    store.refresh()
+    evidence = store.range_evidence(flipped.peer_id, 2, 2, 100)
+    assert evidence.accepted == {2: 0} and evidence.spot_failed == {2: flipped.score}
+    claim = Claim(work_key(7, flipped.peer_id, 2, 2), "0xnode", "0xprovider", 8 * 32, 0, 1)
+    policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=1, grace_seconds=0)
+    decision = judge(claim, evidence, policy, 32, 100 * 32)
+    assert decision.verdict == "hard" and "spot check" in decision.reason

@@ -8,7 +8,7 @@ from trainer.training.reducer import Admission, RobustPartReducer, declared_epoc
 from trainer.training.robust import RobustConfig
 
 
-def run_round(parts_by_sender, weights, admitted=None):
+def run_round(parts_by_sender, weights, admitted=None, spot_sender=None, spots=None):
     rounds = []
     senders = len(parts_by_sender)
     shapes = tuple(part.shape for part in parts_by_sender[0])
@@ -22,7 +22,13 @@ def run_round(parts_by_sender, weights, admitted=None):
     async def main():
         # hivemind builds its reducer inside the averager's event loop; so does this test
         reducer = RobustPartReducer(
-            shapes, senders, admitted=admitted or [True] * senders, config=RobustConfig(), on_round=rounds.append
+            shapes,
+            senders,
+            admitted=admitted or [True] * senders,
+            config=RobustConfig(),
+            on_round=rounds.append,
+            spot_sender=spot_sender,
+            on_spot=None if spots is None else lambda *sample: spots.append(sample),
         )
         results = await asyncio.gather(*(send(reducer, sender) for sender in range(senders)))
         reducer.finalize()
@@ -65,6 +71,21 @@ def test_an_unadmitted_sender_is_reported_and_ignored():
     expected = torch.stack([parts[0][0], parts[1][0]]).mean(0)
     assert torch.allclose(results[2][0], expected, atol=1e-5)
     assert [tally.verdict for tally in rounds[0]] == ["accepted", "accepted", "not_admitted"]
+
+
+def test_the_sampled_sender_is_handed_over_whole_with_the_aggregate_and_only_if_screened_in():
+    parts = [honest(1), honest(2), honest(3)]
+    spots = []
+    results, _ = run_round(parts, [8.0] * 3, spot_sender=1, spots=spots)
+    ((contribution, aggregate),) = spots
+    assert torch.equal(contribution, torch.cat(parts[1]))
+    assert torch.equal(aggregate, torch.cat(results[0]))
+
+    bad = [part.clone() for part in honest(4)]
+    bad[2][0] = float("nan")  # screened out in its last part: nothing to check, it is not credited
+    spots = []
+    run_round([*parts, bad], [8.0] * 4, spot_sender=3, spots=spots)
+    assert spots == []
 
 
 def test_admission_is_closed_until_published_and_follows_each_publish():

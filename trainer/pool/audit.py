@@ -8,7 +8,8 @@ with what the claimant says about itself:
 
 - verified: the samples of the peer's contributions in the range that reached the model (the
   reducer neither dropped them as non-finite or absurd, nor refused the sender, nor kept less than
-  `MIN_SCALE` of them in CenteredClip: noise and flipped signs), at most a whole epoch's target
+  `MIN_SCALE` of them in CenteredClip: noise and flipped signs; nor failed a spot check,
+  `trainer.pool.spot_check`), at most a whole epoch's target
   batch per round, times the run's ``seq_len`` (the range shifted by one epoch counts if that finds
   more: a round carries the epoch most of its senders declared, which a lagging sender numbers one
   apart). A contribution counts with the
@@ -26,7 +27,8 @@ with what the claimant says about itself:
   hard_factor x what the peer's own signed records state for the range (it contradicts its
   signer); a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples its
   record states (an inflated all-reduce weight); a range in which the reducer dropped or all but
-  removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs); a peer whose
+  removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs), or a spot check
+  found each raising the held-out loss (`evidence._Seen.harmful`); a peer whose
   contributions the reducer never accepted, silent for at least `SILENT_ROUNDS` rounds in a row,
   that claims work (a consistent liar);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
@@ -149,6 +151,7 @@ def judge(
         "silent_epochs": sorted(found.silent),
         "unobserved_epochs": found.unobserved,
         "reported": {str(e): t for e, t in sorted(found.reported.items())},
+        "spot_checks_failed": {str(e): score for e, score in sorted(found.spot_failed.items())},
     }
 
     def decision(verdict: Verdict, reason: str, verified: int = 0, allowed: int = 0) -> Decision:
@@ -192,9 +195,14 @@ def judge(
         note = f"; {found.unobserved} of {found.span} epochs without evidence" if found.unobserved else ""
         return decision("accept", f"within what the reducer accepted{note}", verified, allowed)
     ratio = claim.units / allowed if allowed else float("inf")
-    if verified == 0 and found.sent:
+    if verified == 0 and found.sent and found.harmful:
+        checked = f" or they raised the held-out loss (spot checks, epochs {', '.join(map(str, found.spot_failed))})"
         return decision(
-            "hard", "the reducer dropped or all but removed every contribution the peer sent", verified, allowed
+            "hard",
+            "the reducer dropped or all but removed every contribution the peer sent"
+            + (checked if found.spot_failed else ""),
+            verified,
+            allowed,
         )
     if found.silent and not found.ever_accepted:
         return decision(

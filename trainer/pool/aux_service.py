@@ -4,7 +4,9 @@ It runs the auxiliary peer of the pool's run (`trainer.training.aux_peer`: reduc
 rounds, keeps the latest checkpoint, bootstraps the swarm) with the pool's admission feed
 (`trainer.pool.admission_feed`: only peers bound to the pool's active, validated nodes take part),
 and audits every work claim in the pool against what its reducer observed
-(`trainer.pool.audit`), invalidating unbacked claims with the validator key. Its evidence, the
+(`trainer.pool.audit`), invalidating unbacked claims with the validator key. It spot-checks a
+contribution of each round, sampled at random, against held-out data (`trainer.pool.spot_check`);
+a contribution that fails is not credited. Its evidence, the
 decision log (``audit.jsonl``) and the per-peer scores (``scores.json``) live in the workdir, and
 survive restarts. Run it with a fixed identity and port so its multiaddr can be listed in the
 pool's metadata as a bootstrap peer.
@@ -44,6 +46,7 @@ def audit_pool(
     from trainer.pool.evidence import OBSERVATIONS_FILE, EvidenceStore
     from trainer.pool.join import pool_metadata
     from trainer.pool.run_config import train_config
+    from trainer.pool.spot_check import start_spot_checks
     from trainer.training.aux_peer import run_aux
     from trainer.training.identity import load_or_create_identity
     from trainer.training.progress import fetch_progress
@@ -86,4 +89,5 @@ def audit_pool(
 
     log.info("auditing pool %d (run %s) as validator %s", pool_id, meta.run_id, client.address)
     admission = AdmissionFeed(client, pool_id, evidence) if config.robust_aggregation else None
-    return run_aux(config, stop_event, on_tick=tick, allow=admission)
+    checks = start_spot_checks if config.robust_aggregation else None
+    return run_aux(config, stop_event, on_tick=tick, allow=admission, spot_checker=checks)

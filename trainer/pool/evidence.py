@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainer.pool.binding import bound_node
-from trainer.pool.spot_check import SPOT_CHECKS_FILE, SpotCheckLog
+from trainer.pool.spot_check import MIN_SPOT_SCORE, SPOT_CHECKS_FILE, SpotCheckLog
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import DROPPED, ObservationLog
 
@@ -65,6 +65,9 @@ class _Seen:
     not scaled below `MIN_SCALE` by CenteredClip, and not failed by a spot check."""
     weight: float
     """The weight the reducer gave it (declarations above the round's median are capped)."""
+    harmful: bool = False
+    """Positive evidence of bad work: dropped (not for want of admission), all but removed by the
+    clip, or a spot check that found it raising the held-out loss (score below `-MIN_SPOT_SCORE`)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ class RangeEvidence:
     claimant's statement: never what a claim is credited by)."""
     declared: dict[int, float] = field(default_factory=dict)
     """Samples the peer declared to the reducer per epoch of the range (finite declarations)."""
+    spot_failed: dict[int, float] = field(default_factory=dict)
+    """Epochs of the range in which a contribution of the peer failed its spot check, with the
+    score (`trainer.pool.spot_check`): those rounds are not credited."""
+    harmful: bool = False
+    """Whether every contribution the peer sent in the range (other than before its admission) is
+    positive evidence of bad work (see `_Seen.harmful`)."""
 
     @property
     def span(self) -> int:
@@ -145,6 +154,7 @@ class EvidenceStore:
         self._reported: dict[str, dict[int, int]] = defaultdict(dict)
         self._rounds: list[int] = []
         self._seen: dict[str, dict[int, list[_Seen]]] = {}
+        self._failed: dict[tuple[int, str], float] = {}
         self._keys: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
         self._indexed_lasts: dict[str, set[int]] = defaultdict(set)
         self._load_records()
@@ -204,7 +214,7 @@ class EvidenceStore:
         """Index the observation log and the spot checks as they are now."""
         seen: dict[str, dict[int, list[_Seen]]] = defaultdict(lambda: defaultdict(list))
         rounds: set[int] = set()
-        failed = {(check.epoch, check.peer_id) for check in self.spot_checks.read() if not check.passed}
+        failed = {(check.epoch, check.peer_id): check.score for check in self.spot_checks.read() if not check.passed}
         for obs in self.observations:
             rounds.add(obs.epoch)
             used = (
@@ -213,16 +223,24 @@ class EvidenceStore:
                 and obs.scale >= MIN_SCALE
                 and (obs.epoch, obs.peer_id) not in failed
             )
+            # a score in [0, MIN_SPOT_SCORE) is not credited but is no proof: an honest gradient
+            # on the checker's older weights can score low; one that raises the loss is
+            harmful = (obs.verdict in DROPPED and obs.verdict != "not_admitted") or (
+                obs.verdict not in DROPPED
+                and (obs.scale < MIN_SCALE or failed.get((obs.epoch, obs.peer_id), 0.0) < -MIN_SPOT_SCORE)
+            )
             seen[obs.peer_id][obs.epoch].append(
                 _Seen(
                     obs.verdict,
                     max(0.0, obs.declared_samples) if math.isfinite(obs.declared_samples) else 0.0,
                     max(0.0, obs.declared_samples) if used else 0.0,
                     max(0.0, obs.accepted_weight),
+                    harmful,
                 )
             )
         self._rounds = sorted(rounds)
         self._seen = seen
+        self._failed = failed
 
     @property
     def reducing(self) -> bool:
@@ -269,6 +287,9 @@ class EvidenceStore:
             ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
             reported={e: t for e, t in self._reported.get(peer_id, {}).items() if first - 1 <= e <= last + 1},
             declared={e: sum(entry.declared for entry in present[e]) for e in in_range},
+            spot_failed={e: self._failed[(e, peer_id)] for e in in_range if (e, peer_id) in self._failed},
+            harmful=any(entry.verdict != "not_admitted" for e in in_range for entry in present[e])
+            and all(entry.harmful for e in in_range for entry in present[e] if entry.verdict != "not_admitted"),
         )
 
     # -- work keys

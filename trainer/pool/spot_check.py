@@ -21,20 +21,45 @@ claimants never see, costs two forward passes, and measures what matters to the 
 work improve the model).
 
 Results are appended to ``spot_checks.jsonl`` in the aux peer's workdir (one line per check).
+
+In the running aux peer (`start_spot_checks`, wired by `trainer.pool.aux_service`): the reducer
+samples one admitted sender of each round at random and leaves its contribution with the round's
+aggregate beside the observation log (`trainer.training.reducer`); a `SpotChecker` thread scores
+it on the aux peer's own copy of the model and appends the result. What it costs, bounded: three
+forward passes over `HELD_OUT_SEQUENCES` sequences per check, one check at a time, and the reducer
+samples no round while a sample waits (a slow checker checks fewer rounds; nothing queues). Why
+one per round at random: an attacker cannot tell which rounds are checked, so one that poisons a
+share of its rounds is caught in about that share of its checks, and honest peers pay nothing.
+
+The held-out batch is read from the run's own data source, from the shard of a name no trainer
+has (``held-out:<run>``); shards are hashes, so some trainer may read the same shard. That only
+helps an honest contribution's score (it fits the batch better), never a noisy or flipped one.
+The model copy starts as the aux peer's weights and follows its checkpoint downloads
+(`SpotChecker.load_weights`): between downloads its weights are older than the swarm's, which
+blurs the score of honest contributions a little and of sign flips not at all.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from trainer.training.observations import SPOT_PENDING_FILE
 
 if TYPE_CHECKING:
     import torch
+
+    from trainer.training.config import TrainConfig
+
+log = logging.getLogger("trainer.pool.spot_check")
 
 SPOT_CHECKS_FILE = "spot_checks.jsonl"
 # @dev Below this score a contribution did not help the model: an honest minibatch gradient scores
@@ -44,6 +69,14 @@ MIN_SPOT_SCORE = 0.2
 # @dev The step taken along each direction, as a fraction of the parameters' norm (at least 1): small enough
 #      that the loss change is first-order (linear in the direction), large enough to beat float noise.
 STEP_FRACTION = 1e-3
+# @dev Sequences in the aux peer's held-out batch: enough that its loss change is not dominated by
+#      which sequences it holds (the honest scores of the bench's tiny model, bench/RESULTS.md), few
+#      enough that a check is three forward passes of a small batch.
+HELD_OUT_SEQUENCES = 256
+# @dev Rows per forward pass of the held-out loss (bounds the checker's activation memory).
+HELD_OUT_CHUNK = 16
+# @dev Seconds between looks for a sampled contribution.
+POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,3 +159,116 @@ class SpotCheckLog:
                     break  # a write cut short by a crash
                 raise ValueError(f"{self.path}:{number}: malformed spot check") from None
         return checks
+
+
+class SpotChecker:
+    """Scores the contributions the reducer samples, on its own copy of the aux peer's model.
+
+    `check_pending` scores the waiting sample, if any, appends the result to the log and removes the
+    sample (the reducer then samples again); `start` runs it in a daemon thread until `close`.
+    """
+
+    def __init__(self, directory: Path, model: Any, trainable: Sequence[Any], held_out: torch.Tensor) -> None:
+        self.pending = Path(directory) / SPOT_PENDING_FILE
+        self.log = SpotCheckLog(Path(directory) / SPOT_CHECKS_FILE)
+        names = {id(param): name for name, param in model.named_parameters()}
+        self.model = copy.deepcopy(model).eval()  # its own: a check moves weights the aux peer serves
+        own = dict(self.model.named_parameters())
+        self.params = [own[names[id(param)]] for param in trainable]
+        self.held_out = held_out
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def load_weights(self, trainable: Sequence[Any]) -> None:
+        """Follow the aux peer's weights (after a checkpoint download)."""
+        import torch
+
+        with self._lock, torch.no_grad():
+            for mine, theirs in zip(self.params, trainable, strict=True):
+                mine.copy_(theirs.detach())
+
+    def loss(self) -> torch.Tensor:
+        import torch
+
+        total, rows = 0.0, int(self.held_out.shape[0])
+        with torch.no_grad():
+            for start in range(0, rows, HELD_OUT_CHUNK):
+                chunk = self.held_out[start : start + HELD_OUT_CHUNK]
+                total += float(self.model(input_ids=chunk, labels=chunk).loss) * int(chunk.shape[0])
+        return torch.tensor(total / rows)
+
+    def check_pending(self) -> SpotCheck | None:
+        if not self.pending.exists():
+            return None
+        import torch
+
+        try:
+            sample = torch.load(self.pending, map_location="cpu", weights_only=True)
+            contribution = _split(sample["contribution"], self.params)
+            aggregate = _split(sample["aggregate"], self.params)
+        except (OSError, KeyError, RuntimeError, ValueError) as exc:
+            log.error("spot check sample %s is unusable (%r); dropped", self.pending, exc)
+            self.pending.unlink(missing_ok=True)
+            return None
+        with self._lock:
+            score, before, with_contribution, with_aggregate = loss_change_score(
+                self.params, self.loss, contribution, aggregate
+            )
+        check = SpotCheck(
+            int(sample["epoch"]), str(sample["peer_id"]), score, before, with_contribution, with_aggregate
+        )
+        self.log.append(check)
+        self.pending.unlink(missing_ok=True)
+        if not check.passed:
+            log.warning("spot check: peer %s failed in epoch %d (score %.3f)", check.peer_id, check.epoch, score)
+        return check
+
+    def start(self) -> SpotChecker:
+        def loop() -> None:
+            while not self._stop.wait(POLL_SECONDS):
+                try:
+                    self.check_pending()
+                except Exception as exc:  # a failed check must not stop the next ones
+                    log.error("spot check failed: %r", exc)
+
+        self._thread = threading.Thread(target=loop, name="spot-checks", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _split(flat: torch.Tensor, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """hivemind averages the trainable tensors flattened and concatenated, in order: undo that."""
+    sizes = [param.numel() for param in params]
+    if flat.numel() != sum(sizes):
+        raise ValueError(f"{flat.numel()} values for {sum(sizes)} trainable parameters")
+    return [part.view_as(param) for part, param in zip(flat.split(sizes), params, strict=True)]
+
+
+def held_out_batch(config: TrainConfig, tokenizer: Any, sequences: int = HELD_OUT_SEQUENCES) -> torch.Tensor:
+    """`sequences` packed sequences of the run's data, from the shard of ``held-out:<run>``."""
+    import torch
+
+    from trainer.training.data import BatchStream
+
+    stream = BatchStream(config.model_copy(update={"batch_size": 1}), tokenizer, f"held-out:{config.run_id}")
+    return torch.cat([next(stream).input_ids for _ in range(sequences)])
+
+
+def start_spot_checks(model: Any, trainable: Sequence[Any], tokenizer: Any, config: TrainConfig) -> SpotChecker | None:
+    """The aux peer's spot checker, running, beside its observation log (None, with a warning, when
+    the run's data cannot be read here: the audit then judges by the reducer's observations alone)."""
+    if config.observations_file is None:
+        return None
+    try:
+        held_out = held_out_batch(config, tokenizer)
+    except Exception as exc:
+        log.warning("no spot checks: could not read held-out data from %s (%r)", config.data, exc)
+        return None
+    log.info("spot checks on: %d held-out sequences of %s", int(held_out.shape[0]), config.data)
+    return SpotChecker(config.observations_file.parent, model, trainable, held_out).start()

@@ -39,6 +39,7 @@ def run_aux(
     stop_event: threading.Event | None = None,
     on_tick: Callable[[Any], None] | None = None,
     allow: Callable[[], Collection[str]] | None = None,
+    spot_checker: Callable[..., Any] | None = None,
 ) -> AuxSummary:
     """Run an auxiliary peer until ``stop_event`` is set or the swarm reaches ``max_epochs``.
 
@@ -50,7 +51,10 @@ def run_aux(
     With ``config.robust_aggregation`` this peer is the swarm's trusted reducer
     (`trainer.training.reducer`): ``allow()`` returns the peer ids admitted to averaging, read
     once per refresh (None: every sender is admitted); ``config.observations_file`` receives what
-    it saw of every contribution.
+    it saw of every contribution. ``spot_checker(model, trainable, tokenizer, config)`` (the pool's
+    `trainer.pool.spot_check.start_spot_checks`) returns a running checker of the contributions the
+    reducer samples, or None; the aux peer hands it its weights after each checkpoint download and
+    closes it on the way out.
     """
     import torch
 
@@ -73,7 +77,7 @@ def run_aux(
     capture_hivemind_logs(str(config.checkpoint_dir / "hivemind.log"))
     identity = load_or_create_identity(config.identity_file)
     dht = build_dht(config, identity)
-    opt = None
+    opt = checker = None
     try:
         maddrs = [str(addr) for addr in dht.get_visible_maddrs()]
         if config.maddrs_file is not None:
@@ -116,6 +120,10 @@ def run_aux(
             admission = Admission()
             _publish(admission, allow)
         opt = build_optimizer(config, dht, trainable, auxiliary=True, admission=admission)
+        if spot_checker is not None and opt.robust is not None and config.observations_file is not None:
+            checker = spot_checker(model, trainable, plan.tokenizer, config)
+            # the reducer samples contributions only while somebody scores them
+            opt.robust.spot_checks.value = checker is not None
         metrics.write("start", peer_id=identity.peer_id, maddrs=maddrs, role="aux")
 
         checkpoints: list[str] = []
@@ -161,6 +169,8 @@ def run_aux(
                     )
                     checkpoints.append(str(path))
                     last_saved_epoch = loaded
+                    if checker is not None:
+                        checker.load_weights(trainable)
                     metrics.write("checkpoint", epoch=loaded, path=str(path))
             if on_tick is not None:
                 try:
@@ -177,6 +187,8 @@ def run_aux(
         metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
         return summary
     finally:
+        if checker is not None:
+            checker.close()
         for component in (opt, dht):
             if component is not None:
                 try:

@@ -23,6 +23,9 @@ Verdict = Literal["accepted", "clipped", "dropped_nonfinite", "dropped_norm", "n
 VERDICTS: tuple[str, ...] = ("accepted", "clipped", "dropped_nonfinite", "dropped_norm", "not_admitted")
 # verdicts under which a sender's contribution did not reach the model at all
 DROPPED: frozenset[str] = frozenset({"dropped_nonfinite", "dropped_norm", "not_admitted"})
+# @dev Where the reducer leaves the one contribution it sampled for a spot check (beside its
+#      observation log), and the pool's spot checker picks it up (`trainer.pool.spot_check`).
+SPOT_PENDING_FILE = "spot_pending.pt"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ with a share of the vector, reduces every part of it (see `trainer.training.robu
   with the fork and nothing in the parent process is patched.
 - `Admission` carries the allow-list from the parent (where the pool's feed reads the chain) into
   that child through shared memory, refreshed by the aux peer's loop.
+- Spot-check samples: when the aux peer runs spot checks (`spot_checks`, set by its loop), the
+  reducer picks one admitted sender of a round at random (`secrets`: senders cannot tell when they
+  are checked) and, if its contribution was screened in, leaves it with the round's aggregate in
+  `SPOT_PENDING_FILE` beside the observation log, for the pool's checker. It samples no round
+  while the last sample waits, so a slow checker costs skipped checks, never a queue.
 - Round epochs: every sender declares, in the round's matchmaking metadata (hivemind's ``gather``),
   the epoch it is closing, and the reducer stamps the round's observations with the epoch most
   admitted senders declared (`round_epoch`): the unit a trainer's claims are made in. The aux
@@ -27,10 +32,13 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing as mp
+import os
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -38,7 +46,7 @@ from hivemind.averaging.allreduce import AllreduceException, AllReduceRunner
 from hivemind.averaging.partition import TensorPartReducer
 from hivemind.utils.serializer import MSGPackSerializer
 
-from trainer.training.observations import Observation, ObservationLog
+from trainer.training.observations import SPOT_PENDING_FILE, Observation, ObservationLog
 from trainer.training.robust import RobustConfig, SenderTally, aggregate_part
 
 log = logging.getLogger(__name__)
@@ -101,8 +109,15 @@ class ReducerSpec:
     # -1 until known: a sender declares nothing then (a DHT client's optimizer never hands it over)
     epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, -1))
     rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+    # reducer: whether a spot checker consumes samples (the aux peer sets it once its checker runs)
+    spot_checks: Any = field(default_factory=lambda: mp.Value(ctypes.c_bool, False))
     # part index -> reference norm; lives in the reducer's own process, from round to round
     references: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def spot_path(self) -> Path | None:
+        """Where a sampled contribution waits for the spot checker (None: no observation log)."""
+        return Path(self.log_path).with_name(SPOT_PENDING_FILE) if self.log_path else None
 
 
 def declared_epochs(peers: Sequence[str], gathered: Sequence[bytes]) -> dict[str, int]:
@@ -158,6 +173,8 @@ class RobustPartReducer(TensorPartReducer):
     hivemind's own control flow (waiting for every sender's part, senders that fail mid-round) is
     kept; only the arithmetic differs. A sender dropped in one part is dropped for the rest of the
     round. `on_round(tallies)` is called once, when the round ends (completed or not).
+    ``spot_sender``'s parts and the aggregate of each are kept while it is screened in;
+    `on_spot(contribution, aggregate)` gets them, flat, when the round completed with all of them.
     """
 
     def __init__(
@@ -169,8 +186,12 @@ class RobustPartReducer(TensorPartReducer):
         config: RobustConfig,
         on_round: Callable[[list[SenderTally]], None],
         references: dict[int, float] | None = None,
+        spot_sender: int | None = None,
+        on_spot: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
     ) -> None:
         self.admitted, self.robust_config, self.on_round = admitted, config, on_round
+        self.spot_sender, self.on_spot = spot_sender, on_spot
+        self.spot_parts: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         # part index -> the norm honest parts had in the last comparable round (kept across rounds)
         self.references = references if references is not None else {}
         self.tallies = [SenderTally() for _ in range(num_senders)]
@@ -212,6 +233,10 @@ class RobustPartReducer(TensorPartReducer):
             self.tallies[sender].add(
                 tensor, result.aggregate, result.verdicts[sender], result.weights[sender], result.scales[sender]
             )
+        spot = self.spot_sender
+        if spot in received and result.verdicts[spot] in ("accepted", "clipped"):
+            contribution = received[spot][0].detach().float().reshape(-1).clone()
+            self.spot_parts[index] = (contribution, result.aggregate.detach().float().reshape(-1).clone())
         return result.aggregate
 
     def finalize(self) -> None:
@@ -219,6 +244,13 @@ class RobustPartReducer(TensorPartReducer):
         if not self._reported and any(tally.parts for tally in self.tallies):
             self._reported = True
             self.on_round(self.tallies)
+            if self.on_spot is not None and self.spot_parts and len(self.spot_parts) == self.num_parts:
+                ordered = [self.spot_parts[index] for index in range(self.num_parts)]
+                try:
+                    self.on_spot(torch.cat([c for c, _ in ordered]), torch.cat([a for _, a in ordered]))
+                except OSError as exc:  # a full disk costs a spot check, not the round
+                    log.error("could not keep a contribution for a spot check: %r", exc)
+            self.spot_parts = {}
 
 
 def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
@@ -272,6 +304,18 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                     if tally.parts and peer != me
                 )
 
+            spot_path = spec.spot_path
+            spot_sender, on_spot = None, None
+            if spec.spot_checks.value and spot_path is not None and not spot_path.exists():
+                candidates = [i for i, peer in enumerate(senders) if admitted[i] and peer != me]
+                spot_sender = secrets.choice(candidates) if candidates else None
+
+                def on_spot(contribution: torch.Tensor, aggregate: torch.Tensor) -> None:
+                    sample = {"epoch": epoch, "peer_id": senders[spot_sender], "contribution": contribution}
+                    temporary = spot_path.with_suffix(".tmp")
+                    torch.save({**sample, "aggregate": aggregate}, temporary)
+                    os.replace(temporary, spot_path)  # the checker never sees half a file
+
             previous = self.tensor_part_reducer
             previous.num_parts = 0  # it never runs: keep it from logging "received 0% of input tensors"
             previous.finalize()
@@ -282,6 +326,8 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                 config=spec.config,
                 on_round=on_round,
                 references=spec.references,
+                spot_sender=spot_sender,
+                on_spot=on_spot,
             )
 
     return RobustAllReduceRunner
