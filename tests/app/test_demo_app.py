@@ -1,0 +1,110 @@
+"""From the demo to the app, as a user types it: `hub demo --keep-chain` runs the main job and leaves
+its local chain running, then `hub app` is pointed at that chain and the demo's deployment, and the
+page shows the demo's pool, nodes, work and rewards as the chain holds them.
+
+The demo trains for one epoch (a few minutes on 2 cores); its chain is stopped at the end with
+`hub devnet stop --home`, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.app.page import AppPage
+from tests.hub.helpers import hub_executable
+
+# @dev The demo's whole run, one epoch, on a loaded 2-core machine.
+DEMO_TIMEOUT_S = 1200
+
+
+def _demo_client(rpc_url: str, deployments: Path):
+    from hub.client import HubClient
+    from hub.devkeys import LOCAL_CHAIN_ID
+    from hub.manifest import load_deployment
+    from hub.networks import Network, connect
+
+    w3 = connect(Network(name="local", rpc_url=rpc_url, chain_id=LOCAL_CHAIN_ID))
+    return HubClient(w3, load_deployment(LOCAL_CHAIN_ID, deployments), chain_id=LOCAL_CHAIN_ID)
+
+
+def test_hub_app_shows_what_hub_demo_left_on_its_chain(browser, tmp_path: Path):
+    hub = hub_executable()
+    workdir = tmp_path / "demo"
+    env = {**os.environ, "COLUMNS": "200"}  # rich wraps at 80 columns without a terminal
+    app = None
+    try:
+        demo = subprocess.run(
+            [hub, "demo", "--keep-chain", "--epochs", "1", "--workdir", str(workdir)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=DEMO_TIMEOUT_S,
+        )
+        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        # the one place the demo names its chain: the line that says it is up
+        found = re.search(r"local Injective chain 777 up at (http://\S+)", demo.stdout)
+        assert found, demo.stdout[:2000]
+        rpc_url = found.group(1)
+
+        app = subprocess.Popen(
+            [
+                hub,
+                "app",
+                "--network",
+                rpc_url,
+                "--deployments-dir",
+                str(workdir / "deployments"),
+                "--runs-dir",
+                str(workdir),
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        first = app.stdout.readline()  # printed once the server is bound
+        assert " at http://127.0.0.1:" in first, (first, app.stderr.read() if app.poll() is not None else "")
+        url = first.split(" at ", 1)[1].split()[0]
+
+        # what the chain holds after the demo, read with the demo's deployment
+        client = _demo_client(rpc_url, workdir / "deployments")
+        pools = client.pool.list()
+        assert pools, "the demo left no pool"
+        pool = pools[-1]
+        providers = [p for p in client.registry.providers() if p.node_count]
+        nodes = {n.address: p.address for p in providers for n in client.registry.nodes_of(p.address)}
+        units = sum(w.units for w in client.rewards.work_submitted(pool.pool_id))
+        assert len(nodes) >= 2 and units > 0
+
+        page = AppPage(browser, url).open()
+        shown_pools = {r[0]: r for r in page.rows("pools")}
+        assert shown_pools[f"#{pool.pool_id}"][1] == pool.status.value
+        assert shown_pools[f"#{pool.pool_id}"][6] == f"{units:,}"
+        shown_nodes = {r[0]: r[1] for r in page.rows("nodes")}
+        assert shown_nodes == nodes
+        rewards = {(r[0], r[1]): r for r in page.rows("rewards")}
+        for provider in set(nodes.values()):
+            paid = sum(
+                w.reward
+                for w in client.rewards.rewards_of(provider)
+                if w.pool_id == pool.pool_id and w.state.value == "claimed"
+            )
+            assert paid > 0, "the demo's provider claimed nothing"
+            # the page shows INJ with 6 decimals
+            assert rewards[(provider, f"#{pool.pool_id}")][4] == f"{paid // 10**18:,}.{paid % 10**18:018d}"[:-12]
+        page.screenshot("demo-overview")
+
+        app.send_signal(signal.SIGINT)
+        assert app.wait(timeout=30) == 0
+    finally:
+        if app is not None and app.poll() is None:
+            app.kill()
+            app.wait()
+        if (workdir / "chain").exists():
+            subprocess.run([hub, "devnet", "stop", "--home", str(workdir / "chain")], capture_output=True, timeout=120)
