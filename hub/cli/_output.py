@@ -37,6 +37,8 @@ WEI_KEYS = frozenset(
         "min_stake_per_compute_unit",
         "minimum_stake",
         "paid",
+        "previous",
+        "previous_weight",
         "proposal_threshold",
         "quorum",
         "refunded",

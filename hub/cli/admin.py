@@ -55,8 +55,13 @@ def set_treasury(ctx: ChainContext, treasury: Annotated[str, typer.Argument(help
     """Set the treasury that receives slashed INJ."""
     from hub.inputs import parse_address
 
-    address = parse_address(treasury, what="treasury")
-    ctx.print_tx(ctx.client().hub.set_treasury(address), f"treasury set to {address}", treasury=address)
+    result = ctx.client().hub.set_treasury(parse_address(treasury, what="treasury"))
+    ctx.print_tx(
+        result,
+        f"treasury set to {result.current} (was {result.previous})",
+        treasury=result.current,
+        previous=result.previous,
+    )
 
 
 @chain_command(app, "sweep-slashed")
@@ -66,6 +71,4 @@ def sweep_slashed(ctx: ChainContext) -> None:
 
     client = ctx.client()
     result = client.stake.sweep_slashed()
-    ctx.print_tx(
-        result, f"swept {format_inj(result.value or 0)} to the treasury {client.hub.treasury()}", amount=result.value
-    )
+    ctx.print_tx(result, f"swept {format_inj(result.amount)} to the treasury {result.treasury}", amount=result.amount)

@@ -25,7 +25,13 @@ def create_domain(
 
     logic = parse_address(validation, what="validation contract") if validation else None
     result = ctx.client().hub.create_domain(name, logic, uri)
-    ctx.print_tx(result, f"created domain {result.value} ({name})", domain_id=result.value, name=name)
+    ctx.print_tx(
+        result,
+        f"created domain {result.domain_id} ({result.name})",
+        domain_id=result.domain_id,
+        name=result.name,
+        validation_logic=result.validation_logic,
+    )
 
 
 @chain_command(app, "set-stake-minimum")
@@ -38,4 +44,9 @@ def set_stake_minimum(
 
     value = parse_amount(amount, what="stake minimum")
     result = ctx.client().hub.set_stake_minimum(value)
-    ctx.print_tx(result, f"stake minimum set to {format_inj(value)} per compute unit", amount=value)
+    ctx.print_tx(
+        result,
+        f"stake minimum set to {format_inj(result.current)} per compute unit (was {format_inj(result.previous)})",
+        amount=result.current,
+        previous=result.previous,
+    )

@@ -105,9 +105,12 @@ def propose(
     result = gov.propose(calls, description)
     ctx.print_tx(
         result,
-        f"proposal {result.value}: " + "; ".join(c.description for c in calls),
-        proposal_id=result.value,
+        f"proposal {result.proposal_id}: " + "; ".join(c.description for c in calls),
+        proposal_id=result.proposal_id,
         calls=[c.description for c in calls],
+        vote_start=result.vote_start,
+        vote_end=result.vote_end,
+        quorum=result.quorum,
     )
 
 
@@ -125,10 +128,10 @@ def vote(
     result = ctx.client().governance.vote(proposal_id, choice)
     ctx.print_tx(
         result,
-        f"voted {support.strip().lower()} on proposal {proposal_id} with {format_inj(result.value or 0)}",
+        f"voted {result.support} on proposal {proposal_id} with {format_inj(result.weight)}",
         proposal_id=proposal_id,
-        support=support.strip().lower(),
-        weight=result.value,
+        support=result.support,
+        weight=result.weight,
     )
 
 
@@ -146,10 +149,12 @@ def recount(
     result = ctx.client().governance.recount(proposal_id, address)
     ctx.print_tx(
         result,
-        f"{address}'s vote on proposal {proposal_id} now weighs {format_inj(result.value or 0)}",
+        f"{address}'s vote on proposal {proposal_id} now weighs {format_inj(result.weight)} "
+        f"(was {format_inj(result.previous_weight)})",
         proposal_id=proposal_id,
         voter=address,
-        weight=result.value,
+        weight=result.weight,
+        previous_weight=result.previous_weight,
     )
 
 
@@ -158,9 +163,9 @@ def queue(ctx: ChainContext, proposal_id: IdArgument) -> None:
     """Put a succeeded proposal in the timelock (anyone)."""
     client = ctx.client()
     result = client.governance.queue(proposal_id)
-    wait = max((result.value or 0) - client.now(), 0)
+    wait = max(result.eta - client.now(), 0)
     ctx.print_tx(
-        result, f"proposal {proposal_id} queued: executable in {wait} s", proposal_id=proposal_id, eta=result.value
+        result, f"proposal {proposal_id} queued: executable in {wait} s", proposal_id=proposal_id, eta=result.eta
     )
 
 

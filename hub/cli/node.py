@@ -53,7 +53,13 @@ def join(
     signed = read_signed(invite, PoolInvite, "pool invite", "hub pool invite")
     client = ctx.client()
     result = client.pool.join(signed)
-    ctx.print_tx(result, f"node {signed.node} joined pool {signed.pool_id}", pool_id=signed.pool_id, node=signed.node)
+    ctx.print_tx(
+        result,
+        f"node {result.node} joined pool {result.pool_id} with {result.compute_units} compute units",
+        pool_id=result.pool_id,
+        node=result.node,
+        compute_units=result.compute_units,
+    )
 
 
 @chain_command(app, "leave")
@@ -68,9 +74,7 @@ def leave(
     address = parse_address(node, what="node") if node else None
     client = ctx.client()
     result = client.pool.leave(pool_id, address)
-    ctx.print_tx(
-        result, f"node {address or client.address} left pool {pool_id}", pool_id=pool_id, node=address or client.address
-    )
+    ctx.print_tx(result, f"node {result.node} left pool {result.pool_id}", pool_id=result.pool_id, node=result.node)
 
 
 @chain_command(app, "submit-work")
@@ -86,6 +90,7 @@ def submit_work(
     """Submit work done by this node key (--account) in an active pool."""
     from eth_utils import keccak
 
+    from hub.amounts import format_inj
     from hub.client.workflows import check_work_signer
     from hub.errors import UsageError
     from hub.inputs import parse_bytes32
@@ -98,10 +103,11 @@ def submit_work(
     result = client.pool.submit_work(pool_id, key, units)
     ctx.print_tx(
         result,
-        f"submitted {units} units to pool {pool_id} as work key 0x{key.hex()}",
-        pool_id=pool_id,
-        work_key="0x" + key.hex(),
-        units=units,
+        f"submitted {result.units} units to pool {result.pool_id} as work key {result.work_key}: "
+        f"{format_inj(result.reward)} locked until chain time {result.unlocks_at}",
+        pool_id=result.pool_id,
+        work_key=result.work_key,
+        units=result.units,
         reward=result.reward,
         unlocks_at=result.unlocks_at,
     )

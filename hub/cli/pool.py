@@ -87,11 +87,16 @@ def create(
     )
     ctx.print_tx(
         result,
-        f"created pool {result.value} with a budget of {_inj(budget_wei)}; metadata {published.uri[:80]}",
-        pool_id=result.value,
+        f"created pool {result.pool_id} in domain {result.domain_id} with a budget of {_inj(result.budget)}; "
+        f"metadata {published.uri[:80]}",
+        pool_id=result.pool_id,
+        domain_id=result.domain_id,
+        manager=result.manager,
         metadata_uri=published.uri,
         metadata_hash="0x" + published.hash.hex(),
-        budget=budget_wei,
+        budget=result.budget,
+        reward_per_unit=result.reward_per_unit,
+        challenge_window=result.challenge_window,
     )
     if published.uri.startswith("file:") and not ctx.json_out:
         typer.echo(
@@ -104,13 +109,15 @@ def create(
 @chain_command(app, "start")
 def start(ctx: ChainContext, pool_id: PoolArgument) -> None:
     """Start a pending pool: nodes may submit work from now on."""
-    ctx.print_tx(ctx.client().pool.start(pool_id), f"pool {pool_id} started", pool_id=pool_id)
+    result = ctx.client().pool.start(pool_id)
+    ctx.print_tx(result, f"pool {pool_id} started: {result.status.value}", pool_id=pool_id, status=result.status.value)
 
 
 @chain_command(app, "end")
 def end(ctx: ChainContext, pool_id: PoolArgument) -> None:
     """End an active pool: its nodes are released; refund the unused budget afterwards."""
-    ctx.print_tx(ctx.client().pool.end(pool_id), f"pool {pool_id} ended", pool_id=pool_id)
+    result = ctx.client().pool.end(pool_id)
+    ctx.print_tx(result, f"pool {pool_id} ended: {result.status.value}", pool_id=pool_id, status=result.status.value)
 
 
 @chain_command(app, "invite")
@@ -136,12 +143,13 @@ def invite(
 @chain_command(app, "eject")
 def eject(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument) -> None:
     """Remove a node from the pool (it may rejoin with a new invite)."""
-    address = _address(node, "node")
+    result = ctx.client().pool.eject(pool_id, _address(node, "node"))
     ctx.print_tx(
-        ctx.client().pool.eject(pool_id, address),
-        f"ejected {address} from pool {pool_id}",
+        result,
+        f"ejected {result.node} from pool {pool_id} ({result.compute_units} compute units freed)",
         pool_id=pool_id,
-        node=address,
+        node=result.node,
+        compute_units=result.compute_units,
     )
 
 
@@ -152,11 +160,13 @@ def blacklist_node(ctx: ChainContext, pool_id: PoolArgument, node: NodeArgument,
 
     address = _address(node, "node")
     confirm_or_stop(f"bar node {address} from pool {pool_id} for good (it leaves the pool now)?", yes)
+    result = ctx.client().pool.blacklist_node(pool_id, address)
     ctx.print_tx(
-        ctx.client().pool.blacklist_node(pool_id, address),
-        f"node {address} barred from pool {pool_id}",
+        result,
+        f"node {address} barred from pool {pool_id}" + (" and taken out of it" if result.left else ""),
         pool_id=pool_id,
         node=address,
+        left=result.left,
     )
 
 
@@ -172,11 +182,13 @@ def blacklist_provider(
 
     address = _address(provider, "provider")
     confirm_or_stop(f"bar provider {address} from pool {pool_id} for good (all its nodes leave the pool now)?", yes)
+    result = ctx.client().pool.blacklist_provider(pool_id, address)
     ctx.print_tx(
-        ctx.client().pool.blacklist_provider(pool_id, address),
-        f"provider {address} barred from pool {pool_id}",
+        result,
+        f"provider {address} barred from pool {pool_id}; {result.nodes_removed} of its nodes taken out",
         pool_id=pool_id,
         provider=address,
+        nodes_removed=result.nodes_removed,
     )
 
 
@@ -192,12 +204,14 @@ def invalidate_work(
 
     key = parse_bytes32(work_key)
     address = _address(node, "node")
+    result = ctx.client().pool.invalidate_work(pool_id, address, key)
     ctx.print_tx(
-        ctx.client().pool.invalidate_work(pool_id, address, key),
-        f"invalidated work 0x{key.hex()} of node {address}",
+        result,
+        f"invalidated work {result.work_key} of node {address}: {_inj(result.reward)} returns to the budget",
         pool_id=pool_id,
         node=address,
-        work_key="0x" + key.hex(),
+        work_key=result.work_key,
+        reward=result.reward,
     )
 
 
@@ -215,9 +229,10 @@ def top_up(
     result = client.rewards.top_up(pool_id, value)
     ctx.print_tx(
         result,
-        f"added {_inj(value)} to pool {pool_id}; available {_inj(client.rewards.budget(pool_id).available)}",
+        f"added {_inj(result.amount)} to pool {pool_id}; available {_inj(result.available)}",
         pool_id=pool_id,
-        amount=value,
+        amount=result.amount,
+        available=result.available,
     )
 
 
@@ -225,9 +240,7 @@ def top_up(
 def refund(ctx: ChainContext, pool_id: PoolArgument) -> None:
     """Take back an ended pool's unused budget (creator)."""
     result = ctx.client().rewards.refund(pool_id)
-    ctx.print_tx(
-        result, f"refunded {_inj(result.value or 0)} from pool {pool_id}", pool_id=pool_id, amount=result.value
-    )
+    ctx.print_tx(result, f"refunded {_inj(result.amount)} from pool {pool_id}", pool_id=pool_id, amount=result.amount)
 
 
 @chain_command(app, "release-voided")
@@ -236,9 +249,10 @@ def release_voided(ctx: ChainContext, pool_id: PoolArgument) -> None:
     result = ctx.client().rewards.release_voided(pool_id)
     ctx.print_tx(
         result,
-        f"released {_inj(result.value or 0)} of voided work to pool {pool_id}'s budget",
+        f"released {_inj(result.amount)} of voided work ({result.count} work keys) to pool {pool_id}'s budget",
         pool_id=pool_id,
-        amount=result.value,
+        amount=result.amount,
+        count=result.count,
     )
 
 
@@ -247,13 +261,8 @@ def set_manager(
     ctx: ChainContext, pool_id: PoolArgument, manager: Annotated[str, typer.Argument(help="The new manager key.")]
 ) -> None:
     """Hand the invite-signing key of a pool to another account (creator)."""
-    address = _address(manager, "manager")
-    ctx.print_tx(
-        ctx.client().pool.set_manager(pool_id, address),
-        f"pool {pool_id} manager is now {address}",
-        pool_id=pool_id,
-        manager=address,
-    )
+    result = ctx.client().pool.set_manager(pool_id, _address(manager, "manager"))
+    ctx.print_tx(result, f"pool {pool_id} manager is now {result.manager}", pool_id=pool_id, manager=result.manager)
 
 
 @chain_command(app, "show")

@@ -42,7 +42,10 @@ def register(
     client = ctx.client()
     result = client.hub.register_provider(amount)
     ctx.print_tx(
-        result, f"registered provider {client.address} with {_inj(amount)} stake", provider=client.address, stake=amount
+        result,
+        f"registered provider {result.account} with {_inj(result.stake)} stake",
+        provider=result.account,
+        stake=result.stake,
     )
 
 
@@ -124,8 +127,11 @@ def deregister(
     result = client.hub.deregister_provider()
     ctx.print_tx(
         result,
-        f"deregistered {client.address}; its stake is unbonding (`hub provider stake withdraw` later)",
+        f"deregistered {client.address}; {_inj(result.amount)} is unbonding until chain time {result.unlocks_at} "
+        "(`hub provider stake withdraw` then)",
         provider=client.address,
+        amount=result.amount,
+        unlocks_at=result.unlocks_at,
     )
 
 
@@ -155,7 +161,10 @@ def stake_add(ctx: ChainContext, amount: AmountArgument) -> None:
     client = ctx.client()
     result = client.hub.increase_stake(value)
     ctx.print_tx(
-        result, f"staked {_inj(value)} more; active stake {_inj(client.stake.stake_of(client.address))}", amount=value
+        result,
+        f"staked {_inj(result.amount)} more; active stake {_inj(result.stake)}",
+        amount=result.amount,
+        stake=result.stake,
     )
 
 
@@ -165,8 +174,16 @@ def stake_reclaim(ctx: ChainContext, amount: AmountArgument) -> None:
     value = _amount(amount, "amount")
     client = ctx.client()
     result = client.hub.reclaim_stake(value)
-    period = client.stake.unbonding_period()
-    ctx.print_tx(result, f"unbonding {_inj(value)}; withdrawable in {period} s", amount=value, unbonding_period=period)
+    block_time = client.w3.eth.get_block(result.block_number)["timestamp"]
+    period = result.unlocks_at - block_time
+    ctx.print_tx(
+        result,
+        f"unbonding {_inj(result.amount)}; withdrawable in {period} s (chain time {result.unlocks_at})",
+        amount=result.amount,
+        unbonding_period=period,
+        unlocks_at=result.unlocks_at,
+        stake=result.stake,
+    )
 
 
 @chain_command(stake_app, "rebond")
@@ -175,7 +192,12 @@ def stake_rebond(ctx: ChainContext, amount: AmountArgument) -> None:
     value = _amount(amount, "amount")
     client = ctx.client()
     result = client.hub.rebond_stake(value)
-    ctx.print_tx(result, f"rebonded {_inj(value)}", amount=value)
+    ctx.print_tx(
+        result,
+        f"rebonded {_inj(result.amount)}; active stake {_inj(result.stake)}",
+        amount=result.amount,
+        stake=result.stake,
+    )
 
 
 @chain_command(stake_app, "withdraw")
@@ -183,7 +205,7 @@ def stake_withdraw(ctx: ChainContext) -> None:
     """Withdraw every unbond whose unbonding period has passed."""
     client = ctx.client()
     result = client.stake.withdraw()
-    ctx.print_tx(result, f"withdrew {_inj(result.value or 0)}", amount=result.value)
+    ctx.print_tx(result, f"withdrew {_inj(result.amount)}", amount=result.amount)
 
 
 # -- nodes
@@ -235,9 +257,9 @@ def node_add(
     result = client.hub.add_compute_node(signed)
     ctx.print_tx(
         result,
-        f"added node {signed.node} with {signed.compute_units} compute units",
-        node=signed.node,
-        compute_units=signed.compute_units,
+        f"added node {result.node} with {result.compute_units} compute units",
+        node=result.node,
+        compute_units=result.compute_units,
     )
 
 
@@ -249,4 +271,9 @@ def node_remove(ctx: ChainContext, node: Annotated[str, typer.Argument(help="The
     address = parse_address(node, what="node")
     client = ctx.client()
     result = client.hub.remove_compute_node(address)
-    ctx.print_tx(result, f"removed node {address}", node=address)
+    ctx.print_tx(
+        result,
+        f"removed node {result.node} ({result.compute_units} compute units released)",
+        node=result.node,
+        compute_units=result.compute_units,
+    )

@@ -46,11 +46,13 @@ def blacklist(
         "leave their pools. Go on?",
         yes,
     )
+    result = client.hub.blacklist_provider(address, nodes)
     ctx.print_tx(
-        client.hub.blacklist_provider(address, nodes),
-        f"blacklisted provider {address}; released {len(nodes)} node(s) from their pools",
+        result,
+        f"blacklisted provider {address}; released {len(result.released)} of its {len(nodes)} node(s) from their pools",
         provider=address,
         nodes=nodes,
+        released=list(result.released),
     )
 
 
@@ -58,14 +60,16 @@ def blacklist(
 def validate_node(ctx: ChainContext, node: NodeArgument) -> None:
     """Mark a node validated: it may join pools."""
     address = _address(node, "node")
-    ctx.print_tx(ctx.client().hub.validate_node(address), f"validated node {address}", node=address)
+    result = ctx.client().hub.validate_node(address)
+    ctx.print_tx(result, f"validated node {result.node} of provider {result.provider}", node=result.node)
 
 
 @chain_command(app, "invalidate-node")
 def invalidate_node(ctx: ChainContext, node: NodeArgument) -> None:
     """Withdraw a node's validation and take it out of its pool."""
     address = _address(node, "node")
-    ctx.print_tx(ctx.client().hub.invalidate_node(address), f"invalidated node {address}", node=address)
+    result = ctx.client().hub.invalidate_node(address)
+    ctx.print_tx(result, f"invalidated node {result.node} of provider {result.provider}", node=result.node)
 
 
 @chain_command(app, "slash")
@@ -97,9 +101,10 @@ def slash(
     result = client.hub.slash(address, value, reason)
     ctx.print_tx(
         result,
-        f"slashed {format_inj(result.value or 0)} from {address}",
+        f"slashed {format_inj(result.slashed)} from {address} ({format_inj(result.from_stake)} from its stake, "
+        f"{format_inj(result.from_unbonding)} from unbonds)",
         provider=address,
-        slashed=result.value,
+        slashed=result.slashed,
         reason=reason,
     )
 
@@ -119,7 +124,7 @@ def invalidate_work(
     reason: Annotated[str, typer.Option("--reason", help="With --hard: why, for the record.")] = "",
 ) -> None:
     """Invalidate work inside its challenge window: soft (its reward returns to the budget) or --hard."""
-    from hub.amounts import parse_amount
+    from hub.amounts import format_inj, parse_amount
     from hub.errors import HubError
     from hub.inputs import parse_bytes32
 
@@ -136,10 +141,14 @@ def invalidate_work(
     kind = "hard" if hard else "soft"
     ctx.print_tx(
         result,
-        f"{kind}-invalidated work 0x{key.hex()} of node {node_address} in pool {pool_id}",
+        f"{kind}-invalidated work {result.work_key} of node {node_address} in pool {pool_id}: "
+        f"{format_inj(result.reward)} returns to the budget"
+        + (f", {format_inj(result.slashed)} slashed" if hard else ""),
         pool_id=pool_id,
         node=node_address,
-        work_key="0x" + key.hex(),
-        hard=hard,
+        work_key=result.work_key,
+        hard=result.hard,
         slash=value,
+        slashed=result.slashed,
+        reward=result.reward,
     )

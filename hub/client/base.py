@@ -98,6 +98,16 @@ class ContractBinding:
         """`event` logs of this contract (or of the deployment's `contract`) in `result`'s transaction."""
         return decode_events(self.client.w3, self.client.deployment, contract or self.NAME, result, event)
 
+    def _event(self, result: TxResult, event: str, contract: str | None = None) -> Any:
+        """The arguments of the first `event` log in `result`'s transaction (see `_events`)."""
+        found = self._events(result, event, contract)
+        if not found:
+            raise HubError(
+                f"{result.action} (tx {result.tx_hash}) was mined but logged no {event} event",
+                hint="the deployment manifest's ABI does not match the contracts: `hub deploy --fresh`",
+            )
+        return found[0]["args"]
+
     def _logs(
         self,
         event: str,

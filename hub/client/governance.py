@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.amounts import format_inj
 from hub.client.base import ContractBinding, address_arg
+from hub.client.results import ProposalCreation, ProposalQueued, VoteCast, VoteRecount, typed
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -212,8 +213,8 @@ class GovernanceContract(ContractBinding):
 
     # -- transactions
 
-    def propose(self, calls: list[ProposedCall], description: str) -> TxResult:
-        """Propose `calls`; `value` is the new proposal's id."""
+    def propose(self, calls: list[ProposedCall], description: str) -> ProposalCreation:
+        """Propose `calls`."""
         if not calls:
             raise HubError("a proposal needs at least one change", hint="e.g. --set-stake-minimum 2")
         if len(calls) > MAX_CALLS:
@@ -227,11 +228,19 @@ class GovernanceContract(ContractBinding):
                 hint="stake more with `hub provider stake add AMOUNT`",
             )
         result = self._send("propose", [(c.target, c.data) for c in calls], description, action="propose")
-        events = self._events(result, "ProposalCreated")
-        return result.with_value(int(events[0]["args"]["proposalId"]) if events else None)
+        created = self._event(result, "ProposalCreated")
+        return typed(
+            result,
+            ProposalCreation,
+            proposal_id=created["proposalId"],
+            proposer=created["proposer"],
+            vote_start=created["voteStart"],
+            vote_end=created["voteEnd"],
+            quorum=created["quorum"],
+        )
 
-    def vote(self, proposal_id: int, support: int) -> TxResult:
-        """Vote with the signer's active stake; `value` is the weight counted."""
+    def vote(self, proposal_id: int, support: int) -> VoteCast:
+        """Vote with the signer's active stake; the result has the weight counted."""
         proposal = self.proposal(proposal_id)
         if proposal.state == "pending":
             wait = max(proposal.vote_start - self.client.now(), 0)
@@ -239,17 +248,31 @@ class GovernanceContract(ContractBinding):
         if proposal.state != "active":
             raise HubError(f"proposal {proposal_id} is {proposal.state}: voting is closed")
         result = self._send("castVote", proposal_id, support, action="vote")
-        events = self._events(result, "VoteCast")
-        return result.with_value(int(events[0]["args"]["weight"]) if events else None)
+        cast = self._event(result, "VoteCast")
+        return typed(
+            result,
+            VoteCast,
+            proposal_id=cast["proposalId"],
+            voter=cast["voter"],
+            support=SUPPORT[cast["support"]],
+            weight=cast["weight"],
+        )
 
-    def recount(self, proposal_id: int, voter: str) -> TxResult:
-        """Lower `voter`'s vote to its active stake after a slash; `value` is the new weight."""
+    def recount(self, proposal_id: int, voter: str) -> VoteRecount:
+        """Lower `voter`'s vote to its active stake after a slash."""
         result = self._send("recount", proposal_id, address_arg(voter, "voter"), action="recount")
-        events = self._events(result, "VoteRecounted")
-        return result.with_value(int(events[0]["args"]["weight"]) if events else None)
+        recounted = self._event(result, "VoteRecounted")
+        return typed(
+            result,
+            VoteRecount,
+            proposal_id=recounted["proposalId"],
+            voter=recounted["voter"],
+            previous_weight=recounted["previousWeight"],
+            weight=recounted["weight"],
+        )
 
-    def queue(self, proposal_id: int) -> TxResult:
-        """Queue a succeeded proposal; `value` is its eta (chain time)."""
+    def queue(self, proposal_id: int) -> ProposalQueued:
+        """Queue a succeeded proposal; the result has its eta (chain time)."""
         proposal = self.proposal(proposal_id)
         if proposal.state == "active":
             wait = max(proposal.vote_end - self.client.now(), 0)
@@ -260,8 +283,8 @@ class GovernanceContract(ContractBinding):
                 hint="only a proposal with quorum and more for than against votes can be queued",
             )
         result = self._send("queue", proposal_id, action="queue")
-        events = self._events(result, "ProposalQueued")
-        return result.with_value(int(events[0]["args"]["eta"]) if events else None)
+        queued = self._event(result, "ProposalQueued")
+        return typed(result, ProposalQueued, proposal_id=queued["proposalId"], eta=queued["eta"])
 
     def execute(self, proposal_id: int) -> TxResult:
         """Run a queued proposal's calls once its timelock delay has passed."""

@@ -14,6 +14,19 @@ from hub.client.base import ContractBinding, address_arg
 from hub.client.models import NodeAttestation
 from hub.client.pool import PoolContract
 from hub.client.registry import RegistryContract
+from hub.client.results import (
+    DomainCreation,
+    NodeRegistration,
+    NodeRemoval,
+    NodeValidation,
+    ProviderBlacklisting,
+    Slashing,
+    StakeChange,
+    StakeMinimumChange,
+    TreasuryChange,
+    Unbonding,
+    typed,
+)
 from hub.client.stake import StakeContract
 from hub.errors import HubError
 from hub.inputs import ROLE_NAMES, role_id
@@ -75,7 +88,7 @@ class HubContract(ContractBinding):
 
     # -- providers
 
-    def register_provider(self, stake: int) -> TxResult:
+    def register_provider(self, stake: int) -> StakeChange:
         """Register the signer as a provider with `stake` wei."""
         me = self.client.address
         record = self._registry.provider(me)
@@ -89,7 +102,25 @@ class HubContract(ContractBinding):
                 f"stake {format_inj(stake)} is below the minimum {format_inj(minimum)}",
                 hint=f"register with --stake {inj_number(minimum)} or more",
             )
-        return self._send("registerProvider", value=stake, action="register provider")
+        return self._staked(self._send("registerProvider", value=stake, action="register provider"))
+
+    def _staked(self, result: TxResult, event: str = "Staked") -> StakeChange:
+        args = self._event(result, event, contract="StakeManager")
+        return typed(result, StakeChange, account=args["account"], amount=args["amount"], stake=args["stake"])
+
+    def _unbonded(self, result: TxResult) -> Unbonding:
+        found = self._events(result, "Unbonded", contract="StakeManager")
+        if not found:  # a deregistration with nothing staked unbonds nothing
+            return typed(result, Unbonding, account=self.client.address, amount=0, unlocks_at=0, stake=0)
+        args = found[0]["args"]
+        return typed(
+            result,
+            Unbonding,
+            account=args["account"],
+            amount=args["amount"],
+            unlocks_at=args["maturity"],
+            stake=args["stake"],
+        )
 
     def _require_registered(self) -> None:
         if not self._registry.provider(self.client.address).registered:
@@ -98,12 +129,12 @@ class HubContract(ContractBinding):
                 hint="register first: `hub provider register --stake AMOUNT`",
             )
 
-    def increase_stake(self, amount: int) -> TxResult:
+    def increase_stake(self, amount: int) -> StakeChange:
         _positive(amount, "the stake to add")
         self._require_registered()
-        return self._send("increaseStake", value=amount, action="add stake")
+        return self._staked(self._send("increaseStake", value=amount, action="add stake"))
 
-    def reclaim_stake(self, amount: int) -> TxResult:
+    def reclaim_stake(self, amount: int) -> Unbonding:
         """Start unbonding `amount`; what stays must cover the minimum for the provider's compute."""
         _positive(amount, "the stake to reclaim")
         self._require_registered()
@@ -122,9 +153,9 @@ class HubContract(ContractBinding):
                 f"{format_inj(minimum)} for this provider's compute",
                 hint=f"reclaim at most {format_inj(spare)}" if spare > 0 else "remove nodes first: they need it all",
             )
-        return self._send("reclaimStake", amount, action="reclaim stake", extra_gas=UNBOND_SLOT_GAS)
+        return self._unbonded(self._send("reclaimStake", amount, action="reclaim stake", extra_gas=UNBOND_SLOT_GAS))
 
-    def rebond_stake(self, amount: int) -> TxResult:
+    def rebond_stake(self, amount: int) -> StakeChange:
         """Move `amount` of pending unbonds back into active stake."""
         _positive(amount, "the stake to rebond")
         self._require_registered()
@@ -134,9 +165,9 @@ class HubContract(ContractBinding):
                 f"cannot rebond {format_inj(amount)}: only {format_inj(unbonding)} is unbonding",
                 hint="`hub provider show` lists the pending unbonds",
             )
-        return self._send("rebondStake", amount, action="rebond stake")
+        return self._staked(self._send("rebondStake", amount, action="rebond stake"), "Rebonded")
 
-    def deregister_provider(self) -> TxResult:
+    def deregister_provider(self) -> Unbonding:
         """Leave: needs no nodes left; the whole stake starts unbonding."""
         record = self._registry.provider(self.client.address)
         if not record.registered:
@@ -146,7 +177,7 @@ class HubContract(ContractBinding):
                 f"the provider still has {record.node_count} node(s)",
                 hint="remove them first: `hub provider node remove NODE`",
             )
-        return self._send("deregisterProvider", action="deregister provider", extra_gas=UNBOND_SLOT_GAS)
+        return self._unbonded(self._send("deregisterProvider", action="deregister provider", extra_gas=UNBOND_SLOT_GAS))
 
     # -- nodes
 
@@ -184,7 +215,7 @@ class HubContract(ContractBinding):
             signature=self.client.sign_typed(typed),
         )
 
-    def add_compute_node(self, attestation: NodeAttestation) -> TxResult:
+    def add_compute_node(self, attestation: NodeAttestation) -> NodeRegistration:
         """Add the attested node under the signer (the provider)."""
         me = self.client.address
         a = attestation
@@ -215,9 +246,19 @@ class HubContract(ContractBinding):
         args = [a.node, a.specs_uri, a.compute_units, signature]
         if a.deadline != NO_DEADLINE:
             args.append(a.deadline)
-        return self._send("addComputeNode", *args, action="add node")
+        result = self._send("addComputeNode", *args, action="add node")
+        added = self._event(result, "NodeAdded", contract="ComputeRegistry")
+        return typed(
+            result,
+            NodeRegistration,
+            provider=added["provider"],
+            node=added["node"],
+            compute_units=added["computeUnits"],
+            specs_uri=added["specsURI"],
+            nonce=added["nonce"],
+        )
 
-    def remove_compute_node(self, node: str) -> TxResult:
+    def remove_compute_node(self, node: str) -> NodeRemoval:
         node = address_arg(node, "node")
         owner = self._registry.node(node).provider
         if owner != self.client.address:
@@ -225,23 +266,38 @@ class HubContract(ContractBinding):
                 f"node {node} is not one of {self.client.address}'s nodes",
                 hint="`hub provider show` lists your nodes",
             )
-        return self._send("removeComputeNode", node, action="remove node")
+        result = self._send("removeComputeNode", node, action="remove node")
+        removed = self._event(result, "NodeRemoved", contract="ComputeRegistry")
+        return typed(
+            result,
+            NodeRemoval,
+            provider=removed["provider"],
+            node=removed["node"],
+            compute_units=removed["computeUnits"],
+        )
 
     # -- validators
 
-    def validate_node(self, node: str) -> TxResult:
-        return self._send("validateNode", address_arg(node, "node"), action="validate node")
+    def validate_node(self, node: str) -> NodeValidation:
+        return self._validation(self._send("validateNode", address_arg(node, "node"), action="validate node"))
 
-    def invalidate_node(self, node: str) -> TxResult:
-        return self._send("invalidateNode", address_arg(node, "node"), action="invalidate node")
+    def invalidate_node(self, node: str) -> NodeValidation:
+        return self._validation(self._send("invalidateNode", address_arg(node, "node"), action="invalidate node"))
+
+    def _validation(self, result: TxResult) -> NodeValidation:
+        changed = self._event(result, "NodeValidationChanged", contract="ComputeRegistry")
+        return typed(
+            result, NodeValidation, provider=changed["provider"], node=changed["node"], validated=changed["validated"]
+        )
 
     def whitelist_provider(self, provider: str) -> TxResult:
         return self._send("whitelistProvider", address_arg(provider, "provider"), action="whitelist provider")
 
-    def blacklist_provider(self, provider: str, nodes: list[str] | None = None) -> TxResult:
+    def blacklist_provider(self, provider: str, nodes: list[str] | None = None) -> ProviderBlacklisting:
         """Blacklist `provider` network-wide and release its nodes from their pools (its current nodes,
         found from the logs, unless given). The first 64 go with the blacklist; any others in a pool
-        are released afterwards, one transaction each (`ComputePool.releaseBlacklistedNode`)."""
+        are released afterwards, one transaction each (`ComputePool.releaseBlacklistedNode`). The
+        result is the blacklisting transaction, with the nodes it released from their pools."""
         provider = address_arg(provider, "provider")
         if nodes is None:
             nodes = [n.address for n in self._registry.nodes_of(provider)]
@@ -250,30 +306,55 @@ class HubContract(ContractBinding):
         for node in nodes[MAX_BATCH:]:
             if self._pool.active_pool_of(node):
                 self._pool.release_blacklisted_node(node)
-        return result
+        released = tuple(e["args"]["node"] for e in self._events(result, "NodeLeft", contract="ComputePool"))
+        return typed(result, ProviderBlacklisting, provider=provider, released=released)
 
     def preview_slash(self, provider: str, amount: int) -> int:
         """What `slash(provider, amount)` would take now: capped by the provider's bonded requirement
         (docs/SPEC.md 3.3) and by what it holds."""
         return self._read("previewSlash", address_arg(provider, "provider"), amount)
 
-    def slash(self, provider: str, amount: int, reason: str) -> TxResult:
+    def slash(self, provider: str, amount: int, reason: str) -> Slashing:
         """Slash up to `amount` of `provider`'s stake to the treasury, at most its bonded requirement
-        per call (`preview_slash`); `value` is the amount slashed."""
+        per call (`preview_slash`)."""
         _positive(amount, "the slash amount")
         if len(reason.encode()) > 128:
             raise HubError("the slash reason is longer than 128 bytes", hint="shorten --reason")
-        result = self._send("slash", address_arg(provider, "provider"), amount, reason, action="slash")
-        events = self._events(result, "Slashed", contract="StakeManager")
-        return result.with_value(int(events[0]["args"]["slashed"]) if events else None)
+        provider = address_arg(provider, "provider")
+        result = self._send("slash", provider, amount, reason, action="slash")
+        found = self._events(result, "Slashed", contract="StakeManager")
+        if not found:  # the provider held nothing: the stake manager takes nothing and logs nothing
+            return typed(
+                result,
+                Slashing,
+                provider=provider,
+                requested=amount,
+                slashed=0,
+                from_stake=0,
+                from_unbonding=0,
+                reason=reason,
+            )
+        slashed = found[0]["args"]
+        return typed(
+            result,
+            Slashing,
+            provider=slashed["account"],
+            requested=slashed["requested"],
+            slashed=slashed["slashed"],
+            from_stake=slashed["fromStake"],
+            from_unbonding=slashed["fromUnbonding"],
+            reason=slashed["reason"],
+        )
 
     # -- federators
 
-    def set_stake_minimum(self, amount: int) -> TxResult:
-        return self._send("setStakeMinimum", amount, action="set stake minimum")
+    def set_stake_minimum(self, amount: int) -> StakeMinimumChange:
+        result = self._send("setStakeMinimum", amount, action="set stake minimum")
+        changed = self._event(result, "StakeMinimumUpdated")
+        return typed(result, StakeMinimumChange, previous=changed["previous"], current=changed["current"])
 
-    def create_domain(self, name: str, validation_logic: str | None = None, uri: str = "") -> TxResult:
-        """Create a training domain; `value` is its id. Validation defaults to the deployed WorkRateValidator."""
+    def create_domain(self, name: str, validation_logic: str | None = None, uri: str = "") -> DomainCreation:
+        """Create a training domain. Validation defaults to the deployed WorkRateValidator."""
         if not name or len(name.encode()) > 64:
             raise HubError("a domain name has 1 to 64 bytes", hint="e.g. llama-tiny")
         if len(uri.encode()) > 256:
@@ -281,8 +362,15 @@ class HubContract(ContractBinding):
         logic = address_arg(validation_logic, "validation contract") if validation_logic else None
         logic = logic or self.client.deployment.address("WorkRateValidator")
         result = self._send("createDomain", name, logic, uri, action="create domain")
-        events = self._events(result, "DomainCreated", contract="DomainRegistry")
-        return result.with_value(int(events[0]["args"]["domainId"]) if events else None)
+        created = self._event(result, "DomainCreated", contract="DomainRegistry")
+        return typed(
+            result,
+            DomainCreation,
+            domain_id=created["domainId"],
+            name=created["name"],
+            validation_logic=created["validationLogic"],
+            uri=created["domainURI"],
+        )
 
     # -- admin
 
@@ -292,5 +380,7 @@ class HubContract(ContractBinding):
     def revoke_role(self, role: str, account: str) -> TxResult:
         return self._send("revokeRole", role_id(role), address_arg(account), action=f"revoke {role}")
 
-    def set_treasury(self, treasury: str) -> TxResult:
-        return self._send("setTreasury", address_arg(treasury, "treasury"), action="set treasury")
+    def set_treasury(self, treasury: str) -> TreasuryChange:
+        result = self._send("setTreasury", address_arg(treasury, "treasury"), action="set treasury")
+        changed = self._event(result, "TreasuryUpdated")
+        return typed(result, TreasuryChange, previous=changed["previous"], current=changed["current"])

@@ -6,12 +6,9 @@ Amounts are integers in wei, times are chain timestamps (seconds), addresses are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
-
-from hub.tx import TxResult
 
 
 class _Record(BaseModel):
@@ -134,14 +131,6 @@ class WorkSubmitted(_Record):
     unlocks_at: int
     block_number: int
     tx_hash: str
-
-
-@dataclass(frozen=True)
-class SubmittedWork(TxResult):
-    """`submit_work`'s transaction, with what it locked: the reward (wei) and when it unlocks."""
-
-    reward: int = 0
-    unlocks_at: int = 0
 
 
 class ClaimResult(_Record):

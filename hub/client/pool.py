@@ -7,8 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
 from hub.client.domains import DomainsContract
-from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus, SubmittedWork
+from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus
 from hub.client.registry import RegistryContract
+from hub.client.results import (
+    ManagerChange,
+    NodeBlacklisting,
+    NodeJoin,
+    NodeLeave,
+    PoolCreation,
+    PoolStatusChange,
+    ProviderBarring,
+    SubmittedWork,
+    WorkInvalidation,
+    typed,
+)
 from hub.client.stake import StakeContract
 from hub.errors import HubError
 
@@ -126,8 +138,8 @@ class PoolContract(ContractBinding):
         challenge_window: int,
         compute_limit: int = 0,
         manager: str | None = None,
-    ) -> TxResult:
-        """Create a pool funded with `budget` wei; `value` is the new pool id."""
+    ) -> PoolCreation:
+        """Create a pool funded with `budget` wei."""
         self._domains.get(domain_id)  # a one-line error for an unknown domain
         if reward_per_unit <= 0:
             raise HubError("the reward per unit must be more than zero", hint="e.g. --reward-per-unit 1000wei")
@@ -161,8 +173,20 @@ class PoolContract(ContractBinding):
             value=budget,
             action="create pool",
         )
-        events = self._events(result, "PoolCreated")
-        return result.with_value(int(events[0]["args"]["poolId"]) if events else None)
+        created = self._event(result, "PoolCreated")
+        funded = self._event(result, "PoolFunded", contract="RewardsDistributor")
+        return typed(
+            result,
+            PoolCreation,
+            pool_id=created["poolId"],
+            domain_id=created["domainId"],
+            creator=created["creator"],
+            manager=created["manager"],
+            compute_limit=created["computeLimit"],
+            budget=funded["amount"],
+            reward_per_unit=funded["rewardPerUnit"],
+            challenge_window=funded["challengeWindow"],
+        )
 
     def _require_creator(self, pool_id: int, status: PoolStatus | None = None) -> Pool:
         pool = self.get(pool_id)
@@ -186,20 +210,28 @@ class PoolContract(ContractBinding):
             )
         return pool
 
-    def start(self, pool_id: int) -> TxResult:
+    def start(self, pool_id: int) -> PoolStatusChange:
         self._require_creator(pool_id, PoolStatus.PENDING)
-        return self._send("startComputePool", pool_id, action="start pool")
+        return self._status_change(self._send("startComputePool", pool_id, action="start pool"))
 
-    def end(self, pool_id: int) -> TxResult:
+    def _status_change(self, result: TxResult) -> PoolStatusChange:
+        changed = self._event(result, "PoolStatusChanged")
+        return typed(
+            result, PoolStatusChange, pool_id=changed["poolId"], status=PoolStatus.from_flag(changed["status"])
+        )
+
+    def end(self, pool_id: int) -> PoolStatusChange:
         """End an ACTIVE pool, or cancel a PENDING one (its whole budget becomes refundable)."""
         pool = self._require_creator(pool_id)
         if pool.status not in (PoolStatus.PENDING, PoolStatus.ACTIVE):
             raise HubError(f"pool {pool_id} has already ended", hint=f"`hub pool show {pool_id}`")
-        return self._send("endComputePool", pool_id, action="end pool")
+        return self._status_change(self._send("endComputePool", pool_id, action="end pool"))
 
-    def set_manager(self, pool_id: int, manager: str) -> TxResult:
+    def set_manager(self, pool_id: int, manager: str) -> ManagerChange:
         self._require_creator(pool_id)
-        return self._send("setPoolManager", pool_id, address_arg(manager, "manager"), action="set pool manager")
+        result = self._send("setPoolManager", pool_id, address_arg(manager, "manager"), action="set pool manager")
+        changed = self._event(result, "PoolManagerChanged")
+        return typed(result, ManagerChange, pool_id=changed["poolId"], manager=changed["manager"])
 
     # -- membership
 
@@ -230,7 +262,7 @@ class PoolContract(ContractBinding):
             signature=self.client.sign_typed(typed),
         )
 
-    def join(self, invite: PoolInvite) -> TxResult:
+    def join(self, invite: PoolInvite) -> NodeJoin:
         """Join the invited node; the signer is the node key or its provider."""
         if invite.chain_id != self.client.chain_id or invite.pool_contract != self.address:
             raise HubError(
@@ -251,24 +283,49 @@ class PoolContract(ContractBinding):
                 hint="pass --account of the node key or of its provider",
             )
         signature = bytes.fromhex(invite.signature.removeprefix("0x"))
-        return self._send(
+        result = self._send(
             "joinComputePool", invite.pool_id, invite.node, invite.deadline, signature, action="join pool"
         )
+        joined = self._event(result, "NodeJoined")
+        return typed(
+            result,
+            NodeJoin,
+            pool_id=joined["poolId"],
+            node=joined["node"],
+            provider=joined["provider"],
+            compute_units=joined["computeUnits"],
+        )
 
-    def leave(self, pool_id: int, node: str | None = None) -> TxResult:
+    def _left(self, result: TxResult) -> NodeLeave:
+        left = self._event(result, "NodeLeft")
+        return typed(
+            result,
+            NodeLeave,
+            pool_id=left["poolId"],
+            node=left["node"],
+            provider=left["provider"],
+            compute_units=left["computeUnits"],
+            reason=left["reason"],
+        )
+
+    def leave(self, pool_id: int, node: str | None = None) -> NodeLeave:
         """Take `node` (default: the signer, a node key) out of the pool."""
         node = address_arg(node, "node") if node else self.client.address
-        return self._send("leaveComputePool", pool_id, node, action="leave pool")
+        return self._left(self._send("leaveComputePool", pool_id, node, action="leave pool"))
 
-    def eject(self, pool_id: int, node: str) -> TxResult:
+    def eject(self, pool_id: int, node: str) -> NodeLeave:
         self._require_manager(pool_id)
-        return self._send("ejectNode", pool_id, address_arg(node, "node"), action="eject node")
+        return self._left(self._send("ejectNode", pool_id, address_arg(node, "node"), action="eject node"))
 
-    def blacklist_node(self, pool_id: int, node: str) -> TxResult:
+    def blacklist_node(self, pool_id: int, node: str) -> NodeBlacklisting:
+        """Bar `node` from the pool, and take it out if it is a member."""
         self._require_manager(pool_id)
-        return self._send("blacklistNode", pool_id, address_arg(node, "node"), action="blacklist node")
+        result = self._send("blacklistNode", pool_id, address_arg(node, "node"), action="blacklist node")
+        barred = self._event(result, "NodeBlacklisted")
+        left = bool(self._events(result, "NodeLeft"))
+        return typed(result, NodeBlacklisting, pool_id=barred["poolId"], node=barred["node"], left=left)
 
-    def blacklist_provider(self, pool_id: int, provider: str, nodes: list[str] | None = None) -> TxResult:
+    def blacklist_provider(self, pool_id: int, provider: str, nodes: list[str] | None = None) -> ProviderBarring:
         """Bar `provider` from the pool and remove its nodes (found from the logs unless given)."""
         self._require_manager(pool_id)
         provider = address_arg(provider, "provider")
@@ -278,39 +335,73 @@ class PoolContract(ContractBinding):
                 f"the provider has {len(members)} nodes in the pool; at most {MAX_BATCH} per call",
                 hint="eject some with `hub pool eject` first",
             )
-        return self._send("blacklistProvider", pool_id, provider, members, action="blacklist provider")
+        result = self._send("blacklistProvider", pool_id, provider, members, action="blacklist provider")
+        barred = self._event(result, "ProviderBlacklisted")
+        return typed(
+            result,
+            ProviderBarring,
+            pool_id=barred["poolId"],
+            provider=barred["provider"],
+            nodes_removed=barred["nodesRemoved"],
+        )
 
-    def release_blacklisted_node(self, node: str) -> TxResult:
+    def release_blacklisted_node(self, node: str) -> NodeLeave:
         """Anyone: take a node of a network-blacklisted provider out of its pool (docs/SPEC.md 3.4)."""
-        return self._send("releaseBlacklistedNode", address_arg(node, "node"), action="release blacklisted node")
+        return self._left(
+            self._send("releaseBlacklistedNode", address_arg(node, "node"), action="release blacklisted node")
+        )
 
     # -- work
 
     def submit_work(self, pool_id: int, work_key: bytes | str, units: int) -> SubmittedWork:
         """Submit `units` of work under `work_key`, signed by the node key; the result carries the
         reward it locked and when that unlocks."""
-        from dataclasses import fields
-
         if units <= 0:
             raise HubError("work units must be more than zero")
         result = self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
-        [event] = self._events(result, "WorkSubmitted", contract="RewardsDistributor")
-        sent = {f.name: getattr(result, f.name) for f in fields(result)}
-        return SubmittedWork(**sent, reward=int(event["args"]["reward"]), unlocks_at=int(event["args"]["unlocksAt"]))
+        work = self._event(result, "WorkSubmitted", contract="RewardsDistributor")
+        return typed(
+            result,
+            SubmittedWork,
+            pool_id=work["poolId"],
+            node=work["node"],
+            work_key=hex32(work["workKey"]),
+            provider=work["provider"],
+            units=work["units"],
+            reward=work["reward"],
+            unlocks_at=work["unlocksAt"],
+        )
 
-    def invalidate_work(self, pool_id: int, node: str, work_key: bytes | str) -> TxResult:
+    def _invalidation(self, result: TxResult) -> WorkInvalidation:
+        work = self._event(result, "WorkInvalidated", contract="RewardsDistributor")
+        slashed = self._events(result, "Slashed", contract="StakeManager")
+        return typed(
+            result,
+            WorkInvalidation,
+            pool_id=work["poolId"],
+            node=work["node"],
+            work_key=hex32(work["workKey"]),
+            units=work["units"],
+            reward=work["reward"],
+            hard=work["hard"],
+            slashed=slashed[0]["args"]["slashed"] if slashed else 0,
+        )
+
+    def invalidate_work(self, pool_id: int, node: str, work_key: bytes | str) -> WorkInvalidation:
         """Soft invalidation (a validator or the pool's manager) of `node`'s work key: the work's
         reward returns to the budget."""
-        return self._send(
-            "invalidateWork", pool_id, address_arg(node, "node"), key_arg(work_key), action="invalidate work"
+        return self._invalidation(
+            self._send(
+                "invalidateWork", pool_id, address_arg(node, "node"), key_arg(work_key), action="invalidate work"
+            )
         )
 
     def hard_invalidate_work(
         self, pool_id: int, node: str, work_key: bytes | str, *, slash_amount: int = 0, reason: str = ""
-    ) -> TxResult:
+    ) -> WorkInvalidation:
         """Hard invalidation (a validator, for fraud) of `node`'s work key: voids the node's locked
         rewards in the pool, ejects and bars the node, and slashes its provider `slash_amount`, or all
-        it holds if less (not capped by the stake minimum, SPEC 3.3); `value` is the amount slashed."""
+        it holds if less (not capped by the stake minimum, SPEC 3.3)."""
         if slash_amount < 0:
             raise HubError("the slash amount cannot be negative")
         if len(reason.encode()) > 128:
@@ -324,8 +415,7 @@ class PoolContract(ContractBinding):
             reason,
             action="hard-invalidate work",
         )
-        events = self._events(result, "Slashed", contract="StakeManager")
-        return result.with_value(int(events[0]["args"]["slashed"]) if events else 0)
+        return self._invalidation(result)
 
 
 def _pool(pool_id: int, raw: tuple) -> Pool:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from hub.amounts import format_inj
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
 from hub.client.models import Budget, ClaimResult, Work, WorkState, WorkSubmitted
 from hub.client.pool import PoolContract
+from hub.client.results import Refund, TopUp, VoidedRelease, typed
 from hub.errors import HubError
-
-if TYPE_CHECKING:
-    from hub.tx import TxResult
 
 # @dev Most work keys per claim or release call (RewardsDistributor.MAX_BATCH).
 MAX_BATCH = 64
@@ -191,9 +188,9 @@ class RewardsContract(ContractBinding):
 
     def release_voided(
         self, pool_id: int, work_keys: Sequence[bytes | str] | None = None, *, node: str | None = None
-    ) -> TxResult:
+    ) -> VoidedRelease:
         """Return the rewards of one node's voided work to the pool's budget (up to 64 keys per call;
-        call again for more); `value` is the amount. Without keys, the first node with voided work
+        call again for more). Without keys, the first node with voided work
         found in the logs, and its voided keys."""
         if work_keys is None:
             now = self.client.now()
@@ -214,25 +211,29 @@ class RewardsContract(ContractBinding):
         result = self._send(
             "releaseVoidedWork", pool_id, address_arg(node, "node"), batch, action="release voided work"
         )
-        events = self._events(result, "VoidedWorkReleased")
-        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+        released = self._event(result, "VoidedWorkReleased")
+        return typed(
+            result, VoidedRelease, pool_id=released["poolId"], count=released["count"], amount=released["amount"]
+        )
 
     # -- pool creator: top up, refund
 
-    def top_up(self, pool_id: int, amount: int) -> TxResult:
+    def top_up(self, pool_id: int, amount: int) -> TopUp:
         if amount <= 0:
             raise HubError("the top-up must be more than zero", hint="e.g. 10 (INJ)")
         self._require_creator(pool_id)
-        return self._send("topUp", pool_id, value=amount, action="top up pool")
+        result = self._send("topUp", pool_id, value=amount, action="top up pool")
+        topped = self._event(result, "PoolToppedUp")
+        return typed(result, TopUp, pool_id=topped["poolId"], amount=topped["amount"], available=topped["available"])
 
-    def refund(self, pool_id: int) -> TxResult:
-        """Return the ended pool's unused budget to its creator; `value` is the amount."""
+    def refund(self, pool_id: int) -> Refund:
+        """Return the ended pool's unused budget to its creator."""
         budget = self._require_creator(pool_id)
         if budget.available == 0:
             raise HubError(f"pool {pool_id} has no unused budget to refund ({format_inj(budget.available)})")
         result = self._send("refund", pool_id, action="refund budget")
-        events = self._events(result, "BudgetRefunded")
-        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+        refunded = self._event(result, "BudgetRefunded")
+        return typed(result, Refund, pool_id=refunded["poolId"], creator=refunded["creator"], amount=refunded["amount"])
 
     def _require_creator(self, pool_id: int) -> Budget:
         self._pool.get(pool_id)  # a one-line error for an unknown pool

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from hub.client.base import ContractBinding, address_arg
 from hub.client.models import StakeInfo, Unbond
+from hub.client.results import Sweep, Withdrawal, typed
 from hub.errors import HubError
-
-if TYPE_CHECKING:
-    from hub.tx import TxResult
 
 
 class StakeContract(ContractBinding):
@@ -48,8 +44,8 @@ class StakeContract(ContractBinding):
     def slashed_pending(self) -> int:
         return self._read("slashedPending")
 
-    def withdraw(self) -> TxResult:
-        """Withdraw every matured unbond of the signer; `value` is the amount paid."""
+    def withdraw(self) -> Withdrawal:
+        """Withdraw every matured unbond of the signer."""
         me = self.client.address
         if self.withdrawable_of(me) == 0:
             pending = self.pending_unbonds(me)
@@ -61,13 +57,13 @@ class StakeContract(ContractBinding):
                 hint="wait for the unbonding period, then withdraw",
             )
         result = self._send("withdraw", action="withdraw stake")
-        events = self._events(result, "Withdrawn")
-        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+        paid = self._event(result, "Withdrawn")
+        return typed(result, Withdrawal, account=paid["account"], amount=paid["amount"])
 
-    def sweep_slashed(self) -> TxResult:
-        """Send all slashed INJ to the treasury (anyone may); `value` is the amount."""
+    def sweep_slashed(self) -> Sweep:
+        """Send all slashed INJ to the treasury (anyone may)."""
         if self.slashed_pending() == 0:
             raise HubError("no slashed INJ is waiting to be swept")
         result = self._send("sweepSlashed", action="sweep slashed")
-        events = self._events(result, "SlashedSwept")
-        return result.with_value(int(events[0]["args"]["amount"]) if events else None)
+        swept = self._event(result, "SlashedSwept")
+        return typed(result, Sweep, treasury=swept["treasury"], amount=swept["amount"])
