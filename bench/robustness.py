@@ -77,7 +77,12 @@ def peer_main(role: str, config_path: Path, extra: list[str]) -> None:
         def allow() -> set[str]:
             return {line.strip() for line in allow_path.read_text().splitlines() if line.strip()}
 
-        run_aux(config, stop_event=stop, allow=allow if config.robust_aggregation else None)
+        from trainer.pool.spot_check import start_spot_checks
+
+        robust = config.robust_aggregation
+        run_aux(
+            config, stop_event=stop, allow=allow if robust else None, spot_checker=start_spot_checks if robust else None
+        )
         return
     from trainer.training.session import TrainingSession
 
@@ -139,6 +144,7 @@ class Run:
     honest: list[Peer]
     attacker: Peer | None
     observations: list[Any] = field(default_factory=list)
+    spot_checks: list[Any] = field(default_factory=list)
     seconds: float = 0.0
 
     def final_loss(self) -> float:
@@ -212,6 +218,10 @@ def run_swarm(root: Path, name: str, kind: str | None, robust: bool, epochs: int
             "maddrs_file": str(workdir / "aux.maddrs"),
             "observations_file": str(workdir / "observations.jsonl"),
             "log_every": 5.0,
+            # the run's data and sequence length: the spot checker reads its held-out batch from them
+            "data": str(corpus),
+            "data_shards": TRAINERS,
+            "seq_len": SEQ_LEN,
         }
         aux.start("aux", aux_config, [str(workdir / "allow.txt")], env)
         _wait(lambda: (workdir / "aux.maddrs").is_file(), 180, "the aux peer")
@@ -252,6 +262,7 @@ def run_swarm(root: Path, name: str, kind: str | None, robust: bool, epochs: int
 
 def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     """A finished scenario from its folder (what `run_swarm` left there)."""
+    from trainer.pool.spot_check import SpotCheckLog
     from trainer.training.identity import load_or_create_identity
     from trainer.training.observations import ObservationLog
 
@@ -260,6 +271,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     honest = [peers[n] for n in sorted(peers) if n.startswith("honest")]
     run = Run(name, kind, robust, honest, peers.get("attacker"))
     run.observations = ObservationLog(workdir / "observations.jsonl").read()
+    run.spot_checks = SpotCheckLog(workdir / "spot_checks.jsonl").read()
     meta = workdir / "run.json"
     run.seconds = json.loads(meta.read_text())["seconds"] if meta.exists() else float("nan")
     return run
@@ -289,6 +301,7 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     from trainer.pool.audit import Claim, judge
     from trainer.pool.binding import sign_binding
     from trainer.pool.evidence import EvidenceStore
+    from trainer.pool.spot_check import SpotCheckLog
     from trainer.pool.work_queue import work_key
     from trainer.training.observations import ObservationLog
     from trainer.training.progress import EpochWork
@@ -297,6 +310,9 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     shutil.rmtree(store_dir, ignore_errors=True)  # a --rejudge starts from the run's log again
     store = EvidenceStore(store_dir, CHAIN, POOL)
     ObservationLog(store.directory / "observations.jsonl").append(run.observations)
+    checks = SpotCheckLog(store.directory / "spot_checks.jsonl")
+    for check in run.spot_checks:
+        checks.append(check)
     policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=0, grace_seconds=0)
     peers = [*run.honest, *([run.attacker] if run.attacker is not None else [])]
     works: dict[str, list[tuple[int, int]]] = {
@@ -340,6 +356,44 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
             judged.claims[name].append((tokens, judge(claim, found, policy, SEQ_LEN, epoch_tokens).verdict))
         judged.trained[name] = 0 if name == "liar" else sum(t for _, t in items)
     return judged
+
+
+def evidence_summary(runs: dict[str, Run]) -> list[str]:
+    """What the thresholds of the sign-flip rule and the spot checks are judged against: the cosines
+    with the aggregate and the spot-check scores of honest peers (every scenario) and of attackers."""
+    honest_cosines: list[float] = []
+    worst_share, worst_of = 0.0, 0
+    lines = []
+    for kind, run in runs.items():
+        honest_ids = {peer.peer_id for peer in run.honest}
+        for peer_id in honest_ids:
+            cosines = [o.cosine for o in run.observations if o.peer_id == peer_id and o.cosine is not None]
+            honest_cosines += cosines
+            if cosines:
+                share = sum(c < 0 for c in cosines) / len(cosines)
+                if share > worst_share or (share == worst_share and len(cosines) > worst_of):
+                    worst_share, worst_of = share, len(cosines)
+        if run.attacker is not None:
+            attacker = [
+                o.cosine for o in run.observations if o.peer_id == run.attacker.peer_id and o.cosine is not None
+            ]
+            scores = [c.score for c in run.spot_checks if c.peer_id == run.attacker.peer_id]
+            lines.append(f"  {kind}: attacker cosines {_fmt(attacker)}; attacker spot scores {_fmt(scores)}")
+        honest_scores = [c.score for c in run.spot_checks if c.peer_id in honest_ids]
+        lines.append(f"  {kind}: honest spot scores {_fmt(honest_scores)}")
+    negative = sum(c < 0 for c in honest_cosines)
+    head = (
+        f"honest cosines with the aggregate: {len(honest_cosines)} contributions, min "
+        f"{min(honest_cosines, default=float('nan')):.3f}, negative {negative}; worst peer negative in "
+        f"{worst_share:.0%} of its {worst_of} rounds"
+    )
+    return [head, *lines]
+
+
+def _fmt(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"n={len(values)} min {min(values):.3f} median {sorted(values)[len(values) // 2]:.3f} max {max(values):.3f}"
 
 
 def profit_inj(judged: Judged, name: str) -> float:
@@ -397,6 +451,7 @@ def main() -> None:
     penalized = judged_honest.penalized(*judged_honest.claims)
     slashed = judged_honest.penalized(*judged_honest.claims, verdicts=("hard",))
     rows.append(("none", 1.0, "-", penalized, slashed, 0.0, honest.seconds))
+    evidence_runs: dict[str, Run] = {"none": honest}
     caught = attackers = 0
     ratios, profits = [], []
     for kind in args.kinds:
@@ -422,6 +477,8 @@ def main() -> None:
         profits.append(profit)
         seconds = run.seconds if run is not honest else 0.0
         rows.append((kind, ratio, "yes" if is_caught else "no", honest_bad, honest_slashed, profit, seconds))
+        if run is not honest:
+            evidence_runs[kind] = run
 
     print(
         f"robustness bench: {TRAINERS} peers, tiny LLaMA, {args.epochs} epochs of {TARGET} samples, "
@@ -435,6 +492,8 @@ def main() -> None:
     for kind, ratio, was_caught, bad, hard, profit, seconds in rows:
         print(f"{kind:10} {ratio:10.3f} {was_caught:>7} {bad:17d} {hard:8d} {profit:11.4f} {seconds:8.0f}")
     print(f"honest claims slashed in all scenarios: {slashed}")
+    for line in evidence_summary(evidence_runs):
+        print(line)
     print(
         f"robustness: worst loss ratio {max(ratios, default=1.0):.3f}, caught {caught}/{attackers}, "
         f"honest penalized {penalized}, aggregation cost {cost:.1f}%, "

@@ -12,7 +12,7 @@ from eth_account import Account
 from trainer.errors import TrainerError
 from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
-from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore
+from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore, sign_flippers
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import Observation
@@ -239,6 +239,47 @@ def test_contributions_the_clip_all_but_removed_are_not_credited(tmp_path):
     assert _judge(store, _claim(5, 5, HONEST * SEQ)).verdict == "accept"
     decision = _judge(store, _claim(1, 2, 2 * HONEST * SEQ))
     assert decision.verdict != "accept" and decision.verified == 0
+
+
+def _cosines(*values: float) -> dict[int, list[Observation]]:
+    """One accepted contribution per epoch from 1 on, with these cosines with the aggregate."""
+    return {
+        e: [Observation(e, PEER, HONEST, HONEST, 1.0, 0.5, cosine, "accepted")] for e, cosine in enumerate(values, 1)
+    }
+
+
+@pytest.mark.parametrize(
+    ("cosines", "flagged"),
+    [
+        ((-0.9, -0.8, -0.7), True),  # three rounds, all against
+        ((-0.9, -0.8), False),  # too few rounds to tell
+        ((-0.9, -0.8, 0.3), False),  # two of three: not more than 2/3
+        ((-0.9, -0.8, -0.7, 0.3), True),  # three of four
+        ((-0.2, 0.9, 0.8, -0.1, 0.7), False),  # an honest peer that drifted twice
+    ],
+)
+def test_a_sign_flipper_is_a_peer_against_the_aggregate_in_over_two_thirds_of_three_or_more_rounds(
+    tmp_path, cosines, flagged
+):
+    records = {e: HONEST * SEQ for e in range(1, len(cosines) + 1)}
+    store = _store(tmp_path, records, _cosines(*cosines))
+    against = sum(c < 0 for c in cosines)
+    assert (PEER in sign_flippers(store.observations.read())) == flagged
+    evidence = store.range_evidence(PEER, 1, len(cosines), EPOCH)
+    assert evidence.flipped == ((against, len(cosines)) if flagged else None)
+    decision = _judge(store, _claim(1, len(cosines), len(cosines) * HONEST * SEQ))
+    if flagged:
+        assert decision.verdict == "hard" and "sign flip" in decision.reason
+        assert decision.verified == (len(cosines) - against) * HONEST * SEQ  # its rounds against: not credited
+    else:
+        # an honest peer whose weights drifted is paid all its rounds, the negative ones too
+        assert decision.verdict == "accept" and decision.verified == len(cosines) * HONEST * SEQ
+
+
+def test_a_flippers_claim_over_rounds_with_the_swarm_is_not_hard_for_the_flip(tmp_path):
+    store = _store(tmp_path, {e: HONEST * SEQ for e in range(1, 5)}, _cosines(-0.9, -0.8, -0.7, 0.6))
+    decision = _judge(store, _claim(4, 4, HONEST * SEQ))
+    assert decision.verdict == "accept" and decision.evidence["sign_flipper"] == [3, 4]
 
 
 def test_an_honest_peer_cut_off_from_the_reducer_is_never_hard(tmp_path):

@@ -28,7 +28,9 @@ with what the claimant says about itself:
   signer); a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples its
   record states (an inflated all-reduce weight); a range in which the reducer dropped or all but
   removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs), or a spot check
-  found each raising the held-out loss (`evidence._Seen.harmful`); a peer whose
+  found each raising the held-out loss (`evidence._Seen.harmful`); a sign flipper (its contributions
+  against the round's aggregate in over 2/3 of 3+ rounds, `evidence.sign_flippers`) that claims a
+  round in which it pointed against the aggregate; a peer whose
   contributions the reducer never accepted, silent for at least `SILENT_ROUNDS` rounds in a row,
   that claims work (a consistent liar);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
@@ -152,6 +154,8 @@ def judge(
         "unobserved_epochs": found.unobserved,
         "reported": {str(e): t for e, t in sorted(found.reported.items())},
         "spot_checks_failed": {str(e): score for e, score in sorted(found.spot_failed.items())},
+        "against_aggregate": list(found.against),
+        "sign_flipper": list(found.flipped) if found.flipped else None,
     }
 
     def decision(verdict: Verdict, reason: str, verified: int = 0, allowed: int = 0) -> Decision:
@@ -179,6 +183,15 @@ def judge(
             "hard",
             f"declared over {DECLARATION_LIE_FACTOR:g}x the samples to the reducer that its own signed record states "
             f"(epochs {', '.join(map(str, inflated))})",
+            verified,
+            allowed,
+        )
+    if found.flipped and found.against:
+        against, total = found.flipped
+        return decision(
+            "hard",
+            f"its contributions pointed against the swarm's aggregate in {against} of its {total} rounds "
+            f"(a sign flip), {len(found.against)} of them in this claim's epochs",
             verified,
             allowed,
         )

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from trainer.pool.binding import bound_node
 from trainer.pool.spot_check import MIN_SPOT_SCORE, SPOT_CHECKS_FILE, SpotCheckLog
 from trainer.pool.work_queue import work_key
-from trainer.training.observations import DROPPED, ObservationLog
+from trainer.training.observations import DROPPED, Observation, ObservationLog
 
 if TYPE_CHECKING:
     from trainer.training.progress import SignedProgress
@@ -50,6 +50,15 @@ SILENT_ROUNDS = 3
 #      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
 #      samples are not credited. Honest contributions sit inside the radius (scale 1) or near it.
 MIN_SCALE = 0.1
+# @dev A sender whose contribution pointed against the round's aggregate (cosine below 0) in more
+#      than `FLIP_SHARE` of its rounds, over at least `FLIP_MIN_ROUNDS` rounds, sends flipped
+#      gradients: its rounds against the aggregate are not credited and are positive evidence. Honest
+#      peers sit well inside it (bench/RESULTS.md, issue 16: the cosines honest peers had in every
+#      robustness scenario), although with parameter averaging off their weights drift apart between
+#      state downloads and an honest cosine is now and then negative; a flipper's is negative in
+#      nearly every round, since the honest majority sets the aggregate.
+FLIP_MIN_ROUNDS = 3
+FLIP_SHARE = 2 / 3
 # @dev Longest epoch range searched for a claim's work key (first epoch at most this far below the
 #      last). `trainer join` claims far shorter ranges; a longer one is left unmatched (no action).
 MAX_RANGE_EPOCHS = 4096
@@ -67,7 +76,10 @@ class _Seen:
     """The weight the reducer gave it (declarations above the round's median are capped)."""
     harmful: bool = False
     """Positive evidence of bad work: dropped (not for want of admission), all but removed by the
-    clip, or a spot check that found it raising the held-out loss (score below `-MIN_SPOT_SCORE`)."""
+    clip, a spot check that found it raising the held-out loss (score below `-MIN_SPOT_SCORE`), or
+    a round against the aggregate of a sender that flips signs (`FLIP_SHARE`)."""
+    against: bool = False
+    """Its cosine with the round's aggregate was negative."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,11 @@ class RangeEvidence:
     harmful: bool = False
     """Whether every contribution the peer sent in the range (other than before its admission) is
     positive evidence of bad work (see `_Seen.harmful`)."""
+    flipped: tuple[int, int] | None = None
+    """(rounds against the aggregate, rounds with a cosine) over the peer's whole history, when
+    that makes it a sign flipper (`FLIP_SHARE`); None otherwise."""
+    against: tuple[int, ...] = ()
+    """Epochs of the range in which the peer's contribution pointed against the aggregate."""
 
     @property
     def span(self) -> int:
@@ -155,6 +172,7 @@ class EvidenceStore:
         self._rounds: list[int] = []
         self._seen: dict[str, dict[int, list[_Seen]]] = {}
         self._failed: dict[tuple[int, str], float] = {}
+        self._flipped: dict[str, tuple[int, int]] = {}
         self._keys: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
         self._indexed_lasts: dict[str, set[int]] = defaultdict(set)
         self._load_records()
@@ -215,19 +233,24 @@ class EvidenceStore:
         seen: dict[str, dict[int, list[_Seen]]] = defaultdict(lambda: defaultdict(list))
         rounds: set[int] = set()
         failed = {(check.epoch, check.peer_id): check.score for check in self.spot_checks.read() if not check.passed}
-        for obs in self.observations:
+        observed = self.observations.read()
+        flipped = sign_flippers(observed)
+        for obs in observed:
             rounds.add(obs.epoch)
+            against = obs.cosine is not None and obs.cosine < 0
+            flip = against and obs.peer_id in flipped
             used = (
                 obs.verdict not in DROPPED
                 and math.isfinite(obs.declared_samples)
                 and obs.scale >= MIN_SCALE
                 and (obs.epoch, obs.peer_id) not in failed
+                and not flip
             )
             # a score in [0, MIN_SPOT_SCORE) is not credited but is no proof: an honest gradient
             # on the checker's older weights can score low; one that raises the loss is
             harmful = (obs.verdict in DROPPED and obs.verdict != "not_admitted") or (
                 obs.verdict not in DROPPED
-                and (obs.scale < MIN_SCALE or failed.get((obs.epoch, obs.peer_id), 0.0) < -MIN_SPOT_SCORE)
+                and (obs.scale < MIN_SCALE or failed.get((obs.epoch, obs.peer_id), 0.0) < -MIN_SPOT_SCORE or flip)
             )
             seen[obs.peer_id][obs.epoch].append(
                 _Seen(
@@ -236,11 +259,13 @@ class EvidenceStore:
                     max(0.0, obs.declared_samples) if used else 0.0,
                     max(0.0, obs.accepted_weight),
                     harmful,
+                    against,
                 )
             )
         self._rounds = sorted(rounds)
         self._seen = seen
         self._failed = failed
+        self._flipped = flipped
 
     @property
     def reducing(self) -> bool:
@@ -290,6 +315,8 @@ class EvidenceStore:
             spot_failed={e: self._failed[(e, peer_id)] for e in in_range if (e, peer_id) in self._failed},
             harmful=any(entry.verdict != "not_admitted" for e in in_range for entry in present[e])
             and all(entry.harmful for e in in_range for entry in present[e] if entry.verdict != "not_admitted"),
+            flipped=self._flipped.get(peer_id),
+            against=tuple(e for e in in_range if any(entry.against for entry in present[e])),
         )
 
     # -- work keys
@@ -309,6 +336,21 @@ class EvidenceStore:
             if key in keys:
                 return keys[key]
         return None
+
+
+def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]:
+    """Peers whose contributions pointed against the aggregate in more than `FLIP_SHARE` of at
+    least `FLIP_MIN_ROUNDS` rounds: peer id -> (rounds against, rounds with a cosine)."""
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for obs in observations:
+        if obs.cosine is not None and math.isfinite(obs.cosine):
+            tally[obs.peer_id][0] += obs.cosine < 0
+            tally[obs.peer_id][1] += 1
+    return {
+        peer: (against, total)
+        for peer, (against, total) in tally.items()
+        if total >= FLIP_MIN_ROUNDS and against > FLIP_SHARE * total
+    }
 
 
 def _verified_node(signed: SignedProgress, chain_id: int, pool_id: int) -> str | None:
