@@ -28,47 +28,16 @@ from typer.core import TyperGroup
 from hub.cli.exits import exit_for, exit_for_usage
 from hub.errors import UsageError as HubUsageError
 
-# @dev Option names that differ from the TrainConfig field they set.
-_FIELD_OF_OPTION = {"assist": "aux_assist", "refresh": "aux_refresh"}
-# @dev Options of `train`, `aux` and `join` that set no TrainConfig field (tests/trainer/test_cli.py
-#      checks that every other option names a field, so renaming one cannot silently drop a setting).
-NOT_CONFIG_OPTIONS = frozenset(
-    {
-        "config_file",
-        "private",
-        "as_json",
-        "pool_id",
-        "node_key",
-        "validator_key",
-        "network",
-        "deployments_dir",
-        "password_file",
-        "workdir",
-        "claim_multiplier",
-    }
-)
-_ADDRESS_OPTIONS = ("initial_peers", "host_maddrs", "announce_maddrs")
-
-
-def config_overrides(options: dict[str, Any]) -> dict[str, Any]:
-    """The TrainConfig fields a command's options set: the options given (not None), renamed by
-    `_FIELD_OF_OPTION`, with multiaddr lists split; `NOT_CONFIG_OPTIONS` left out."""
-    out = {}
-    for name, value in options.items():
-        if name in NOT_CONFIG_OPTIONS or value is None:
-            continue
-        out[_FIELD_OF_OPTION.get(name, name)] = _split_addresses(value) if name in _ADDRESS_OPTIONS else value
-    return out
-
 
 def _show_config_defaults(command: Any) -> None:
     """Show TrainConfig's default beside every option that sets a TrainConfig field: the options
     themselves default to None (unset: the config file or TrainConfig decides)."""
+    from trainer.options import FIELD_OF_OPTION
     from trainer.training.config import TrainConfig
 
     fields = TrainConfig.model_fields
     for param in command.params:
-        field = fields.get(_FIELD_OF_OPTION.get(param.name, param.name))
+        field = fields.get(FIELD_OF_OPTION.get(param.name, param.name))
         if field is None or param.default is not None:
             continue
         default = field.get_default(call_default_factory=True)
@@ -172,12 +141,6 @@ def _averaging_mode(value: str) -> str:
     if value not in ("gradient", "diloco"):
         raise typer.BadParameter(f"{value!r} is not one of 'gradient', 'diloco'")
     return value
-
-
-def _split_addresses(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [part for value in values for part in value.replace(",", " ").split() if part]
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -287,6 +250,7 @@ def _chain_client(network: str | None, account: str, password_file: Path | None,
 
 @app.command()
 def train(
+    ctx: typer.Context,
     config_file: ConfigFile = None,
     run_id: RunId = None,
     model: Model = None,
@@ -352,7 +316,9 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Train with other peers: start a DHT and a hivemind Optimizer, train until stopped."""
-    overrides = config_overrides(locals())
+    from trainer.options import TrainOptions
+
+    options = TrainOptions.parse(ctx.params)
 
     def body() -> None:
         from dataclasses import asdict
@@ -362,7 +328,7 @@ def train(
         from trainer.training.session import TrainingSession
         from trainer.training.swarm import LocalOnlyWatch
 
-        config = _make_config(config_file, private, overrides)
+        config = _make_config(options.config_file, options.private, options.config)
         plan = plan_run(config)  # bad input fails here, before any process or port is opened
         setup_logging()
         stop = threading.Event()
@@ -374,7 +340,7 @@ def train(
         finally:
             session.close()
         result = asdict(summary) | {"utilization": summary.utilization}
-        if as_json:
+        if options.as_json:
             typer.echo(json.dumps(result))
         else:
             _print_summary("training summary", result)
@@ -387,6 +353,7 @@ def train(
 
 @app.command()
 def join(
+    ctx: typer.Context,
     pool_id: PoolId,
     node_key: Annotated[str, typer.Option(help="Keystore name of this node's key (`hub account list`).")],
     network: Network = None,
@@ -410,8 +377,11 @@ def join(
     as_json: Annotated[bool, typer.Option("--json", help="Print the final summary as JSON.")] = False,
 ) -> None:
     """Train in a pool as one of its nodes and submit the work on chain (read from the pool itself)."""
-    local = config_overrides(locals())
-    if private:
+    from trainer.options import JoinOptions
+
+    options = JoinOptions.parse(ctx.params)
+    local = dict(options.config)
+    if options.private:
         local.update(host_maddrs=["/ip4/127.0.0.1/tcp/0"], announce_maddrs=[], client_mode=True)
 
     def body() -> None:
@@ -450,6 +420,7 @@ def join(
 
 @app.command()
 def aux(
+    ctx: typer.Context,
     config_file: ConfigFile = None,
     run_id: RunId = None,
     model: Model = None,
@@ -491,7 +462,9 @@ def aux(
 
     With --pool-id and --validator-key it serves a pool's run (read from the chain) and audits
     every work claim in the pool against the claimant's signed progress records."""
-    overrides = config_overrides(locals())
+    from trainer.options import AuxOptions
+
+    overrides = AuxOptions.parse(ctx.params).config
     if pool_id is not None:
         if not validator_key:
             raise HubUsageError("--pool-id needs --validator-key", "the keystore name of a validator account")
@@ -720,9 +693,10 @@ def progress(
     """Read every peer's signed progress records for a run from the DHT."""
 
     def body() -> None:
+        from trainer.options import split_addresses
         from trainer.training.progress import read_progress
 
-        records = read_progress(_split_addresses(initial_peers) or [], run_id)
+        records = read_progress(split_addresses(initial_peers), run_id)
         if as_json:
             typer.echo(json.dumps({peer: r.record.dict() for peer, r in records.items()}))
             return

@@ -164,36 +164,121 @@ def test_delayed_updates_need_the_offloaded_optimizer(corpus: Path) -> None:
     assert "--delay-updates overlaps gradient averaging" in line and "--offload-optimizer" in line
 
 
-@pytest.mark.parametrize("command", ["train", "aux", "join"])
-def test_every_option_sets_a_config_field_or_is_declared_not_to(command: str) -> None:
-    """An option renamed without its TrainConfig field (or the reverse) fails here, not silently."""
+# @dev A value other than TrainConfig's default for every option that sets a TrainConfig field, as
+#      typed and as the field then holds it (batch < target batch, warm-up < total steps).
+CONFIG_SAMPLES: dict[str, tuple[list[str], object]] = {
+    "run_id": (["--run-id", "other-run"], "other-run"),
+    "model": (["--model", "tiny"], "tiny"),
+    "tokenizer": (["--tokenizer", "tok-dir"], "tok-dir"),
+    "data": (["--data", "corpus.txt"], "corpus.txt"),
+    "data_split": (["--data-split", "validation"], "validation"),
+    "text_field": (["--text-field", "body"], "body"),
+    "data_shards": (["--data-shards", "8"], 8),
+    "seq_len": (["--seq-len", "128"], 128),
+    "batch_size": (["--batch-size", "4"], 4),
+    "target_batch_size": (["--target-batch-size", "64"], 64),
+    "averaging": (["--averaging", "diloco"], "diloco"),
+    "compression": (["--compression", "uint8"], "uint8"),
+    "average_state_every": (["--average-state-every", "3"], 3),
+    "lr": (["--lr", "0.002"], 0.002),
+    "warmup_steps": (["--warmup-steps", "7"], 7),
+    "total_steps": (["--total-steps", "70"], 70),
+    "outer_lr": (["--outer-lr", "0.5"], 0.5),
+    "profile": (["--profile", "lora"], "lora"),
+    "offload_optimizer": (["--offload-optimizer"], True),
+    "delay_updates": (["--delay-updates"], True),
+    "lora_rank": (["--lora-rank", "4"], 4),
+    "device": (["--device", "cpu"], "cpu"),
+    "dtype": (["--dtype", "bf16"], "bf16"),
+    "attention": (["--attention", "sdpa"], "sdpa"),
+    "gpu_memory_gb": (["--gpu-memory-gb", "24"], 24.0),
+    "host_memory_gb": (["--host-memory-gb", "64"], 64.0),
+    "initial_peers": (
+        ["--initial-peers", "/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"],
+        ["/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2"],
+    ),
+    "host_maddrs": (["--host-maddrs", "/ip4/127.0.0.1/tcp/0"], ["/ip4/127.0.0.1/tcp/0"]),
+    "announce_maddrs": (["--announce-maddrs", "/ip4/9.9.9.9/tcp/9"], ["/ip4/9.9.9.9/tcp/9"]),
+    "client_mode": (["--client-mode"], True),
+    "identity_path": (["--identity-path", "id.key"], Path("id.key")),
+    "matchmaking_time": (["--matchmaking-time", "12"], 12.0),
+    "averaging_timeout": (["--averaging-timeout", "90"], 90.0),
+    "metadata_expiration": (["--metadata-expiration", "30"], 30.0),
+    "load_state_timeout": (["--load-state-timeout", "45"], 45.0),
+    "checkpoint_dir": (["--checkpoint-dir", "ckpt"], Path("ckpt")),
+    "checkpoint_every": (["--checkpoint-every", "0"], 0),
+    "resume": (["--no-resume"], False),
+    "max_epochs": (["--max-epochs", "5"], 5),
+    "metrics_file": (["--metrics-file", "m.jsonl"], Path("m.jsonl")),
+    "maddrs_file": (["--maddrs-file", "maddrs.txt"], Path("maddrs.txt")),
+    "log_every": (["--log-every", "5"], 5.0),
+    "num_threads": (["--num-threads", "2"], 2),
+    "seed": (["--seed", "9"], 9),
+    "progress_bar": (["--no-progress-bar"], False),
+    "aux_assist": (["--no-assist"], False),
+    "aux_refresh": (["--refresh", "2.5"], 2.5),
+}
+# @dev What a command needs besides the settings under test.
+REQUIRED_ARGS = {"train": [], "aux": [], "join": ["--pool-id", "1", "--node-key", "node"]}
+
+
+def _command(name: str):
     import typer as typer_module
 
-    from trainer.cli import _FIELD_OF_OPTION, NOT_CONFIG_OPTIONS
+    return typer_module.main.get_command(app).commands[name]
+
+
+@pytest.mark.parametrize("command", ["train", "aux", "join"])
+def test_every_option_is_a_command_option_or_a_config_field(command: str) -> None:
+    """An option renamed without its TrainConfig field (or the reverse) fails here, not silently; an
+    option may not be both (the command would keep the value and TrainConfig never see it)."""
+    from trainer.options import FIELD_OF_OPTION, OPTIONS
     from trainer.training.config import TrainConfig
 
-    click_command = typer_module.main.get_command(app).commands[command]
-    stray = [
-        param.name
-        for param in click_command.params
-        if param.name not in NOT_CONFIG_OPTIONS
-        and _FIELD_OF_OPTION.get(param.name, param.name) not in TrainConfig.model_fields
+    own = OPTIONS[command].model_fields
+    names = [param.name for param in _command(command).params]
+    stray = [n for n in names if n not in own and FIELD_OF_OPTION.get(n, n) not in TrainConfig.model_fields]
+    both = [n for n in names if n in own and n in TrainConfig.model_fields]
+    assert (stray, both) == ([], [])
+    # the options model declares no option the command lacks
+    assert set(own) - {"config"} <= set(names)
+
+
+@pytest.mark.parametrize("command", ["train", "aux", "join"])
+def test_every_config_option_reaches_train_config(command: str) -> None:
+    """Every setting typed on the command line lands in the TrainConfig the command builds, under its
+    field, with the value typed (parsed by click as a user's command line is, nothing run)."""
+    from trainer.options import FIELD_OF_OPTION, OPTIONS
+    from trainer.training.config import TrainConfig
+
+    click_command = _command(command)
+    fields = [
+        FIELD_OF_OPTION.get(p.name, p.name) for p in click_command.params if p.name not in OPTIONS[command].model_fields
     ]
-    assert stray == []
+    assert [f for f in fields if f not in CONFIG_SAMPLES] == []  # a new option needs a sample above
+    args = REQUIRED_ARGS[command] + [token for f in fields for token in CONFIG_SAMPLES[f][0]]
+    ctx = click_command.make_context(command, args)
+    options = OPTIONS[command].parse(ctx.params)
+    assert sorted(options.config) == sorted(fields)
+    config = TrainConfig(**options.config)
+    assert {f: getattr(config, f) for f in fields} == {f: CONFIG_SAMPLES[f][1] for f in fields}
+    assert all(getattr(config, f) != TrainConfig.model_fields[f].get_default(call_default_factory=True) for f in fields)
 
 
-def test_config_overrides_renames_splits_and_drops_unset() -> None:
-    from trainer.cli import config_overrides
+def test_unset_options_leave_train_config_alone() -> None:
+    from trainer.options import TrainOptions
 
-    assert config_overrides(
-        {"assist": False, "refresh": 2.0, "initial_peers": ["/ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2"], "lr": None}
-        | {"pool_id": 3, "model": "tiny"}
-    ) == {
-        "aux_assist": False,
-        "aux_refresh": 2.0,
-        "initial_peers": ["/ip4/1.2.3.4/tcp/1", "/ip4/5.6.7.8/tcp/2"],
-        "model": "tiny",
-    }
+    options = TrainOptions.parse(_command("train").make_context("train", ["--json"]).params)
+    assert (options.config, options.as_json, options.private) == ({}, True, False)
+
+
+def test_an_option_that_names_no_field_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from trainer.options import TrainOptions
+
+    with pytest.raises(ValidationError, match="learning_rate"):
+        TrainOptions.parse({"learning_rate": 0.1})
 
 
 def test_build_tokenizer_as_typed(tmp_path: Path) -> None:
