@@ -265,6 +265,7 @@ def test_a_sign_flipper_is_a_peer_against_the_aggregate_in_over_two_thirds_of_th
     store = _store(tmp_path, records, _cosines(*cosines))
     against = sum(c < 0 for c in cosines)
     assert (PEER in sign_flippers(store.observations.read())) == flagged
+    assert (PEER in store.sign_flippers()) == flagged  # what scores.json publishes
     evidence = store.range_evidence(PEER, 1, len(cosines), EPOCH)
     assert evidence.flipped == ((against, len(cosines)) if flagged else None)
     decision = _judge(store, _claim(1, len(cosines), len(cosines) * HONEST * SEQ))

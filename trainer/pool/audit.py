@@ -399,11 +399,13 @@ class Auditor:
 
     def scores(self) -> dict[str, dict[str, Any]]:
         """Per peer: its node, the rounds since its first contribution, how many it contributed to
-        and how many the reducer accepted, its claims by verdict, and `score`: the share of those
-        rounds in which its contribution was accepted, 0 once a claim of its node was hard."""
+        and how many the reducer accepted, its claims by verdict, ``sign_flipper`` ([rounds against
+        the aggregate, rounds] when the evidence store flags it, else None), and `score`: the share
+        of those rounds in which its contribution was accepted, 0 once a claim of its node was hard."""
         self.evidence.refresh()
         rounds = sorted(self.evidence.round_samples())
         out: dict[str, dict[str, Any]] = {}
+        flippers = self.evidence.sign_flippers()
         for peer_id, node in sorted(self.evidence.bindings().items()):
             span = self.evidence.range_evidence(peer_id, rounds[0], rounds[-1], self.epoch_samples) if rounds else None
             contributed = sorted(span.verdicts) if span else []
@@ -417,6 +419,7 @@ class Auditor:
                 "contributed": len(contributed),
                 "accepted": accepted,
                 "claims": counts,
+                "sign_flipper": list(flippers[peer_id]) if peer_id in flippers else None,
                 "score": 0.0 if counts["hard"] else (accepted / len(since) if since else None),
             }
         return out

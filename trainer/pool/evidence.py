@@ -267,6 +267,10 @@ class EvidenceStore:
         self._failed = failed
         self._flipped = flipped
 
+    def sign_flippers(self) -> dict[str, tuple[int, int]]:
+        """Peer id -> (rounds against the aggregate, rounds with a cosine), for the sign flippers."""
+        return dict(self._flipped)
+
     @property
     def reducing(self) -> bool:
         """Whether the aux peer has reduced any round of the pool (robust aggregation is on)."""
