@@ -28,6 +28,10 @@ def _text(params: Params, name: str, what: str) -> str:
     return value
 
 
+def _optional(params: Params, name: str) -> str | None:
+    return str(params.get(name, "") or "").strip() or None
+
+
 def _amount(params: Params, name: str, what: str) -> int:
     from hub.amounts import parse_amount
 
@@ -76,6 +80,10 @@ def _stake_add(c: WalletClient, p: Params) -> Any:
 
 def _stake_reclaim(c: WalletClient, p: Params) -> Any:
     return c.hub.reclaim_stake(_amount(p, "amount", "stake to reclaim"))
+
+
+def _stake_rebond(c: WalletClient, p: Params) -> Any:
+    return c.hub.rebond_stake(_amount(p, "amount", "stake to rebond"))
 
 
 def _stake_withdraw(c: WalletClient, p: Params) -> Any:
@@ -176,6 +184,10 @@ def _pool_refund(c: WalletClient, p: Params) -> Any:
     return c.rewards.refund(_int(p, "pool_id", "pool id"))
 
 
+def _pool_set_manager(c: WalletClient, p: Params) -> Any:
+    return c.pool.set_manager(_int(p, "pool_id", "pool id"), _address(p, "manager", "manager"))
+
+
 def _pool_eject(c: WalletClient, p: Params) -> Any:
     return c.pool.eject(_int(p, "pool_id", "pool id"), _address(p, "node", "node"))
 
@@ -201,6 +213,30 @@ def _invalidate_node(c: WalletClient, p: Params) -> Any:
     return c.hub.invalidate_node(_address(p, "node", "node"))
 
 
+def _work_hard_invalidate(c: WalletClient, p: Params) -> Any:
+    from hub.amounts import parse_amount
+
+    slash = _optional(p, "slash")
+    return c.pool.hard_invalidate_work(
+        _int(p, "pool_id", "pool id"),
+        _address(p, "node", "node"),
+        _text(p, "work_key", "work key"),
+        slash_amount=parse_amount(slash, what="slash amount") if slash is not None else 0,
+        reason=str(p.get("reason") or ""),
+    )
+
+
+def _slash(c: WalletClient, p: Params) -> Any:
+    from hub.amounts import parse_amount
+
+    provider = _address(p, "provider", "provider")
+    amount = parse_amount(_text(p, "amount", "slash amount"), what="slash amount", allow_zero=False)
+    # as `hub validator slash`: what the chain would take is capped; nothing at all is refused here
+    if c.hub.preview_slash(provider, amount) == 0:
+        raise HubError(f"{provider} has nothing to slash", hint="`hub provider show` shows its stake")
+    return c.hub.slash(provider, amount, _text(p, "reason", "reason"))
+
+
 def _whitelist(c: WalletClient, p: Params) -> Any:
     return c.hub.whitelist_provider(_address(p, "provider", "provider"))
 
@@ -210,10 +246,6 @@ def _blacklist(c: WalletClient, p: Params) -> Any:
 
 
 # -- governance (the `hub gov` commands; each proposal option of the form adds the call the CLI's adds)
-
-
-def _optional(params: Params, name: str) -> str | None:
-    return str(params.get(name, "") or "").strip() or None
 
 
 def _addresses(params: Params, name: str, what: str) -> list[str]:
@@ -296,6 +328,7 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "stake_add": _stake_add,
     "stake_reclaim": _stake_reclaim,
     "stake_withdraw": _stake_withdraw,
+    "stake_rebond": _stake_rebond,
     "node_add": _node_add,
     "node_remove": _node_remove,
     "node_fund": _node_fund,
@@ -308,9 +341,12 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "pool_end": _pool_end,
     "pool_top_up": _pool_top_up,
     "pool_refund": _pool_refund,
+    "pool_set_manager": _pool_set_manager,
     "pool_eject": _pool_eject,
     "pool_blacklist_node": _pool_blacklist_node,
     "work_invalidate": _work_invalidate,
+    "work_hard_invalidate": _work_hard_invalidate,
+    "slash": _slash,
     "validate_node": _validate_node,
     "invalidate_node": _invalidate_node,
     "whitelist_provider": _whitelist,

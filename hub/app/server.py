@@ -149,7 +149,10 @@ def make_server(
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the page went away (reloaded, closed) before its answer: no one to tell
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # quiet: the CLI prints the address once
