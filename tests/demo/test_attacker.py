@@ -69,13 +69,16 @@ class _Chain:
         ]
 
 
-@pytest.mark.parametrize("kind", ["scale1e3", "liar"])
-def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, kind: str) -> None:
+# The liar goes hard once the reducer closed 3 rounds without it (`trainer.pool.evidence.SILENT_ROUNDS`):
+# five epochs leave room for two rounds that fail under load; a dropped contribution needs one.
+@pytest.mark.parametrize(("kind", "epochs"), [("scale1e3", 4), ("liar", 5)])
+def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, kind: str, epochs: int) -> None:
     from hub.amounts import format_inj
     from hub.client import WorkState
 
     run = tmp_path / "run"
-    result = _hub_demo(tmp_path, "--attacker", kind, "--workdir", str(run), "--keep-chain", timeout=patience(1500))
+    args = ("--attacker", kind, "--epochs", str(epochs), "--workdir", str(run), "--keep-chain")
+    result = _hub_demo(tmp_path, *args, timeout=patience(1500))
     chain = None
     try:
         chain = _Chain(run)
