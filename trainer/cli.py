@@ -278,7 +278,11 @@ def train(
         bool | None,
         typer.Option(
             "--delay-updates/--no-delay-updates",
-            help="With --offload-optimizer: average and step in the background during the next epoch.",
+            help=(
+                "Overlap averaging with compute, one update stale. Gradient mode (needs --offload-optimizer): "
+                "average and step during the next epoch. DiLoCo: the outer step runs during the next round's "
+                "inner steps and is merged when it lands."
+            ),
         ),
     ] = None,
     lora_rank: Annotated[int | None, typer.Option(help="LoRA rank.")] = None,
@@ -598,6 +602,13 @@ def doctor(
     seq_len: Annotated[int, typer.Option(min=8, help="Tokens per sequence.")] = 2048,
     batch_size: Annotated[int, typer.Option(min=1, help="Sequences per micro-batch.")] = 1,
     averaging: Annotated[str, typer.Option(callback=_averaging_mode, help="gradient or diloco.")] = "gradient",
+    delay_updates: Annotated[
+        bool,
+        typer.Option(
+            "--delay-updates/--no-delay-updates",
+            help="Plan for overlapped averaging (DiLoCo: one more fp32 host copy of the weights).",
+        ),
+    ] = False,
 ) -> None:
     """Show the hardware, the kernel and precision it calls for, and what each memory profile needs."""
 
@@ -610,7 +621,12 @@ def doctor(
     from trainer.training.profiles import GiB
 
     config = TrainConfig(
-        model=model, seq_len=seq_len, batch_size=batch_size, averaging=averaging, host_memory_gb=host_memory_gb
+        model=model,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        averaging=averaging,
+        host_memory_gb=host_memory_gb,
+        delay_updates=delay_updates,
     )
     if gpu_memory_gb is None:
         hardware = detect_hardware(config)
@@ -645,6 +661,17 @@ def doctor(
         "--matchmaking-time/--averaging-timeout override)"
     )
     console.print(table)
+    overlap = "on" if delay_updates else "off"
+    if averaging == "diloco":
+        console.print(
+            f"--delay-updates ({overlap}): the outer step overlaps the next round's inner steps, one round stale, "
+            "for one more fp32 host copy of the trainable weights"
+        )
+    else:
+        console.print(
+            f"--delay-updates ({overlap}): with --offload-optimizer, averaging and the optimizer step run during "
+            "the next epoch, one epoch stale"
+        )
 
 
 # --- small utilities ----------------------------------------------------------------------------

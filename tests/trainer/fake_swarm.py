@@ -134,6 +134,11 @@ class FakeSwarm:
         self.records: list[PeerProgress] = []
         self.prepared_at_samples: list[int] = []
         self.reported: list[int] = []
+        self.landing_at_polls: list[int] = []
+        """Overlapped DiLoCo: the `apply_landed_update` calls by which an outer update has finished."""
+        self.polls = 0
+        self.landings: list[tuple[int, int, bool]] = []
+        """(due at poll, merged at poll, waited for) of every merged outer update."""
         self.running = True
         world.me = self
 
@@ -172,6 +177,16 @@ class FakeSwarm:
 
     def prepare_averaging(self) -> None:
         self.prepared_at_samples.append(self.local_samples)
+
+    def apply_landed_update(self, wait: bool = False) -> bool:
+        """Overlapped DiLoCo: True (an outer update was merged) at the first poll at or after each
+        number in ``landing_at_polls``, or at once with ``wait``."""
+        self.polls += 1
+        due = [n for n in self.landing_at_polls if n <= self.polls or wait]
+        for n in due:
+            self.landing_at_polls.remove(n)
+            self.landings.append((n, self.polls, wait))
+        return bool(due)
 
     def publish_progress(self, record: PeerProgress) -> None:
         self.records.append(record)

@@ -231,3 +231,42 @@ def test_fault_injection_epoch_comes_from_the_environment(monkeypatch: pytest.Mo
     monkeypatch.setenv(FAIL_AT_EPOCH_ENV, "four")
     with pytest.raises(TrainerError, match="TRAINER_FAIL_AT_EPOCH='four' is not an epoch number"):
         fail_at_epoch_from_env()
+
+
+class ScriptedGuard:
+    """`ModelCheck` that counts its checks and finds the weights non-finite once, at the first check
+    after ``fail_after_landings`` outer updates were merged."""
+
+    def __init__(self, landings: list, fail_after_landings: int) -> None:
+        self.landings, self.fail_after = landings, fail_after_landings
+        self.checks = 0
+        self.failed = False
+
+    def check(self) -> bool:
+        self.checks += 1
+        if not self.failed and len(self.landings) == self.fail_after:
+            self.failed = True
+            return False
+        return True
+
+
+def test_overlapped_diloco_merges_each_landed_outer_update_and_checks_the_model_after_it(tmp_path: Path) -> None:
+    world = World(target=64, others=[ScriptedPeer(rate=40.0)], patience=100.0)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=3)
+    # outer updates finish in the background by the 3rd and 20th poll; one more is still in flight
+    # when the run ends (a poll number never reached)
+    peer.swarm.landing_at_polls = [3, 20, 10**9]
+    # the second merged update leaves non-finite weights: the guard restores them
+    guard = peer.loop.guard = ScriptedGuard(peer.swarm.landings, fail_after_landings=2)
+    summary = peer.run()
+
+    merged = [(due, at) for due, at, waited in peer.swarm.landings if not waited]
+    assert merged == [(3, 3), (20, 20)], "merged at the first micro-batch boundary after landing"
+    assert [waited for _, _, waited in peer.swarm.landings] == [False, False, True], "the last one is waited for"
+    assert len(peer.events("outer_update")) == 2, "a merge mid-round is recorded"
+    assert guard.checks == 1 + 3 + 3, "at the start, after each epoch's step, and after every merged update"
+    (restore,) = peer.events("guard")
+    assert restore["after"].startswith("the overlapped outer update of epoch ")
+    assert peer.loop.guard_restores == 1
+    # the last update is merged (and checked) before the final checkpoint
+    assert summary.final_epoch == 3 and peer.checkpoints.latest[0] == 3

@@ -135,6 +135,37 @@ def test_diloco_keeps_no_accumulator_on_the_device(llama7b: ModelShape) -> None:
     assert parts["host: pseudo-gradient averaging buffer"] == 4 * llama7b.n_params
 
 
+def test_overlapped_diloco_pays_one_more_host_copy_of_the_trainable_weights(llama7b: ModelShape) -> None:
+    for profile in ("full", "lora"):
+        plain = estimate(llama7b, profile, averaging="diloco")
+        overlapped = estimate(llama7b, profile, averaging="diloco", overlap=True)
+        assert overlapped.host_bytes - plain.host_bytes == 4 * plain.trainable_params
+        assert overlapped.device_bytes == plain.device_bytes
+    # gradient mode's delayed updates reuse hivemind's offloaded buffers: nothing more
+    assert estimate(llama7b, offload=True, overlap=True) == estimate(llama7b, offload=True)
+
+
+def test_doctor_and_help_as_typed_describe_delay_updates() -> None:
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+
+    runner = CliRunner()
+    help_text = " ".join(runner.invoke(app, ["train", "--help"], terminal_width=200).stdout.split())
+    assert "--delay-updates" in help_text and "DiLoCo: the outer step runs during the next" in help_text
+    args = ["doctor", "--model", "llama-7b-shape", "--gpu-memory-gb", "80", "--host-memory-gb", "512"]
+    hosts = {}
+    for flag in ("--no-delay-updates", "--delay-updates"):
+        result = runner.invoke(app, [*args, "--averaging", "diloco", flag], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.stdout.split())
+        assert f"--delay-updates ({'on' if flag == '--delay-updates' else 'off'}): the outer step overlaps" in text
+        full_row = next(line for line in result.stdout.splitlines() if line.strip("│ ").startswith("full "))
+        hosts[flag] = float(full_row.split("│")[3])
+    # 6.74B parameters x 4 B: about 25 GiB more host RAM for the overlap's copy of the weights
+    assert hosts["--delay-updates"] - hosts["--no-delay-updates"] == pytest.approx(25.1, abs=0.2)
+
+
 def test_full_7b_does_not_fit_an_h200_once_every_term_is_counted(llama7b: ModelShape) -> None:
     with pytest.raises(MemoryProfileError, match="full training of this 6.74B-parameter model does not fit"):
         choose(llama7b, gpu(141, host_gb=512), "full")

@@ -12,6 +12,11 @@ The run moves in phases, each started by an event:
 
 The tests assert only what holds on any schedule; the loop's DiLoCo decisions (round length,
 catching up at a round's start) are tested in test_loop_decisions.py with a scripted swarm.
+
+Overlapped DiLoCo (``--delay-updates``): the bookkeeping that merges a late outer update into the
+local weights (`StaleOuterBase`) is tested on tensors; a second run of two peers trains with it
+until both reach `OVERLAP_EPOCHS` and checks that the loss falls and the peers end on nearly the
+same weights.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from hivemind.p2p import P2P, PeerID
 
 from tests.trainer.helpers import TrainerProcess, free_port, peer_args, wait_until
+from trainer.training.swarm import StaleOuterBase
 from trainer.training.train_loop import FAIL_AT_EPOCH_ENV
 
 FAIL_AT_EPOCH = 3
@@ -162,3 +169,186 @@ def test_restarted_peer_resumed_from_its_checkpoint(diloco_run: DilocoRun) -> No
     assert min(e["epoch"] for e in epochs) >= diloco_run.checkpoint_epoch_at_crash
     (stop,) = restarted.events("stop")
     assert stop["tokens"] == diloco_run.checkpoint_tokens_at_crash + sum(e["tokens"] for e in epochs)
+
+
+# --- overlapped DiLoCo: the staleness bookkeeping -------------------------------------------------
+
+
+def outer_sgd(outer: torch.Tensor, pseudo_gradients: list[torch.Tensor], lr: float = 0.7) -> torch.Tensor:
+    """A stand-in outer step: plain SGD on the swarm's mean pseudo-gradient."""
+    return outer - lr * torch.stack(pseudo_gradients).mean(0)
+
+
+def test_a_late_outer_update_keeps_the_inner_steps_taken_meanwhile() -> None:
+    generator = torch.Generator().manual_seed(0)
+
+    def progress() -> torch.Tensor:
+        return torch.randn(5, generator=generator)
+
+    outer0 = torch.randn(5, generator=generator)
+    local = outer0.clone()
+    base = StaleOuterBase([outer0])
+    first_round, other_peer = progress(), progress()
+    local += first_round
+    sent = base.base[0] - local  # what `diloco_step` writes: all progress since the last pseudo-gradient
+    assert torch.allclose(sent, -first_round)
+    base.round_end_([local])
+
+    meanwhile = progress()  # the next round's inner steps, while the outer step is in flight
+    local += meanwhile
+    outer1 = outer_sgd(outer0, [sent, -other_peer])
+    base.land_([local], [outer1])
+    assert torch.allclose(local, outer1 + meanwhile), "the outer update plus the steps taken meanwhile"
+    assert torch.equal(base.base[0], outer1)
+
+    more = progress()
+    local += more
+    assert torch.allclose(base.base[0] - local, -(meanwhile + more)), "the next pseudo-gradient: the whole round"
+
+    # a parameter averaging round that moves the outer weights later lands the same way
+    averaged = outer1 + 0.25
+    base.land_([local], [averaged])
+    assert torch.allclose(local, averaged + meanwhile + more)
+    assert base.landings == 2
+
+
+def test_an_update_that_lands_before_any_inner_step_is_synchronous_diloco() -> None:
+    outer0, first_round = torch.zeros(4), torch.full((4,), -0.5)
+    local = outer0 + first_round
+    base = StaleOuterBase([outer0])
+    sent = base.base[0] - local
+    base.round_end_([local])
+    outer1 = outer_sgd(outer0, [sent])
+    base.land_([local], [outer1])
+    assert torch.equal(local, outer1), "local weights = outer weights, as when DiLoCo resets them"
+
+
+def test_an_outer_tensor_read_mid_write_is_corrected_by_the_next_landing() -> None:
+    # parameter averaging writes into the outer weights in place while they may be read: whatever
+    # was read moves local and base alike, and the next landing brings the rest
+    outer, local = torch.ones(3), torch.ones(3) + 0.1
+    base = StaleOuterBase([torch.ones(3)])
+    base.round_end_([local])
+    local += 0.01
+    half_written = torch.tensor([2.0, 1.0, 1.0])
+    base.land_([local], [half_written])
+    outer.copy_(torch.tensor([2.0, 3.0, 4.0]))
+    base.land_([local], [outer])
+    assert torch.allclose(local, outer + 0.01) and torch.equal(base.base[0], outer)
+
+
+def test_16_bit_local_weights_and_a_state_download() -> None:
+    outer = torch.randn(8)
+    local = outer.to(torch.bfloat16)
+    base = StaleOuterBase([outer])
+    assert base.base[0].dtype == torch.float32 and base.base[0] is not outer
+    local += 1
+    base.round_end_([local])
+    base.land_([local], [outer + 2])
+    assert torch.allclose(local.float(), outer + 2, atol=0.05)
+    base.reset_([local], [outer])  # a download: the swarm's weights, no local progress
+    assert torch.allclose(local.float(), outer, atol=0.05) and torch.equal(base.base[0], outer)
+    # ModelGuard restores what it finds in an optimizer's param_groups: the base is one of them
+    assert base.param_groups[0]["params"][0] is base.base[0] and base.state == {}
+
+
+# --- overlapped DiLoCo: two real peers --------------------------------------------------------------
+
+OVERLAP_EPOCHS = 6
+
+
+@dataclass
+class OverlapRun:
+    peers: tuple[TrainerProcess, TrainerProcess]
+    exits: tuple[int, int]
+
+
+@pytest.fixture(scope="module")
+def overlap_run(trainer_workdir: Path, corpus: Path, tokenizer_dir: Path) -> OverlapRun:
+    workdir = trainer_workdir / "diloco-overlap"
+    workdir.mkdir()
+    identity = workdir / "a" / "identity.key"
+    identity.parent.mkdir()
+    P2P.generate_identity(str(identity))
+    port = free_port()
+    bootstrap = f"/ip4/127.0.0.1/tcp/{port}/p2p/{PeerID.from_identity(identity.read_bytes()).to_base58()}"
+    peers = []
+    for name in ("a", "b"):
+        args = peer_args(
+            run_id="diloco-overlap",
+            corpus=corpus,
+            tokenizer=tokenizer_dir,
+            checkpoint_dir=workdir / name,
+            averaging="diloco",
+            max_epochs=OVERLAP_EPOCHS,
+            target_batch_size=TARGET,
+            initial_peers=[] if name == "a" else [bootstrap],
+            # parameters averaged after every round (in the background too, merged like an outer
+            # update): a round one peer averaged alone then costs agreement for one round only
+            extra=["--delay-updates", "--average-state-every", "1"]
+            + (["--host-maddrs", f"/ip4/127.0.0.1/tcp/{port}"] if name == "a" else []),
+        )
+        peers.append(TrainerProcess(workdir, name, args))
+    try:
+        for peer in peers:
+            peer.start()
+        exits = tuple(peer.wait(400) for peer in peers)
+        return OverlapRun((peers[0], peers[1]), exits)  # type: ignore[arg-type]
+    finally:
+        for peer in peers:
+            peer.cleanup()
+
+
+def final_weights(peer: TrainerProcess) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    checkpoint_dir = peer.workdir / peer.name
+    latest = json.loads((checkpoint_dir / "latest.json").read_text())
+    (weights,) = (checkpoint_dir / latest["dir"] / "model").glob("*.safetensors")
+    return load_file(str(weights))
+
+
+def test_overlapped_peers_train_and_average(overlap_run: OverlapRun) -> None:
+    for peer, code in zip(overlap_run.peers, overlap_run.exits, strict=True):
+        assert code == 0, f"{peer.name} failed:\n{peer.tail()}"
+        assert not peer.errors(), f"{peer.name}: {peer.errors()[0]}"
+        (start,) = peer.events("start")
+        assert start["averaging"] == "diloco" and start["delay_updates"] is True
+        (stop,) = peer.events("stop")
+        assert stop["final_epoch"] == OVERLAP_EPOCHS
+        assert not peer.events("guard"), "every merged update was finite"
+    groups = [e["group_size"] for peer in overlap_run.peers for e in peer.events("epoch")]
+    assert max(groups) == 2, f"pseudo-gradients were never averaged: {groups}"
+    # an outer update that lands mid-round is merged there (one still in flight at a round's end is
+    # waited for, without an event): with 48 inner steps per round and a 1 MB all-reduce on
+    # loopback, some of the 2 x 5 updates land while the next round computes
+    merged = [e for peer in overlap_run.peers for e in peer.events("outer_update")]
+    assert merged and all(e["after_samples"] > 0 for e in merged), "outer steps overlapped inner steps"
+    losses = [e["mean_loss"] for e in overlap_run.peers[0].events("epoch")]
+    assert losses[-1] < losses[0] - 1.0, f"loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+def test_overlapped_peers_end_on_the_outer_weights_they_share(overlap_run: OverlapRun, tokenizer_dir: Path) -> None:
+    # Each peer waits for its last outer update (and parameter averaging) before its final
+    # checkpoint, and took no inner step after its last round: it ends on its outer weights. Peers
+    # that averaged the same rounds hold the same outer weights (up to compression rounding); a
+    # round that one of them averaged alone under load (the first rounds often are: each peer
+    # starts before it sees the other) sets them apart until the next parameter averaging. So they
+    # end far closer to each other than to where they started (the seeded initial weights).
+    from trainer.training.config import TrainConfig
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
+
+    a, b = (final_weights(peer) for peer in overlap_run.peers)
+    config = TrainConfig(model="tiny", tokenizer=str(tokenizer_dir), device="cpu")
+    plan = plan_run(config, need_data=False)
+    model, _ = load_model(plan.spec, plan.kernel, plan.profile, "cpu")
+    initial = {name: tensor.detach() for name, tensor in model.state_dict().items()}
+    names = sorted(set(a) & set(initial))
+    assert names, "the checkpoint holds the model's weights"
+
+    def distance(x: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> float:
+        return float(torch.sqrt(sum(((x[n].float() - y[n].float()) ** 2).sum() for n in names)))
+
+    apart, moved = distance(a, b), min(distance(a, initial), distance(b, initial))
+    assert moved > 0 and apart < 0.5 * moved, f"peers {apart:.3f} apart after moving {moved:.3f}"

@@ -133,7 +133,9 @@ class TrainConfig(BaseModel):
     delay_updates: bool = False
     """Gradient averaging with the optimizer offloaded: all-reduce and optimizer step run in the
     background while the next epoch computes (hivemind's ``delay_grad_averaging`` and
-    ``delay_optimizer_step``); the cost is one epoch of staleness in the weights."""
+    ``delay_optimizer_step``); the cost is one epoch of staleness in the weights. DiLoCo: the
+    outer step overlaps the next round's inner steps and is merged into them when it lands (at
+    most one round stale; one more fp32 host copy of the trainable weights)."""
     lora_rank: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)

@@ -100,6 +100,9 @@ class HivemindSwarm:
     def prepare_averaging(self) -> None:
         self.opt.prepare_averaging()
 
+    def apply_landed_update(self, wait: bool = False) -> bool:
+        return self.opt.apply_landed_update(wait)
+
     def publish_progress(self, record: PeerProgress) -> None:
         publish_progress(self.dht, self.config.run_id, record, self.config.progress_expiration)
 

@@ -91,6 +91,7 @@ def _profile_inputs(config: TrainConfig, kernel: KernelChoice) -> dict:
     """What the memory estimate of every profile depends on, besides the model and the hardware."""
     return {
         "averaging": config.averaging,
+        "overlap": config.delay_updates and config.averaging == "diloco",
         "compute_bytes": 4 if kernel.compute_dtype == "fp32" else 2,
         "seq_len": config.seq_len,
         "batch_size": config.batch_size,
@@ -115,12 +116,12 @@ def plan_run(config: TrainConfig, *, need_data: bool = True, hardware: Hardware 
         checkpointing=config.gradient_checkpointing,
         **_profile_inputs(config, kernel),
     )
-    if config.delay_updates and (config.averaging != "gradient" or not profile.offload):
+    # DiLoCo always keeps its outer optimizer on the host, so it can always overlap
+    if config.delay_updates and config.averaging == "gradient" and not profile.offload:
         raise TrainerError(
-            "--delay-updates overlaps gradient averaging with the next epoch: it needs gradient averaging "
-            f"with the optimizer offloaded (this run: {config.averaging} averaging, profile {profile.profile}"
-            f"{' + offload' if profile.offload else ''})",
-            "add --profile full --offload-optimizer, or drop --delay-updates",
+            "--delay-updates overlaps gradient averaging with the next epoch: in gradient mode it needs "
+            f"the optimizer offloaded (this run: profile {profile.profile})",
+            "add --profile full --offload-optimizer, use --averaging diloco, or drop --delay-updates",
         )
     config.resolve_timeouts(profile.estimate.trainable_params)
     return RunPlan(config, hardware, kernel, spec, profile, tokenizer)

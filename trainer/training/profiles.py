@@ -11,7 +11,9 @@ Two profiles, in bytes per parameter before activations (n = parameters):
   buffer (16 B). DiLoCo (always offloaded) keeps fp32 weights, their gradients and the inner
   AdamW's moments on the device (16 B, plus the autocast copy) and the outer weights, Nesterov
   momentum and the pseudo-gradient buffer in host RAM (12 B); the pseudo-gradient is written
-  straight into that host buffer, so the device holds no accumulator for it.
+  straight into that host buffer, so the device holds no accumulator for it. Overlapped DiLoCo
+  (``overlap``, `--delay-updates`) keeps one more fp32 host copy of the trainable weights (the
+  local weights at the last round's end, 4 B).
 - ``lora``: the base model is frozen in the compute dtype (16-bit, or fp32 for fp32 compute) and
   only low-rank adapters train, in fp32; only the adapters are averaged, so network traffic drops
   by orders of magnitude.
@@ -158,6 +160,7 @@ def estimate_memory(
     checkpointing: bool,
     lora_rank: int = 16,
     lora_targets: list[str] | None = None,
+    overlap: bool = False,
 ) -> MemoryEstimate:
     """Bytes on the training device and in host RAM for one peer (see the module docstring).
 
@@ -202,6 +205,8 @@ def estimate_memory(
         parts["Adam moments (fp32)"] = n * 8
         host["averaging buffers"] = n * 4 * 2
 
+    if diloco and overlap:
+        host["overlap base (local weights at the last round's end)"] = trainable * 4
     device_bytes = sum(parts.values())
     host_bytes = sum(host.values())
     all_parts = {**{f"device: {k}": v for k, v in parts.items()}, **{f"host: {k}": v for k, v in host.items()}}
@@ -238,6 +243,7 @@ def profile_options(
     checkpointing: bool,
     lora_rank: int,
     lora_targets: list[str],
+    overlap: bool = False,
 ) -> list[ProfileOption]:
     """The profiles to consider, in `--profile auto`'s order of preference, each with its estimate
     and margins: full, full with optimizer offload (gradient averaging on a GPU; on a CPU only
@@ -265,6 +271,7 @@ def profile_options(
             checkpointing=checkpointing,
             lora_rank=lora_rank,
             lora_targets=lora_targets,
+            overlap=overlap,
         )
         device_margin, host_margin = margins(estimate, hardware)
         options.append(ProfileOption(profile, use_offload, estimate, device_margin, host_margin))
@@ -302,6 +309,7 @@ def choose_profile(
     checkpointing: bool | None,
     lora_rank: int,
     lora_targets: list[str],
+    overlap: bool = False,
 ) -> ProfileChoice:
     """Pick (or check) a memory profile for this model on this hardware; refuse with one line if none fits.
 
@@ -328,6 +336,7 @@ def choose_profile(
         checkpointing=ckpt,
         lora_rank=lora_rank,
         lora_targets=lora_targets,
+        overlap=overlap,
     )
     billions = shape.n_params / 1e9
     size = f"{billions:.2f}B" if billions >= 0.1 else f"{shape.n_params / 1e6:.1f}M"

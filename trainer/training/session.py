@@ -152,7 +152,8 @@ class TrainingSession:
             from trainer.training.guards import ModelGuard
 
             opt = self.opt
-            self.guard = ModelGuard(self.trainable, lambda: [opt.opt] + ([inner] if inner is not None else []))
+            holders = opt.weight_holders
+            self.guard = ModelGuard(self.trainable, lambda: holders() + ([inner] if inner is not None else []))
         self.checkpoints = CheckpointWriter(
             config, plan, self.model, self.opt, self.learner, peer_id=self.peer_id, run_settings=self.run_settings()
         )
@@ -165,6 +166,7 @@ class TrainingSession:
             shard=self.batches.reader.shard,
             profile=plan.profile.profile,
             averaging=config.averaging,
+            delay_updates=config.delay_updates,
             client_mode=bool(self.dht.client_mode),
             kernel=plan.kernel.describe(),
         )

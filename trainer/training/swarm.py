@@ -17,6 +17,13 @@ Averaging modes:
   ``target_batch_size`` samples, then hand hivemind the pseudo-gradient (outer weights minus local
   weights) as the gradient; it is all-reduced with compression and the outer step is applied.
   See `trainer.training.train_loop` for the inner loop.
+- ``diloco`` with ``delay_updates`` (overlapped): the round's pseudo-gradient is all-reduced and the
+  outer step applied in the background while the next round's inner steps run from the local
+  weights; when the outer update lands it is merged into the local weights without losing the
+  inner steps taken meanwhile (`StaleOuterBase`). The update is at most one round stale: a round
+  that ends while the previous outer step is still in flight waits for it first. This is the
+  one-round-delayed outer update of the overlapping DiLoCo variants (Streaming DiLoCo, "eager
+  updates"); it costs one more fp32 host copy of the trainable weights.
 
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
@@ -54,6 +61,7 @@ from hivemind.compression import (
 )
 from hivemind.optim.grad_averager import GradientAverager
 from hivemind.optim.progress_tracker import GlobalTrainingProgress, ProgressTracker
+from hivemind.optim.state_averager import TrainingStateAverager
 
 from trainer.errors import SwarmError
 from trainer.training.config import TrainConfig
@@ -162,6 +170,7 @@ class PseudoGradientAverager(GradientAverager):
     def __init__(self, parameters: Iterable[torch.nn.Parameter], **kwargs: Any) -> None:
         parameters = tuple(parameters)
         self._host = tuple(torch.zeros(p.shape, dtype=torch.float32).share_memory_() for p in parameters)
+        self._written = False
         kwargs.update(reuse_grad_buffers=True, averaged_grads=self._host)
         kwargs.pop("accumulate_grads_on", None)
         super().__init__(parameters, **kwargs)
@@ -173,6 +182,7 @@ class PseudoGradientAverager(GradientAverager):
     @torch.no_grad()
     def write_pseudo_gradients(self, local: Iterable[torch.Tensor], outer: Iterable[torch.Tensor]) -> None:
         """buffer = outer - local, computed in host memory, one tensor at a time."""
+        self._written = True
         with self.get_tensors() as buffers:
             for buffer, weight, anchor in zip(buffers, local, outer, strict=True):
                 buffer.copy_(weight.detach())
@@ -180,9 +190,11 @@ class PseudoGradientAverager(GradientAverager):
 
     @torch.no_grad()
     def load_accumulators_into_averager_(self) -> None:
-        # hivemind calls this once or twice per round; without gradients on the parameters the
-        # buffers already hold what `write_pseudo_gradients` put there
-        if all(param.grad is None for param in self.parameters):
+        # hivemind calls this once or twice per round; the buffers already hold what
+        # `write_pseudo_gradients` put there. Overlapped DiLoCo calls it from a background thread
+        # (a round that failed falls back to "local gradients") while the next round's backward
+        # passes fill .grad: those inner gradients must never replace the pseudo-gradient.
+        if self._written or all(param.grad is None for param in self.parameters):
             return
         with self.get_tensors() as buffers:
             for param, buffer in zip(self.parameters, buffers, strict=True):
@@ -197,6 +209,75 @@ class PseudoGradientAverager(GradientAverager):
         self._accumulators_used_in_step = False
         self.local_samples_accumulated = self.local_times_accumulated = 0
         self._anchor_batch_size = None
+
+
+class StaleOuterBase:
+    """Overlapped DiLoCo's bookkeeping: what the local weights' unsent inner progress is measured from.
+
+    ``base`` (fp32, host) is the point the local weights left with the inner steps not yet in any
+    pseudo-gradient: local = base + progress. At a round's end the pseudo-gradient is
+    ``base - local`` (all the round's progress) and ``base`` becomes the local weights
+    (`round_end_`): the next round continues from them, nothing is reset. When the outer weights
+    change in the background (an outer step landed, or a parameter averaging round), `land_` moves
+    the local weights by as much as the outer weights moved past ``base``, keeping the progress:
+    local = outer + progress, and ``base`` = outer again. Synchronous DiLoCo is the special case
+    in which an update lands before the next inner step (local = outer, progress 0).
+
+    It offers ``param_groups`` and ``state`` so that `trainer.training.guards.ModelGuard` restores
+    it with the weights, as it restores an optimizer's copies (a restored model measured against a
+    non-finite base would send a non-finite pseudo-gradient next round).
+    """
+
+    def __init__(self, outer: Iterable[torch.Tensor]) -> None:
+        self.base = [tensor.detach().to("cpu", torch.float32, copy=True) for tensor in outer]
+        self.landings = 0
+        self.state: dict[Any, Any] = {}
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [{"params": self.base}]
+
+    @torch.no_grad()
+    def round_end_(self, local: Iterable[torch.Tensor]) -> None:
+        """The pseudo-gradient ``base - local`` was just sent: measure progress from here on."""
+        for saved, weight in zip(self.base, local, strict=True):
+            saved.copy_(weight.detach())
+
+    @torch.no_grad()
+    def land_(self, local: Iterable[torch.Tensor], outer: Iterable[torch.Tensor]) -> None:
+        """local += outer - base; base = outer. Reads each outer tensor once, so an averaging round
+        still writing into it moves local and base alike (the rest lands with the next call)."""
+        for saved, weight, anchor in zip(self.base, local, outer, strict=True):
+            delta = anchor.detach().to("cpu", torch.float32) - saved
+            weight.add_(delta.to(weight.device, weight.dtype))
+            saved.add_(delta)
+        self.landings += 1
+
+    @torch.no_grad()
+    def reset_(self, local: Iterable[torch.Tensor], outer: Iterable[torch.Tensor]) -> None:
+        """local = base = outer (after a state download: local progress is discarded)."""
+        for saved, weight, anchor in zip(self.base, local, outer, strict=True):
+            saved.copy_(anchor.detach())
+            weight.copy_(anchor.detach())
+
+
+class _MergingStateAverager(TrainingStateAverager):
+    """hivemind's state averager, but in overlapped DiLoCo a finished background update is merged
+    into the model (`StaleOuterBase.land_`) instead of overwriting the inner steps taken meanwhile."""
+
+    outer_base: StaleOuterBase | None = None
+
+    @torch.no_grad()
+    def _apply_optimizer_parameters_(self) -> None:
+        if self.outer_base is None:
+            super()._apply_optimizer_parameters_()
+            return
+        outer = [param for group in self.optimizer.param_groups for param in group["params"]]
+        self.outer_base.land_(self.main_parameters, outer)
+
+
+# hivemind names RPC handlers after the class: keep its name so every peer speaks the same protocol
+MergingStateAverager = type("TrainingStateAverager", (_MergingStateAverager,), {})
 
 
 class QuorumProgressTracker(ProgressTracker):
@@ -228,6 +309,8 @@ class SwarmOptimizer(hivemind.Optimizer):
       that are two or more epochs behind; the inner loop checks exact synchronisation at the start
       of every local round instead, so a round that ends just after another peer's transition is
       not thrown away.
+    :param overlap: overlapped DiLoCo (needs hivemind's delayed optimizer step and gradient
+      averaging): `diloco_step` returns while the outer step runs, `apply_landed_update` merges it.
     """
 
     def __init__(
@@ -237,15 +320,49 @@ class SwarmOptimizer(hivemind.Optimizer):
         lenient_sync: bool = False,
         epoch_quorum: int = 2,
         robust: ReducerSpec | None = None,
+        overlap: bool = False,
         **kwargs: Any,
     ) -> None:
         self.load_state_attempts = load_state_attempts
         self.lenient_sync = lenient_sync
         self.epoch_quorum = epoch_quorum
         self.robust = robust
+        self.overlap = overlap
+        self.outer_base: StaleOuterBase | None = None
         self.state_downloads = 0
         self.failed_state_downloads = 0
         super().__init__(**kwargs)
+        if overlap:
+            assert self.delay_optimizer_step and self.delay_grad_averaging, "the outer step runs in the background"
+            self.outer_base = StaleOuterBase(self._outer_parameters())
+            self.state_averager.outer_base = self.outer_base
+
+    def _outer_parameters(self) -> list[torch.Tensor]:
+        return [param for group in self.opt.param_groups for param in group["params"]]
+
+    def _make_state_averager(self, **kwargs: Any) -> TrainingStateAverager:
+        if not self.overlap:
+            return super()._make_state_averager(**kwargs)
+        # the arguments hivemind 1.1.12's Optimizer gives its state averager, with the merging class
+        return MergingStateAverager(
+            dht=self.dht,
+            prefix=f"{self.run_id}_state_averager",
+            min_matchmaking_time=self.matchmaking_time,
+            allreduce_timeout=self.allreduce_timeout,
+            shutdown_timeout=self.shutdown_timeout,
+            offload_optimizer=self.offload_optimizer,
+            custom_gradients=self.offload_optimizer,
+            status_loglevel=self.status_loglevel,
+            next_chunk_timeout=self.next_chunk_timeout,
+            client_mode=self.client_mode,
+            auxiliary=self.auxiliary,
+            start=True,
+            **kwargs,
+        )
+
+    def weight_holders(self) -> list[Any]:
+        """What keeps its own copy of the trainable weights (for `ModelGuard` to restore with them)."""
+        return [self.opt] + ([self.outer_base] if self.outer_base is not None else [])
 
     def _make_progress_tracker(self, target_batch_size: int, **kwargs: Any) -> ProgressTracker:
         return QuorumProgressTracker(
@@ -273,8 +390,16 @@ class SwarmOptimizer(hivemind.Optimizer):
         """DiLoCo's outer step: the pseudo-gradient (outer minus local weights) goes straight into the
         host buffers hivemind all-reduces, the local weights return to the outer weights, and
         hivemind averages and applies the outer Nesterov step (which moves the outer weights and
-        copies them back into the model). Needs the `PseudoGradientAverager` of `build_optimizer`."""
-        anchor = [param for group in self.opt.param_groups for param in group["params"]]
+        copies them back into the model). Needs the `PseudoGradientAverager` of `build_optimizer`.
+
+        Overlapped: the previous round's outer step lands first (waiting for it if it is still in
+        flight: at most one round of staleness), the pseudo-gradient is all the inner progress
+        since then, and hivemind starts averaging it in the background; the local weights are
+        left as they are."""
+        if self.overlap:
+            self._overlapped_diloco_step(trainable, samples)
+            return
+        anchor = self._outer_parameters()
         self.grad_averager.write_pseudo_gradients(trainable, anchor)
         with torch.no_grad():
             for param, outer in zip(trainable, anchor, strict=True):
@@ -284,6 +409,27 @@ class SwarmOptimizer(hivemind.Optimizer):
             for param, outer in zip(trainable, anchor, strict=True):
                 param.copy_(outer)
                 param.grad = None
+
+    def _overlapped_diloco_step(self, trainable: list[torch.nn.Parameter], samples: int) -> None:
+        base = self.outer_base
+        assert base is not None
+        self.state_averager.step(wait_for_delayed_updates=True)  # merges via StaleOuterBase.land_
+        self.grad_averager.write_pseudo_gradients(trainable, base.base)
+        epoch, downloads = self.local_epoch, self.state_downloads
+        self.step(batch_size=samples)
+        if self.local_epoch > epoch and self.state_downloads == downloads:
+            # the pseudo-gradient is on its way: progress from now on is the next round's
+            base.round_end_(trainable)
+
+    def apply_landed_update(self, wait: bool = False) -> bool:
+        """Overlapped DiLoCo: merge a background outer step (or parameter averaging) that has
+        finished into the local weights; with ``wait``, wait for one in flight first. True when the
+        weights moved. Otherwise a no-op returning False."""
+        if self.outer_base is None:
+            return False
+        before = self.outer_base.landings
+        self.state_averager.step(wait_for_delayed_updates=wait)
+        return self.outer_base.landings != before
 
     def download_state_once(self) -> int | None:
         """One bounded state download regardless of epochs (the aux peer's checkpoint path).
@@ -356,6 +502,9 @@ class SwarmOptimizer(hivemind.Optimizer):
                 self.grad_averager.reset_accumulated_grads_()
                 if not self.client_mode:
                     self.grad_averager.state_sharing_priority = self.local_epoch
+        if self.outer_base is not None:
+            # as synchronous DiLoCo after a download: the swarm's weights, no local progress
+            self.outer_base.reset_(self.state_averager.main_parameters, self._outer_parameters())
         return caught_up
 
 
@@ -420,9 +569,11 @@ def build_optimizer(
     gradient mode: AdamW (with clipping and warm-up/decay per collaborative epoch) over averaged
     gradients; ``offload`` keeps its fp32 state in host RAM, and with ``config.delay_updates`` the
     all-reduce and the step run in the background during the next epoch. diloco mode: outer SGD with Nesterov
-    momentum at ``outer_lr``, always offloaded (the host copy is the DiLoCo anchor).
+    momentum at ``outer_lr``, always offloaded (the host copy is the DiLoCo anchor); with
+    ``config.delay_updates`` the outer step overlaps the next round (`SwarmOptimizer.diloco_step`).
     """
     diloco = config.averaging == "diloco"
+    overlap = diloco and config.delay_updates and not auxiliary
     config.resolve_timeouts(sum(param.numel() for param in params))  # a no-op after plan_run
     compression = make_compression(config.compression)
     # hivemind warns (deadlock risk) unless a request times out before matchmaking ends
@@ -478,6 +629,7 @@ def build_optimizer(
         lenient_sync=diloco,
         epoch_quorum=config.epoch_quorum,
         robust=robust,
+        overlap=overlap,
         dht=dht,
         run_id=config.run_id,
         target_batch_size=config.target_batch_size,
@@ -489,10 +641,12 @@ def build_optimizer(
         averaging_timeout=config.averaging_timeout,
         load_state_timeout=config.load_state_timeout,
         offload_optimizer=offload,
-        delay_optimizer_step=config.delay_updates and offload and not diloco,
-        delay_grad_averaging=config.delay_updates and offload and not diloco,
+        delay_optimizer_step=config.delay_updates and offload and (overlap or not diloco),
+        delay_grad_averaging=config.delay_updates and offload and (overlap or not diloco),
         reuse_grad_buffers=reuse_grad_buffers and not diloco,
-        delay_state_averaging=not diloco,
+        # hivemind delays parameter averaging whenever it delays the step; synchronous DiLoCo
+        # averages parameters in place, since a late copy would overwrite the next round's steps
+        delay_state_averaging=not diloco or overlap,
         average_state_every=config.state_averaging_period,
         auxiliary=auxiliary,
         client_mode=dht.client_mode,  # hivemind 1.1.12 ignores this and copies the DHT's mode (if not None)

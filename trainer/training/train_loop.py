@@ -15,7 +15,10 @@ Averaging modes (see `trainer.training.swarm` for the hivemind side):
 - ``diloco``: inner AdamW steps on the local weights until the swarm reaches the target; then
   the pseudo-gradient (outer weights minus local weights) goes to hivemind as the gradient, the
   weights are reset to the outer weights, and hivemind all-reduces the pseudo-gradients
-  (compressed) and applies the outer Nesterov step.
+  (compressed) and applies the outer Nesterov step. Overlapped (``delay_updates``): the step
+  returns while the outer update is computed, the next round's inner steps start at once, and
+  after every micro-batch the loop asks the swarm to merge an outer update that has landed
+  (`Swarm.apply_landed_update`), then checks the model as after any update.
 
 Work accounting: the samples and tokens of an epoch are those this peer fed into that epoch's
 update. Work thrown away because the peer had to re-download state from the swarm is not
@@ -149,6 +152,10 @@ class Swarm(Protocol):
 
     def prepare_averaging(self) -> None:
         """Start matchmaking early if the epoch is about to end."""
+
+    def apply_landed_update(self, wait: bool = False) -> bool:
+        """Overlapped DiLoCo: merge an outer update that finished in the background into the local
+        weights (with ``wait``, wait for one still in flight); True when the weights changed."""
 
     def publish_progress(self, record: PeerProgress) -> None:
         """Store this peer's signed progress record where others read it (without waiting)."""
@@ -345,6 +352,8 @@ class TrainingLoop:
                 self._maybe_log()
         finally:
             self.display.close()
+        if swarm.apply_landed_update(wait=True):  # the last checkpoint holds the last outer update
+            self._check_model("the last overlapped outer update")
         if config.checkpoint_every == 0 or swarm.local_epoch % max(1, config.checkpoint_every) != 0:
             self._save_checkpoint()
         summary = TrainingSummary(
@@ -401,6 +410,9 @@ class TrainingLoop:
         round_samples = 0
         while True:
             round_samples += self._train_micro_batch().samples
+            if swarm.apply_landed_update():
+                self.metrics.write("outer_update", epoch=swarm.local_epoch, after_samples=round_samples)
+                self._check_model(f"the overlapped outer update of epoch {swarm.local_epoch - 1}")
             # every step, as hivemind's own step does: reporting less often made the swarm's
             # round-end estimate end a slower peer's rounds at half its share (measured)
             swarm.report_progress(already + round_samples)
