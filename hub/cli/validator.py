@@ -37,6 +37,7 @@ def blacklist(
     """Blacklist a provider for good and release its nodes from their pools (slash first if its stake
     should go). Says what will happen and asks first."""
     from hub.cli._output import confirm_or_stop
+    from hub.client import workflows
 
     address = _address(provider, "provider")
     client = ctx.client()
@@ -46,13 +47,14 @@ def blacklist(
         "leave their pools. Go on?",
         yes,
     )
-    result = client.hub.blacklist_provider(address, nodes)
+    result, later = workflows.blacklist_provider(client, address, nodes)
+    released = [*result.released, *(leave.node for leave in later)]
     ctx.print_tx(
         result,
-        f"blacklisted provider {address}; released {len(result.released)} of its {len(nodes)} node(s) from their pools",
+        f"blacklisted provider {address}; released {len(released)} of its {len(nodes)} node(s) from their pools",
         provider=address,
         nodes=nodes,
-        released=list(result.released),
+        released=released,
     )
 
 

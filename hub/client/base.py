@@ -1,9 +1,10 @@
 """What every contract binding shares: reads, transactions through the connection's signer, logs.
 
 A binding depends on a `Connection` (web3, the deployment, the transactor and signer, the chain
-clock), not on `HubClient`: a binding that reads another contract builds that contract's binding
-over the same connection, so the bindings import one another in one direction only (hub ->
-registry, stake, pool; pool -> registry, domains, stake; rewards -> pool) and none imports the client (hub_client.py).
+clock), not on `HubClient`, and on no other binding: where its preflight needs another contract's
+state it asks a `SiblingReads` it was given (`HubClient` passes its `ChainReads`). So no binding
+imports another or the client (hub_client.py); workflows that send to several contracts live in
+workflows.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hub.inputs import parse_address, parse_bytes32
 if TYPE_CHECKING:
     from web3 import Web3
 
+    from hub.client.models import Domain, Node, Pool, Provider
     from hub.manifest import Deployment
     from hub.tx import Transactor, TxResult
 
@@ -64,6 +66,33 @@ class Connection(Protocol):
     def now(self) -> int: ...
 
 
+class SiblingReads(Protocol):
+    """What a binding's checks read from the other contracts, and nothing more.
+
+    A binding checks what its own contract would refuse before it signs, and names the numbers:
+    some of those checks need another contract's state (a pool's challenge window against the
+    stake manager's unbonding period, a node's registration before an invite is used).
+    """
+
+    def provider(self, address: str) -> Provider: ...
+
+    def node(self, address: str) -> Node: ...
+
+    def node_nonce(self, node: str) -> int: ...
+
+    def nodes_of(self, provider: str) -> list[Node]: ...
+
+    def stake_of(self, account: str) -> int: ...
+
+    def unbonding_of(self, account: str) -> int: ...
+
+    def unbonding_period(self) -> int: ...
+
+    def domain(self, domain_id: int) -> Domain: ...
+
+    def pool(self, pool_id: int) -> Pool: ...
+
+
 def decode_events(w3: Web3, deployment: Deployment, contract: str, result: TxResult, event: str) -> list[Any]:
     """The `event` logs that the deployment's `contract` emitted in `result`'s transaction, decoded.
 
@@ -82,10 +111,18 @@ class ContractBinding:
 
     NAME: ClassVar[str]
 
-    def __init__(self, client: Connection) -> None:
+    def __init__(self, client: Connection, reads: SiblingReads | None = None) -> None:
         self.client = client
+        # @dev Other contracts' state, for the bindings whose checks need it (HubClient passes it).
+        self._reads = reads
         self.address = client.deployment.address(self.NAME)
         self.contract = client.w3.eth.contract(address=self.address, abi=client.deployment.abi(self.NAME))  # type: ignore[call-overload]
+
+    @property
+    def reads(self) -> SiblingReads:
+        if self._reads is None:
+            raise TypeError(f"{type(self).__name__} reads other contracts: construct it with a SiblingReads")
+        return self._reads
 
     def _read(self, function: str, *args: Any) -> Any:
         return self.client.retry(lambda: getattr(self.contract.functions, function)(*args).call())

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.amounts import format_inj
-from hub.client.base import ContractBinding, address_arg
+from hub.client.base import Connection, ContractBinding, SiblingReads, address_arg
 from hub.client.results import ProposalCreation, ProposalQueued, VoteCast, VoteRecount, typed
 from hub.errors import HubError
 
@@ -82,13 +82,13 @@ def parse_support(text: str) -> int:
 class GovernanceContract(ContractBinding):
     NAME = "Governance"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Connection, reads: SiblingReads | None = None) -> None:
         if self.NAME not in client.deployment.contracts:
             raise HubError(
                 f"the deployment on chain {client.deployment.chain_id} has no governance",
                 hint="`hub deploy --governance` deploys it and hands it the admin and federator powers",
             )
-        super().__init__(client)
+        super().__init__(client, reads)
 
     # -- building calls (each is checked by the contract's allow-list at propose time)
 
@@ -220,7 +220,7 @@ class GovernanceContract(ContractBinding):
         if len(calls) > MAX_CALLS:
             raise HubError(f"a proposal holds at most {MAX_CALLS} changes, got {len(calls)}", hint="split it in two")
         threshold = self.params().proposal_threshold
-        stake = self.client.stake.stake_of(self.client.address)
+        stake = self.reads.stake_of(self.client.address)
         if stake == 0 or stake < threshold:
             raise HubError(
                 f"proposing needs {format_inj(max(threshold, 1))} of active stake; {self.client.address} has "

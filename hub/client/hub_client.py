@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.client.domains import DomainsContract
     from hub.client.governance import GovernanceContract
     from hub.client.hub_contract import HubContract
+    from hub.client.models import Domain, Node, Pool, Provider
     from hub.client.pool import PoolContract
     from hub.client.registry import RegistryContract
     from hub.client.rewards import RewardsContract
@@ -117,10 +118,15 @@ class HubClient:
     # -- the contracts
 
     @cached_property
+    def reads(self) -> ChainReads:
+        """What the bindings' checks read from contracts other than their own."""
+        return ChainReads(self)
+
+    @cached_property
     def hub(self) -> HubContract:
         from hub.client.hub_contract import HubContract
 
-        return HubContract(self)
+        return HubContract(self, self.reads)
 
     @cached_property
     def registry(self) -> RegistryContract:
@@ -144,19 +150,19 @@ class HubClient:
     def pool(self) -> PoolContract:
         from hub.client.pool import PoolContract
 
-        return PoolContract(self)
+        return PoolContract(self, self.reads)
 
     @cached_property
     def rewards(self) -> RewardsContract:
         from hub.client.rewards import RewardsContract
 
-        return RewardsContract(self)
+        return RewardsContract(self, self.reads)
 
     @cached_property
     def governance(self) -> GovernanceContract:
         from hub.client.governance import GovernanceContract
 
-        return GovernanceContract(self)
+        return GovernanceContract(self, self.reads)
 
     # -- chain helpers
 
@@ -186,3 +192,38 @@ class HubClient:
         if amount <= 0:
             raise HubError("the amount to send must be more than zero", hint="e.g. 1 (INJ) or 1000wei")
         return self.transactor.send(parse_address(to, what="recipient"), "0x", value=amount, action=action)
+
+
+class ChainReads:
+    """`hub.client.base.SiblingReads` answered by a client's bindings: the one place where one
+    contract's checks read another contract."""
+
+    def __init__(self, client: HubClient) -> None:
+        self._client = client
+
+    def provider(self, address: str) -> Provider:
+        return self._client.registry.provider(address)
+
+    def node(self, address: str) -> Node:
+        return self._client.registry.node(address)
+
+    def node_nonce(self, node: str) -> int:
+        return self._client.registry.node_nonce(node)
+
+    def nodes_of(self, provider: str) -> list[Node]:
+        return self._client.registry.nodes_of(provider)
+
+    def stake_of(self, account: str) -> int:
+        return self._client.stake.stake_of(account)
+
+    def unbonding_of(self, account: str) -> int:
+        return self._client.stake.unbonding_of(account)
+
+    def unbonding_period(self) -> int:
+        return self._client.stake.unbonding_period()
+
+    def domain(self, domain_id: int) -> Domain:
+        return self._client.domains.get(domain_id)
+
+    def pool(self, pool_id: int) -> Pool:
+        return self._client.pool.get(pool_id)

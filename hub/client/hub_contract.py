@@ -6,14 +6,11 @@ contract would refuse too, but only with "stake below minimum").
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hub.amounts import format_inj, inj_number
 from hub.client.base import ContractBinding, address_arg
 from hub.client.models import NodeAttestation
-from hub.client.pool import PoolContract
-from hub.client.registry import RegistryContract
 from hub.client.results import (
     DomainCreation,
     NodeRegistration,
@@ -27,7 +24,6 @@ from hub.client.results import (
     Unbonding,
     typed,
 )
-from hub.client.stake import StakeContract
 from hub.errors import HubError
 from hub.inputs import ROLE_NAMES, role_id
 from hub.signatures import NO_DEADLINE
@@ -54,18 +50,6 @@ def _positive(amount: int, what: str) -> None:
 class HubContract(ContractBinding):
     NAME = "InjectiveAiHub"
 
-    @cached_property
-    def _registry(self) -> RegistryContract:
-        return RegistryContract(self.client)
-
-    @cached_property
-    def _stake(self) -> StakeContract:
-        return StakeContract(self.client)
-
-    @cached_property
-    def _pool(self) -> PoolContract:
-        return PoolContract(self.client)
-
     # -- reads
 
     def has_role(self, role: str | bytes, account: str) -> bool:
@@ -91,7 +75,7 @@ class HubContract(ContractBinding):
     def register_provider(self, stake: int) -> StakeChange:
         """Register the signer as a provider with `stake` wei."""
         me = self.client.address
-        record = self._registry.provider(me)
+        record = self.reads.provider(me)
         if record.registered:
             raise HubError(f"{me} is already a registered provider", hint="`hub provider show` shows its state")
         if record.blacklisted:
@@ -123,7 +107,7 @@ class HubContract(ContractBinding):
         )
 
     def _require_registered(self) -> None:
-        if not self._registry.provider(self.client.address).registered:
+        if not self.reads.provider(self.client.address).registered:
             raise HubError(
                 f"{self.client.address} is not a registered provider",
                 hint="register first: `hub provider register --stake AMOUNT`",
@@ -139,7 +123,7 @@ class HubContract(ContractBinding):
         _positive(amount, "the stake to reclaim")
         self._require_registered()
         me = self.client.address
-        stake = self._stake.stake_of(me)
+        stake = self.reads.stake_of(me)
         if amount > stake:
             raise HubError(
                 f"cannot reclaim {format_inj(amount)}: the active stake is {format_inj(stake)}",
@@ -159,7 +143,7 @@ class HubContract(ContractBinding):
         """Move `amount` of pending unbonds back into active stake."""
         _positive(amount, "the stake to rebond")
         self._require_registered()
-        unbonding = self._stake.unbonding_of(self.client.address)
+        unbonding = self.reads.unbonding_of(self.client.address)
         if amount > unbonding:
             raise HubError(
                 f"cannot rebond {format_inj(amount)}: only {format_inj(unbonding)} is unbonding",
@@ -169,7 +153,7 @@ class HubContract(ContractBinding):
 
     def deregister_provider(self) -> Unbonding:
         """Leave: needs no nodes left; the whole stake starts unbonding."""
-        record = self._registry.provider(self.client.address)
+        record = self.reads.provider(self.client.address)
         if not record.registered:
             raise HubError(f"{self.client.address} is not a registered provider")
         if record.node_count:
@@ -193,13 +177,13 @@ class HubContract(ContractBinding):
         if len(specs_uri.encode()) > 256:
             raise HubError("the specs URI is longer than 256 bytes", hint="publish the specs under a shorter URI")
         node = self.client.address
-        owner = self._registry.node(node).provider
+        owner = self.reads.node(node).provider
         if owner is not None:
             raise HubError(
                 f"node key {node} is already registered to provider {owner}",
                 hint="that provider removes it first: `hub provider node remove NODE`",
             )
-        nonce = self._registry.node_nonce(node)
+        nonce = self.reads.node_nonce(node)
         typed = signatures.node_attestation(
             self.client.chain_id, self.address, provider, node, compute_units, specs_uri, nonce, deadline
         )
@@ -229,13 +213,13 @@ class HubContract(ContractBinding):
                 f"the attestation names provider {a.provider}, not {me}",
                 hint=f"the node signs again with `hub node attest --provider {me}`",
             )
-        if a.nonce != self._registry.node_nonce(a.node):
+        if a.nonce != self.reads.node_nonce(a.node):
             raise HubError(
                 "the attestation was already used or is outdated", hint="the node runs `hub node attest` again"
             )
         self._require_registered()
         need = self.minimum_stake(me, a.compute_units)
-        stake = self._stake.stake_of(me)
+        stake = self.reads.stake_of(me)
         if stake < need:
             raise HubError(
                 f"stake {format_inj(stake)} is below the {format_inj(need)} needed with {a.compute_units} more "
@@ -260,7 +244,7 @@ class HubContract(ContractBinding):
 
     def remove_compute_node(self, node: str) -> NodeRemoval:
         node = address_arg(node, "node")
-        owner = self._registry.node(node).provider
+        owner = self.reads.node(node).provider
         if owner != self.client.address:
             raise HubError(
                 f"node {node} is not one of {self.client.address}'s nodes",
@@ -295,17 +279,14 @@ class HubContract(ContractBinding):
 
     def blacklist_provider(self, provider: str, nodes: list[str] | None = None) -> ProviderBlacklisting:
         """Blacklist `provider` network-wide and release its nodes from their pools (its current nodes,
-        found from the logs, unless given). The first 64 go with the blacklist; any others in a pool
-        are released afterwards, one transaction each (`ComputePool.releaseBlacklistedNode`). The
-        result is the blacklisting transaction, with the nodes it released from their pools."""
+        found from the logs, unless given), the first 64 of them: others stay in their pools until
+        anyone releases them (`ComputePool.releaseBlacklistedNode`; `workflows.blacklist_provider`
+        does both). The result names the nodes released."""
         provider = address_arg(provider, "provider")
         if nodes is None:
-            nodes = [n.address for n in self._registry.nodes_of(provider)]
+            nodes = [n.address for n in self.reads.nodes_of(provider)]
         nodes = [address_arg(n, "node") for n in nodes]
         result = self._send("blacklistProvider", provider, nodes[:MAX_BATCH], action="blacklist provider")
-        for node in nodes[MAX_BATCH:]:
-            if self._pool.active_pool_of(node):
-                self._pool.release_blacklisted_node(node)
         released = tuple(e["args"]["node"] for e in self._events(result, "NodeLeft", contract="ComputePool"))
         return typed(result, ProviderBlacklisting, provider=provider, released=released)
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.domains import DomainsContract
 from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus
-from hub.client.registry import RegistryContract
 from hub.client.results import (
     ManagerChange,
     NodeBlacklisting,
@@ -21,7 +18,6 @@ from hub.client.results import (
     WorkInvalidation,
     typed,
 )
-from hub.client.stake import StakeContract
 from hub.errors import HubError
 
 if TYPE_CHECKING:
@@ -46,18 +42,6 @@ def make_work_key(pool_id: int, peer_id: str, epoch: int) -> str:
 
 class PoolContract(ContractBinding):
     NAME = "ComputePool"
-
-    @cached_property
-    def _registry(self) -> RegistryContract:
-        return RegistryContract(self.client)
-
-    @cached_property
-    def _stake(self) -> StakeContract:
-        return StakeContract(self.client)
-
-    @cached_property
-    def _domains(self) -> DomainsContract:
-        return DomainsContract(self.client)
 
     # -- reads
 
@@ -102,8 +86,8 @@ class PoolContract(ContractBinding):
     def membership(self, pool_id: int, node: str) -> NodeMembership:
         """Everything that decides whether `node` can submit work in `pool_id`."""
         node = address_arg(node, "node")
-        record = self._registry.node(node)
-        provider = self._registry.provider(record.provider) if record.provider else None
+        record = self.reads.node(node)
+        provider = self.reads.provider(record.provider) if record.provider else None
         raw = self._read("getPool", pool_id)
         return NodeMembership(
             pool_id=pool_id,
@@ -140,7 +124,7 @@ class PoolContract(ContractBinding):
         manager: str | None = None,
     ) -> PoolCreation:
         """Create a pool funded with `budget` wei."""
-        self._domains.get(domain_id)  # a one-line error for an unknown domain
+        self.reads.domain(domain_id)  # a one-line error for an unknown domain
         if reward_per_unit <= 0:
             raise HubError("the reward per unit must be more than zero", hint="e.g. --reward-per-unit 1000wei")
         if budget <= 0:
@@ -150,7 +134,7 @@ class PoolContract(ContractBinding):
                 f"the challenge window must be 1 s to 30 days, got {challenge_window} s",
                 hint="e.g. --challenge-window 1h",
             )
-        unbonding = self._stake.unbonding_period()
+        unbonding = self.reads.unbonding_period()
         if challenge_window >= unbonding:
             # docs/SPEC.md 7.1: the stake behind work must outlast the work's window
             raise HubError(
@@ -276,7 +260,7 @@ class PoolContract(ContractBinding):
             )
         if invite.nonce != self.invite_nonce(invite.node):
             raise HubError("the invite was already used", hint="ask the pool manager for a new one")
-        owner = self._registry.node(invite.node).provider
+        owner = self.reads.node(invite.node).provider
         if self.client.address not in (invite.node, owner):
             raise HubError(
                 f"the invite is for node {invite.node}: sign with that node key or its provider",

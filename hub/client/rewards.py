@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 
 from hub.amounts import format_inj
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
 from hub.client.models import Budget, ClaimResult, Work, WorkState, WorkSubmitted
-from hub.client.pool import PoolContract
 from hub.client.results import Refund, TopUp, VoidedRelease, typed
 from hub.errors import HubError
 
@@ -19,10 +17,6 @@ _ZERO = "0x0000000000000000000000000000000000000000"
 
 class RewardsContract(ContractBinding):
     NAME = "RewardsDistributor"
-
-    @cached_property
-    def _pool(self) -> PoolContract:
-        return PoolContract(self.client)
 
     # -- reads
 
@@ -236,7 +230,7 @@ class RewardsContract(ContractBinding):
         return typed(result, Refund, pool_id=refunded["poolId"], creator=refunded["creator"], amount=refunded["amount"])
 
     def _require_creator(self, pool_id: int) -> Budget:
-        self._pool.get(pool_id)  # a one-line error for an unknown pool
+        self.reads.pool(pool_id)  # a one-line error for an unknown pool
         budget = self.budget(pool_id)
         if budget.creator != self.client.address:
             raise HubError(

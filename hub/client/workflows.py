@@ -1,6 +1,7 @@
-"""Checks that span contracts, in one place, before a transaction is signed: each names what is
-wrong in one line where the contract would only revert (or succeed for the wrong account). The
-command line calls them; the web app and scripts can too. Bindings stay one contract each."""
+"""What spans contracts, in one place: checks before a transaction is signed (each names what is
+wrong in one line where the contract would only revert, or succeed for the wrong account), and
+actions that send to more than one contract. The command line calls them; the web app and scripts
+can too. Bindings stay one contract each."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hub.errors import HubError
 
 if TYPE_CHECKING:
     from hub.client.hub_client import HubClient
+    from hub.client.results import NodeLeave, ProviderBlacklisting
 
 
 def check_work_signer(client: HubClient, pool_id: int, signer_label: str) -> None:
@@ -49,3 +51,19 @@ def check_own_work(client: HubClient, pool_id: int, keys: list[bytes]) -> None:
                 f"(submitted by its node {event.node}), not to {client.address}",
                 hint=f"only {event.provider} can claim it; `hub rewards --pool {pool_id}` lists your own work keys",
             )
+
+
+def blacklist_provider(
+    client: HubClient, provider: str, nodes: list[str] | None = None
+) -> tuple[ProviderBlacklisting, list[NodeLeave]]:
+    """Blacklist `provider` network-wide (the hub releases the first 64 of its nodes from their
+    pools with it), then release each other node still in a pool, one transaction each
+    (`ComputePool.releaseBlacklistedNode`). `nodes`: the provider's nodes (default: its current
+    ones, from the logs). Returns the blacklisting and the releases after it."""
+    from hub.client.hub_contract import MAX_BATCH
+
+    if nodes is None:
+        nodes = [n.address for n in client.registry.nodes_of(provider)]
+    blacklisting = client.hub.blacklist_provider(provider, nodes)
+    later = [node for node in nodes[MAX_BATCH:] if client.pool.active_pool_of(node)]
+    return blacklisting, [client.pool.release_blacklisted_node(node) for node in later]

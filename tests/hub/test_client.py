@@ -116,3 +116,22 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert as_provider.stake.stake_of(provider.address) == 4 * INJ
     with pytest.raises(HubError, match="not in pool"):
         trainer.pool.require_ready(pool_id, node.address)
+
+
+# @dev The client's bindings, one module per contract.
+BINDINGS = ("hub_contract", "registry", "stake", "domains", "pool", "rewards", "governance")
+
+
+def test_no_binding_imports_another_binding_or_the_client() -> None:
+    """A binding's checks read other contracts through the `SiblingReads` it is given, never through
+    another contract's binding or the client (checked over the source, deferred imports included)."""
+    from tests.test_layout import ROOT, imported_modules
+
+    others = {f"hub.client.{name}" for name in BINDINGS} | {"hub.client", "hub.client.hub_client"}
+    found = [
+        f"{name}.py:{line} imports {module}"
+        for name in BINDINGS
+        for line, module in imported_modules(ROOT / "hub" / "client" / f"{name}.py")
+        if module in others - {f"hub.client.{name}"}
+    ]
+    assert found == []
