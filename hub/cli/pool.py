@@ -60,30 +60,36 @@ def create(
     The file is checked against the pool-metadata schema first, and a --metadata-uri that is
     http(s):// or ipfs:// is fetched and compared with the file, so no budget is escrowed into a pool
     that nodes cannot read."""
-    from hub.amounts import parse_amount
+    from hub.cli.options import PoolCreateOptions
     from hub.errors import HubError
-    from hub.inputs import parse_duration
     from hub.metadata import check_served, publish_metadata, read_pool_metadata_file
 
-    read_pool_metadata_file(metadata)
-    published = publish_metadata(metadata, inline=inline, uri=metadata_uri)
+    options = PoolCreateOptions(
+        metadata=metadata,
+        budget=budget,
+        reward_per_unit=reward_per_unit,
+        challenge_window=challenge_window,
+        compute_limit=compute_limit,
+        domain=domain,
+        manager=manager,
+        inline=inline,
+        metadata_uri=metadata_uri,
+    )
+    read_pool_metadata_file(options.metadata)
+    published = publish_metadata(options.metadata, inline=options.inline, uri=options.metadata_uri)
     check_served(published)
-    budget_wei = parse_amount(budget, what="budget")
-    rate = parse_amount(reward_per_unit, what="reward per unit", allow_zero=False)
-    window = parse_duration(challenge_window, what="challenge window")
-    manager_address = _address(manager, "manager") if manager else None
     client = ctx.client()
-    domain_id = domain if domain is not None else client.deployment.default_domain_id
+    domain_id = options.domain if options.domain is not None else client.deployment.default_domain_id
     if domain_id is None:
         raise HubError("the deployment has no default domain", hint="pass --domain ID (`hub status` lists them)")
     result = client.pool.create(
         domain_id,
         published,
-        budget=budget_wei,
-        reward_per_unit=rate,
-        challenge_window=window,
-        compute_limit=compute_limit,
-        manager=manager_address,
+        budget=options.budget,
+        reward_per_unit=options.reward_per_unit,
+        challenge_window=options.challenge_window,
+        compute_limit=options.compute_limit,
+        manager=options.manager,
     )
     ctx.print_tx(
         result,
