@@ -1,18 +1,20 @@
 """Training throughput of the tiny LLaMA on this machine: alone, and in a two-peer swarm per mode.
 
-    python bench/train_speed.py                # everything below (about three minutes on 2 cores)
+    python bench/train_speed.py                # everything below (about five minutes on 2 idle cores)
     python bench/train_speed.py --epochs 6     # shorter swarm runs
     python bench/train_speed.py --no-swarm     # only the single-process numbers
 
 1. The tiny model alone: forward + backward + AdamW step, tokens/s, one torch thread (each
    swarm peer below also gets one thread, so the numbers compare).
-2. Two real `trainer train` processes on loopback for each averaging mode, ``--epochs`` epochs
-   each, the same target batch and matchmaking time. Per peer, from its own per-epoch records
-   (the first and last epochs excluded: joining, and a last round that may wait for a peer that
-   has already stopped): tokens/s, and compute utilization = time in forward/backward/local
-   optimizer steps / wall time. DiLoCo also runs with larger targets (``--diloco-scales``, 4x
-   16x and 64x by default: fewer, bigger rounds, as DiLoCo is meant to run), each for about the
-   same total samples as the 4x run (at least 4 epochs).
+2. Two real `trainer train` processes on loopback for each averaging mode, with and without
+   ``--delay-updates`` (overlapped communication), ``--epochs`` epochs each, the same target
+   batch and matchmaking time. Gradient mode runs with ``--profile full --offload-optimizer``
+   both ways (delayed updates need the offloaded optimizer). Per peer, from its own per-epoch
+   records (the first and last epochs excluded: joining, and a last round that may wait for a
+   peer that has already stopped): tokens/s, and compute utilization = time in
+   forward/backward/local optimizer steps / wall time. DiLoCo also runs with larger targets
+   (``--diloco-scales``, 4x and 16x by default: fewer, bigger rounds, as DiLoCo is meant to run),
+   each for about the same total samples as the 4x run (at least 4 epochs).
    The loss after the last epoch is printed too: DiLoCo does many local steps per round.
 3. Scaling efficiency of each swarm run: swarm tokens/s / (peers x the tiny model's tokens/s
    alone, measured in step 1 of the same run with the same shape and one thread). Utilization
@@ -81,7 +83,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, tokenizer_dir: Path) -> dict:
+def swarm_run(
+    workdir: Path, mode: str, target: int, epochs: int, delay: bool, corpus: Path, tokenizer_dir: Path
+) -> dict:
     """Two peers, started together (the first one's address is fixed in advance)."""
     from hivemind.p2p import P2P, PeerID
 
@@ -102,7 +106,7 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
             "trainer.cli",
             "train",
             "--run-id",
-            f"bench-{mode}-{target}",
+            f"bench-{mode}-{target}-{'delay' if delay else 'sync'}",
             "--model",
             "tiny",
             "--tokenizer",
@@ -145,6 +149,8 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
             "--log-every",
             "30",
         ]
+        args += ["--profile", "full", "--offload-optimizer"] if mode == "gradient" else []
+        args += ["--delay-updates"] if delay else []
         args += ["--host-maddrs", f"/ip4/127.0.0.1/tcp/{port}"] if name == "a" else ["--initial-peers", bootstrap]
         args += [] if name == "a" else ["--host-maddrs", "/ip4/127.0.0.1/tcp/0"]
         log = (workdir / f"{name}.log").open("w")
@@ -173,6 +179,7 @@ def swarm_run(workdir: Path, mode: str, target: int, epochs: int, corpus: Path, 
         )
     return {
         "mode": mode,
+        "delay_updates": delay,
         "target_batch_size": target,
         "epochs": epochs,
         "swarm_tokens_per_s": sum(p["tokens_per_s"] for p in peers),
@@ -192,7 +199,7 @@ def main() -> None:
         "--diloco-scales",
         type=int,
         nargs="*",
-        default=[4, 16, 64],
+        default=[4, 16],
         help="extra DiLoCo runs at these multiples of --target",
     )
     parser.add_argument("--no-swarm", action="store_true")
@@ -217,7 +224,9 @@ def main() -> None:
             runs = [("gradient", args.target, args.epochs), ("diloco", args.target, args.epochs)]
             runs += [("diloco", k * args.target, max(4, -(-args.epochs * 4 // k))) for k in args.diloco_scales]
             for mode, target, epochs in runs:
-                swarms.append(swarm_run(workdir / f"{mode}-{target}", mode, target, epochs, corpus, tokenizer_dir))
+                for delay in (False, True):
+                    run_dir = workdir / f"{mode}-{target}-{int(delay)}"
+                    swarms.append(swarm_run(run_dir, mode, target, epochs, delay, corpus, tokenizer_dir))
 
     cpu = platform.processor() or platform.machine()
     print(f"machine: {os.cpu_count()} cores ({cpu}), torch threads per process: 1")
@@ -233,12 +242,13 @@ def main() -> None:
     if swarms:
         print(f"\ntwo-peer swarm on loopback, seq {SEQ_LEN} x batch {BATCH}, fp16 averaging:")
         print(
-            f"  {'mode':<9} {'target':>6} {'swarm tok/s':>12} {'per peer':>9} {'utilization':>12} "
+            f"  {'mode':<9} {'overlap':>7} {'target':>6} {'swarm tok/s':>12} {'per peer':>9} {'utilization':>12} "
             f"{'scaling':>8} {'both averaged':>14} {'last loss':>10}"
         )
         for run in swarms:
+            overlap = "delayed" if run["delay_updates"] else "-"
             print(
-                f"  {run['mode']:<9} {run['target_batch_size']:>6} {run['swarm_tokens_per_s']:>12,.0f} "
+                f"  {run['mode']:<9} {overlap:>7} {run['target_batch_size']:>6} {run['swarm_tokens_per_s']:>12,.0f} "
                 f"{run['swarm_tokens_per_s'] / 2:>9,.0f} {100 * run['utilization']:>11.0f}% "
                 f"{100 * run['scaling_efficiency']:>7.0f}% "
                 f"{run['epochs_averaged_by_both']:>8}/{run['epochs']:<5} {run['last_loss']:>10.3f}"

@@ -252,7 +252,7 @@ class ScriptedGuard:
 
 def test_overlapped_diloco_merges_each_landed_outer_update_and_checks_the_model_after_it(tmp_path: Path) -> None:
     world = World(target=64, others=[ScriptedPeer(rate=40.0)], patience=100.0)
-    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=3)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=3, checkpoint_every=0)
     # outer updates finish in the background by the 3rd and 20th poll; one more is still in flight
     # when the run ends (a poll number never reached)
     peer.swarm.landing_at_polls = [3, 20, 10**9]
@@ -270,3 +270,20 @@ def test_overlapped_diloco_merges_each_landed_outer_update_and_checks_the_model_
     assert peer.loop.guard_restores == 1
     # the last update is merged (and checked) before the final checkpoint
     assert summary.final_epoch == 3 and peer.checkpoints.latest[0] == 3
+
+
+def test_overlapped_diloco_checkpoints_only_after_the_outer_update_in_flight_landed(tmp_path: Path) -> None:
+    world = World(target=64, others=[ScriptedPeer(rate=40.0)], patience=100.0)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=4, checkpoint_every=2)
+    peer.swarm.landing_at_polls = [10**9]  # in flight until someone waits for it
+    saved_after: list[int] = []
+    save = peer.checkpoints.save
+
+    def save_and_note(epoch: int, totals: dict) -> str:
+        saved_after.append(len(peer.swarm.landings))
+        return save(epoch, totals)
+
+    peer.checkpoints.save = save_and_note  # type: ignore[method-assign]
+    peer.run()
+    assert [epoch for epoch, _ in peer.checkpoints.saved] == [2, 4]
+    assert saved_after[0] == 1 and peer.swarm.landings[0][2], "the first checkpoint waited for the landing"

@@ -352,7 +352,7 @@ class TrainingLoop:
                 self._maybe_log()
         finally:
             self.display.close()
-        if swarm.apply_landed_update(wait=True):  # the last checkpoint holds the last outer update
+        if swarm.apply_landed_update(wait=True):  # the peer stops on its last outer update
             self._check_model("the last overlapped outer update")
         if config.checkpoint_every == 0 or swarm.local_epoch % max(1, config.checkpoint_every) != 0:
             self._save_checkpoint()
@@ -586,6 +586,10 @@ class TrainingLoop:
         )
 
     def _save_checkpoint(self) -> None:
+        # overlapped DiLoCo: an outer step still in flight would be saved half-applied (the weights
+        # without it, its momentum mid-write); the checkpoint waits for it, as synchronous DiLoCo does
+        if self.swarm.apply_landed_update(wait=True):
+            self._check_model("the overlapped outer update before a checkpoint")
         epoch = self.swarm.local_epoch
         path = self.checkpoints.save(epoch, self.ledger.totals())
         self.last_checkpoint = path
