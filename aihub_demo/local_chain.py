@@ -205,7 +205,6 @@ class LocalJob:
         self.pool_id = 0
         self.balances_before: dict[str, int] = {}
         self.stakes_before: dict[str, int] = {}
-        self.attacker_claimed = 0
 
     # -- chain and contracts ----------------------------------------------------------------------
 
@@ -576,10 +575,8 @@ class LocalJob:
             if any(w.state.value == "claimable" for w in client.rewards.rewards_of(self.addresses[name], self.pool_id)):
                 amount = self._paid(name, client.rewards.claim(self.pool_id)).amount
                 self.say(f"{name} claimed {format_inj(amount)}")
-                if name == "provider":
+                if name == "provider":  # the attacker's provider's pay is in the work table
                     claimed = amount
-                else:
-                    self.attacker_claimed = amount
         self._paid("creator", creator.pool.end(self.pool_id))
         voided: dict[str, list[str]] = {}
         for name in dict.fromkeys(self.providers.values()):
