@@ -241,44 +241,48 @@ def test_contributions_the_clip_all_but_removed_are_not_credited(tmp_path):
     assert decision.verdict != "accept" and decision.verified == 0
 
 
-def _cosines(*values: float) -> dict[int, list[Observation]]:
-    """One accepted contribution per epoch from 1 on, with these cosines with the aggregate."""
+def _opposed(*counts: int, compared: int = 3) -> dict[int, list[Observation]]:
+    """One accepted contribution per epoch from 1 on, compared with `compared` other screened-in
+    senders and pointing against `counts[i]` of them in epoch i + 1."""
     return {
-        e: [Observation(e, PEER, HONEST, HONEST, 1.0, 0.5, cosine, "accepted")] for e, cosine in enumerate(values, 1)
+        e: [Observation(e, PEER, HONEST, HONEST, 1.0, 0.5, 0.1, "accepted", compared=compared, opposed=opposed)]
+        for e, opposed in enumerate(counts, 1)
     }
 
 
 @pytest.mark.parametrize(
-    ("cosines", "flagged"),
+    ("opposed", "compared", "flagged"),
     [
-        ((-0.9, -0.8, -0.7), True),  # three rounds, all against
-        ((-0.9, -0.8), False),  # too few rounds to tell
-        ((-0.9, -0.8, 0.3), False),  # two of three: not more than 2/3
-        ((-0.9, -0.8, -0.7, 0.3), True),  # three of four
-        ((-0.2, 0.9, 0.8, -0.1, 0.7), False),  # an honest peer that drifted twice
+        ((3, 3, 3), 3, True),  # three rounds against every other sender
+        ((3, 3), 3, False),  # too few rounds to tell
+        ((3, 3, 1), 3, False),  # two of three: not more than 2/3
+        ((3, 2, 3, 0), 3, True),  # three of four against most others (2 of 3 is most)
+        ((1, 0, 2, 1, 0), 3, False),  # an honest peer: opposes the attacker, once drifted past a second peer
+        ((1, 1, 1, 1), 1, False),  # rounds of two senders: each opposes the other alike, nothing to tell
     ],
 )
-def test_a_sign_flipper_is_a_peer_against_the_aggregate_in_over_two_thirds_of_three_or_more_rounds(
-    tmp_path, cosines, flagged
+def test_a_sign_flipper_points_against_most_other_senders_in_over_two_thirds_of_three_or_more_rounds(
+    tmp_path, opposed, compared, flagged
 ):
-    records = {e: HONEST * SEQ for e in range(1, len(cosines) + 1)}
-    store = _store(tmp_path, records, _cosines(*cosines))
-    against = sum(c < 0 for c in cosines)
+    records = {e: HONEST * SEQ for e in range(1, len(opposed) + 1)}
+    store = _store(tmp_path, records, _opposed(*opposed, compared=compared))
+    rounds = len(opposed) if compared >= 2 else 0
+    against = sum(2 * o > compared for o in opposed) if compared >= 2 else 0
     assert (PEER in sign_flippers(store.observations.read())) == flagged
     assert (PEER in store.sign_flippers()) == flagged  # what scores.json publishes
-    evidence = store.range_evidence(PEER, 1, len(cosines), EPOCH)
-    assert evidence.flipped == ((against, len(cosines)) if flagged else None)
-    decision = _judge(store, _claim(1, len(cosines), len(cosines) * HONEST * SEQ))
+    evidence = store.range_evidence(PEER, 1, len(opposed), EPOCH)
+    assert evidence.flipped == ((against, rounds) if flagged else None)
+    decision = _judge(store, _claim(1, len(opposed), len(opposed) * HONEST * SEQ))
     if flagged:
         assert decision.verdict == "hard" and "sign flip" in decision.reason
-        assert decision.verified == (len(cosines) - against) * HONEST * SEQ  # its rounds against: not credited
+        assert decision.verified == (len(opposed) - against) * HONEST * SEQ  # its rounds against: not credited
     else:
-        # an honest peer whose weights drifted is paid all its rounds, the negative ones too
-        assert decision.verdict == "accept" and decision.verified == len(cosines) * HONEST * SEQ
+        # an honest peer whose weights drifted is paid all its rounds, those it opposed a peer in too
+        assert decision.verdict == "accept" and decision.verified == len(opposed) * HONEST * SEQ
 
 
 def test_a_flippers_claim_over_rounds_with_the_swarm_is_not_hard_for_the_flip(tmp_path):
-    store = _store(tmp_path, {e: HONEST * SEQ for e in range(1, 5)}, _cosines(-0.9, -0.8, -0.7, 0.6))
+    store = _store(tmp_path, {e: HONEST * SEQ for e in range(1, 5)}, _opposed(3, 3, 3, 0))
     decision = _judge(store, _claim(4, 4, HONEST * SEQ))
     assert decision.verdict == "accept" and decision.evidence["sign_flipper"] == [3, 4]
 

@@ -72,6 +72,18 @@ def test_attacks_fail(task, attack):
         assert score < 0
 
 
+def test_a_round_whose_aggregate_does_not_lower_the_loss_is_inconclusive_not_failed(task, tmp_path):
+    weight, held_loss, gradient, aggregate, _ = task
+    score = loss_change_score([weight], held_loss, [gradient()], [-aggregate])[0]
+    assert score != score  # NaN
+    check = SpotCheck(1, "QmA", score, 2.0, 1.9, 2.1)
+    assert check.passed
+    log = SpotCheckLog(tmp_path / "spot_checks.jsonl")
+    log.append(check)
+    (read,) = log.read()
+    assert read.score != read.score and read.passed
+
+
 def test_the_audit_credits_nothing_for_a_failed_check(tmp_path):
     store = EvidenceStore(tmp_path, 777, 7)
     store.observations.append(

@@ -65,6 +65,16 @@ def test_every_sender_gets_the_same_robust_aggregate_and_a_nan_sender_is_dropped
     assert tallies[0].cosine is not None and tallies[0].cosine > 0.9
 
 
+def test_a_flipped_sender_holding_most_of_the_weight_still_opposes_every_honest_sender():
+    """Its weight (twice an honest one's) does not change who it opposes: every honest sender, and
+    each honest sender only it."""
+    parts = [honest(1), honest(2), honest(3)]
+    flipped = [-part for part in honest(4)]
+    _, rounds = run_round([*parts, flipped], [4.0, 4.0, 4.0, 8.0])
+    (tallies,) = rounds
+    assert [(tally.compared, tally.opposed) for tally in tallies] == [(3, 1), (3, 1), (3, 1), (3, 3)]
+
+
 def test_an_unadmitted_sender_is_reported_and_ignored():
     parts = [honest(1), honest(2), honest(3)]
     results, rounds = run_round(parts, [8.0, 8.0, 8.0], admitted=[True, True, False])

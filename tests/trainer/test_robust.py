@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from trainer.training.robust import RobustConfig, SenderTally, aggregate_part, centered_clip
+from trainer.training.robust import RobustConfig, SenderTally, aggregate_part, centered_clip, opposition
 
 CONFIG = RobustConfig()
 
@@ -134,3 +134,10 @@ def test_a_sender_alone_in_a_round_is_measured_against_the_reference_from_earlie
     honest_alone = aggregate_part([parts[1]], [8.0], CONFIG, reference_norm=earlier.reference_norm)
     assert honest_alone.verdicts == ["accepted"] and torch.equal(honest_alone.aggregate, parts[1])
     assert aggregate_part([parts[0] * 1e3], [8.0], CONFIG).verdicts == ["accepted"], "nothing to compare with"
+
+
+def test_opposition_counts_the_other_senders_a_contribution_points_against():
+    # sender 3 is a flipped copy of the honest direction; 0-2 are honest; 4 was screened out
+    dots = {(0, 1): 5.0, (0, 2): 4.0, (1, 2): 6.0, (0, 3): -5.0, (1, 3): -6.0, (2, 3): -4.0, (0, 4): -9.0}
+    assert opposition(dots, [0, 1, 2, 3]) == {0: (3, 1), 1: (3, 1), 2: (3, 1), 3: (3, 3)}
+    assert opposition(dots, [0, 3]) == {0: (1, 1), 3: (1, 1)}  # two senders oppose each other alike

@@ -28,9 +28,9 @@ with what the claimant says about itself:
   signer); a peer that declared to the reducer over `DECLARATION_LIE_FACTOR` times the samples its
   record states (an inflated all-reduce weight); a range in which the reducer dropped or all but
   removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs), or a spot check
-  found each raising the held-out loss (`evidence._Seen.harmful`); a sign flipper (its contributions
-  against the round's aggregate in over 2/3 of 3+ rounds, `evidence.sign_flippers`) that claims a
-  round in which it pointed against the aggregate; a peer whose
+  found each raising the held-out loss (`evidence._Seen.harmful`); a sign flipper (its contribution
+  against most of the round's other senders in over 2/3 of 3+ rounds, `evidence.sign_flippers`)
+  that claims a round in which it did; a peer whose
   contributions the reducer never accepted, silent for at least `SILENT_ROUNDS` rounds in a row,
   that claims work (a consistent liar);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
@@ -154,7 +154,7 @@ def judge(
         "unobserved_epochs": found.unobserved,
         "reported": {str(e): t for e, t in sorted(found.reported.items())},
         "spot_checks_failed": {str(e): score for e, score in sorted(found.spot_failed.items())},
-        "against_aggregate": list(found.against),
+        "against_others": list(found.against),
         "sign_flipper": list(found.flipped) if found.flipped else None,
     }
 
@@ -190,7 +190,7 @@ def judge(
         against, total = found.flipped
         return decision(
             "hard",
-            f"its contributions pointed against the swarm's aggregate in {against} of its {total} rounds "
+            f"its contributions pointed against most of the other senders in {against} of its {total} rounds "
             f"(a sign flip), {len(found.against)} of them in this claim's epochs",
             verified,
             allowed,
@@ -400,7 +400,7 @@ class Auditor:
     def scores(self) -> dict[str, dict[str, Any]]:
         """Per peer: its node, the rounds since its first contribution, how many it contributed to
         and how many the reducer accepted, its claims by verdict, ``sign_flipper`` ([rounds against
-        the aggregate, rounds] when the evidence store flags it, else None), and `score`: the share
+        most other senders, rounds] when the evidence store flags it, else None), and `score`: the share
         of those rounds in which its contribution was accepted, 0 once a claim of its node was hard."""
         self.evidence.refresh()
         rounds = sorted(self.evidence.round_samples())

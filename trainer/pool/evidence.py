@@ -50,13 +50,16 @@ SILENT_ROUNDS = 3
 #      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
 #      samples are not credited. Honest contributions sit inside the radius (scale 1) or near it.
 MIN_SCALE = 0.1
-# @dev A sender whose contribution pointed against the round's aggregate (cosine below 0) in more
-#      than `FLIP_SHARE` of its rounds, over at least `FLIP_MIN_ROUNDS` rounds, sends flipped
-#      gradients: its rounds against the aggregate are not credited and are positive evidence. Honest
-#      peers sit well inside it (bench/RESULTS.md, issue 16: the cosines honest peers had in every
-#      robustness scenario), although with parameter averaging off their weights drift apart between
-#      state downloads and an honest cosine is now and then negative; a flipper's is negative in
-#      nearly every round, since the honest majority sets the aggregate.
+# @dev A sender whose contribution pointed against most of the round's other screened-in senders
+#      (negative dot product with more than half of them, in a round with at least two others) in
+#      more than `FLIP_SHARE` of such rounds, over at least `FLIP_MIN_ROUNDS`, sends flipped
+#      gradients: those rounds are not credited and are positive evidence. Measured against the other
+#      senders rather than the aggregate: a flipper that holds most of a round's weight (honest
+#      declarations vary several-fold between rounds) drags the aggregate its way, and its cosine
+#      with it was positive in half its rounds in the bench while an honest peer's was negative. An
+#      honest sender opposes only the attackers of a round, a minority; with parameter averaging off
+#      honest weights drift apart between state downloads, so it may oppose a peer now and then
+#      (bench/RESULTS.md, issue 16: what honest senders did in every robustness scenario).
 FLIP_MIN_ROUNDS = 3
 FLIP_SHARE = 2 / 3
 # @dev Longest epoch range searched for a claim's work key (first epoch at most this far below the
@@ -79,7 +82,7 @@ class _Seen:
     clip, a spot check that found it raising the held-out loss (score below `-MIN_SPOT_SCORE`), or
     a round against the aggregate of a sender that flips signs (`FLIP_SHARE`)."""
     against: bool = False
-    """Its cosine with the round's aggregate was negative."""
+    """It pointed against most of the round's other screened-in senders (two or more)."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,10 @@ class RangeEvidence:
     """Whether every contribution the peer sent in the range (other than before its admission) is
     positive evidence of bad work (see `_Seen.harmful`)."""
     flipped: tuple[int, int] | None = None
-    """(rounds against the aggregate, rounds with a cosine) over the peer's whole history, when
-    that makes it a sign flipper (`FLIP_SHARE`); None otherwise."""
+    """(rounds against most others, rounds compared) over the peer's whole history, when that
+    makes it a sign flipper (`FLIP_SHARE`); None otherwise."""
     against: tuple[int, ...] = ()
-    """Epochs of the range in which the peer's contribution pointed against the aggregate."""
+    """Epochs of the range in which the peer's contribution pointed against most of the others."""
 
     @property
     def span(self) -> int:
@@ -237,7 +240,7 @@ class EvidenceStore:
         flipped = sign_flippers(observed)
         for obs in observed:
             rounds.add(obs.epoch)
-            against = obs.cosine is not None and obs.cosine < 0
+            against = _against(obs)
             flip = against and obs.peer_id in flipped
             used = (
                 obs.verdict not in DROPPED
@@ -343,18 +346,23 @@ class EvidenceStore:
 
 
 def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]:
-    """Peers whose contributions pointed against the aggregate in more than `FLIP_SHARE` of at
-    least `FLIP_MIN_ROUNDS` rounds: peer id -> (rounds against, rounds with a cosine)."""
+    """Peers whose contributions pointed against most of the others in more than `FLIP_SHARE` of at
+    least `FLIP_MIN_ROUNDS` rounds they were compared in: peer id -> (rounds against, rounds)."""
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for obs in observations:
-        if obs.cosine is not None and math.isfinite(obs.cosine):
-            tally[obs.peer_id][0] += obs.cosine < 0
+        if obs.compared >= 2:
+            tally[obs.peer_id][0] += _against(obs)
             tally[obs.peer_id][1] += 1
     return {
         peer: (against, total)
         for peer, (against, total) in tally.items()
         if total >= FLIP_MIN_ROUNDS and against > FLIP_SHARE * total
     }
+
+
+def _against(obs: Observation) -> bool:
+    # two or more others: with one, the two senders of a round oppose each other alike
+    return obs.compared >= 2 and 2 * obs.opposed > obs.compared
 
 
 def _verified_node(signed: SignedProgress, chain_id: int, pool_id: int) -> str | None:

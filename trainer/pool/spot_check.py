@@ -90,7 +90,8 @@ class SpotCheck:
 
     @property
     def passed(self) -> bool:
-        return self.score >= MIN_SPOT_SCORE
+        # NaN: inconclusive (the aggregate did not lower the held-out loss either), so no failure
+        return not self.score < MIN_SPOT_SCORE
 
 
 def loss_change_score(
@@ -99,7 +100,8 @@ def loss_change_score(
     contribution: Sequence[torch.Tensor],
     aggregate: Sequence[torch.Tensor],
 ) -> tuple[float, float, float, float]:
-    """(score, loss before, loss after a step along `contribution`, after one along `aggregate`).
+    """(score, loss before, loss after a step along `contribution`, after one along `aggregate`);
+    the score is NaN when the step along the aggregate does not lower the loss (inconclusive).
 
     `params` are the trainable tensors the contributions are gradients of, `loss()` the model's loss
     on the held-out batch. Both steps have the same length; the parameters are restored after.
@@ -129,7 +131,10 @@ def loss_change_score(
         # a non-finite or empty contribution moves nothing: it scores 0 (the reducer drops it anyway)
         with_contribution = after(contribution, norm(aggregate) / size) if size > 0 else before
     gain = before - with_aggregate
-    score = (before - with_contribution) / gain if gain > 0 else 0.0
+    # when the round's own aggregate does not lower the loss on the checker's (older) weights, the
+    # batch says nothing about any contribution of the round: NaN, inconclusive (the bench's honest
+    # run had such a round, and a score of 0 there failed an honest peer)
+    score = (before - with_contribution) / gain if gain > 0 else float("nan")
     return score, before, with_contribution, with_aggregate
 
 

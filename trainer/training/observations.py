@@ -46,6 +46,9 @@ class Observation:
     :param scale: the smallest factor CenteredClip kept of any of its parts (1: untouched, 0:
       dropped).
     :param mode: the averaging mode, "gradient" or "diloco".
+    :param compared: the other senders of the round whose contributions were screened in, as its was.
+    :param opposed: how many of those its contribution points against (negative dot product): a
+      sign flip points against every honest sender, whatever weight it holds.
     :param time: wall-clock time (unix seconds) the round was reduced; for logs, not for judgement.
     """
 
@@ -60,6 +63,8 @@ class Observation:
     scale: float = 1.0
     mode: str = "gradient"
     time: float = 0.0
+    compared: int = 0
+    opposed: int = 0
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

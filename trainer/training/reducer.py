@@ -47,7 +47,7 @@ from hivemind.averaging.partition import TensorPartReducer
 from hivemind.utils.serializer import MSGPackSerializer
 
 from trainer.training.observations import SPOT_PENDING_FILE, Observation, ObservationLog
-from trainer.training.robust import RobustConfig, SenderTally, aggregate_part
+from trainer.training.robust import RobustConfig, SenderTally, aggregate_part, opposition
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ class RobustPartReducer(TensorPartReducer):
         self.admitted, self.robust_config, self.on_round = admitted, config, on_round
         self.spot_sender, self.on_spot = spot_sender, on_spot
         self.spot_parts: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        # (i, j), i < j -> dot product of the two senders' screened-in parts, summed over parts
+        self.dots: dict[tuple[int, int], float] = {}
         # part index -> the norm honest parts had in the last comparable round (kept across rounds)
         self.references = references if references is not None else {}
         self.tallies = [SenderTally() for _ in range(num_senders)]
@@ -233,6 +235,14 @@ class RobustPartReducer(TensorPartReducer):
             self.tallies[sender].add(
                 tensor, result.aggregate, result.verdicts[sender], result.weights[sender], result.scales[sender]
             )
+        screened = [i for i in received if result.verdicts[i] in ("accepted", "clipped")]
+        if len(screened) >= 2:
+            stacked = torch.stack([received[i][0].detach().float().reshape(-1) for i in screened])
+            gram = stacked @ stacked.T
+            for a, i in enumerate(screened):
+                for b in range(a + 1, len(screened)):
+                    key = (min(i, screened[b]), max(i, screened[b]))
+                    self.dots[key] = self.dots.get(key, 0.0) + float(gram[a, b])
         spot = self.spot_sender
         if spot in received and result.verdicts[spot] in ("accepted", "clipped"):
             contribution = received[spot][0].detach().float().reshape(-1).clone()
@@ -243,6 +253,11 @@ class RobustPartReducer(TensorPartReducer):
         super().finalize()
         if not self._reported and any(tally.parts for tally in self.tallies):
             self._reported = True
+            screened = [
+                i for i, tally in enumerate(self.tallies) if tally.parts and tally.verdict in ("accepted", "clipped")
+            ]
+            for i, (compared, opposed) in opposition(self.dots, screened).items():
+                self.tallies[i].compared, self.tallies[i].opposed = compared, opposed
             self.on_round(self.tallies)
             if self.on_spot is not None and self.spot_parts and len(self.spot_parts) == self.num_parts:
                 ordered = [self.spot_parts[index] for index in range(self.num_parts)]
@@ -297,6 +312,8 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                         cosine=tally.cosine,
                         verdict=tally.verdict,  # type: ignore[arg-type]
                         scale=tally.scale,
+                        compared=tally.compared,
+                        opposed=tally.opposed,
                         mode=spec.mode,
                         time=now,
                     )

@@ -14,9 +14,9 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    sender alone in a round is still measured against the swarm's recent ones;
 3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the (lower)
    median declared by the round's screened senders and at ``max_samples_per_peer`` (the trainer sets
-   twice the pool's target batch size, which holds a sender alone in a round), so an inflated declaration buys at most a couple of honest peers' share
-   (``clipped`` when capped); honest peers' samples per round vary (who started the round when),
-   so the cap leaves them room;
+   twice the pool's target batch size, which holds a sender alone in a round), so an inflated
+   declaration buys at most a couple of honest peers' share (``clipped`` when capped); honest
+   peers' samples per round vary (who started the round when), so the cap leaves them room;
 4. CenteredClip (BTARD, Algorithm 2): starting from the coordinate-wise median, iterate
    ``v <- v + sum_i w_i * min(1, tau / |x_i - v|) * (x_i - v) / sum_i w_i`` with ``tau`` a multiple of
    the median distance to the start: with fewer than half the weight Byzantine, the result moves at
@@ -79,6 +79,10 @@ class SenderTally:
     scale: float = 1.0
     verdict: str = "accepted"
     parts: int = 0
+    # other screened-in senders of the round, and how many of them its contribution points against
+    # (negative dot product): set by the reducer when the round ends, see `opposition`
+    compared: int = 0
+    opposed: int = 0
 
     # the worse verdict wins, in this order
     _RANK = {"accepted": 0, "clipped": 1, "dropped_norm": 2, "dropped_nonfinite": 3, "not_admitted": 4}
@@ -210,3 +214,18 @@ def centered_clip(
     distances = (vectors - center).norm(dim=1)
     factors = torch.clamp(tau / distances.clamp_min(1e-30), max=1.0)
     return center, factors
+
+
+def opposition(dots: dict[tuple[int, int], float], screened: list[int]) -> dict[int, tuple[int, int]]:
+    """For each screened-in sender, (other screened-in senders, how many of them it points against),
+    from the dot products of whole contributions (``dots[(i, j)]``, i < j, summed over parts).
+
+    Unlike the cosine with the aggregate, this does not depend on weights: a sign-flipped sender
+    that holds most of a round's weight moves the aggregate its way (CenteredClip bounds that only
+    below half the weight), but it still points against every honest sender.
+    """
+    out = {}
+    for i in screened:
+        others = [j for j in screened if j != i]
+        out[i] = (len(others), sum(1 for j in others if dots.get((min(i, j), max(i, j)), 0.0) < 0))
+    return out
