@@ -19,7 +19,6 @@ from hub.cli._output import console, print_json
 
 if TYPE_CHECKING:
     from hub.deployer import DeployResult
-    from hub.manifest import GovernanceSettings
 
 
 def deploy_command(
@@ -95,33 +94,35 @@ def deploy_command(
             ("json_out", json_out),
         )
     )
-    from hub.amounts import parse_amount
-    from hub.contracts import SystemParams
+    from hub.cli.options import DeployOptions
     from hub.deployer import deploy
     from hub.errors import HubError
-    from hub.inputs import parse_address, parse_duration
     from hub.networks import MAINNET_CHAIN_ID, connect, resolve_network
 
-    given = {}
-    if unbonding_period is not None:
-        given["unbonding_period"] = parse_duration(unbonding_period, what="unbonding period")
-        if given["unbonding_period"] <= 0:
-            raise HubError("the unbonding period must be at least 1 s", hint="e.g. --unbonding-period 5s")
-    if min_stake is not None:
-        given["min_stake_per_compute_unit"] = parse_amount(min_stake, what="minimum stake")
-    if max_rate is not None:
-        if max_rate <= 0:
-            raise HubError("--max-rate must be more than zero", hint="e.g. --max-rate 1000")
-        given["max_units_per_compute_unit_per_second"] = max_rate
-    settings = _governance_settings(
-        governance, voting_delay, voting_period, timelock_delay, quorum, proposal_threshold, guardian, guardian_period
+    options = DeployOptions(
+        unbonding_period=unbonding_period,
+        min_stake=min_stake,
+        max_rate=max_rate,
+        federator=federator,
+        validator=validator,
+        fresh=fresh,
+        confirm_mainnet=confirm_mainnet,
+        governance=governance,
+        voting_delay=voting_delay,
+        voting_period=voting_period,
+        timelock_delay=timelock_delay,
+        quorum=quorum,
+        proposal_threshold=proposal_threshold,
+        guardian=guardian,
+        guardian_period=guardian_period,
     )
-    federator_address = parse_address(federator, what="federator") if federator else None
-    validator_address = parse_address(validator, what="validator") if validator else None
+    params = options.system_params()
+    settings = options.governance_settings()
     ctx = ChainContext(network, account, password_file, deployments_dir, json_out)
 
     net = resolve_network(network)
     w3 = connect(net)
+    confirm_mainnet = options.confirm_mainnet
     if w3.eth.chain_id == MAINNET_CHAIN_ID and not confirm_mainnet:
         answer = typer.prompt(
             "This deploys to Injective MAINNET (chain 1776) and spends real INJ. Type 'mainnet' to go on",
@@ -148,78 +149,16 @@ def deploy_command(
             w3,
             signer,
             network=net.name,
-            params=SystemParams(**given) if given else None,
-            federator=federator_address,
-            validator=validator_address,
+            params=params,
+            federator=options.federator,
+            validator=options.validator,
             directory=deployments_dir,
-            fresh=fresh,
+            fresh=options.fresh,
             mainnet_confirmed=confirm_mainnet,
             on_event=progress,
             governance=settings,
         )
     _report(result, json_out)
-
-
-def _governance_settings(
-    governance: bool,
-    voting_delay: str | None,
-    voting_period: str | None,
-    timelock_delay: str | None,
-    quorum: float | None,
-    proposal_threshold: str | None,
-    guardian: str | None,
-    guardian_period: str | None,
-) -> GovernanceSettings | None:
-    """The --governance options as settings (None without --governance), or a one-line error."""
-    from hub.amounts import parse_amount
-    from hub.errors import HubError, UsageError
-    from hub.inputs import parse_address, parse_duration
-    from hub.manifest import GovernanceSettings
-
-    options = {
-        "--voting-delay": voting_delay,
-        "--voting-period": voting_period,
-        "--timelock-delay": timelock_delay,
-        "--quorum": quorum,
-        "--proposal-threshold": proposal_threshold,
-        "--guardian": guardian,
-        "--guardian-period": guardian_period,
-    }
-    if not governance:
-        given = [name for name, value in options.items() if value is not None]
-        if given:
-            raise UsageError(
-                f"{', '.join(given)} need{'s' if len(given) == 1 else ''} --governance", hint="add --governance"
-            )
-        return None
-    if guardian_period is not None and guardian is None:
-        raise UsageError("--guardian-period needs --guardian", hint="name the guardian with --guardian ADDRESS")
-    given_values: dict = {}
-    for key, text, what in (
-        ("voting_delay", voting_delay, "voting delay"),
-        ("voting_period", voting_period, "voting period"),
-        ("timelock_delay", timelock_delay, "timelock delay"),
-        ("guardian_period", guardian_period, "guardian period"),
-    ):
-        if text is not None:
-            given_values[key] = parse_duration(text, what=what)
-    if quorum is not None:
-        given_values["quorum_bps"] = round(quorum * 100)
-    if proposal_threshold is not None:
-        given_values["proposal_threshold"] = parse_amount(proposal_threshold, what="proposal threshold")
-    if guardian is not None:
-        given_values["guardian"] = parse_address(guardian, what="guardian")
-    limits = {
-        "voting_delay": "--voting-delay at most 30d",
-        "voting_period": "--voting-period at least 1s",
-        "timelock_delay": "--timelock-delay from 1s to 30d",
-        "quorum_bps": "--quorum from 0.01 to 100 (percent)",
-    }
-    try:
-        return GovernanceSettings(**given_values)
-    except ValueError as exc:
-        field = next((k for k in limits if k in str(exc)), None)
-        raise HubError("invalid governance setting", hint=limits.get(field, str(exc).splitlines()[0])) from None
 
 
 def _report(result: DeployResult, json_out: bool) -> None:

@@ -72,3 +72,71 @@ def test_a_bad_manager_is_a_hub_error() -> None:
 
     with pytest.raises(HubError, match="invalid manager '0x12'"):
         PoolCreateOptions(metadata="m.json", budget="1", reward_per_unit="1", challenge_window="1h", manager="0x12")
+
+
+# @dev Options of `hub deploy` that every chain command has: not part of its model.
+_DEPLOY_COMMON = {"network", "account", "password_file", "deployments_dir", "json_out"}
+
+
+def _deploy():
+    import typer
+
+    from hub.cli.deploy import deploy_command
+
+    single = typer.Typer(add_completion=False)
+    single.command("deploy")(deploy_command)
+    return typer.main.get_command(single)
+
+
+def test_every_deploy_option_is_a_field_of_its_model() -> None:
+    from hub.cli.options import DeployOptions
+
+    own = {param.name for param in _deploy().params} - _DEPLOY_COMMON
+    assert own == set(DeployOptions.model_fields)
+
+
+def test_deploy_parses_as_typed() -> None:
+    from hub.cli.options import DeployOptions
+
+    guardian = "0x" + "cd" * 20
+    args = ["--unbonding-period", "2d", "--min-stake", "0.5", "--max-rate", "7", "--governance"]
+    args += ["--voting-delay", "1h", "--voting-period", "1d", "--timelock-delay", "30m", "--quorum", "12.5"]
+    args += ["--proposal-threshold", "3", "--guardian", guardian, "--guardian-period", "7d"]
+    params = _deploy().make_context("deploy", args).params
+    options = DeployOptions(**{k: v for k, v in params.items() if k not in _DEPLOY_COMMON})
+    system = options.system_params()
+    assert system is not None
+    assert (system.unbonding_period, system.min_stake_per_compute_unit) == (2 * 86400, 5 * 10**17)
+    assert system.max_units_per_compute_unit_per_second == 7
+    settings = options.governance_settings()
+    assert settings is not None
+    assert settings.model_dump() == {
+        "voting_delay": 3600,
+        "voting_period": 86400,
+        "timelock_delay": 1800,
+        "quorum_bps": 1250,
+        "proposal_threshold": 3 * 10**18,
+        "guardian": "0xCdCDCdCdcdcdcdCdcDcDCdcDcDCdCdcdCdcDCDcD",
+        "guardian_period": 7 * 86400,
+    }
+    bare = DeployOptions(
+        **{k: v for k, v in _deploy().make_context("deploy", []).params.items() if k not in _DEPLOY_COMMON}
+    )
+    assert (bare.system_params(), bare.governance_settings()) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--voting-delay", "1h", "--quorum", "10"], 2, "--voting-delay, --quorum need --governance"),
+        (["--governance", "--guardian-period", "1d"], 2, "--guardian-period needs --guardian"),
+        (["--governance", "--quorum", "200"], 1, "invalid governance setting (hint: --quorum from 0.01 to 100"),
+        (["--max-rate", "0"], 1, "--max-rate must be more than zero"),
+        (["--min-stake", "ten"], 1, "invalid minimum stake 'ten'"),
+    ],
+)
+def test_a_bad_deploy_option_is_one_line_before_the_chain_is_reached(args: list[str], code: int, message: str) -> None:
+    """No chain runs here: the options are checked before `hub deploy` connects."""
+    result = run_hub("deploy", *args, ok=False)
+    assert result.exit_code == code and result.output.startswith(f"error: {message}"), result.output
+    assert result.output.count("\n") == 1
