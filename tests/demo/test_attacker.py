@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aihub_demo.local_chain import FRAUD_SLASH, PROVIDER_STAKE
+from aihub_demo.local_chain import FRAUD_SLASH, PROVIDER_STAKE, DemoResult, NodeReport
 from tests.utils.waiting import patience
 
 HUB = Path(sys.executable).with_name("hub")
@@ -38,6 +38,27 @@ def test_an_unknown_kind_is_one_line_naming_the_kinds(tmp_path: Path) -> None:
         "weight, epoch, outsider, badstate, liar)"
     ]
     assert list(tmp_path.iterdir()) == []  # refused before anything started
+
+
+def _result(attacker: NodeReport, *honest: NodeReport, honest_stake_after: int = PROVIDER_STAKE) -> DemoResult:
+    return DemoResult(
+        1, 777, "", {}, {}, {}, 0, 0, 0, [*honest, attacker], [], None, Path("."), "scale1e3",
+        stakes_before={"provider": PROVIDER_STAKE, "attacker-provider": PROVIDER_STAKE},
+        stakes_after={"provider": honest_stake_after, "attacker-provider": PROVIDER_STAKE},
+    )  # fmt: skip
+
+
+def test_caught_means_kept_out_of_the_model_or_a_claim_invalidated_and_any_honest_penalty_counts() -> None:
+    honest = NodeReport("node-1", "0x1", audit={"accept": 3}, reducer={"accepted": 3})
+    accepted = NodeReport("attacker", "0x2", audit={"accept": 2}, reducer={"accepted": 2})
+    assert _result(accepted, honest).outcome() == (False, [])
+    for caught in ({"reducer": {"dropped_norm": 1}}, {"reducer": {"not_admitted": 4}}, {"audit": {"soft": 1}}):
+        assert _result(NodeReport("attacker", "0x2", **caught), honest).outcome() == (True, [])
+    soft = NodeReport("node-2", "0x3", audit={"accept": 1, "soft": 1}, invalidated_units=500)
+    assert _result(accepted, honest, soft).outcome() == (False, ["node-2: 1 soft, 500 units invalidated"])
+    assert _result(accepted, honest, honest_stake_after=PROVIDER_STAKE - 1).outcome()[1] == [
+        "provider: stake down by 1 wei"
+    ]
 
 
 class _Chain:
