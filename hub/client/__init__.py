@@ -8,7 +8,10 @@
     client.rewards.work_submitted(1, node=node)            # WorkSubmitted logs
     client.rewards.claim(1)                                # every claimable key of the provider
 
-One binding per contract: `client.hub`, `.registry`, `.stake`, `.domains`, `.pool`, `.rewards`.
+One binding per contract: `client.hub`, `.registry`, `.stake`, `.domains`, `.pool`, `.rewards`,
+`.governance`. Reads return the records of `hub.client.models`; transactions return the typed results
+of `hub.client.results` (hash, block, gas and what the receipt's events say); `hub.client.workflows`
+holds what spans contracts.
 """
 
 from hub.client.hub_client import HubClient
