@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub.amounts import format_inj
@@ -84,11 +84,9 @@ class TxResult:
     fee: int
     contract_address: str | None
     receipt: Any = field(repr=False, compare=False)
-    # @dev What the call returned, where a binding decodes it: a new pool or domain id, an amount.
+    # @dev The main fact of a typed result (hub/client/results.py: a new pool id, an amount), for
+    #      callers that read one number; None for a plain transaction.
     value: int | None = None
-
-    def with_value(self, value: int | None) -> TxResult:
-        return replace(self, value=value)
 
 
 def _node_message(exc: Exception) -> str:
