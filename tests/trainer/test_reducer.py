@@ -70,9 +70,11 @@ def test_a_flipped_sender_holding_most_of_the_weight_still_opposes_every_honest_
     each honest sender only it."""
     parts = [honest(1), honest(2), honest(3)]
     flipped = [-part for part in honest(4)]
-    _, rounds = run_round([*parts, flipped], [4.0, 4.0, 4.0, 8.0])
+    tag_along = [torch.zeros_like(part) for part in honest(5)]  # declared 0 samples: no say, not compared
+    _, rounds = run_round([*parts, flipped, tag_along], [4.0, 4.0, 4.0, 8.0, 0.0])
     (tallies,) = rounds
-    assert [(tally.compared, tally.opposed) for tally in tallies] == [(3, 1), (3, 1), (3, 1), (3, 3)]
+    compared = [(tally.compared, tally.opposed) for tally in tallies]
+    assert compared == [(3, 1), (3, 1), (3, 1), (3, 3), (0, 0)]
 
 
 def test_an_unadmitted_sender_is_reported_and_ignored():

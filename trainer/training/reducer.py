@@ -235,7 +235,8 @@ class RobustPartReducer(TensorPartReducer):
             self.tallies[sender].add(
                 tensor, result.aggregate, result.verdicts[sender], result.weights[sender], result.scales[sender]
             )
-        screened = [i for i in received if result.verdicts[i] in ("accepted", "clipped")]
+        # with a say in the aggregate: screened in and weighted (a zero-weight tag-along is neither)
+        screened = [i for i in received if result.verdicts[i] in ("accepted", "clipped") and result.weights[i] > 0]
         if len(screened) >= 2:
             stacked = torch.stack([received[i][0].detach().float().reshape(-1) for i in screened])
             gram = stacked @ stacked.T
@@ -254,7 +255,9 @@ class RobustPartReducer(TensorPartReducer):
         if not self._reported and any(tally.parts for tally in self.tallies):
             self._reported = True
             screened = [
-                i for i, tally in enumerate(self.tallies) if tally.parts and tally.verdict in ("accepted", "clipped")
+                i
+                for i, tally in enumerate(self.tallies)
+                if tally.parts and tally.verdict in ("accepted", "clipped") and tally.accepted > 0
             ]
             for i, (compared, opposed) in opposition(self.dots, screened).items():
                 self.tallies[i].compared, self.tallies[i].opposed = compared, opposed
