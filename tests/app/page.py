@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -27,10 +31,12 @@ class AppPage:
 
         try:
             return WebDriverWait(self.driver, timeout or self.timeout, poll_frequency=0.2).until(check)
-        except Exception:
+        except Exception as exc:  # a timeout, or what the predicate raised: both name what was awaited
             error = self.driver.execute_script("return document.getElementById('error').textContent")
             log = self.driver.execute_script("return document.getElementById('txlog').innerText")
-            raise AssertionError(f"the page never showed {what}; error line {error!r}; transactions {log!r}") from None
+            raise AssertionError(
+                f"the page never showed {what} ({type(exc).__name__}); error line {error!r}; transactions {log!r}"
+            ) from None
 
     def open(self, url: str | None = None) -> AppPage:
         """Load the page afresh (a URL that differs only in its #fragment would not reload it)."""
@@ -78,7 +84,8 @@ class AppPage:
         """Click the table button for `action` with `params` and wait for its transaction's outcome."""
 
         def click() -> bool:
-            # the page re-renders its tables on every poll: a button found a moment ago may be gone
+            # the page re-renders its tables on every poll: a button found a moment ago may be gone,
+            # or be replaced between the scroll into view and the click (nothing was clicked: retry)
             try:
                 for candidate in self.driver.find_elements(By.CSS_SELECTOR, f'button[data-action="{action}"]'):
                     if candidate.is_displayed() and all(
@@ -86,7 +93,7 @@ class AppPage:
                     ):
                         candidate.click()
                         return True
-            except StaleElementReferenceException:
+            except (StaleElementReferenceException, ElementClickInterceptedException, ElementNotInteractableException):
                 pass
             return False
 

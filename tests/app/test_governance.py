@@ -1,6 +1,7 @@
 """Governance in the browser against the real local chain: a proposal's whole life cycle (propose,
 two providers vote, queue, execute, the parameter changed on chain), each step signed by the
-injected wallet, and a refused step that shows `hub gov`'s sentence before the wallet is asked.
+injected wallet, and a refused step that shows `hub gov`'s sentence before the wallet is asked; a
+pending proposal that only its proposer may cancel.
 
 A second system, deployed by `hub deploy --governance` into its own deployments folder, is served:
 handing its powers to governance leaves the session deployment alone. Durations are chain seconds;
@@ -33,15 +34,12 @@ def _wait_for_chain_time(client, timestamp: int, timeout_s: float = 90.0) -> Non
         time.sleep(0.2)
 
 
-@pytest.fixture
-def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A client (no signer) of a fresh system deployed by `hub deploy --governance`."""
+def _deploy_governance(world, deployments: Path, voting_delay_s: int):
+    """A client (no signer) of a fresh system that `hub deploy --governance` deployed into `deployments`."""
     from hub.client import HubClient
     from hub.manifest import load_deployment
     from hub.networks import Network, connect
 
-    deployments = tmp_path / "gov-deployments"
-    monkeypatch.setenv("HUB_DEPLOYMENTS_DIR", str(deployments))
     run_hub(
         "deploy",
         "--account",
@@ -54,7 +52,7 @@ def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         world.validator.address,
         "--governance",
         "--voting-delay",
-        "0s",
+        f"{voting_delay_s}s",
         "--voting-period",
         f"{VOTING_PERIOD_S}s",
         "--timelock-delay",
@@ -66,6 +64,18 @@ def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     )
     w3 = connect(Network(name="local", rpc_url=world.devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))
     return HubClient(w3, load_deployment(LOCAL_CHAIN_ID, deployments), chain_id=LOCAL_CHAIN_ID)
+
+
+@pytest.fixture
+def voting_delay_s() -> int:
+    return 0
+
+
+@pytest.fixture
+def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, voting_delay_s: int):
+    deployments = tmp_path / "gov-deployments"
+    monkeypatch.setenv("HUB_DEPLOYMENTS_DIR", str(deployments))
+    return _deploy_governance(world, deployments, voting_delay_s)
 
 
 @pytest.fixture
@@ -152,3 +162,40 @@ def test_a_proposal_is_proposed_voted_queued_and_executed_in_the_browser(
     page.wait(lambda: _proposal_row(page, pid)[1] == "executed", "the proposal executed")
     assert len(wallet.sent) == 5  # propose, two votes, queue, execute: the refused execute sent nothing
     page.screenshot("governance")
+
+
+@pytest.mark.parametrize("voting_delay_s", [VOTING_PERIOD_S])
+def test_a_pending_proposal_refuses_votes_and_its_proposer_cancels_it(
+    world, gov_client, gov_served, browser, make_wallet
+):
+    proposer, other = world.actor("gov-app-proposer"), world.actor("gov-app-other")
+    _as(gov_client, proposer).hub.register_provider(3 * INJ)
+    _as(gov_client, other).hub.register_provider(3 * INJ)
+    wallet = make_wallet(browser, other.account)
+    page = AppPage(browser, gov_served).open()
+    page.connect(other.address)
+    page.tab("governance")
+    # proposed outside the page: the page lists what the chain holds, whoever proposed it
+    pid = (
+        _as(gov_client, proposer)
+        .governance.propose([gov_client.governance.treasury_call(other.address)], "a new treasury")
+        .value
+    )
+    row = page.wait(lambda: _proposal_row(page, pid), f"proposal {pid}")
+    assert row[1] == "pending" and row[2] == f"set the treasury to {other.address}"
+    assert row[7].startswith("opens ")
+    # no Cancel and no vote buttons for another account while pending; a recount before voting
+    # opens is refused with the contract's sentence, and the wallet is not asked
+    buttons = browser.find_elements("css selector", '#proposals button[data-action^="gov_"]')
+    assert not [b for b in buttons if b.is_displayed()]
+    state, message = page.submit("gov_recount", proposal_id=str(pid), voter=other.address)
+    assert state == "refused" and "voting is not open" in message, message
+    assert "eth_sendTransaction" not in wallet.asked
+
+    wallet.use(browser, proposer.account)
+    page.wait_account(proposer.address)
+    state, message = page.click_action("gov_cancel", proposal_id=str(pid))
+    assert state == "confirmed", message
+    assert gov_client.governance.proposal(pid).state == "canceled"
+    page.wait(lambda: _proposal_row(page, pid)[1] == "canceled", "the proposal canceled")
+    assert gov_client.hub.treasury() != other.address
