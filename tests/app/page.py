@@ -115,7 +115,10 @@ class AppPage:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(width, min(max(height + 40, 600), 4000))
-        self.driver.execute_script("window.scrollTo(0, 0)")
+        # clicks scroll wide tables sideways: show each from its first column
+        self.driver.execute_script(
+            "window.scrollTo(0, 0); document.querySelectorAll('.scroll').forEach(e => e.scrollLeft = 0)"
+        )
         path = SCREENSHOTS / f"{name}.png"
         self.driver.save_screenshot(str(path))
         return path
