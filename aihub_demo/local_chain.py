@@ -101,7 +101,8 @@ class NodeReport:
     reducer: dict[str, int] = field(default_factory=dict)
     # @dev The audit's decisions on its claims: verdict -> claims.
     audit: dict[str, int] = field(default_factory=dict)
-    in_pool: bool = True
+    # @dev Barred from the pool on chain (a hard invalidation ejects and bars the node).
+    barred: bool = False
 
 
 @dataclass
@@ -632,7 +633,7 @@ class LocalJob:
                 exit_code=self.peers[name].proc.returncode,
                 provider=self.providers[name],
                 peer_ids=self._peer_ids(name),
-                in_pool=admin.pool.active_pool_of(self.addresses[name]) == self.pool_id,
+                barred=admin.pool.contract.functions.nodeBlacklisted(self.pool_id, self.addresses[name]).call(),
             )
             for e in self._epochs(name):
                 report.epochs += 1
@@ -823,7 +824,7 @@ def _print_attack(result: DemoResult, console: Console) -> None:
             if after < before
             else f"provider stake untouched ({format_inj(after)})"
         )
-        + ("; still in the pool" if attacker.in_pool else "; not in the pool"),
+        + ("; ejected and barred from the pool" if attacker.barred else "; not barred from the pool"),
         highlight=False,
     )
     honest = [node for node in result.nodes if node.name != ATTACKER]

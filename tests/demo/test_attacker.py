@@ -134,7 +134,8 @@ def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, ki
         stake = chain.client.stake.stake_of(chain.address("attacker-provider"))
         if hard:
             assert stake == PROVIDER_STAKE - FRAUD_SLASH
-            assert chain.client.pool.active_pool_of(chain.address("attacker")) == 0
+            assert chain.client.pool.contract.functions.nodeBlacklisted(1, chain.address("attacker")).call()
+            assert "ejected and barred from the pool" in out
             slashed = f"provider slashed {format_inj(FRAUD_SLASH)} (stake {format_inj(PROVIDER_STAKE)} -> "
             assert slashed + f"{format_inj(PROVIDER_STAKE - FRAUD_SLASH)})" in out
         else:
