@@ -103,6 +103,9 @@ class NodeReport:
     audit: dict[str, int] = field(default_factory=dict)
     # @dev Barred from the pool on chain (a hard invalidation ejects and bars the node).
     barred: bool = False
+    # @dev Contributions refused in rounds the reducer admitted others to (before the pool's first
+    #      bindings are read, every sender is refused: that says nothing about this one).
+    refused: int = 0
 
 
 @dataclass
@@ -140,14 +143,16 @@ class DemoResult:
         attacker = next((node for node in self.nodes if node.name == ATTACKER), None)
         caught = attacker is not None and bool(
             sum(attacker.reducer.get(v, 0) for v in CAUGHT_BY_REDUCER)
+            or attacker.refused
             or attacker.audit.get("soft")
             or attacker.audit.get("hard")
         )
         return caught, penalized
 
 
-# @dev The reducer's verdicts that kept a contribution out of the model or shrank it.
-CAUGHT_BY_REDUCER = ("dropped_nonfinite", "dropped_norm", "not_admitted", "clipped")
+# @dev The reducer's verdicts that kept a contribution out of the model or shrank it (`not_admitted`
+#      counts only where others were admitted: `NodeReport.refused`).
+CAUGHT_BY_REDUCER = ("dropped_nonfinite", "dropped_norm", "clipped")
 
 
 class _Peer:
@@ -625,6 +630,7 @@ class LocalJob:
         audit_log = self.root / "aux" / "audit.jsonl"
         decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
         observations = list(ObservationLog(self.root / "aux" / "observations.jsonl"))
+        admitting = {obs.epoch for obs in observations if obs.verdict != "not_admitted"}
         nodes = []
         for name in self.node_names:
             report = NodeReport(
@@ -642,6 +648,7 @@ class LocalJob:
             for obs in observations:
                 if obs.peer_id in report.peer_ids:
                     report.reducer[obs.verdict] = report.reducer.get(obs.verdict, 0) + 1
+                    report.refused += obs.verdict == "not_admitted" and obs.epoch in admitting
             for decision in decisions:
                 if str(decision["node"]).lower() == report.address.lower():
                     report.audit[decision["verdict"]] = report.audit.get(decision["verdict"], 0) + 1
@@ -814,7 +821,10 @@ def _print_attack(result: DemoResult, console: Console) -> None:
     attacker = next(node for node in result.nodes if node.name == ATTACKER)
     before, after = result.stakes_before.get(attacker.provider, 0), result.stakes_after.get(attacker.provider, 0)
     console.print(f"attacker: node {attacker.address} of {attacker.provider}, TRAINER_ATTACK={result.attacker}")
-    console.print(f"  reducer: its contributions {counts(attacker.reducer)}")
+    console.print(
+        f"  reducer: its contributions {counts(attacker.reducer)}"
+        f"{f' ({attacker.refused} refused while others were admitted)' if attacker.refused else ''}"
+    )
     console.print(f"  audit: its claims {counts(attacker.audit)}")
     console.print(
         f"  chain: {attacker.claimed_units:,} units claimed, {attacker.paid_units:,} paid, "

@@ -52,7 +52,10 @@ def test_caught_means_kept_out_of_the_model_or_a_claim_invalidated_and_any_hones
     honest = NodeReport("node-1", "0x1", audit={"accept": 3}, reducer={"accepted": 3})
     accepted = NodeReport("attacker", "0x2", audit={"accept": 2}, reducer={"accepted": 2})
     assert _result(accepted, honest).outcome() == (False, [])
-    for caught in ({"reducer": {"dropped_norm": 1}}, {"reducer": {"not_admitted": 4}}, {"audit": {"soft": 1}}):
+    # refused before the pool's first bindings were read, as every sender is: not caught
+    early = NodeReport("attacker", "0x2", audit={"accept": 2}, reducer={"not_admitted": 1, "accepted": 1})
+    assert _result(early, honest).outcome() == (False, [])
+    for caught in ({"reducer": {"dropped_norm": 1}}, {"refused": 3}, {"audit": {"soft": 1}}):
         assert _result(NodeReport("attacker", "0x2", **caught), honest).outcome() == (True, [])
     soft = NodeReport("node-2", "0x3", audit={"accept": 1, "soft": 1}, invalidated_units=500)
     assert _result(accepted, honest, soft).outcome() == (False, ["node-2: 1 soft, 500 units invalidated"])
