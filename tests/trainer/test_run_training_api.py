@@ -173,6 +173,7 @@ PROFILES_16_BIT = [
     ("full", True, "gradient", torch.bfloat16, True),  # averaging overlapped with the next epoch
     ("lora", False, "gradient", torch.bfloat16, False),
     ("full", False, "diloco", torch.float32, False),
+    ("lora", False, "diloco", torch.bfloat16, True),  # the outer step overlapped with the next round
 ]
 
 
