@@ -391,9 +391,11 @@ def evidence_summary(runs: dict[str, Run]) -> list[str]:
 
 
 def _fmt(values: list[float]) -> str:
-    if not values:
-        return "none"
-    return f"n={len(values)} min {min(values):.3f} median {sorted(values)[len(values) // 2]:.3f} max {max(values):.3f}"
+    scored = sorted(value for value in values if value == value)  # NaN: an inconclusive spot check
+    if not scored:
+        return f"none ({len(values)} inconclusive)" if values else "none"
+    unscored = f", {len(values) - len(scored)} inconclusive" if len(scored) < len(values) else ""
+    return f"n={len(scored)} min {scored[0]:.3f} median {scored[len(scored) // 2]:.3f} max {scored[-1]:.3f}{unscored}"
 
 
 def profit_inj(judged: Judged, name: str) -> float:
