@@ -396,3 +396,14 @@ def test_with_robust_aggregation_the_bootstrap_peers_are_the_trusted_reducers(tm
 def test_bad_metadata_is_one_line(data, message):
     with pytest.raises(TrainerError, match=message):
         parse_metadata(data, POOL)
+
+
+def test_a_round_credits_up_to_two_epochs_of_samples(tmp_path):
+    # a peer keeps training while a round forms: the bench saw honest peers bring up to 1.5 epochs
+    # of samples to one round. Up to two epochs per round reach the claim (ROUND_CREDIT_EPOCHS);
+    # more than that does not, however much the peer declared
+    store = _store(tmp_path, {1: 150 * SEQ, 2: 300 * SEQ}, {1: [_obs(1, samples=150)], 2: [_obs(2, samples=300)]})
+    found = store.range_evidence(PEER, 1, 2, EPOCH)
+    assert found.accepted == {1: 150, 2: 200}
+    decision = _judge(store, _claim(1, 1, 150 * SEQ))
+    assert decision.verdict == "accept", decision

@@ -9,11 +9,11 @@ with what the claimant says about itself:
 - verified: the samples of the peer's contributions in the range that reached the model (the
   reducer neither dropped them as non-finite or absurd, nor refused the sender, nor kept less than
   `MIN_SCALE` of them in CenteredClip: noise and flipped signs; nor failed a spot check,
-  `trainer.pool.spot_check`), at most a whole epoch's target
-  batch per round, times the run's ``seq_len`` (the range shifted by one epoch counts if that finds
-  more: a round carries the epoch most of its senders declared, which a lagging sender numbers one
-  apart). A contribution counts with the
-  samples its sender declared: the reducer caps the *weight* of a declaration above the round's
+  `trainer.pool.spot_check`), at most two epochs' target batch per round
+  (`evidence.ROUND_CREDIT_EPOCHS`: a peer trains on while a round forms), times the run's
+  ``seq_len`` (the range shifted by one epoch counts if that finds more: a round carries the epoch
+  most of its senders declared, which a lagging sender numbers one apart). A contribution counts
+  with the samples its sender declared: the reducer caps the *weight* of a declaration above the round's
   median, but a faster honest peer really did more work, and the node's throughput is bounded on
   chain by its attested compute units (the work-rate rule);
 - allowed: ``verified`` plus, for every epoch the aux peer has no evidence for (it reduced no

@@ -62,6 +62,11 @@ MIN_SCALE = 0.1
 #      (bench/RESULTS.md, issue 16: what honest senders did in every robustness scenario).
 FLIP_MIN_ROUNDS = 3
 FLIP_SHARE = 2 / 3
+# @dev A round credits a peer with at most this many epochs' target batch (the reducer caps a
+#      weight at the same, trainer.training.swarm): a round forms after the swarm reaches its target,
+#      so a peer keeps training while it forms, and the bench measured honest peers bringing 64-152
+#      samples to one round of a 64-sample target (1x left 12 honest claims withheld).
+ROUND_CREDIT_EPOCHS = 2
 # @dev Longest epoch range searched for a claim's work key (first epoch at most this far below the
 #      last). `trainer join` claims far shorter ranges; a longer one is left unmatched (no action).
 MAX_RANGE_EPOCHS = 4096
@@ -304,7 +309,8 @@ class EvidenceStore:
 
     def range_evidence(self, peer_id: str, first: int, last: int, epoch_samples: float) -> RangeEvidence:
         """The evidence on `peer_id` in epochs [first, last]; a round credits it with the samples it
-        declared for contributions that reached the model, at most `epoch_samples` (a whole epoch)."""
+        declared for contributions that reached the model, at most `ROUND_CREDIT_EPOCHS` times
+        `epoch_samples` (the run's target batch)."""
         present = self._seen.get(peer_id, {})
         in_range = [e for e in range(first, last + 1) if e in present]
         around = [e for e in range(first - 1, last + 2) if e in present]
@@ -313,7 +319,9 @@ class EvidenceStore:
             first=first,
             last=last,
             rounds=frozenset(e for e in self._rounds if first <= e <= last),
-            accepted={e: min(epoch_samples, sum(entry.samples for entry in present[e])) for e in around},
+            accepted={
+                e: min(ROUND_CREDIT_EPOCHS * epoch_samples, sum(entry.samples for entry in present[e])) for e in around
+            },
             verdicts={e: [entry.verdict for entry in present[e]] for e in in_range},
             silent=frozenset(e for e in self.silent_epochs(peer_id) if first <= e <= last),
             ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
