@@ -14,10 +14,11 @@ behaves as one kind of attacker; nothing else changes. Never set it on a real pe
 - ``badstate``: serves NaN weights to any peer that downloads state from it, and declares the
   highest state-sharing priority so that downloads go to it first;
 - ``liar``: a consistent liar. It never joins an averaging round (no matchmaking, nothing sent:
-  it moves from epoch to epoch with local updates only), so none of its work reaches the swarm,
-  yet it signs its progress records and submits its claims for every token it fed, as an honest
-  peer would: its records and claims agree with each other, and only the pool's reducer, which
-  never heard from it, can tell (`trainer.pool.audit`).
+  it moves from epoch to epoch with local updates only) and reports no samples to the swarm's
+  progress, so none of its work reaches the swarm, yet it signs its progress records and submits
+  its claims for every token it fed, as an honest peer would: its records and claims agree with
+  each other, and only the pool's reducer, which never heard from it, can tell
+  (`trainer.pool.audit`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,15 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
         # gradients) when the swarm's does, so the liar's records name the rounds it skipped
         opt._maybe_schedule_gradient_averaging = lambda: None
         opt._begin_averaging_gradients = lambda grad_scaler: _unscaled(opt, grad_scaler)
+        # nor does it count toward the swarm's progress: its samples (it never waits for a round, so
+        # they pile up) would end every round early, and a slower honest peer that enters an epoch
+        # already "ready" skips its round (measured: an honest node silent for 3 rounds, slashed)
+        honest_report = opt.tracker.report_local_progress
+
+        def nothing(local_epoch: int, samples_accumulated: int = 0, **kwargs: Any) -> None:
+            honest_report(local_epoch, 0, **kwargs)
+
+        opt.tracker.report_local_progress = nothing
     elif kind == "epoch":
         tracker = opt.tracker
         honest_report = tracker.report_local_progress
