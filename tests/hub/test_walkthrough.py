@@ -38,7 +38,7 @@ def test_readme_walkthrough_runs(tmp_path: Path, port_offset: int) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=480,
         )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     finally:
