@@ -33,3 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # the disposition a terminal gives, as it would have when run by hand.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_is_left_as_found():
+    """Fail a test that leaves SIGINT ignored: hivemind's averagers set it so in the process that
+    starts them and never restore it, and every command a later test starts (then presses Ctrl+C
+    on) would inherit it. Code and tests start averagers inside `trainer.training.swarm.keeping_sigint`."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after == signal.SIG_IGN and before != signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail("the test left SIGINT ignored: start hivemind averagers inside keeping_sigint()")

@@ -141,6 +141,7 @@ def test_the_aux_peers_checker_scores_what_a_real_round_sampled(tmp_path):
     from trainer.training.observations import SPOT_PENDING_FILE
     from trainer.training.plan import plan_run
     from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+    from trainer.training.swarm import keeping_sigint
     from trainer.training.tokenizer import build_tokenizer
 
     corpus = generate_corpus(tmp_path / "corpus.txt", num_lines=1500, seed=3)
@@ -166,31 +167,33 @@ def test_the_aux_peers_checker_scores_what_a_real_round_sampled(tmp_path):
     common = dict(prefix="spot", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
     maddrs = ["/ip4/127.0.0.1/tcp/0"]
     started, senders = [], []
-    try:
-        root = hivemind.DHT(start=True, host_maddrs=maddrs)
-        started.append(root)
-        initial = [str(addr) for addr in root.get_visible_maddrs()]
-        reducer = averager_class(trainable, dht=root, robust=reducer_spec, auxiliary=True, start=True, **common)
-        started.append(reducer)
-        for peer in ("trainer-a", "trainer-b"):
-            local = copy.deepcopy(model)
-            params = [p for p in local.parameters() if p.requires_grad]
-            batch = next(BatchStream(config, plan.tokenizer, peer)).input_ids
-            local(input_ids=batch, labels=batch).loss.backward()
-            dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
-            started.append(dht)
-            sender = averager_class(params, dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
-            started.append(sender)
-            sender.accumulate_grads_(batch_size=8)
-            sender.state_sharing_priority = 2  # the trainers close epoch 2
-            senders.append(sender)
-        controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
-        for control in controls:
-            control.result(timeout=90)
-        sender_ids = {str(sender.peer_id) for sender in senders}
-    finally:
-        for item in reversed(started):
-            item.shutdown()
+    # hivemind's averagers set SIGINT to ignored in this process: put it back afterwards
+    with keeping_sigint():
+        try:
+            root = hivemind.DHT(start=True, host_maddrs=maddrs)
+            started.append(root)
+            initial = [str(addr) for addr in root.get_visible_maddrs()]
+            reducer = averager_class(trainable, dht=root, robust=reducer_spec, auxiliary=True, start=True, **common)
+            started.append(reducer)
+            for peer in ("trainer-a", "trainer-b"):
+                local = copy.deepcopy(model)
+                params = [p for p in local.parameters() if p.requires_grad]
+                batch = next(BatchStream(config, plan.tokenizer, peer)).input_ids
+                local(input_ids=batch, labels=batch).loss.backward()
+                dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
+                started.append(dht)
+                sender = averager_class(params, dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
+                started.append(sender)
+                sender.accumulate_grads_(batch_size=8)
+                sender.state_sharing_priority = 2  # the trainers close epoch 2
+                senders.append(sender)
+            controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
+            for control in controls:
+                control.result(timeout=90)
+            sender_ids = {str(sender.peer_id) for sender in senders}
+        finally:
+            for item in reversed(started):
+                item.shutdown()
 
     pending = tmp_path / SPOT_PENDING_FILE
     assert pending.exists()  # written before the reducer's round ended

@@ -142,6 +142,31 @@ def test_optimizer_client_mode_follows_the_dht(tmp_path: Path, dhts: list[hivemi
     assert client.client_mode and not server.client_mode
 
 
+def test_a_sender_behind_nat_declares_its_epoch_for_robust_rounds(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+    # hivemind hands the gradient averager its epoch only when the DHT is a full node; a robust
+    # round is numbered by what its senders declare, so a --client-mode trainer must declare too
+    server_config = config(tmp_path, "server")
+    server = build_dht(server_config, load_or_create_identity(server_config.identity_file))
+    dhts.append(server)
+    client_config = config(
+        tmp_path,
+        "client",
+        client_mode=True,
+        robust_aggregation=True,
+        initial_peers=[str(a) for a in server.get_visible_maddrs()],
+    )
+    client = build_dht(client_config, load_or_create_identity(client_config.identity_file))
+    dhts.append(client)
+    opt = build_optimizer(client_config, client, [torch.nn.Parameter(torch.zeros(4))])
+    try:
+        assert opt.robust is not None and opt.robust.role == "sender" and opt.robust.epoch.value == -1
+        opt.state_averager.local_epoch = 4  # where a state download or an epoch transition puts it
+        opt.prepare_averaging()
+        assert opt.robust.epoch.value == 4
+    finally:
+        opt.shutdown()
+
+
 def test_state_download_is_bounded_when_no_peer_can_serve_it(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
     cfg = config(tmp_path, "lonely")
     dht = build_dht(cfg, load_or_create_identity(cfg.identity_file))

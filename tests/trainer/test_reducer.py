@@ -152,6 +152,7 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
 
     from trainer.training.observations import ObservationLog
     from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
+    from trainer.training.swarm import keeping_sigint
 
     averager_class = type("GradientAverager", (RobustAveragerMixin, GradientAverager), {})
     log_path = tmp_path / "observations.jsonl"
@@ -159,33 +160,40 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
     reducer_spec.epoch.value = 3  # the aux peer lags two epochs behind the trainers
     maddrs = ["/ip4/127.0.0.1/tcp/0"]
     started = []
-    try:
-        root = hivemind.DHT(start=True, host_maddrs=maddrs)
-        started.append(root)
-        initial = [str(addr) for addr in root.get_visible_maddrs()]
-        common = dict(prefix="stamp", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
-        reducer = averager_class(
-            [torch.zeros(8, requires_grad=True)], dht=root, robust=reducer_spec, auxiliary=True, start=True, **common
-        )
-        started.append(reducer)
-        senders = []
-        for seed in (1, 2):
-            dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
-            started.append(dht)
-            param = torch.nn.Parameter(torch.zeros(8))
-            param.grad = torch.randn(8, generator=torch.Generator().manual_seed(seed))
-            sender = averager_class([param], dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
-            started.append(sender)
-            sender.accumulate_grads_(batch_size=4)
-            # hivemind's optimizer hands the averager its epoch on every transition, as this
-            sender.state_sharing_priority = 5
-            senders.append(sender)
-        controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
-        for control in controls:
-            control.result(timeout=90)
-    finally:
-        for item in reversed(started):
-            item.shutdown()
+    # hivemind's averagers set SIGINT to ignored in this process: put it back afterwards
+    with keeping_sigint():
+        try:
+            root = hivemind.DHT(start=True, host_maddrs=maddrs)
+            started.append(root)
+            initial = [str(addr) for addr in root.get_visible_maddrs()]
+            common = dict(prefix="stamp", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
+            reducer = averager_class(
+                [torch.zeros(8, requires_grad=True)],
+                dht=root,
+                robust=reducer_spec,
+                auxiliary=True,
+                start=True,
+                **common,
+            )
+            started.append(reducer)
+            senders = []
+            for seed in (1, 2):
+                dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
+                started.append(dht)
+                param = torch.nn.Parameter(torch.zeros(8))
+                param.grad = torch.randn(8, generator=torch.Generator().manual_seed(seed))
+                sender = averager_class([param], dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
+                started.append(sender)
+                sender.accumulate_grads_(batch_size=4)
+                # hivemind's optimizer hands the averager its epoch on every transition, as this
+                sender.state_sharing_priority = 5
+                senders.append(sender)
+            controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
+            for control in controls:
+                control.result(timeout=90)
+        finally:
+            for item in reversed(started):
+                item.shutdown()
 
     observations = ObservationLog(log_path).read()
     assert len(observations) == 2

@@ -39,6 +39,7 @@ Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoG
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -91,6 +92,20 @@ def make_compression(name: str) -> CompressionBase:
             threshold=SMALL_TENSOR, less=Float16Compression(), greater_equal=Uniform8BitQuantization()
         )
     raise ValueError(f"unknown compression {name!r}")
+
+
+@contextlib.contextmanager
+def keeping_sigint() -> Iterator[None]:
+    """Start hivemind averagers inside this: each one sets SIGINT to "ignore" in the calling process
+    before forking its own (hivemind 1.1.12, `DecentralizedAverager.run_in_background`) and never
+    puts it back, so Ctrl+C would do nothing, here and in every process started afterwards (they
+    inherit it). Puts back the handler that was there (only the main thread can)."""
+    saved = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGINT, saved)
 
 
 def build_dht(config: TrainConfig, identity: PeerIdentity, *, client_mode: bool | None = None) -> hivemind.DHT:
@@ -377,6 +392,21 @@ class SwarmOptimizer(hivemind.Optimizer):
             **kwargs,
         )
 
+    def _declare_epoch(self) -> None:
+        # a robust round carries the epoch its senders declare (trainer.training.reducer); hivemind
+        # hands a sender's averager its epoch only when the DHT is a full node (as the state-sharing
+        # priority), so a trainer behind NAT (--client-mode) would declare none: declare it here
+        if self.robust is not None and self.robust.role == "sender":
+            self.robust.epoch.value = self.local_epoch
+
+    def _maybe_schedule_gradient_averaging(self) -> None:
+        self._declare_epoch()
+        super()._maybe_schedule_gradient_averaging()
+
+    def _begin_averaging_gradients(self, grad_scaler: Any) -> bool:
+        self._declare_epoch()
+        return super()._begin_averaging_gradients(grad_scaler)
+
     def prepare_averaging(self) -> None:
         """Pre-schedule the next gradient all-reduce if the swarm's epoch is about to end.
 
@@ -620,44 +650,40 @@ def build_optimizer(
         robust_class = type(grad_averager.__name__, (RobustAveragerMixin, grad_averager), {})
         grad_averager = functools.partial(robust_class, robust=robust)
 
-    # hivemind's averagers set SIGINT to "ignore" in this process before forking their own (and never
-    # restore it): the first Ctrl+C would then do nothing. Put back whatever handler was there.
-    sigint = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-    opt = SwarmOptimizer(
-        grad_averager_factory=grad_averager,
-        load_state_attempts=config.load_state_attempts,
-        lenient_sync=diloco,
-        epoch_quorum=config.epoch_quorum,
-        robust=robust,
-        overlap=overlap,
-        dht=dht,
-        run_id=config.run_id,
-        target_batch_size=config.target_batch_size,
-        batch_size_per_step=None if auxiliary else config.batch_size,
-        optimizer=optimizer_factory,
-        params=params,
-        scheduler=scheduler_factory,
-        matchmaking_time=config.matchmaking_time,
-        averaging_timeout=config.averaging_timeout,
-        load_state_timeout=config.load_state_timeout,
-        offload_optimizer=offload,
-        delay_optimizer_step=config.delay_updates and offload and (overlap or not diloco),
-        delay_grad_averaging=config.delay_updates and offload and (overlap or not diloco),
-        reuse_grad_buffers=reuse_grad_buffers and not diloco,
-        # hivemind delays parameter averaging whenever it delays the step; synchronous DiLoCo
-        # averages parameters in place, since a late copy would overwrite the next round's steps
-        delay_state_averaging=not diloco or overlap,
-        average_state_every=config.state_averaging_period,
-        auxiliary=auxiliary,
-        client_mode=dht.client_mode,  # hivemind 1.1.12 ignores this and copies the DHT's mode (if not None)
-        grad_compression=compression,
-        state_averaging_compression=compression,
-        averager_opts=averager_opts,
-        tracker_opts=dict(metadata_expiration=config.metadata_expiration, min_refresh_period=0.25),
-        verbose=True,
-    )
-    if sigint is not None:
-        signal.signal(signal.SIGINT, sigint)
+    with keeping_sigint():
+        opt = SwarmOptimizer(
+            grad_averager_factory=grad_averager,
+            load_state_attempts=config.load_state_attempts,
+            lenient_sync=diloco,
+            epoch_quorum=config.epoch_quorum,
+            robust=robust,
+            overlap=overlap,
+            dht=dht,
+            run_id=config.run_id,
+            target_batch_size=config.target_batch_size,
+            batch_size_per_step=None if auxiliary else config.batch_size,
+            optimizer=optimizer_factory,
+            params=params,
+            scheduler=scheduler_factory,
+            matchmaking_time=config.matchmaking_time,
+            averaging_timeout=config.averaging_timeout,
+            load_state_timeout=config.load_state_timeout,
+            offload_optimizer=offload,
+            delay_optimizer_step=config.delay_updates and offload and (overlap or not diloco),
+            delay_grad_averaging=config.delay_updates and offload and (overlap or not diloco),
+            reuse_grad_buffers=reuse_grad_buffers and not diloco,
+            # hivemind delays parameter averaging whenever it delays the step; synchronous DiLoCo
+            # averages parameters in place, since a late copy would overwrite the next round's steps
+            delay_state_averaging=not diloco or overlap,
+            average_state_every=config.state_averaging_period,
+            auxiliary=auxiliary,
+            client_mode=dht.client_mode,  # hivemind 1.1.12 ignores this and copies the DHT's mode (if not None)
+            grad_compression=compression,
+            state_averaging_compression=compression,
+            averager_opts=averager_opts,
+            tracker_opts=dict(metadata_expiration=config.metadata_expiration, min_refresh_period=0.25),
+            verbose=True,
+        )
     if opt.client_mode != dht.client_mode:  # the 1.1.12 pitfall this module exists to avoid
         opt.shutdown()
         raise SwarmError(f"optimizer client_mode={opt.client_mode} differs from the DHT's {dht.client_mode}")
