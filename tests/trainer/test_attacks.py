@@ -228,13 +228,22 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
     if kind == "weight":  # in every round, shared or alone: never more than twice the pool's target
         assert all(obs.accepted_weight <= 2 * TARGET for obs in attack_run.of(attack_run.attacker_id))
     elif kind == "signflip":
-        # not asserted: that it is told apart. With parameter averaging off, peers whose rounds
-        # failed drift apart, and in some runs an honest peer's cosine with the aggregate was
-        # negative and the attacker's positive; what holds is that its effect is bounded (the
-        # first test: the honest loss falls) and what reached the model was not oversized
+        # told apart by the direction it points compared with the round's other senders (not by its
+        # cosine with the aggregate, which it drags its way when it holds most of a round's weight):
+        # in every round it was compared with two or more others it opposed most of them; what
+        # reached the model was not oversized
         assert seen, "the attacker never shared a round with two honest peers"
+        assert all(2 * obs.opposed > obs.compared for obs in seen if obs.compared >= 2), seen
         for obs in seen:
             honest_norms = [o.norm for p in attack_run.honest_ids for o in attack_run.of(p) if o.time == obs.time]
             assert obs.norm <= 10 * max(honest_norms), obs
     else:  # epoch, badstate: nothing wrong in what it sends; the first test checks the honest peers
         assert all(obs.verdict in ("accepted", "clipped") for obs in seen)
+
+
+def test_no_honest_peer_is_taken_for_a_sign_flipper(attack_run: AttackRun) -> None:
+    # the audit hard-invalidates a sign flipper's rounds: whatever the attacker does, honest peers
+    # must never meet that rule (trainer.pool.evidence.sign_flippers)
+    from trainer.pool.evidence import sign_flippers
+
+    assert not set(attack_run.honest_ids) & set(sign_flippers(attack_run.observations))
