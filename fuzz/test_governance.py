@@ -223,14 +223,24 @@ class GovernanceMachine(RuleBasedStateMachine):
     def _probe_life_cycle(self, slashed: int, slash_amount: int) -> None:
         """Three proposals voted by every provider, each rule below tried once in every example.
         The first: the provider with the least stake for, the others abstain (SPEC 12.4: abstain
-        counts towards quorum, so it passes). The second: all for, then one voter is slashed and
+        counts towards quorum, so it passes; the largest stake is topped up first, so that the for
+        vote alone misses quorum whatever quorumBps is drawn). The second: all for, then one voter is slashed and
         recounted (Rule R21: its tally drops to the voter's active stake). The third: all abstain
         (quorum met, but for does not exceed against, 0 = 0: defeated). Meanwhile a second vote
         and unbonds are refused (Rule R22); at voteEnd voting is closed; the first is queued,
         refused one second before its eta (Rule R23), and the guardian's cancel is refused at or
         after GUARDIAN_UNTIL (Rule R24)."""
         providers = self.a["providers"]
-        proposer = self._voters().index(max(providers, key=lambda v: self.active[v]))
+        largest = max(providers, key=lambda v: self.active[v])
+        # the first proposal must reach quorum only through its abstentions, at every drawn quorum:
+        # the largest provider's stake grows until ceil(bps x custody / 10,000) exceeds the smallest
+        # stake, i.e. custody > 10,000 x smallest / bps (at bps = 1, about 300,000 INJ at most)
+        needed = 10_000 * min(self.active[v] for v in providers) // self.params[3] + 1
+        if needed > self.custody:
+            top_up = needed - self.custody
+            self._run("increaseStake", None, lambda: self.s.hub.increaseStake(sender=largest, value=top_up))
+            self._deposit(largest, top_up)
+        proposer = self._voters().index(largest)
         for _ in range(3):
             self.propose(who=proposer, change=("min", self.min_stake), bad=len(self._refused()))
         first, second, third = range(len(self.proposals) - 2, len(self.proposals) + 1)
