@@ -15,7 +15,7 @@ from trainer.pool.binding import bound_node, sign_binding
 from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore, sign_flippers
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
-from trainer.training.observations import Observation
+from trainer.training.observations import JoinAttempt, Observation
 
 POOL, CHAIN, PEER = 7, 777, "QmPeerOne"
 NODE = Account.from_key(b"\x31" * 32)
@@ -219,6 +219,25 @@ def test_a_consistent_liar_that_never_contributed_is_hard(tmp_path):
     assert SILENT_ROUNDS <= 4
     assert decision.verdict == "hard" and "never accepted" in decision.reason
     assert decision.reported == decision.claimed and decision.verified == 0
+
+
+def test_an_honest_peer_whose_first_rounds_all_closed_without_it_is_never_penalized(tmp_path):
+    """As the liar above, the reducer never accepted anything from it; unlike the liar, it asked to
+    join each of those rounds (the group closed first on a loaded machine): no silence, no penalty."""
+    records = {e: HONEST * SEQ for e in range(1, 5)}
+    store = _store(tmp_path, records, {e: [] for e in range(1, 5)})
+    for epoch in range(1, 5):
+        store.attempts.append(JoinAttempt(PEER, epoch, float(epoch)))
+    store.refresh()
+    assert store.silent_epochs(PEER) == frozenset()
+    for first in range(1, 5):
+        decision = _judge(store, _claim(first, first, HONEST * SEQ))
+        assert decision.verdict == "accept", decision
+    # its requests name its own peer id only: the liar beside it gains nothing from them
+    liar = "QmLiar"
+    store.remember({liar: _signed(records, peer=liar, node=Account.from_key(b"\x32" * 32))})
+    store.refresh()
+    assert store.silent_epochs(liar) == frozenset(range(1, 5))
 
 
 def test_claims_for_rounds_whose_contributions_were_dropped_are_hard(tmp_path):

@@ -150,7 +150,7 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
     import hivemind
     from hivemind.optim.grad_averager import GradientAverager
 
-    from trainer.training.observations import ObservationLog
+    from trainer.training.observations import ATTEMPTS_FILE, JoinAttemptLog, ObservationLog
     from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
     from trainer.training.swarm import keeping_sigint
 
@@ -198,4 +198,8 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
     observations = ObservationLog(log_path).read()
     assert len(observations) == 2
     assert {obs.epoch for obs in observations} == {5}
+    # and each sender's request to join, with the epoch it declared (the evidence a missed round
+    # was not silence)
+    attempts = JoinAttemptLog(log_path.with_name(ATTEMPTS_FILE)).read()
+    assert {(a.peer_id, a.epoch) for a in attempts} == {(obs.peer_id, 5) for obs in observations}
     assert all(obs.verdict == "accepted" and obs.declared_samples == 4 for obs in observations)

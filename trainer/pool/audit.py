@@ -30,9 +30,9 @@ with what the claimant says about itself:
   removed every contribution the peer sent (NaN, absurd norms, noise, flipped signs), or a spot check
   found each raising the held-out loss (`evidence._Seen.harmful`); a sign flipper (its contribution
   against most of the round's other senders in over 2/3 of 3+ rounds, `evidence.sign_flippers`)
-  that claims a round in which it did; a peer whose
-  contributions the reducer never accepted, silent for at least `SILENT_ROUNDS` rounds in a row,
-  that claims work (a consistent liar);
+  that claims a round in which it did; a peer whose contributions the reducer never accepted,
+  silent (no contribution, no request to join) for at least `SILENT_ROUNDS` rounds in a row, that
+  claims work (a consistent liar);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
   not reach the model as claimed. Per-epoch sample counts are too noisy for more (a reducer and a
   trainer may number a round differently; samples fed while a round forms; a peer whose epoch does

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from trainer.pool.binding import bound_node
 from trainer.pool.spot_check import MIN_SPOT_SCORE, SPOT_CHECKS_FILE, SpotCheckLog
 from trainer.pool.work_queue import work_key
-from trainer.training.observations import DROPPED, Observation, ObservationLog
+from trainer.training.observations import ATTEMPTS_FILE, DROPPED, JoinAttemptLog, Observation, ObservationLog
 
 if TYPE_CHECKING:
     from trainer.training.progress import SignedProgress
@@ -42,9 +42,10 @@ log = logging.getLogger("trainer.pool.evidence")
 
 OBSERVATIONS_FILE = "observations.jsonl"
 RECORDS_FILE = "records.jsonl"
-# @dev Consecutive rounds the aux peer reduced without a contribution from a peer before its silence
-#      counts as evidence that it did no work for the swarm then. Shorter gaps are a missed round
-#      (a matchmaking timeout): they are treated like epochs the aux peer did not observe.
+# @dev Consecutive rounds the aux peer reduced without a contribution from a peer, or a request of
+#      its to join them, before its silence counts as evidence that it did no work for the swarm
+#      then. Shorter gaps, and rounds it asked to join but missed (the group closed first), are a
+#      missed round (a matchmaking timeout): treated like epochs the aux peer did not observe.
 SILENT_ROUNDS = 3
 # @dev A contribution CenteredClip kept less than this fraction of (it sat more than ten times
 #      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
@@ -125,6 +126,9 @@ class RangeEvidence:
     makes it a sign flipper (`FLIP_SHARE`); None otherwise."""
     against: tuple[int, ...] = ()
     """Epochs of the range in which the peer's contribution pointed against most of the others."""
+    attempted: frozenset[int] = frozenset()
+    """Epochs of the range in which the peer asked to join one of the reducer's rounds
+    (`trainer.training.observations.JoinAttempt`): a round it missed then was not silence."""
 
     @property
     def span(self) -> int:
@@ -141,9 +145,10 @@ class RangeEvidence:
         if epoch in self.silent:
             return False
         verdicts = self.verdicts.get(epoch)
-        if verdicts is None and not self.ever_accepted:
-            # a missed round is excused only for a peer the reducer has accepted work from: one it
-            # never heard from is paid for nothing it claims in the rounds it missed
+        if verdicts is None and not self.ever_accepted and epoch not in self.attempted:
+            # a missed round is excused only for a peer the reducer has accepted work from, or one
+            # that asked to join it (the group closed first): one it never heard from at all is
+            # paid for nothing it claims in the rounds it missed
             return False
         # not admitted: the admission feed had not seen its binding yet, so its work was never judged
         return verdicts is None or all(v == "not_admitted" for v in verdicts)
@@ -172,6 +177,8 @@ class EvidenceStore:
         self.chain_id, self.pool_id = chain_id, pool_id
         self.observations = ObservationLog(self.directory / OBSERVATIONS_FILE)
         self.spot_checks = SpotCheckLog(self.directory / SPOT_CHECKS_FILE)
+        self.attempts = JoinAttemptLog(self.directory / ATTEMPTS_FILE)
+        self._attempted: dict[str, set[int]] = {}
         self.records_path = self.directory / RECORDS_FILE
         self._nodes: dict[str, str] = {}  # peer id -> node address (checksummed)
         # the admission feed reads the bindings from the reducer's thread while the audit adds to them
@@ -272,6 +279,12 @@ class EvidenceStore:
             )
         self._rounds = sorted(rounds)
         self._seen = seen
+        # a request to join names the epoch its sender was in; the round it missed may carry the
+        # next or the previous one (rounds take the majority's epoch), so each covers those too
+        attempted: dict[str, set[int]] = defaultdict(set)
+        for attempt in self.attempts.read():
+            attempted[attempt.peer_id].update((attempt.epoch - 1, attempt.epoch, attempt.epoch + 1))
+        self._attempted = attempted
         self._failed = failed
         self._flipped = flipped
 
@@ -296,10 +309,12 @@ class EvidenceStore:
     def silent_epochs(self, peer_id: str) -> frozenset[int]:
         """Reduced rounds without a contribution of `peer_id`, in gaps of >= `SILENT_ROUNDS` rounds."""
         present = self._seen.get(peer_id, {})
+        attempted = self._attempted.get(peer_id, set())
         silent: set[int] = set()
         gap: list[int] = []
         for epoch in [*self._rounds, None]:
-            if epoch is not None and epoch not in present:
+            # a round it asked to join and missed (the group closed first) is no silence
+            if epoch is not None and epoch not in present and epoch not in attempted:
                 gap.append(epoch)
                 continue
             if len(gap) >= SILENT_ROUNDS:
@@ -324,6 +339,7 @@ class EvidenceStore:
             },
             verdicts={e: [entry.verdict for entry in present[e]] for e in in_range},
             silent=frozenset(e for e in self.silent_epochs(peer_id) if first <= e <= last),
+            attempted=frozenset(e for e in self._attempted.get(peer_id, ()) if first <= e <= last),
             ever_accepted=any(entry.samples > 0 for entries in present.values() for entry in entries),
             reported={e: t for e, t in self._reported.get(peer_id, {}).items() if first - 1 <= e <= last + 1},
             declared={e: sum(entry.declared for entry in present[e]) for e in in_range},

@@ -158,3 +158,50 @@ class ObservationLog:
 
     def peers(self) -> set[str]:
         return {obs.peer_id for obs in self}
+
+
+# @dev Beside the observation log: every request to join one of the reducer's rounds that matched
+#      the run's tensors (schema hash), with the epoch the sender declared. A round a peer tried to
+#      join but missed (the group closed first, a timeout on a loaded machine) is not silence: the
+#      audit never counts it against the peer (`trainer.pool.evidence`).
+ATTEMPTS_FILE = "join_attempts.jsonl"
+
+
+@dataclass(frozen=True)
+class JoinAttempt:
+    """One request to join a round of the reducer: who asked, for which epoch, when (unix time)."""
+
+    peer_id: str
+    epoch: int
+    time: float
+
+
+class JoinAttemptLog:
+    """An append-only JSONL file of `JoinAttempt`s (same crash rule as `ObservationLog`)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def append(self, attempt: JoinAttempt) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(attempt)) + "\n")
+            handle.flush()
+
+    def read(self) -> list[JoinAttempt]:
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        out = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                out.append(JoinAttempt(str(raw["peer_id"]), int(raw["epoch"]), float(raw["time"])))
+            except (ValueError, TypeError, KeyError) as exc:
+                if number == len(lines) and not line.endswith("\n"):
+                    break  # a write cut short by a crash
+                raise ValueError(f"{self.path}:{number}: malformed join attempt ({exc})") from None
+        return out

@@ -39,14 +39,25 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+# typing's AsyncIterator: hivemind tells a streaming RPC by its _name (collections.abc's has none)
+from typing import Any, AsyncIterator  # noqa: UP035
 
 import torch
 from hivemind.averaging.allreduce import AllreduceException, AllReduceRunner
 from hivemind.averaging.partition import TensorPartReducer
+from hivemind.p2p import P2PContext
+from hivemind.proto import averaging_pb2
 from hivemind.utils.serializer import MSGPackSerializer
 
-from trainer.training.observations import SPOT_PENDING_FILE, Observation, ObservationLog
+from trainer.training.observations import (
+    ATTEMPTS_FILE,
+    SPOT_PENDING_FILE,
+    JoinAttempt,
+    JoinAttemptLog,
+    Observation,
+    ObservationLog,
+)
 from trainer.training.robust import RobustConfig, SenderTally, aggregate_part, opposition
 
 log = logging.getLogger(__name__)
@@ -353,6 +364,15 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
     return RobustAllReduceRunner
 
 
+def _log_attempt(log_path: str, request: Any, context: Any, schema_hash: bytes | None) -> None:
+    if request.schema_hash != schema_hash:
+        return
+    peer = context.remote_id.to_base58()
+    declared = declared_epochs([peer], [request.gather]).get(peer)
+    if declared is not None:
+        JoinAttemptLog(Path(log_path).with_name(ATTEMPTS_FILE)).append(JoinAttempt(peer, declared, time.time()))
+
+
 class RobustAveragerMixin:
     """Put before a hivemind averager class: ``robust=ReducerSpec(...)`` makes its rounds robust.
 
@@ -365,6 +385,22 @@ class RobustAveragerMixin:
         if robust is not None and robust.role == "sender":
             kwargs["client_mode"] = True
         super().__init__(*args, **kwargs)
+
+    async def rpc_join_group(
+        self, request: averaging_pb2.JoinRequest, context: P2PContext
+    ) -> AsyncIterator[averaging_pb2.MessageFromLeader]:
+        # the reducer leads every round (senders average in client mode), so every sender's request
+        # to join one arrives here: one that matches the run's tensors is logged with the epoch it
+        # declares, whether or not it makes it into the group (the audit's evidence that a missed
+        # round was not silence; the annotations are what hivemind registers the handler by)
+        robust = self.robust
+        if robust is not None and robust.role == "reducer" and robust.log_path:
+            try:
+                _log_attempt(robust.log_path, request, context, getattr(self, "schema_hash", None))
+            except Exception:  # evidence is best effort; a round must never fail for it
+                log.exception("could not log a join request")
+        async for response in super().rpc_join_group(request, context):  # type: ignore[misc]
+            yield response
 
     @property
     def state_sharing_priority(self) -> float:
