@@ -37,3 +37,12 @@ class WorkMachine(WorkRules, PoolRules, AdversaryRules):
     BOOT_WINDOWS = (60, 600, 3600, 3600)
     MAX_WAIT = 900  # claims stay challengeable across several steps
     CI_EXAMPLES, CI_STEPS = 80, 80
+    probed = False
+
+    def submit_round(self, wait: int, share: int) -> None:
+        """The first round (the bootstrap's) is followed by the claim-at-window-end probe, so that
+        the later boot rounds still leave keys inside their windows for the drawn steps."""
+        super().submit_round(wait, share)
+        if not self.probed:
+            self.probed = True
+            self.probe_claim_at_window_end()

@@ -47,6 +47,7 @@ from fuzz.machine import (
     VALIDATOR2,
     SystemMachine,
     check,
+    fail,
     pick,
     revert_reason,
     step,
@@ -819,6 +820,43 @@ class WorkRules(Rules):
             ghost=lambda: g.claim_rewards(sender, pool_id, node, [key]),
             pays=True,
         )
+
+    def probe_claim_at_window_end(self) -> None:
+        """Rule R19 (SPEC 8: a key pays strictly after submittedAt + window), tried once per
+        example whatever the draw: its provider claims one key of the round just submitted on the
+        last second of its window (refused), then one second later (paid). The drawn rules reach
+        that second with the provider as the claimer too rarely to be relied on."""
+        g = self.ghost
+        fresh = sorted((k for k, w in g.works.items() if w.submitted_at == self.now()), key=repr)
+        if not fresh:
+            return
+        pool_id, node, key = fresh[0]
+        work = g.works[(pool_id, node, key)]
+        self.travel(work.submitted_at + g.pools[pool_id].window - self.now())
+        # the refusal is stated from the SPEC, not from the ghost; rolled back in case it pays
+        with boa.env.anchor():
+            try:
+                self.s.rewards.claimRewards(pool_id, node, [key], sender=work.provider)
+                reason = None
+            except BoaError as err:
+                reason = revert_reason(err)
+        if reason != "RewardsDistributor: work still in challenge window":
+            fail(
+                "rule:R19",
+                f"claimRewards by the provider at submittedAt + window (t={self.now()}) gave "
+                f"{reason or 'a payment'}; the window has not fully passed",
+            )
+        self.travel(1)
+        paid = self.tx(
+            "claimRewards",
+            work.provider,
+            self.s.rewards.claimRewards,
+            (pool_id, node, [key]),
+            ghost=lambda: g.claim_rewards(work.provider, pool_id, node, [key]),
+            pays=True,
+        )
+        if not paid:
+            fail("rule:R19", f"claimRewards one second after the window (t={self.now()}) paid {paid}")
 
     @step(
         rule(
