@@ -168,6 +168,23 @@ def test_honest_claims_are_never_invalidated_and_a_consistent_liar_is_slashed(po
     assert scores[honest.peer_id]["score"] > 0.5 and scores[honest.peer_id]["claims"]["hard"] == 0
 
 
+def test_a_peer_whose_first_round_closed_without_it_waits_for_evidence_then_is_paid(pool, tmp_path: Path):
+    """Its first round closed before it joined (a state download, a slow start): the reducer has
+    neither accepted it nor found it silent, so its claim is not judged on that alone; once a round
+    accepts it, the missed one is excused and the claim accepted, on chain untouched."""
+    pool_id, validator, late = pool["id"], pool["validator"], pool["liar"]  # an honest late starter here
+    auditor = _auditor(pool, tmp_path)
+    _rounds(auditor, [1], "QmBystander")
+    auditor.tick({late.peer_id: late.record(pool_id, [1])})
+    key = late.claim(pool_id, 1, 1, HONEST * SEQ)
+    assert [d for d in auditor.tick({}) if d.work_key == key] == []  # deferred, nothing sent
+    assert _untouched(validator, pool_id, late.client.address, key)
+    _rounds(auditor, [2], late.peer_id, "QmBystander")
+    decisions = auditor.tick({late.peer_id: late.record(pool_id, [1, 2])})
+    assert [d.verdict for d in decisions if d.work_key == key] == ["accept"]
+    assert _untouched(validator, pool_id, late.client.address, key)
+
+
 def test_the_admission_feed_admits_the_peers_of_active_members_only(pool, tmp_path: Path):
     pool_id, validator = pool["id"], pool["validator"]
     honest, liar = pool["honest"], pool["liar"]

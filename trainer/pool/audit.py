@@ -48,7 +48,9 @@ with what the claimant says about itself:
   "unverified", logged with the reason, and nothing is done on chain.
 
 Thresholds come from the pool's metadata (`trainer.pool.run_config.AuditPolicy`). A claim is judged
-once, `grace_seconds` after it was submitted, and only while its challenge window is open. Every
+once, `grace_seconds` after it was submitted, and only while its challenge window is open; a claim
+that would be soft only because the reducer has not accepted the peer yet, nor found it silent, waits
+for the next rounds until `DECIDE_BY_SECONDS` before its window closes. Every
 decision is appended to a JSON-lines file with its evidence, and each peer's quality score is
 rewritten to ``scores.json`` beside it (`publish_scores`).
 """
@@ -82,6 +84,12 @@ LATE_SAMPLES = 0.25
 #      for the epoch lied in one of two statements it signed (the inflated-weight attack): hard.
 DECLARATION_LIE_FACTOR = 10.0
 SCORES_FILE = "scores.json"
+
+
+# @dev A claim whose judgement waits for evidence (a peer the reducer has not accepted yet) is
+#      decided at the latest this long before its challenge window closes: a few audit ticks and
+#      one transaction.
+DECIDE_BY_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -336,14 +344,27 @@ class Auditor:
                 continue  # decided already, or its window closed: it can no longer be challenged
             if now - claim.submitted_at < self.policy.grace_seconds:
                 continue  # give the peer's record and the round's observations time to land
+            found = self.find(claim)
             decision = judge(
                 claim,
-                self.find(claim),
+                found,
                 self.policy,
                 self.tokens_per_sample,
                 epoch_tokens,
                 unbound_while_reducing=not self.evidence.peers_of(claim.node) and self.evidence.reducing,
             )
+            if (
+                decision.verdict == "soft"
+                and found is not None
+                and not found.ever_accepted
+                and not found.silent
+                and now < claim.unlocks_at - DECIDE_BY_SECONDS
+            ):
+                # a peer the reducer has neither accepted nor found silent yet (its first round
+                # closed without it: a state download, a slow start) is not judged on that alone:
+                # its next rounds decide it (accepted: the missed round is excused; silent: the
+                # liar's rule), and it is judged again on the next tick
+                continue
             if decision.verdict in ("soft", "hard"):
                 work = self.client.rewards.work(self.pool_id, claim.node, claim.work_key, now=now)
                 if work.voided or work.state.value != "locked":
