@@ -225,8 +225,8 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
                 assert math.isfinite(obs.norm) and obs.norm <= 10 * max(honest_norms), obs
         if kind == "weight":
             assert all(obs.accepted_weight < obs.declared_samples for obs in seen if obs.declared_samples > 0), seen
-    if kind == "weight":  # in every round, shared or alone: never more than twice the pool's target
-        assert all(obs.accepted_weight <= 2 * TARGET for obs in attack_run.of(attack_run.attacker_id))
+            # in every round, shared or alone: never more than twice the pool's target
+            assert all(obs.accepted_weight <= 2 * TARGET for obs in attack_run.of(attack_run.attacker_id))
     elif kind == "signflip":
         # told apart by the direction it points compared with the round's other senders (not by its
         # cosine with the aggregate, which it drags its way when it holds most of a round's weight):
