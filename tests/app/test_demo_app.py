@@ -1,9 +1,10 @@
-"""From the demo to the app, as a user types it: `hub demo --keep-chain` runs the main job and leaves
-its local chain running, then `hub app` is pointed at that chain and the demo's deployment, and the
-page shows the demo's pool, nodes, work and rewards as the chain holds them.
-
-The demo trains for one epoch (a few minutes on 2 cores); its chain is stopped at the end with
-`hub devnet stop --home`, whatever happens.
+"""From the demo to the app, as a user types it: `hub demo --attacker liar --keep-chain` runs the main
+job with a second provider's lying node and leaves its local chain running; what it printed and
+left on chain is checked (tests/demo/test_attacker.check_attacker_demo: the liar caught and
+slashed, the honest nodes paid, never penalized); then `hub app` is pointed at that chain and the
+demo's deployment, and the page shows the demo's pool, nodes, work and rewards as the chain holds
+them. One demo run serves both checks: each costs minutes of a 30-minute CI on 2 cores. The kept
+chain is stopped at the end with `hub devnet stop --home`, whatever happens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from tests.app.page import AppPage
+from tests.demo.test_attacker import LIAR_EPOCHS, check_attacker_demo
 from tests.hub.helpers import hub_executable
 
 # @dev The demo's whole run, one epoch, on a loaded 2-core machine.
@@ -34,17 +36,27 @@ def _demo_client(rpc_url: str, deployments: Path):
 def test_hub_app_shows_what_hub_demo_left_on_its_chain(browser, tmp_path: Path):
     hub = hub_executable()
     workdir = tmp_path / "demo"
-    env = {**os.environ, "COLUMNS": "200"}  # rich wraps at 80 columns without a terminal
+    env = {**os.environ, "COLUMNS": "400"}  # rich wraps at 80 columns without a terminal; audit lines are long
     app = None
     try:
         demo = subprocess.run(
-            [hub, "demo", "--keep-chain", "--epochs", "1", "--workdir", str(workdir)],
+            [
+                hub,
+                "demo",
+                "--attacker",
+                "liar",
+                "--keep-chain",
+                "--epochs",
+                str(LIAR_EPOCHS),
+                "--workdir",
+                str(workdir),
+            ],
             capture_output=True,
             text=True,
             env=env,
             timeout=DEMO_TIMEOUT_S,
         )
-        assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        check_attacker_demo(workdir, demo, "liar")
         # the one place the demo names its chain: the line that says it is up
         found = re.search(r"local Injective chain 777 up at (http://\S+)", demo.stdout)
         assert found, demo.stdout[:2000]
@@ -89,15 +101,18 @@ def test_hub_app_shows_what_hub_demo_left_on_its_chain(browser, tmp_path: Path):
         shown_nodes = {r[0]: r[1] for r in page.rows("nodes")}
         assert shown_nodes == nodes
         rewards = {(r[0], r[1]): r for r in page.rows("rewards")}
+        paying = 0
         for provider in set(nodes.values()):
             paid = sum(
                 w.reward
                 for w in client.rewards.rewards_of(provider)
                 if w.pool_id == pool.pool_id and w.state.value == "claimed"
             )
-            assert paid > 0, "the demo's provider claimed nothing"
-            # the page shows INJ with 6 decimals
-            assert rewards[(provider, f"#{pool.pool_id}")][4] == f"{paid // 10**18:,}.{paid % 10**18:018d}"[:-12]
+            if paid:  # the liar's provider was paid nothing
+                paying += 1
+                # the page shows INJ with 6 decimals
+                assert rewards[(provider, f"#{pool.pool_id}")][4] == f"{paid // 10**18:,}.{paid % 10**18:018d}"[:-12]
+        assert paying == 1, "the honest provider claimed nothing"
         page.screenshot("demo-overview")
 
         app.send_signal(signal.SIGINT)

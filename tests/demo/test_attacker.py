@@ -2,8 +2,9 @@
 robust aggregation, and the demo shows it caught in its audit lines while the honest nodes are paid
 and never penalized. Checked from what it prints and from the chain it leaves running
 (`--keep-chain`). One real run per way of being caught: ``scale1e3`` (its contributions dropped by
-the reducer; with DEMO_ATTACKERS=all) and ``liar`` (it sends nothing and claims everything it signed: only the audit's
-silence rule catches it). Each run is a real chain and four trainer processes: minutes on 2 cores.
+the reducer) and ``liar`` (it sends nothing and claims everything it signed: only the audit's
+silence rule catches it), both here with DEMO_ATTACKERS=all; CI runs the liar once, in
+tests/app/test_demo_app.py. Each run is a real chain and four trainer processes: minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -95,65 +96,85 @@ class _Chain:
 
 # The liar goes hard once the reducer closed 3 rounds without it (`trainer.pool.evidence.SILENT_ROUNDS`):
 # five epochs leave room for two rounds that fail under load; a dropped contribution needs one.
-# CI runs the liar (the one attack only the chain-side audit catches, with its slash); a gradient
-# attack in the demo (scale1e3) with DEMO_ATTACKERS=all: the reducer's screens on every gradient
-# kind are tested in real swarms by tests/trainer/test_attacks.py, and each run here costs minutes
-DEMO_RUNS = [("liar", 5)] + ([("scale1e3", 4)] if os.environ.get("DEMO_ATTACKERS") == "all" else [])
+# CI runs the liar once, in tests/app/test_demo_app.py, whose `hub app` then reads the chain the same
+# run left (each demo run costs minutes of a 30-minute CI): it calls `check_attacker_demo`. Both
+# kinds run here with DEMO_ATTACKERS=all; the reducer's screens on every gradient kind are tested in
+# real swarms by tests/trainer/test_attacks.py.
+LIAR_EPOCHS = 5
+DEMO_RUNS = [("liar", LIAR_EPOCHS), ("scale1e3", 4)] if os.environ.get("DEMO_ATTACKERS") == "all" else []
 
 
-@pytest.mark.parametrize(("kind", "epochs"), DEMO_RUNS)
-def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, kind: str, epochs: int) -> None:
+def run_attacker_demo(tmp_path: Path, kind: str, epochs: int) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """`hub demo --attacker KIND --keep-chain` as typed; the caller stops the chain it leaves."""
+    run = tmp_path / "run"
+    args = ("--attacker", kind, "--epochs", str(epochs), "--workdir", str(run), "--keep-chain")
+    return run, _hub_demo(tmp_path, *args, timeout=patience(1500))
+
+
+def stop_chain(run: Path) -> None:
+    from hub.devnet import Devnet, DevnetConfig
+
+    if (run / "chain").exists():
+        Devnet(DevnetConfig(home=run / "chain")).stop()
+
+
+if DEMO_RUNS:  # collected only with DEMO_ATTACKERS=all: no empty parameter set, no skip
+
+    @pytest.mark.parametrize(("kind", "epochs"), DEMO_RUNS)
+    def test_the_attacker_is_caught_and_the_honest_nodes_are_paid(tmp_path: Path, kind: str, epochs: int) -> None:
+        run, result = run_attacker_demo(tmp_path, kind, epochs)
+        try:
+            check_attacker_demo(run, result, kind)
+        finally:
+            stop_chain(run)
+
+
+def check_attacker_demo(run: Path, result: subprocess.CompletedProcess[str], kind: str) -> None:
+    """What `hub demo --attacker KIND` printed and left on its chain: the attacker caught, the honest
+    nodes paid and never penalized."""
     from hub.amounts import format_inj
     from hub.client import WorkState
 
-    run = tmp_path / "run"
-    args = ("--attacker", kind, "--epochs", str(epochs), "--workdir", str(run), "--keep-chain")
-    result = _hub_demo(tmp_path, *args, timeout=patience(1500))
-    chain = None
-    try:
-        chain = _Chain(run)
-        out = result.stdout
-        assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-        lines = out.splitlines()
+    chain = _Chain(run)
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    lines = out.splitlines()
 
-        # what it prints: the audit's lines on the attacker, the summary, no honest node penalized
-        attacker_audit = [line for line in lines if line.startswith("audit: attacker claimed")]
-        assert attacker_audit, out
-        honest_audit = [line for line in lines if line.startswith(("audit: node-1 ", "audit: node-2 "))]
-        assert honest_audit and not any(": soft (" in line or ": hard (" in line for line in honest_audit), out
-        assert f"attacker: node {chain.address('attacker')} of attacker-provider, TRAINER_ATTACK={kind}" in lines
-        assert "verdict: attacker caught; no honest node penalized" in lines
-        hard = [line for line in attacker_audit if ": hard (" in line]
-        if kind == "liar":
-            # it sent nothing: every audit line on it says the reducer never heard from it, and the
-            # silence rule (3+ rounds without a contribution, never accepted) is what went hard
-            assert hard and all("its contributions nothing" in line for line in hard), attacker_audit
-            assert any("never accepted a contribution of this peer" in line for line in hard), attacker_audit
-            assert any(line.startswith("  reducer: its contributions none") for line in lines)
-        else:
-            # its contributions reached the reducer and were dropped for their norm
-            assert any("dropped_norm" in line for line in attacker_audit), attacker_audit
-            assert any(line.startswith("  reducer: its contributions") and "dropped_norm" in line for line in lines)
+    # what it prints: the audit's lines on the attacker, the summary, no honest node penalized
+    attacker_audit = [line for line in lines if line.startswith("audit: attacker claimed")]
+    assert attacker_audit, out
+    honest_audit = [line for line in lines if line.startswith(("audit: node-1 ", "audit: node-2 "))]
+    assert honest_audit and not any(": soft (" in line or ": hard (" in line for line in honest_audit), out
+    assert f"attacker: node {chain.address('attacker')} of attacker-provider, TRAINER_ATTACK={kind}" in lines
+    assert "verdict: attacker caught; no honest node penalized" in lines
+    hard = [line for line in attacker_audit if ": hard (" in line]
+    if kind == "liar":
+        # it sent nothing: every audit line on it says the reducer never heard from it, and the
+        # silence rule (3+ rounds without a contribution, never accepted) is what went hard
+        assert hard and all("its contributions nothing" in line for line in hard), attacker_audit
+        assert any("never accepted a contribution of this peer" in line for line in hard), attacker_audit
+        assert any(line.startswith("  reducer: its contributions none") for line in lines)
+    else:
+        # its contributions reached the reducer and were dropped for their norm
+        assert any("dropped_norm" in line for line in attacker_audit), attacker_audit
+        assert any(line.startswith("  reducer: its contributions") and "dropped_norm" in line for line in lines)
 
-        # the chain: the attacker's claims invalidated, and where the audit went hard its provider
-        # slashed and the node out of the pool; the honest provider's stake untouched, its nodes paid
-        attacker_works = chain.works("attacker-provider", "attacker")
-        assert attacker_works
-        assert any(w.state in (WorkState.INVALIDATED, WorkState.VOIDED) for w in attacker_works)
-        stake = chain.client.stake.stake_of(chain.address("attacker-provider"))
-        if hard:
-            assert stake == PROVIDER_STAKE - FRAUD_SLASH
-            assert chain.client.pool.contract.functions.nodeBlacklisted(1, chain.address("attacker")).call()
-            assert "ejected and barred from the pool" in out
-            slashed = f"provider slashed {format_inj(FRAUD_SLASH)} (stake {format_inj(PROVIDER_STAKE)} -> "
-            assert slashed + f"{format_inj(PROVIDER_STAKE - FRAUD_SLASH)})" in out
-        else:
-            assert stake == PROVIDER_STAKE
-        assert kind != "liar" or hard, "the liar's silence over 3+ rounds is evidence: hard"
-        assert chain.client.stake.stake_of(chain.address("provider")) == PROVIDER_STAKE
-        for node in HONEST:
-            works = chain.works("provider", node)
-            assert works and all(w.state == WorkState.CLAIMED for w in works), (node, works)
-    finally:
-        if chain is not None:
-            chain.devnet.stop()
+    # the chain: the attacker's claims invalidated, and where the audit went hard its provider
+    # slashed and the node out of the pool; the honest provider's stake untouched, its nodes paid
+    attacker_works = chain.works("attacker-provider", "attacker")
+    assert attacker_works
+    assert any(w.state in (WorkState.INVALIDATED, WorkState.VOIDED) for w in attacker_works)
+    stake = chain.client.stake.stake_of(chain.address("attacker-provider"))
+    if hard:
+        assert stake == PROVIDER_STAKE - FRAUD_SLASH
+        assert chain.client.pool.contract.functions.nodeBlacklisted(1, chain.address("attacker")).call()
+        assert "ejected and barred from the pool" in out
+        slashed = f"provider slashed {format_inj(FRAUD_SLASH)} (stake {format_inj(PROVIDER_STAKE)} -> "
+        assert slashed + f"{format_inj(PROVIDER_STAKE - FRAUD_SLASH)})" in out
+    else:
+        assert stake == PROVIDER_STAKE
+    assert kind != "liar" or hard, "the liar's silence over 3+ rounds is evidence: hard"
+    assert chain.client.stake.stake_of(chain.address("provider")) == PROVIDER_STAKE
+    for node in HONEST:
+        works = chain.works("provider", node)
+        assert works and all(w.state == WorkState.CLAIMED for w in works), (node, works)
