@@ -11,14 +11,13 @@ the test waits for chain time (block timestamps), never for a fixed sleep.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from hub.devkeys import LOCAL_CHAIN_ID
 from tests.app.page import AppPage
-from tests.hub.helpers import INJ, run_hub
+from tests.hub.helpers import INJ, deploy_governance, wait_for_chain_time
 
 # @dev Long enough for two votes through the page on a loaded 2-core machine.
 VOTING_PERIOD_S = 40
@@ -27,40 +26,18 @@ UNBONDING_S = 120
 TIMELOCK_S = 12
 
 
-def _wait_for_chain_time(client, timestamp: int, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while client.now() < timestamp:
-        assert time.monotonic() < deadline, f"chain time did not reach {timestamp}"
-        time.sleep(0.2)
-
-
 def _deploy_governance(world, deployments: Path, voting_delay_s: int):
     """A client (no signer) of a fresh system that `hub deploy --governance` deployed into `deployments`."""
     from hub.client import HubClient
     from hub.manifest import load_deployment
     from hub.networks import Network, connect
 
-    run_hub(
-        "deploy",
-        "--account",
-        "admin",
-        "--unbonding-period",
-        f"{UNBONDING_S}s",  # a voting period must be shorter than the unbonding period
-        "--min-stake",
-        "1",
-        "--validator",
+    deploy_governance(
         world.validator.address,
-        "--governance",
-        "--voting-delay",
-        f"{voting_delay_s}s",
-        "--voting-period",
-        f"{VOTING_PERIOD_S}s",
-        "--timelock-delay",
-        f"{TIMELOCK_S}s",
-        "--quorum",
-        "20",
-        "--proposal-threshold",
-        "1",
+        unbonding_s=UNBONDING_S,
+        voting_period_s=VOTING_PERIOD_S,
+        timelock_s=TIMELOCK_S,
+        voting_delay_s=voting_delay_s,
     )
     w3 = connect(Network(name="local", rpc_url=world.devnet.rpc_url, chain_id=LOCAL_CHAIN_ID))
     return HubClient(w3, load_deployment(LOCAL_CHAIN_ID, deployments), chain_id=LOCAL_CHAIN_ID)
@@ -140,7 +117,7 @@ def test_a_proposal_is_proposed_voted_queued_and_executed_in_the_browser(
     # 15 INJ for, none against, a quorum of 20% of the 15 INJ staked
     assert row[3:7] == ["15.000000", "0.000000", "0.000000", "3.000000 reached"]
 
-    _wait_for_chain_time(gov_client, proposal.vote_end + 1)
+    wait_for_chain_time(gov_client, proposal.vote_end + 1)
     page.wait(lambda: _proposal_row(page, pid)[1] == "succeeded", "the vote succeeded")
     state, message = page.click_action("gov_queue", proposal_id=str(pid))
     assert state == "confirmed", message
@@ -154,7 +131,7 @@ def test_a_proposal_is_proposed_voted_queued_and_executed_in_the_browser(
     assert wallet.asked.count("eth_sendTransaction") == sends
     assert gov_client.hub.min_stake_per_compute_unit() == INJ
 
-    _wait_for_chain_time(gov_client, eta)
+    wait_for_chain_time(gov_client, eta)
     state, message = page.click_action("gov_execute", proposal_id=str(pid))
     assert state == "confirmed", message
     assert gov_client.hub.min_stake_per_compute_unit() == 2 * INJ

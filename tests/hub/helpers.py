@@ -121,3 +121,40 @@ def node_and_pool(
         domain_id, publish_metadata(meta), budget=budget, reward_per_unit=reward_per_unit, challenge_window=2
     ).value
     return NodeAndPool(world, provider, node, creator, as_provider, as_node, as_creator, pool_id, meta)
+
+
+def wait_for_chain_time(client: Any, timestamp: int, timeout_s: float = 90.0) -> None:
+    """Until the latest block's timestamp reaches `timestamp` (chain time, not the local clock)."""
+    from tests.utils.waiting import wait_until
+
+    wait_until(lambda: client.now() >= timestamp, timeout_s, f"chain time {timestamp}", poll=0.2)
+
+
+def deploy_governance(
+    validator: str, *, unbonding_s: int, voting_period_s: int, timelock_s: int, voting_delay_s: int = 0
+) -> Result:
+    """`hub deploy --governance` as typed by the admin dev account (into HUB_DEPLOYMENTS_DIR), with a
+    quorum of 20% and a proposal threshold of 1 INJ; the voting period must be shorter than the
+    unbonding period."""
+    return run_hub(
+        "deploy",
+        "--account",
+        "admin",
+        "--unbonding-period",
+        f"{unbonding_s}s",
+        "--min-stake",
+        "1",
+        "--validator",
+        validator,
+        "--governance",
+        "--voting-delay",
+        f"{voting_delay_s}s",
+        "--voting-period",
+        f"{voting_period_s}s",
+        "--timelock-delay",
+        f"{timelock_s}s",
+        "--quorum",
+        "20",
+        "--proposal-threshold",
+        "1",
+    )

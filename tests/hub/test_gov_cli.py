@@ -7,25 +7,16 @@ tests wait for chain time (block timestamps), never for a fixed sleep.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.inputs import role_id
-from tests.hub.helpers import INJ, UNBONDING_S, hub_json, run_hub
+from tests.hub.helpers import INJ, UNBONDING_S, deploy_governance, hub_json, run_hub, wait_for_chain_time
 
 VOTING_PERIOD_S = 8
 TIMELOCK_S = 2
-
-
-def _wait_for_chain_time(client, timestamp: int, timeout_s: float = 60.0) -> None:
-    """Until the latest block's timestamp reaches `timestamp` (chain time, not the local clock)."""
-    deadline = time.monotonic() + timeout_s
-    while client.now() < timestamp:
-        assert time.monotonic() < deadline, f"chain time did not reach {timestamp}"
-        time.sleep(0.2)
 
 
 def _one_error_line(result) -> str:
@@ -38,27 +29,8 @@ def _one_error_line(result) -> str:
 def gov_world(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh system deployed by `hub deploy --governance` (the admin dev account deploys)."""
     monkeypatch.setenv("HUB_DEPLOYMENTS_DIR", str(tmp_path / "gov-deployments"))
-    out = run_hub(
-        "deploy",
-        "--account",
-        "admin",
-        "--unbonding-period",
-        f"{UNBONDING_S}s",
-        "--min-stake",
-        "1",
-        "--validator",
-        world.validator.address,
-        "--governance",
-        "--voting-delay",
-        "0s",
-        "--voting-period",
-        f"{VOTING_PERIOD_S}s",
-        "--timelock-delay",
-        f"{TIMELOCK_S}s",
-        "--quorum",
-        "20",
-        "--proposal-threshold",
-        "1",
+    out = deploy_governance(
+        world.validator.address, unbonding_s=UNBONDING_S, voting_period_s=VOTING_PERIOD_S, timelock_s=TIMELOCK_S
     ).output
     assert "governance holds the admin and federator roles" in out
     return world
@@ -142,12 +114,12 @@ def test_two_providers_vote_a_stake_minimum_change(gov_world) -> None:
     assert (shown["state"], shown["for_votes"], shown["against_votes"]) == ("active", str(15 * INJ), "0")
     assert shown["quorum"] == str(3 * INJ)  # 20% of the 15 INJ this StakeManager holds
 
-    _wait_for_chain_time(client, shown["vote_end"])
+    wait_for_chain_time(client, shown["vote_end"], 60.0)
     queued = hub_json("gov", "queue", str(pid), "--account", second.name)
     assert "timelock" in _one_error_line(run_hub("gov", "execute", str(pid), "--account", second.name, ok=False))
     assert client.hub.min_stake_per_compute_unit() == INJ
 
-    _wait_for_chain_time(client, queued["eta"])
+    wait_for_chain_time(client, queued["eta"], 60.0)
     run_hub("gov", "execute", str(pid), "--account", second.name)
     assert client.hub.min_stake_per_compute_unit() == 2 * INJ
     assert hub_json("gov", "show")["proposals"][0]["state"] == "executed"

@@ -3,7 +3,6 @@ checked against the chain's own state or receipt after the transaction, on the r
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -41,7 +40,14 @@ from hub.client.results import (
     WorkInvalidation,
 )
 from hub.metadata import publish_metadata
-from tests.hub.helpers import INJ, UNBONDING_S, node_and_pool, run_hub, wait_for_next_block_second
+from tests.hub.helpers import (
+    INJ,
+    UNBONDING_S,
+    deploy_governance,
+    node_and_pool,
+    wait_for_chain_time,
+    wait_for_next_block_second,
+)
 
 
 def _mined(client, result) -> int:
@@ -50,13 +56,6 @@ def _mined(client, result) -> int:
     assert receipt["status"] == 1
     assert (receipt["blockNumber"], receipt["gasUsed"]) == (result.block_number, result.gas_used)
     return client.w3.eth.get_block(result.block_number)["timestamp"]
-
-
-def _wait_for_chain_time(client, timestamp: int, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while client.now() < timestamp:
-        assert time.monotonic() < deadline, f"chain time did not reach {timestamp}"
-        time.sleep(0.2)
 
 
 def test_provider_stake_and_node_results(world) -> None:
@@ -135,7 +134,7 @@ def test_provider_stake_and_node_results(world) -> None:
     assert (gone.account, gone.amount, gone.stake) == (provider.address, left, stake.stake_of(provider.address))
     assert gone.stake == 0 and gone.unlocks_at == stake.pending_unbonds(provider.address)[-1].maturity
 
-    _wait_for_chain_time(as_provider, gone.unlocks_at)
+    wait_for_chain_time(as_provider, gone.unlocks_at)
     before = as_provider.balance()
     paid = as_provider.stake.withdraw()
     assert isinstance(paid, Withdrawal)
@@ -323,28 +322,7 @@ def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     folder = tmp_path / "gov-deployments"
     monkeypatch.setenv("HUB_DEPLOYMENTS_DIR", str(folder))
-    run_hub(
-        "deploy",
-        "--account",
-        "admin",
-        "--unbonding-period",
-        f"{UNBONDING_S}s",
-        "--min-stake",
-        "1",
-        "--validator",
-        world.validator.address,
-        "--governance",
-        "--voting-delay",
-        "0s",
-        "--voting-period",
-        "10s",
-        "--timelock-delay",
-        "1s",
-        "--quorum",
-        "20",
-        "--proposal-threshold",
-        "1",
-    )
+    deploy_governance(world.validator.address, unbonding_s=UNBONDING_S, voting_period_s=10, timelock_s=1)
     deployment = load_deployment(LOCAL_CHAIN_ID, folder)
     w3 = world.client().w3
     return lambda actor: HubClient(w3, deployment, actor.account, chain_id=LOCAL_CHAIN_ID)
@@ -386,7 +364,7 @@ def test_governance_results(world, gov_client) -> None:
         == gov.proposal(proposed.proposal_id).for_votes
     )
 
-    _wait_for_chain_time(as_voter, proposed.vote_end + 1)
+    wait_for_chain_time(as_voter, proposed.vote_end + 1)
     queued = gov.queue(proposed.proposal_id)
     assert isinstance(queued, ProposalQueued)
     assert (queued.proposal_id, queued.eta) == (proposed.proposal_id, gov.proposal(proposed.proposal_id).eta)
