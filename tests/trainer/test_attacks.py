@@ -191,10 +191,17 @@ def test_honest_peers_finish_with_a_finite_model_and_a_falling_loss(attack_run: 
 
 
 def test_the_aux_peer_reduced_rounds_with_the_honest_peers(attack_run: AttackRun) -> None:
-    # how many rounds found a group depends on the load; that some did is what the swarm is for
-    for peer_id in attack_run.honest_ids:
-        assert attack_run.of(peer_id), f"{peer_id} never averaged through the aux peer"
-        assert not any(obs.dropped for obs in attack_run.of(peer_id)), "an honest peer's contribution was dropped"
+    # how many rounds found a group depends on the load (in one CI run an honest peer's every round
+    # ended local-only); that some did is what the swarm is for, and every peer whose round found a
+    # group found it at the aux peer, the only reducer (trainers send in client mode)
+    observed = [peer_id for peer_id in attack_run.honest_ids if attack_run.of(peer_id)]
+    assert len(observed) >= 2, f"only {len(observed)} of {HONEST} honest peers averaged through the aux peer"
+    for peer, peer_id in zip(attack_run.honest, attack_run.honest_ids, strict=True):
+        grouped = [event for event in peer.events("epoch") if event["group_size"] >= 2]
+        assert not grouped or attack_run.of(peer_id), f"{peer.name} averaged in a group the aux peer never saw"
+        assert not any(obs.dropped for obs in attack_run.of(peer_id)), (
+            f"{peer.name}'s contribution was dropped: {[obs for obs in attack_run.of(peer_id) if obs.dropped]}"
+        )
 
 
 def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) -> None:
@@ -227,7 +234,14 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
                 honest_norms = [o.norm for p in attack_run.honest_ids for o in attack_run.of(p) if o.time == obs.time]
                 assert math.isfinite(obs.norm) and obs.norm <= 10 * max(honest_norms), obs
         if kind == "weight":
-            assert all(obs.accepted_weight < obs.declared_samples for obs in seen if obs.declared_samples > 0), seen
+            # held to twice the lower median of the round's declarations, hence to twice the most an
+            # honest peer declared in it; a round where it had accumulated next to nothing (one CI run:
+            # 1 sample declared) is not inflated past that, so the cap is the property, not a cut
+            honest_obs = [o for p in attack_run.honest_ids for o in attack_run.of(p)]
+            for obs in seen:
+                honest = [o.declared_samples for o in honest_obs if o.time == obs.time]
+                assert obs.accepted_weight <= 2 * max(honest), (obs, honest)
+            assert any(obs.accepted_weight < obs.declared_samples for obs in seen), seen
             # in every round, shared or alone: never more than twice the pool's target
             assert all(obs.accepted_weight <= 2 * TARGET for obs in attack_run.of(attack_run.attacker_id))
     elif kind == "signflip":

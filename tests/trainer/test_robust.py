@@ -141,3 +141,32 @@ def test_opposition_counts_the_other_senders_a_contribution_points_against():
     dots = {(0, 1): 5.0, (0, 2): 4.0, (1, 2): 6.0, (0, 3): -5.0, (1, 3): -6.0, (2, 3): -4.0, (0, 4): -9.0}
     assert opposition(dots, [0, 1, 2, 3]) == {0: (3, 1), 1: (3, 1), 2: (3, 1), 3: (3, 3)}
     assert opposition(dots, [0, 3]) == {0: (1, 1), 3: (1, 1)}  # two senders oppose each other alike
+
+
+DILOCO = RobustConfig(max_samples_per_peer=384.0, norm_per_sample=True)
+
+
+def test_diloco_screen_keeps_an_honest_peer_that_brings_more_local_steps():
+    # the CI case: an honest peer missed a round and brought 192 samples of local steps to a round
+    # where two others brought 24 and 28; its pseudo-gradient's norm was 6x theirs over the whole
+    # tensor and over 10x on one part, which the raw screen dropped. Per sample it is ordinary
+    parts = honest_parts(3)
+    pseudo = [parts[0] * 24 / 8, parts[1] * 28 / 8, parts[2] * 192 / 8 * 1.5]
+    raw = aggregate_part(pseudo, [24.0, 28.0, 192.0], RobustConfig(max_samples_per_peer=384.0))
+    assert raw.verdicts[2] == "dropped_norm", "the raw screen drops it (what went wrong)"
+    result = aggregate_part(pseudo, [24.0, 28.0, 192.0], DILOCO)
+    assert result.verdicts[2] == "clipped", result.verdicts  # kept, its weight capped at 2x the lower median
+    assert result.weights == [24.0, 28.0, 56.0]
+
+
+def test_diloco_screen_still_drops_a_scaled_pseudo_gradient_whatever_it_declares():
+    # an inflated declaration excuses at most the weight cap's factor (2x the lower median): a
+    # pseudo-gradient scaled 1e3 is dropped even when it claims a thousand times the samples
+    parts = honest_parts(4)
+    pseudo = [part * 8 for part in parts[:3]] + [parts[3] * 8 * 1e3]
+    for declared in (8.0, 8000.0):
+        result = aggregate_part(pseudo, [8.0, 8.0, 8.0, declared], DILOCO)
+        assert result.verdicts[3] == "dropped_norm", (declared, result.verdicts)
+    # 25x the others' norm with the cap's 2x declaration: 12.5x per sample, over the 10x ratio
+    result = aggregate_part(pseudo[:3] + [parts[3] * 8 * 25], [8.0, 8.0, 8.0, 16.0], DILOCO)
+    assert result.verdicts[3] == "dropped_norm"

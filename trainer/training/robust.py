@@ -11,7 +11,11 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    norm is more than ``max_norm_ratio`` times the median norm of the other senders' parts, or of
    the reference the reducer keeps from earlier rounds that had two or more screened senders
    (``dropped_norm``): an honest gradient is not a thousand times larger than its peers', and a
-   sender alone in a round is still measured against the swarm's recent ones;
+   sender alone in a round is still measured against the swarm's recent ones. A DiLoCo
+   pseudo-gradient is a sum of local steps, so its norm grows with the samples behind it (a peer
+   that missed a round brings two epochs of steps): with ``norm_per_sample`` the screen compares
+   norm per declared sample, the declaration first capped as in step 3, so an inflated declaration
+   buys at most the cap's factor of extra norm;
 3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the (lower)
    median declared by the round's screened senders and at ``max_samples_per_peer`` (the trainer sets
    twice the pool's target batch size, which holds a sender alone in a round), so an inflated
@@ -46,6 +50,8 @@ class RobustConfig:
     :param clip_iterations: CenteredClip iterations (BTARD finds a few enough).
     :param weight_cap_ratio: a sender's weight is capped at this multiple of the median declared.
     :param max_samples_per_peer: an absolute cap on one sender's weight (None: only the median cap).
+    :param norm_per_sample: screen norms per (capped) declared sample: DiLoCo pseudo-gradients,
+      whose norm grows with the local steps behind them; mean gradients keep raw norms.
     """
 
     max_norm_ratio: float = 10.0
@@ -53,6 +59,7 @@ class RobustConfig:
     clip_iterations: int = 5
     weight_cap_ratio: float = 2.0
     max_samples_per_peer: float | None = None
+    norm_per_sample: bool = False
 
 
 @dataclass
@@ -63,7 +70,8 @@ class PartResult:
     verdicts: list[str]
     weights: list[float]  # accepted weight per sender (0 when dropped)
     scales: list[float]  # CenteredClip's factor per sender (1: untouched, 0: dropped)
-    reference_norm: float | None = None  # the screened senders' median norm, when two or more
+    reference_norm: float | None = None  # the screened senders' median norm (per sample with
+    # norm_per_sample), when two or more
 
 
 @dataclass
@@ -128,6 +136,12 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def _weight_cap(declared: list[float], config: RobustConfig) -> float:
+    # the lower median: with two senders, an inflated declaration is held to twice the other's
+    cap = config.weight_cap_ratio * sorted(declared)[(len(declared) - 1) // 2]
+    return cap if config.max_samples_per_peer is None else min(cap, config.max_samples_per_peer)
+
+
 def aggregate_part(
     parts: list[torch.Tensor | None],
     declared: list[float],
@@ -156,6 +170,9 @@ def aggregate_part(
 
     live = [index for index in range(count) if flat[index] is not None]
     norms = {index: float(flat[index].norm()) for index in live}
+    if config.norm_per_sample and live:
+        provisional = _weight_cap([declared[index] for index in live], config)
+        norms = {index: norm / min(declared[index], provisional) for index, norm in norms.items()}
     for index in list(live):
         # the median of the others: with two senders a plain median would sit halfway to an attacker
         others = [norms[other] for other in live if other != index]
@@ -167,10 +184,7 @@ def aggregate_part(
     if not live:
         return PartResult(torch.zeros(shape), verdicts, weights, scales)
 
-    # the lower median: with two senders, an inflated declaration is held to twice the other's
-    cap = config.weight_cap_ratio * sorted(declared[index] for index in live)[(len(live) - 1) // 2]
-    if config.max_samples_per_peer is not None:
-        cap = min(cap, config.max_samples_per_peer)
+    cap = _weight_cap([declared[index] for index in live], config)
     for index in live:
         weights[index] = min(declared[index], cap)
         if weights[index] < declared[index]:

@@ -639,7 +639,7 @@ def build_optimizer(
             # a round closes once the swarm's samples reach the target, so no honest peer brings more
             # than the target plus its last micro-batches: twice the target holds a sender alone in a
             # round (the median cap has nobody to compare it with) to what it could have done
-            config=RobustConfig(max_samples_per_peer=2.0 * config.target_batch_size),
+            config=RobustConfig(max_samples_per_peer=2.0 * config.target_batch_size, norm_per_sample=diloco),
             reducers=frozenset(config.trusted_reducers) or None,
             admission=admission,
             log_path=str(config.observations_file) if auxiliary and config.observations_file else None,
