@@ -12,10 +12,11 @@ from eth_account import Account
 from trainer.errors import TrainerError
 from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
-from trainer.pool.evidence import SILENT_ROUNDS, EvidenceStore, sign_flippers
+from trainer.pool.evidence import EPOCH_LEAD, SILENT_ROUNDS, EvidenceStore, epoch_liars, sign_flippers
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import JoinAttempt, Observation
+from trainer.training.vouched_state import StateCheck
 
 POOL, CHAIN, PEER = 7, 777, "QmPeerOne"
 NODE = Account.from_key(b"\x31" * 32)
@@ -426,3 +427,109 @@ def test_a_round_credits_up_to_two_epochs_of_samples(tmp_path):
     assert found.accepted == {1: 150, 2: 200}
     decision = _judge(store, _claim(1, 1, 150 * SEQ))
     assert decision.verdict == "accept", decision
+
+
+# -- the aux peer's own evidence: inflated epochs and bad state served to its downloads
+
+SWARM = 40  # the epoch most peers are in
+
+
+def test_an_epoch_far_ahead_of_the_swarm_and_of_the_peers_own_ledger_is_a_lie():
+    ledgers = {"QmA": SWARM, "QmB": SWARM - 1, "QmC": SWARM, "QmX": SWARM}
+    stated = {"QmA": SWARM, "QmB": SWARM, "QmC": SWARM + 1, "QmX": SWARM + 1000}
+    assert epoch_liars(stated, ledgers) == {"QmX": (SWARM + 1000, SWARM, SWARM)}
+    # two peers: the honest one is the majority's epoch; one record alone is never outvoted
+    assert epoch_liars({"QmA": SWARM, "QmX": SWARM + 1000}, ledgers) == {"QmX": (SWARM + 1000, SWARM, SWARM)}
+    assert epoch_liars({"QmX": SWARM + 1000}, ledgers) == {}
+    # exactly the bound ahead of both is not flagged; one more is
+    lead = {"QmA": SWARM, "QmB": SWARM, "QmX": SWARM + EPOCH_LEAD}
+    assert epoch_liars(lead, ledgers) == {}
+    assert epoch_liars({**lead, "QmX": SWARM + EPOCH_LEAD + 1}, ledgers) == {
+        "QmX": (SWARM + EPOCH_LEAD + 1, SWARM, SWARM)
+    }
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "transition race",  # the first peer into the next epoch, its ledger one behind
+        "rejoined",  # crashed at epoch 3, downloaded the swarm's state: ledger far behind, epoch the swarm's
+        "lagging majority",  # most peers lag (slow machines): it is ahead by the rounds it closed, all in its ledger
+        "alone",  # a partition: it closed 100 rounds alone, every one in its ledger
+        "aux ahead",  # the others have not published since the aux peer moved on
+        "new peer",  # no ledger yet, at the swarm's epoch after its first download
+    ],
+)
+def test_honest_lag_and_rejoin_patterns_are_never_an_epoch_lie(pattern):
+    stated, ledgers, aux = {"QmA": SWARM, "QmB": SWARM}, {"QmA": SWARM, "QmB": SWARM}, None
+    if pattern == "transition race":
+        stated["QmH"], ledgers["QmH"] = SWARM + 1, SWARM
+    elif pattern == "rejoined":
+        stated["QmH"], ledgers["QmH"] = SWARM, 3
+    elif pattern == "lagging majority":
+        stated.update(QmA=5, QmB=6, QmH=SWARM)
+        ledgers.update(QmA=5, QmB=6, QmH=SWARM)
+    elif pattern == "alone":
+        stated["QmH"], ledgers["QmH"] = SWARM + 100, SWARM + 100
+    elif pattern == "aux ahead":
+        stated.update(QmA=3, QmB=3, QmH=SWARM)
+        ledgers["QmH"], aux = 3, SWARM
+    else:
+        stated["QmH"] = SWARM
+    assert epoch_liars(stated, ledgers, aux) == {}
+
+
+def _bound_store(tmp_path, peers: dict[str, Account], last: int = 4) -> EvidenceStore:
+    store = EvidenceStore(tmp_path, CHAIN, POOL)
+    store.remember(
+        {peer: _signed({e: HONEST * SEQ for e in range(1, last + 1)}, peer, node) for peer, node in peers.items()}
+    )
+    for epoch in range(1, last + 1):
+        store.observations.append([_obs(epoch, peer) for peer in peers])
+    store.refresh()
+    return store
+
+
+ATTACKER = Account.from_key(b"\x32" * 32)
+
+
+def _judge_node(store: EvidenceStore, node: Account, peer: str, first: int = 1, last: int = 4):
+    claim = Claim(
+        work_key(POOL, peer, first, last), node.address, "0xprovider", (last - first + 1) * HONEST * SEQ, 100, 700
+    )
+    span = store.match(peer, claim.work_key)
+    return judge(claim, store.range_evidence(peer, *span, EPOCH), POLICY, SEQ, EPOCH * SEQ)
+
+
+def test_a_signed_inflated_epoch_makes_every_later_claim_of_its_node_hard_and_survives_a_restart(tmp_path):
+    store = _bound_store(tmp_path, {PEER: NODE, "QmHonest2": Account.from_key(b"\x33" * 32), "QmX": ATTACKER})
+    assert _judge_node(store, ATTACKER, "QmX").verdict == "accept", "its work alone is fine"
+    # an unbound peer's record is nobody's statement the pool can act on: not recorded
+    stated = {PEER: 4, "QmHonest2": 5, "QmX": 4 + 1000, "QmUnbound": 4 + 1000}
+    assert store.note_epochs(stated, aux_epoch=4) == ["QmX"]
+    assert store.note_epochs(stated, aux_epoch=4) == [], "recorded once per peer"
+    decision = _judge_node(store, ATTACKER, "QmX")
+    assert decision.verdict == "hard" and "epoch 1004 while the swarm was at 5" in decision.reason
+    assert decision.evidence["misconduct"] == [decision.reason]
+    assert _judge_node(store, NODE, PEER).verdict == "accept"
+    again = EvidenceStore(tmp_path, CHAIN, POOL)  # the aux peer restarted; the DHT forgot the record
+    again.refresh()
+    assert _judge_node(again, ATTACKER, "QmX").verdict == "hard"
+
+
+def test_bad_state_served_to_the_aux_peers_own_download_is_hard_and_nothing_else_is(tmp_path):
+    store = _bound_store(tmp_path, {PEER: NODE, "QmX": ATTACKER})
+    store.state_checks.extend(
+        [
+            StateCheck(PEER, 2, "ok", 1.0),
+            # a donor that did not answer, sent nothing, or sat at another epoch is no evidence
+            StateCheck(PEER, -1, "failed", 2.0),
+            StateCheck(PEER, -1, "no_state", 3.0),
+            StateCheck(PEER, 9, "epoch", 4.0),
+            StateCheck("QmX", 3, "nonfinite", 5.0),
+        ]
+    )
+    store.refresh()
+    assert _judge_node(store, NODE, PEER).verdict == "accept"
+    decision = _judge_node(store, ATTACKER, "QmX")
+    assert decision.verdict == "hard" and "served bad state to 1 of the aux peer's own downloads" in decision.reason

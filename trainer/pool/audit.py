@@ -33,6 +33,10 @@ with what the claimant says about itself:
   that claims a round in which it did; a peer whose contributions the reducer never accepted,
   silent (no contribution, no request to join) for at least `SILENT_ROUNDS` rounds in a row, that
   claims work (a consistent liar);
+- the aux peer's own evidence against the peer, whatever the claim's range: a progress record it
+  signed far ahead of the swarm (an inflated epoch, `evidence.epoch_liars`), or bad state it served
+  to the aux peer's own download (`trainer.training.vouched_state`): hard, on any claim judged after
+  that evidence was found (the first voids every locked reward of the node and ejects it);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
   not reach the model as claimed. Per-epoch sample counts are too noisy for more (a reducer and a
   trainer may number a round differently; samples fed while a round forms; a peer whose epoch does
@@ -181,6 +185,9 @@ def judge(
             allowed,
         )
 
+    if found.misconduct:
+        evidence["misconduct"] = list(found.misconduct)
+        return decision("hard", "; ".join(found.misconduct))
     if not found.rounds:
         return _judge_by_records(claim, found, policy, epoch_tokens, decision)
     verified = int(found.verified_samples() * tokens_per_sample)
@@ -332,10 +339,20 @@ class Auditor:
                 return self.evidence.range_evidence(peer_id, *span, self.epoch_samples)
         return None
 
-    def tick(self, records: dict[str, SignedProgress]) -> list[Decision]:
-        """Judge and act on every claim that is due; returns the decisions taken now."""
+    def tick(
+        self,
+        records: dict[str, SignedProgress],
+        swarm_epochs: dict[str, int] | None = None,
+        aux_epoch: int | None = None,
+    ) -> list[Decision]:
+        """Judge and act on every claim that is due; returns the decisions taken now.
+        ``swarm_epochs``: the epoch each peer signed in the swarm's progress records
+        (`trainer.training.progress.fetch_swarm_epochs`), checked for inflation
+        (`trainer.pool.evidence.epoch_liars`) against ``aux_epoch`` and the admitted peers'."""
         now = self.client.now()
         self.evidence.remember(records)
+        if swarm_epochs:
+            self.evidence.note_epochs(swarm_epochs, aux_epoch)
         self.evidence.refresh()
         epoch_tokens = self.epoch_tokens()
         taken = []

@@ -6,7 +6,10 @@ rounds, keeps the latest checkpoint, bootstraps the swarm) with the pool's admis
 and audits every work claim in the pool against what its reducer observed
 (`trainer.pool.audit`), invalidating unbacked claims with the validator key. It spot-checks a
 contribution of each round, sampled at random, against held-out data (`trainer.pool.spot_check`);
-a contribution that fails is not credited. Its evidence, the
+a contribution that fails is not credited. It records the peers whose signed progress states an epoch
+far ahead of the swarm's (`trainer.pool.evidence.epoch_liars`), and it is the pool's only state
+donor: it downloads a checked copy of the state every epoch from an admitted donor in rotation and
+records a donor that served bad state (`trainer.training.vouched_state`). Its evidence, the
 decision log (``audit.jsonl``) and the per-peer scores (``scores.json``) live in the workdir, and
 survive restarts. Run it with a fixed identity and port so its multiaddr can be listed in the
 pool's metadata as a bootstrap peer.
@@ -49,7 +52,7 @@ def audit_pool(
     from trainer.pool.spot_check import start_spot_checks
     from trainer.training.aux_peer import run_aux
     from trainer.training.identity import load_or_create_identity
-    from trainer.training.progress import fetch_progress
+    from trainer.training.progress import fetch_progress, fetch_swarm_epochs
 
     validator_role = "VALIDATOR_ROLE"
     if not client.hub.has_role(validator_role, client.address):
@@ -81,11 +84,12 @@ def audit_pool(
 
     last = [0.0]
 
-    def tick(dht: Any) -> None:
+    def tick(dht: Any, epoch: int) -> None:
         if time.monotonic() - last[0] < AUDIT_EVERY:
             return
         last[0] = time.monotonic()
-        auditor.tick(fetch_progress(dht, config.run_id, timeout=5.0))
+        records = fetch_progress(dht, config.run_id, timeout=5.0)
+        auditor.tick(records, swarm_epochs=fetch_swarm_epochs(dht, config.run_id, timeout=5.0), aux_epoch=epoch)
 
     log.info("auditing pool %d (run %s) as validator %s", pool_id, meta.run_id, client.address)
     admission = AdmissionFeed(client, pool_id, evidence) if config.robust_aggregation else None

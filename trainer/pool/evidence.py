@@ -9,6 +9,12 @@ is open, so no age makes evidence useless; a line is a few dozen bytes per peer 
   evidence claims are judged by: it does not depend on what the claimant says.
 - ``spot_checks.jsonl``: sampled contributions scored by the loss change they cause on held-out
   data (`trainer.pool.spot_check`); a contribution that failed its check is not credited.
+- ``epoch_reports.jsonl``: admitted peers whose own signed progress record (hivemind's, the one the
+  swarm's epoch is computed from) stated an epoch over `EPOCH_LEAD` ahead of both the swarm and the
+  peer's own work ledger (`epoch_liars`), once per peer: positive evidence, read by the audit.
+- ``state_checks.jsonl``: every state download of the aux peer from an admitted donor, with what
+  it found (`trainer.training.vouched_state`); a donor that served non-finite weights or tensors
+  of the wrong shapes served bad state: positive evidence.
 - ``records.jsonl``: every (peer, epoch) the aux peer read in a signed DHT progress record whose
   node binding verifies (`trainer.pool.binding`), with the node it binds to. It maps a claim's node
   to its peers and its work key to an epoch range, and keeps the claimant's own statement for the
@@ -26,6 +32,7 @@ import math
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +41,7 @@ from trainer.pool.binding import bound_node
 from trainer.pool.spot_check import MIN_SPOT_SCORE, SPOT_CHECKS_FILE, SpotCheckLog
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import ATTEMPTS_FILE, DROPPED, JoinAttemptLog, Observation, ObservationLog
+from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
 
 if TYPE_CHECKING:
     from trainer.training.progress import SignedProgress
@@ -42,6 +50,20 @@ log = logging.getLogger("trainer.pool.evidence")
 
 OBSERVATIONS_FILE = "observations.jsonl"
 RECORDS_FILE = "records.jsonl"
+EPOCH_REPORTS_FILE = "epoch_reports.jsonl"
+# @dev An admitted peer whose signed progress record states an epoch more than this many epochs
+#      ahead of the swarm (the highest epoch a majority of admitted peers' records reach, or the aux
+#      peer's own, whichever is higher) and ahead of the last epoch its own signed work ledger lists
+#      inflates the swarm's epoch (the `epoch` attack). An honest peer's epoch moves one epoch per
+#      swarm round, or jumps by a state download to the state's epoch, and state comes only from the
+#      aux peer's vouched copy (`trainer.training.vouched_state`), never ahead of the aux peer. So an
+#      honest peer is ahead of the majority by the rounds it closed alone (a partition, a lagging
+#      majority), and its ledger lists each of those epochs; it is ahead of its ledger by the epochs
+#      it skipped in a download (a rejoin, a lag), which leaves it at the swarm's epoch. Measured
+#      honest leads are 0-2 epochs (hivemind's transition race: one peer enters the next epoch first);
+#      16 leaves a margin of 8x, and the quorum guard (`trainer.training.guards`) already ignores a
+#      lone record ahead, so an inflation of 16 or less is bounded without being flagged.
+EPOCH_LEAD = 16
 # @dev Consecutive rounds the aux peer reduced without a contribution from a peer, or a request of
 #      its to join them, before its silence counts as evidence that it did no work for the swarm
 #      then. Shorter gaps, and rounds it asked to join but missed (the group closed first), are a
@@ -129,6 +151,10 @@ class RangeEvidence:
     attempted: frozenset[int] = frozenset()
     """Epochs of the range in which the peer asked to join one of the reducer's rounds
     (`trainer.training.observations.JoinAttempt`): a round it missed then was not silence."""
+    misconduct: tuple[str, ...] = ()
+    """Positive evidence against the peer the aux peer gathered itself, whatever the range: a signed
+    progress record far ahead of the swarm (`epoch_liars`), bad state served to the aux peer's own
+    download (`trainer.training.vouched_state`). One line each."""
 
     @property
     def span(self) -> int:
@@ -190,7 +216,12 @@ class EvidenceStore:
         self._flipped: dict[str, tuple[int, int]] = {}
         self._keys: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
         self._indexed_lasts: dict[str, set[int]] = defaultdict(set)
+        self.epoch_reports_path = self.directory / EPOCH_REPORTS_FILE
+        self._epoch_lies: dict[str, dict[str, int]] = {}
+        self.state_checks = StateCheckLog(self.directory / STATE_CHECKS_FILE)
+        self._bad_state: dict[str, list[tuple[int, str]]] = {}
         self._load_records()
+        self._load_epoch_reports()
 
     # -- the claimant's signed records
 
@@ -231,6 +262,65 @@ class EvidenceStore:
                 fh.write("".join(json.dumps(line) + "\n" for line in lines))
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    # -- epochs the peers state in the swarm's progress records
+
+    def _load_epoch_reports(self) -> None:
+        if not self.epoch_reports_path.exists():
+            return
+        for line in self.epoch_reports_path.read_text().splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a write cut short by a crash (the peer is reported again)
+            self._epoch_lies[item["peer_id"]] = item
+
+    def note_epochs(self, stated: Mapping[str, int], aux_epoch: int | None = None) -> list[str]:
+        """Record every bound peer whose signed swarm epoch in `stated` (peer id -> epoch,
+        `trainer.training.progress.fetch_swarm_epochs`) is an `epoch_liars` lie, once per peer;
+        returns the peers newly recorded. Call after `remember` (the ledgers and bindings)."""
+        bound = self.bindings()
+        ledgers = {peer: max(epochs) for peer, epochs in self._reported.items() if epochs}
+        lies = epoch_liars({p: e for p, e in stated.items() if p in bound}, ledgers, aux_epoch)
+        new = [peer for peer in lies if peer not in self._epoch_lies]
+        if not new:
+            return []
+        lines = []
+        for peer in new:
+            epoch, reference, ledger = lies[peer]
+            item = {"peer_id": peer, "node": bound[peer], "epoch": epoch, "swarm_epoch": reference}
+            item["ledger_epoch"] = ledger
+            self._epoch_lies[peer] = item
+            lines.append(item)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.epoch_reports_path, "a") as fh:
+            fh.write("".join(json.dumps(line) + "\n" for line in lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+        for item in lines:
+            log.warning(
+                "peer %s signed epoch %d while the swarm is at %d and its own ledger at %d: epoch inflation",
+                item["peer_id"],
+                item["epoch"],
+                item["swarm_epoch"],
+                item["ledger_epoch"],
+            )
+        return new
+
+    def misconduct(self, peer_id: str) -> tuple[str, ...]:
+        """The aux peer's own positive evidence against `peer_id` (see `RangeEvidence.misconduct`)."""
+        out = []
+        lie = self._epoch_lies.get(peer_id)
+        if lie is not None:
+            out.append(
+                f"it signed a progress record at epoch {lie['epoch']} while the swarm was at {lie['swarm_epoch']} "
+                f"and its own work ledger at {lie['ledger_epoch']} (over {EPOCH_LEAD} epochs ahead of both)"
+            )
+        bad = self._bad_state.get(peer_id)
+        if bad:
+            epochs = ", ".join(f"{epoch} ({verdict})" for epoch, verdict in bad[:5])
+            out.append(f"it served bad state to {len(bad)} of the aux peer's own downloads, at epochs {epochs}")
+        return tuple(out)
 
     def peers_of(self, node: str) -> list[str]:
         """Peers whose signed binding names `node`."""
@@ -287,6 +377,11 @@ class EvidenceStore:
         self._attempted = attempted
         self._failed = failed
         self._flipped = flipped
+        bad_state: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for check in self.state_checks.read():
+            if check.verdict in BAD_STATE:
+                bad_state[check.peer_id].append((check.epoch, check.verdict))
+        self._bad_state = dict(bad_state)
 
     def sign_flippers(self) -> dict[str, tuple[int, int]]:
         """Peer id -> (rounds against the aggregate, rounds with a cosine), for the sign flippers."""
@@ -348,6 +443,7 @@ class EvidenceStore:
             and all(entry.harmful for e in in_range for entry in present[e] if entry.verdict != "not_admitted"),
             flipped=self._flipped.get(peer_id),
             against=tuple(e for e in in_range if any(entry.against for entry in present[e])),
+            misconduct=self.misconduct(peer_id),
         )
 
     # -- work keys
@@ -367,6 +463,26 @@ class EvidenceStore:
             if key in keys:
                 return keys[key]
         return None
+
+
+def epoch_liars(
+    stated: Mapping[str, int], ledgers: Mapping[str, int], aux_epoch: int | None = None
+) -> dict[str, tuple[int, int, int]]:
+    """Peers whose signed swarm epoch (`stated`, admitted peers only) is more than `EPOCH_LEAD`
+    ahead of both the swarm's epoch (the highest a majority of `stated` reach, or `aux_epoch` if
+    higher) and the last epoch of their own signed work ledger (`ledgers`; -1 without one):
+    peer id -> (stated epoch, swarm epoch, ledger epoch). With a single record there is no majority
+    to outvote it: nobody is flagged."""
+    if len(stated) < 2:
+        return {}
+    ordered = sorted(stated.values(), reverse=True)
+    swarm = max(ordered[len(ordered) // 2], aux_epoch if aux_epoch is not None else -1)
+    out = {}
+    for peer, epoch in stated.items():
+        ledger = ledgers.get(peer, -1)
+        if epoch > swarm + EPOCH_LEAD and epoch > ledger + EPOCH_LEAD:
+            out[peer] = (epoch, swarm, ledger)
+    return out
 
 
 def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]:

@@ -12,7 +12,9 @@ behaves as one kind of attacker; nothing else changes. Never set it on a real pe
 - ``outsider``: trains honestly but is not a pool member (nothing differs inside the peer: the
   pool's allow-list does not name it);
 - ``badstate``: serves NaN weights to any peer that downloads state from it, and declares the
-  highest state-sharing priority so that downloads go to it first;
+  highest state-sharing priority so that downloads go to it first (with robust aggregation: hivemind
+  binds the state it serves when the averager starts, so only a robust averager's hook can be
+  poisoned afterwards; in a plain swarm it serves honest state at the inflated priority);
 - ``liar``: a consistent liar. It never joins an averaging round (no matchmaking, nothing sent:
   it moves from epoch to epoch with local updates only) and reports no samples to the swarm's
   progress, so none of its work reaches the swarm, yet it signs its progress records and submits
@@ -126,13 +128,18 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
         import torch
 
         averager = opt.state_averager
-        honest_state = averager.get_current_state
+        # hivemind serves downloads through the get_current_state it bound when the averager
+        # started; a robust averager looks up served_state on every download
+        # (trainer.training.vouched_state.ServedEpochMixin). Without robust aggregation there is no
+        # such hook, and the attacker serves honest state (only its priority is inflated).
+        hook = "served_state" if hasattr(averager, "served_state") else "get_current_state"
+        honest_state = getattr(averager, hook)
 
         def poisoned() -> Any:
             metadata, tensors, infos = honest_state()
             return metadata, [torch.full_like(tensor, float("nan")) for tensor in tensors], infos
 
-        averager.get_current_state = poisoned
+        setattr(averager, hook, poisoned)
         # the donor with the highest priority is asked first; hivemind resets the priority to the
         # local epoch after every epoch, so the attacker's setter adds the inflation every time
         cls = type(averager)

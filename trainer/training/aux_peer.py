@@ -3,7 +3,9 @@
 It has no data. It runs `hivemind.Optimizer(auxiliary=True)` over a CPU copy of the model so it
 can take part in all-reduce rounds (it reduces parts of the tensors without contributing a
 gradient), and every ``checkpoint_every`` epochs it downloads the newest state from a trainer and
-writes a checkpoint. It is the natural bootstrap peer: start it first, on a reachable address with
+writes a checkpoint. With robust aggregation it downloads a checked copy of the state every swarm
+epoch and is the only peer trainers download state from (`trainer.training.vouched_state`).
+It is the natural bootstrap peer: start it first, on a reachable address with
 a fixed ``--identity-path`` and port, and give its multiaddrs to everyone else.
 
 Every ``log_every`` seconds it reads all peers' signed progress records and logs one line for
@@ -37,16 +39,16 @@ class AuxSummary:
 def run_aux(
     config: TrainConfig,
     stop_event: threading.Event | None = None,
-    on_tick: Callable[[Any], None] | None = None,
+    on_tick: Callable[[Any, int], None] | None = None,
     allow: Callable[[], Collection[str]] | None = None,
     spot_checker: Callable[..., Any] | None = None,
 ) -> AuxSummary:
     """Run an auxiliary peer until ``stop_event`` is set or the swarm reaches ``max_epochs``.
 
     The aux peer adopts the run's shared settings (profile, averaging mode, target batch size,
-    compression) from the DHT when the run already exists. ``on_tick(dht)`` is called once per
-    refresh with the aux peer's DHT (the pool audit reads progress records through it); an
-    exception it raises is logged, not fatal.
+    compression) from the DHT when the run already exists. ``on_tick(dht, epoch)`` is called once
+    per refresh with the aux peer's DHT (the pool audit reads progress records through it) and the
+    swarm's epoch as the aux peer sees it; an exception it raises is logged, not fatal.
 
     With ``config.robust_aggregation`` this peer is the swarm's trusted reducer
     (`trainer.training.reducer`): ``allow()`` returns the peer ids admitted to averaging, read
@@ -145,11 +147,15 @@ def run_aux(
                 opt.step()
             swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
             due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
-            if due and swarm_epoch > last_attempt_epoch:
+            # with robust aggregation the aux peer serves the swarm's state: a checked copy, refreshed
+            # once per swarm epoch from an admitted donor in rotation (trainer.training.vouched_state)
+            if (due or opt.robust is not None) and swarm_epoch > last_attempt_epoch:
                 # one download attempt per new swarm epoch: a swarm that left must not keep us busy
                 last_attempt_epoch = swarm_epoch
                 loaded = opt.download_state_once()
-                if loaded is not None and loaded > last_saved_epoch:
+                if loaded is not None and opt.robust is not None:
+                    opt.serve_state(loaded)
+                if due and loaded is not None and loaded > last_saved_epoch:
                     path = save_checkpoint(
                         config.checkpoint_dir,
                         epoch=loaded,
@@ -174,7 +180,7 @@ def run_aux(
                     metrics.write("checkpoint", epoch=loaded, path=str(path))
             if on_tick is not None:
                 try:
-                    on_tick(dht)
+                    on_tick(dht, swarm_epoch)
                 except Exception as exc:  # an audit hiccup must not take the swarm's helper down
                     log.error("aux tick failed: %r", exc)
             now = time.monotonic()

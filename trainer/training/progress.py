@@ -228,3 +228,41 @@ def read_progress(initial_peers: list[str], run_id: str) -> dict[str, SignedProg
         return fetch_progress(dht, run_id)
     finally:
         dht.shutdown()
+
+
+def fetch_swarm_epochs(dht: "DHT", run_id: str, timeout: float = 10.0) -> dict[str, int]:
+    """The epoch each peer states in hivemind's own progress record (``<run_id>_progress``, the one
+    the swarm's epoch is computed from), keyed by libp2p peer id.
+
+    hivemind's ``ProgressTracker`` signs these records with the peer's RSA key (its libp2p
+    identity here) and its validators check the signature on every DHT node; a record whose
+    ``peer_id`` is not the signer's is dropped, so each epoch here is its signer's own statement.
+    Returns ``{}`` if nothing is stored or the DHT does not answer within ``timeout`` seconds.
+    """
+    import re
+
+    from hivemind.p2p import PeerID
+    from hivemind.utils import ValueWithExpiration
+
+    try:
+        found = dht.get(f"{run_id}_progress", latest=True, return_future=True).result(timeout=timeout)
+    except Exception as exc:  # a slow or shut-down DHT is "no records", never a hang
+        log.warning("could not read the swarm's progress records for %s: %r", run_id, exc)
+        return {}
+    if not isinstance(found, ValueWithExpiration) or not isinstance(found.value, dict):
+        return {}
+    owner_re = re.compile(rb"\[owner:(.+?)\]")
+    epochs: dict[str, int] = {}
+    for subkey, entry in found.value.items():
+        value = entry.value if isinstance(entry, ValueWithExpiration) else None
+        if not isinstance(value, dict) or not isinstance(value.get("epoch"), int):
+            continue
+        match = owner_re.search(subkey if isinstance(subkey, bytes) else b"")
+        signer = peer_id_from_record_key(match.group(1)) if match else None
+        try:
+            stated = PeerID(value.get("peer_id", b"")).to_base58()
+        except Exception:
+            continue
+        if signer is not None and signer == stated:
+            epochs[signer] = max(epochs.get(signer, -1), int(value["epoch"]))
+    return epochs

@@ -356,10 +356,16 @@ class SwarmOptimizer(hivemind.Optimizer):
         return [param for group in self.opt.param_groups for param in group["params"]]
 
     def _make_state_averager(self, **kwargs: Any) -> TrainingStateAverager:
-        if not self.overlap:
+        if not self.overlap and self.robust is None:
             return super()._make_state_averager(**kwargs)
-        # the arguments hivemind 1.1.12's Optimizer gives its state averager, with the merging class
-        return MergingStateAverager(
+        cls: Any = MergingStateAverager if self.overlap else TrainingStateAverager
+        if self.robust is not None:
+            # state only from donors the aux peer vouches for (trainer.training.vouched_state)
+            from trainer.training.vouched_state import vouched_class
+
+            cls = vouched_class(cls)
+        # the arguments hivemind 1.1.12's Optimizer gives its state averager, with our class
+        return cls(
             dht=self.dht,
             prefix=f"{self.run_id}_state_averager",
             min_matchmaking_time=self.matchmaking_time,
@@ -480,6 +486,14 @@ class SwarmOptimizer(hivemind.Optimizer):
             return None
         self.state_averager.local_epoch = max(previous, loaded)
         return loaded
+
+    def serve_state(self, epoch: int) -> None:
+        """The aux peer: serve the state just downloaded (and checked) to the swarm, labelled
+        ``epoch`` (`trainer.training.vouched_state.ServedEpochMixin`)."""
+        averager: Any = self.state_averager
+        averager.vouched_epoch = epoch
+        averager.serves_vouched = True
+        averager.allow_state_sharing = True
 
     def _should_load_state_from_peers(self) -> bool:
         if self.lenient_sync:
@@ -687,8 +701,35 @@ def build_optimizer(
     if opt.client_mode != dht.client_mode:  # the 1.1.12 pitfall this module exists to avoid
         opt.shutdown()
         raise SwarmError(f"optimizer client_mode={opt.client_mode} differs from the DHT's {dht.client_mode}")
+    if robust is not None:
+        _vouch_state_downloads(opt, config, robust)
     attack_optimizer(opt, attack)
     return opt
+
+
+def _vouch_state_downloads(opt: SwarmOptimizer, config: TrainConfig, robust: ReducerSpec) -> None:
+    """Who a robust peer downloads state from (`trainer.training.vouched_state`): a trainer only
+    from the aux peers (the trusted reducers); the aux peer from the admitted donors, in rotation,
+    recording every attempt as evidence, and only state whose epoch lies between its last copy and
+    two past the swarm's."""
+    from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
+
+    averager: Any = opt.state_averager
+    if robust.role == "sender":
+        if robust.reducers is not None:
+            reducers = frozenset(robust.reducers)
+            averager.state_donors = lambda: reducers
+        return
+    admission = robust.admission
+    averager.state_donors = lambda: admission.admitted() if admission is not None else None
+
+    def bounds() -> tuple[int, int]:
+        swarm = max(opt.tracker.global_epoch, opt.local_epoch)
+        return (averager.vouched_epoch or 0, swarm + 2)
+
+    averager.state_bounds = bounds
+    if config.observations_file is not None:
+        averager.state_checks = StateCheckLog(config.observations_file.with_name(STATE_CHECKS_FILE))
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""State only from a donor the aux peer vouches for (`trainer.training.vouched_state`): the checks,
+the donor rotation, the evidence log, and real hivemind averagers on loopback (in-process)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import hivemind
+import pytest
+import torch
+from hivemind.p2p import PeerID
+
+from tests.utils.waiting import wait_until
+from trainer.training.config import TrainConfig
+from trainer.training.identity import load_or_create_identity
+from trainer.training.reducer import Admission
+from trainer.training.swarm import build_dht, build_optimizer
+from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheck, StateCheckLog, check_state, donor_order
+
+LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
+SHAPES = [(2, 3), (4,)]
+
+
+def _state(epoch: int = 3, fill: float = 1.0) -> tuple[dict, list[torch.Tensor]]:
+    return {"epoch": epoch}, [torch.full(shape, fill) for shape in SHAPES] + [torch.zeros(5)]
+
+
+def test_check_state_names_what_is_wrong_with_a_donors_state() -> None:
+    assert check_state(*_state(), SHAPES, (0, 5)) == "ok"
+    assert check_state(*_state(fill=float("nan")), SHAPES, None) == "nonfinite"
+    metadata, tensors = _state()
+    tensors[1][0] = float("inf")
+    assert check_state(metadata, tensors, SHAPES, None) == "nonfinite"
+    assert check_state({"epoch": 3}, [torch.zeros(3, 2), torch.zeros(4)], SHAPES, None) == "shape"
+    assert check_state({"epoch": 3}, [torch.zeros(2, 3)], SHAPES, None) == "shape"
+    assert check_state(*_state(epoch=9), SHAPES, (0, 5)) == "epoch"
+    assert check_state(*_state(epoch=2), SHAPES, (3, 5)) == "epoch"
+    assert check_state({}, _state()[1], SHAPES, None) == "no_state"
+    # optimizer statistics after the weights are the donor's own business: only the weights count
+    metadata, tensors = _state()
+    tensors[-1][0] = float("nan")
+    assert check_state(metadata, tensors, SHAPES, None) == "ok"
+
+
+def test_donors_rotate_the_least_recently_checked_first() -> None:
+    rng = random.Random(1)
+    checked: dict[str, int] = {}
+    seen = []
+    for turn in range(6):
+        first = donor_order(["a", "b", "c"], checked, rng)[0]
+        seen.append(first)
+        checked[first] = turn
+    assert sorted(seen[:3]) == ["a", "b", "c"] and seen[3:] == seen[:3], "each donor once every three downloads"
+    assert donor_order(["a", "b", "new"], {"a": 1, "b": 0}, rng) == ["new", "b", "a"]
+
+
+def test_the_state_check_log_survives_a_cut_last_line(tmp_path: Path) -> None:
+    log = StateCheckLog(tmp_path / STATE_CHECKS_FILE)
+    checks = [StateCheck("QmA", 3, "ok", 1.0), StateCheck("QmB", 3, "nonfinite", 2.0)]
+    log.extend(checks)
+    with open(log.path, "a") as fh:
+        fh.write('{"peer_id": "QmC", "ep')
+    assert log.read() == checks
+
+
+@pytest.fixture
+def dhts() -> Iterator[list[hivemind.DHT]]:
+    started: list[hivemind.DHT] = []
+    yield started
+    for dht in reversed(started):
+        dht.shutdown()
+
+
+def _config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
+    settings = dict(
+        run_id="vouched",
+        model="tiny",
+        host_maddrs=LOOPBACK,
+        checkpoint_dir=tmp_path / name,
+        target_batch_size=8,
+        batch_size=4,
+        matchmaking_time=1.0,
+        averaging_timeout=3.0,
+        load_state_timeout=5.0,
+        load_state_attempts=1,
+        robust_aggregation=True,
+    )
+    return TrainConfig(**(settings | overrides))
+
+
+def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_alone(
+    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An honest donor and the badstate attacker (NaN weights at the highest priority): the aux peer
+    tries both in two downloads, installs only the honest state and records the attacker's as
+    evidence; a newcomer downloads from the aux peer only, whatever the attacker declares."""
+    aux_cfg = _config(tmp_path, "aux", observations_file=tmp_path / "aux" / "observations.jsonl")
+    aux_id = load_or_create_identity(aux_cfg.identity_file).peer_id
+    aux_dht = build_dht(aux_cfg, load_or_create_identity(aux_cfg.identity_file))
+    dhts.append(aux_dht)
+    initial = [str(a) for a in aux_dht.get_visible_maddrs()]
+
+    def trainer(name: str, fill: float) -> tuple[str, object]:
+        cfg = _config(tmp_path, name, initial_peers=initial, trusted_reducers=[aux_id])
+        identity = load_or_create_identity(cfg.identity_file)
+        dht = build_dht(cfg, identity)
+        dhts.append(dht)
+        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.full((4,), fill))])
+        return identity.peer_id, opt
+
+    opts = []
+    try:
+        honest_id, honest = trainer("honest", 1.0)
+        opts.append(honest)
+        monkeypatch.setenv("TRAINER_ATTACK", "badstate")
+        bad_id, bad = trainer("bad", 1.0)
+        opts.append(bad)
+        monkeypatch.delenv("TRAINER_ATTACK")
+        honest.state_averager.local_epoch = bad.state_averager.local_epoch = 2
+        admission = Admission()
+        admission.publish([honest_id, bad_id])
+        aux_param = torch.nn.Parameter(torch.zeros(4))
+        aux = build_optimizer(aux_cfg, aux_dht, [aux_param], auxiliary=True, admission=admission)
+        opts.append(aux)
+
+        def declared() -> set[str]:
+            found = aux_dht.get("vouched_state_averager.all_averagers", latest=True)
+            values = found.value if found is not None else {}
+            return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
+
+        wait_until(lambda: {honest_id, bad_id} <= declared(), 60, "both donors to declare their state")
+        loaded = [aux.download_state_once() for _ in range(2)]
+        checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
+        assert [(c.peer_id, c.verdict) for c in checks if c.peer_id == bad_id] == [(bad_id, "nonfinite")]
+        assert {c.peer_id for c in checks if c.verdict == "ok"} == {honest_id}
+        assert loaded == [2, 2]
+        # (state travels compressed as the run's compression says: close to the donor's, not equal)
+        assert torch.allclose(aux_param.detach(), torch.ones(4), atol=1e-2), "only the honest donor's state"
+
+        aux.serve_state(2)
+        _, newcomer = trainer("newcomer", 0.0)
+        opts.append(newcomer)
+        wait_until(lambda: aux_id in declared(), 60, "the aux peer to declare its copy")
+        newcomer.state_averager.load_state_from_peers(timeout=newcomer.load_state_timeout)
+        assert [c.peer_id for c in newcomer.state_averager.last_attempts] == [aux_id]
+        assert newcomer.local_epoch == 2
+        params = [p for group in newcomer.opt.param_groups for p in group["params"]]
+        assert all(torch.allclose(p.detach().cpu(), torch.ones(4), atol=1e-2) for p in params)
+    finally:
+        for opt in reversed(opts):
+            opt.shutdown()
