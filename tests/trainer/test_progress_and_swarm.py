@@ -23,6 +23,7 @@ from trainer.training.progress import (
     ProgressLedger,
     ensure_validators,
     fetch_progress,
+    fetch_swarm_epochs,
     progress_key,
     publish_progress,
 )
@@ -216,3 +217,40 @@ def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, dhts: list[
     records = json.loads(result.stdout)
     assert set(records) == {identity.peer_id}
     assert (records[identity.peer_id]["epoch"], records[identity.peer_id]["tokens"]) == (0, 1024)
+
+
+def test_the_epoch_attacker_signs_an_inflated_swarm_epoch_and_keeps_training_at_its_own(
+    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the aux peer reads (`fetch_swarm_epochs`): each peer's signed epoch in hivemind's
+    progress records. The attacker's is 1000 ahead; its own epoch is not (it goes on training,
+    publishing its work and claiming, so the pool can catch it)."""
+    from trainer.training.attacks import INFLATION
+
+    opts = []
+    ids = {}
+    try:
+        for name in ("honest", "attacker"):
+            if name == "attacker":
+                monkeypatch.setenv("TRAINER_ATTACK", "epoch")
+            extra = {"initial_peers": [str(a) for a in dhts[0].get_visible_maddrs()]} if dhts else {}
+            cfg = config(tmp_path, name, robust_aggregation=True, **extra)
+            identity = load_or_create_identity(cfg.identity_file)
+            dht = build_dht(cfg, identity)
+            dhts.append(dht)
+            opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
+            opts.append(opt)
+            ids[name] = identity.peer_id
+            opt.state_averager.local_epoch = 3
+            opt.tracker.report_local_progress(local_epoch=3, samples_accumulated=4)
+        wait_until(
+            lambda: fetch_swarm_epochs(dhts[0], "unit") == {ids["honest"]: 3, ids["attacker"]: 3 + INFLATION},
+            60,
+            "both signed records",
+        )
+        assert opts[1].local_epoch == 3 and opts[1].tracker.local_progress.epoch == 3
+        # a robust peer never follows a lone record ahead of it (trainer.training.guards)
+        assert opts[0].tracker.global_epoch < INFLATION
+    finally:
+        for opt in reversed(opts):
+            opt.shutdown()

@@ -8,7 +8,8 @@ behaves as one kind of attacker; nothing else changes. Never set it on a real pe
 - ``noise``: sends Gaussian noise 100 times the norm of its gradient instead of the gradient;
 - ``signflip``: sends the negated gradient;
 - ``weight``: declares 1000 times the samples it accumulated (its weight in the average);
-- ``epoch``: reports an epoch 1000 ahead of its own in its progress records;
+- ``epoch``: signs progress records (hivemind's, the ones the swarm's epoch is computed from) with
+  an epoch 1000 ahead of its own, and otherwise trains, reports its work and claims honestly;
 - ``outsider``: trains honestly but is not a pool member (nothing differs inside the peer: the
   pool's allow-list does not name it);
 - ``badstate``: serves NaN weights to any peer that downloads state from it, and declares the
@@ -117,13 +118,10 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
 
         opt.tracker.report_local_progress = nothing
     elif kind == "epoch":
-        tracker = opt.tracker
-        honest_report = tracker.report_local_progress
-
-        def inflated(local_epoch: int, samples_accumulated: int, **kwargs: Any) -> None:
-            honest_report(local_epoch + INFLATION, samples_accumulated, **kwargs)
-
-        tracker.report_local_progress = inflated
+        # only the record it signs into the DHT is inflated: inflating the tracker's own local epoch
+        # made the attacker itself jump to it and stop before it ever trained, published a work
+        # ledger (its node binding) or claimed anything, so there was nothing of it to catch
+        opt.tracker.dht = _InflatingDHT(opt.tracker.dht, opt.tracker.training_progress_key)
     elif kind == "badstate":
         import torch
 
@@ -151,6 +149,21 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
         inflated_priority = priority.setter(setter)
         averager.__class__ = type(cls.__name__, (cls,), {"state_sharing_priority": inflated_priority})
         averager.state_sharing_priority = averager.state_sharing_priority
+
+
+class _InflatingDHT:
+    """The tracker's DHT, except that the progress records it stores carry an inflated epoch."""
+
+    def __init__(self, dht: Any, key: str) -> None:
+        self._dht, self._key = dht, key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dht, name)
+
+    def store(self, key: Any, subkey: Any = None, value: Any = None, **kwargs: Any) -> Any:
+        if key == self._key and isinstance(value, dict) and isinstance(value.get("epoch"), int):
+            value = {**value, "epoch": value["epoch"] + INFLATION}
+        return self._dht.store(key, subkey=subkey, value=value, **kwargs)
 
 
 def _unscaled(opt: Any, grad_scaler: Any) -> bool:
