@@ -13,9 +13,10 @@ aggregation (the reference) and with plain hivemind averaging (the aggregation's
 Per scenario, printed:
 
 - loss ratio: the honest peers' mean loss in their last epoch / the same in the honest robust run;
-- caught: the pool audit (`trainer.pool.audit.judge`) run on the aux peer's real observation log
-  and every trainer's own records, with one claim per epoch per trainer as `trainer join` makes
-  them: the attacker counts as caught when a claim of it is hard, or (``outsider``) when the reducer
+- caught: the pool audit (`trainer.pool.audit.judge`) run on the aux peer's real observation log,
+  its state downloads and the epochs it read from the peers' signed progress records (as the pool's
+  aux service gathers them), and every trainer's own records, with one claim per epoch per trainer
+  as `trainer join` makes them: the attacker counts as caught when a claim of it is hard, or (``outsider``) when the reducer
   refused every contribution it sent (it is not a pool member: the chain refuses its claims);
 - honest penalized: honest claims judged soft or hard (must be 0);
 - profit: under the demo pool's parameters (`aihub_demo.local_chain`: reward per token, fraud
@@ -53,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 SEQ_LEN = 64
 BATCH = 4
+# @dev Where the aux peer appends the epoch each peer signed in the swarm's progress records, per tick.
+SWARM_EPOCHS_FILE = "swarm_epochs.jsonl"
 TARGET = 48  # samples per collaborative epoch: 12 micro-batches of 4 across the swarm
 TRAINERS = 4
 POOL, CHAIN = 1, 1776  # any: the audit is run offline, the binding signatures only need to agree
@@ -80,8 +83,23 @@ def peer_main(role: str, config_path: Path, extra: list[str]) -> None:
         from trainer.pool.spot_check import start_spot_checks
 
         robust = config.robust_aggregation
+        epochs_file = Path(str(config.observations_file)).with_name(SWARM_EPOCHS_FILE)
+
+        def record_epochs(dht: Any, epoch: int) -> None:
+            # what the pool's aux service hands its audit (trainer.pool.aux_service): the epoch each
+            # peer signed in the swarm's progress records, and the aux peer's own
+            from trainer.training.progress import fetch_swarm_epochs
+
+            stated = fetch_swarm_epochs(dht, config.run_id, timeout=5.0)
+            with open(epochs_file, "a") as fh:
+                fh.write(json.dumps({"aux_epoch": epoch, "stated": stated}) + "\n")
+
         run_aux(
-            config, stop_event=stop, allow=allow if robust else None, spot_checker=start_spot_checks if robust else None
+            config,
+            stop_event=stop,
+            on_tick=record_epochs if robust else None,
+            allow=allow if robust else None,
+            spot_checker=start_spot_checks if robust else None,
         )
         return
     from trainer.training.session import TrainingSession
@@ -145,6 +163,8 @@ class Run:
     attacker: Peer | None
     observations: list[Any] = field(default_factory=list)
     spot_checks: list[Any] = field(default_factory=list)
+    state_checks: list[Any] = field(default_factory=list)
+    swarm_epochs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     def final_loss(self) -> float:
@@ -265,6 +285,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     from trainer.pool.spot_check import SpotCheckLog
     from trainer.training.identity import load_or_create_identity
     from trainer.training.observations import ObservationLog
+    from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
     workdir = root / name
     peers = {p.stem: Peer(p.stem, load_or_create_identity(p).peer_id, workdir) for p in workdir.glob("*.key")}
@@ -272,6 +293,9 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     run = Run(name, kind, robust, honest, peers.get("attacker"))
     run.observations = ObservationLog(workdir / "observations.jsonl").read()
     run.spot_checks = SpotCheckLog(workdir / "spot_checks.jsonl").read()
+    run.state_checks = StateCheckLog(workdir / STATE_CHECKS_FILE).read()
+    epochs = workdir / SWARM_EPOCHS_FILE
+    run.swarm_epochs = [json.loads(line) for line in epochs.read_text().splitlines()] if epochs.exists() else []
     meta = workdir / "run.json"
     run.seconds = json.loads(meta.read_text())["seconds"] if meta.exists() else float("nan")
     return run
@@ -343,6 +367,10 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
         for end in range(len(items)):
             record = Record(recent[max(0, end - 15) : end + 1], keys[name].address, signature)
             store.remember({ids[name]: Signed(ids[name], record)})
+    # the aux peer's own evidence: its state downloads, and the epochs the peers signed as it read them
+    store.state_checks.extend(run.state_checks)
+    for seen in run.swarm_epochs:
+        store.note_epochs(seen["stated"], seen["aux_epoch"])
     store.refresh()
     epoch_tokens = TARGET * SEQ_LEN
     judged = Judged({}, {})
