@@ -2,8 +2,9 @@
 robust aggregation, and the demo shows it caught in its audit lines while the honest nodes are paid
 and never penalized. Checked from what it prints and from the chain it leaves running
 (`--keep-chain`). One real run per way of being caught: ``scale1e3`` (its contributions dropped by
-the reducer) and ``liar`` (it sends nothing and claims everything it signed: only the audit's
-silence rule catches it), both here with DEMO_ATTACKERS=all; CI runs the liar once, in
+the reducer), ``liar`` (it sends nothing and claims everything it signed: only the audit's
+silence rule catches it), ``epoch`` and ``badstate`` (the aux peer's own evidence), all here with
+DEMO_ATTACKERS=all; CI runs the liar once, in
 tests/app/test_demo_app.py. Each run is a real chain and four trainer processes: minutes on 2 cores.
 """
 
@@ -101,7 +102,19 @@ class _Chain:
 # kinds run here with DEMO_ATTACKERS=all; the reducer's screens on every gradient kind are tested in
 # real swarms by tests/trainer/test_attacks.py.
 LIAR_EPOCHS = 5
-DEMO_RUNS = [("liar", LIAR_EPOCHS), ("scale1e3", 4)] if os.environ.get("DEMO_ATTACKERS") == "all" else []
+# The epoch and badstate attackers send nothing wrong to the reducer; the aux peer catches them from
+# what it gathered itself (trainer.pool.evidence: a signed record far ahead of the swarm; bad state
+# served to its own download, which rotates through the donors once per epoch: five epochs reach
+# each of the three trainers at least once), and the audit line names that evidence.
+EVIDENCE_OF_THE_AUX_PEER = {
+    "epoch": "it signed a progress record at epoch",
+    "badstate": "it served bad state to",
+}
+DEMO_RUNS = (
+    [("liar", LIAR_EPOCHS), ("scale1e3", 4), ("epoch", 5), ("badstate", 5)]
+    if os.environ.get("DEMO_ATTACKERS") == "all"
+    else []
+)
 
 
 def run_attacker_demo(tmp_path: Path, kind: str, epochs: int) -> tuple[Path, subprocess.CompletedProcess[str]]:
@@ -154,6 +167,10 @@ def check_attacker_demo(run: Path, result: subprocess.CompletedProcess[str], kin
         assert hard and all("its contributions nothing" in line for line in hard), attacker_audit
         assert any("never accepted a contribution of this peer" in line for line in hard), attacker_audit
         assert any(line.startswith("  reducer: its contributions none") for line in lines)
+    elif kind in EVIDENCE_OF_THE_AUX_PEER:
+        # it sent nothing wrong to the reducer: the aux peer's own evidence (its signed inflated
+        # epoch, the NaN state its download got) made a claim of it hard
+        assert hard and any(EVIDENCE_OF_THE_AUX_PEER[kind] in line for line in hard), attacker_audit
     else:
         # its contributions reached the reducer and were dropped for their norm
         assert any("dropped_norm" in line for line in attacker_audit), attacker_audit
@@ -173,7 +190,7 @@ def check_attacker_demo(run: Path, result: subprocess.CompletedProcess[str], kin
         assert slashed + f"{format_inj(PROVIDER_STAKE - FRAUD_SLASH)})" in out
     else:
         assert stake == PROVIDER_STAKE
-    assert kind != "liar" or hard, "the liar's silence over 3+ rounds is evidence: hard"
+    assert kind not in ("liar", *EVIDENCE_OF_THE_AUX_PEER) or hard, "positive evidence: hard"
     assert chain.client.stake.stake_of(chain.address("provider")) == PROVIDER_STAKE
     for node in HONEST:
         works = chain.works("provider", node)
