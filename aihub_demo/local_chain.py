@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from hub.client import HubClient
+    from hub.client.scenario import ClientSteps, Scenario
     from hub.devnet import Devnet
 
 # @dev Dev accounts (public keys, local chain only) playing each role.
@@ -211,6 +212,7 @@ class LocalJob:
         self.pool_id = 0
         self.balances_before: dict[str, int] = {}
         self.stakes_before: dict[str, int] = {}
+        self._steps: ClientSteps | None = None
 
     # -- chain and contracts ----------------------------------------------------------------------
 
@@ -324,48 +326,66 @@ class LocalJob:
 
     # -- actors -----------------------------------------------------------------------------------
 
+    @property
+    def scenario(self) -> Scenario:
+        """The provider (and the attacker's provider) with their nodes, in the shared set-up's terms
+        (hub/client/scenario.py); `create_pool` adds the pool."""
+        from hub.client.scenario import NodePlan, ProviderPlan, Scenario
+
+        honest = tuple(NodePlan(NODE_UNITS, f"file:///specs/{name}.json") for name in self.honest_names)
+        providers = [ProviderPlan(PROVIDER_STAKE, honest)]
+        if self.s.attacker:
+            # an outsider is validated like the others but never joins the pool
+            attacker = NodePlan(NODE_UNITS, "file:///specs/attacker.json", joins=self.s.attacker != "outsider")
+            providers.append(ProviderPlan(PROVIDER_STAKE, (attacker,)))
+        return Scenario(tuple(providers))
+
+    @property
+    def steps(self) -> ClientSteps:
+        """The scenario's steps, sent by this job's clients (one instance, so it keeps every result)."""
+        if self._steps is None:
+            from hub.client.scenario import ClientSteps
+
+            providers = list(dict.fromkeys(self.providers.values()))
+            nodes = [[self.clients[n] for n in self.node_names if self.providers[n] == p] for p in providers]
+            self._steps = ClientSteps(
+                [self.clients[p] for p in providers], nodes, self.clients["creator"], self.clients["validator"]
+            )
+        return self._steps
+
+    def _paid_steps(self) -> None:
+        """Record the fees of the scenario's transactions not recorded yet, by sender."""
+        name_of = {address: name for name, address in self.addresses.items()}
+        for sent in self.steps.sent:
+            if sent.result.tx_hash not in self._sent_here:
+                self._paid(name_of[sent.sender], sent.result)
+
     def setup_nodes(self) -> None:
         from hub.amounts import format_inj
+        from hub.client.scenario import run_providers
 
-        provider, validator = self.clients["provider"], self.clients["validator"]
         self.balances_before = self.balances()
-        self._paid("provider", provider.hub.register_provider(PROVIDER_STAKE))
-        self.say(f"provider {self.addresses['provider']} registered with {format_inj(PROVIDER_STAKE)} of stake")
-        for i in range(1, self.s.nodes + 1):
-            node = self.clients[f"node-{i}"]
-            attestation = node.hub.attest_node(self.addresses["provider"], NODE_UNITS, f"file:///specs/node-{i}.json")
-            self._paid("provider", provider.hub.add_compute_node(attestation))
-            self._paid("provider", provider.transfer(node.address, NODE_GAS_FUNDS, action="fund node key"))
-            self._paid("validator", validator.hub.validate_node(node.address))
-        self._paid("validator", validator.hub.whitelist_provider(self.addresses["provider"]))
+        run_providers(self.scenario, self.steps)
+        self._paid_steps()
+        for name in self.node_names:  # each node key sends its own join and work
+            provider = self.providers[name]
+            self._paid(
+                provider, self.clients[provider].transfer(self.addresses[name], NODE_GAS_FUNDS, action="fund node key")
+            )
         self.say(
+            f"provider {self.addresses['provider']} registered with {format_inj(PROVIDER_STAKE)} of stake; "
             f"{self.s.nodes} nodes of {NODE_UNITS} compute units added (signed by their own keys), "
             "validated, and funded for gas; provider whitelisted"
         )
         if self.s.attacker:
-            self._add_attacker()
-
-    def _add_attacker(self) -> None:
-        """A second provider, staked and whitelisted like the first, with the node that will attack."""
-        from hub.amounts import format_inj
-
-        provider, validator = self.clients["attacker-provider"], self.clients["validator"]
-        node = self.clients[ATTACKER]
-        self._paid("attacker-provider", provider.hub.register_provider(PROVIDER_STAKE))
-        attestation = node.hub.attest_node(
-            self.addresses["attacker-provider"], NODE_UNITS, "file:///specs/attacker.json"
-        )
-        self._paid("attacker-provider", provider.hub.add_compute_node(attestation))
-        self._paid("attacker-provider", provider.transfer(node.address, NODE_GAS_FUNDS, action="fund node key"))
-        self._paid("validator", validator.hub.validate_node(node.address))
-        self._paid("validator", validator.hub.whitelist_provider(self.addresses["attacker-provider"]))
-        self.say(
-            f"attacker-provider {self.addresses['attacker-provider']} registered with {format_inj(PROVIDER_STAKE)} "
-            f"of stake and its node {node.address}, validated like the others: it will attack as "
-            f"TRAINER_ATTACK={self.s.attacker}"
-        )
+            self.say(
+                f"attacker-provider {self.addresses['attacker-provider']} registered with "
+                f"{format_inj(PROVIDER_STAKE)} of stake and its node {self.addresses[ATTACKER]}, validated like "
+                f"the others: it will attack as TRAINER_ATTACK={self.s.attacker}"
+            )
 
     def create_pool(self) -> None:
+        from hub.client.scenario import PoolPlan, run_pools
         from hub.metadata import publish_metadata
         from trainer.training.corpus import generate_corpus
         from trainer.training.identity import load_or_create_identity
@@ -402,22 +422,16 @@ class LocalJob:
         }
         path = self.root / "pool.json"
         path.write_text(json.dumps(metadata, indent=2))
-        creator = self.clients["creator"]
-        self.pool_id = self._paid(
-            "creator",
-            creator.pool.create(
-                self.domain_id,
-                publish_metadata(path),
-                budget=POOL_BUDGET,
-                reward_per_unit=REWARD_PER_TOKEN,
-                challenge_window=self.s.challenge_window,
-            ),
-        ).value
+        pool = PoolPlan(
+            self.domain_id,
+            publish_metadata(path),
+            budget=POOL_BUDGET,
+            reward_per_unit=REWARD_PER_TOKEN,
+            challenge_window=self.s.challenge_window,
+        )
+        (self.pool_id,) = run_pools(replace(self.scenario, pools=(pool,)), self.steps)
+        self._paid_steps()
         members = [name for name in self.node_names if not (name == ATTACKER and self.s.attacker == "outsider")]
-        for name in members:
-            node = self.clients[name]
-            self._paid(name, node.pool.join(creator.pool.invite(self.pool_id, node.address)))
-        self._paid("creator", creator.pool.start(self.pool_id))
         self.say(
             f"pool {self.pool_id} created with a {POOL_BUDGET // INJ} INJ budget, "
             f"{REWARD_PER_TOKEN / INJ:g} INJ per token and a {self.s.challenge_window} s challenge window"
@@ -591,7 +605,7 @@ class LocalJob:
                     voided.setdefault(w.node, []).append(w.work_key)
         for node, keys in voided.items():  # budget committed to work a fraud voided goes back before the refund
             self._paid("creator", creator.rewards.release_voided(self.pool_id, keys, node=node))
-        refunded = self._paid("creator", creator.rewards.refund(self.pool_id)).value or 0
+        refunded = self._paid("creator", creator.rewards.refund(self.pool_id)).amount
         self.say(f"pool ended; creator refunded the unused {format_inj(refunded)}")
         return claimed, refunded
 

@@ -28,7 +28,10 @@ import boa  # noqa: E402
 from eth_account import Account  # noqa: E402
 
 from hub import signatures as sig  # noqa: E402
+from hub.client import scenario  # noqa: E402
+from hub.client.scenario import NodePlan, PoolPlan, ProviderPlan, Scenario  # noqa: E402
 from hub.contracts import CONTRACTS_DIR, INJ, SystemParams  # noqa: E402
+from hub.metadata import PublishedMetadata  # noqa: E402
 from tests.utils.deployers import deploy_system  # noqa: E402
 
 REFERENCE = {
@@ -46,6 +49,8 @@ REFERENCE = {
 CHALLENGE_WINDOW = 3600
 UNBONDING = 86400
 DEADLINE = 2**40
+# @dev A CIDv1 URI and a non-zero hash: the calldata a real pool creation carries (size is not sent).
+POOL_METADATA = PublishedMetadata("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", b"\x01" * 32, 0)
 
 
 def tx_gas(fn, *args, sender: str, value: int = 0) -> int:
@@ -92,44 +97,12 @@ class Bench:
                 fn(*args, sender=sender, value=value)
 
         provider, node = self._new_account()
-        run("registerProvider", s.hub.registerProvider, sender=provider, value=100 * INJ)
-        attestation = sig.node_attestation(self.chain_id, s.hub.address, provider, node.address, 10, "ipfs://n", 0)
-        run(
-            "addComputeNode",
-            s.hub.addComputeNode,
-            node.address,
-            "ipfs://n",
-            10,
-            sig.sign(node, attestation),
-            sender=provider,
+        steps = GasSteps(self, provider, node, run)
+        # the provider creates (and manages with its manager key) the pool its node joins
+        pool = PoolPlan(
+            self.domain, POOL_METADATA, budget=10 * INJ, reward_per_unit=10**9, challenge_window=CHALLENGE_WINDOW
         )
-        run("validateNode", s.hub.validateNode, node.address, sender=self.validator)
-        s.hub.whitelistProvider(provider, sender=self.validator)
-        pool_id = s.pool.nextPoolId()
-        run(
-            "createComputePool",
-            s.pool.createComputePool,
-            self.domain,
-            self.manager.address,
-            "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
-            b"\x01" * 32,
-            0,
-            10**9,
-            CHALLENGE_WINDOW,
-            sender=provider,
-            value=10 * INJ,
-        )
-        s.pool.startComputePool(pool_id, sender=provider)
-        invite = sig.pool_invite(self.chain_id, s.pool.address, pool_id, node.address, 0, DEADLINE)
-        run(
-            "joinComputePool",
-            s.pool.joinComputePool,
-            pool_id,
-            node.address,
-            DEADLINE,
-            sig.sign(self.manager, invite),
-            sender=provider,
-        )
+        (pool_id,) = scenario.run(Scenario((ProviderPlan(100 * INJ, (NodePlan(10, "ipfs://n"),)),), (pool,)), steps)
         boa.env.time_travel(seconds=60)
         run("submitWork", s.pool.submitWork, pool_id, b"\x01" * 32, 100_000, sender=node.address)
         boa.env.time_travel(seconds=CHALLENGE_WINDOW + 1)
@@ -151,6 +124,68 @@ class Bench:
         # hand the slash to the treasury so every cycle starts from the same local state
         s.stake.sweepSlashed(sender=provider)
         return out
+
+
+class GasSteps:
+    """The shared set-up's steps (hub/client/scenario.py) as Titanoboa calls for one provider and its
+    node, each measured through `run(name, fn, *args, sender=, value=)` (whitelist and start are not
+    among the reference's operations, so they run unmeasured)."""
+
+    def __init__(self, bench: Bench, provider: str, node: Account, run) -> None:
+        self.bench, self.s, self.provider, self.node, self.run = bench, bench.system, provider, node, run
+
+    def register_provider(self, provider: int, plan: ProviderPlan) -> None:
+        self.run("registerProvider", self.s.hub.registerProvider, sender=self.provider, value=plan.stake)
+
+    def add_node(self, provider: int, node: int, plan: NodePlan) -> None:
+        units, uri = plan.compute_units, plan.specs_uri
+        attestation = sig.node_attestation(
+            self.bench.chain_id, self.s.hub.address, self.provider, self.node.address, units, uri, 0
+        )
+        signature = sig.sign(self.node, attestation)
+        self.run(
+            "addComputeNode", self.s.hub.addComputeNode, self.node.address, uri, units, signature, sender=self.provider
+        )
+
+    def validate_node(self, provider: int, node: int) -> None:
+        self.run("validateNode", self.s.hub.validateNode, self.node.address, sender=self.bench.validator)
+
+    def whitelist_provider(self, provider: int) -> None:
+        self.s.hub.whitelistProvider(self.provider, sender=self.bench.validator)
+
+    def create_pool(self, pool: int, plan: PoolPlan, compute_limit: int) -> int:
+        pool_id = self.s.pool.nextPoolId()
+        self.run(
+            "createComputePool",
+            self.s.pool.createComputePool,
+            plan.domain_id,
+            self.bench.manager.address,
+            plan.metadata.uri,
+            plan.metadata.hash,
+            compute_limit,
+            plan.reward_per_unit,
+            plan.challenge_window,
+            sender=self.provider,
+            value=plan.budget,
+        )
+        return pool_id
+
+    def join_pool(self, pool_id: int, provider: int, node: int) -> bool:
+        invite = sig.pool_invite(self.bench.chain_id, self.s.pool.address, pool_id, self.node.address, 0, DEADLINE)
+        signature = sig.sign(self.bench.manager, invite)
+        self.run(
+            "joinComputePool",
+            self.s.pool.joinComputePool,
+            pool_id,
+            self.node.address,
+            DEADLINE,
+            signature,
+            sender=self.provider,
+        )
+        return True
+
+    def start_pool(self, pool_id: int) -> None:
+        self.s.pool.startComputePool(pool_id, sender=self.provider)
 
 
 def governance_gas() -> dict[str, int]:

@@ -7,9 +7,10 @@ Prints one line per measurement:
 - devnet restart: existing chain, node started, block 1 served; and stop (SIGTERM to exit);
 - deploy of the six contracts + the WorkRateValidator, wiring, stake minimum and default domain
   (10 transactions) on a fresh local chain: as a library call, and as `hub deploy` end to end;
-- the latency of each transaction of a provider's flow (register, add node, validate, whitelist,
-  join, submit work, claim, stake add / reclaim / withdraw), each as one client call: checks,
-  eth_estimateGas, signing, sending, receipt.
+- the latency of each transaction of a provider's flow (the shared set-up of hub/client/scenario.py:
+  register, add node, validate, whitelist, create pool, join, start; then submit work, claim, stake
+  add / reclaim / withdraw), each as one client call: checks, eth_estimateGas, signing, sending,
+  receipt.
 
 Run: python bench/hub_speed.py [--runs N] [--record]   (--record rewrites '## hub' in RESULTS.md)
 """
@@ -87,6 +88,7 @@ def measure_chain(workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
     from hub.accounts import new_account
     from hub.build import build
     from hub.client import HubClient
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
     from hub.contracts import INJ, SystemParams
     from hub.deployer import deploy
     from hub.devkeys import LOCAL_CHAIN_ID, dev_account
@@ -137,7 +139,13 @@ def measure_chain(workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
         )
         meta = workdir / "pool.json"
         meta.write_text('{"run_id": "bench"}')
-        steps: dict[str, float] = {}
+        # the shared set-up: its client backend times each transaction (the pool's are the creator's)
+        pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=1)
+        scenario = Scenario((ProviderPlan(10 * INJ, (NodePlan(2, ""),)),), (pool,))
+        setup = ClientSteps([as_provider], [[as_node]], as_creator, admin)
+        (pool_id,) = run(scenario, setup)
+        role = {provider.address: "provider", node.address: "node key", creator.address: "creator"}
+        steps = {f"{sent.result.action} ({role.get(sent.sender, 'validator')})": sent.seconds for sent in setup.sent}
 
         def timed(name: str, call):
             start = time.perf_counter()
@@ -145,17 +153,6 @@ def measure_chain(workdir: Path) -> tuple[dict[str, float], dict[str, float]]:
             steps[name] = time.perf_counter() - start
             return value
 
-        timed("register provider", lambda: as_provider.hub.register_provider(10 * INJ))
-        attestation = as_node.hub.attest_node(provider.address, 2, "")
-        timed("add node (attested)", lambda: as_provider.hub.add_compute_node(attestation))
-        timed("validate node (validator)", lambda: admin.hub.validate_node(node.address))
-        timed("whitelist provider (validator)", lambda: admin.hub.whitelist_provider(provider.address))
-        pool_id = as_creator.pool.create(
-            1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=1
-        ).value
-        as_creator.pool.start(pool_id)
-        invite = as_creator.pool.invite(pool_id, node.address)
-        timed("join pool (node key)", lambda: as_node.pool.join(invite))
         time.sleep(1.1)
         timed("submit work (node key)", lambda: as_node.pool.submit_work(pool_id, "0x" + "01" * 32, 100))
         time.sleep(2.1)

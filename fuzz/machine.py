@@ -40,7 +40,10 @@ from fuzz.ghost import (
 )
 from fuzz.spec import Book, RuleBroken
 from fuzz.system import deploy, deploy_contract
+from hub.client.scenario import NodePlan, PoolPlan, ProviderPlan, Scenario
+from hub.client.scenario import run as run_scenario
 from hub.contracts import INJ, SystemParams
+from hub.metadata import PublishedMetadata
 
 FUNDS = 10**30  # every actor's starting INJ, far above anything staked or budgeted
 
@@ -72,6 +75,8 @@ KEY_OF = dict(zip(NODES + MANAGERS, NODE_KEYS + MANAGER_KEYS, strict=True))
 EOAS = [ADMIN, FEDERATOR, VALIDATOR, VALIDATOR2, ATTACKER, TREASURY, OPERATOR, PROVIDER_A, PROVIDER_B, CREATOR]
 EOAS += NODES + MANAGERS
 
+# @dev What the bootstrapped pools record as their metadata (size is not sent).
+BOOT_METADATA = PublishedMetadata("ipfs://pool-metadata", b"\x42" * 32, 0)
 SECOND_VALIDATOR_RATE = 3  # work-rate cap of the second domain's validation contract
 
 
@@ -148,6 +153,80 @@ def step(rule_decorator):
         return rule_decorator(inner)
 
     return wrap
+
+
+class BootSteps:
+    """The shared set-up's steps (hub/client/scenario.py) as the machine's checked calls, each run
+    against the ghost: provider p is `machine.providers[p]` (the third is the malicious receiver),
+    the nodes take `NODES` in order, CREATOR creates and starts the pools, MANAGERS[0] signs the
+    invites and each node's provider sends its join."""
+
+    def __init__(self, machine: SystemMachine) -> None:
+        self.m, self.g = machine, machine.ghost
+        self.nodes: dict[tuple[int, int], str] = {}
+        self.unused = iter(NODES)
+
+    def register_provider(self, provider: int, plan: ProviderPlan) -> None:
+        sender, g = self.m.providers[provider], self.g
+        self.m.tx(
+            "registerProvider",
+            sender,
+            self.m.s.hub.registerProvider,
+            value=plan.stake,
+            ghost=lambda: g.register_provider(sender, plan.stake),
+        )
+
+    def add_node(self, provider: int, node: int, plan: NodePlan) -> None:
+        address = self.nodes[(provider, node)] = next(self.unused)
+        self.m.add_node(self.m.providers[provider], address, plan.compute_units, sigs.GOOD, 2**256 - 1, plan.specs_uri)
+
+    def validate_node(self, provider: int, node: int) -> None:
+        address, g = self.nodes[(provider, node)], self.g
+        self.m.tx(
+            "validateNode",
+            VALIDATOR,
+            self.m.s.hub.validateNode,
+            (address,),
+            ghost=lambda: g.validate_node(VALIDATOR, address),
+        )
+
+    def whitelist_provider(self, provider: int) -> None:
+        address, g = self.m.providers[provider], self.g
+        self.m.tx(
+            "whitelistProvider",
+            VALIDATOR,
+            self.m.s.hub.whitelistProvider,
+            (address,),
+            ghost=lambda: g.whitelist_provider(VALIDATOR, address),
+        )
+
+    def create_pool(self, pool: int, plan: PoolPlan, compute_limit: int) -> int | None:
+        return self.m.create_pool(
+            CREATOR,
+            plan.budget,
+            plan.domain_id,
+            MANAGERS[0],
+            compute_limit,
+            plan.reward_per_unit,
+            plan.challenge_window,
+            plan.metadata.uri,
+            plan.metadata.hash,
+        )
+
+    def join_pool(self, pool_id: int, provider: int, node: int) -> bool:
+        address = self.nodes[(provider, node)]
+        self.m.join(self.g.nodes[address].provider, pool_id, address, MANAGERS[0], sigs.GOOD, 2**40)
+        return self.g.active_pool_of(address) == pool_id
+
+    def start_pool(self, pool_id: int) -> None:
+        g = self.g
+        self.m.tx(
+            "startComputePool",
+            CREATOR,
+            self.m.s.pool.startComputePool,
+            (pool_id,),
+            ghost=lambda: g.start_pool(CREATOR, pool_id),
+        )
 
 
 class SystemMachine(RuleBasedStateMachine):
@@ -257,56 +336,30 @@ class SystemMachine(RuleBasedStateMachine):
             ("llama", self.s.work_validation.address, "ipfs://d"),
             ghost=lambda: g.create_domain(FEDERATOR, "llama", str(self.s.work_validation.address), "ipfs://d"),
         )
-        n_providers = world.draw(st.integers(*self.BOOT_PROVIDERS), label="boot providers")
-        node_iter = iter(NODES)
-        for provider in self.providers[:n_providers]:
-            stake = max(g.minimum(8) + world.draw(st.integers(0, 4 * INJ), label="boot extra stake"), 1)
-            self.tx(
-                "registerProvider",
-                provider,
-                self.s.hub.registerProvider,
-                value=stake,
-                ghost=lambda p=provider, v=stake: g.register_provider(p, v),
-            )
-            for _ in range(world.draw(st.integers(*self.BOOT_NODES_PER_PROVIDER), label="boot nodes")):
-                node = next(node_iter)
-                units = world.draw(st.integers(1, 4), label="boot units")
-                self.add_node(provider, node, units, sigs.GOOD, 2**256 - 1, "ipfs://specs")
-                self.tx(
-                    "validateNode",
-                    VALIDATOR,
-                    self.s.hub.validateNode,
-                    (node,),
-                    ghost=lambda n=node: g.validate_node(VALIDATOR, n),
-                )
-            self.tx(
-                "whitelistProvider",
-                VALIDATOR,
-                self.s.hub.whitelistProvider,
-                (provider,),
-                ghost=lambda p=provider: g.whitelist_provider(VALIDATOR, p),
-            )
+        run_scenario(self.draw_scenario(world), BootSteps(self))
+        for _ in range(world.draw(st.integers(*self.BOOT_WORK_ROUNDS), label="boot work rounds")):
+            self.submit_round(world.draw(st.sampled_from([1, 7, 40, 300]), label="boot gap"), 4)
+
+    def draw_scenario(self, world: st.DataObject) -> Scenario:
+        """The market the bootstrap builds, in the shared set-up's terms (hub/client/scenario.py):
+        providers staked for 8 units and more, each with validated nodes of 1-4 units, then pools
+        joined by every node no earlier pool took, with no compute limit, one the nodes fill exactly,
+        or one they overflow by a unit (the last join reverts and that node goes to the next pool)."""
+        providers = []
+        for _ in range(world.draw(st.integers(*self.BOOT_PROVIDERS), label="boot providers")):
+            stake = max(self.ghost.minimum(8) + world.draw(st.integers(0, 4 * INJ), label="boot extra stake"), 1)
+            n_nodes = world.draw(st.integers(*self.BOOT_NODES_PER_PROVIDER), label="boot nodes")
+            units = [world.draw(st.integers(1, 4), label="boot units") for _ in range(n_nodes)]
+            providers.append(ProviderPlan(stake, tuple(NodePlan(u, "ipfs://specs") for u in units)))
+        pools = []
         for _ in range(world.draw(st.integers(*self.BOOT_POOLS), label="boot pools")):
             rate = world.draw(st.sampled_from([1, 10**6]), label="boot reward per unit")
             window = world.draw(st.sampled_from(self.BOOT_WINDOWS), label="boot window")
             window = min(window, self.params.unbonding_period - 1)  # the longest window the rules allow
             budget = rate * world.draw(st.sampled_from([10**4, 10**6, 10**8]), label="boot budget units")
-            # no limit, or one the free nodes fill exactly, or one they overflow by a unit
-            fit = sum(r.units for n, r in g.nodes.items() if r.validated and not g.active_pool_of(n))
-            limit = max(fit - world.draw(st.sampled_from([fit, 0, 1]), label="boot limit"), 0)
-            pool_id = self.create_pool(CREATOR, budget, 1, MANAGERS[0], limit, rate, window)
-            self.tx(
-                "startComputePool",
-                CREATOR,
-                self.s.pool.startComputePool,
-                (pool_id,),
-                ghost=lambda p=pool_id: g.start_pool(CREATOR, p),
-            )
-            for node in sorted(g.nodes):
-                if g.nodes[node].validated and g.active_pool_of(node) == 0:
-                    self.join(g.nodes[node].provider, pool_id, node, MANAGERS[0], sigs.GOOD, 2**40)
-        for _ in range(world.draw(st.integers(*self.BOOT_WORK_ROUNDS), label="boot work rounds")):
-            self.submit_round(world.draw(st.sampled_from([1, 7, 40, 300]), label="boot gap"), 4)
+            below_fit = world.draw(st.sampled_from([None, 0, 1]), label="boot limit")
+            pools.append(PoolPlan(1, BOOT_METADATA, budget, rate, window, limit_below_fit=below_fit))
+        return Scenario(tuple(providers), tuple(pools))
 
     def submit_round(self, wait: int, share: int) -> None:
         """Time passes and every node of an active pool submits 1/share of what it may claim."""

@@ -84,9 +84,6 @@ class TxResult:
     fee: int
     contract_address: str | None
     receipt: Any = field(repr=False, compare=False)
-    # @dev The main fact of a typed result (hub/client/results.py: a new pool id, an amount), for
-    #      callers that read one number; None for a plain transaction.
-    value: int | None = None
 
 
 def _node_message(exc: Exception) -> str:

@@ -158,7 +158,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:  # noqa: F811
     (workdir / "pool.json").write_text('{"run_id": "bad-inputs", "train": {"model": "tiny"}}')
     pool_id = as_creator.pool.create(
         1, publish_metadata(workdir / "pool.json"), budget=INJ, reward_per_unit=10**9, challenge_window=2
-    ).value
+    ).pool_id
     as_creator.pool.start(pool_id)
     as_provider.pool.join(as_creator.pool.invite(pool_id, node.address))
     time.sleep(1.1)  # past the node's rate limit window start, so the work is accepted

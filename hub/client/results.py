@@ -3,14 +3,19 @@ gas used, fee) plus the facts its receipt's events carry, decoded once in the bi
 so no caller decodes events or re-reads state to learn what a transaction did.
 
 A write whose events carry nothing beyond its own arguments (whitelisting a provider, granting a
-role, executing a proposal) returns the plain `TxResult`. Each result also sets `value` to its main
-fact (a new id, an amount), which callers written before these types still read.
+role, executing a proposal) returns the plain `TxResult`.
+
+Each fact has one name: a caller reads `created.pool_id` or `refund.amount`, never a generic
+`value`. The results once also set `value` to their "main fact" for callers written before these
+types; once every caller (demo, bench, tests) read the named field, `value` was removed: a second
+name for one fact lets a reader guess wrong which fact it is (a slashing's `value` was the amount
+slashed, a vote's the weight), and a new result would have had to pick one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from hub.client.models import PoolStatus
 from hub.tx import TxResult
@@ -20,18 +25,12 @@ R = TypeVar("R", bound="TxFacts")
 
 @dataclass(frozen=True, kw_only=True)
 class TxFacts(TxResult):
-    """A mined transaction and what its events say; `VALUE` names the field that `value` repeats."""
-
-    VALUE: ClassVar[str | None] = None
-
-    def __post_init__(self) -> None:
-        if self.VALUE is not None:
-            object.__setattr__(self, "value", getattr(self, self.VALUE))
+    """A mined transaction and what its events say."""
 
 
 def typed(result: TxResult, kind: type[R], **facts: Any) -> R:
     """`result` as a `kind`, with `facts` decoded from its receipt."""
-    sent = {f.name: getattr(result, f.name) for f in fields(TxResult) if f.name != "value"}
+    sent = {f.name: getattr(result, f.name) for f in fields(TxResult)}
     return kind(**sent, **facts)
 
 
@@ -41,8 +40,6 @@ def typed(result: TxResult, kind: type[R], **facts: Any) -> R:
 @dataclass(frozen=True, kw_only=True)
 class StakeChange(TxFacts):
     """Stake added (`registerProvider`, `increaseStake`) or rebonded (`rebondStake`)."""
-
-    VALUE = "amount"
 
     account: str
     amount: int
@@ -55,8 +52,6 @@ class Unbonding(TxFacts):
     """Stake moved into the unbond queue (`reclaimStake`; `deregisterProvider` unbonds it all, and
     nothing when nothing was staked: amount and unlocks_at are then 0)."""
 
-    VALUE = "amount"
-
     account: str
     amount: int
     # @dev Chain time from which `withdraw` pays it.
@@ -67,8 +62,6 @@ class Unbonding(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class Withdrawal(TxFacts):
-    VALUE = "amount"
-
     account: str
     amount: int
 
@@ -76,8 +69,6 @@ class Withdrawal(TxFacts):
 @dataclass(frozen=True, kw_only=True)
 class Slashing(TxFacts):
     """A slash (`InjectiveAiHub.slash`, or part of a hard invalidation)."""
-
-    VALUE = "slashed"
 
     provider: str
     requested: int
@@ -89,8 +80,6 @@ class Slashing(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class Sweep(TxFacts):
-    VALUE = "amount"
-
     treasury: str
     amount: int
 
@@ -137,8 +126,6 @@ class ProviderBlacklisting(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class DomainCreation(TxFacts):
-    VALUE = "domain_id"
-
     domain_id: int
     name: str
     validation_logic: str
@@ -147,8 +134,6 @@ class DomainCreation(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class StakeMinimumChange(TxFacts):
-    VALUE = "current"
-
     previous: int
     current: int
 
@@ -164,8 +149,6 @@ class TreasuryChange(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class PoolCreation(TxFacts):
-    VALUE = "pool_id"
-
     pool_id: int
     domain_id: int
     creator: str
@@ -243,8 +226,6 @@ class WorkInvalidation(TxFacts):
     """A soft or hard invalidation; a hard one also voids the node's locked work, bars the node from
     the pool and slashes its provider `slashed` (0 for a soft one or a slash of 0)."""
 
-    VALUE = "slashed"
-
     pool_id: int
     node: str
     work_key: str
@@ -260,8 +241,6 @@ class WorkInvalidation(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class TopUp(TxFacts):
-    VALUE = "amount"
-
     pool_id: int
     amount: int
     # @dev The pool's unused budget after the top-up.
@@ -270,8 +249,6 @@ class TopUp(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class Refund(TxFacts):
-    VALUE = "amount"
-
     pool_id: int
     creator: str
     amount: int
@@ -279,8 +256,6 @@ class Refund(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class VoidedRelease(TxFacts):
-    VALUE = "amount"
-
     pool_id: int
     count: int
     amount: int
@@ -291,8 +266,6 @@ class VoidedRelease(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class ProposalCreation(TxFacts):
-    VALUE = "proposal_id"
-
     proposal_id: int
     proposer: str
     vote_start: int
@@ -303,8 +276,6 @@ class ProposalCreation(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class VoteCast(TxFacts):
-    VALUE = "weight"
-
     proposal_id: int
     voter: str
     # @dev against, for or abstain.
@@ -314,8 +285,6 @@ class VoteCast(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class VoteRecount(TxFacts):
-    VALUE = "weight"
-
     proposal_id: int
     voter: str
     previous_weight: int
@@ -324,8 +293,6 @@ class VoteRecount(TxFacts):
 
 @dataclass(frozen=True, kw_only=True)
 class ProposalQueued(TxFacts):
-    VALUE = "eta"
-
     proposal_id: int
     # @dev Chain time from which the proposal can be executed.
     eta: int

@@ -156,7 +156,7 @@ def test_a_pending_proposal_refuses_votes_and_its_proposer_cancels_it(
     pid = (
         _as(gov_client, proposer)
         .governance.propose([gov_client.governance.treasury_call(other.address)], "a new treasury")
-        .value
+        .proposal_id
     )
     row = page.wait(lambda: _proposal_row(page, pid), f"proposal {pid}")
     assert row[1] == "pending" and row[2] == f"set the treasury to {other.address}"

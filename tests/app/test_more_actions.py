@@ -62,7 +62,7 @@ def test_validator_hard_invalidates_fraud_and_slashes(world, served, browser, ma
     # the longest challenge window the session deployment allows (under its 30 s unbonding)
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=25
-    ).value
+    ).pool_id
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wallet = make_wallet(browser, world.validator.account)

@@ -113,7 +113,7 @@ def test_operator_invalidates_work_ejects_and_blacklists_and_the_audit_log_shows
     meta.write_text('{"run_id": "police"}')
     pool_id = as_operator.pool.create(
         1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=25
-    ).value
+    ).pool_id
     for as_node in as_nodes:
         as_node.pool.join(as_operator.pool.invite(pool_id, as_node.address))
     as_operator.pool.start(pool_id)

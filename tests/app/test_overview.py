@@ -41,7 +41,7 @@ def test_overview_shows_the_chain_and_follows_new_blocks(world, served, browser,
     meta.write_text('{"run_id": "dashboard"}')
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=29
-    ).value
+    ).pool_id
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)
@@ -131,7 +131,7 @@ def test_overview_shows_the_connected_account_and_fits_a_phone(world, served, br
     meta.write_text('{"run_id": "overview"}')
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29
-    ).value
+    ).pool_id
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)

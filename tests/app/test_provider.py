@@ -49,7 +49,7 @@ def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_
     meta.write_text('{"run_id": "app-provider"}')
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=3
-    ).value
+    ).pool_id
     as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)

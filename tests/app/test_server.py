@@ -111,7 +111,7 @@ def test_an_invite_is_the_cli_typed_data_signed_by_the_connected_account(world, 
     client = world.client(operator)
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "srv"}')
-    pool_id = client.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=1, challenge_window=20).value
+    pool_id = client.pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=1, challenge_window=20).pool_id
     params = {"pool_id": str(pool_id), "node": node.address, "hours": "1"}
     status, built = _call(served, "/api/build", {"action": "pool_invite", "from": operator.address, "params": params})
     assert status == 200, built

@@ -29,7 +29,7 @@ def test_loss_curves_and_the_aux_audit_log_show_live(world, served, browser, run
     pool_id = (
         world.client(creator)
         .pool.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=1, challenge_window=20)
-        .value
+        .pool_id
     )
     page = AppPage(browser, served).open()
 

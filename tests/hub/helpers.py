@@ -68,7 +68,9 @@ def wait_for_next_block_second(client: Any, timeout: float = 30.0) -> int:
 @dataclass
 class NodeAndPool:
     """A registered provider with one attested node (2 units unless asked), and a pending pool
-    created for it in `domain_id` from a metadata file; the node has not joined."""
+    created for it in `domain_id` from a metadata file; the node has not joined. It is the shared
+    scenario (hub/client/scenario.py) with the validator's approval and the join held back, so a
+    test can act in between; `approve` and `join_and_start` run those steps."""
 
     world: Any
     provider: Any
@@ -79,17 +81,17 @@ class NodeAndPool:
     as_creator: Any
     pool_id: int
     metadata: Path
+    steps: Any
 
     def approve(self) -> None:
         """The validator validates the node and whitelists its provider."""
-        validator = self.world.client(self.world.validator)
-        validator.hub.validate_node(self.node.address)
-        validator.hub.whitelist_provider(self.provider.address)
+        self.steps.validate_node(0, 0)
+        self.steps.whitelist_provider(0)
 
     def join_and_start(self) -> None:
         """The node joins with the creator's invite, then the creator starts the pool."""
-        self.as_node.pool.join(self.as_creator.pool.invite(self.pool_id, self.node.address))
-        self.as_creator.pool.start(self.pool_id)
+        assert self.steps.join_pool(self.pool_id, 0, 0)
+        self.steps.start_pool(self.pool_id)
 
 
 def node_and_pool(
@@ -107,20 +109,28 @@ def node_and_pool(
     """The actors `<prefix>-provider`, `<prefix>-node` (funded with 1 INJ) and `<prefix>-creator`,
     set up as `NodeAndPool` says; the metadata (or `metadata(node_actor)`, for one that names the
     node) is written to `folder/pool.json`."""
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run_pools, run_providers
     from hub.metadata import publish_metadata
 
     provider = world.actor(f"{prefix}-provider")
     node = world.actor(f"{prefix}-node", fund_wei=INJ)
     creator = world.actor(f"{prefix}-creator")
     as_provider, as_node, as_creator = (world.client(a) for a in (provider, node, creator))
-    as_provider.hub.register_provider(stake)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, units, "ipfs://specs"))
     meta = folder / "pool.json"
     meta.write_text(json.dumps(metadata(node) if callable(metadata) else metadata))
-    pool_id = as_creator.pool.create(
-        domain_id, publish_metadata(meta), budget=budget, reward_per_unit=reward_per_unit, challenge_window=2
-    ).value
-    return NodeAndPool(world, provider, node, creator, as_provider, as_node, as_creator, pool_id, meta)
+    pool = PoolPlan(
+        domain_id,
+        publish_metadata(meta),
+        budget=budget,
+        reward_per_unit=reward_per_unit,
+        challenge_window=2,
+        start=False,
+    )
+    scenario = Scenario((ProviderPlan(stake, (NodePlan(units, joins=False),), approve=False),), (pool,))
+    steps = ClientSteps([as_provider], [[as_node]], as_creator, world.client(world.validator))
+    run_providers(scenario, steps)
+    (pool_id,) = run_pools(scenario, steps)
+    return NodeAndPool(world, provider, node, creator, as_provider, as_node, as_creator, pool_id, meta, steps)
 
 
 def wait_for_chain_time(client: Any, timestamp: int, timeout_s: float = 90.0) -> None:

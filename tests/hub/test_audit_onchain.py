@@ -84,7 +84,7 @@ def pool(world, tmp_path: Path):
     meta.write_text(json.dumps({"run_id": "audit"}))
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=25
-    ).value
+    ).pool_id
     members = []
     for name in ("honest", "liar"):
         provider, node = world.actor(f"a-{name}-provider"), world.actor(f"a-{name}-node", fund_wei=INJ)

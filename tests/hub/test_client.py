@@ -59,7 +59,7 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     meta.write_text('{"run_id": "trainer-flow", "bootstrap_peers": []}')
     pool_id = as_creator.pool.create(
         1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=3
-    ).value
+    ).pool_id
 
     pool = trainer.pool.get(pool_id)
     assert pool.status == PoolStatus.PENDING and trainer.pool.metadata(pool_id) == meta.read_bytes()

@@ -57,7 +57,7 @@ def stage(hub_world, tmp_path_factory) -> Stage:
     meta = files_dir / "meta.json"
     meta.write_text('{"run_id": "failures"}')
     pools = world.client(creator).pool
-    pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29).value
+    pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29).pool_id
     pools.start(pool_id)
     as_provider.pool.join(pools.invite(pool_id, node.address))
     wait_for_next_block_second(world.client())

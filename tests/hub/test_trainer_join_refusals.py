@@ -140,7 +140,7 @@ def test_metadata_served_over_http_is_fetched_and_checked(pool_setup, tmp_path: 
         creator = pool_setup["creator"]
         pool_id = creator.pool.create(
             1, publish_metadata(meta, uri=uri), budget=INJ, reward_per_unit=10**6, challenge_window=2
-        ).value
+        ).pool_id
         assert pool_metadata(pool_setup["as_node"], pool_id).run_id == "served"
     finally:
         server.shutdown()

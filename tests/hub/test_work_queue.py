@@ -113,7 +113,7 @@ def walkthrough_domain(hub_world) -> int:
     validator = admin.transactor.send(
         None, _encode_constructor(load_artifact("WorkRateValidator"), [WALKTHROUGH_RATE]), action="deploy validator"
     ).contract_address
-    return admin.hub.create_domain("walkthrough-rate", validator).value
+    return admin.hub.create_domain("walkthrough-rate", validator).domain_id
 
 
 @pytest.fixture
