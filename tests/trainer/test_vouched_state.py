@@ -131,7 +131,7 @@ def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_
             return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
 
         wait_until(lambda: {honest_id, bad_id} <= declared(), 60, "both donors to declare their state")
-        loaded = [aux.download_state_once() for _ in range(2)]
+        loaded = [aux.fetch_checked_state() for _ in range(2)]
         checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
         assert [(c.peer_id, c.verdict) for c in checks if c.peer_id == bad_id] == [(bad_id, "nonfinite")]
         assert {c.peer_id for c in checks if c.verdict == "ok"} == {honest_id}

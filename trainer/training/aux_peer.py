@@ -79,7 +79,7 @@ def run_aux(
     capture_hivemind_logs(str(config.checkpoint_dir / "hivemind.log"))
     identity = load_or_create_identity(config.identity_file)
     dht = build_dht(config, identity)
-    opt = checker = None
+    opt = checker = refresher = None
     try:
         maddrs = [str(addr) for addr in dht.get_visible_maddrs()]
         if config.maddrs_file is not None:
@@ -133,6 +133,45 @@ def run_aux(
         last_saved_epoch = -1
         last_attempt_epoch = -1
         last_log = 0.0
+
+        def refresh(swarm_epoch: int) -> None:
+            """Download the state (with robust aggregation: a checked copy, then served to the swarm)
+            and write a checkpoint when one is due."""
+            nonlocal last_saved_epoch
+            robust = opt.robust is not None
+            loaded = opt.fetch_checked_state() if robust else opt.download_state_once()
+            if loaded is not None and robust:
+                opt.serve_state(loaded)
+            due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
+            if due and loaded is not None and loaded > last_saved_epoch:
+                path = save_checkpoint(
+                    config.checkpoint_dir,
+                    epoch=loaded,
+                    model=model,
+                    lora=plan.profile.profile == "lora",
+                    tokenizer=plan.tokenizer,
+                    optimizer_state=None,
+                    state={
+                        "run_id": config.run_id,
+                        "peer_id": identity.peer_id,
+                        "model": config.model,
+                        "model_source": plan.spec.source,
+                        "role": "aux",
+                        "run_settings": swarm_settings or {},
+                    },
+                    keep=config.keep_checkpoints,
+                )
+                checkpoints.append(str(path))
+                last_saved_epoch = loaded
+                if checker is not None:
+                    checker.load_weights(trainable)
+                metrics.write("checkpoint", epoch=loaded, path=str(path))
+
+        # with robust aggregation the copy is refreshed every swarm epoch, in a thread: a download in
+        # the loop kept the reducer out of the round that starts with the epoch (test_attacks saw
+        # rounds missing and honest peers drifting apart)
+        if opt.robust is not None:
+            refresher = _Refresher(refresh)
         while True:
             swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
             if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
@@ -149,35 +188,13 @@ def run_aux(
             due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
             # with robust aggregation the aux peer serves the swarm's state: a checked copy, refreshed
             # once per swarm epoch from an admitted donor in rotation (trainer.training.vouched_state)
-            if (due or opt.robust is not None) and swarm_epoch > last_attempt_epoch:
+            if (due or refresher is not None) and swarm_epoch > last_attempt_epoch:
                 # one download attempt per new swarm epoch: a swarm that left must not keep us busy
                 last_attempt_epoch = swarm_epoch
-                loaded = opt.download_state_once()
-                if loaded is not None and opt.robust is not None:
-                    opt.serve_state(loaded)
-                if due and loaded is not None and loaded > last_saved_epoch:
-                    path = save_checkpoint(
-                        config.checkpoint_dir,
-                        epoch=loaded,
-                        model=model,
-                        lora=plan.profile.profile == "lora",
-                        tokenizer=plan.tokenizer,
-                        optimizer_state=None,
-                        state={
-                            "run_id": config.run_id,
-                            "peer_id": identity.peer_id,
-                            "model": config.model,
-                            "model_source": plan.spec.source,
-                            "role": "aux",
-                            "run_settings": swarm_settings or {},
-                        },
-                        keep=config.keep_checkpoints,
-                    )
-                    checkpoints.append(str(path))
-                    last_saved_epoch = loaded
-                    if checker is not None:
-                        checker.load_weights(trainable)
-                    metrics.write("checkpoint", epoch=loaded, path=str(path))
+                if refresher is not None:
+                    refresher.request(swarm_epoch)
+                else:
+                    refresh(swarm_epoch)
             if on_tick is not None:
                 try:
                     on_tick(dht, swarm_epoch)
@@ -188,11 +205,15 @@ def run_aux(
                 last_log = now
                 peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
             stop_event.wait(config.aux_refresh)
+        if refresher is not None:
+            refresher.close()
         peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
         summary = AuxSummary(identity.peer_id, opt.tracker.global_epoch, checkpoints, sorted(peers_seen))
         metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
         return summary
     finally:
+        if refresher is not None:
+            refresher.close()
         if checker is not None:
             checker.close()
         for component in (opt, dht):
@@ -201,6 +222,44 @@ def run_aux(
                     component.shutdown()
                 except Exception as exc:
                     log.debug("error while shutting down: %r", exc)
+
+
+class _Refresher:
+    """Runs ``work(epoch)`` in a thread for the latest epoch requested (requests that arrive while
+    it works collapse into one)."""
+
+    def __init__(self, work: Callable[[int], None]) -> None:
+        self.work = work
+        self.wanted: int | None = None
+        self.stopped = False
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="aux-state-refresh", daemon=True)
+        self.thread.start()
+
+    def request(self, epoch: int) -> None:
+        with self.cond:
+            self.wanted = epoch
+            self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while self.wanted is None and not self.stopped:
+                    self.cond.wait()
+                if self.stopped:
+                    return
+                epoch, self.wanted = self.wanted, None
+            try:
+                self.work(epoch)
+            except Exception as exc:  # the next epoch tries again; the aux peer keeps reducing
+                log.error("state refresh at epoch %d failed: %r", epoch, exc)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop after the download in progress (if any): it is bounded by the state timeouts."""
+        with self.cond:
+            self.stopped = True
+            self.cond.notify()
+        self.thread.join(timeout)
 
 
 def _publish(admission: Any, allow: Callable[[], Collection[str]]) -> None:

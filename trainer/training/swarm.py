@@ -487,6 +487,39 @@ class SwarmOptimizer(hivemind.Optimizer):
         self.state_averager.local_epoch = max(previous, loaded)
         return loaded
 
+    def fetch_checked_state(self) -> int | None:
+        """The aux peer with robust aggregation: download a checked state from an admitted donor
+        (`trainer.training.vouched_state`) and install it into its weights and optimizer
+        statistics; returns the state's epoch, or None if no donor served one that passed.
+
+        Unlike `download_state_once` it leaves the aux peer's epoch counter alone (hivemind's
+        install refuses a state behind it, and lowering it meanwhile would race the aux loop's own
+        steps), so it may run in a thread beside the loop that reduces the swarm's rounds."""
+        from hivemind.optim.state_averager import load_optimizer_state
+
+        from trainer.training.vouched_state import VouchedDownloads
+
+        averager: Any = self.state_averager
+        state = VouchedDownloads.load_state_from_peers(averager, timeout=self.load_state_timeout)
+        if state is None:
+            return None
+        metadata, tensors = state
+        params = [param for group in averager.optimizer.param_groups for param in group["params"]]
+        held = [*params, *averager.extra_tensors]
+        with torch.no_grad(), averager.lock_averaged_tensors:
+            try:
+                load_optimizer_state(averager.optimizer, metadata["optimizer_metadata"], tensors[len(held) :])
+            except (KeyError, StopIteration, ValueError, RuntimeError) as exc:
+                log.warning("the downloaded state's optimizer statistics do not fit: %r", exc)
+                return None
+            for mine, loaded in zip(held, tensors[: len(held)], strict=True):
+                mine.copy_(loaded)
+        if averager.offload_optimizer:
+            averager._apply_optimizer_parameters_()
+        if not averager.reuse_tensors:
+            averager._load_local_tensors_into_averager_()
+        return int(metadata["epoch"])
+
     def serve_state(self, epoch: int) -> None:
         """The aux peer: serve the state just downloaded (and checked) to the swarm, labelled
         ``epoch`` (`trainer.training.vouched_state.ServedEpochMixin`)."""
