@@ -16,8 +16,9 @@ Per scenario, printed:
 - caught: the pool audit (`trainer.pool.audit.judge`) run on the aux peer's real observation log,
   its state downloads and the epochs it read from the peers' signed progress records (as the pool's
   aux service gathers them), and every trainer's own records, with one claim per epoch per trainer
-  as `trainer join` makes them: the attacker counts as caught when a claim of it is hard, or (``outsider``) when the reducer
-  refused every contribution it sent (it is not a pool member: the chain refuses its claims);
+  as `trainer join` makes them: the attacker counts as caught when a claim of it is hard, or
+  (``outsider``) when the reducer refused every contribution it sent (it is not a pool member: the
+  chain refuses its claims);
 - honest penalized: honest claims judged soft or hard (must be 0);
 - profit: under the demo pool's parameters (`aihub_demo.local_chain`: reward per token, fraud
   slash), the reward its claims collect (none once one is hard: the hard invalidation voids every

@@ -133,8 +133,11 @@ def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_
         wait_until(lambda: {honest_id, bad_id} <= declared(), 60, "both donors to declare their state")
         loaded = [aux.fetch_checked_state() for _ in range(2)]
         checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
-        assert [(c.peer_id, c.verdict) for c in checks if c.peer_id == bad_id] == [(bad_id, "nonfinite")]
-        assert {c.peer_id for c in checks if c.verdict == "ok"} == {honest_id}
+        # the first download tries the two in random order; the second starts with the one the first
+        # did not reach (or, if it refused the attacker first, with the attacker again)
+        bad_verdicts = [c.verdict for c in checks if c.peer_id == bad_id]
+        assert bad_verdicts and set(bad_verdicts) == {"nonfinite"}
+        assert [c.verdict for c in checks if c.peer_id == honest_id] == ["ok", "ok"]
         assert loaded == [2, 2]
         # (state travels compressed as the run's compression says: close to the donor's, not equal)
         assert torch.allclose(aux_param.detach(), torch.ones(4), atol=1e-2), "only the honest donor's state"
