@@ -19,10 +19,10 @@ demo: install
 	$(BIN)/hub demo
 
 # Every test: contracts, hub against a real local node, dashboard in a real headless Chromium,
-# trainer with real peers, then the fuzz suite.
+# trainer with real peers; the fuzz suite runs beside them in its own process (scripts/test.sh).
 test: install lint
 	bash scripts/install-browser.sh
-	$(BIN)/pytest -q tests fuzz
+	bash scripts/test.sh
 
 # ruff's lint rules and its formatting, as the code is kept (seconds).
 lint: install

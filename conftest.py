@@ -1,4 +1,5 @@
-"""Run order for `pytest tests fuzz` (`make test`): the suites that need no local chain run first.
+"""Run order for `pytest tests` (`make test` runs it with the fuzz suite beside it in a process of
+its own, scripts/test.sh) and for `pytest tests fuzz`: the suites that need no local chain run first.
 
 A local chain started by a session fixture (tests/hub, tests/app and tests/test_bad_inputs.py each
 start one) keeps producing blocks until the session ends, about a quarter of a core each. Running

@@ -41,3 +41,11 @@ def machine_settings(examples: int, steps: int = 50) -> settings:
     if profile == "coverage":
         return settings(max_examples=max(examples // 4, 1), stateful_step_count=steps, **_COMMON)
     return settings(**_COMMON)
+
+
+# Without CI=true Hypothesis runs its `default` profile, whose 200 ms deadline fails the signature
+# properties (eth-account signing) on a loaded machine: `make test` on a developer's two cores runs
+# them beside the rest of the suite. No deadline there either, as in `ci`.
+if settings.get_current_profile_name() == "default":
+    settings.register_profile("default", **_COMMON)
+    settings.load_profile("default")
