@@ -245,6 +245,12 @@ def _blacklist(c: WalletClient, p: Params) -> Any:
     return c.hub.blacklist_provider(_address(p, "provider", "provider"))
 
 
+def _release_blacklisted_node(c: WalletClient, p: Params) -> Any:
+    # anyone may send it; the page offers it on each still-pooled node of a blacklisted provider,
+    # since one blacklisting releases at most 64 nodes (`hub validator blacklist` sends these itself)
+    return c.pool.release_blacklisted_node(_address(p, "node", "node"))
+
+
 # -- governance (the `hub gov` commands; each proposal option of the form adds the call the CLI's adds)
 
 
@@ -351,6 +357,7 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "invalidate_node": _invalidate_node,
     "whitelist_provider": _whitelist,
     "blacklist_provider": _blacklist,
+    "release_blacklisted_node": _release_blacklisted_node,
     "gov_propose": _gov_propose,
     "gov_vote": _gov_vote,
     "gov_recount": _gov_recount,

@@ -56,6 +56,15 @@ function actionButton(label, action, params) {
   return button;
 }
 
+/** A blacklisting releases at most 64 of the provider's nodes; anyone releases each other one still in
+ *  a pool with its own transaction. One button per node, not one for all: a wallet asks for each
+ *  transaction in turn, and a button per node shows which are left after a rejected or failed one. */
+function releaseButton(node, label) {
+  const button = actionButton(label, "release_blacklisted_node", { node: node.address });
+  button.title = `take ${node.address} out of pool #${node.pool_id} (its provider is blacklisted)`;
+  return button;
+}
+
 function summary(selector, pairs) {
   $(selector).replaceChildren(...pairs.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
@@ -152,9 +161,13 @@ function renderSnapshot(s) {
   fill("#providers", s.providers.map((p) => [
     cell(p.address), cell(providerStatus(p)), cell(inj(p.stake), "num"), cell(inj(p.unbonding), "num"),
     cell(String(p.total_compute), "num"), cell(String(p.node_count), "num")]));
-  fill("#nodes", s.providers.flatMap((p) => p.nodes.map((n) => [
-    cell(n.address), cell(p.address), cell(String(n.compute_units), "num"),
-    cell(n.validated ? "yes" : "no"), cell(n.pool_id ? `#${n.pool_id}` : "-")])));
+  fill("#nodes", s.providers.flatMap((p) => p.nodes.map((n) => {
+    const pool = document.createElement("span");
+    pool.textContent = n.pool_id ? `#${n.pool_id} ` : "-";
+    if (p.blacklisted && n.pool_id) pool.append(releaseButton(n, "Release"));
+    return [cell(n.address), cell(p.address), cell(String(n.compute_units), "num"),
+      cell(n.validated ? "yes" : "no"), cell(pool)];
+  })));
   fill("#pools", s.pools.map((p) => [
     cell(`#${p.pool_id}`), cell(p.status, `status-${p.status}`),
     cell(`${p.total_compute}${p.compute_limit ? " / " + p.compute_limit : ""}`, "num"),
@@ -172,6 +185,7 @@ function renderSnapshot(s) {
     const buttons = document.createElement("span");
     if (!p.whitelisted && !p.blacklisted) buttons.append(actionButton("Whitelist", "whitelist_provider", { provider: p.address }));
     if (!p.blacklisted) buttons.append(actionButton("Blacklist", "blacklist_provider", { provider: p.address }));
+    if (p.blacklisted) buttons.append(...p.nodes.filter((n) => n.pool_id).map((n) => releaseButton(n, `Release ${short(n.address)}`)));
     return [cell(p.address), cell(providerStatus(p)), cell(String(p.node_count), "num"), cell(buttons)];
   }));
   fill("#audit", (s.invalidations || []).map((w) => [
