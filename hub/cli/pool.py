@@ -249,6 +249,22 @@ def refund(ctx: ChainContext, pool_id: PoolArgument) -> None:
     ctx.print_tx(result, f"refunded {_inj(result.amount)} from pool {pool_id}", pool_id=pool_id, amount=result.amount)
 
 
+@chain_command(app, "release-blacklisted")
+def release_blacklisted(ctx: ChainContext, node: NodeArgument) -> None:
+    """Take a node of a network-blacklisted provider out of its pool (anyone): for the nodes past the
+    64 a blacklisting releases itself, e.g. after one sent from the web app or another tool."""
+    result = ctx.client().pool.release_blacklisted_node(_address(node, "node"))
+    ctx.print_tx(
+        result,
+        f"released {result.node} of blacklisted provider {result.provider} from pool {result.pool_id} "
+        f"({result.compute_units} compute units freed)",
+        pool_id=result.pool_id,
+        node=result.node,
+        provider=result.provider,
+        compute_units=result.compute_units,
+    )
+
+
 @chain_command(app, "release-voided")
 def release_voided(ctx: ChainContext, pool_id: PoolArgument) -> None:
     """Return the rewards of work voided by a hard invalidation to the pool's budget (anyone)."""

@@ -14,7 +14,7 @@ from eth_utils import keccak
 from hub.client import PoolStatus, WorkState
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.metadata import fetch_metadata
-from tests.hub.helpers import INJ, UNBONDING_S, hub_json, run_hub, wait_for_next_block_second
+from tests.hub.helpers import INJ, UNBONDING_S, hub_json, node_and_pool, run_hub, wait_for_next_block_second
 
 GWEI = 10**9
 
@@ -335,6 +335,25 @@ def test_validator_slash_and_blacklist(world) -> None:
     run_hub("validator", "blacklist", provider.address, "--yes", *as_validator)
     record = client.registry.provider(provider.address)
     assert record.blacklisted and not record.whitelisted
+
+
+def test_anyone_releases_a_blacklisted_providers_node(world, tmp_path: Path) -> None:
+    # a blacklisting releases at most 64 listed nodes; this one lists none of the provider's nodes,
+    # so its node stays in its pool as the 65th would
+    setup = node_and_pool(world, "cli-release", {"run_id": "cli-release"}, tmp_path)
+    setup.approve()
+    setup.join_and_start()
+    node = setup.node.address
+    client = world.client()
+    world.client(world.validator).hub.blacklist_provider(setup.provider.address, nodes=[])
+    assert client.pool.active_pool_of(node) == setup.pool_id
+
+    bystander = ["--account", world.actor("cli-release-bystander").name]
+    tx = hub_json("pool", "release-blacklisted", node, *bystander)
+    assert (tx["pool_id"], tx["node"], tx["provider"]) == (setup.pool_id, node, setup.provider.address)
+    assert client.pool.active_pool_of(node) == 0
+    again = run_hub("pool", "release-blacklisted", node, *bystander, ok=False)
+    assert again.exit_code != 0 and "not in a pool" in again.output and "Traceback" not in again.output
 
 
 def test_status_views(world) -> None:
