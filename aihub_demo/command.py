@@ -39,8 +39,8 @@ def demo(
         typer.Option(
             metavar="KIND",
             help="Add a node of a second provider that attacks as KIND (scale1e3, nan, noise, signflip, weight, "
-            "epoch, outsider, badstate, liar), with robust aggregation on; exits 0 only if it is caught and no "
-            "honest node is penalized.",
+            "epoch, outsider, badstate, junkstate, liar), with robust aggregation on; exits 0 only if it is caught "
+            "and no honest node is penalized.",
         ),
     ] = None,
 ) -> None:

@@ -3,8 +3,8 @@ robust aggregation, and the demo shows it caught in its audit lines while the ho
 and never penalized. Checked from what it prints and from the chain it leaves running
 (`--keep-chain`). One real run per way of being caught: ``scale1e3`` (its contributions dropped by
 the reducer), ``liar`` (it sends nothing and claims everything it signed: only the audit's
-silence rule catches it), ``epoch`` and ``badstate`` (the aux peer's own evidence), all here with
-DEMO_ATTACKERS=all; CI runs the liar once, in
+silence rule catches it), ``epoch``, ``badstate`` and ``junkstate`` (the aux peer's own evidence),
+all here with DEMO_ATTACKERS=all; CI runs the liar once, in
 tests/app/test_demo_app.py. Each run is a real chain and four trainer processes: minutes on 2 cores.
 """
 
@@ -37,7 +37,7 @@ def test_an_unknown_kind_is_one_line_naming_the_kinds(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: --attacker 'meteor' is not an attack kind (hint: use one of scale1e3, nan, noise, signflip, "
-        "weight, epoch, outsider, badstate, liar)"
+        "weight, epoch, outsider, badstate, junkstate, liar)"
     ]
     assert list(tmp_path.iterdir()) == []  # refused before anything started
 
@@ -102,16 +102,17 @@ class _Chain:
 # kinds run here with DEMO_ATTACKERS=all; the reducer's screens on every gradient kind are tested in
 # real swarms by tests/trainer/test_attacks.py.
 LIAR_EPOCHS = 5
-# The epoch and badstate attackers send nothing wrong to the reducer; the aux peer catches them from
+# The epoch, badstate and junkstate attackers send nothing wrong to the reducer; the aux peer catches them from
 # what it gathered itself (trainer.pool.evidence: a signed record far ahead of the swarm; bad state
 # served to its own download, which rotates through the donors once per epoch: five epochs reach
 # each of the three trainers at least once), and the audit line names that evidence.
 EVIDENCE_OF_THE_AUX_PEER = {
     "epoch": "it signed a progress record at epoch",
     "badstate": "it served bad state to",
+    "junkstate": "it served bad state to",
 }
 DEMO_RUNS = (
-    [("liar", LIAR_EPOCHS), ("scale1e3", 4), ("epoch", 5), ("badstate", 5)]
+    [("liar", LIAR_EPOCHS), ("scale1e3", 4), ("epoch", 5), ("badstate", 5), ("junkstate", 5)]
     if os.environ.get("DEMO_ATTACKERS") == "all"
     else []
 )

@@ -17,7 +17,19 @@ from trainer.training.config import TrainConfig
 from trainer.training.identity import load_or_create_identity
 from trainer.training.reducer import Admission
 from trainer.training.swarm import build_dht, build_optimizer
-from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheck, StateCheckLog, check_state, donor_order
+from trainer.training.vouched_state import (
+    BAD_STATE,
+    JUNK_NATS,
+    STATE_CHECKS_FILE,
+    WORSE_MARGIN,
+    HeldOutScorer,
+    StateCheck,
+    StateCheckLog,
+    check_state,
+    donor_order,
+    held_out_batch,
+    judge_loss,
+)
 
 LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 SHAPES = [(2, 3), (4,)]
@@ -42,6 +54,64 @@ def test_check_state_names_what_is_wrong_with_a_donors_state() -> None:
     metadata, tensors = _state()
     tensors[-1][0] = float("nan")
     assert check_state(metadata, tensors, SHAPES, None) == "ok"
+
+
+def test_a_copys_held_out_loss_is_junk_above_the_ceiling_and_only_refused_when_merely_worse() -> None:
+    best, ceiling = 5.0, 7.9
+    assert judge_loss(4.2, best, ceiling) == "ok"
+    assert judge_loss(best + WORSE_MARGIN, best, ceiling) == "ok"
+    assert judge_loss(best + WORSE_MARGIN + 0.01, best, ceiling) == "worse"
+    assert judge_loss(ceiling + 0.01, best, ceiling) == "junk"
+    assert judge_loss(float("nan"), best, ceiling) == judge_loss(float("inf"), best, ceiling) == "junk"
+    assert "junk" in BAD_STATE and "worse" not in BAD_STATE, "a copy that is only worse is never evidence"
+
+
+def test_the_tiny_llamas_honest_copies_pass_and_junk_weights_are_evidence(tmp_path: Path) -> None:
+    """The scorer on the real tiny LLaMA and held-out data of a run: the model as every peer builds
+    it sets the first best, a few honest training steps lower it, the older honest copy (a lagging
+    donor) is at worst refused, and random or scaled weights of the right shapes are junk."""
+    import math
+
+    from trainer.training.corpus import generate_corpus
+    from trainer.training.data import BatchStream
+    from trainer.training.model import load_model
+    from trainer.training.plan import plan_run
+    from trainer.training.tokenizer import build_tokenizer
+
+    corpus = generate_corpus(tmp_path / "corpus.txt", num_lines=1500, seed=3)
+    build_tokenizer(corpus.read_text().splitlines(), 512, tmp_path / "tok")
+    cfg = TrainConfig(
+        run_id="scored", model="tiny", tokenizer=str(tmp_path / "tok"), data=str(corpus), data_shards=4,
+        seq_len=32, batch_size=8, device="cpu", checkpoint_dir=tmp_path / "ck",
+    )  # fmt: skip
+    plan = plan_run(cfg)
+    model, trainable = load_model(plan.spec, plan.kernel, plan.profile, "cpu", seed=0)
+    again, _ = load_model(plan.spec, plan.kernel, plan.profile, "cpu", seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters(), strict=True)), (
+        "every peer builds the same initial model from the run's seed"
+    )
+    scorer = HeldOutScorer(model, trainable, held_out_batch(cfg, plan.tokenizer, 32))
+    vocab = model.config.vocab_size
+    assert scorer.ceiling == pytest.approx(max(math.log(vocab), scorer.best) + JUNK_NATS)
+    initial = [p.detach().clone() for p in trainable]
+
+    opt = torch.optim.AdamW(trainable, lr=3e-3)
+    stream = BatchStream(cfg, plan.tokenizer, "trainer")
+    for _ in range(8):
+        opt.zero_grad()
+        batch = next(stream).input_ids
+        model(input_ids=batch, labels=batch).loss.backward()
+        opt.step()
+    trained = [p.detach().clone() for p in trainable]
+
+    loss = scorer.loss(trained)
+    assert judge_loss(loss, scorer.best, scorer.ceiling) == "ok" and loss < scorer.best
+    scorer.accept(loss)
+    assert scorer.best == loss
+    assert judge_loss(scorer.loss(initial), scorer.best, scorer.ceiling) in ("ok", "worse"), "lagging: never junk"
+    for junk in ([torch.randn_like(p) for p in trained], [p * 10 for p in trained]):
+        assert judge_loss(scorer.loss(junk), scorer.best, scorer.ceiling) == "junk"
+    assert all(torch.equal(p, t) for p, t in zip(trainable, trained, strict=True)), "the served weights untouched"
 
 
 def test_donors_rotate_the_least_recently_checked_first() -> None:
@@ -151,6 +221,88 @@ def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_
         assert newcomer.local_epoch == 2
         params = [p for group in newcomer.opt.param_groups for p in group["params"]]
         assert all(torch.allclose(p.detach().cpu(), torch.ones(4), atol=1e-2) for p in params)
+    finally:
+        for opt in reversed(opts):
+            opt.shutdown()
+
+
+class _DistanceScorer:
+    """Stands in for `HeldOutScorer` on the 4096 plain values these averagers hold: the "loss" is the
+    mean squared distance from the honest weights (all ones). Its best starts at 0, as if the aux
+    peer already held the honest copy."""
+
+    best, ceiling = 0.0, 1.0
+
+    def loss(self, weights: list[torch.Tensor]) -> float:
+        return float((weights[0].float() - 1).square().mean())
+
+    def accept(self, loss: float) -> None:
+        self.best = min(self.best, loss)
+
+
+def test_the_aux_peer_refuses_junk_state_as_evidence_and_a_lagging_copy_without_blame(
+    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three admitted donors at the same epoch, all finite and of the right shapes: an honest one, the
+    junkstate attacker (random N(0, 1) weights at the highest priority) and an honest donor whose
+    weights lag (0.4 where the swarm is at 1). Two downloads reach all three: only the honest copy is
+    installed, the attacker's is junk (evidence, and the audit's misconduct names it), the lagging
+    one is refused and never counted against its donor."""
+    from trainer.pool.evidence import EvidenceStore
+
+    size = 4096  # the attacker's junk lands about 2 from the honest weights, never near the ceiling of 1
+    aux_cfg = _config(tmp_path, "aux", observations_file=tmp_path / "aux" / "observations.jsonl")
+    aux_id = load_or_create_identity(aux_cfg.identity_file).peer_id
+    aux_dht = build_dht(aux_cfg, load_or_create_identity(aux_cfg.identity_file))
+    dhts.append(aux_dht)
+    initial = [str(a) for a in aux_dht.get_visible_maddrs()]
+
+    def trainer(name: str, fill: float) -> tuple[str, object]:
+        cfg = _config(tmp_path, name, initial_peers=initial, trusted_reducers=[aux_id])
+        identity = load_or_create_identity(cfg.identity_file)
+        dht = build_dht(cfg, identity)
+        dhts.append(dht)
+        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.full((size,), fill))])
+        opt.state_averager.local_epoch = 2
+        return identity.peer_id, opt
+
+    opts = []
+    try:
+        honest_id, honest = trainer("honest", 1.0)
+        lagging_id, lagging = trainer("lagging", 0.4)
+        monkeypatch.setenv("TRAINER_ATTACK", "junkstate")
+        junk_id, junk = trainer("junk", 1.0)
+        monkeypatch.delenv("TRAINER_ATTACK")
+        opts += [honest, lagging, junk]
+        admission = Admission()
+        admission.publish([honest_id, lagging_id, junk_id])
+        aux_param = torch.nn.Parameter(torch.zeros(size))
+        aux = build_optimizer(aux_cfg, aux_dht, [aux_param], auxiliary=True, admission=admission)
+        opts.append(aux)
+        aux.state_averager.state_scorer = scorer = _DistanceScorer()
+
+        def declared() -> set[str]:
+            found = aux_dht.get("vouched_state_averager.all_averagers", latest=True)
+            values = found.value if found is not None else {}
+            return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
+
+        wait_until(lambda: {honest_id, lagging_id, junk_id} <= declared(), 60, "the three donors to declare")
+        loaded = []
+        for _ in range(2):
+            loaded.append(aux.fetch_checked_state())
+            if aux.state_averager.offered_loss is not None:  # as the aux peer's refresh does
+                scorer.accept(aux.state_averager.offered_loss)
+        checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
+        verdicts = {peer: {c.verdict for c in checks if c.peer_id == peer} for peer in (honest_id, lagging_id, junk_id)}
+        assert verdicts == {honest_id: {"ok"}, lagging_id: {"worse"}, junk_id: {"junk"}}
+        assert all(c.loss is not None for c in checks), "every scored copy's loss is logged"
+        assert loaded == [2, 2]
+        assert torch.allclose(aux_param.detach(), torch.ones(size), atol=1e-2), "only the honest donor's state"
+
+        evidence = EvidenceStore(tmp_path / "aux", chain_id=1, pool_id=1)
+        evidence.refresh()
+        assert evidence.misconduct(junk_id) and "(junk)" in evidence.misconduct(junk_id)[0]
+        assert evidence.misconduct(lagging_id) == evidence.misconduct(honest_id) == ()
     finally:
         for opt in reversed(opts):
             opt.shutdown()

@@ -35,7 +35,8 @@ with what the claimant says about itself:
   claims work (a consistent liar);
 - the aux peer's own evidence against the peer, whatever the claim's range: a progress record it
   signed far ahead of the swarm (an inflated epoch, `evidence.epoch_liars`), or bad state it served
-  to the aux peer's own download (`trainer.training.vouched_state`): hard, on any claim judged after
+  to the aux peer's own download (non-finite, misshapen or junk weights,
+  `trainer.training.vouched_state`): hard, on any claim judged after
   that evidence was found (the first voids every locked reward of the node and ejects it);
 - otherwise soft invalidation (the claim's reward returns to the budget; no slash): work that did
   not reach the model as claimed. Per-epoch sample counts are too noisy for more (a reducer and a

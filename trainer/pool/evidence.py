@@ -13,8 +13,10 @@ is open, so no age makes evidence useless; a line is a few dozen bytes per peer 
   swarm's epoch is computed from) stated an epoch over `EPOCH_LEAD` ahead of both the swarm and the
   peer's own work ledger (`epoch_liars`), once per peer: positive evidence, read by the audit.
 - ``state_checks.jsonl``: every state download of the aux peer from an admitted donor, with what
-  it found (`trainer.training.vouched_state`); a donor that served non-finite weights or tensors
-  of the wrong shapes served bad state: positive evidence.
+  it found (`trainer.training.vouched_state`); a donor that served non-finite weights, tensors
+  of the wrong shapes, or weights whose held-out loss is junk (over a nat worse than uniform
+  guessing) served bad state: positive evidence. A copy only worse than the aux peer's best is
+  refused but is not evidence (an honest donor may lag).
 - ``records.jsonl``: every (peer, epoch) the aux peer read in a signed DHT progress record whose
   node binding verifies (`trainer.pool.binding`), with the node it binds to. It maps a claim's node
   to its peers and its work key to an epoch range, and keeps the claimant's own statement for the

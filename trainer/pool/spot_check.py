@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer.training.observations import SPOT_PENDING_FILE
+from trainer.training.vouched_state import held_out_batch, held_out_loss
 
 if TYPE_CHECKING:
     import torch
@@ -196,12 +197,7 @@ class SpotChecker:
     def loss(self) -> torch.Tensor:
         import torch
 
-        total, rows = 0.0, int(self.held_out.shape[0])
-        with torch.no_grad():
-            for start in range(0, rows, HELD_OUT_CHUNK):
-                chunk = self.held_out[start : start + HELD_OUT_CHUNK]
-                total += float(self.model(input_ids=chunk, labels=chunk).loss) * int(chunk.shape[0])
-        return torch.tensor(total / rows)
+        return torch.tensor(held_out_loss(self.model, self.held_out, HELD_OUT_CHUNK))
 
     def check_pending(self) -> SpotCheck | None:
         if not self.pending.exists():
@@ -255,23 +251,13 @@ def _split(flat: torch.Tensor, params: Sequence[torch.Tensor]) -> list[torch.Ten
     return [part.view_as(param) for part, param in zip(flat.split(sizes), params, strict=True)]
 
 
-def held_out_batch(config: TrainConfig, tokenizer: Any, sequences: int = HELD_OUT_SEQUENCES) -> torch.Tensor:
-    """`sequences` packed sequences of the run's data, from the shard of ``held-out:<run>``."""
-    import torch
-
-    from trainer.training.data import BatchStream
-
-    stream = BatchStream(config.model_copy(update={"batch_size": 1}), tokenizer, f"held-out:{config.run_id}")
-    return torch.cat([next(stream).input_ids for _ in range(sequences)])
-
-
 def start_spot_checks(model: Any, trainable: Sequence[Any], tokenizer: Any, config: TrainConfig) -> SpotChecker | None:
     """The aux peer's spot checker, running, beside its observation log (None, with a warning, when
     the run's data cannot be read here: the audit then judges by the reducer's observations alone)."""
     if config.observations_file is None:
         return None
     try:
-        held_out = held_out_batch(config, tokenizer)
+        held_out = held_out_batch(config, tokenizer, HELD_OUT_SEQUENCES)
     except Exception as exc:
         log.warning("no spot checks: could not read held-out data from %s (%r)", config.data, exc)
         return None

@@ -16,6 +16,9 @@ behaves as one kind of attacker; nothing else changes. Never set it on a real pe
   highest state-sharing priority so that downloads go to it first (with robust aggregation: hivemind
   binds the state it serves when the averager starts, so only a robust averager's hook can be
   poisoned afterwards; in a plain swarm it serves honest state at the inflated priority);
+- ``junkstate``: as ``badstate``, but the weights it serves are finite random N(0, 1) weights of
+  the right shapes (its optimizer statistics stay honest): it passes every check but the aux peer's
+  held-out loss (`trainer.training.vouched_state.judge_loss`);
 - ``liar``: a consistent liar. It never joins an averaging round (no matchmaking, nothing sent:
   it moves from epoch to epoch with local updates only) and reports no samples to the swarm's
   progress, so none of its work reaches the swarm, yet it signs its progress records and submits
@@ -36,7 +39,7 @@ log = logging.getLogger("trainer")
 
 ATTACK_ENV = "TRAINER_ATTACK"
 GRADIENT_KINDS = ("scale1e3", "nan", "noise", "signflip")
-KINDS = (*GRADIENT_KINDS, "weight", "epoch", "outsider", "badstate")
+KINDS = (*GRADIENT_KINDS, "weight", "epoch", "outsider", "badstate", "junkstate")
 # @dev Kinds the swarm sees nothing wrong in (a peer that stays out of the rounds): only the pool's
 #      audit, holding its claims against the reducer's observations, catches them.
 POOL_KINDS = ("liar",)
@@ -122,10 +125,12 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
         # made the attacker itself jump to it and stop before it ever trained, published a work
         # ledger (its node binding) or claimed anything, so there was nothing of it to catch
         opt.tracker.dht = _InflatingDHT(opt.tracker.dht, opt.tracker.training_progress_key)
-    elif kind == "badstate":
+    elif kind in ("badstate", "junkstate"):
         import torch
 
         averager = opt.state_averager
+        # the weights a receiver installs come first, the optimizer statistics after them
+        weights = len(averager.main_parameters) + len(averager.extra_tensors)
         # hivemind serves downloads through the get_current_state it bound when the averager
         # started; a robust averager looks up served_state on every download
         # (trainer.training.vouched_state.ServedEpochMixin). Without robust aggregation there is no
@@ -135,7 +140,10 @@ def attack_optimizer(opt: Any, kind: str | None) -> None:
 
         def poisoned() -> Any:
             metadata, tensors, infos = honest_state()
-            return metadata, [torch.full_like(tensor, float("nan")) for tensor in tensors], infos
+            if kind == "badstate":
+                return metadata, [torch.full_like(tensor, float("nan")) for tensor in tensors], infos
+            junk = [torch.randn(tensor.shape, dtype=tensor.dtype) for tensor in tensors[:weights]]
+            return metadata, [*junk, *tensors[weights:]], infos
 
         setattr(averager, hook, poisoned)
         # the donor with the highest priority is asked first; hivemind resets the priority to the

@@ -4,7 +4,8 @@ It has no data. It runs `hivemind.Optimizer(auxiliary=True)` over a CPU copy of 
 can take part in all-reduce rounds (it reduces parts of the tensors without contributing a
 gradient), and every ``checkpoint_every`` epochs it downloads the newest state from a trainer and
 writes a checkpoint. With robust aggregation it downloads a checked copy of the state every swarm
-epoch and is the only peer trainers download state from (`trainer.training.vouched_state`).
+epoch, scored on held-out data, and is the only peer trainers download state from
+(`trainer.training.vouched_state`).
 It is the natural bootstrap peer: start it first, on a reachable address with
 a fixed ``--identity-path`` and port, and give its multiaddrs to everyone else.
 
@@ -122,6 +123,11 @@ def run_aux(
             admission = Admission()
             _publish(admission, allow)
         opt = build_optimizer(config, dht, trainable, auxiliary=True, admission=admission)
+        if opt.robust is not None:
+            from trainer.training.vouched_state import state_scorer
+
+            # a copy is scored on held-out data before it is installed, against the best so far
+            opt.state_averager.state_scorer = state_scorer(model, trainable, plan.tokenizer, config)
         if spot_checker is not None and opt.robust is not None and config.observations_file is not None:
             checker = spot_checker(model, trainable, plan.tokenizer, config)
             # the reducer samples contributions only while somebody scores them
@@ -142,6 +148,9 @@ def run_aux(
             loaded = opt.fetch_checked_state() if robust else opt.download_state_once()
             if loaded is not None and robust:
                 opt.serve_state(loaded)
+                averager = opt.state_averager
+                if averager.state_scorer is not None and averager.offered_loss is not None:
+                    averager.state_scorer.accept(averager.offered_loss)
             due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
             if due and loaded is not None and loaded > last_saved_epoch:
                 path = save_checkpoint(

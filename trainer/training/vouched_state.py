@@ -15,24 +15,37 @@ robust aggregation (`TrainConfig.robust_aggregation`) downloads go through `Vouc
   them (the least recently checked first, ties broken at random), so every admitted donor that
   shares state is checked once every N downloads with N such donors. A copy is installed only if
   its weights are finite, have the model's shapes, and its epoch lies between the copy it replaces
-  and one past the swarm's (quorum) epoch; a donor that fails is skipped for the next one.
+  and one past the swarm's (quorum) epoch, and its held-out loss is not worse than the best copy's
+  (`judge_loss`); a donor that fails is skipped for the next one.
+- **Held-out loss** (`HeldOutScorer`): finite weights of the right shapes can still be junk (random
+  weights, weights scaled up, an old epoch relabelled). Before installing a copy the aux peer scores
+  it on `STATE_SCORE_SEQUENCES` held-out sequences of the run's data (the spot checks' batch,
+  `held_out_batch`), on its own copy of the model, and compares with the lowest loss of a copy it
+  installed so far (at first: the model as initialised, which every peer builds the same from the
+  run's seed; a pretrained model loads the same weights everywhere). The best, not the last: a donor
+  that serves a copy just under the margin worse each epoch could otherwise walk the copy uphill.
 - **Evidence**: every attempt of the aux peer is appended to ``state_checks.jsonl``
-  (`StateCheckLog`) with its verdict; ``nonfinite`` and ``shape`` (`BAD_STATE`) are positive
-  evidence against the donor (`trainer.pool.evidence`): the aux peer downloaded that state from
-  the donor itself, over a channel keyed by the donor's id, so no peer can frame another. A
+  (`StateCheckLog`) with its verdict and held-out loss; ``nonfinite``, ``shape`` and ``junk``
+  (`BAD_STATE`) are positive evidence against the donor (`trainer.pool.evidence`): the aux peer
+  downloaded that state from the donor itself, over a channel keyed by the donor's id, so no peer can frame another. A
   trainer's own checks are never reported (a trainer's word about another peer is not evidence).
+  ``worse`` (a copy worse than the best but not junk: what an honest donor that lags, or a swarm
+  whose loss rose, serves) is refused and is never evidence.
 
 Cost: the aux peer downloads the whole training state (weights and optimizer statistics) once per
 swarm epoch, and uploads it once per trainer that downloads (a trainer that joins, lags, or
 missed a round). For the demo's model that is a few MB per epoch; for a 1B-parameter model in
 fp32 with AdamW, about 12 GB per epoch before compression: the aux peer's bandwidth bounds the
-swarm's epoch rate, as it already does as the reducer.
+swarm's epoch rate, as it already does as the reducer. Scoring a copy is forward passes over
+`STATE_SCORE_SEQUENCES` sequences on a second copy of the model, once per download tried.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -40,15 +53,37 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from trainer.training.config import TrainConfig
 
 log = logging.getLogger("trainer")
 
 STATE_CHECKS_FILE = "state_checks.jsonl"
-# @dev Verdicts of an attempted download. Only the first two are evidence against the donor; the
-#      others are a donor that did not answer, sent nothing, or is at an epoch we do not install.
-BAD_STATE = ("nonfinite", "shape")
-VERDICTS = ("ok", *BAD_STATE, "epoch", "no_state", "failed")
+# @dev Verdicts of an attempted download. Only BAD_STATE is evidence against the donor; the others
+#      are a copy worse than the best (an honest donor may lag), a donor that did not answer, sent
+#      nothing, or is at an epoch we do not install.
+BAD_STATE = ("nonfinite", "shape", "junk")
+VERDICTS = ("ok", *BAD_STATE, "worse", "epoch", "no_state", "failed")
+# @dev Held-out sequences a copy is scored on. Two copies are compared on the same sequences, so
+#      what differs between them is the weights, not the sample: on the demo's model an epoch of
+#      honest training moved the loss by 0.15-0.96 nats, fp16 transfer rounding by 1e-4, and the
+#      loss of 64 sequences was within 0.002 of 256's. 64 sequences of the demo's model score in
+#      0.1-1.6 s on one loaded core.
+STATE_SCORE_SEQUENCES = 64
+# @dev A copy whose held-out loss is more than this above the best installed copy's is refused.
+#      Measured (the demo's tiny model and data, 12 epochs): at the demo's lr every honest epoch
+#      lowered the loss (by 0.15-0.23); at 10 times that lr one epoch raised it by 0.10. An old
+#      epoch's weights relabelled, two epochs back, were 0.3-0.9 worse.
+WORSE_MARGIN = 0.25
+# @dev A copy whose loss is this far above max(uniform guessing ln(vocab), the initial model's)
+#      is junk, positive evidence. Measured: the initialised model is ln(vocab) + 0.012 and honest
+#      training only went below it (both lrs above); random N(0,1) weights scored ln(vocab) + 15-23,
+#      the weights times 10 ln(vocab) + 38-300.
+JUNK_NATS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +95,8 @@ class StateCheck:
     """The epoch the donor's state was labelled with (-1 when nothing arrived)."""
     verdict: str
     time: float
+    loss: float | None = None
+    """The copy's held-out loss, when it was scored."""
 
 
 class StateCheckLog:
@@ -86,7 +123,10 @@ class StateCheckLog:
         for number, line in enumerate(lines, start=1):
             try:
                 raw = json.loads(line)
-                out.append(StateCheck(str(raw["peer_id"]), int(raw["epoch"]), str(raw["verdict"]), float(raw["time"])))
+                loss = None if raw.get("loss") is None else float(raw["loss"])
+                out.append(
+                    StateCheck(str(raw["peer_id"]), int(raw["epoch"]), str(raw["verdict"]), float(raw["time"]), loss)
+                )
             except (ValueError, TypeError, KeyError) as exc:
                 if number == len(lines) and not line.endswith("\n"):
                     break
@@ -111,6 +151,85 @@ def check_state(
     if bounds is not None and not bounds[0] <= epoch <= bounds[1]:
         return "epoch"
     return "ok"
+
+
+def judge_loss(loss: float, best: float, ceiling: float) -> str:
+    """The verdict on a copy of held-out ``loss``: ``junk`` above ``ceiling`` (or not finite),
+    ``worse`` more than `WORSE_MARGIN` above the ``best`` installed copy's, else ``ok``."""
+    if not math.isfinite(loss) or loss > ceiling:
+        return "junk"
+    return "worse" if loss > best + WORSE_MARGIN else "ok"
+
+
+class HeldOutScorer:
+    """The held-out loss of a copy's weights, on the aux peer's own copy of the model (the weights
+    it serves stay untouched until a copy passes).
+
+    ``best`` starts as the loss of the model as built (every peer builds it the same from the run's
+    seed) and `accept` lowers it as copies are installed; ``ceiling`` is where junk starts."""
+
+    def __init__(self, model: Any, trainable: Sequence[Any], held_out: torch.Tensor) -> None:
+        import torch
+
+        names = {id(param): name for name, param in model.named_parameters()}
+        self.model = copy.deepcopy(model).eval()
+        own = dict(self.model.named_parameters())
+        self.params = [own[names[id(param)]] for param in trainable]
+        self.held_out = held_out
+        self._lock = threading.Lock()
+        with torch.no_grad():
+            self.best = self.loss(None)
+        self.ceiling = max(math.log(self.model.config.vocab_size), self.best) + JUNK_NATS
+
+    def loss(self, weights: Sequence[Any] | None) -> float:
+        """The mean held-out loss with ``weights`` (the trainable tensors, in order; None: as is)."""
+        import torch
+
+        with self._lock, torch.no_grad():
+            if weights is not None:
+                for mine, theirs in zip(self.params, weights, strict=False):
+                    mine.copy_(theirs.to(mine.dtype))
+            return held_out_loss(self.model, self.held_out)
+
+    def accept(self, loss: float) -> None:
+        self.best = min(self.best, loss)
+
+
+def held_out_loss(model: Any, held_out: torch.Tensor, chunk: int = 16) -> float:
+    """The model's mean loss on the rows of ``held_out``, ``chunk`` rows per forward pass (bounds
+    the activation memory)."""
+    import torch
+
+    total, rows = 0.0, int(held_out.shape[0])
+    with torch.no_grad():
+        for start in range(0, rows, chunk):
+            part = held_out[start : start + chunk]
+            total += float(model(input_ids=part, labels=part).loss) * int(part.shape[0])
+    return total / rows
+
+
+def held_out_batch(config: TrainConfig, tokenizer: Any, sequences: int) -> torch.Tensor:
+    """`sequences` packed sequences of the run's data, from the shard of ``held-out:<run>`` (a name
+    no trainer has; shards are hashes, so some trainer may read the same shard)."""
+    import torch
+
+    from trainer.training.data import BatchStream
+
+    stream = BatchStream(config.model_copy(update={"batch_size": 1}), tokenizer, f"held-out:{config.run_id}")
+    return torch.cat([next(stream).input_ids for _ in range(sequences)])
+
+
+def state_scorer(model: Any, trainable: Sequence[Any], tokenizer: Any, config: TrainConfig) -> HeldOutScorer | None:
+    """The aux peer's scorer of downloaded copies (None, with a warning, when the run's data cannot
+    be read here: copies are then checked for finiteness, shapes and epoch only)."""
+    try:
+        held_out = held_out_batch(config, tokenizer, STATE_SCORE_SEQUENCES)
+    except Exception as exc:
+        log.warning("state copies are not scored: could not read held-out data from %s (%r)", config.data, exc)
+        return None
+    scorer = HeldOutScorer(model, trainable, held_out)
+    log.info("state copies scored on %d held-out sequences (initial loss %.3f)", STATE_SCORE_SEQUENCES, scorer.best)
+    return scorer
 
 
 def donor_order(candidates: Collection[str], checked: dict[str, int], rng: random.Random | None = None) -> list[str]:
@@ -155,6 +274,11 @@ class VouchedDownloads:
     state_bounds: Callable[[], tuple[int, int] | None] | None = None
     state_checks: StateCheckLog | None = None
     """Where the aux peer records its attempts (None on a trainer: its checks are not evidence)."""
+    state_scorer: HeldOutScorer | None = None
+    """The aux peer's judge of a copy's held-out loss (None: not scored)."""
+    offered_loss: float | None = None
+    """The held-out loss of the state the last download returned; the caller `HeldOutScorer.accept`s
+    it once the state is installed."""
 
     def _vouched_setup(self) -> None:
         if not hasattr(self, "_checked"):
@@ -170,27 +294,48 @@ class VouchedDownloads:
         self._vouched_setup()
         allowed = self.state_donors()
         bounds = self.state_bounds() if self.state_bounds is not None else None
-        future: MPFuture = MPFuture()
-        request = dict(
-            timeout=timeout,
-            future=future,
-            allowed=None if allowed is None else sorted(allowed),
-            checked=dict(self._checked),
-            bounds=bounds,
-        )
-        self._outer_pipe.send(("_load_vouched_state", [], request))  # type: ignore[attr-defined]
-        # each donor tried is bounded by the chunk timeout in the child; allow a few of them
-        state, attempts = future.result(timeout=None if timeout is None else 4 * timeout + 30)
-        checks = [StateCheck(peer, epoch, verdict, time.time()) for peer, epoch, verdict in attempts]
+        self.offered_loss = None
+        self.last_attempts = []
+        refused: list[str] = []
+        while True:  # the child returns the first donor's state that passes; scored here, it may not
+            future: MPFuture = MPFuture()
+            request = dict(
+                timeout=timeout,
+                future=future,
+                allowed=None if allowed is None else sorted(allowed),
+                checked=dict(self._checked),
+                bounds=bounds,
+                exclude=refused,
+            )
+            self._outer_pipe.send(("_load_vouched_state", [], request))  # type: ignore[attr-defined]
+            # each donor tried is bounded by the chunk timeout in the child; allow a few of them
+            state, attempts = future.result(timeout=None if timeout is None else 4 * timeout + 30)
+            checks = [StateCheck(peer, epoch, verdict, time.time()) for peer, epoch, verdict in attempts]
+            if state is not None and self.state_scorer is not None:
+                scorer, passed = self.state_scorer, checks[-1]
+                loss = scorer.loss(state[1])
+                verdict = judge_loss(loss, scorer.best, scorer.ceiling)
+                checks[-1] = StateCheck(passed.peer_id, passed.epoch, verdict, passed.time, loss)
+                self._record(checks)
+                if verdict == "ok":
+                    self.offered_loss = loss
+                    return state
+                # the next donor is tried, without the one just refused
+                refused.append(passed.peer_id)
+                log.info("state from %s: held-out loss %.3f, best %.3f", passed.peer_id, loss, scorer.best)
+                continue
+            self._record(checks)
+            return state
+
+    def _record(self, checks: list[StateCheck]) -> None:
         for check in checks:
             self._check_counter += 1
             self._checked[check.peer_id] = self._check_counter
             if check.verdict in BAD_STATE:
                 log.warning("state from %s at epoch %d refused: %s", check.peer_id, check.epoch, check.verdict)
-        self.last_attempts = checks
+        self.last_attempts += checks
         if self.state_checks is not None:
             self.state_checks.extend(checks)
-        return state
 
     async def _load_vouched_state(
         self,
@@ -199,9 +344,10 @@ class VouchedDownloads:
         allowed: list[str] | None = None,
         checked: dict[str, int] | None = None,
         bounds: tuple[int, int] | None = None,
+        exclude: list[str] | None = None,
     ) -> None:
-        """In the averager's child: try the allowed donors that declared for download, least
-        recently checked first, until one serves state that passes `check_state`."""
+        """In the averager's child: try the allowed donors that declared for download, but not the
+        ``exclude``d, least recently checked first, until one serves state that passes `check_state`."""
         from hivemind.p2p import PeerID
         from hivemind.utils import ValueWithExpiration
 
@@ -217,7 +363,8 @@ class VouchedDownloads:
                 if isinstance(info, ValueWithExpiration) and isinstance(info.value, (float, int))
             }
             own = self.peer_id.to_base58()  # type: ignore[attr-defined]
-            candidates = [peer for peer in sharing if peer != own and (allowed is None or peer in allowed)]
+            skip = {own, *(exclude or ())}
+            candidates = [peer for peer in sharing if peer not in skip and (allowed is None or peer in allowed)]
             shapes = [tuple(t.shape) for t in (*self.main_parameters, *self.extra_tensors)]  # type: ignore[attr-defined]
             for peer in donor_order(candidates, checked or {}):
                 metadata, tensors, verdict = await self._download_state_from(PeerID.from_base58(peer), timeout)
