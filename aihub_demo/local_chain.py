@@ -22,7 +22,9 @@ the pool, so it trains with the pool's run settings through `trainer train`). Th
 states, from the reducer's observations, the audit's decisions and the chain, whether the attacker
 was caught and whether an honest node was penalized; `run_demo` fails when either went wrong.
 
-Everything lives under `runs/demo/` (chain, keystores, deployment, peers' folders, plot). The
+Everything lives under `runs/demo/` (chain, keystores, deployment, plot, and the peers' folders,
+named as `trainer join` and `trainer aux` name theirs: `pool-<id>-<node address prefix>`,
+`pool-<id>-aux`, which `hub app --runs-dir runs/demo` reads). The
 keystores use a random password kept in `runs/demo/keystores/.password` (mode 0600). The dev
 accounts used here are public keys, valid on the local chain only.
 """
@@ -235,6 +237,13 @@ class LocalJob:
         """Every node of the job: the honest ones, then the attacker's (if any)."""
         return [*self.honest_names, *([ATTACKER] if self.s.attacker else [])]
 
+    def folder(self, name: str) -> Path:
+        """The folder of peer `name` (a node's name, or "aux"), named as `trainer join` and `trainer
+        aux` name theirs under `runs/`: `pool-<id>-<node address prefix>` and `pool-<id>-aux`, so that
+        `hub app --runs-dir <the demo's workdir>` reads its loss curves and audit log."""
+        who = "aux" if name == "aux" else self.addresses[name][:10].lower()
+        return self.root / f"pool-{self.pool_id}-{who}"
+
     @property
     def providers(self) -> dict[str, str]:
         """Node name -> the name of the provider it belongs to."""
@@ -391,8 +400,8 @@ class LocalJob:
         from trainer.training.identity import load_or_create_identity
 
         corpus = generate_corpus(self.root / "data" / "corpus.txt", num_lines=2000, seed=7)
-        aux_dir = self.root / "aux"
-        self.aux_identity = aux_dir / "identity.key"
+        # the pool id is not known yet, nor therefore the aux peer's folder: its key lives beside it
+        self.aux_identity = self.root / "aux-identity.key"
         peer_id = load_or_create_identity(self.aux_identity).peer_id
         self.aux_port = _free_port()
         metadata = {
@@ -462,7 +471,7 @@ class LocalJob:
                 "validator",
                 *common,
                 "--workdir",
-                str(self.root / "aux"),
+                str(self.folder("aux")),
                 "--identity-path",
                 str(self.aux_identity),
                 "--host-maddrs",
@@ -474,11 +483,11 @@ class LocalJob:
                 "--checkpoint-every",
                 "1",
             ],
-            self.root / "aux",
+            self.folder("aux"),
             self.env,
         )
         _wait(
-            lambda: (self.root / "aux" / "metrics.jsonl").exists() or not self.peers["aux"].running(),
+            lambda: (self.folder("aux") / "metrics.jsonl").exists() or not self.peers["aux"].running(),
             120,
             "the aux peer to start",
         )
@@ -493,7 +502,7 @@ class LocalJob:
                 env["TRAINER_ATTACK"] = str(self.s.attacker)  # this trainer process only
                 if self.s.attacker == "outsider":
                     self.peers[name] = _Peer(
-                        name, ["train", "--config", str(self._outsider_config())], self.root / name, env
+                        name, ["train", "--config", str(self._outsider_config())], self.folder(name), env
                     )
                     continue
             args = [
@@ -509,7 +518,7 @@ class LocalJob:
                 "--password-file",
                 str(self.password_file),
                 "--workdir",
-                str(self.root / name),
+                str(self.folder(name)),
                 "--host-maddrs",
                 "/ip4/127.0.0.1/tcp/0",
                 "--num-threads",
@@ -520,7 +529,7 @@ class LocalJob:
             ]
             if self.s.lying_node == i:
                 args += ["--claim-multiplier", str(self.s.claim_multiplier)]
-            self.peers[name] = _Peer(name, args, self.root / name, env)
+            self.peers[name] = _Peer(name, args, self.folder(name), env)
         self.say(
             f"{len(self.node_names)} trainer peers joined the swarm: training a tiny LLaMA for {self.s.epochs} epochs"
             f"{f' (the {ATTACKER} with TRAINER_ATTACK={self.s.attacker})' if self.s.attacker else ''}"
@@ -531,7 +540,7 @@ class LocalJob:
         member needs to reach the swarm (the pool's metadata is public)."""
         from trainer.pool.run_config import parse_metadata, train_config
 
-        workdir = self.root / ATTACKER
+        workdir = self.folder(ATTACKER)
         config = train_config(
             parse_metadata((self.root / "pool.json").read_bytes(), self.pool_id),
             host_maddrs=["/ip4/127.0.0.1/tcp/0"],
@@ -570,7 +579,7 @@ class LocalJob:
     def _epochs(self, name: str) -> list[dict[str, Any]]:
         from trainer.training.reporting import read_metrics
 
-        path = self.root / name / "metrics.jsonl"
+        path = self.folder(name) / "metrics.jsonl"
         return [e for e in read_metrics(path) if e["event"] == "epoch"] if path.exists() else []
 
     # -- settlement -------------------------------------------------------------------------------
@@ -623,8 +632,8 @@ class LocalJob:
         """The hivemind peers of a node: from its own metrics, and from the bindings the aux peer verified."""
         from trainer.training.reporting import read_metrics
 
-        ids = [e["peer_id"] for e in read_metrics(self.root / name / "metrics.jsonl") if e["event"] == "start"]
-        records = self.root / "aux" / "records.jsonl"
+        ids = [e["peer_id"] for e in read_metrics(self.folder(name) / "metrics.jsonl") if e["event"] == "start"]
+        records = self.folder("aux") / "records.jsonl"
         for line in records.read_text().splitlines() if records.exists() else []:
             item = json.loads(line)
             if item["node"].lower() == self.addresses[name].lower():
@@ -641,9 +650,9 @@ class LocalJob:
             for provider in dict.fromkeys(self.providers.values())
             for w in admin.rewards.rewards_of(self.addresses[provider], self.pool_id)
         }
-        audit_log = self.root / "aux" / "audit.jsonl"
+        audit_log = self.folder("aux") / "audit.jsonl"
         decisions = [json.loads(line) for line in audit_log.read_text().splitlines()] if audit_log.exists() else []
-        observations = list(ObservationLog(self.root / "aux" / "observations.jsonl"))
+        observations = list(ObservationLog(self.folder("aux") / "observations.jsonl"))
         admitting = {obs.epoch for obs in observations if obs.verdict != "not_admitted"}
         nodes = []
         for name in self.node_names:
@@ -740,12 +749,15 @@ def run_demo(settings: DemoSettings | None = None, console: Console | None = Non
     if result.attacker:
         caught, penalized = result.outcome()
         if penalized:
-            raise HubError(f"an honest node was penalized: {'; '.join(penalized)}", hint=f"see {result.workdir}/aux")
+            raise HubError(
+                f"an honest node was penalized: {'; '.join(penalized)}",
+                hint=f"see {result.workdir}/pool-{result.pool_id}-aux",
+            )
         if not caught:
             raise HubError(
                 f"the {result.attacker} attacker was not caught: no contribution of it was dropped, clipped or "
                 "refused, and no claim of it was invalidated",
-                hint=f"see the audit lines above and {result.workdir}/aux",
+                hint=f"see the audit lines above and {result.workdir}/pool-{result.pool_id}-aux",
             )
     return result
 

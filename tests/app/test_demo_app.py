@@ -2,13 +2,15 @@
 job with a second provider's lying node and leaves its local chain running; what it printed and
 left on chain is checked (tests/demo/test_attacker.check_attacker_demo: the liar caught and
 slashed, the honest nodes paid, never penalized); then `hub app` is pointed at that chain and the
-demo's deployment, and the page shows the demo's pool, nodes, work and rewards as the chain holds
-them. One demo run serves both checks: each costs minutes of a 30-minute CI on 2 cores. The kept
-chain is stopped at the end with `hub devnet stop --home`, whatever happens.
+demo's deployment and workdir (`--runs-dir`), and the page shows the demo's pool, nodes, work and
+rewards as the chain holds them, and its trainers' loss curves and the aux peer's decisions as their
+folders hold them. One demo run serves both checks: each costs minutes of a 30-minute CI on 2
+cores. The kept chain is stopped at the end with `hub devnet stop --home`, whatever happens.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -31,6 +33,38 @@ def _demo_client(rpc_url: str, deployments: Path):
 
     w3 = connect(Network(name="local", rpc_url=rpc_url, chain_id=LOCAL_CHAIN_ID))
     return HubClient(w3, load_deployment(LOCAL_CHAIN_ID, deployments), chain_id=LOCAL_CHAIN_ID)
+
+
+def _loss_curves(workdir: Path, pool_id: int, nodes: dict[str, str]) -> dict[str, list[float]]:
+    """Each node's mean loss per epoch, from its trainer's metrics (`pool-<id>-<address prefix>`)."""
+    curves = {}
+    for node in nodes:
+        who = node[:10].lower()
+        path = workdir / f"pool-{pool_id}-{who}" / "metrics.jsonl"
+        lines = path.read_text().splitlines() if path.is_file() else []
+        losses = [e["mean_loss"] for e in map(json.loads, lines) if e.get("event") == "epoch"]
+        if losses:
+            curves[who] = losses
+    return curves
+
+
+def _audit(workdir: Path, pool_id: int) -> list[tuple[str, str]]:
+    """The aux peer's decisions (node, verdict), from its log (`pool-<id>-aux/audit.jsonl`)."""
+    path = workdir / f"pool-{pool_id}-aux" / "audit.jsonl"
+    assert path.is_file(), f"the demo left no audit log at {path}"
+    return sorted((d["node"], d["verdict"]) for d in map(json.loads, path.read_text().splitlines()))
+
+
+def _shown_loss(page: AppPage, pool_id: int) -> dict | None:
+    """The peers of the pool row's loss chart and the latest mean loss it prints, once drawn."""
+    return page.driver.execute_script(
+        """const rows = [...document.querySelectorAll('#pools tbody tr')];
+        const row = rows.find(r => r.cells[0].textContent === arguments[0]);
+        const lines = row ? [...row.cells[8].querySelectorAll('polyline')] : [];
+        return lines.length ? {peers: lines.map(l => l.dataset.peer), last: row.querySelector('.last-loss').textContent}
+          : null;""",
+        f"#{pool_id}",
+    )
 
 
 def test_hub_app_shows_what_hub_demo_left_on_its_chain(browser, tmp_path: Path):
@@ -113,6 +147,24 @@ def test_hub_app_shows_what_hub_demo_left_on_its_chain(browser, tmp_path: Path):
                 # the page shows INJ with 6 decimals
                 assert rewards[(provider, f"#{pool.pool_id}")][4] == f"{paid // 10**18:,}.{paid % 10**18:018d}"[:-12]
         assert paying == 1, "the honest provider claimed nothing"
+
+        # the trainers' loss curves and the aux peer's decisions, from the folders the demo left in
+        # the layout `trainer join` / `trainer aux` write (what `--runs-dir` reads)
+        curves = _loss_curves(workdir, pool.pool_id, nodes)
+        assert len(curves) >= 2, f"fewer than two trainers' loss curves under {workdir}: {sorted(curves)}"
+        shown = page.wait(lambda: _shown_loss(page, pool.pool_id), "the demo pool's loss curves")
+        assert set(shown["peers"]) == set(curves)
+        expected = sum(curve[-1] for curve in curves.values()) / len(curves)
+        assert abs(float(shown["last"]) - expected) < 1e-3, (shown["last"], expected)
+        decisions = _audit(workdir, pool.pool_id)
+        assert "hard" in {verdict for _, verdict in decisions}, "the liar's claim was not judged hard"
+        page.tab("validator")
+        page.wait(
+            lambda: sorted((r[1], r[2]) for r in page.rows("aux-audit") if r[0] == f"#{pool.pool_id}") == decisions,
+            f"the aux peer's {len(decisions)} decisions",
+        )
+        page.screenshot("demo-validator")
+        page.tab("overview")
         page.screenshot("demo-overview")
 
         app.send_signal(signal.SIGINT)

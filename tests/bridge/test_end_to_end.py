@@ -30,7 +30,7 @@ HONEST, LIAR = "node-1", "node-2"
 
 
 def _receipts(job: LocalJob, name: str) -> list[dict]:
-    path = next((job.root / name).glob("work-*.json"), None)
+    path = next(job.folder(name).glob("work-*.json"), None)
     return json.loads(path.read_text())["receipts"] if path else []
 
 
