@@ -127,6 +127,10 @@ def attack_run(request, trainer_workdir: Path, corpus: Path, tokenizer_dir: Path
         "observations_file": str(workdir / "observations.jsonl"),
         "log_every": 2.0,
     }
+    if kind == "junkstate":
+        # the aux peer scores state copies on held-out data of the run (a pool's aux peer reads the
+        # run's data); the other kinds run it without, as before, to keep their swarms unchanged
+        aux_config |= {"data": str(corpus), "data_shards": 4, "seq_len": SEQ_LEN}
     aux = SwarmPeer(workdir, "aux", "aux", aux_config, [str(allow_file)])
     everyone: list[SwarmPeer] = [aux]
     try:
@@ -260,10 +264,11 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
         for obs in seen:
             honest_norms = [o.norm for p in attack_run.honest_ids for o in attack_run.of(p) if o.time == obs.time]
             assert obs.norm <= 10 * max(honest_norms), obs
-    else:  # epoch, badstate: nothing wrong in what it sends; the first test checks the honest peers
+    else:  # epoch, badstate, junkstate: nothing wrong in what it sends; the first test checks the honest peers
         assert all(obs.verdict in ("accepted", "clipped") for obs in seen)
-        if kind == "badstate":
-            # which donors the aux peer's rotation reached depends on the schedule; what it found does not
+        if kind in ("badstate", "junkstate"):
+            # which donors the aux peer's rotation reached depends on the schedule; what it found does
+            # not (junk may also be only refused as `worse`, never installed: never `ok`)
             from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
 
             checks = StateCheckLog(attack_run.aux.workdir / STATE_CHECKS_FILE).read()
