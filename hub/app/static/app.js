@@ -163,8 +163,8 @@ function renderSnapshot(s) {
     cell(String(p.total_compute), "num"), cell(String(p.node_count), "num")]));
   fill("#nodes", s.providers.flatMap((p) => p.nodes.map((n) => {
     const pool = document.createElement("span");
-    pool.textContent = n.pool_id ? `#${n.pool_id} ` : "-";
-    if (p.blacklisted && n.pool_id) pool.append(releaseButton(n, "Release"));
+    pool.textContent = n.pool_id ? `#${n.pool_id}` : "-";
+    if (p.blacklisted && n.pool_id) pool.append(" ", releaseButton(n, "Release"));
     return [cell(n.address), cell(p.address), cell(String(n.compute_units), "num"),
       cell(n.validated ? "yes" : "no"), cell(pool)];
   })));
