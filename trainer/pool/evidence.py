@@ -39,6 +39,8 @@ pass.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import math
@@ -46,7 +48,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -449,6 +451,7 @@ class EvidenceStore:
         of >= `SILENT_ROUNDS` rounds (see the module's docstring)."""
         present = self._seen.get(peer_id, {})
         attempted = self._attempted.get(peer_id, set())
+        placed_in = self._placement(peer_id)
         silent: set[int] = set()
         gap: list[int] = []
         for epoch in [*self._rounds, None]:
@@ -458,7 +461,7 @@ class EvidenceStore:
                 epoch is not None
                 and epoch not in present
                 and epoch not in attempted
-                and self._placed_in(peer_id, epoch)
+                and (placed_in is None or placed_in(epoch))
             ):
                 gap.append(epoch)
                 continue
@@ -467,17 +470,27 @@ class EvidenceStore:
             gap = []
         return frozenset(silent)
 
-    def _placed_in(self, peer_id: str, epoch: int) -> bool:
-        """Whether the peer's signed records place it in `epoch` when a round of that epoch was
-        reduced (`PLACED_EPOCHS`); without times on either side, whether the round exists at all."""
-        times, placed = self._round_times.get(epoch), self._placed.get(peer_id)
-        if not times or not placed:
-            return True
-        for reduced_at in times:
-            completed = max((e for e, done in placed.items() if done <= reduced_at), default=None)
-            if completed is not None and epoch - PLACED_EPOCHS < completed <= epoch:
-                return True
-        return False
+    def _placement(self, peer_id: str) -> Callable[[int], bool] | None:
+        """Whether the peer's signed records place it in an epoch when a round of that epoch was
+        reduced (`PLACED_EPOCHS`); None without times for the peer (judged by epoch number)."""
+        placed = self._placed.get(peer_id)
+        if not placed:
+            return None
+        ordered = sorted((done, epoch) for epoch, done in placed.items())
+        times = [done for done, _ in ordered]
+        completed = list(itertools.accumulate((epoch for _, epoch in ordered), max))
+
+        def placed_in(epoch: int) -> bool:
+            reduced = self._round_times.get(epoch)
+            if not reduced:
+                return True  # a round without a time: judged by its epoch number
+            for reduced_at in reduced:
+                done = bisect.bisect_right(times, reduced_at)
+                if done and epoch - PLACED_EPOCHS < completed[done - 1] <= epoch:
+                    return True
+            return False
+
+        return placed_in
 
     def range_evidence(self, peer_id: str, first: int, last: int, epoch_samples: float) -> RangeEvidence:
         """The evidence on `peer_id` in epochs [first, last]; a round credits it with the samples it
