@@ -343,11 +343,20 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     works: dict[str, list[tuple[int, int]]] = {
         p.name: [(e["epoch"], e["tokens"]) for e in p.events("epoch") if e["tokens"] > 0] for p in peers
     }
+    # when each signed its record of each epoch (a trainer: when it finished the epoch; the liar: as
+    # each round of the epoch closed), which places it in time (`trainer.pool.evidence`)
+    signed_at: dict[str, list[float]] = {
+        p.name: [e["time"] for e in p.events("epoch") if e["tokens"] > 0] for p in peers
+    }
     ids = {p.name: p.peer_id for p in peers}
     if liar:
         share = TARGET * SEQ_LEN // TRAINERS
-        rounds = sorted({obs.epoch for obs in run.observations})
+        closed: dict[int, float] = {}
+        for obs in run.observations:
+            closed[obs.epoch] = min(closed.get(obs.epoch, obs.time), obs.time)
+        rounds = sorted(closed)
         works["liar"] = [(epoch, share) for epoch in rounds]  # what it signs is what it claims
+        signed_at["liar"] = [closed[epoch] for epoch in rounds]
         ids["liar"] = "QmLiarThatSentNothing"
     keys = {name: Account.create() for name in works}
 
@@ -367,7 +376,7 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
         recent = [EpochWork(epoch=e, samples=t // SEQ_LEN, tokens=t, mean_loss=1.0, seconds=1.0) for e, t in items]
         for end in range(len(items)):
             record = Record(recent[max(0, end - 15) : end + 1], keys[name].address, signature)
-            store.remember({ids[name]: Signed(ids[name], record)})
+            store.remember({ids[name]: Signed(ids[name], record)}, now=signed_at[name][end])
     # the aux peer's own evidence: its state downloads, and the epochs the peers signed as it read them
     store.state_checks.extend(run.state_checks)
     for seen in run.swarm_epochs:

@@ -3,6 +3,7 @@ chain or a swarm: observations are written as the pool's reducer writes them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -12,7 +13,14 @@ from eth_account import Account
 from trainer.errors import TrainerError
 from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
-from trainer.pool.evidence import EPOCH_LEAD, SILENT_ROUNDS, EvidenceStore, epoch_liars, sign_flippers
+from trainer.pool.evidence import (
+    EPOCH_LEAD,
+    PLACED_EPOCHS,
+    SILENT_ROUNDS,
+    EvidenceStore,
+    epoch_liars,
+    sign_flippers,
+)
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
 from trainer.training.observations import JoinAttempt, Observation
@@ -220,6 +228,83 @@ def test_a_consistent_liar_that_never_contributed_is_hard(tmp_path):
     assert SILENT_ROUNDS <= 4
     assert decision.verdict == "hard" and "never accepted" in decision.reason
     assert decision.reported == decision.claimed and decision.verified == 0
+
+
+def _timed_store(
+    tmp_path, read_at: dict[int, float], rounds: dict[int, float], sent: set[int] = frozenset()
+) -> EvidenceStore:
+    """An aux peer that read the peer's signed record of each epoch of `read_at` at that time (its
+    ledger so far, 16 epochs at most, as the DHT holds it) and reduced a round of each epoch of
+    `rounds` at that time, with an honest bystander and, in the epochs of `sent`, the peer."""
+    store = EvidenceStore(tmp_path, CHAIN, POOL)
+    done: list[int] = []
+    for epoch, at in sorted(read_at.items(), key=lambda item: item[1]):
+        done.append(epoch)
+        signed = _signed({e: HONEST * SEQ for e in done[-16:]})
+        signed.record.time = at
+        store.remember({PEER: signed}, now=at)
+    for epoch, at in sorted(rounds.items(), key=lambda item: item[1]):
+        observations = [_obs(epoch, "QmBystander"), *([_obs(epoch)] if epoch in sent else [])]
+        store.observations.append([dataclasses.replace(obs, time=at) for obs in observations])
+    store.refresh()
+    return store
+
+
+def test_a_peer_that_trained_alone_before_the_swarms_rounds_is_never_slashed(tmp_path):
+    """Issue 16: it saw no other peer, ran epochs 0-7 alone in seconds (no averaging: a group of
+    one) and stopped; the swarm then reduced rounds 0-7 without it. Those rounds closed while its
+    records placed it past them: no silence, its claims are at worst soft (not paid), never hard.
+    By epoch number alone (the same evidence without round times) it looked like a liar."""
+    lone = {e: 1.0 + e for e in range(8)}
+    swarm = {e: 100.0 + 10 * e for e in range(8)}
+    store = _timed_store(tmp_path / "timed", lone, swarm)
+    assert store.silent_epochs(PEER) == frozenset()
+    for epoch in range(8):
+        assert _judge(store, _claim(epoch, epoch, HONEST * SEQ)).verdict in ("soft", "unverified")
+    # what the aux peer keeps on disk places it the same after a restart
+    assert EvidenceStore(tmp_path / "timed", CHAIN, POOL).silent_epochs(PEER) == frozenset()
+    untimed = _store(tmp_path / "untimed", {e: HONEST * SEQ for e in range(8)}, {e: [] for e in range(8)})
+    assert _judge(untimed, _claim(3, 3, HONEST * SEQ)).verdict == "hard"
+
+
+def test_a_peer_that_trained_alone_after_the_swarms_rounds_is_never_slashed(tmp_path):
+    """The other order: rounds 0-7 closed before its first record, so nothing placed it in them."""
+    store = _timed_store(tmp_path, {e: 500.0 + e for e in range(8)}, {e: 100.0 + 10 * e for e in range(8)})
+    assert store.silent_epochs(PEER) == frozenset()
+    assert all(_judge(store, _claim(e, e, HONEST * SEQ)).verdict != "hard" for e in range(8))
+
+
+@pytest.mark.parametrize("lead", [1.0, -1.0], ids=["signs-after-each-round", "signs-just-before-each-round"])
+def test_a_liar_whose_records_overlap_the_rounds_it_missed_is_hard(tmp_path, lead):
+    """It signs the swarm's epochs as they go by (just after each round closes, or in the
+    transition race just before) and sends nothing: its own records place it in those rounds."""
+    swarm = {e: 100.0 + 10 * e for e in range(1, 9)}
+    store = _timed_store(tmp_path, {e: at + lead for e, at in swarm.items()}, swarm)
+    silent = store.silent_epochs(PEER)
+    # signing after a round, it is placed in a round only once a record of the epoch before is read
+    assert silent == frozenset(range(1 if lead < 0 else 2, 9))
+    for epoch in sorted(silent):
+        decision = _judge(store, _claim(epoch, epoch, HONEST * SEQ))
+        assert decision.verdict == "hard" and "never accepted" in decision.reason, decision
+
+
+def test_a_stopped_peer_is_placed_in_fewer_rounds_than_make_silence():
+    """The bound the rule rests on: the last record of a peer that stopped stays in the DHT, and it
+    places the peer in `PLACED_EPOCHS` consecutive rounds at most."""
+    assert PLACED_EPOCHS < SILENT_ROUNDS
+
+
+def test_a_peer_that_rejoined_is_silent_only_where_its_records_place_it(tmp_path):
+    """It sent rounds 1-3, crashed during 4-12 (rounds went on, its last record said epoch 3) and
+    came back at 13, sending 13-14: no silence in 4-12, and its claim over 1-14 is paid. Back, it
+    then signed 15-18 while sending nothing: those rounds are silence (its own records put it
+    there), though not hard, as the reducer has accepted its work."""
+    swarm = {e: 100.0 + 10 * e for e in range(1, 19)}
+    trained = [1, 2, 3, 13, 14, 15, 16, 17, 18]
+    store = _timed_store(tmp_path, {e: swarm[e] + 1 for e in trained}, swarm, sent={1, 2, 3, 13, 14})
+    assert store.silent_epochs(PEER) == frozenset(range(15, 19))
+    assert _judge(store, _claim(1, 14, 5 * HONEST * SEQ)).verdict == "accept"
+    assert _judge(store, _claim(15, 18, 4 * HONEST * SEQ)).verdict == "soft"
 
 
 def test_an_honest_peer_whose_first_rounds_all_closed_without_it_is_never_penalized(tmp_path):

@@ -18,9 +18,20 @@ is open, so no age makes evidence useless; a line is a few dozen bytes per peer 
   guessing) served bad state: positive evidence. A copy only worse than the aux peer's best is
   refused but is not evidence (an honest donor may lag).
 - ``records.jsonl``: every (peer, epoch) the aux peer read in a signed DHT progress record whose
-  node binding verifies (`trainer.pool.binding`), with the node it binds to. It maps a claim's node
-  to its peers and its work key to an epoch range, and keeps the claimant's own statement for the
-  decision log. DHT records hold 16 epochs and expire after an hour; this file keeps them all.
+  node binding verifies (`trainer.pool.binding`), with the node it binds to and when the peer had
+  completed it (`PlacedEpochs`). It maps a claim's node to its peers and its work key to an epoch
+  range, places the peer in time, and keeps the claimant's own statement for the decision log. DHT
+  records hold 16 epochs and expire after an hour; this file keeps them all.
+
+Silence is judged in time, not by epoch number alone. A round the reducer closed without a peer
+counts against it only if, when the round was reduced, the peer's own signed records place it in
+that round's epoch: the last epoch they list as completed by then is the round's epoch or the one
+before (`PLACED_EPOCHS`). A peer that trained its epochs alone before the swarm's rounds (hivemind
+skips averaging when it sees no other peer) or after them, one that stopped, and one that crashed
+and came back were somewhere else when those rounds with the same numbers closed: no silence
+there. A liar signs the swarm's epochs as they go by, so its records place it in the rounds it
+missed, and it stays caught. A round or a peer without times (evidence written before times were
+kept) is judged by epoch number, as before.
 
 Reading an `EvidenceStore` indexes the files once (`refresh`); the auditor refreshes it once per
 pass.
@@ -28,13 +39,16 @@ pass.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import logging
 import math
 import os
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +85,12 @@ EPOCH_LEAD = 16
 #      then. Shorter gaps, and rounds it asked to join but missed (the group closed first), are a
 #      missed round (a matchmaking timeout): treated like epochs the aux peer did not observe.
 SILENT_ROUNDS = 3
+# @dev Epochs a peer's signed records may have completed by the time a round of epoch e was
+#      reduced for the round to count as its silence: e - 1 (it was training e) and e itself
+#      (hivemind's transition race: a peer enters the next epoch just before the round closes).
+#      A round outside them breaks a gap, so a peer that stopped (its last record stays in the DHT)
+#      is placed in at most these many consecutive rounds: fewer than `SILENT_ROUNDS`.
+PLACED_EPOCHS = 2
 # @dev A contribution CenteredClip kept less than this fraction of (it sat more than ten times
 #      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
 #      samples are not credited. Honest contributions sit inside the radius (scale 1) or near it.
@@ -212,7 +232,9 @@ class EvidenceStore:
         # the admission feed reads the bindings from the reducer's thread while the audit adds to them
         self._nodes_lock = threading.Lock()
         self._reported: dict[str, dict[int, int]] = defaultdict(dict)
+        self._placed: dict[str, dict[int, float]] = defaultdict(dict)
         self._rounds: list[int] = []
+        self._round_times: dict[int, list[float]] = {}
         self._seen: dict[str, dict[int, list[_Seen]]] = {}
         self._failed: dict[tuple[int, str], float] = {}
         self._flipped: dict[str, tuple[int, int]] = {}
@@ -241,9 +263,14 @@ class EvidenceStore:
             self._nodes[item["peer_id"]] = item["node"]
             if item.get("epoch") is not None:
                 self._reported[item["peer_id"]][int(item["epoch"])] = int(item["tokens"])
+                if item.get("time") is not None:
+                    self._placed[item["peer_id"]].setdefault(int(item["epoch"]), float(item["time"]))
 
-    def remember(self, records: dict[str, SignedProgress]) -> None:
-        """Keep every new (peer, epoch) of `records` whose node binding verifies."""
+    def remember(self, records: dict[str, SignedProgress], now: float | None = None) -> None:
+        """Keep every new (peer, epoch) of `records` whose node binding verifies, with when the
+        peer had completed it: the signed time of the first record listing it, but never later than
+        `now` (the aux peer's clock, when it read the record: a record cannot predate its reading)."""
+        read_at = time.time() if now is None else now
         lines = []
         for peer_id, signed in records.items():
             node = _verified_node(signed, self.chain_id, self.pool_id)
@@ -254,10 +281,22 @@ class EvidenceStore:
                     self._nodes[peer_id] = node
                 lines.append({"peer_id": peer_id, "node": node, "epoch": None})
             known = self._reported[peer_id]
+            signed_at = float(getattr(signed.record, "time", 0.0) or 0.0)
+            done_by = min(signed_at, read_at) if signed_at > 0 else read_at
+            placed = self._placed[peer_id]
             for work in signed.record.recent:
                 if known.get(work.epoch) != work.tokens:
                     known[work.epoch] = work.tokens
-                    lines.append({"peer_id": peer_id, "node": node, "epoch": work.epoch, "tokens": work.tokens})
+                    placed.setdefault(work.epoch, done_by)
+                    lines.append(
+                        {
+                            "peer_id": peer_id,
+                            "node": node,
+                            "epoch": work.epoch,
+                            "tokens": work.tokens,
+                            "time": placed[work.epoch],
+                        }
+                    )
         if lines:
             self.directory.mkdir(parents=True, exist_ok=True)
             with open(self.records_path, "a") as fh:
@@ -339,11 +378,14 @@ class EvidenceStore:
         """Index the observation log and the spot checks as they are now."""
         seen: dict[str, dict[int, list[_Seen]]] = defaultdict(lambda: defaultdict(list))
         rounds: set[int] = set()
+        round_times: dict[int, set[float]] = defaultdict(set)
         failed = {(check.epoch, check.peer_id): check.score for check in self.spot_checks.read() if not check.passed}
         observed = self.observations.read()
         flipped = sign_flippers(observed)
         for obs in observed:
             rounds.add(obs.epoch)
+            if obs.time > 0:
+                round_times[obs.epoch].add(obs.time)
             against = _against(obs)
             flip = against and obs.peer_id in flipped
             used = (
@@ -370,6 +412,7 @@ class EvidenceStore:
                 )
             )
         self._rounds = sorted(rounds)
+        self._round_times = {epoch: sorted(times) for epoch, times in round_times.items()}
         self._seen = seen
         # a request to join names the epoch its sender was in; the round it missed may carry the
         # next or the previous one (rounds take the majority's epoch), so each covers those too
@@ -404,20 +447,50 @@ class EvidenceStore:
         return dict(totals)
 
     def silent_epochs(self, peer_id: str) -> frozenset[int]:
-        """Reduced rounds without a contribution of `peer_id`, in gaps of >= `SILENT_ROUNDS` rounds."""
+        """Reduced rounds without a contribution of `peer_id` that its records place it in, in gaps
+        of >= `SILENT_ROUNDS` rounds (see the module's docstring)."""
         present = self._seen.get(peer_id, {})
         attempted = self._attempted.get(peer_id, set())
+        placed_in = self._placement(peer_id)
         silent: set[int] = set()
         gap: list[int] = []
         for epoch in [*self._rounds, None]:
-            # a round it asked to join and missed (the group closed first) is no silence
-            if epoch is not None and epoch not in present and epoch not in attempted:
+            # a round it asked to join and missed (the group closed first) is no silence, nor one
+            # reduced while the peer was in another epoch (before it came, after it stopped)
+            if (
+                epoch is not None
+                and epoch not in present
+                and epoch not in attempted
+                and (placed_in is None or placed_in(epoch))
+            ):
                 gap.append(epoch)
                 continue
             if len(gap) >= SILENT_ROUNDS:
                 silent.update(gap)
             gap = []
         return frozenset(silent)
+
+    def _placement(self, peer_id: str) -> Callable[[int], bool] | None:
+        """Whether the peer's signed records place it in an epoch when a round of that epoch was
+        reduced (`PLACED_EPOCHS`); None without times for the peer (judged by epoch number)."""
+        placed = self._placed.get(peer_id)
+        if not placed:
+            return None
+        ordered = sorted((done, epoch) for epoch, done in placed.items())
+        times = [done for done, _ in ordered]
+        completed = list(itertools.accumulate((epoch for _, epoch in ordered), max))
+
+        def placed_in(epoch: int) -> bool:
+            reduced = self._round_times.get(epoch)
+            if not reduced:
+                return True  # a round without a time: judged by its epoch number
+            for reduced_at in reduced:
+                done = bisect.bisect_right(times, reduced_at)
+                if done and epoch - PLACED_EPOCHS < completed[done - 1] <= epoch:
+                    return True
+            return False
+
+        return placed_in
 
     def range_evidence(self, peer_id: str, first: int, last: int, epoch_samples: float) -> RangeEvidence:
         """The evidence on `peer_id` in epochs [first, last]; a round credits it with the samples it

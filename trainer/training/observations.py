@@ -49,7 +49,8 @@ class Observation:
     :param compared: the other senders of the round whose contributions were screened in, as its was.
     :param opposed: how many of those its contribution points against (negative dot product): a
       sign flip points against every honest sender, whatever weight it holds.
-    :param time: wall-clock time (unix seconds) the round was reduced; for logs, not for judgement.
+    :param time: wall-clock time (unix seconds) the round was reduced: the audit counts a round as
+      a peer's silence only if the peer's signed records place it in the round's epoch then.
     """
 
     epoch: int
