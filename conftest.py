@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 NO_CHAIN = (ROOT / "fuzz", ROOT / "tests" / "contracts", ROOT / "tests" / "trainer")
+_config: pytest.Config | None = None  # the session's, once configured
 
 
 def _needs_no_chain(item: pytest.Item) -> bool:
@@ -34,6 +35,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # the disposition a terminal gives, as it would have when run by hand.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    global _config
+    _config = config
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Print each failure as it happens, not only in the summary at the end: a CI run stopped by its
+    time limit prints no summary, and its log must still say what failed and why."""
+    terminal = _config.pluginmanager.get_plugin("terminalreporter") if _config else None
+    if report.failed and terminal is not None:
+        terminal.write_line("")
+        terminal.write_sep("!", f"{report.nodeid} failed ({report.when})")
+        terminal.write_line(report.longreprtext[-6000:])  # the end holds the assertion and its message
 
 
 @pytest.fixture(autouse=True)

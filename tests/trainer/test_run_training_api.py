@@ -235,9 +235,12 @@ def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
 
     from trainer.training.swarm import build_optimizer
 
-    dht = hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
-    try:
-        for dtype in (torch.bfloat16, torch.float16):
+    for dtype in (torch.bfloat16, torch.float16):
+        # a DHT of its own for each optimizer: reusing one after an optimizer's shutdown lost the DHT
+        # process mid-call now and then (hivemind's pipe race: the child dies with EOFError while the
+        # caller waits on its reply forever; one CI run hung here until its time ran out)
+        dht = hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
+        try:
             layer = torch.nn.Linear(8, 8).to(dtype)
             params = list(layer.parameters())
             config = TrainConfig(
@@ -265,8 +268,8 @@ def test_offloaded_optimizer_takes_16_bit_parameters_and_sums_in_fp32() -> None:
                 assert opt.local_epoch == 1 and not torch.equal(layer.weight.detach(), before)
             finally:
                 opt.shutdown()
-    finally:
-        dht.shutdown()
+        finally:
+            dht.shutdown()
 
 
 def test_mostly_local_only_rounds_warn_then_stop(caplog: pytest.LogCaptureFixture) -> None:
