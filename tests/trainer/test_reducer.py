@@ -1,6 +1,7 @@
 """The robust part reducer inside hivemind's all-reduce control flow, without a network."""
 
 import asyncio
+import contextlib
 
 import torch
 
@@ -144,20 +145,21 @@ def test_a_round_is_stamped_with_the_epoch_most_admitted_senders_declare():
     assert round_epoch({}, admitted, own=4) == 4
 
 
-def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path):
-    """Two trainers (senders in averaging client mode) and a lagging aux peer (the reducer) run one
-    real hivemind round on loopback: the observations carry the senders' epoch, not the aux peer's."""
+@contextlib.contextmanager
+def loopback_swarm(tmp_path, prefix, senders, reducer_epoch=0):
+    """An aux peer (the reducer, logging observations) and ``senders`` trainers' gradient averagers
+    (senders in averaging client mode), each with a gradient of 8 values, on loopback; all are
+    shut down on exit. Yields the reducer, the senders and the observation log's path."""
     import hivemind
     from hivemind.optim.grad_averager import GradientAverager
 
-    from trainer.training.observations import ATTEMPTS_FILE, JoinAttemptLog, ObservationLog
     from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
     from trainer.training.swarm import keeping_sigint
 
     averager_class = type("GradientAverager", (RobustAveragerMixin, GradientAverager), {})
     log_path = tmp_path / "observations.jsonl"
     reducer_spec = ReducerSpec(role="reducer", log_path=str(log_path))
-    reducer_spec.epoch.value = 3  # the aux peer lags two epochs behind the trainers
+    reducer_spec.epoch.value = reducer_epoch
     maddrs = ["/ip4/127.0.0.1/tcp/0"]
     started = []
     # hivemind's averagers set SIGINT to ignored in this process: put it back afterwards
@@ -166,7 +168,8 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
             root = hivemind.DHT(start=True, host_maddrs=maddrs)
             started.append(root)
             initial = [str(addr) for addr in root.get_visible_maddrs()]
-            common = dict(prefix="stamp", target_group_size=3, min_group_size=3, min_matchmaking_time=2.0)
+            common = dict(prefix=prefix, target_group_size=senders + 1, min_group_size=senders + 1)
+            common |= dict(min_matchmaking_time=2.0)
             reducer = averager_class(
                 [torch.zeros(8, requires_grad=True)],
                 dht=root,
@@ -176,24 +179,35 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
                 **common,
             )
             started.append(reducer)
-            senders = []
-            for seed in (1, 2):
+            trainers = []
+            for seed in range(1, senders + 1):
                 dht = hivemind.DHT(start=True, host_maddrs=maddrs, initial_peers=initial)
                 started.append(dht)
                 param = torch.nn.Parameter(torch.zeros(8))
                 param.grad = torch.randn(8, generator=torch.Generator().manual_seed(seed))
                 sender = averager_class([param], dht=dht, robust=ReducerSpec(role="sender"), start=True, **common)
                 started.append(sender)
-                sender.accumulate_grads_(batch_size=4)
-                # hivemind's optimizer hands the averager its epoch on every transition, as this
-                sender.state_sharing_priority = 5
-                senders.append(sender)
-            controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
-            for control in controls:
-                control.result(timeout=90)
+                trainers.append(sender)
+            yield reducer, trainers, log_path
         finally:
             for item in reversed(started):
                 item.shutdown()
+
+
+def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path):
+    """Two trainers (senders in averaging client mode) and a lagging aux peer (the reducer) run one
+    real hivemind round on loopback: the observations carry the senders' epoch, not the aux peer's."""
+    from trainer.training.observations import ATTEMPTS_FILE, JoinAttemptLog, ObservationLog
+
+    # the aux peer lags two epochs behind the trainers
+    with loopback_swarm(tmp_path, "stamp", senders=2, reducer_epoch=3) as (reducer, senders, log_path):
+        for sender in senders:
+            sender.accumulate_grads_(batch_size=4)
+            # hivemind's optimizer hands the averager its epoch on every transition, as this
+            sender.state_sharing_priority = 5
+        controls = [averager.step(wait=False, timeout=60) for averager in [reducer, *senders]]
+        for control in controls:
+            control.result(timeout=90)
 
     observations = ObservationLog(log_path).read()
     assert len(observations) == 2
@@ -203,3 +217,29 @@ def test_a_real_round_is_stamped_with_the_epoch_its_senders_are_closing(tmp_path
     attempts = JoinAttemptLog(log_path.with_name(ATTEMPTS_FILE)).read()
     assert {(a.peer_id, a.epoch) for a in attempts} == {(obs.peer_id, 5) for obs in observations}
     assert all(obs.verdict == "accepted" and obs.declared_samples == 4 for obs in observations)
+
+
+def test_a_pre_scheduled_round_run_before_its_step_set_a_weight_counts_for_nothing(tmp_path):
+    """hivemind pre-schedules a trainer's round before the trainer knows what it will send, and a
+    round it cancels can still run (the averager's process saw the trigger cancelled as "triggered":
+    one test_attacks run had a trainer that skipped its first round as alone join the aux peer's
+    round 5 s later). Whatever its buffers hold then, such a round must count for nothing: weight 0
+    (a tag-along, neither weighted nor dropped), never hivemind's default of 1 sample."""
+    from trainer.training.observations import ObservationLog
+
+    with loopback_swarm(tmp_path, "stale", senders=2) as (reducer, (stepped, stale), log_path):
+        stepped.accumulate_grads_(batch_size=4)
+        stale.accumulate_grads_(batch_size=4)
+        pre_scheduled = stale.schedule_step(timeout=60)
+        # what a cancelled trigger amounts to in the averager: the round runs with the control's weight
+        pre_scheduled.allow_allreduce()
+        controls = [reducer.step(wait=False, timeout=60), stepped.step(wait=False, timeout=60), pre_scheduled]
+        for control in controls:
+            control.result(timeout=90)
+        stale_id, stepped_id = (str(averager.peer_id) for averager in (stale, stepped))
+
+    observations = {obs.peer_id: obs for obs in ObservationLog(log_path).read()}
+    assert set(observations) == {stale_id, stepped_id}
+    assert observations[stale_id].declared_samples == 0 and observations[stale_id].accepted_weight == 0
+    assert not observations[stale_id].dropped
+    assert observations[stepped_id].declared_samples == 4 and observations[stepped_id].verdict == "accepted"

@@ -420,9 +420,19 @@ class RobustAveragerMixin:
         # hivemind's gradient averagers begin every round here (a plain `step` too); the metadata is
         # serialized now, in the trainer's process, at the epoch whose round this is
         robust = self.robust
-        if robust is not None and robust.role == "sender" and kwargs.get("gather") is None and robust.epoch.value >= 0:
+        sender = robust is not None and robust.role == "sender"
+        if sender and kwargs.get("gather") is None and robust.epoch.value >= 0:
             kwargs["gather"] = {"epoch": int(robust.epoch.value)}
-        return super().schedule_step(*args, **kwargs)  # type: ignore[misc]
+        control = super().schedule_step(*args, **kwargs)  # type: ignore[misc]
+        if sender:
+            # A pre-scheduled round counts for nothing until the step that triggers it sets its
+            # weight (hivemind's GradientAverager.step: the samples accumulated). hivemind's default
+            # is 1.0, and a round it cancels can still run: a trainer that skipped its first round
+            # as alone ("no other peers") joined the aux peer's round 5 s later with weight 1 and
+            # the next round's pseudo-gradient (124 samples of steps), 40x the others' norm per
+            # sample, and was dropped as dropped_norm. With weight 0 it is a tag-along
+            control.weight = 0.0
+        return control
 
     async def _run_allreduce_inplace_(self, tensors: Any, group_info: Any, *args: Any, **kwargs: Any) -> Any:
         # the reducer's runner reads each sender's declared epoch from the group's metadata
