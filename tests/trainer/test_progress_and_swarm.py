@@ -14,9 +14,8 @@ from hivemind.dht.crypto import RSASignatureValidator
 from hivemind.utils import get_dht_time
 from hivemind.utils.crypto import RSAPrivateKey
 
-from tests.trainer.helpers import wait_until
+from tests.trainer.helpers import LocalSwarm, wait_until
 from trainer.errors import SwarmError
-from trainer.training.config import TrainConfig
 from trainer.training.identity import load_or_create_identity, peer_id_from_record_key
 from trainer.training.progress import (
     RECENT_EPOCHS,
@@ -27,9 +26,7 @@ from trainer.training.progress import (
     progress_key,
     publish_progress,
 )
-from trainer.training.swarm import build_dht, build_optimizer, check_run_settings, read_run_settings
-
-LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
+from trainer.training.swarm import check_run_settings, read_run_settings
 
 
 def stored_subkeys(dht: hivemind.DHT) -> set[bytes]:
@@ -39,48 +36,27 @@ def stored_subkeys(dht: hivemind.DHT) -> set[bytes]:
 
 
 @pytest.fixture
-def dhts() -> Iterator[list[hivemind.DHT]]:
-    started: list[hivemind.DHT] = []
-    yield started
-    for dht in reversed(started):
-        dht.shutdown()
+def swarm(tmp_path: Path) -> Iterator[LocalSwarm]:
+    """Peers of the run "unit" in this process; a state download tries twice, 2 s each."""
+    with LocalSwarm(tmp_path, run_id="unit", load_state_timeout=2.0, load_state_attempts=2) as started:
+        yield started
 
 
-def config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
-    settings = dict(
-        run_id="unit",
-        model="tiny",
-        host_maddrs=LOOPBACK,
-        checkpoint_dir=tmp_path / name,
-        target_batch_size=8,
-        batch_size=4,
-        matchmaking_time=1.0,
-        averaging_timeout=3.0,
-        load_state_timeout=2.0,
-        load_state_attempts=2,
-    )
-    return TrainConfig(**(settings | overrides))
-
-
-def test_identity_is_persistent_and_is_the_record_signing_key(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+def test_identity_is_persistent_and_is_the_record_signing_key(tmp_path: Path, swarm: LocalSwarm) -> None:
     first = load_or_create_identity(tmp_path / "id.key")
     again = load_or_create_identity(tmp_path / "id.key")
     assert first.peer_id == again.peer_id and first.peer_id.startswith("Qm")
-    dht = build_dht(config(tmp_path, "a"), again)
-    dhts.append(dht)
+    dht = swarm.node("a", identity=again).dht
     assert dht.peer_id.to_base58() == first.peer_id
     owner = RSASignatureValidator().local_public_key  # what hivemind signs records with now
     assert peer_id_from_record_key(owner[len(b"[owner:") : -1]) == first.peer_id
 
 
-def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(
-    tmp_path: Path, dhts: list[hivemind.DHT]
-) -> None:
+def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(tmp_path: Path, swarm: LocalSwarm) -> None:
     identity = load_or_create_identity(tmp_path / "writer.key")
-    writer = build_dht(config(tmp_path, "w"), identity)
-    dhts.append(writer)
+    writer = swarm.node("w", identity=identity).dht
     reader = hivemind.DHT(initial_peers=[str(a) for a in writer.get_visible_maddrs()], client_mode=True, start=True)
-    dhts.append(reader)
+    swarm.dhts.append(reader)
 
     ledger = ProgressLedger(identity.peer_id)
     ledger.add_epoch(0, samples=16, tokens=1024, mean_loss=6.5, seconds=1.5)
@@ -101,7 +77,7 @@ def test_progress_records_are_signed_validated_and_bound_to_the_peer_id(
         start=True,
         record_validators=[RSASignatureValidator(forger_key)],
     )
-    dhts.append(forger)
+    swarm.dhts.append(forger)
     ensure_validators(forger, "unit")
     forged = ledger.record(time.time() + 1).dict() | {"tokens": 10**9}
     subkey = RSASignatureValidator(forger_key).local_public_key
@@ -124,70 +100,40 @@ def test_ledger_keeps_totals_and_a_bounded_history() -> None:
     assert [work.epoch for work in restored.recent] == list(range(4, RECENT_EPOCHS + 4))
 
 
-def test_optimizer_client_mode_follows_the_dht(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
-    server_config = config(tmp_path, "server")
-    server = build_dht(server_config, load_or_create_identity(server_config.identity_file))
-    dhts.append(server)
-    client_config = config(
-        tmp_path, "client", client_mode=True, initial_peers=[str(a) for a in server.get_visible_maddrs()]
-    )
-    client = build_dht(client_config, load_or_create_identity(client_config.identity_file))
-    dhts.append(client)
-    for cfg, dht in ((server_config, server), (client_config, client)):
-        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
-        try:
-            assert opt.client_mode is dht.client_mode  # hivemind 1.1.12 ignores Optimizer(client_mode=...)
-            assert opt.tracker.client_mode is dht.client_mode
-        finally:
-            opt.shutdown()
-    assert client.client_mode and not server.client_mode
+def test_optimizer_client_mode_follows_the_dht(swarm: LocalSwarm) -> None:
+    server = swarm.node("server")
+    client = swarm.node("client", client_mode=True)
+    for node in (server, client):
+        opt = swarm.optimizer(node, [torch.nn.Parameter(torch.zeros(4))])
+        assert opt.client_mode is node.dht.client_mode  # hivemind 1.1.12 ignores Optimizer(client_mode=...)
+        assert opt.tracker.client_mode is node.dht.client_mode
+    assert client.dht.client_mode and not server.dht.client_mode
 
 
-def test_a_sender_behind_nat_declares_its_epoch_for_robust_rounds(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+def test_a_sender_behind_nat_declares_its_epoch_for_robust_rounds(swarm: LocalSwarm) -> None:
     # hivemind hands the gradient averager its epoch only when the DHT is a full node; a robust
     # round is numbered by what its senders declare, so a --client-mode trainer must declare too
-    server_config = config(tmp_path, "server")
-    server = build_dht(server_config, load_or_create_identity(server_config.identity_file))
-    dhts.append(server)
-    client_config = config(
-        tmp_path,
-        "client",
-        client_mode=True,
-        robust_aggregation=True,
-        initial_peers=[str(a) for a in server.get_visible_maddrs()],
-    )
-    client = build_dht(client_config, load_or_create_identity(client_config.identity_file))
-    dhts.append(client)
-    opt = build_optimizer(client_config, client, [torch.nn.Parameter(torch.zeros(4))])
-    try:
-        assert opt.robust is not None and opt.robust.role == "sender" and opt.robust.epoch.value == -1
-        opt.state_averager.local_epoch = 4  # where a state download or an epoch transition puts it
-        opt.prepare_averaging()
-        assert opt.robust.epoch.value == 4
-    finally:
-        opt.shutdown()
+    swarm.node("server")
+    client = swarm.peer("client", [torch.nn.Parameter(torch.zeros(4))], client_mode=True, robust_aggregation=True)
+    opt = client.optimizer
+    assert opt.robust is not None and opt.robust.role == "sender" and opt.robust.epoch.value == -1
+    opt.state_averager.local_epoch = 4  # where a state download or an epoch transition puts it
+    opt.prepare_averaging()
+    assert opt.robust.epoch.value == 4
 
 
-def test_state_download_is_bounded_when_no_peer_can_serve_it(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
-    cfg = config(tmp_path, "lonely")
-    dht = build_dht(cfg, load_or_create_identity(cfg.identity_file))
-    dhts.append(dht)
-    opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
-    try:
-        opt.tracker.global_progress.epoch = 7  # the swarm claims to be ahead, but nobody answers
-        began = time.monotonic()
-        caught_up = opt.load_state_from_peers()
-        assert not caught_up and opt.failed_state_downloads == 1
-        assert opt.local_epoch == 7, "the peer moves on to the swarm's epoch instead of hanging"
-        assert time.monotonic() - began < 60
-    finally:
-        opt.shutdown()
+def test_state_download_is_bounded_when_no_peer_can_serve_it(swarm: LocalSwarm) -> None:
+    opt = swarm.peer("lonely", [torch.nn.Parameter(torch.zeros(4))]).optimizer
+    opt.tracker.global_progress.epoch = 7  # the swarm claims to be ahead, but nobody answers
+    began = time.monotonic()
+    caught_up = opt.load_state_from_peers()
+    assert not caught_up and opt.failed_state_downloads == 1
+    assert opt.local_epoch == 7, "the peer moves on to the swarm's epoch instead of hanging"
+    assert time.monotonic() - began < 60
 
 
-def test_peers_with_incompatible_settings_are_refused(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
-    cfg = config(tmp_path, "first")
-    dht = build_dht(cfg, load_or_create_identity(cfg.identity_file))
-    dhts.append(dht)
+def test_peers_with_incompatible_settings_are_refused(swarm: LocalSwarm) -> None:
+    dht = swarm.node("first").dht
     settings = {"run_id": "unit", "averaging": "gradient", "profile": "full", "target_batch_size": 8}
     assert check_run_settings(dht, settings) == settings
     wait_until(lambda: read_run_settings(dht, "unit") == settings, 30, "the run settings to be stored")
@@ -196,7 +142,7 @@ def test_peers_with_incompatible_settings_are_refused(tmp_path: Path, dhts: list
         check_run_settings(dht, settings | {"profile": "lora"})
 
 
-def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, dhts: list[hivemind.DHT]) -> None:
+def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, swarm: LocalSwarm) -> None:
     """`trainer progress` joins through --initial-peers with its own client DHT and prints each record."""
     import json
 
@@ -205,8 +151,7 @@ def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, dhts: list[
     from trainer.cli import app
 
     identity = load_or_create_identity(tmp_path / "writer.key")
-    writer = build_dht(config(tmp_path, "w"), identity)
-    dhts.append(writer)
+    writer = swarm.node("w", identity=identity).dht
     ledger = ProgressLedger(identity.peer_id)
     ledger.add_epoch(0, samples=16, tokens=1024, mean_loss=6.5, seconds=1.5)
     publish_progress(writer, "unit", ledger.record(time.time()), expiration=60)
@@ -219,38 +164,24 @@ def test_trainer_progress_as_typed_reads_the_records(tmp_path: Path, dhts: list[
     assert (records[identity.peer_id]["epoch"], records[identity.peer_id]["tokens"]) == (0, 1024)
 
 
-def test_the_epoch_attacker_signs_an_inflated_swarm_epoch_and_keeps_training_at_its_own(
-    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_epoch_attacker_signs_an_inflated_swarm_epoch_and_keeps_training_at_its_own(swarm: LocalSwarm) -> None:
     """What the aux peer reads (`fetch_swarm_epochs`): each peer's signed epoch in hivemind's
     progress records. The attacker's is 1000 ahead; its own epoch is not (it goes on training,
     publishing its work and claiming, so the pool can catch it)."""
     from trainer.training.attacks import INFLATION
 
-    opts = []
-    ids = {}
-    try:
-        for name in ("honest", "attacker"):
-            if name == "attacker":
-                monkeypatch.setenv("TRAINER_ATTACK", "epoch")
-            extra = {"initial_peers": [str(a) for a in dhts[0].get_visible_maddrs()]} if dhts else {}
-            cfg = config(tmp_path, name, robust_aggregation=True, **extra)
-            identity = load_or_create_identity(cfg.identity_file)
-            dht = build_dht(cfg, identity)
-            dhts.append(dht)
-            opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.zeros(4))])
-            opts.append(opt)
-            ids[name] = identity.peer_id
-            opt.state_averager.local_epoch = 3
-            opt.tracker.report_local_progress(local_epoch=3, samples_accumulated=4)
-        wait_until(
-            lambda: fetch_swarm_epochs(dhts[0], "unit") == {ids["honest"]: 3, ids["attacker"]: 3 + INFLATION},
-            60,
-            "both signed records",
-        )
-        assert opts[1].local_epoch == 3 and opts[1].tracker.local_progress.epoch == 3
-        # a robust peer never follows a lone record ahead of it (trainer.training.guards)
-        assert opts[0].tracker.global_epoch < INFLATION
-    finally:
-        for opt in reversed(opts):
-            opt.shutdown()
+    peers = {}
+    for name, attack in (("honest", None), ("attacker", "epoch")):
+        peer = swarm.peer(name, [torch.nn.Parameter(torch.zeros(4))], attack=attack, robust_aggregation=True)
+        peer.optimizer.state_averager.local_epoch = 3
+        peer.optimizer.tracker.report_local_progress(local_epoch=3, samples_accumulated=4)
+        peers[name] = peer
+    honest, attacker = peers["honest"], peers["attacker"]
+    wait_until(
+        lambda: fetch_swarm_epochs(honest.dht, "unit") == {honest.peer_id: 3, attacker.peer_id: 3 + INFLATION},
+        60,
+        "both signed records",
+    )
+    assert attacker.optimizer.local_epoch == 3 and attacker.optimizer.tracker.local_progress.epoch == 3
+    # a robust peer never follows a lone record ahead of it (trainer.training.guards)
+    assert honest.optimizer.tracker.global_epoch < INFLATION

@@ -12,11 +12,9 @@ import pytest
 import torch
 from hivemind.p2p import PeerID
 
-from tests.utils.waiting import wait_until
+from tests.trainer.helpers import LocalSwarm, SwarmNode, wait_until
 from trainer.training.config import TrainConfig
-from trainer.training.identity import load_or_create_identity
 from trainer.training.reducer import Admission
-from trainer.training.swarm import build_dht, build_optimizer
 from trainer.training.vouched_state import (
     BAD_STATE,
     JUNK_NATS,
@@ -31,7 +29,6 @@ from trainer.training.vouched_state import (
     judge_loss,
 )
 
-LOOPBACK = ["/ip4/127.0.0.1/tcp/0"]
 SHAPES = [(2, 3), (4,)]
 
 
@@ -136,94 +133,63 @@ def test_the_state_check_log_survives_a_cut_last_line(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def dhts() -> Iterator[list[hivemind.DHT]]:
-    started: list[hivemind.DHT] = []
-    yield started
-    for dht in reversed(started):
-        dht.shutdown()
+def swarm(tmp_path: Path) -> Iterator[LocalSwarm]:
+    """Peers of the robust run "vouched" in this process; a newcomer tries one state download."""
+    settings = dict(run_id="vouched", load_state_timeout=5.0, load_state_attempts=1, robust_aggregation=True)
+    with LocalSwarm(tmp_path, **settings) as started:
+        yield started
 
 
-def _config(tmp_path: Path, name: str, **overrides) -> TrainConfig:
-    settings = dict(
-        run_id="vouched",
-        model="tiny",
-        host_maddrs=LOOPBACK,
-        checkpoint_dir=tmp_path / name,
-        target_batch_size=8,
-        batch_size=4,
-        matchmaking_time=1.0,
-        averaging_timeout=3.0,
-        load_state_timeout=5.0,
-        load_state_attempts=1,
-        robust_aggregation=True,
-    )
-    return TrainConfig(**(settings | overrides))
+def aux_node(swarm: LocalSwarm) -> SwarmNode:
+    """The aux peer's DHT, started first so that the trainers join through it and trust it."""
+    return swarm.node("aux", observations_file=swarm.tmp_path / "aux" / "observations.jsonl")
 
 
-def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_alone(
-    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def declared(dht: hivemind.DHT) -> set[str]:
+    """The peers whose state averager declares a state to download, as a DHT reads them."""
+    found = dht.get("vouched_state_averager.all_averagers", latest=True)
+    values = found.value if found is not None else {}
+    return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
+
+
+def test_only_checked_state_is_installed_and_trainers_take_it_from_the_aux_peer_alone(swarm: LocalSwarm) -> None:
     """An honest donor and the badstate attacker (NaN weights at the highest priority): the aux peer
     tries both in two downloads, installs only the honest state and records the attacker's as
     evidence; a newcomer downloads from the aux peer only, whatever the attacker declares."""
-    aux_cfg = _config(tmp_path, "aux", observations_file=tmp_path / "aux" / "observations.jsonl")
-    aux_id = load_or_create_identity(aux_cfg.identity_file).peer_id
-    aux_dht = build_dht(aux_cfg, load_or_create_identity(aux_cfg.identity_file))
-    dhts.append(aux_dht)
-    initial = [str(a) for a in aux_dht.get_visible_maddrs()]
+    aux = aux_node(swarm)
 
-    def trainer(name: str, fill: float) -> tuple[str, object]:
-        cfg = _config(tmp_path, name, initial_peers=initial, trusted_reducers=[aux_id])
-        identity = load_or_create_identity(cfg.identity_file)
-        dht = build_dht(cfg, identity)
-        dhts.append(dht)
-        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.full((4,), fill))])
-        return identity.peer_id, opt
+    def trainer(name: str, fill: float, attack: str | None = None) -> SwarmNode:
+        params = [torch.nn.Parameter(torch.full((4,), fill))]
+        return swarm.peer(name, params, attack=attack, trusted_reducers=[aux.peer_id])
 
-    opts = []
-    try:
-        honest_id, honest = trainer("honest", 1.0)
-        opts.append(honest)
-        monkeypatch.setenv("TRAINER_ATTACK", "badstate")
-        bad_id, bad = trainer("bad", 1.0)
-        opts.append(bad)
-        monkeypatch.delenv("TRAINER_ATTACK")
-        honest.state_averager.local_epoch = bad.state_averager.local_epoch = 2
-        admission = Admission()
-        admission.publish([honest_id, bad_id])
-        aux_param = torch.nn.Parameter(torch.zeros(4))
-        aux = build_optimizer(aux_cfg, aux_dht, [aux_param], auxiliary=True, admission=admission)
-        opts.append(aux)
+    honest = trainer("honest", 1.0)
+    bad = trainer("bad", 1.0, attack="badstate")
+    honest.optimizer.state_averager.local_epoch = bad.optimizer.state_averager.local_epoch = 2
+    admission = Admission()
+    admission.publish([honest.peer_id, bad.peer_id])
+    aux_param = torch.nn.Parameter(torch.zeros(4))
+    aux_opt = swarm.optimizer(aux, [aux_param], auxiliary=True, admission=admission)
 
-        def declared() -> set[str]:
-            found = aux_dht.get("vouched_state_averager.all_averagers", latest=True)
-            values = found.value if found is not None else {}
-            return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
+    wait_until(lambda: {honest.peer_id, bad.peer_id} <= declared(aux.dht), 60, "both donors to declare their state")
+    loaded = [aux_opt.fetch_checked_state() for _ in range(2)]
+    checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+    # the first download tries the two in random order; the second starts with the one the first
+    # did not reach (or, if it refused the attacker first, with the attacker again)
+    bad_verdicts = [c.verdict for c in checks if c.peer_id == bad.peer_id]
+    assert bad_verdicts and set(bad_verdicts) == {"nonfinite"}
+    assert [c.verdict for c in checks if c.peer_id == honest.peer_id] == ["ok", "ok"]
+    assert loaded == [2, 2]
+    # (state travels compressed as the run's compression says: close to the donor's, not equal)
+    assert torch.allclose(aux_param.detach(), torch.ones(4), atol=1e-2), "only the honest donor's state"
 
-        wait_until(lambda: {honest_id, bad_id} <= declared(), 60, "both donors to declare their state")
-        loaded = [aux.fetch_checked_state() for _ in range(2)]
-        checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
-        # the first download tries the two in random order; the second starts with the one the first
-        # did not reach (or, if it refused the attacker first, with the attacker again)
-        bad_verdicts = [c.verdict for c in checks if c.peer_id == bad_id]
-        assert bad_verdicts and set(bad_verdicts) == {"nonfinite"}
-        assert [c.verdict for c in checks if c.peer_id == honest_id] == ["ok", "ok"]
-        assert loaded == [2, 2]
-        # (state travels compressed as the run's compression says: close to the donor's, not equal)
-        assert torch.allclose(aux_param.detach(), torch.ones(4), atol=1e-2), "only the honest donor's state"
-
-        aux.serve_state(2)
-        _, newcomer = trainer("newcomer", 0.0)
-        opts.append(newcomer)
-        wait_until(lambda: aux_id in declared(), 60, "the aux peer to declare its copy")
-        newcomer.state_averager.load_state_from_peers(timeout=newcomer.load_state_timeout)
-        assert [c.peer_id for c in newcomer.state_averager.last_attempts] == [aux_id]
-        assert newcomer.local_epoch == 2
-        params = [p for group in newcomer.opt.param_groups for p in group["params"]]
-        assert all(torch.allclose(p.detach().cpu(), torch.ones(4), atol=1e-2) for p in params)
-    finally:
-        for opt in reversed(opts):
-            opt.shutdown()
+    aux_opt.serve_state(2)
+    newcomer = trainer("newcomer", 0.0).optimizer
+    wait_until(lambda: aux.peer_id in declared(aux.dht), 60, "the aux peer to declare its copy")
+    newcomer.state_averager.load_state_from_peers(timeout=newcomer.load_state_timeout)
+    assert [c.peer_id for c in newcomer.state_averager.last_attempts] == [aux.peer_id]
+    assert newcomer.local_epoch == 2
+    params = [p for group in newcomer.opt.param_groups for p in group["params"]]
+    assert all(torch.allclose(p.detach().cpu(), torch.ones(4), atol=1e-2) for p in params)
 
 
 class _DistanceScorer:
@@ -240,9 +206,7 @@ class _DistanceScorer:
         self.best = min(self.best, loss)
 
 
-def test_the_aux_peer_refuses_junk_state_as_evidence_and_a_lagging_copy_without_blame(
-    tmp_path: Path, dhts: list[hivemind.DHT], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_aux_peer_refuses_junk_state_as_evidence_and_a_lagging_copy_without_blame(swarm: LocalSwarm) -> None:
     """Three admitted donors at the same epoch, all finite and of the right shapes: an honest one, the
     junkstate attacker (random N(0, 1) weights at the highest priority) and an honest donor whose
     weights lag (0.4 where the swarm is at 1). Two downloads reach all three: only the honest copy is
@@ -251,58 +215,37 @@ def test_the_aux_peer_refuses_junk_state_as_evidence_and_a_lagging_copy_without_
     from trainer.pool.evidence import EvidenceStore
 
     size = 4096  # the attacker's junk lands about 2 from the honest weights, never near the ceiling of 1
-    aux_cfg = _config(tmp_path, "aux", observations_file=tmp_path / "aux" / "observations.jsonl")
-    aux_id = load_or_create_identity(aux_cfg.identity_file).peer_id
-    aux_dht = build_dht(aux_cfg, load_or_create_identity(aux_cfg.identity_file))
-    dhts.append(aux_dht)
-    initial = [str(a) for a in aux_dht.get_visible_maddrs()]
+    aux = aux_node(swarm)
 
-    def trainer(name: str, fill: float) -> tuple[str, object]:
-        cfg = _config(tmp_path, name, initial_peers=initial, trusted_reducers=[aux_id])
-        identity = load_or_create_identity(cfg.identity_file)
-        dht = build_dht(cfg, identity)
-        dhts.append(dht)
-        opt = build_optimizer(cfg, dht, [torch.nn.Parameter(torch.full((size,), fill))])
-        opt.state_averager.local_epoch = 2
-        return identity.peer_id, opt
+    def trainer(name: str, fill: float, attack: str | None = None) -> str:
+        params = [torch.nn.Parameter(torch.full((size,), fill))]
+        node = swarm.peer(name, params, attack=attack, trusted_reducers=[aux.peer_id])
+        node.optimizer.state_averager.local_epoch = 2
+        return node.peer_id
 
-    opts = []
-    try:
-        honest_id, honest = trainer("honest", 1.0)
-        lagging_id, lagging = trainer("lagging", 0.4)
-        monkeypatch.setenv("TRAINER_ATTACK", "junkstate")
-        junk_id, junk = trainer("junk", 1.0)
-        monkeypatch.delenv("TRAINER_ATTACK")
-        opts += [honest, lagging, junk]
-        admission = Admission()
-        admission.publish([honest_id, lagging_id, junk_id])
-        aux_param = torch.nn.Parameter(torch.zeros(size))
-        aux = build_optimizer(aux_cfg, aux_dht, [aux_param], auxiliary=True, admission=admission)
-        opts.append(aux)
-        aux.state_averager.state_scorer = scorer = _DistanceScorer()
+    honest_id = trainer("honest", 1.0)
+    lagging_id = trainer("lagging", 0.4)
+    junk_id = trainer("junk", 1.0, attack="junkstate")
+    admission = Admission()
+    admission.publish([honest_id, lagging_id, junk_id])
+    aux_param = torch.nn.Parameter(torch.zeros(size))
+    aux_opt = swarm.optimizer(aux, [aux_param], auxiliary=True, admission=admission)
+    aux_opt.state_averager.state_scorer = scorer = _DistanceScorer()
 
-        def declared() -> set[str]:
-            found = aux_dht.get("vouched_state_averager.all_averagers", latest=True)
-            values = found.value if found is not None else {}
-            return {PeerID(raw).to_base58() for raw, item in values.items() if item.value is not None}
+    wait_until(lambda: {honest_id, lagging_id, junk_id} <= declared(aux.dht), 60, "the three donors to declare")
+    loaded = []
+    for _ in range(2):
+        loaded.append(aux_opt.fetch_checked_state())
+        if aux_opt.state_averager.offered_loss is not None:  # as the aux peer's refresh does
+            scorer.accept(aux_opt.state_averager.offered_loss)
+    checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+    verdicts = {peer: {c.verdict for c in checks if c.peer_id == peer} for peer in (honest_id, lagging_id, junk_id)}
+    assert verdicts == {honest_id: {"ok"}, lagging_id: {"worse"}, junk_id: {"junk"}}
+    assert all(c.loss is not None for c in checks), "every scored copy's loss is logged"
+    assert loaded == [2, 2]
+    assert torch.allclose(aux_param.detach(), torch.ones(size), atol=1e-2), "only the honest donor's state"
 
-        wait_until(lambda: {honest_id, lagging_id, junk_id} <= declared(), 60, "the three donors to declare")
-        loaded = []
-        for _ in range(2):
-            loaded.append(aux.fetch_checked_state())
-            if aux.state_averager.offered_loss is not None:  # as the aux peer's refresh does
-                scorer.accept(aux.state_averager.offered_loss)
-        checks = StateCheckLog(tmp_path / "aux" / STATE_CHECKS_FILE).read()
-        verdicts = {peer: {c.verdict for c in checks if c.peer_id == peer} for peer in (honest_id, lagging_id, junk_id)}
-        assert verdicts == {honest_id: {"ok"}, lagging_id: {"worse"}, junk_id: {"junk"}}
-        assert all(c.loss is not None for c in checks), "every scored copy's loss is logged"
-        assert loaded == [2, 2]
-        assert torch.allclose(aux_param.detach(), torch.ones(size), atol=1e-2), "only the honest donor's state"
-
-        evidence = EvidenceStore(tmp_path / "aux", chain_id=1, pool_id=1)
-        evidence.refresh()
-        assert evidence.misconduct(junk_id) and "(junk)" in evidence.misconduct(junk_id)[0]
-        assert evidence.misconduct(lagging_id) == evidence.misconduct(honest_id) == ()
-    finally:
-        for opt in reversed(opts):
-            opt.shutdown()
+    evidence = EvidenceStore(aux.config.checkpoint_dir, chain_id=1, pool_id=1)
+    evidence.refresh()
+    assert evidence.misconduct(junk_id) and "(junk)" in evidence.misconduct(junk_id)[0]
+    assert evidence.misconduct(lagging_id) == evidence.misconduct(honest_id) == ()
