@@ -125,11 +125,10 @@ def test_a_sender_behind_nat_declares_its_epoch_for_robust_rounds(swarm: LocalSw
 def test_state_download_is_bounded_when_no_peer_can_serve_it(swarm: LocalSwarm) -> None:
     opt = swarm.peer("lonely", [torch.nn.Parameter(torch.zeros(4))]).optimizer
     opt.tracker.global_progress.epoch = 7  # the swarm claims to be ahead, but nobody answers
-    began = time.monotonic()
+    # it returns once the tries its settings allow have failed (a hang fails the per-test timeout)
     caught_up = opt.load_state_from_peers()
     assert not caught_up and opt.failed_state_downloads == 1
     assert opt.local_epoch == 7, "the peer moves on to the swarm's epoch instead of hanging"
-    assert time.monotonic() - began < 60
 
 
 def test_peers_with_incompatible_settings_are_refused(swarm: LocalSwarm) -> None:
