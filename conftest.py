@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+# one session chain and deployment for every chain test: a plugin is registered once, whoever asks
+pytest_plugins = ["tests.session_chain"]
 ROOT = Path(__file__).resolve().parent
 NO_CHAIN = (ROOT / "fuzz", ROOT / "tests" / "contracts", ROOT / "tests" / "trainer")
 _config: pytest.Config | None = None  # the session's, once configured

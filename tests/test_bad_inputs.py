@@ -5,8 +5,10 @@ one JSON object with `error` and `hint` under --json), nothing on stdout, exit n
 nothing: the chain (nonces and balances of every actor), the keystores, the deployment manifests
 and the working folder are compared before and after.
 
-The hub rows run against the session chain of tests/hub (a deployment, a provider with a node in
-an active pool that has submitted work); `{name}` fields are filled in from that stage.
+The hub rows run against the session chain and deployment that the chain tests share
+(tests/session_chain.py), on a stage of their own: a provider with a node in an active pool that has
+submitted work, and a keystore folder of its own (the rows plant corrupt keystores in it, which no
+later test may see); `{name}` fields are filled in from that stage.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-# the session chain and deployment of the hub tests (fixtures are found by name)
-from tests.hub.conftest import _isolated_user_dirs, devnet, hub_world, world  # noqa: F401
-from tests.hub.helpers import INJ, TEST_PASSWORD
+from tests.hub.helpers import TEST_PASSWORD, node_and_pool, wait_for_next_block_second
+
+if TYPE_CHECKING:
+    from tests.session_chain import HubWorld
 
 KEY_HEX = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 BAD_INJ = "inj1wzvhjux9rqfdcwspp37srdgwp5tac7wgplgfdq"  # the last character changed: bad checksum
@@ -127,8 +130,14 @@ ROWS: list[tuple[str, str, str]] = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(isolated_user_dirs: None) -> None:
+    """No row reads or writes the developer's keystores, config or devnet."""
+
+
 @dataclass
 class Stage:
+    world: HubWorld  # the session deployment, with the stage's own keystore folder
     fill: dict[str, str]
     accounts: list[str]
     workdir: Path
@@ -141,29 +150,19 @@ def _write_manifest(directory: Path, manifest: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def stage(hub_world, tmp_path_factory) -> Stage:  # noqa: F811
+def stage(hub_world: HubWorld, tmp_path_factory) -> Stage:
     from hub.client import make_work_key
-    from hub.metadata import publish_metadata
 
-    w = hub_world
     workdir = tmp_path_factory.mktemp("bad-inputs")
-    provider, creator, outsider = w.actor("b-provider"), w.actor("b-creator"), w.actor("b-outsider")
-    node = w.actor("b-node", fund_wei=INJ)
-    as_provider, as_creator = w.client(provider), w.client(creator)
-    validator = w.client(w.validator)
-    as_provider.hub.register_provider(5 * INJ)
-    as_provider.hub.add_compute_node(w.client(node).hub.attest_node(provider.address, 2, ""))
-    validator.hub.validate_node(node.address)
-    validator.hub.whitelist_provider(provider.address)
-    (workdir / "pool.json").write_text('{"run_id": "bad-inputs", "train": {"model": "tiny"}}')
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(workdir / "pool.json"), budget=INJ, reward_per_unit=10**9, challenge_window=2
-    ).pool_id
-    as_creator.pool.start(pool_id)
-    as_provider.pool.join(as_creator.pool.invite(pool_id, node.address))
-    time.sleep(1.1)  # past the node's rate limit window start, so the work is accepted
-    key = make_work_key(pool_id, "peer", 1)
-    w.client(node).pool.submit_work(pool_id, key, 10)
+    w = hub_world.with_own_keystores(tmp_path_factory.mktemp("bad-inputs-keystores"))
+    setup = node_and_pool(w, "b", {"run_id": "bad-inputs", "train": {"model": "tiny"}}, workdir)
+    setup.approve()
+    setup.join_and_start()
+    provider, creator, node = setup.provider, setup.creator, setup.node
+    outsider = w.actor("b-outsider")
+    wait_for_next_block_second(setup.as_node)  # the work-rate cap allows nothing in the join's second
+    key = make_work_key(setup.pool_id, "peer", 1)
+    setup.as_node.pool.submit_work(setup.pool_id, key, 10)
 
     # the files the rows name
     (workdir / "notes.txt").write_text("train the tiny model please")
@@ -195,11 +194,11 @@ def stage(hub_world, tmp_path_factory) -> Stage:  # noqa: F811
         "node": node.name,
         "node_address": node.address,
         "outsider_address": outsider.address,
-        "pool": str(pool_id),
+        "pool": str(setup.pool_id),
         "key": key if isinstance(key, str) else "0x" + key.hex(),
     }
     accounts = [a.address for a in (provider, creator, outsider, node, w.admin, w.validator)]
-    return Stage(fill, accounts, workdir, env)
+    return Stage(w, fill, accounts, workdir, env)
 
 
 def _files(*roots: Path) -> dict[str, str]:
@@ -211,10 +210,10 @@ def _files(*roots: Path) -> dict[str, str]:
     return found
 
 
-def _state(chain_world, stage: Stage) -> tuple:
-    w3 = chain_world.client().w3
+def _state(stage: Stage) -> tuple:
+    w3 = stage.world.client().w3
     chain = [(w3.eth.get_transaction_count(a, "pending"), w3.eth.get_balance(a)) for a in stage.accounts]
-    return chain, _files(stage.workdir, chain_world.keystore_dir, chain_world.deployments_dir)
+    return chain, _files(stage.workdir, stage.world.keystore_dir, stage.world.deployments_dir)
 
 
 def test_the_table_is_long_enough() -> None:
@@ -223,9 +222,9 @@ def test_the_table_is_long_enough() -> None:
 
 
 @pytest.mark.parametrize(("command", "expected"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
-def test_one_line_with_a_fix_nonzero_and_nothing_changed(world, stage: Stage, command: str, expected: str) -> None:  # noqa: F811
+def test_one_line_with_a_fix_nonzero_and_nothing_changed(stage: Stage, command: str, expected: str) -> None:
     typed = command.format(**stage.fill)
-    before = _state(world, stage)
+    before = _state(stage)
     result = subprocess.run(
         ["bash", "-c", typed],
         cwd=stage.workdir,
@@ -246,4 +245,4 @@ def test_one_line_with_a_fix_nonzero_and_nothing_changed(world, stage: Stage, co
         line = f"error: {error['error']} (hint: {error['hint']})"
     assert line.startswith("error: ") and "(hint: " in line, line
     assert expected.format(**stage.fill) in line, line
-    assert _state(world, stage) == before, f"{typed!r} changed something"
+    assert _state(stage) == before, f"{typed!r} changed something"

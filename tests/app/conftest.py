@@ -1,5 +1,6 @@
-"""Fixtures for the web app tests: the hub tests' session chain and deployment, the app served over
-it, a headless Chromium with the test wallet injected, and helpers that wait for the page."""
+"""Fixtures for the web app tests: the app served over the session chain and deployment (the root
+conftest's plugin, tests/session_chain.py, shared with the hub tests), a headless Chromium with the
+test wallet injected, and helpers that wait for the page."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.app.wallet import TestWallet
-from tests.hub.conftest import *  # noqa: F403 (the session chain, deployment and isolated user dirs)
-from tests.hub.conftest import _isolated_user_dirs  # noqa: F401 (autouse; a star import skips it)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(isolated_user_dirs: None) -> None:
+    """No test reads or writes the developer's keystores, config or devnet."""
 
 
 @pytest.fixture
