@@ -78,24 +78,22 @@ class Member:
 @pytest.fixture
 def pool(world, tmp_path: Path):
     """An active pool with two nodes of two providers, and the validator's client."""
-    creator = world.actor("a-creator")
-    as_creator, validator = world.client(creator), world.client(world.validator)
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
+
+    names = ("honest", "liar")
+    providers = [world.client(world.actor(f"a-{name}-provider")) for name in names]
+    nodes = [world.client(world.actor(f"a-{name}-node", fund_wei=INJ)) for name in names]
+    validator = world.client(world.validator)
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "audit"}))
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=25
-    ).pool_id
-    members = []
-    for name in ("honest", "liar"):
-        provider, node = world.actor(f"a-{name}-provider"), world.actor(f"a-{name}-node", fund_wei=INJ)
-        as_provider, as_node = world.client(provider), world.client(node)
-        as_provider.hub.register_provider(STAKE)
-        as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://specs"))
-        validator.hub.validate_node(node.address)
-        validator.hub.whitelist_provider(provider.address)
-        as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-        members.append(Member(as_node, as_provider, f"Qm{name.capitalize()}Peer{node.address[2:8]}"))
-    as_creator.pool.start(pool_id)
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=25)
+    scenario = Scenario(tuple(ProviderPlan(STAKE, (NodePlan(2),)) for _ in names), (pool,))
+    creator = world.client(world.actor("a-creator"))
+    (pool_id,) = run(scenario, ClientSteps(providers, [[node] for node in nodes], creator, validator))
+    members = [
+        Member(node, provider, f"Qm{name.capitalize()}Peer{node.address[2:8]}")
+        for name, provider, node in zip(names, providers, nodes, strict=True)
+    ]
     return {"id": pool_id, "validator": validator, "honest": members[0], "liar": members[1]}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ import pytest
 from hub.client import HubClient, PoolStatus, WorkState, make_work_key
 from hub.devkeys import dev_account
 from hub.errors import HubError
-from hub.metadata import publish_metadata
 from hub.tx import Transactor
-from tests.hub.helpers import INJ, TEST_PASSWORD, wait_for_next_block_second
+from tests.hub.helpers import INJ, TEST_PASSWORD, node_and_pool, wait_for_next_block_second
+from tests.utils.waiting import wait_until
 
 
 def test_transactions_are_priced_as_injective_charges(world) -> None:
@@ -45,24 +44,16 @@ def test_dev_keys_never_sign_off_the_local_chain(world) -> None:
 
 
 def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    provider = world.actor("t-provider")
-    node = world.actor("t-node", fund_wei=INJ)
-    creator = world.actor("t-creator")
+    # a provider with a 2-unit node, and a pending pool; the node is neither validated nor in it
+    setup = node_and_pool(world, "t", {"run_id": "trainer-flow", "bootstrap_peers": []}, tmp_path)
+    provider, node, pool_id = setup.provider, setup.node, setup.pool_id
+    as_provider, as_creator, as_validator = setup.as_provider, setup.as_creator, world.client(world.validator)
     # connect as the trainer does: network name, keystore name, password
     trainer = HubClient.connect("local", node.name, password=TEST_PASSWORD)
     assert trainer.address == node.address and trainer.deployment.chain_id == 777
 
-    as_provider, as_creator, as_validator = (world.client(a) for a in (provider, creator, world.validator))
-    as_provider.hub.register_provider(5 * INJ)
-    as_provider.hub.add_compute_node(trainer.hub.attest_node(provider.address, 2, "ipfs://specs"))
-    meta = tmp_path / "run.json"
-    meta.write_text('{"run_id": "trainer-flow", "bootstrap_peers": []}')
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=3
-    ).pool_id
-
     pool = trainer.pool.get(pool_id)
-    assert pool.status == PoolStatus.PENDING and trainer.pool.metadata(pool_id) == meta.read_bytes()
+    assert pool.status == PoolStatus.PENDING and trainer.pool.metadata(pool_id) == setup.metadata.read_bytes()
     problems = [p for p, _ in trainer.pool.membership(pool_id, node.address).problems()]
     assert problems == [
         f"node {node.address} is not validated",
@@ -72,8 +63,7 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(HubError, match="is not validated"):
         trainer.pool.require_ready(pool_id, node.address)
 
-    as_validator.hub.validate_node(node.address)
-    as_validator.hub.whitelist_provider(provider.address)
+    setup.approve()
     trainer.pool.join(as_creator.pool.invite(pool_id, node.address))
     as_creator.pool.start(pool_id)
     assert trainer.pool.require_ready(pool_id, node.address).ready
@@ -97,10 +87,12 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert trainer.rewards.work(pool_id, node.address, keys[1]).state == WorkState.INVALIDATED
     assert trainer.pool.active_pool_of(node.address) == pool_id
 
-    deadline = time.monotonic() + 10
-    while trainer.rewards.work(pool_id, node.address, keys[0]).state != WorkState.CLAIMABLE:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(
+        lambda: trainer.rewards.work(pool_id, node.address, keys[0]).state == WorkState.CLAIMABLE,
+        10,
+        "the work claimable after the challenge window",
+        poll=0.2,
+    )
     before = as_provider.balance()
     claim = as_provider.rewards.claim(pool_id, [keys[0]])
     assert claim.amount == 1000 * 10**6 and claim.work_keys == [keys[0]]
