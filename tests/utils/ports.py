@@ -1,4 +1,4 @@
-"""Free TCP ports for tests (a local chain's port ranges are `tests/hub/conftest.free_ports`)."""
+"""Free TCP ports for tests (a local chain's port ranges are `tests/session_chain.free_ports`)."""
 
 from __future__ import annotations
 
