@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.utils.waiting import wait_until
 from trainer.pool.evidence import EvidenceStore
 from trainer.pool.spot_check import MIN_SPOT_SCORE, SpotCheck, SpotCheckLog, loss_change_score
 from trainer.training.observations import Observation
@@ -125,7 +126,6 @@ def test_the_aux_peers_checker_scores_what_a_real_round_sampled(tmp_path):
     the run and logs it where the evidence store reads it. A flipped copy of the same sample fails,
     and the audit then credits nothing for that round."""
     import copy
-    import time
 
     import hivemind
     from hivemind.optim.grad_averager import GradientAverager
@@ -202,23 +202,17 @@ def test_the_aux_peers_checker_scores_what_a_real_round_sampled(tmp_path):
     assert checker is not None
     checks = SpotCheckLog(tmp_path / "spot_checks.jsonl")
     try:
-        deadline = time.monotonic() + 120
-        while not checks.read():  # waits for the checker thread's line, not for time to pass
-            assert time.monotonic() < deadline, "the checker never scored the sampled contribution"
-            time.sleep(0.2)
+        # each wait is for the checker thread's event (a line written, the sample removed), not for time
+        wait_until(lambda: checks.read(), 120, "the checker to score the sampled contribution")
         (honest_check,) = checks.read()
         # consumed (the reducer may sample again): the checker removes the sample just after it
         # writes its line, so wait for that event too (asserting at once failed once under load)
-        while pending.exists():
-            assert time.monotonic() < deadline, "the checker never consumed the sample it scored"
-            time.sleep(0.05)
+        wait_until(lambda: not pending.exists(), 120, "the checker to consume the sample it scored", poll=0.05)
         assert honest_check.peer_id in sender_ids and honest_check.epoch == 2
         assert honest_check.passed, honest_check
 
         torch.save({**sample, "contribution": -sample["contribution"]}, pending)
-        while len(checks.read()) < 2:
-            assert time.monotonic() < deadline, "the checker never scored the flipped contribution"
-            time.sleep(0.2)
+        wait_until(lambda: len(checks.read()) >= 2, 120, "the checker to score the flipped contribution")
     finally:
         checker.close()
     flipped = checks.read()[1]

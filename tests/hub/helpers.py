@@ -55,14 +55,11 @@ def wait_for_next_block_second(client: Any, timeout: float = 30.0) -> int:
     the node's last submission or join) need the next transaction in a later block second. Chain
     time decides that, not the local clock: a fixed sleep is too short on a slow chain.
     """
-    import time
+    from tests.utils.waiting import wait_until
 
     start = client.now()
-    deadline = time.monotonic() + timeout
-    while (now := client.now()) <= start:
-        assert time.monotonic() < deadline, f"no block after timestamp {start} in {timeout:.0f}s"
-        time.sleep(0.1)
-    return now
+    wait_until(lambda: client.now() > start, timeout, f"a block after timestamp {start}", poll=0.1)
+    return client.now()
 
 
 @dataclass

@@ -6,7 +6,6 @@ depend on each other. Durations are real: unbonding is 30 s, challenge windows 9
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from eth_utils import keccak
@@ -15,15 +14,9 @@ from hub.client import PoolStatus, WorkState
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.metadata import fetch_metadata
 from tests.hub.helpers import INJ, UNBONDING_S, hub_json, node_and_pool, run_hub, wait_for_next_block_second
+from tests.utils.waiting import wait_until
 
 GWEI = 10**9
-
-
-def _wait_until(predicate, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the chain"
-        time.sleep(0.2)
 
 
 def _paid(result: dict) -> int:
@@ -101,7 +94,7 @@ def test_provider_cycle(world, tmp_path: Path) -> None:
     assert not client.registry.provider(p).registered
     assert (client.stake.stake_of(p), client.stake.unbonding_of(p)) == (0, 7 * INJ)
 
-    _wait_until(lambda: client.stake.withdrawable_of(p) == 7 * INJ, UNBONDING_S + 10)
+    wait_until(lambda: client.stake.withdrawable_of(p) == 7 * INJ, UNBONDING_S + 10, "the unbonded stake")
     before = client.balance(p)
     tx = hub_json("provider", "stake", "withdraw", *acct)
     assert tx["amount"] == str(7 * INJ)
@@ -224,7 +217,11 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert client.stake.slashed_pending() == slashed_before + INJ
 
     # after the challenge window only a1 is paid, to the provider
-    _wait_until(lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE, 30)
+    wait_until(
+        lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE,
+        30,
+        "a claimable work",
+    )
     before = client.balance(provider.address)
     claimed = hub_json("rewards", "claim", "--account", provider.name)
     assert claimed["amount"] == str(100 * GWEI) and claimed["claims"][0]["work_keys"] == [keys["a1"]]

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from eth_account import Account
@@ -17,6 +16,7 @@ from hub.cli.main import app
 from hub.devkeys import DEV_ADDRESSES, DEV_BALANCE_WEI, LOCAL_CHAIN_ID
 from hub.devnet import COSMOS_CHAIN_ID, Devnet, DevnetConfig, ensure_template
 from hub.errors import HubError
+from tests.utils.waiting import wait_until
 
 INJ = 10**18
 runner = CliRunner()
@@ -27,27 +27,24 @@ def _fresh_address() -> str:
 
 
 def _wait_until_dead(pid: int) -> None:
-    """Wait for the process to be gone (reaped, if it is our child); fails the test after 30 s."""
-    deadline = time.monotonic() + 30
-    while True:
+    """Wait for the process to be gone (reaped, if it is our child)."""
+
+    def gone() -> bool:
         try:
             reaped, _ = os.waitpid(pid, os.WNOHANG)
-            if reaped == pid:
-                return
-        except ChildProcessError:
+            return reaped == pid
+        except ChildProcessError:  # not our child: gone when no process has its pid
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                return
-        assert time.monotonic() < deadline, f"pid {pid} still alive"
-        time.sleep(0.05)
+                return True
+            return False
+
+    wait_until(gone, 30, f"pid {pid} to exit", poll=0.05)
 
 
 def _wait_for_height(chain: Devnet, height: int) -> None:
-    deadline = time.monotonic() + 60
-    while (chain.status().height or 0) < height:
-        assert time.monotonic() < deadline, f"chain did not reach height {height}"
-        time.sleep(0.05)
+    wait_until(lambda: (chain.status().height or 0) >= height, 60, f"the chain to reach height {height}", poll=0.05)
 
 
 def test_session_devnet_serves_the_local_chain(devnet: Devnet, w3) -> None:
