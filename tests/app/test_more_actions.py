@@ -46,25 +46,18 @@ def test_creator_hands_the_pool_to_another_manager(world, served, browser, make_
 
 
 def test_validator_hard_invalidates_fraud_and_slashes(world, served, browser, make_wallet, tmp_path: Path):
-    provider = world.actor("app-fraud-provider")
-    node = world.actor("app-fraud-node", fund_wei=INJ)
-    creator = world.actor("app-fraud-creator")
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
+
+    provider, node = world.actor("app-fraud-provider"), world.actor("app-fraud-node", fund_wei=INJ)
+    as_provider, as_node = world.client(provider), world.client(node)
+    as_creator = world.client(world.actor("app-fraud-creator"))
     clean = world.actor("app-clean")
-    as_provider, as_node, as_creator, as_validator = (
-        world.client(a) for a in (provider, node, creator, world.validator)
-    )
-    as_provider.hub.register_provider(6 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://fraud"))
-    as_validator.hub.validate_node(node.address)
-    as_validator.hub.whitelist_provider(provider.address)
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "app-fraud"}')
     # the longest challenge window the session deployment allows (under its 30 s unbonding)
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=25
-    ).pool_id
-    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-    as_creator.pool.start(pool_id)
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=25)
+    scenario = Scenario((ProviderPlan(6 * INJ, (NodePlan(2),)),), (pool,))
+    (pool_id,) = run(scenario, ClientSteps([as_provider], [[as_node]], as_creator, world.client(world.validator)))
     wallet = make_wallet(browser, world.validator.account)
     page = AppPage(browser, served).open()
     page.connect(world.validator.address)

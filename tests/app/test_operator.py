@@ -96,30 +96,22 @@ def test_operator_invalidates_work_ejects_and_blacklists_and_the_audit_log_shows
     world, served, browser, make_wallet, tmp_path
 ):
     from hub.client import WorkState, make_work_key
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
     from hub.metadata import publish_metadata
     from tests.hub.helpers import wait_for_next_block_second
 
-    operator = world.actor("app-police")
-    provider = world.actor("app-police-provider")
-    nodes = [world.actor(f"app-police-node{i}") for i in range(2)]
-    as_operator, as_provider, as_validator = (world.client(a) for a in (operator, provider, world.validator))
-    as_nodes = [world.client(n) for n in nodes]
-    as_provider.hub.register_provider(6 * INJ)
-    for as_node in as_nodes:
-        as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 1, "ipfs://police"))
-        as_validator.hub.validate_node(as_node.address)
-    as_validator.hub.whitelist_provider(provider.address)
+    # an active pool of the operator's with the two 1-unit nodes of one provider (clients stand for
+    # their actors: `.address`, `.account`)
+    operator, provider = world.client(world.actor("app-police")), world.client(world.actor("app-police-provider"))
+    nodes = [world.client(world.actor(f"app-police-node{i}")) for i in range(2)]
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "police"}')
-    pool_id = as_operator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=25
-    ).pool_id
-    for as_node in as_nodes:
-        as_node.pool.join(as_operator.pool.invite(pool_id, as_node.address))
-    as_operator.pool.start(pool_id)
-    wait_for_next_block_second(as_nodes[0])
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=25)
+    scenario = Scenario((ProviderPlan(6 * INJ, (NodePlan(1), NodePlan(1))),), (pool,))
+    (pool_id,) = run(scenario, ClientSteps([provider], [nodes], operator, world.client(world.validator)))
+    wait_for_next_block_second(nodes[0])
     key = make_work_key(pool_id, "peer", 1)
-    as_nodes[0].pool.submit_work(pool_id, key, 500)
+    nodes[0].pool.submit_work(pool_id, key, 500)
 
     make_wallet(browser, operator.account)
     page = AppPage(browser, served).open()
@@ -127,14 +119,14 @@ def test_operator_invalidates_work_ejects_and_blacklists_and_the_audit_log_shows
     page.tab("operator")
     state, message = page.submit("work_invalidate", pool_id=str(pool_id), node=nodes[0].address, work_key=key)
     assert state == "confirmed", message
-    assert as_operator.rewards.work(pool_id, nodes[0].address, key).state == WorkState.INVALIDATED
+    assert operator.rewards.work(pool_id, nodes[0].address, key).state == WorkState.INVALIDATED
 
     state, message = page.submit("pool_eject", pool_id=str(pool_id), node=nodes[0].address)
     assert state == "confirmed", message
-    assert as_operator.pool.active_pool_of(nodes[0].address) == 0
+    assert operator.pool.active_pool_of(nodes[0].address) == 0
     state, message = page.submit("pool_blacklist_node", pool_id=str(pool_id), node=nodes[1].address)
     assert state == "confirmed", message
-    assert as_operator.pool.active_pool_of(nodes[1].address) == 0
+    assert operator.pool.active_pool_of(nodes[1].address) == 0
     # the node is out of the pool now: ejecting it again would revert, and the page says why
     state, message = page.submit("pool_eject", pool_id=str(pool_id), node=nodes[1].address)
     assert state == "refused"

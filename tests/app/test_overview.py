@@ -4,6 +4,7 @@ without a reload; `hub app` and its alias `hub dashboard` as typed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,26 +27,30 @@ def _wait_for(driver, predicate, timeout: float = 20.0):
     return AppPage(driver, "", timeout).wait(predicate, "it")
 
 
+def _active_pool(world, prefix: str, folder: Path, *, stake: int, units: int, budget: int):
+    """`<prefix>-provider` staking `stake` with one `units`-unit node (`<prefix>-node`) in an active
+    pool of `<prefix>-creator`: the shared scenario, with rewards locked for 29 s (under the session
+    deployment's 30 s unbonding) so the page shows them locked. Returns the three actors' clients
+    and the pool's id (a client stands for its actor: `.address`, `.account`)."""
+    from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
+
+    provider = world.client(world.actor(f"{prefix}-provider"))
+    node = world.client(world.actor(f"{prefix}-node", fund_wei=INJ))
+    creator = world.client(world.actor(f"{prefix}-creator"))
+    meta = folder / "pool.json"
+    meta.write_text(json.dumps({"run_id": prefix}))
+    pool = PoolPlan(1, publish_metadata(meta), budget=budget, reward_per_unit=10**9, challenge_window=29)
+    scenario = Scenario((ProviderPlan(stake, (NodePlan(units),)),), (pool,))
+    (pool_id,) = run(scenario, ClientSteps([provider], [[node]], creator, world.client(world.validator)))
+    return provider, node, creator, pool_id
+
+
 def test_overview_shows_the_chain_and_follows_new_blocks(world, served, browser, tmp_path: Path):
-    provider = world.actor("d-provider")
-    node = world.actor("d-node", fund_wei=INJ)
-    creator = world.actor("d-creator")
-    as_provider, as_node, as_creator, as_validator = (
-        world.client(a) for a in (provider, node, creator, world.validator)
+    provider, node, creator, pool_id = _active_pool(
+        world, "dashboard", tmp_path, stake=7 * INJ, units=3, budget=2 * INJ
     )
-    as_provider.hub.register_provider(7 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 3, "ipfs://dash"))
-    as_validator.hub.validate_node(node.address)
-    as_validator.hub.whitelist_provider(provider.address)
-    meta = tmp_path / "pool.json"
-    meta.write_text('{"run_id": "dashboard"}')
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=2 * INJ, reward_per_unit=10**9, challenge_window=29
-    ).pool_id
-    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-    as_creator.pool.start(pool_id)
-    wait_for_next_block_second(as_node)
-    as_node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 2_000)
+    wait_for_next_block_second(node)
+    node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 2_000)
 
     browser.get(served)
     _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
@@ -60,7 +65,7 @@ def test_overview_shows_the_chain_and_follows_new_blocks(world, served, browser,
     assert "chain 777" in browser.find_element("id", "chain").text
 
     # the page polls: a state change on chain shows up without a reload
-    as_creator.pool.end(pool_id)
+    creator.pool.end(pool_id)
     _wait_for(browser, lambda: {r[0]: r for r in _rows(browser, "pools")}[f"#{pool_id}"][1] == "completed")
 
 
@@ -80,7 +85,6 @@ def test_app_command_refuses_a_busy_port(world):
 def test_app_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world, command):
     """`hub app --port 0` (and its alias `hub dashboard`) in a subprocess: it prints its address, the
     page, its script and the snapshot answer, and SIGINT (Ctrl-C) stops it with exit status 0."""
-    import json
     import os
     import signal
     import subprocess
@@ -117,25 +121,9 @@ def test_app_command_as_typed_serves_the_page_and_stops_on_ctrl_c(world, command
 
 
 def test_overview_shows_the_connected_account_and_fits_a_phone(world, served, browser, make_wallet, tmp_path: Path):
-    provider = world.actor("o-provider")
-    node = world.actor("o-node", fund_wei=INJ)
-    creator = world.actor("o-creator")
-    as_provider, as_node, as_creator, as_validator = (
-        world.client(a) for a in (provider, node, creator, world.validator)
-    )
-    as_provider.hub.register_provider(5 * INJ)
-    as_provider.hub.add_compute_node(as_node.hub.attest_node(provider.address, 2, "ipfs://o"))
-    as_validator.hub.validate_node(node.address)
-    as_validator.hub.whitelist_provider(provider.address)
-    meta = tmp_path / "pool.json"
-    meta.write_text('{"run_id": "overview"}')
-    pool_id = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29
-    ).pool_id
-    as_node.pool.join(as_creator.pool.invite(pool_id, node.address))
-    as_creator.pool.start(pool_id)
-    wait_for_next_block_second(as_node)
-    as_node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 3_000)
+    provider, node, _, pool_id = _active_pool(world, "overview", tmp_path, stake=5 * INJ, units=2, budget=INJ)
+    wait_for_next_block_second(node)
+    node.pool.submit_work(pool_id, make_work_key(pool_id, "peer", 1), 3_000)
 
     make_wallet(browser, provider.account)
     page = AppPage(browser, served).open()
