@@ -62,6 +62,7 @@ def run_aux(
     import torch
 
     from trainer.training.checkpoint import BASE_DIR, save_checkpoint
+    from trainer.training.dht_watch import DHTWatch, leave_swarm
     from trainer.training.identity import load_or_create_identity
     from trainer.training.model import load_model
     from trainer.training.plan import plan_run
@@ -82,155 +83,153 @@ def run_aux(
     dht = build_dht(config, identity)
     opt = checker = refresher = None
     try:
-        maddrs = [str(addr) for addr in dht.get_visible_maddrs()]
-        if config.maddrs_file is not None:
-            config.maddrs_file.parent.mkdir(parents=True, exist_ok=True)
-            config.maddrs_file.write_text("\n".join(maddrs) + "\n")
-        log.info("aux peer %s; other peers can join with --initial-peers %s", identity.peer_id, " ".join(maddrs))
+        # a dead DHT process leaves every later DHT call waiting forever: stop with an error
+        with DHTWatch(dht, stop_event, hint="run the same command again: the aux peer rejoins the swarm"):
+            maddrs = [str(addr) for addr in dht.get_visible_maddrs()]
+            if config.maddrs_file is not None:
+                config.maddrs_file.parent.mkdir(parents=True, exist_ok=True)
+                config.maddrs_file.write_text("\n".join(maddrs) + "\n")
+            log.info("aux peer %s; other peers can join with --initial-peers %s", identity.peer_id, " ".join(maddrs))
 
-        swarm_settings = read_run_settings(dht, config.run_id, timeout=5.0) if config.initial_peers else None
-        if swarm_settings:
-            adopt = {
-                name: swarm_settings[name]
-                for name in ("averaging", "target_batch_size", "compression", "average_state_every", "profile")
-                if name in swarm_settings
-            }
-            if swarm_settings.get("lora_rank"):
-                adopt["lora_rank"] = swarm_settings["lora_rank"]
-            config = config.model_copy(update=adopt)
-            log.info("adopted the run's settings: %s", adopt)
-        elif config.profile == "auto":
-            config = config.model_copy(update={"profile": "full"})
-        plan = plan_run(config, need_data=False)
-        for line in plan.describe():
-            log.info(line)
-        model, trainable = load_model(
-            plan.spec,
-            plan.kernel,
-            plan.profile,
-            "cpu",
-            seed=config.seed,
-            lora_rank=config.lora_rank,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=0.0,
-            lora_targets=config.lora_targets,
-            base_dir=config.checkpoint_dir / BASE_DIR,
-        )
-        admission = None
-        if config.robust_aggregation and allow is not None:
-            from trainer.training.reducer import Admission
+            swarm_settings = read_run_settings(dht, config.run_id, timeout=5.0) if config.initial_peers else None
+            if swarm_settings:
+                adopt = {
+                    name: swarm_settings[name]
+                    for name in ("averaging", "target_batch_size", "compression", "average_state_every", "profile")
+                    if name in swarm_settings
+                }
+                if swarm_settings.get("lora_rank"):
+                    adopt["lora_rank"] = swarm_settings["lora_rank"]
+                config = config.model_copy(update=adopt)
+                log.info("adopted the run's settings: %s", adopt)
+            elif config.profile == "auto":
+                config = config.model_copy(update={"profile": "full"})
+            plan = plan_run(config, need_data=False)
+            for line in plan.describe():
+                log.info(line)
+            model, trainable = load_model(
+                plan.spec,
+                plan.kernel,
+                plan.profile,
+                "cpu",
+                seed=config.seed,
+                lora_rank=config.lora_rank,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=0.0,
+                lora_targets=config.lora_targets,
+                base_dir=config.checkpoint_dir / BASE_DIR,
+            )
+            admission = None
+            if config.robust_aggregation and allow is not None:
+                from trainer.training.reducer import Admission
 
-            admission = Admission()
-            _publish(admission, allow)
-        opt = build_optimizer(config, dht, trainable, auxiliary=True, admission=admission)
-        if opt.robust is not None:
-            from trainer.training.vouched_state import state_scorer
-
-            # a copy is scored on held-out data before it is installed, against the best so far
-            opt.state_averager.state_scorer = state_scorer(model, trainable, plan.tokenizer, config)
-        if spot_checker is not None and opt.robust is not None and config.observations_file is not None:
-            checker = spot_checker(model, trainable, plan.tokenizer, config)
-            # the reducer samples contributions only while somebody scores them
-            opt.robust.spot_checks.value = checker is not None
-        metrics.write("start", peer_id=identity.peer_id, maddrs=maddrs, role="aux")
-
-        checkpoints: list[str] = []
-        peers_seen: set[str] = set()
-        last_saved_epoch = -1
-        last_attempt_epoch = -1
-        last_log = 0.0
-
-        def refresh(swarm_epoch: int) -> None:
-            """Download the state (with robust aggregation: a checked copy, then served to the swarm)
-            and write a checkpoint when one is due."""
-            nonlocal last_saved_epoch
-            robust = opt.robust is not None
-            loaded = opt.fetch_checked_state() if robust else opt.download_state_once()
-            if loaded is not None and robust:
-                opt.serve_state(loaded)
-                averager = opt.state_averager
-                if averager.state_scorer is not None and averager.offered_loss is not None:
-                    averager.state_scorer.accept(averager.offered_loss)
-            due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
-            if due and loaded is not None and loaded > last_saved_epoch:
-                path = save_checkpoint(
-                    config.checkpoint_dir,
-                    epoch=loaded,
-                    model=model,
-                    lora=plan.profile.profile == "lora",
-                    tokenizer=plan.tokenizer,
-                    optimizer_state=None,
-                    state={
-                        "run_id": config.run_id,
-                        "peer_id": identity.peer_id,
-                        "model": config.model,
-                        "model_source": plan.spec.source,
-                        "role": "aux",
-                        "run_settings": swarm_settings or {},
-                    },
-                    keep=config.keep_checkpoints,
-                )
-                checkpoints.append(str(path))
-                last_saved_epoch = loaded
-                if checker is not None:
-                    checker.load_weights(trainable)
-                metrics.write("checkpoint", epoch=loaded, path=str(path))
-
-        # with robust aggregation the copy is refreshed every swarm epoch, in a thread: a download in
-        # the loop kept the reducer out of the round that starts with the epoch (test_attacks saw
-        # rounds missing and honest peers drifting apart)
-        if opt.robust is not None:
-            refresher = _Refresher(refresh)
-        while True:
-            swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
-            if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
-                break
-            if admission is not None and allow is not None:
+                admission = Admission()
                 _publish(admission, allow)
+            opt = build_optimizer(config, dht, trainable, auxiliary=True, admission=admission)
             if opt.robust is not None:
-                # rounds are stamped with the epoch their senders declare; the aux peer's own (it may
-                # lag) breaks ties and stands in when no sender declared one
-                opt.robust.epoch.value = opt.local_epoch
-            if config.aux_assist:
-                opt.step()
-            swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
-            due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
-            # with robust aggregation the aux peer serves the swarm's state: a checked copy, refreshed
-            # once per swarm epoch from an admitted donor in rotation (trainer.training.vouched_state)
-            if (due or refresher is not None) and swarm_epoch > last_attempt_epoch:
-                # one download attempt per new swarm epoch: a swarm that left must not keep us busy
-                last_attempt_epoch = swarm_epoch
-                if refresher is not None:
-                    refresher.request(swarm_epoch)
-                else:
-                    refresh(swarm_epoch)
-            if on_tick is not None:
-                try:
-                    on_tick(dht, swarm_epoch)
-                except Exception as exc:  # an audit hiccup must not take the swarm's helper down
-                    log.error("aux tick failed: %r", exc)
-            now = time.monotonic()
-            if now - last_log >= config.log_every:
-                last_log = now
-                peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
-            stop_event.wait(config.aux_refresh)
-        if refresher is not None:
-            refresher.close()
-        peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
-        summary = AuxSummary(identity.peer_id, opt.tracker.global_epoch, checkpoints, sorted(peers_seen))
-        metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
-        return summary
+                from trainer.training.vouched_state import state_scorer
+
+                # a copy is scored on held-out data before it is installed, against the best so far
+                opt.state_averager.state_scorer = state_scorer(model, trainable, plan.tokenizer, config)
+            if spot_checker is not None and opt.robust is not None and config.observations_file is not None:
+                checker = spot_checker(model, trainable, plan.tokenizer, config)
+                # the reducer samples contributions only while somebody scores them
+                opt.robust.spot_checks.value = checker is not None
+            metrics.write("start", peer_id=identity.peer_id, maddrs=maddrs, role="aux")
+
+            checkpoints: list[str] = []
+            peers_seen: set[str] = set()
+            last_saved_epoch = -1
+            last_attempt_epoch = -1
+            last_log = 0.0
+
+            def refresh(swarm_epoch: int) -> None:
+                """Download the state (with robust aggregation: a checked copy, then served to the swarm)
+                and write a checkpoint when one is due."""
+                nonlocal last_saved_epoch
+                robust = opt.robust is not None
+                loaded = opt.fetch_checked_state() if robust else opt.download_state_once()
+                if loaded is not None and robust:
+                    opt.serve_state(loaded)
+                    averager = opt.state_averager
+                    if averager.state_scorer is not None and averager.offered_loss is not None:
+                        averager.state_scorer.accept(averager.offered_loss)
+                due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
+                if due and loaded is not None and loaded > last_saved_epoch:
+                    path = save_checkpoint(
+                        config.checkpoint_dir,
+                        epoch=loaded,
+                        model=model,
+                        lora=plan.profile.profile == "lora",
+                        tokenizer=plan.tokenizer,
+                        optimizer_state=None,
+                        state={
+                            "run_id": config.run_id,
+                            "peer_id": identity.peer_id,
+                            "model": config.model,
+                            "model_source": plan.spec.source,
+                            "role": "aux",
+                            "run_settings": swarm_settings or {},
+                        },
+                        keep=config.keep_checkpoints,
+                    )
+                    checkpoints.append(str(path))
+                    last_saved_epoch = loaded
+                    if checker is not None:
+                        checker.load_weights(trainable)
+                    metrics.write("checkpoint", epoch=loaded, path=str(path))
+
+            # with robust aggregation the copy is refreshed every swarm epoch, in a thread: a download in
+            # the loop kept the reducer out of the round that starts with the epoch (test_attacks saw
+            # rounds missing and honest peers drifting apart)
+            if opt.robust is not None:
+                refresher = _Refresher(refresh)
+            while True:
+                swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
+                if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
+                    break
+                if admission is not None and allow is not None:
+                    _publish(admission, allow)
+                if opt.robust is not None:
+                    # rounds are stamped with the epoch their senders declare; the aux peer's own (it may
+                    # lag) breaks ties and stands in when no sender declared one
+                    opt.robust.epoch.value = opt.local_epoch
+                if config.aux_assist:
+                    opt.step()
+                swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
+                due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
+                # with robust aggregation the aux peer serves the swarm's state: a checked copy, refreshed
+                # once per swarm epoch from an admitted donor in rotation (trainer.training.vouched_state)
+                if (due or refresher is not None) and swarm_epoch > last_attempt_epoch:
+                    # one download attempt per new swarm epoch: a swarm that left must not keep us busy
+                    last_attempt_epoch = swarm_epoch
+                    if refresher is not None:
+                        refresher.request(swarm_epoch)
+                    else:
+                        refresh(swarm_epoch)
+                if on_tick is not None:
+                    try:
+                        on_tick(dht, swarm_epoch)
+                    except Exception as exc:  # an audit hiccup must not take the swarm's helper down
+                        log.error("aux tick failed: %r", exc)
+                now = time.monotonic()
+                if now - last_log >= config.log_every:
+                    last_log = now
+                    peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
+                stop_event.wait(config.aux_refresh)
+            if refresher is not None:
+                refresher.close()
+            peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
+            summary = AuxSummary(identity.peer_id, opt.tracker.global_epoch, checkpoints, sorted(peers_seen))
+            metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
+            return summary
     finally:
         if refresher is not None:
-            refresher.close()
+            # with the DHT process gone a download in progress never ends: the thread is a daemon
+            refresher.close(timeout=60.0 if dht.is_alive() else 1.0)
         if checker is not None:
             checker.close()
-        for component in (opt, dht):
-            if component is not None:
-                try:
-                    component.shutdown()
-                except Exception as exc:
-                    log.debug("error while shutting down: %r", exc)
+        leave_swarm(opt, dht)
 
 
 class _Refresher:

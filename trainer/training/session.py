@@ -37,22 +37,13 @@ class TrainingSession:
         self.opt: Any = None
 
     def start(self) -> None:
-        import hivemind
         import torch
 
-        from trainer.training.checkpoint import BASE_DIR, find_checkpoint, load_optimizer_state, restore_weights
-        from trainer.training.data import BatchStream
-        from trainer.training.hivemind_peer import CheckpointWriter, HivemindSwarm, TorchLearner
+        from trainer.training.checkpoint import BASE_DIR, find_checkpoint, restore_weights
+        from trainer.training.dht_watch import DHTWatch
         from trainer.training.identity import load_or_create_identity
         from trainer.training.model import load_model
-        from trainer.training.progress import ProgressLedger
-        from trainer.training.swarm import (
-            build_dht,
-            build_optimizer,
-            capture_hivemind_logs,
-            check_run_settings,
-            make_adamw,
-        )
+        from trainer.training.swarm import build_dht, capture_hivemind_logs
 
         config, plan = self.config, self.plan
         if config.num_threads:
@@ -86,6 +77,22 @@ class TrainingSession:
         self.model.train()
 
         self.dht = build_dht(config, self.identity)
+        # a dead DHT process leaves hivemind's calls waiting forever (the Optimizer's constructor did in CI)
+        with DHTWatch(self.dht, threading.Event()):
+            self._join_swarm()
+
+    def _join_swarm(self) -> None:
+        """The optimizer and everything the loop needs around it, over the started DHT."""
+        import hivemind
+        import torch
+
+        from trainer.training.checkpoint import load_optimizer_state
+        from trainer.training.data import BatchStream
+        from trainer.training.hivemind_peer import CheckpointWriter, HivemindSwarm, TorchLearner
+        from trainer.training.progress import ProgressLedger
+        from trainer.training.swarm import build_optimizer, check_run_settings, make_adamw
+
+        config, plan = self.config, self.plan
         self.visible_maddrs = [str(addr) for addr in self.dht.get_visible_maddrs()]
         if config.maddrs_file is not None:
             config.maddrs_file.parent.mkdir(parents=True, exist_ok=True)
@@ -199,6 +206,9 @@ class TrainingSession:
     def run(
         self, on_epoch: Callable[[EpochReport], None] | None = None, stop_event: threading.Event | None = None
     ) -> TrainingSummary:
+        from trainer.training.dht_watch import DHTWatch
+
+        stop_event = stop_event or threading.Event()
         loop = TrainingLoop(
             self.config,
             peer_id=self.peer_id,
@@ -211,19 +221,17 @@ class TrainingSession:
             fail_at_epoch=self.fail_at_epoch,
             guard=self.guard,
         )
-        return loop.run(on_epoch=on_epoch, stop_event=stop_event)
+        # a dead DHT process would leave every later DHT call waiting forever: stop with an error
+        with DHTWatch(self.dht, stop_event):
+            return loop.run(on_epoch=on_epoch, stop_event=stop_event)
 
     def close(self) -> None:
-        """Leave the swarm: say goodbye to peers and stop hivemind's processes (bounded)."""
-        for name in ("opt", "dht"):
-            component = getattr(self, name, None)
-            if component is None:
-                continue
-            try:
-                component.shutdown()
-            except Exception as exc:  # shutting down must not hide the real outcome
-                log.debug("error while shutting down %s: %r", name, exc)
-            setattr(self, name, None)
+        """Leave the swarm: say goodbye to peers and stop hivemind's processes (bounded, also when
+        the DHT process is gone)."""
+        from trainer.training.dht_watch import leave_swarm
+
+        opt, dht, self.opt, self.dht = self.opt, self.dht, None, None
+        leave_swarm(opt, dht)
 
 
 def run_training(

@@ -1,0 +1,136 @@
+"""A peer whose hivemind DHT process dies stops with one error line instead of hanging forever
+(`trainer.training.dht_watch`). Real DHT processes, killed with SIGKILL as the race kills them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.helpers import TrainerProcess, peer_args, wait_until
+from trainer.errors import SwarmError
+
+DEATH = "error: the hivemind DHT process died (killed by SIGKILL; a known hivemind race)"
+HINT = "(hint: run the same command again: it resumes from its last checkpoint)"
+AUX_HINT = "(hint: run the same command again: the aux peer rejoins the swarm)"
+
+
+def start_dht():
+    import hivemind
+
+    return hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
+
+
+def test_a_call_waiting_on_a_dead_dht_is_interrupted_and_raises_one_error() -> None:
+    from trainer.training.dht_watch import INTERRUPT, DHTWatch
+
+    dht = start_dht()
+    stop = threading.Event()
+    before = signal.getsignal(INTERRUPT)
+    try:
+        with pytest.raises(SwarmError) as raised, DHTWatch(dht, stop, poll_every=0.2):
+            os.kill(dht.pid, signal.SIGKILL)
+            # the DHT's child never answers now: without the watch this waits forever
+            dht.get("anything")
+    finally:
+        dht.shutdown()
+    assert raised.value.one_line() == f"{DEATH.removeprefix('error: ')} {HINT}"
+    assert stop.is_set()
+    assert signal.getsignal(INTERRUPT) is before
+    assert not any(thread.name == "dht-watch" for thread in threading.enumerate())
+
+
+def test_a_live_dht_leaves_the_block_untouched() -> None:
+    from trainer.training.dht_watch import INTERRUPT, DHTWatch
+
+    dht = start_dht()
+    stop = threading.Event()
+    before = signal.getsignal(INTERRUPT)
+    try:
+        with DHTWatch(dht, stop, poll_every=0.001) as watch:
+            # the watch polls while these calls wait for the DHT's answers
+            for _ in range(20):
+                assert dht.get("anything") is None
+    finally:
+        dht.shutdown()
+    assert not watch.died and not stop.is_set()
+    assert signal.getsignal(INTERRUPT) is before
+
+
+def dht_child(process: TrainerProcess) -> int | None:
+    """The pid of the trainer's DHT process: its child that runs the p2p daemon (averagers fork too,
+    but they share the DHT's daemon)."""
+    import psutil
+
+    assert process.proc is not None
+    for child in psutil.Process(process.proc.pid).children():
+        try:
+            if any(grandchild.name() == "p2pd" for grandchild in child.children()):
+                return child.pid
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def error_lines(process: TrainerProcess) -> list[str]:
+    return [line for line in process.log_path.read_text().splitlines() if line.startswith("error:")]
+
+
+def test_trainer_train_stops_with_one_line_when_its_dht_dies_and_resumes_after(
+    tmp_path: Path, corpus: Path, tokenizer_dir: Path, processes: list[TrainerProcess]
+) -> None:
+    from trainer.training.checkpoint import find_checkpoint
+
+    def args(max_epochs: int) -> list[str]:
+        return peer_args(
+            run_id="dht-death",
+            corpus=corpus,
+            tokenizer=tokenizer_dir,
+            checkpoint_dir=tmp_path / "ckpt",
+            averaging="gradient",
+            max_epochs=max_epochs,
+            target_batch_size=8,
+            initial_peers=[],
+        )
+
+    peer = TrainerProcess(tmp_path, "peer", args(max_epochs=10_000)).start()
+    processes.append(peer)
+    wait_until(lambda: peer.events("checkpoint") or peer.exited(), 240, "the peer's first checkpoint")
+    assert peer.running(), peer.tail()
+    dht_pid = dht_child(peer)
+    assert dht_pid is not None, peer.tail()
+    os.kill(dht_pid, signal.SIGKILL)
+
+    assert peer.wait(120) == 1, peer.tail()
+    assert error_lines(peer) == [f"{DEATH} {HINT}"], peer.tail()
+    kept = find_checkpoint(tmp_path / "ckpt")
+    assert kept is not None
+    kept_epoch = kept.state["epoch"]
+    assert kept_epoch == peer.events("checkpoint")[-1]["epoch"]  # no checkpoint written on the way out
+
+    # the hint holds: the same command resumes from that checkpoint
+    again = TrainerProcess(tmp_path, "again", args(max_epochs=kept_epoch + 1)).start()
+    processes.append(again)
+    assert again.wait(240) == 0, again.tail()
+    assert again.events("start")[0]["resumed_from_epoch"] == kept_epoch
+
+
+def test_trainer_aux_stops_with_one_line_when_its_dht_dies(
+    tmp_path: Path, tokenizer_dir: Path, processes: list[TrainerProcess]
+) -> None:
+    aux_args = ["aux", "--run-id", "dht-death-aux", "--model", "tiny", "--tokenizer", str(tokenizer_dir)]
+    aux_args += ["--host-maddrs", "/ip4/127.0.0.1/tcp/0", "--checkpoint-dir", str(tmp_path / "aux")]
+    aux_args += ["--refresh", "0.5", "--num-threads", "1"]
+    aux = TrainerProcess(tmp_path, "aux", aux_args).start()
+    processes.append(aux)
+    wait_until(lambda: aux.events("start") or aux.exited(), 240, "the aux peer's start")
+    assert aux.running(), aux.tail()
+    dht_pid = dht_child(aux)
+    assert dht_pid is not None, aux.tail()
+    os.kill(dht_pid, signal.SIGKILL)
+
+    assert aux.wait(120) == 1, aux.tail()
+    assert error_lines(aux) == [f"{DEATH} {AUX_HINT}"], aux.tail()

@@ -1,0 +1,152 @@
+"""A peer whose hivemind DHT process dies stops with an error instead of hanging forever.
+
+hivemind runs the DHT in a forked child process and every DHT call waits for that child's answer
+with no timeout (``MPFuture.result()``). The child sometimes dies mid-run (a known hivemind race:
+EOFError or BlockingIOError while it reads a call from its pipe); every later call then blocks
+forever, in our code and inside hivemind's (progress reports, averaging, state downloads), and the
+peer looks alive while it earns nothing.
+
+`DHTWatch` polls ``dht.is_alive()`` from a daemon thread. When the child is gone it sets the run's
+stop event and interrupts the main thread with a signal whose handler raises `DHTDied`: a Python
+lock wait (where a blocked ``future.result()`` sits) is woken by a signal delivered to its thread,
+while setting an event is not seen by a thread that waits on something else. Leaving the ``with``
+block then raises `trainer.errors.SwarmError`, the one line the CLI prints (exit status 1, the
+policy of `hub.errors.exit_code`). `leave_swarm` shuts the optimizer and the DHT down without
+touching the dead DHT, so the stop path cannot block on it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from trainer.errors import SwarmError
+
+log = logging.getLogger(__name__)
+
+# @dev The signal the watch sends to the main thread; SIGINT is taken by the CLI's first-Ctrl+C
+# handler, which only sets the stop event and lets a blocked wait go on waiting.
+INTERRUPT = signal.SIGUSR1
+
+# @dev What a trainer's user does about it (`trainer train` and `trainer join` resume by default).
+RESTART_HINT = "run the same command again: it resumes from its last checkpoint"
+
+# @dev Seconds between two looks at the DHT process (and between two interrupts once it died).
+POLL_EVERY = 1.0
+
+
+class DHTDied(KeyboardInterrupt):
+    """Raised in the main thread when the DHT process is gone.
+
+    A `KeyboardInterrupt`, so that it unwinds through hivemind: its code catches `Exception`
+    everywhere and passes `KeyboardInterrupt` on. Some of its waits catch every `BaseException`
+    and go on; the watch interrupts again every `POLL_EVERY` seconds until the ``with`` block is left.
+    """
+
+
+class DHTWatch:
+    """Stops the run when ``dht``'s process dies: sets ``stop_event`` and, when entered on the main
+    thread, interrupts it (see the module docstring). Leaving the ``with`` block after a death raises
+    `trainer.errors.SwarmError` in place of whatever the interrupted code was doing.
+
+    Entered on another thread (the Python API in a thread), it can only set ``stop_event``: Python
+    delivers signals to the main thread alone, so a call blocked on the dead DHT there stays blocked.
+    """
+
+    def __init__(
+        self, dht: Any, stop_event: threading.Event, *, hint: str = RESTART_HINT, poll_every: float = POLL_EVERY
+    ) -> None:
+        self.dht, self.stop_event, self.hint, self.poll_every = dht, stop_event, hint, poll_every
+        self.died = False
+        self.exit_status: int | None = None
+        self._armed = False
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._saved_handler: Any = None
+        self._main = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> DHTWatch:
+        if self._main:
+            self._saved_handler = signal.signal(INTERRUPT, self._on_interrupt)
+            self._armed = True
+        self._thread = threading.Thread(target=self._watch, name="dht-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        with self._lock:  # no interrupt is sent after this
+            self._armed = False
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._main:
+            # an interrupt still pending runs the disarmed handler, or none once this one is back
+            signal.signal(INTERRUPT, self._saved_handler)
+        if self.died:
+            raise self.error() from None
+
+    def error(self) -> SwarmError:
+        code = self.exit_status
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        return SwarmError(f"the hivemind DHT process died ({how}; a known hivemind race)", self.hint)
+
+    def _on_interrupt(self, _signum: int, frame: FrameType | None) -> None:
+        if not self._armed:
+            return
+        # never inside __exit__ (the interrupt may land on its first line, before it disarms):
+        # leaving the block must stop the watch and put the old handler back
+        while frame is not None:
+            if frame.f_code is _EXIT_CODE:
+                return
+            frame = frame.f_back
+        raise DHTDied
+
+    def _watch(self) -> None:
+        while not self._closing.wait(self.poll_every):
+            if self.dht.is_alive():
+                continue
+            self.exit_status = self.dht.exitcode
+            self.died = True
+            self.stop_event.set()
+            break
+        # interrupt until the main thread has left the block: hivemind may swallow one interrupt
+        while self.died and not self._closing.is_set():
+            with self._lock:
+                if self._armed:
+                    signal.pthread_kill(threading.main_thread().ident, INTERRUPT)  # type: ignore[arg-type]
+            self._closing.wait(self.poll_every)
+
+
+_EXIT_CODE = DHTWatch.__exit__.__code__
+
+
+def leave_swarm(opt: Any, dht: Any) -> None:
+    """Shut down the optimizer, then the DHT; never raises (it must not hide the run's outcome).
+
+    With the DHT process gone, `hivemind.Optimizer.shutdown` would wait for averaging rounds that
+    cannot form: stop only its progress tracker and averager processes then (each bounded; the
+    DHT's own shutdown checks that its process is alive). The tracker must be stopped: one of
+    its waits runs in a thread pool that Python joins at exit, and only the tracker's shutdown
+    ends it (a peer that skipped it printed its error and never exited)."""
+    dht_alive = dht is not None and dht.is_alive()
+    if opt is not None:
+        try:
+            if dht_alive:
+                opt.shutdown()
+            else:
+                # its goodbye record is only queued for the dead DHT: nothing waits for it
+                opt.tracker.shutdown(opt.shutdown_timeout)
+                for averager in (opt.state_averager, getattr(opt, "grad_averager", None)):
+                    if averager is not None and averager.is_alive():
+                        averager.shutdown()
+        except Exception as exc:
+            log.debug("error while shutting down the optimizer: %r", exc)
+    if dht is not None:
+        try:
+            dht.shutdown()
+        except Exception as exc:
+            log.debug("error while shutting down the DHT: %r", exc)
