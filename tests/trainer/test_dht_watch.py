@@ -60,13 +60,12 @@ def test_a_live_dht_leaves_the_block_untouched() -> None:
     assert signal.getsignal(INTERRUPT) is before
 
 
-def dht_child(process: TrainerProcess) -> int | None:
-    """The pid of the trainer's DHT process: its child that runs the p2p daemon (averagers fork too,
-    but they share the DHT's daemon)."""
+def dht_child(pid: int) -> int | None:
+    """The pid of the DHT process of the trainer ``pid``: its child that runs the p2p daemon
+    (averagers fork too, but they share the DHT's daemon)."""
     import psutil
 
-    assert process.proc is not None
-    for child in psutil.Process(process.proc.pid).children():
+    for child in psutil.Process(pid).children():
         try:
             if any(grandchild.name() == "p2pd" for grandchild in child.children()):
                 return child.pid
@@ -100,7 +99,7 @@ def test_trainer_train_stops_with_one_line_when_its_dht_dies_and_resumes_after(
     processes.append(peer)
     wait_until(lambda: peer.events("checkpoint") or peer.exited(), 240, "the peer's first checkpoint")
     assert peer.running(), peer.tail()
-    dht_pid = dht_child(peer)
+    dht_pid = dht_child(peer.proc.pid)
     assert dht_pid is not None, peer.tail()
     os.kill(dht_pid, signal.SIGKILL)
 
@@ -128,7 +127,7 @@ def test_trainer_aux_stops_with_one_line_when_its_dht_dies(
     processes.append(aux)
     wait_until(lambda: aux.events("start") or aux.exited(), 240, "the aux peer's start")
     assert aux.running(), aux.tail()
-    dht_pid = dht_child(aux)
+    dht_pid = dht_child(aux.proc.pid)
     assert dht_pid is not None, aux.tail()
     os.kill(dht_pid, signal.SIGKILL)
 

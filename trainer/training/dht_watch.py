@@ -95,7 +95,7 @@ class DHTWatch:
         return SwarmError(f"the hivemind DHT process died ({how}; a known hivemind race)", self.hint)
 
     def _on_interrupt(self, _signum: int, frame: FrameType | None) -> None:
-        if not self._armed:
+        if not (self._armed and self.died):  # a SIGUSR1 from elsewhere is not ours to act on
             return
         # never inside __exit__ (the interrupt may land on its first line, before it disarms):
         # leaving the block must stop the watch and put the old handler back
