@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -58,6 +59,43 @@ def test_a_live_dht_leaves_the_block_untouched() -> None:
         dht.shutdown()
     assert not watch.died and not stop.is_set()
     assert signal.getsignal(INTERRUPT) is before
+
+
+def test_a_session_whose_dht_dies_while_it_starts_raises_instead_of_hanging(
+    tmp_path: Path, corpus: Path, tokenizer_dir: Path
+) -> None:
+    """The CI hang: the DHT died while the optimizer was being built (`dht.add_validators` waited
+    forever). Here it dies right after it started; the session's first DHT calls then never return."""
+    from trainer.training import swarm
+    from trainer.training.config import TrainConfig
+    from trainer.training.session import TrainingSession
+
+    def build_dht_that_dies(*args: object, **kwargs: object) -> object:
+        dht = real_build_dht(*args, **kwargs)
+        os.kill(dht.pid, signal.SIGKILL)
+        return dht
+
+    real_build_dht = swarm.build_dht
+    config = TrainConfig(
+        run_id="dht-death-start",
+        model="tiny",
+        tokenizer=str(tokenizer_dir),
+        data=str(corpus),
+        seq_len=64,
+        batch_size=4,
+        target_batch_size=8,
+        host_maddrs=["/ip4/127.0.0.1/tcp/0"],
+        checkpoint_dir=tmp_path / "ckpt",
+        num_threads=1,
+        progress_bar=False,
+    )
+    session = TrainingSession(config)
+    with mock.patch.object(swarm, "build_dht", build_dht_that_dies), pytest.raises(SwarmError) as raised:
+        try:
+            session.start()
+        finally:
+            session.close()
+    assert raised.value.one_line() == f"{DEATH.removeprefix('error: ')} {HINT}"
 
 
 def dht_child(pid: int) -> int | None:
