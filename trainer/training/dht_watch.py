@@ -1,6 +1,6 @@
 """A peer whose hivemind DHT process dies stops with an error instead of hanging forever.
 
-hivemind runs the DHT in a forked child process and every DHT call waits for that child's answer
+hivemind runs the DHT in a forked child process and most DHT calls wait for that child's answer
 with no timeout (``MPFuture.result()``). The child sometimes dies mid-run (a known hivemind race:
 EOFError or BlockingIOError while it reads a call from its pipe); every later call then blocks
 forever, in our code and inside hivemind's (progress reports, averaging, state downloads), and the
@@ -13,6 +13,11 @@ while setting an event is not seen by a thread that waits on something else. Lea
 block then raises `trainer.errors.SwarmError`, the one line the CLI prints (exit status 1, the
 policy of `hub.errors.exit_code`). `leave_swarm` shuts the optimizer and the DHT down without
 touching the dead DHT, so the stop path cannot block on it again.
+
+The run then ends as a clean stop for everything around the model (``trainer join`` settles and
+saves its receipts, hivemind's processes are stopped) and as a crash for the model itself: no
+checkpoint is written on the way out, since the interrupted step may be half applied, so the
+last periodic checkpoint stays the one a restart resumes from.
 """
 
 from __future__ import annotations
