@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.hub.helpers import TEST_PASSWORD, node_and_pool, wait_for_next_block_second
 from tests.trainer.test_dht_watch import DEATH, HINT, dht_child
+from tests.utils.waiting import wait_until
 
 
 def test_trainer_join_stops_with_one_line_and_its_receipts_saved_when_its_dht_dies(world, tmp_path: Path):
@@ -45,12 +45,13 @@ def test_trainer_join_stops_with_one_line_and_its_receipts_saved_when_its_dht_di
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
-            while not (
-                receipts.exists()
-                and any(r["status"] == "confirmed" for r in json.loads(receipts.read_text())["receipts"])
-            ):
-                assert process.poll() is None, log.read_text()
-                time.sleep(0.5)  # waiting for an event (a confirmed claim), not for time to pass
+
+            def confirmed() -> bool:
+                saved = json.loads(receipts.read_text())["receipts"] if receipts.exists() else []
+                return any(r["status"] == "confirmed" for r in saved)
+
+            wait_until(lambda: confirmed() or process.poll() is not None, 300, "a confirmed claim")
+            assert process.poll() is None, log.read_text()
             dht_pid = dht_child(process.pid)
             assert dht_pid is not None, log.read_text()
             os.kill(dht_pid, signal.SIGKILL)
