@@ -112,6 +112,14 @@ def dht_child(pid: int) -> int | None:
     return None
 
 
+def kill_its_dht(process: TrainerProcess) -> None:
+    """SIGKILL the DHT child process of a running trainer."""
+    assert process.running(), process.tail()
+    dht_pid = dht_child(process.proc.pid)
+    assert dht_pid is not None, process.tail()
+    os.kill(dht_pid, signal.SIGKILL)
+
+
 def error_lines(process: TrainerProcess) -> list[str]:
     return [line for line in process.log_path.read_text().splitlines() if line.startswith("error:")]
 
@@ -136,10 +144,7 @@ def test_trainer_train_stops_with_one_line_when_its_dht_dies_and_resumes_after(
     peer = TrainerProcess(tmp_path, "peer", args(max_epochs=10_000)).start()
     processes.append(peer)
     wait_until(lambda: peer.events("checkpoint") or peer.exited(), 240, "the peer's first checkpoint")
-    assert peer.running(), peer.tail()
-    dht_pid = dht_child(peer.proc.pid)
-    assert dht_pid is not None, peer.tail()
-    os.kill(dht_pid, signal.SIGKILL)
+    kill_its_dht(peer)
 
     assert peer.wait(120) == 1, peer.tail()
     assert error_lines(peer) == [f"{DEATH} {HINT}"], peer.tail()
@@ -164,10 +169,7 @@ def test_trainer_aux_stops_with_one_line_when_its_dht_dies(
     aux = TrainerProcess(tmp_path, "aux", aux_args).start()
     processes.append(aux)
     wait_until(lambda: aux.events("start") or aux.exited(), 240, "the aux peer's start")
-    assert aux.running(), aux.tail()
-    dht_pid = dht_child(aux.proc.pid)
-    assert dht_pid is not None, aux.tail()
-    os.kill(dht_pid, signal.SIGKILL)
+    kill_its_dht(aux)
 
     assert aux.wait(120) == 1, aux.tail()
     assert error_lines(aux) == [f"{DEATH} {AUX_HINT}"], aux.tail()
