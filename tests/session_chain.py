@@ -3,9 +3,10 @@ and isolated user folders: a pytest plugin, registered once by the root conftest
 
 One plugin, not a conftest that others import: pytest registers a fixture once per module that
 defines or imports it, so a session fixture imported into a second conftest starts a second chain.
-Registered here, `devnet` and `hub_world` are one chain and one deployment for tests/hub, tests/app
-and tests/test_bad_inputs.py together, and nothing starts until a test asks for them (`pytest
-tests/contracts` or `pytest fuzz` never starts a chain nor builds the contracts).
+Registered here, `devnet` is one chain for tests/hub, tests/app and tests/test_bad_inputs.py
+together, and `hub_world` one deployment on it for tests/hub and tests/test_bad_inputs.py (tests/app
+deploys its own on the same chain when it starts: see its conftest); nothing starts until a test
+asks for it (`pytest tests/contracts` or `pytest fuzz` never starts a chain nor builds the contracts).
 
 Nothing here is autouse: the folders that want every test isolated from the developer's keystores,
 config and devnet request `isolated_user_dirs` from an autouse fixture of their own.
@@ -177,6 +178,11 @@ def _admin_and_validator_keystores(directory: Path) -> None:
 @pytest.fixture(scope="session")
 def hub_world(devnet: Devnet, contracts_built: None, tmp_path_factory: pytest.TempPathFactory) -> HubWorld:
     """`hub deploy` once per session: seconds-long unbonding, 1 INJ per compute unit."""
+    return deploy_world(devnet, tmp_path_factory)
+
+
+def deploy_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> HubWorld:
+    """The system deployed on `devnet` by `hub deploy` as `hub_world` says, with its own folders."""
     from hub.devkeys import dev_account
     from tests.hub.helpers import MAX_RATE, UNBONDING_S, run_hub
 

@@ -1,6 +1,6 @@
-"""Fixtures for the web app tests: the app served over the session chain and deployment (the root
-conftest's plugin, tests/session_chain.py, shared with the hub tests), a headless Chromium with the
-test wallet injected, and helpers that wait for the page."""
+"""Fixtures for the web app tests: the app served over a deployment of their own on the session chain
+(the root conftest's plugin, tests/session_chain.py, shared with the hub tests), a headless Chromium
+with the test wallet injected, and helpers that wait for the page."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(isolated_user_dirs: None) -> None:
     """No test reads or writes the developer's keystores, config or devnet."""
+
+
+@pytest.fixture(scope="session")
+def hub_world(devnet, contracts_built, tmp_path_factory):
+    """A deployment of the app tests' own on the session chain. The page reads the chain's events
+    from the deployment's first block on: on the hub tests' deployment, after their tens of
+    thousands of blocks, a page took longer to load than the tests wait (the page never showed the
+    chain), so the app tests deploy when they start, as they did with a chain of their own."""
+    from tests.session_chain import deploy_world
+
+    return deploy_world(devnet, tmp_path_factory)
 
 
 @pytest.fixture
