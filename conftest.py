@@ -1,11 +1,11 @@
 """Run order for `pytest tests` (`make test` runs it with the fuzz suite beside it in a process of
 its own, scripts/test.sh) and for `pytest tests fuzz`: the suites that need no local chain run first.
 
-A local chain started by a session fixture (tests/hub, tests/app and tests/test_bad_inputs.py each
-start one) keeps producing blocks until the session ends, about a quarter of a core each. Running
-the CPU-bound suites that never touch a chain first (the fuzz suite, the contract tests on
-Titanoboa, the trainer's real hivemind peers) keeps those chains from running beside them. The
-order within each group is pytest's own, so tests that share a chain still run in the same order.
+The local chain started by the session fixture (tests/session_chain.py: one for tests/hub, tests/app
+and tests/test_bad_inputs.py together) keeps producing blocks until the session ends, about a quarter
+of a core. Running the CPU-bound suites that never touch a chain first (the fuzz suite, the contract
+tests on Titanoboa, the trainer's real hivemind peers) keeps that chain from running beside them.
+The order within each group is pytest's own, so tests that share a chain still run in the same order.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every actor's `hub` commands on the real local chain, each checked against chain state and balances.
 
-One session deployment (conftest `hub_world`); every test makes fresh funded actors, so tests do not
+One session deployment (`hub_world`, tests/session_chain.py); every test makes fresh funded actors, so tests do not
 depend on each other. Durations are real: unbonding is 30 s, challenge windows 9-20 s, and tests wait.
 """
 

@@ -17,7 +17,10 @@ from tests.utils.waiting import wait_until
 
 def test_trainer_join_stops_with_one_line_and_its_receipts_saved_when_its_dht_dies(world, tmp_path: Path):
     corpus = Path(__file__).resolve().parents[2] / "trainer" / "training" / "assets" / "corpus.txt"
+    # 4 shards as the walkthrough's pools: a peer reads the shard its peer id hashes to, and of the
+    # default 64 some are empty for this small corpus (the join then exits at once, never training)
     train = {"model": "tiny", "data": str(corpus), "seq_len": 64, "batch_size": 4, "target_batch_size": 64}
+    train["data_shards"] = 4
     setup = node_and_pool(
         world, "dht", {"run_id": "dht-death-join", "train": train | {"lr": 0.003, "warmup_steps": 2}}, tmp_path
     )
