@@ -346,11 +346,15 @@ def test_contributions_the_clip_all_but_removed_are_not_credited(tmp_path):
     assert decision.verdict != "accept" and decision.verified == 0
 
 
-def _opposed(*counts: int, compared: int = 3) -> dict[int, list[Observation]]:
+def _opposed(*counts: int, compared: int = 3, mode: str = "gradient") -> dict[int, list[Observation]]:
     """One accepted contribution per epoch from 1 on, compared with `compared` other screened-in
     senders and pointing against `counts[i]` of them in epoch i + 1."""
     return {
-        e: [Observation(e, PEER, HONEST, HONEST, 1.0, 0.5, 0.1, "accepted", compared=compared, opposed=opposed)]
+        e: [
+            Observation(
+                e, PEER, HONEST, HONEST, 1.0, 0.5, 0.1, "accepted", mode=mode, compared=compared, opposed=opposed
+            )
+        ]
         for e, opposed in enumerate(counts, 1)
     }
 
@@ -384,6 +388,16 @@ def test_a_sign_flipper_points_against_most_other_senders_in_over_two_thirds_of_
     else:
         # an honest peer whose weights drifted is paid all its rounds, those it opposed a peer in too
         assert decision.verdict == "accept" and decision.verified == len(opposed) * HONEST * SEQ
+
+
+def test_diloco_rounds_never_make_a_sign_flipper(tmp_path):
+    """A clean-clone run: an honest DiLoCo peer that applied an outer step alone before it saw the
+    swarm pointed against both other honest senders in 3 of 3 rounds (its outer weights stay apart
+    from theirs). Pseudo-gradients from different outer weights are not comparable: paid in full."""
+    store = _store(tmp_path, {e: HONEST * SEQ for e in range(1, 4)}, _opposed(2, 2, 2, compared=2, mode="diloco"))
+    assert PEER not in sign_flippers(store.observations.read()) and PEER not in store.sign_flippers()
+    decision = _judge(store, _claim(1, 3, 3 * HONEST * SEQ))
+    assert decision.verdict == "accept" and decision.verified == 3 * HONEST * SEQ
 
 
 def test_a_flippers_claim_over_rounds_with_the_swarm_is_not_hard_for_the_flip(tmp_path):

@@ -170,3 +170,21 @@ def test_diloco_screen_still_drops_a_scaled_pseudo_gradient_whatever_it_declares
     # 25x the others' norm with the cap's 2x declaration: 12.5x per sample, over the 10x ratio
     result = aggregate_part(pseudo[:3] + [parts[3] * 8 * 25], [8.0, 8.0, 8.0, 16.0], DILOCO)
     assert result.verdicts[3] == "dropped_norm"
+
+
+def test_diloco_screen_needs_two_other_senders_or_the_reference_to_drop():
+    # a clean-clone run: the round's only other finite sender was an honest peer whose outer weights
+    # had drifted apart (it applied an outer step alone before it saw the swarm); one part of the
+    # other honest pseudo-gradient was over 10x its per-sample norm, and the screen dropped it
+    parts = honest_parts(2)
+    pseudo = [parts[0] * 192 / 8, parts[1] * 156 / 8 / 12]
+    assert aggregate_part(pseudo, [192.0, 156.0], RobustConfig(max_samples_per_peer=384.0)).verdicts[0] == (
+        "dropped_norm"
+    ), "the raw two-sender comparison drops it (what went wrong)"
+    result = aggregate_part(pseudo, [192.0, 156.0], DILOCO)
+    assert "dropped_norm" not in result.verdicts, result.verdicts
+    # the reference of earlier rounds still drops a scaled pseudo-gradient in a two-sender round
+    earlier = aggregate_part([part * 8 for part in honest_parts(3)], [8.0] * 3, DILOCO)
+    pair = [parts[0] * 8, parts[1] * 8 * 1e3]
+    scaled = aggregate_part(pair, [8.0, 8.0], DILOCO, reference_norm=earlier.reference_norm)
+    assert scaled.verdicts == ["accepted", "dropped_norm"], scaled.verdicts

@@ -105,6 +105,12 @@ MIN_SCALE = 0.1
 #      honest sender opposes only the attackers of a round, a minority; with parameter averaging off
 #      honest weights drift apart between state downloads, so it may oppose a peer now and then
 #      (bench/RESULTS.md, issue 16: what honest senders did in every robustness scenario).
+#      Gradient rounds only: a DiLoCo pseudo-gradient is a step from the sender's own outer
+#      weights, and those of an honest peer that applied an outer step alone (before it saw the
+#      swarm) stay apart from the others'. In a clean-clone run such a peer pointed against both
+#      other honest senders in 3 of 3 rounds (cosines with the aggregate +0.04..+0.16) and would
+#      have been slashed. A DiLoCo flipper is bounded by CenteredClip, not flagged (README).
+FLIP_MODES = frozenset({"gradient"})
 FLIP_MIN_ROUNDS = 3
 FLIP_SHARE = 2 / 3
 # @dev A round credits a peer with at most this many epochs' target batch (the reducer caps a
@@ -562,10 +568,10 @@ def epoch_liars(
 
 def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]:
     """Peers whose contributions pointed against most of the others in more than `FLIP_SHARE` of at
-    least `FLIP_MIN_ROUNDS` rounds they were compared in: peer id -> (rounds against, rounds)."""
+    least `FLIP_MIN_ROUNDS` gradient rounds they were compared in: peer id -> (rounds against, rounds)."""
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for obs in observations:
-        if obs.compared >= 2:
+        if obs.compared >= 2 and obs.mode in FLIP_MODES:
             tally[obs.peer_id][0] += _against(obs)
             tally[obs.peer_id][1] += 1
     return {
@@ -577,7 +583,7 @@ def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]
 
 def _against(obs: Observation) -> bool:
     # two or more others: with one, the two senders of a round oppose each other alike
-    return obs.compared >= 2 and 2 * obs.opposed > obs.compared
+    return obs.mode in FLIP_MODES and obs.compared >= 2 and 2 * obs.opposed > obs.compared
 
 
 def _verified_node(signed: SignedProgress, chain_id: int, pool_id: int) -> str | None:

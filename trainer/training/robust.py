@@ -15,7 +15,8 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    pseudo-gradient is a sum of local steps, so its norm grows with the samples behind it (a peer
    that missed a round brings two epochs of steps): with ``norm_per_sample`` the screen compares
    norm per declared sample, the declaration first capped as in step 3, so an inflated declaration
-   buys at most the cap's factor of extra norm;
+   buys at most the cap's factor of extra norm, and measures a sender against the others only when
+   there are two or more (see `aggregate_part`);
 3. weights: a sender's declared samples are capped at ``weight_cap_ratio`` times the (lower)
    median declared by the round's screened senders and at ``max_samples_per_peer`` (the trainer sets
    twice the pool's target batch size, which holds a sender alone in a round), so an inflated
@@ -173,10 +174,17 @@ def aggregate_part(
     if config.norm_per_sample and live:
         provisional = _weight_cap([declared[index] for index in live], config)
         norms = {index: norm / min(declared[index], provisional) for index, norm in norms.items()}
+    # in DiLoCo mode one other sender is no yardstick: each pseudo-gradient is a step from its
+    # sender's own outer weights, and an honest peer that applied an outer step alone before it saw
+    # the swarm stays apart; in a clean-clone run the two finite senders of a round differed over 10x
+    # per sample on one part and the honest one was dropped. There, only the reference of earlier
+    # rounds with two or more senders (which still drops a scaled pseudo-gradient) is the yardstick
+    fewest_others = 2 if config.norm_per_sample else 1
     for index in list(live):
         # the median of the others: with two senders a plain median would sit halfway to an attacker
         others = [norms[other] for other in live if other != index]
-        references = [value for value in (_median(others) if others else None, reference_norm) if value]
+        median = _median(others) if len(others) >= fewest_others else None
+        references = [value for value in (median, reference_norm) if value]
         if any(norms[index] > config.max_norm_ratio * value for value in references):
             verdicts[index] = "dropped_norm"
             flat[index] = None
