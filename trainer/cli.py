@@ -124,6 +124,9 @@ def _root(
 
 
 def main() -> None:
+    from trainer.training.dht_watch import exit_when_stuck
+
+    exit_when_stuck(60.0)  # a command whose hivemind DHT died exits within a minute, whatever blocks
     app()
 
 

@@ -98,6 +98,48 @@ def test_a_session_whose_dht_dies_while_it_starts_raises_instead_of_hanging(
     assert raised.value.one_line() == f"{DEATH.removeprefix('error: ')} {HINT}"
 
 
+STUCK = """
+import os, signal, threading
+import hivemind
+from trainer.training.dht_watch import DHTWatch, exit_when_stuck
+
+exit_when_stuck(2.0)  # as the `trainer` command arms it (with 60 s)
+dht = hivemind.DHT(start=True, host_maddrs=["/ip4/127.0.0.1/tcp/0"])
+with DHTWatch(dht, threading.Event(), poll_every=0.2):
+    os.kill(dht.pid, signal.SIGKILL)
+    print("killed", flush=True)
+    while True:  # a stop path stuck for good: it swallows every interrupt the watch sends
+        try:
+            threading.Event().wait()
+        except BaseException:
+            pass
+"""
+
+
+def test_a_command_whose_stop_path_is_stuck_after_a_death_still_exits_with_the_error(tmp_path: Path) -> None:
+    """The backstop (`exit_when_stuck`): one clean-clone run's `trainer train` never exited after its
+    DHT was killed. Whatever blocks the stop path, the command prints its one error line and exits 1."""
+    import subprocess
+    import sys
+
+    from tests.trainer.helpers import subprocess_env
+
+    done = subprocess.run(
+        [sys.executable, "-c", STUCK],
+        cwd=Path(__file__).resolve().parents[2],
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,  # a hang guard only: the backstop ends it about 2 s after the kill
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "killed" in done.stdout
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
+        "error: the hivemind DHT process died (killed by SIGKILL; a known hivemind race) "
+        "(hint: run the same command again: it resumes from its last checkpoint)"
+    ], done.stderr[-3000:]
+
+
 def dht_child(pid: int) -> int | None:
     """The pid of the DHT process of the trainer ``pid``: its child that runs the p2p daemon
     (averagers fork too, but they share the DHT's daemon)."""

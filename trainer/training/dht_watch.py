@@ -42,6 +42,20 @@ RESTART_HINT = "run the same command again: it resumes from its last checkpoint"
 # @dev Seconds between two looks at the DHT process (and between two interrupts once it died).
 POLL_EVERY = 1.0
 
+# @dev Set by the `trainer` command (`exit_when_stuck`), never by the library: seconds after a
+#      death by which the process must be gone. Past them the stop path itself is stuck on
+#      something of the dead DHT's (one clean-clone run: no exit within 387 s of the kill, not
+#      reproduced), so the command prints its one error line and exits 1 at once; what it had
+#      written (receipts, checkpoints) stays, and the same command resumes from it.
+_hard_exit_after: float | None = None
+
+
+def exit_when_stuck(seconds: float) -> None:
+    """Make a DHT death end this process within ``seconds`` whatever the stop path does (CLI only:
+    it calls ``os._exit``)."""
+    global _hard_exit_after
+    _hard_exit_after = seconds
+
 
 class DHTDied(KeyboardInterrupt):
     """Raised in the main thread when the DHT process is gone.
@@ -99,6 +113,18 @@ class DHTWatch:
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
         return SwarmError(f"the hivemind DHT process died ({how}; a known hivemind race)", self.hint)
 
+    def _exit_now(self) -> None:
+        import os
+        import sys
+
+        from hub.errors import error_line
+
+        error = self.error()
+        log.error("the stop path did not end %.0f s after the DHT process died: exiting now", _hard_exit_after)
+        sys.stderr.write(error_line(error.message, error.hint) + "\n")
+        sys.stderr.flush()
+        os._exit(1)
+
     def _on_interrupt(self, _signum: int, frame: FrameType | None) -> None:
         if not (self._armed and self.died):  # a SIGUSR1 from elsewhere is not ours to act on
             return
@@ -117,6 +143,10 @@ class DHTWatch:
             self.exit_status = self.dht.exitcode
             self.died = True
             self.stop_event.set()
+            if _hard_exit_after is not None:
+                backstop = threading.Timer(_hard_exit_after, self._exit_now)
+                backstop.daemon = True
+                backstop.start()
             break
         # interrupt until the main thread has left the block: hivemind may swallow one interrupt
         while self.died and not self._closing.is_set():
