@@ -142,6 +142,7 @@ class DHTWatch:
                 continue
             self.exit_status = self.dht.exitcode
             self.died = True
+            _close_command_pipe(self.dht)
             self.stop_event.set()
             if _hard_exit_after is not None:
                 backstop = threading.Timer(_hard_exit_after, self._exit_now)
@@ -157,6 +158,19 @@ class DHTWatch:
 
 
 _EXIT_CODE = DHTWatch.__exit__.__code__
+
+
+def _close_command_pipe(dht: Any) -> None:
+    # Calls go to the DHT child through a one-way pipe whose read end this process holds too (the
+    # child got its copy by fork). With the child gone, a sender blocks for good once the pipe's
+    # buffer is full: `trainer train`'s stop path did, in the progress tracker's last store.
+    # Closing our read end makes every send fail at once (BrokenPipeError), blocked ones included.
+    reader = getattr(dht, "_inner_pipe", None)  # hivemind's name for it: see hivemind/dht/dht.py
+    if reader is not None:
+        try:
+            reader.close()
+        except OSError as exc:
+            log.debug("could not close the dead DHT's command pipe: %r", exc)
 
 
 def leave_swarm(opt: Any, dht: Any) -> None:
