@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/hub demo
 
 # Every test: contracts, hub against a real local node, dashboard in a real headless Chromium,
-# trainer with real peers; the fuzz suite runs beside them in its own process (scripts/test.sh).
+# trainer with real peers, fuzz: three pytest processes side by side (scripts/test.sh says why).
 test: install lint
 	bash scripts/install-browser.sh
 	bash scripts/test.sh

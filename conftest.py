@@ -1,5 +1,5 @@
-"""Run order for `pytest tests` (`make test` runs it with the fuzz suite beside it in a process of
-its own, scripts/test.sh) and for `pytest tests fuzz`: the suites that need no local chain run first.
+"""Run order for `pytest tests` and `pytest tests fuzz` (`make test` splits the suite into three
+processes, scripts/test.sh; each keeps this order): the suites that need no local chain run first.
 
 The local chain started by the session fixture (tests/session_chain.py: one for tests/hub, tests/app
 and tests/test_bad_inputs.py together) keeps producing blocks until the session ends, about a quarter
