@@ -10,71 +10,59 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import HubError
 
 if TYPE_CHECKING:
+    from hub.app.history import History
     from hub.client import HubClient
-    from hub.client.models import WorkSubmitted
+    from hub.client.models import Node, WorkSubmitted
 
 
 class Overview:
-    """The network snapshot the page polls, rebuilt at most once per block. Event logs are scanned
-    once: a rebuild scans only the blocks after the last one scanned (Injective's blocks are final,
-    so a scanned block never changes). Reads that change with chain time (a work's state) are
-    redone on each new block."""
+    """The network snapshot the page polls, rebuilt at most once per block while the history is
+    complete (and on each poll while older blocks are still being read). Events come from one
+    `History` for the server's life: a rebuild reads only blocks not read before, and on a long-lived
+    deployment each poll reads older blocks for a bounded time (`hub.app.history`). Reads that change
+    with chain time (a work's state) are redone on each rebuild."""
 
-    def __init__(self, client: HubClient) -> None:
+    def __init__(self, client: HubClient, *, window: int | None = None, budget_s: float = 1.0) -> None:
+        from hub.app.history import History
+        from hub.client.base import LOG_CHUNK
+
         self.client = client
+        self.history = History(client, window=window or LOG_CHUNK, budget_s=budget_s)
         self._block: int | None = None
         self._snapshot: dict[str, Any] = {}
-        self._scanned = client.deployment.start_block - 1
-        self._submissions: dict[int, list[WorkSubmitted]] = defaultdict(list)
-        self._invalidations: list[dict[str, Any]] = []  # oldest first
 
     def snapshot(self) -> dict[str, Any]:
         block = self.client.block_number()
-        if block == self._block:
+        if block == self._block and self.history.complete:
             return self._snapshot
-        if block > self._scanned:
-            self._scan(self._scanned + 1, block)
-        self._snapshot = _snapshot(self.client, block, self._submissions, self._invalidations)
+        self.history.follow(block)
+        self.history.backfill()
+        self._snapshot = _snapshot(self.client, block, self.history)
         self._block = block
         return self._snapshot
 
-    def _scan(self, first: int, last: int) -> None:
-        from hub.client.base import hex32
-
-        for event in self.client.rewards.work_submitted(from_block=first, to_block=last):
-            self._submissions[event.pool_id].append(event)
-        self._invalidations += [
-            {
-                "pool_id": e["args"]["poolId"],
-                "node": e["args"]["node"],
-                "work_key": hex32(e["args"]["workKey"]),
-                "units": e["args"]["units"],
-                "reward": str(e["args"]["reward"]),
-                "hard": e["args"]["hard"],
-                "block_number": e["blockNumber"],
-            }
-            for e in self.client.rewards._logs("WorkInvalidated", None, first, last)
-        ]
-        self._scanned = last
+    def account(self, address: str) -> dict[str, Any]:
+        """`account`, from the events read up to the head."""
+        self.history.follow(self.client.block_number())
+        return account(self.client, address, self.history)
 
 
-def _snapshot(
-    client: HubClient,
-    block: int,
-    submissions: dict[int, list[WorkSubmitted]],
-    invalidations: list[dict[str, Any]],
-) -> dict[str, Any]:
+def _snapshot(client: HubClient, block: int, history: History) -> dict[str, Any]:
     """Providers with their stakes and nodes, pools with budgets and training progress, every
-    provider's rewards by state, and the invalidated work (newest first), at `block`'s time."""
+    provider's rewards by state, and the invalidated work (newest first), at `block`'s time; those
+    found from events only as far back as the history has read (`history` in the answer)."""
     now = client.now()
-    providers = _providers(client)
+    providers = _providers(client, history)
+    submissions: dict[int, list[WorkSubmitted]] = defaultdict(list)
+    for event in history.submissions:
+        submissions[event.pool_id].append(event)
     pools = []
     rewards: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pool in client.pool.list():
         budget = client.rewards.budget(pool.pool_id)
         works = submissions.get(pool.pool_id, [])
         progress, by_node, total = [], defaultdict(int), 0
-        for event in sorted(works, key=lambda e: e.block_number):
+        for event in works:
             total += event.units
             by_node[event.node] += event.units
             progress.append({"time": event.unlocks_at - budget.challenge_window - 1, "units": total})
@@ -102,24 +90,33 @@ def _snapshot(
             "min_stake_per_compute_unit": str(client.hub.min_stake_per_compute_unit()),
             "slashed_pending": str(client.stake.slashed_pending()),
         },
+        "history": _coverage(history),
         "providers": providers,
         "pools": pools,
         "rewards": [
             {"provider": provider, "pool_id": pool_id, **{state: str(amount) for state, amount in states.items()}}
             for (provider, pool_id), states in sorted(rewards.items())
         ],
-        "invalidations": invalidations[::-1],
+        "invalidations": [
+            {**e.model_dump(mode="json"), "reward": str(e.reward)} for e in reversed(history.invalidations)
+        ],
     }
 
 
-def _providers(client: HubClient) -> list[dict[str, Any]]:
+def _coverage(history: History) -> dict[str, Any]:
+    """Which blocks the event figures cover: `since` to the head, and whether that is the whole
+    deployment (from `first_block`)."""
+    return {"since": history.since, "first_block": history.first_block, "complete": history.complete}
+
+
+def _providers(client: HubClient, history: History) -> list[dict[str, Any]]:
     out = []
-    for record in client.registry.providers():
-        address = record.address
+    for address in history.providers():
+        record = client.registry.provider(address)
         stake = client.stake.info(address)
         nodes = [
             {**node.model_dump(mode="json"), "pool_id": client.pool.active_pool_of(node.address)}
-            for node in client.registry.nodes_of(address)
+            for node in _nodes_of(client, history, address)
         ]
         out.append(
             {
@@ -133,42 +130,53 @@ def _providers(client: HubClient) -> list[dict[str, Any]]:
     return out
 
 
+def _nodes_of(client: HubClient, history: History, provider: str) -> list[Node]:
+    """`provider`'s current nodes among those it added in the blocks read (as `registry.nodes_of`)."""
+    nodes = [client.registry.node(key) for key in history.node_keys(provider)]
+    return [n for n in nodes if n.provider == provider]
+
+
 def _amounts(record: dict[str, Any]) -> dict[str, Any]:
     money = {"funded", "refunded", "available", "committed", "paid", "reward_per_unit"}
     return {k: str(v) if k in money else v for k, v in record.items()}
 
 
-def account(client: HubClient, address: str) -> dict[str, Any]:
+def account(client: HubClient, address: str, history: History) -> dict[str, Any]:
     """The connected account: balance, roles, provider record, stake with its unbonds, its nodes with
-    their pools, work and rewards, and the pools it created or manages."""
+    their pools, work and rewards, and the pools it created or manages; nodes, work and rewards
+    from the events `history` has read (`history` in the answer says how far back)."""
     from hub.inputs import parse_address
 
     address = parse_address(address, what="account")
     now = client.now()
     record = client.registry.provider(address)
     stake = client.stake.info(address)
-    works = client.rewards.rewards_of(address) if record.registered or record.node_count else []
+    active = record.registered or record.node_count
+    rates: dict[int, int] = {}
     by_pool: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_node: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for work in works:
+    for event in history.submissions if active else []:
+        if event.provider != address:
+            continue
+        if event.pool_id not in rates:
+            rates[event.pool_id] = client.rewards.budget(event.pool_id).reward_per_unit
+        work = client.rewards.work(
+            event.pool_id, event.node, event.work_key, now=now, reward_per_unit=rates[event.pool_id]
+        )
         by_pool[work.pool_id][work.state.value] += work.reward
         if work.node:
             by_node[work.node]["units"] += work.units
             by_node[work.node][work.state.value] += work.reward
-    nodes = (
-        [
-            {
-                **node.model_dump(mode="json"),
-                "pool_id": client.pool.active_pool_of(node.address),
-                "balance": str(client.balance(node.address)),
-                "units": by_node[node.address].get("units", 0),
-                "rewards": {k: str(v) for k, v in by_node[node.address].items() if k != "units"},
-            }
-            for node in client.registry.nodes_of(address)
-        ]
-        if record.registered or record.node_count
-        else []
-    )
+    nodes = [
+        {
+            **node.model_dump(mode="json"),
+            "pool_id": client.pool.active_pool_of(node.address),
+            "balance": str(client.balance(node.address)),
+            "units": by_node[node.address].get("units", 0),
+            "rewards": {k: str(v) for k, v in by_node[node.address].items() if k != "units"},
+        }
+        for node in (_nodes_of(client, history, address) if active else [])
+    ]
     pools = [
         {
             **pool.model_dump(mode="json"),
@@ -194,6 +202,7 @@ def account(client: HubClient, address: str) -> dict[str, Any]:
             for pool_id, states in sorted(by_pool.items())
         ],
         "pools": pools,
+        "history": _coverage(history),
     }
 
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 from hub.errors import HubError
 
 if TYPE_CHECKING:
+    from hub.app.data import Overview
     from hub.client import HubClient
 
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -48,10 +49,12 @@ def make_server(
     *,
     metadata_dir: Path | None = None,
     runs_dir: Path | None = None,
+    overview: Overview | None = None,
 ) -> ThreadingHTTPServer:
     """A server bound to (host, port) (port 0: any free one); call serve_forever(). Pool metadata
     written by the create-pool form is kept in `metadata_dir` (default: the hub data folder); loss
-    curves and audit logs are read from the trainer's folders under `runs_dir` (`hub.app.runs`)."""
+    curves and audit logs are read from the trainer's folders under `runs_dir` (`hub.app.runs`).
+    Every page it serves shares one `overview` (default: one reading the node's widest log range)."""
     from hub import paths
     from hub.app import actions, data, runs
     from hub.app.wallet import WalletClient
@@ -60,7 +63,7 @@ def make_server(
     static = _static_files()
     metadata_dir = metadata_dir or paths.data_dir() / "app-metadata"
     rpc_url = getattr(client.w3.provider, "endpoint_uri", None)
-    overview = data.Overview(client)
+    overview = overview or data.Overview(client)
 
     def get(path: str, query: dict[str, str]) -> Any:
         if path == "/api/config":
@@ -74,7 +77,7 @@ def make_server(
         if path == "/api/snapshot":
             return overview.snapshot()
         if path == "/api/account":
-            return data.account(client, query.get("address", ""))
+            return overview.account(query.get("address", ""))
         if path == "/api/tx":
             return data.tx_status(client, query.get("hash", ""))
         if path == "/api/governance":

@@ -9,7 +9,7 @@ workflows.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from hub.errors import HubError
@@ -164,3 +164,16 @@ class ContractBinding:
             )
             yield from logs
             start = stop + 1
+
+    def _logs_of(self, events: Sequence[str], from_block: int, to_block: int) -> Iterator[tuple[str, Any]]:
+        """(event name, decoded log) for each log of any of `events` in [from_block, to_block], oldest
+        first. One eth_getLogs per LOG_CHUNK blocks asks for all of them: a node's cost is per block
+        it reads, not per event."""
+        types = [getattr(self.contract.events, name)() for name in events]
+        by_topic = {bytes.fromhex(event.topic[2:]): event for event in types}
+        topics = [[event.topic for event in types]]
+        for start in range(from_block, to_block + 1, LOG_CHUNK):
+            query = {"address": self.address, "fromBlock": start, "toBlock": min(start + LOG_CHUNK - 1, to_block)}
+            for log in self.client.retry(lambda q=query: self.client.w3.eth.get_logs({**q, "topics": topics})):  # type: ignore[typeddict-item]
+                event = by_topic[bytes(log["topics"][0])]
+                yield event.event_name, event.process_log(log)

@@ -133,6 +133,18 @@ class WorkSubmitted(_Record):
     tx_hash: str
 
 
+class WorkInvalidated(_Record):
+    """A `WorkInvalidated` event (hard: with a slash, for fraud; soft: the reward returns to the pool)."""
+
+    pool_id: int
+    node: str
+    work_key: str
+    units: int
+    reward: int
+    hard: bool
+    block_number: int
+
+
 class ClaimResult(_Record):
     pool_id: int
     amount: int

@@ -39,6 +39,18 @@ class RegistryContract(ContractBinding):
         seen = dict.fromkeys(e["args"]["provider"] for e in self._logs("ProviderRegistered"))
         return [self.provider(address) for address in seen]
 
+    def registrations(self, from_block: int, to_block: int) -> tuple[list[str], list[tuple[str, str]]]:
+        """In blocks [from_block, to_block], oldest first: the provider of each ProviderRegistered event
+        and (provider, node) of each NodeAdded event, both read by one eth_getLogs per LOG_CHUNK blocks."""
+        providers: list[str] = []
+        nodes: list[tuple[str, str]] = []
+        for name, event in self._logs_of(("ProviderRegistered", "NodeAdded"), from_block, to_block):
+            if name == "ProviderRegistered":
+                providers.append(event["args"]["provider"])
+            else:
+                nodes.append((event["args"]["provider"], event["args"]["node"]))
+        return providers, nodes
+
     def nodes_of(self, provider: str) -> list[Node]:
         """`provider`'s current nodes, found from its NodeAdded logs."""
         provider = address_arg(provider, "provider")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from hub.amounts import format_inj
 from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.models import Budget, ClaimResult, Work, WorkState, WorkSubmitted
+from hub.client.models import Budget, ClaimResult, Work, WorkInvalidated, WorkState, WorkSubmitted
 from hub.client.results import Refund, TopUp, VoidedRelease, typed
 from hub.errors import HubError
 
@@ -96,20 +97,32 @@ class RewardsContract(ContractBinding):
             args = event["args"]
             if want_provider is not None and args["provider"] != want_provider:
                 continue
-            found.append(
-                WorkSubmitted(
-                    pool_id=args["poolId"],
-                    node=args["node"],
-                    work_key=hex32(args["workKey"]),
-                    provider=args["provider"],
-                    units=args["units"],
-                    reward=args["reward"],
-                    unlocks_at=args["unlocksAt"],
-                    block_number=event["blockNumber"],
-                    tx_hash="0x" + bytes(event["transactionHash"]).hex(),
-                )
-            )
+            found.append(_submitted(event))
         return found
+
+    def work_events(self, from_block: int, to_block: int) -> tuple[list[WorkSubmitted], list[WorkInvalidated]]:
+        """Every WorkSubmitted and WorkInvalidated event in blocks [from_block, to_block], oldest first,
+        both read by one eth_getLogs per LOG_CHUNK blocks (a node refuses a longer range: Injective's
+        `block-range-cap`). A caller that must answer quickly asks for a short range."""
+        submitted: list[WorkSubmitted] = []
+        invalidated: list[WorkInvalidated] = []
+        for name, event in self._logs_of(("WorkSubmitted", "WorkInvalidated"), from_block, to_block):
+            if name == "WorkSubmitted":
+                submitted.append(_submitted(event))
+            else:
+                args = event["args"]
+                invalidated.append(
+                    WorkInvalidated(
+                        pool_id=args["poolId"],
+                        node=args["node"],
+                        work_key=hex32(args["workKey"]),
+                        units=args["units"],
+                        reward=args["reward"],
+                        hard=args["hard"],
+                        block_number=event["blockNumber"],
+                    )
+                )
+        return submitted, invalidated
 
     def rewards_of(self, provider: str, pool_id: int | None = None) -> list[Work]:
         """Every work key submitted by `provider`'s nodes (optionally in one pool), with its state now."""
@@ -238,6 +251,21 @@ class RewardsContract(ContractBinding):
                 hint="use the account that created the pool",
             )
         return budget
+
+
+def _submitted(event: Any) -> WorkSubmitted:
+    args = event["args"]
+    return WorkSubmitted(
+        pool_id=args["poolId"],
+        node=args["node"],
+        work_key=hex32(args["workKey"]),
+        provider=args["provider"],
+        units=args["units"],
+        reward=args["reward"],
+        unlocks_at=args["unlocksAt"],
+        block_number=event["blockNumber"],
+        tx_hash="0x" + bytes(event["transactionHash"]).hex(),
+    )
 
 
 def _by_node(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:

@@ -5,6 +5,10 @@ without a reload; `hub app` and its alias `hub dashboard` as typed."""
 from __future__ import annotations
 
 import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -152,42 +156,185 @@ def test_overview_shows_the_connected_account_and_fits_a_phone(world, served, br
     page.screenshot("provider-phone", width=390)
 
 
-def test_the_overview_is_built_once_per_block_and_scans_only_new_blocks(world, monkeypatch, tmp_path: Path):
+@pytest.fixture(scope="module")
+def young_world(devnet, contracts_built, tmp_path_factory):
+    """A deployment of this module's own on the session chain, so its history is only the blocks of
+    the tests here and a window of a few dozen blocks splits it into a handful."""
+    from tests.session_chain import deploy_world
+
+    return deploy_world(devnet, tmp_path_factory)
+
+
+def _log_queries(client) -> list[tuple[str, int, int]]:
+    """(address, first block, last block) of every eth_getLogs that `client` sends from now on (a
+    middleware: it sees each request the node gets)."""
+    from web3.middleware import Web3Middleware
+
+    asked: list[tuple[str, int, int]] = []
+
+    def block(value) -> int:
+        return int(value, 16) if isinstance(value, str) else int(value)
+
+    class Counted(Web3Middleware):
+        def wrap_make_request(self, make_request):
+            def counted(method, params):
+                if method == "eth_getLogs":
+                    query = params[0]
+                    who = query["address"] if isinstance(query["address"], list) else [query["address"]]
+                    for address in who:
+                        asked.append((address.lower(), block(query["fromBlock"]), block(query["toBlock"])))
+                return make_request(method, params)
+
+            return counted
+
+    client.w3.middleware_onion.add(Counted, name="counted eth_getLogs")
+    return asked
+
+
+def _ranges_of(asked: list[tuple[str, int, int]], address: str) -> list[tuple[int, int]]:
+    return [(first, last) for who, first, last in asked if who == address.lower()]
+
+
+def _submit_apart(client, node, pool_id: int, units: list[int], blocks_apart: int) -> None:
+    """Submit each of `units` as one work key, more than `blocks_apart` blocks after the one before."""
+    from tests.utils.waiting import wait_until
+
+    for i, amount in enumerate(units):
+        if i:
+            here = client.block_number()
+            wait_until(lambda h=here: client.block_number() > h + blocks_apart, 60, f"{blocks_apart} blocks")
+        wait_for_next_block_second(node)
+        node.pool.submit_work(pool_id, make_work_key(pool_id, "apart", i), amount)
+
+
+def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_never_twice(
+    young_world, monkeypatch, tmp_path: Path
+):
+    """The overview reads the newest blocks first, one bounded window at a time (one eth_getLogs per
+    contract per window), says from which block its figures are complete until it reaches the
+    deployment's first block, and then shows exact totals; a later block's snapshot, or a second
+    page (the same overview), asks the node only for blocks it has not read."""
     from hub.app.data import Overview
-    from hub.client.rewards import RewardsContract
-    from tests.hub.helpers import node_and_pool
 
-    scans: list[tuple[str, int | None, int | None]] = []
-    scan = RewardsContract._logs
+    window = 20
+    provider, node, _, pool_id = _active_pool(young_world, "windows", tmp_path, stake=7 * INJ, units=3, budget=2 * INJ)
+    client = young_world.client()
+    _submit_apart(client, node, pool_id, [100, 20, 3], blocks_apart=2 * window)
+    start = client.deployment.start_block
+    truth = client.rewards.work_submitted(pool_id)  # the events, read by a separate path
+    assert sorted(e.units for e in truth) == [3, 20, 100]
 
-    def counted(self, event, filters=None, from_block=None, to_block=None):
-        scans.append((event, from_block, to_block))
-        return scan(self, event, filters, from_block, to_block)
-
-    monkeypatch.setattr(RewardsContract, "_logs", counted)
-    setup = node_and_pool(world, "cache", {"run_id": "cache"}, tmp_path)
-    setup.approve()
-    setup.join_and_start()
-    wait_for_next_block_second(setup.as_node)
-    setup.as_node.pool.submit_work(setup.pool_id, make_work_key(setup.pool_id, "peer", 1), 100)
-
-    client = world.client()
-    overview = Overview(client)
-    # hold the chain's head still, as between two blocks (the devnet makes several a second)
+    asked = _log_queries(client)
+    overview = Overview(client, window=window, budget_s=0)  # one older window per poll: deterministic
     head = client.block_number()
-    client.block_number = lambda: head
+    client.block_number = lambda: head  # hold the head still, as between two blocks
     first = overview.snapshot()
-    assert scans and all(last == head for _, _, last in scans)
-    assert next(p for p in first["pools"] if p["pool_id"] == setup.pool_id)["units"] == 100
-    scanned = len(scans)
-    assert overview.snapshot() is first  # a poll at the same block: nothing rebuilt
-    assert len(scans) == scanned  # and nothing rescanned
 
-    # a new transaction: the next block's snapshot shows it, scanning only the blocks after `head`
+    # the first load: the newest window and one older one, and the page is told so
+    since = head - 2 * window + 1
+    assert first["history"] == {"since": since, "first_block": start, "complete": False}
+    shown = next(p for p in first["pools"] if p["pool_id"] == pool_id)["units"]
+    assert shown == sum(e.units for e in truth if e.block_number >= since) < 123
+    registry, rewards = client.registry.address, client.rewards.address
+    assert (
+        _ranges_of(asked, rewards)
+        == _ranges_of(asked, registry)
+        == [(since + window, head), (since, since + window - 1)]
+    )
+
+    # each later poll reads one older window until the deployment's first block, then totals are exact
+    polls = [first]
+    while not polls[-1]["history"]["complete"]:
+        polls.append(overview.snapshot())
+    windows = -(-(head - start + 1) // window)
+    assert len(polls) == windows - 1  # the first poll read two windows, each later one one more
+    assert [p["history"]["since"] for p in polls] == [max(start, since - i * window) for i in range(windows - 1)]
+    snapshot = polls[-1]
+    assert next(p for p in snapshot["pools"] if p["pool_id"] == pool_id)["units"] == 123
+    assert provider.address in [p["address"] for p in snapshot["providers"]]  # registered in the oldest blocks
+    rewards_row = next(r for r in snapshot["rewards"] if r["provider"] == provider.address)
+    assert rewards_row["locked"] == str(123 * 10**9)
+    for address in (registry, rewards):
+        ranges = _ranges_of(asked, address)
+        assert ranges == sorted(ranges, reverse=True)  # newest first
+        assert all(last - first_ < window for first_, last in ranges)
+        blocks = [block for first_, last in ranges for block in range(first_, last + 1)]
+        assert sorted(blocks) == list(range(start, head + 1))  # every block once
+
+    # complete, at the same block: nothing rebuilt and nothing asked
+    read = len(asked)
+    assert overview.snapshot() is snapshot
+    mine = overview.account(provider.address)
+    assert mine["history"]["complete"] and mine["nodes"][0]["units"] == 123
+    assert len(asked) == read
+
+    # a new block: the next snapshot shows the new work, asking only for the blocks after `head`
     del client.block_number
-    wait_for_next_block_second(setup.as_node)
-    setup.as_node.pool.submit_work(setup.pool_id, make_work_key(setup.pool_id, "peer", 2), 50)
+    wait_for_next_block_second(node)
+    node.pool.submit_work(pool_id, make_work_key(pool_id, "apart", 9), 50)
     later = overview.snapshot()
-    assert later["chain"]["block"] > head
-    assert next(p for p in later["pools"] if p["pool_id"] == setup.pool_id)["units"] == 150
-    assert scans[scanned:] and all(first_block == head + 1 for _, first_block, _ in scans[scanned:])
+    assert next(p for p in later["pools"] if p["pool_id"] == pool_id)["units"] == 173
+    assert asked[read:] and all(first_ > head for _, first_, _ in asked[read:])
+
+
+@contextmanager
+def _serving(client, overview, folder: Path) -> Iterator[str]:
+    """`hub app`'s server over `client`, every page sharing `overview`; yields its address."""
+    from hub.app.server import make_server
+
+    server = make_server(
+        client, "127.0.0.1", 0, metadata_dir=folder / "app-metadata", runs_dir=folder / "runs", overview=overview
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_all(
+    young_world, browser, monkeypatch, tmp_path: Path
+):
+    """On a deployment older than the first window the page says from which block on it shows
+    providers, nodes, work and rewards; the older blocks fill in on the next polls, the line goes and
+    the totals are the chain's; a reload reads no block again."""
+    from hub.app.data import Overview
+
+    provider, node, _, pool_id = _active_pool(young_world, "line", tmp_path, stake=5 * INJ, units=2, budget=INJ)
+    client = young_world.client()
+    start = client.deployment.start_block
+    _submit_apart(client, node, pool_id, [40, 2], blocks_apart=5)
+    # six or seven windows: the first poll reads two, so the line shows for four or five polls
+    window = max(1, (client.block_number() - start) // 6)
+    asked = _log_queries(client)
+    overview = Overview(client, window=window, budget_s=0)
+
+    with _serving(client, overview, tmp_path) as url:
+        browser.get(url)
+        _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
+        line = browser.find_element("id", "history").text
+        found = re.fullmatch(
+            r"showing since block (\d+): providers, nodes, work and rewards of the ([\d,]+) older blocks "
+            rf"of this deployment \(from block {start}\) are still being read",
+            line,
+        )
+        assert found, line
+        since = int(found[1])
+        assert start < since and int(found[2].replace(",", "")) == since - start
+
+        # the older blocks fill in on the next polls: the line goes, the provider (registered in the
+        # oldest blocks) and the whole work show
+        _wait_for(browser, lambda: not browser.find_element("id", "history").is_displayed(), timeout=60)
+        _wait_for(browser, lambda: provider.address in {row[0] for row in _rows(browser, "providers")})
+        pools = {row[0]: row for row in _rows(browser, "pools")}
+        assert pools[f"#{pool_id}"][6] == "42"
+
+        # a reload (or a second browser: the same server) asks the node only for newer blocks
+        read_up_to = overview.history.last
+        read = len(asked)
+        browser.refresh()
+        _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
+        assert not browser.find_element("id", "history").is_displayed()
+        assert all(first > read_up_to for _, first, _ in asked[read:])

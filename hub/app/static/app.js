@@ -158,6 +158,12 @@ function renderSnapshot(s) {
     `chain ${s.chain.chain_id} · block ${s.chain.block} · hub ${s.chain.hub} · ` +
     `${inj(s.chain.min_stake_per_compute_unit)} INJ stake per compute unit`;
   document.body.dataset.block = String(s.chain.block);
+  // the server reads a long-lived deployment's events newest first: say how far back they go
+  const h = s.history;
+  $("#history").hidden = h.complete;
+  $("#history").textContent = h.complete ? "" : `showing since block ${h.since}: providers, nodes, work ` +
+    `and rewards of the ${(h.since - h.first_block).toLocaleString("en-US")} older blocks of this ` +
+    `deployment (from block ${h.first_block}) are still being read`;
   fill("#providers", s.providers.map((p) => [
     cell(p.address), cell(providerStatus(p)), cell(inj(p.stake), "num"), cell(inj(p.unbonding), "num"),
     cell(String(p.total_compute), "num"), cell(String(p.node_count), "num")]));
