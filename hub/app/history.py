@@ -6,7 +6,8 @@ Why windows, newest first: Injective's JSON-RPC refuses an eth_getLogs range ove
 deployment that has run for months has tens of millions of blocks (about one a second). So the
 first page reads only the newest window; each later poll reads older windows for at most
 `budget_s` until it reaches the deployment's first block. Until then the page says from which
-block on its event figures are complete (`since`): never a silently truncated total.
+block on its event figures are complete (`since`): never a silently truncated total. New blocks
+are read in full on each poll: the page polls every 1.5 s, so that is a few blocks.
 
 Why in memory, not a file: one server serves one deployment, and every page and browser it serves
 shares this one history, so a reload or a second browser reads no block again (Injective's blocks
