@@ -12,7 +12,7 @@ from hub.errors import HubError
 if TYPE_CHECKING:
     from hub.app.history import History
     from hub.client import HubClient
-    from hub.client.models import Node, WorkSubmitted
+    from hub.client.models import Node, Work, WorkSubmitted
 
 
 class Overview:
@@ -28,6 +28,7 @@ class Overview:
 
         self.client = client
         self.history = History(client, window=window or LOG_CHUNK, budget_s=budget_s)
+        self.works = WorkStates(client)
         self._block: int | None = None
         self._snapshot: dict[str, Any] = {}
 
@@ -37,17 +38,41 @@ class Overview:
             return self._snapshot
         self.history.follow(block)
         self.history.backfill()
-        self._snapshot = _snapshot(self.client, block, self.history)
+        self._snapshot = _snapshot(self.client, block, self.history, self.works)
         self._block = block
         return self._snapshot
 
     def account(self, address: str) -> dict[str, Any]:
         """`account`, from the events read up to the head."""
         self.history.follow(self.client.block_number())
-        return account(self.client, address, self.history)
+        return account(self.client, address, self.history, self.works)
 
 
-def _snapshot(client: HubClient, block: int, history: History) -> dict[str, Any]:
+class WorkStates:
+    """Each work key's state now. A key is accepted once and leaves `submitted` only to be claimed or
+    invalidated, for good (RewardsDistributor), so a settled one is read once; the others are read
+    on each rebuild (locked turns claimable with time, a hard invalidation voids)."""
+
+    def __init__(self, client: HubClient) -> None:
+        from hub.client.models import WorkState
+
+        self.client = client
+        self._final = (WorkState.CLAIMED, WorkState.INVALIDATED)
+        self._settled: dict[tuple[int, str, str], Work] = {}
+
+    def of(self, event: WorkSubmitted, *, now: int, reward_per_unit: int) -> Work:
+        key = (event.pool_id, event.node, event.work_key)
+        if key in self._settled:
+            return self._settled[key]
+        work = self.client.rewards.work(
+            event.pool_id, event.node, event.work_key, now=now, reward_per_unit=reward_per_unit
+        )
+        if work.state in self._final:
+            self._settled[key] = work
+        return work
+
+
+def _snapshot(client: HubClient, block: int, history: History, works: WorkStates) -> dict[str, Any]:
     """Providers with their stakes and nodes, pools with budgets and training progress, every
     provider's rewards by state, and the invalidated work (newest first), at `block`'s time; those
     found from events only as far back as the history has read (`history` in the answer)."""
@@ -60,21 +85,19 @@ def _snapshot(client: HubClient, block: int, history: History) -> dict[str, Any]
     rewards: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pool in client.pool.list():
         budget = client.rewards.budget(pool.pool_id)
-        works = submissions.get(pool.pool_id, [])
+        events = submissions.get(pool.pool_id, [])
         progress, by_node, total = [], defaultdict(int), 0
-        for event in works:
+        for event in events:
             total += event.units
             by_node[event.node] += event.units
             progress.append({"time": event.unlocks_at - budget.challenge_window - 1, "units": total})
-            work = client.rewards.work(
-                pool.pool_id, event.node, event.work_key, now=now, reward_per_unit=budget.reward_per_unit
-            )
+            work = works.of(event, now=now, reward_per_unit=budget.reward_per_unit)
             rewards[(event.provider, pool.pool_id)][work.state.value] += work.reward
         pools.append(
             {
                 **pool.model_dump(mode="json"),
                 "budget": _amounts(budget.model_dump(mode="json")),
-                "submissions": len(works),
+                "submissions": len(events),
                 "units": total,
                 "units_by_node": dict(by_node),
                 "progress": progress,
@@ -141,7 +164,7 @@ def _amounts(record: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if k in money else v for k, v in record.items()}
 
 
-def account(client: HubClient, address: str, history: History) -> dict[str, Any]:
+def account(client: HubClient, address: str, history: History, works: WorkStates) -> dict[str, Any]:
     """The connected account: balance, roles, provider record, stake with its unbonds, its nodes with
     their pools, work and rewards, and the pools it created or manages; nodes, work and rewards
     from the events `history` has read (`history` in the answer says how far back)."""
@@ -160,9 +183,7 @@ def account(client: HubClient, address: str, history: History) -> dict[str, Any]
             continue
         if event.pool_id not in rates:
             rates[event.pool_id] = client.rewards.budget(event.pool_id).reward_per_unit
-        work = client.rewards.work(
-            event.pool_id, event.node, event.work_key, now=now, reward_per_unit=rates[event.pool_id]
-        )
+        work = works.of(event, now=now, reward_per_unit=rates[event.pool_id])
         by_pool[work.pool_id][work.state.value] += work.reward
         if work.node:
             by_node[work.node]["units"] += work.units

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,34 +166,39 @@ def young_world(devnet, contracts_built, tmp_path_factory):
     return deploy_world(devnet, tmp_path_factory)
 
 
-def _log_queries(client) -> list[tuple[str, int, int]]:
-    """(address, first block, last block) of every eth_getLogs that `client` sends from now on (a
-    middleware: it sees each request the node gets)."""
+def _requests(client) -> list[tuple[str, Any]]:
+    """(method, params) of every request that `client` sends from now on (a middleware: it sees each
+    request as the node gets it)."""
     from web3.middleware import Web3Middleware
 
-    asked: list[tuple[str, int, int]] = []
+    sent: list[tuple[str, Any]] = []
+
+    class Recorded(Web3Middleware):
+        def wrap_make_request(self, make_request):
+            def recorded(method, params):
+                sent.append((method, params))
+                return make_request(method, params)
+
+            return recorded
+
+    client.w3.middleware_onion.add(Recorded, name="recorded requests")
+    return sent
+
+
+def _ranges_of(sent: list[tuple[str, Any]], address: str) -> list[tuple[int, int]]:
+    """The block ranges of the eth_getLogs among `sent` that ask for `address`'s logs, in order."""
 
     def block(value) -> int:
         return int(value, 16) if isinstance(value, str) else int(value)
 
-    class Counted(Web3Middleware):
-        def wrap_make_request(self, make_request):
-            def counted(method, params):
-                if method == "eth_getLogs":
-                    query = params[0]
-                    who = query["address"] if isinstance(query["address"], list) else [query["address"]]
-                    for address in who:
-                        asked.append((address.lower(), block(query["fromBlock"]), block(query["toBlock"])))
-                return make_request(method, params)
-
-            return counted
-
-    client.w3.middleware_onion.add(Counted, name="counted eth_getLogs")
-    return asked
-
-
-def _ranges_of(asked: list[tuple[str, int, int]], address: str) -> list[tuple[int, int]]:
-    return [(first, last) for who, first, last in asked if who == address.lower()]
+    ranges = []
+    for method, params in sent:
+        if method == "eth_getLogs":
+            query = params[0]
+            asked = query["address"] if isinstance(query["address"], list) else [query["address"]]
+            if address.lower() in [a.lower() for a in asked]:
+                ranges.append((block(query["fromBlock"]), block(query["toBlock"])))
+    return ranges
 
 
 def _submit_apart(client, node, pool_id: int, units: list[int], blocks_apart: int) -> None:
@@ -224,7 +230,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     truth = client.rewards.work_submitted(pool_id)  # the events, read by a separate path
     assert sorted(e.units for e in truth) == [3, 20, 100]
 
-    asked = _log_queries(client)
+    sent = _requests(client)
     overview = Overview(client, window=window, budget_s=0)  # one older window per poll: deterministic
     head = client.block_number()
     client.block_number = lambda: head  # hold the head still, as between two blocks
@@ -237,9 +243,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     assert shown == sum(e.units for e in truth if e.block_number >= since) < 123
     registry, rewards = client.registry.address, client.rewards.address
     assert (
-        _ranges_of(asked, rewards)
-        == _ranges_of(asked, registry)
-        == [(since + window, head), (since, since + window - 1)]
+        _ranges_of(sent, rewards) == _ranges_of(sent, registry) == [(since + window, head), (since, since + window - 1)]
     )
 
     # each later poll reads one older window until the deployment's first block, then totals are exact
@@ -255,18 +259,18 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     rewards_row = next(r for r in snapshot["rewards"] if r["provider"] == provider.address)
     assert rewards_row["locked"] == str(123 * 10**9)
     for address in (registry, rewards):
-        ranges = _ranges_of(asked, address)
+        ranges = _ranges_of(sent, address)
         assert ranges == sorted(ranges, reverse=True)  # newest first
         assert all(last - first_ < window for first_, last in ranges)
         blocks = [block for first_, last in ranges for block in range(first_, last + 1)]
         assert sorted(blocks) == list(range(start, head + 1))  # every block once
 
-    # complete, at the same block: nothing rebuilt and nothing asked
-    read = len(asked)
+    # complete, at the same block: nothing rebuilt and no log asked for
+    read = len(sent)
     assert overview.snapshot() is snapshot
     mine = overview.account(provider.address)
     assert mine["history"]["complete"] and mine["nodes"][0]["units"] == 123
-    assert len(asked) == read
+    assert _ranges_of(sent[read:], registry) == _ranges_of(sent[read:], rewards) == []
 
     # a new block: the next snapshot shows the new work, asking only for the blocks after `head`
     del client.block_number
@@ -274,7 +278,8 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     node.pool.submit_work(pool_id, make_work_key(pool_id, "apart", 9), 50)
     later = overview.snapshot()
     assert next(p for p in later["pools"] if p["pool_id"] == pool_id)["units"] == 173
-    assert asked[read:] and all(first_ > head for _, first_, _ in asked[read:])
+    newer = _ranges_of(sent[read:], registry) + _ranges_of(sent[read:], rewards)
+    assert newer and all(first_ > head for first_, _ in newer)
 
 
 @contextmanager
@@ -308,7 +313,7 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
     _submit_apart(client, node, pool_id, [40, 2], blocks_apart=5)
     # six or seven windows: the first poll reads two, so the line shows for four or five polls
     window = max(1, (client.block_number() - start) // 6)
-    asked = _log_queries(client)
+    sent = _requests(client)
     overview = Overview(client, window=window, budget_s=0)
 
     with _serving(client, overview, tmp_path) as url:
@@ -333,8 +338,44 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
 
         # a reload (or a second browser: the same server) asks the node only for newer blocks
         read_up_to = overview.history.last
-        read = len(asked)
+        read = len(sent)
         browser.refresh()
         _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
         assert not browser.find_element("id", "history").is_displayed()
-        assert all(first > read_up_to for _, first, _ in asked[read:])
+        contracts = (client.registry.address, client.rewards.address)
+        assert all(first > read_up_to for address in contracts for first, _ in _ranges_of(sent[read:], address))
+
+
+def test_a_claimed_or_invalidated_work_is_read_once(young_world, tmp_path: Path):
+    """A work key leaves `submitted` only for good (claimed or invalidated), so the overview reads a
+    settled key's state once and a pending key's on every rebuild (it turns claimable with time)."""
+    from hub.app.data import Overview
+    from tests.utils.waiting import wait_until
+
+    provider, node, creator, pool_id = _active_pool(
+        young_world, "settled", tmp_path, stake=5 * INJ, units=2, budget=INJ
+    )
+    settled, pending = (make_work_key(pool_id, "settled", i) for i in range(2))
+    for key in (settled, pending):
+        wait_for_next_block_second(node)
+        node.pool.submit_work(pool_id, key, 10)
+    creator.pool.invalidate_work(pool_id, node.address, settled)  # the creator manages the pool
+    client = young_world.client()
+    sent = _requests(client)
+    overview = Overview(client)
+
+    def reads_of(key: str) -> int:
+        return sum(
+            method == "eth_call" and key[2:] in str(params[0].get("data", "")).lower() for method, params in sent
+        )
+
+    first = overview.snapshot()
+    row = next(r for r in first["rewards"] if r["provider"] == provider.address and r["pool_id"] == pool_id)
+    assert (row["invalidated"], row["locked"]) == (str(10 * 10**9), str(10 * 10**9))
+    assert (reads_of(settled), reads_of(pending)) == (1, 1)
+
+    wait_until(lambda: client.block_number() > first["chain"]["block"], 30, "a new block")
+    second = overview.snapshot()
+    assert second["chain"]["block"] > first["chain"]["block"]
+    assert next(r for r in second["rewards"] if r["provider"] == provider.address and r["pool_id"] == pool_id) == row
+    assert (reads_of(settled), reads_of(pending)) == (1, 2)
