@@ -328,6 +328,7 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
         assert found, line
         since = int(found[1])
         assert start < since and int(found[2].replace(",", "")) == since - start
+        AppPage(browser, url).screenshot("overview-reading-history")
 
         # the older blocks fill in on the next polls: the line goes, the provider (registered in the
         # oldest blocks) and the whole work show
