@@ -23,6 +23,7 @@ last periodic checkpoint stays the one a restart resumes from.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -114,7 +115,6 @@ class DHTWatch:
         return SwarmError(f"the hivemind DHT process died ({how}; a known hivemind race)", self.hint)
 
     def _exit_now(self) -> None:
-        import os
         import sys
 
         from hub.errors import error_line
@@ -142,7 +142,7 @@ class DHTWatch:
                 continue
             self.exit_status = self.dht.exitcode
             self.died = True
-            _close_command_pipe(self.dht)
+            _drain_command_pipe(self.dht)
             self.stop_event.set()
             if _hard_exit_after is not None:
                 backstop = threading.Timer(_hard_exit_after, self._exit_now)
@@ -160,17 +160,39 @@ class DHTWatch:
 _EXIT_CODE = DHTWatch.__exit__.__code__
 
 
-def _close_command_pipe(dht: Any) -> None:
-    # Calls go to the DHT child through a one-way pipe whose read end this process holds too (the
-    # child got its copy by fork). With the child gone, a sender blocks for good once the pipe's
-    # buffer is full: `trainer train`'s stop path did, in the progress tracker's last store.
-    # Closing our read end makes every send fail at once (BrokenPipeError), blocked ones included.
+def _drain_command_pipe(dht: Any) -> None:
+    # Calls go to the DHT child through a one-way pipe; with the child gone nobody reads it, so a
+    # sender blocks for good once the pipe's buffer is full (`trainer train`'s stop path did, in the
+    # progress tracker's goodbye store, and so did the tracker's own thread). Closing this process's
+    # read end is not enough: the averager processes, forked after the DHT, hold copies of it (with
+    # ours closed, py-spy still caught the stop path blocked in that store). Reading and discarding
+    # everything sent from now on unblocks the senders already waiting and every later one; their
+    # futures are never answered, which only matters to a caller that waits for them, and those
+    # waits are what the interrupts are for.
     reader = getattr(dht, "_inner_pipe", None)  # hivemind's name for it: see hivemind/dht/dht.py
-    if reader is not None:
+    if reader is None:
+        return
+
+    def drain() -> None:
+        # the thread holds `reader`, so the pipe's read end stays open (not reused) while it reads;
+        # it waits with poll: the DHT child, sharing the read end's file description since the
+        # fork, made it non-blocking
+        import select
+
         try:
-            reader.close()
-        except OSError as exc:
-            log.debug("could not close the dead DHT's command pipe: %r", exc)
+            ready = select.poll()
+            ready.register(reader.fileno(), select.POLLIN)
+            while True:
+                ready.poll()
+                try:
+                    if not os.read(reader.fileno(), 1 << 16):
+                        return  # every sender closed its end
+                except BlockingIOError:
+                    continue
+        except OSError as exc:  # the connection was closed meanwhile
+            log.debug("stopped draining the dead DHT's command pipe: %r", exc)
+
+    threading.Thread(target=drain, name="dead-dht-drain", daemon=True).start()
 
 
 def leave_swarm(opt: Any, dht: Any) -> None:
@@ -182,20 +204,34 @@ def leave_swarm(opt: Any, dht: Any) -> None:
     its waits runs in a thread pool that Python joins at exit, and only the tracker's shutdown
     ends it (a peer that skipped it printed its error and never exited)."""
     dht_alive = dht is not None and dht.is_alive()
-    if opt is not None:
-        try:
-            if dht_alive:
-                opt.shutdown()
-            else:
-                # its goodbye record is only queued for the dead DHT: nothing waits for it
-                opt.tracker.shutdown(opt.shutdown_timeout)
-                for averager in (opt.state_averager, getattr(opt, "grad_averager", None)):
-                    if averager is not None and averager.is_alive():
-                        averager.shutdown()
-        except Exception as exc:
-            log.debug("error while shutting down the optimizer: %r", exc)
+    if opt is not None and dht_alive:
+        _quietly(opt.shutdown, "the optimizer")
+    elif opt is not None:
+        # its goodbye record is only queued for the dead DHT (drained by the watch): nothing waits for it
+        _quietly(lambda: opt.tracker.shutdown(opt.shutdown_timeout), "the progress tracker")
+        for averager in (opt.state_averager, getattr(opt, "grad_averager", None)):
+            if averager is not None:
+                _quietly(lambda averager=averager: _end_process(averager), "an averager")
     if dht is not None:
-        try:
-            dht.shutdown()
-        except Exception as exc:
-            log.debug("error while shutting down the DHT: %r", exc)
+        _quietly(dht.shutdown, "the DHT")
+
+
+def _quietly(step: Any, what: str) -> None:
+    # one failing step must not skip the others: each stops a process or thread that would outlive us
+    try:
+        step()
+    except Exception as exc:
+        log.debug("error while shutting down %s: %r", what, exc)
+
+
+def _end_process(averager: Any) -> None:
+    # An averager's own shutdown asks its process to unregister from the p2p daemon, which died with
+    # the DHT process or serves nobody now: the process printed a traceback per averager on the way
+    # out. It has nothing left to save, so it is terminated, as hivemind does past its grace period.
+    if not averager.is_alive():
+        return
+    averager.terminate()
+    averager.join(averager.shutdown_timeout)
+    if averager.is_alive():
+        averager.kill()
+        averager.join(averager.shutdown_timeout)
