@@ -13,6 +13,9 @@ The rules follow what the real swarm does (see trainer.training.swarm and hivemi
   pass after the swarm was ready, when the others end the epoch without it;
 - a gradient step of a peer that is behind downloads state instead (its samples are lost); a
   DiLoCo step one epoch behind is a local update, further behind a download;
+- with ``solo_grace`` (synchronous DiLoCo, `SwarmOptimizer`): a round with nobody else present is
+  held (no update, no new epoch, its samples declared again by the next step) unless the peer
+  has been alone for ``solo_grace`` seconds or held `MAX_HELD_ROUNDS` rounds in a row;
 - ``load_state`` moves the peer to the swarm's epoch with nothing accumulated.
 """
 
@@ -114,6 +117,7 @@ class FakeSwarm:
 
     :param discard_at_steps: step numbers (1-based) at which the accumulated samples are thrown
         away, as hivemind does after an fp16 overflow.
+    :param solo_grace: DiLoCo: hold a round that finds nobody else (see the module docstring).
     """
 
     def __init__(
@@ -123,8 +127,12 @@ class FakeSwarm:
         diloco: bool = False,
         local_epoch: int = 0,
         discard_at_steps: frozenset[int] = frozenset(),
+        solo_grace: float | None = None,
     ) -> None:
         self.world, self.diloco = world, diloco
+        self.solo_grace = solo_grace
+        self.held_rounds = self.held_samples = self.rounds_held = 0
+        self.alone_since: float | None = world.now
         self.local_epoch = local_epoch
         self.local_samples = 0
         self.state_downloads = 0
@@ -144,6 +152,12 @@ class FakeSwarm:
 
     def in_phase(self) -> bool:
         return self.local_epoch == self.world.global_epoch
+
+    def _note_view(self) -> None:
+        if self.world.present():
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = self.world.now
 
     @property
     def global_epoch(self) -> int:
@@ -168,7 +182,7 @@ class FakeSwarm:
     def load_state(self) -> bool:
         self.state_downloads += 1
         self.local_epoch = self.world.global_epoch
-        self.local_samples = 0
+        self.local_samples = self.held_rounds = self.held_samples = 0
         return True
 
     def report_progress(self, samples: int) -> None:
@@ -176,6 +190,7 @@ class FakeSwarm:
         self.local_samples = samples
 
     def prepare_averaging(self) -> None:
+        self._note_view()
         self.prepared_at_samples.append(self.local_samples)
 
     def apply_landed_update(self, wait: bool = False) -> bool:
@@ -196,25 +211,44 @@ class FakeSwarm:
         self.steps += 1
         behind = world.global_epoch - self.local_epoch
         if self.diloco and behind == 1:
+            if self._holds(no_group=True):
+                self._hold(samples + self.held_samples)
+                return
             self._update(group=1)
             return
         if behind > 0:
             self.load_state()
             return
         if self.diloco:
-            self.local_samples = samples
+            self.local_samples = samples + self.held_samples
         else:
             self.local_samples += samples
         if self.steps in self.discard_at_steps:
             self.local_samples = 0
         if self.ready_to_update:
+            if self.diloco and self._holds(no_group=not world.present()):
+                self._hold(self.local_samples)
+                return
             self._update(group=1 + len(world.present()))
+
+    def _holds(self, no_group: bool) -> bool:
+        from trainer.training.swarm import MAX_HELD_ROUNDS  # hivemind's import, only where it is used
+
+        if self.solo_grace is None or not no_group or self.held_rounds >= MAX_HELD_ROUNDS:
+            return False
+        self._note_view()
+        return self.alone_since is None or self.world.now - self.alone_since < self.solo_grace
+
+    def _hold(self, samples: int) -> None:
+        self.held_rounds += 1
+        self.rounds_held += 1
+        self.held_samples = samples
 
     def _update(self, group: int) -> None:
         if self.in_phase():
             self.world.end_epoch()
         self.local_epoch += 1
-        self.local_samples = 0
+        self.local_samples = self.held_rounds = self.held_samples = 0
         self.last_group_size = group
 
 
@@ -303,6 +337,7 @@ def make_peer(
     discard_at_steps: frozenset[int] = frozenset(),
     slow_steps: dict[int, float] | None = None,
     guard: Any = None,
+    solo_grace: float | None = None,
 ) -> Peer:
     """A peer of run "fake" over ``world``; ``resume`` starts it from ``checkpoints.latest``."""
     config = TrainConfig(
@@ -320,7 +355,13 @@ def make_peer(
     )
     checkpoints = checkpoints or FakeCheckpoints()
     epoch, totals = checkpoints.latest if resume else (0, {})
-    swarm = FakeSwarm(world, diloco=averaging == "diloco", local_epoch=epoch, discard_at_steps=discard_at_steps)
+    swarm = FakeSwarm(
+        world,
+        diloco=averaging == "diloco",
+        local_epoch=epoch,
+        discard_at_steps=discard_at_steps,
+        solo_grace=solo_grace,
+    )
     learner = FakeLearner(world, slow_steps=slow_steps)
     clock = FakeClock(world)
     loop = TrainingLoop(

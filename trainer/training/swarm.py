@@ -25,6 +25,37 @@ Averaging modes:
   one-round-delayed outer update of the overlapping DiLoCo variants (Streaming DiLoCo, "eager
   updates"); it costs one more fp32 host copy of the trainable weights.
 
+DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.diloco_step`):
+
+- A pseudo-gradient is a step measured from its sender's outer weights, so every peer's outer
+  weights must be the same for the swarm's average to mean anything. hivemind's fallback when a
+  round finds no group (it is alone, "Skipping pre-scheduled averaging round: there are no other
+  peers", or the round failed) is to apply the outer step with the peer's own pseudo-gradient. A
+  peer that did so once kept outer weights apart from the swarm's for good: in a clean-clone run
+  an honest peer that stepped alone before it saw the others then pointed against both other
+  honest senders in every round (taken for a sign flipper) and made an honest contribution look
+  over 10x per sample (dropped by the norm screen). With robust aggregation nothing pulls the
+  weights back together (parameter averaging never runs there).
+- So such a round is *held*: no outer step, no new epoch, the local weights keep all their inner
+  steps, and the next round's pseudo-gradient carries this round's work too, declared with its
+  true samples. The peer then either joins the swarm's round for the same epoch (its outer weights
+  are the swarm's: nobody stepped) or finds the swarm an epoch ahead at its next round's start and
+  downloads the swarm's state (the loop's rule; the held work is dropped, as a late peer's is).
+  We chose holding over "step alone, download the swarm's state later" because it keeps every
+  peer's outer weights equal without a download in the common case (a peer that reached the
+  target first at start-up, before the others' progress records were visible) and loses no honest
+  work; a download would lose the solo work every time and needs a way to tell that the swarm moved
+  without this peer, which the epoch counters cannot (both sides end up at the same epoch).
+- A peer that is really alone still makes progress: once the swarm's records have shown no other
+  trainer for ``solo_grace`` seconds (a whole round's matchmaking and averaging time), it steps
+  alone as before, and a peer that joins later is behind and downloads its state. At most
+  `MAX_HELD_ROUNDS` rounds in a row are held: a swarm whose rounds keep failing falls back to
+  hivemind's local steps (and `LocalOnlyWatch` warns) instead of stalling.
+- A round hivemind gives up on (cancelled as alone, or timed out) can still be running in the
+  averager's process and write its result into the host buffers later, over the next round's
+  pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
+  such a round has ended before anything else touches the buffers, so no round outlives its step.
+
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
 - gradient mode: a 16-bit parameter gets an fp32 ``.grad`` (torch's ``grad_dtype``), so autograd
@@ -79,6 +110,13 @@ warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\
 
 # Tensors smaller than this are sent in fp16 even under 8-bit quantization (norms, biases).
 SMALL_TENSOR = 2**16
+
+# DiLoCo: rounds in a row whose outer step a peer holds because they found no group (see above).
+MAX_HELD_ROUNDS = 3
+
+
+class _HeldRound(Exception):
+    """Raised inside hivemind's epoch update when a DiLoCo round found no group and is held."""
 
 
 def make_compression(name: str) -> CompressionBase:
@@ -326,6 +364,9 @@ class SwarmOptimizer(hivemind.Optimizer):
       not thrown away.
     :param overlap: overlapped DiLoCo (needs hivemind's delayed optimizer step and gradient
       averaging): `diloco_step` returns while the outer step runs, `apply_landed_update` merges it.
+    :param solo_grace: synchronous DiLoCo: hold the outer step of a round that found no group
+      unless the swarm's records showed no other trainer for this many seconds (see the module
+      docstring); None: never hold (hivemind's local step).
     """
 
     def __init__(
@@ -336,8 +377,18 @@ class SwarmOptimizer(hivemind.Optimizer):
         epoch_quorum: int = 2,
         robust: ReducerSpec | None = None,
         overlap: bool = False,
+        solo_grace: float | None = None,
         **kwargs: Any,
     ) -> None:
+        self.solo_grace = solo_grace
+        self.held_rounds = 0
+        """Rounds in a row whose outer step was held (their work is in the local weights)."""
+        self.held_samples = 0
+        self.rounds_held = 0
+        """Every held round so far."""
+        self._alone_since: float | None = time.monotonic()
+        self._in_diloco_step = False
+        self._diloco_local: list[torch.nn.Parameter] | None = None
         self.load_state_attempts = load_state_attempts
         self.lenient_sync = lenient_sync
         self.epoch_quorum = epoch_quorum
@@ -407,11 +458,86 @@ class SwarmOptimizer(hivemind.Optimizer):
 
     def _maybe_schedule_gradient_averaging(self) -> None:
         self._declare_epoch()
+        previous = self.scheduled_grads
         super()._maybe_schedule_gradient_averaging()
+        if previous is not None and previous is not self.scheduled_grads:
+            self._settle(previous)  # hivemind replaces a fired round without stopping it
+
+    def _note_swarm_view(self) -> None:
+        """Track since when the swarm's records have shown no trainer but this one."""
+        if self.tracker.global_progress.num_peers > 1:
+            self._alone_since = None
+        elif self._alone_since is None:
+            self._alone_since = time.monotonic()
+
+    def _may_hold(self) -> bool:
+        """Whether a DiLoCo round that found no group holds its outer step (module docstring)."""
+        if self.solo_grace is None or not self._in_diloco_step or self.held_rounds >= MAX_HELD_ROUNDS:
+            return False
+        self._note_swarm_view()
+        return self._alone_since is None or time.monotonic() - self._alone_since < self.solo_grace
+
+    def _settle(self, control: Any) -> None:
+        """Wait until a round hivemind gave up on has ended in the averager's process.
+
+        hivemind cancels a pre-scheduled round it skips ("no other peers") and leaves a timed-out
+        or already-triggered one running; either can still run its all-reduce and write the result
+        into the host buffers, over whatever was written there next. The averager marks a round
+        FINISHED when its step ends (successful or not), after its last write.
+        """
+        from hivemind.averaging.control import AveragingStage
+
+        if control is None:
+            return
+        if not control.done():
+            control.cancel()
+        deadline = time.monotonic() + self.matchmaking_time + self.averaging_timeout
+        while control.stage != AveragingStage.FINISHED:
+            if time.monotonic() >= deadline:
+                log.warning("an abandoned averaging round has not ended; its result may overwrite the buffers")
+                return
+            time.sleep(0.01)
 
     def _begin_averaging_gradients(self, grad_scaler: Any) -> bool:
         self._declare_epoch()
-        return super()._begin_averaging_gradients(grad_scaler)
+        control = self.scheduled_grads
+        try:
+            began = super()._begin_averaging_gradients(grad_scaler)
+            if not began and self._may_hold():
+                raise _HeldRound
+        except _HeldRound:
+            # hivemind's skip, without its local step
+            self.scheduled_grads = None
+            self._settle(control)
+            raise
+        if control is not None and control is not self.scheduled_grads:
+            self._settle(control)  # skipped, or found already used: no round may outlive this step
+        return began
+
+    def _average_gradients_and_load_into_optimizer(self, maybe_step_control: Any) -> None:
+        try:
+            super()._average_gradients_and_load_into_optimizer(maybe_step_control)
+        finally:
+            if maybe_step_control is not None and not (
+                maybe_step_control.done() and not maybe_step_control.cancelled()
+            ):
+                self._settle(maybe_step_control)
+
+    def _load_local_gradients_into_optimizer(self) -> None:
+        # hivemind's fallback when a round found no group: a held DiLoCo round skips it
+        if self._may_hold():
+            raise _HeldRound
+        super()._load_local_gradients_into_optimizer()
+
+    def _load_averaged_gradients_into_optimizer_(self) -> None:
+        # synchronous DiLoCo: the outer step is about to be applied, so the local weights go back to
+        # the outer weights now (a parameter averaging round of this step reads the model's weights)
+        # and not before the round: a held round keeps them as they are
+        if self._diloco_local is not None:
+            with torch.no_grad():
+                for param, outer in zip(self._diloco_local, self._outer_parameters(), strict=True):
+                    param.copy_(outer)
+        super()._load_averaged_gradients_into_optimizer_()
 
     def prepare_averaging(self) -> None:
         """Pre-schedule the next gradient all-reduce if the swarm's epoch is about to end.
@@ -420,6 +546,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         this after every inner step to overlap matchmaking with local compute.
         """
         if self.use_gradient_averaging and not self.auxiliary:
+            self._note_swarm_view()
             self._maybe_schedule_gradient_averaging()
 
     def diloco_step(self, trainable: list[torch.nn.Parameter], samples: int) -> None:
@@ -427,6 +554,9 @@ class SwarmOptimizer(hivemind.Optimizer):
         host buffers hivemind all-reduces, the local weights return to the outer weights, and
         hivemind averages and applies the outer Nesterov step (which moves the outer weights and
         copies them back into the model). Needs the `PseudoGradientAverager` of `build_optimizer`.
+
+        A round that found no group may be held (module docstring): the local weights are left as
+        they are, the epoch does not change, and ``samples`` count again in the next round's step.
 
         Overlapped: the previous round's outer step lands first (waiting for it if it is still in
         flight: at most one round of staleness), the pseudo-gradient is all the inner progress
@@ -437,10 +567,25 @@ class SwarmOptimizer(hivemind.Optimizer):
             return
         anchor = self._outer_parameters()
         self.grad_averager.write_pseudo_gradients(trainable, anchor)
-        with torch.no_grad():
-            for param, outer in zip(trainable, anchor, strict=True):
-                param.copy_(outer)
-        self.step(batch_size=samples)
+        self._in_diloco_step, self._diloco_local = True, trainable
+        try:
+            self.step(batch_size=samples + self.held_samples)
+        except _HeldRound:
+            self.held_rounds += 1
+            self.rounds_held += 1
+            self.held_samples += samples
+            # the next round's step declares every held sample again
+            self.grad_averager.reset_accumulated_grads_()
+            self.grad_averager.notify_used_averaged_gradients()
+            log.info(
+                "averaging round of epoch %d found no group: outer step held, %d samples kept in the local weights",
+                self.local_epoch,
+                self.held_samples,
+            )
+            return
+        finally:
+            self._in_diloco_step, self._diloco_local = False, None
+        self.held_rounds = self.held_samples = 0
         with torch.no_grad():
             for param, outer in zip(trainable, anchor, strict=True):
                 param.copy_(outer)
@@ -536,6 +681,7 @@ class SwarmOptimizer(hivemind.Optimizer):
     def load_state_from_peers(self, **kwargs: Any) -> bool:
         """Download the newest state from peers; True when this peer caught up with the swarm."""
         self.state_downloads += 1
+        self.held_rounds = self.held_samples = 0  # the download replaces the local weights, held work too
         if self.scheduled_grads is not None and not self.scheduled_grads.done():
             self._tag_along_with_zero_weight(self.scheduled_grads)
             self.scheduled_grads = None
@@ -705,6 +851,10 @@ def build_optimizer(
             epoch_quorum=config.epoch_quorum,
             robust=robust,
             overlap=overlap,
+            # synchronous DiLoCo holds a round that found no group unless alone for a whole round's time
+            solo_grace=config.matchmaking_time + config.averaging_timeout
+            if diloco and not overlap and not auxiliary
+            else None,
             dht=dht,
             run_id=config.run_id,
             target_batch_size=config.target_batch_size,
