@@ -11,8 +11,10 @@ stop event and interrupts the main thread with a signal whose handler raises `DH
 lock wait (where a blocked ``future.result()`` sits) is woken by a signal delivered to its thread,
 while setting an event is not seen by a thread that waits on something else. Leaving the ``with``
 block then raises `trainer.errors.SwarmError`, the one line the CLI prints (exit status 1, the
-policy of `hub.errors.exit_code`). `leave_swarm` shuts the optimizer and the DHT down without
-touching the dead DHT, so the stop path cannot block on it again.
+policy of `hub.errors.exit_code`). The watch also drains the dead DHT's command pipe, so a call
+that waits for no answer goes through instead of blocking on the full pipe, and `leave_swarm`
+shuts the optimizer and the DHT down without waiting for the dead DHT's answers: the stop path
+cannot block on it again.
 
 The run then ends as a clean stop for everything around the model (``trainer join`` settles and
 saves its receipts, hivemind's processes are stopped) and as a crash for the model itself: no
@@ -45,9 +47,9 @@ POLL_EVERY = 1.0
 
 # @dev Set by the `trainer` command (`exit_when_stuck`), never by the library: seconds after a
 #      death by which the process must be gone. Past them the stop path itself is stuck on
-#      something of the dead DHT's (one clean-clone run: no exit within 387 s of the kill, not
-#      reproduced), so the command prints its one error line and exits 1 at once; what it had
-#      written (receipts, checkpoints) stays, and the same command resumes from it.
+#      something of the dead DHT's (before the pipe drain, the progress tracker's goodbye store:
+#      one clean-clone run never exited), so the command prints its one error line and exits 1 at
+#      once; what it had written (receipts, checkpoints) stays, and the same command resumes from it.
 _hard_exit_after: float | None = None
 
 
