@@ -24,8 +24,19 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# @dev Blocks per eth_getLogs request: public RPC nodes cap the range (commonly at 10,000).
+# @dev Blocks per eth_getLogs request (one window): the local node's cap, `block-range-cap` in
+#      injectived's app.toml (10,000; public RPC nodes commonly cap at 10,000 too). A node with a
+#      smaller range cap refuses the window; the binding then halves its window until the node
+#      answers and keeps the smaller one. A window holding more logs than the node's `logs-cap`
+#      (10,000 results) is refused too; that window alone is halved, down to single blocks
+#      (`ContractBinding._windows`).
 LOG_CHUNK = 10_000
+
+# @dev How nodes refuse an eth_getLogs as too large. Injective's two (checked against a real node):
+#      "maximum [from, to] blocks distance: N" (range cap) and "query returned more than N results"
+#      (logs cap); the others are the wordings of geth and common hosted RPCs.
+_RANGE_TOO_LARGE = ("blocks distance", "block range", "range too large", "range is too large")
+_TOO_MANY_LOGS = ("returned more than", "response size exceeded", "too many results")
 
 
 def address_arg(value: str, what: str = "address") -> str:
@@ -117,6 +128,8 @@ class ContractBinding:
         self._reads = reads
         self.address = client.deployment.address(self.NAME)
         self.contract = client.w3.eth.contract(address=self.address, abi=client.deployment.abi(self.NAME))  # type: ignore[call-overload]
+        # @dev Blocks per eth_getLogs: LOG_CHUNK until the node refuses a range that long (`_windows`).
+        self._log_window = LOG_CHUNK
 
     @property
     def reads(self) -> SiblingReads:
@@ -152,28 +165,74 @@ class ContractBinding:
         from_block: int | None = None,
         to_block: int | None = None,
     ) -> Iterator[Any]:
-        """Decoded `event` logs in [from_block, to_block] (default: from the deployment to now),
-        fetched in chunks of LOG_CHUNK blocks."""
+        """Decoded `event` logs in [from_block, to_block] (default: from the deployment to now), oldest
+        first, one eth_getLogs per window (`_windows`)."""
         start = self.client.deployment.start_block if from_block is None else from_block
         end = self.client.block_number() if to_block is None else to_block
         event_type = getattr(self.contract.events, event)
-        while start <= end:
-            stop = min(start + LOG_CHUNK - 1, end)
-            logs = self.client.retry(
-                lambda a=start, b=stop: event_type().get_logs(from_block=a, to_block=b, argument_filters=filters or {})
-            )
-            yield from logs
-            start = stop + 1
+        yield from self._windows(
+            lambda a, b: event_type().get_logs(from_block=a, to_block=b, argument_filters=filters or {}), start, end
+        )
 
     def _logs_of(self, events: Sequence[str], from_block: int, to_block: int) -> Iterator[tuple[str, Any]]:
         """(event name, decoded log) for each log of any of `events` in [from_block, to_block], oldest
-        first. One eth_getLogs per LOG_CHUNK blocks asks for all of them: a node's cost is per block
-        it reads, not per event."""
+        first. One eth_getLogs per window asks for all of them: a node's cost is per block it reads,
+        not per event."""
         types = [getattr(self.contract.events, name)() for name in events]
         by_topic = {bytes.fromhex(event.topic[2:]): event for event in types}
         topics = [[event.topic for event in types]]
-        for start in range(from_block, to_block + 1, LOG_CHUNK):
-            query = {"address": self.address, "fromBlock": start, "toBlock": min(start + LOG_CHUNK - 1, to_block)}
-            for log in self.client.retry(lambda q=query: self.client.w3.eth.get_logs({**q, "topics": topics})):  # type: ignore[typeddict-item]
-                event = by_topic[bytes(log["topics"][0])]
-                yield event.event_name, event.process_log(log)
+
+        def fetch(first: int, last: int) -> list[Any]:
+            query = {"address": self.address, "fromBlock": first, "toBlock": last, "topics": topics}
+            return list(self.client.w3.eth.get_logs(query))  # type: ignore[arg-type]
+
+        for log in self._windows(fetch, from_block, to_block):
+            event = by_topic[bytes(log["topics"][0])]
+            yield event.event_name, event.process_log(log)
+
+    def _windows(self, fetch: Callable[[int, int], Sequence[Any]], from_block: int, to_block: int) -> Iterator[Any]:
+        """What `fetch(first, last)` (one eth_getLogs) returns for each window of [from_block, to_block],
+        oldest first. A window the node refuses for its range cap makes this binding's window half as
+        long, for good (the cap is the node's); a window it refuses for holding too many logs is split
+        in two halves, each asked in turn (how dense the logs are is the window's own)."""
+        start = from_block
+        while start <= to_block:
+            stop = min(start + self._log_window - 1, to_block)
+            try:
+                yield from self._split_on_too_many(fetch, start, stop)
+            except _RangeTooLarge as refused:
+                if self._log_window == 1:
+                    raise refused.error from None
+                self._log_window = max(1, self._log_window // 2)
+                continue
+            start = stop + 1
+
+    def _split_on_too_many(self, fetch: Callable[[int, int], Sequence[Any]], first: int, last: int) -> Iterator[Any]:
+        try:
+            logs = self.client.retry(lambda: fetch(first, last))
+        except Exception as exc:  # web3 raises Web3RPCError; a test's or a provider's stack may wrap it
+            message = str(exc).lower()
+            if any(words in message for words in _RANGE_TOO_LARGE) and last > first:
+                raise _RangeTooLarge(_refused(exc, first, last)) from None
+            if not any(words in message for words in _TOO_MANY_LOGS):
+                raise
+            if last == first:
+                raise _refused(exc, first, last) from None
+            middle = (first + last) // 2
+            yield from self._split_on_too_many(fetch, first, middle)
+            yield from self._split_on_too_many(fetch, middle + 1, last)
+            return
+        yield from logs
+
+
+class _RangeTooLarge(Exception):  # noqa: N818 (control flow: `_windows` shortens its window)
+    def __init__(self, error: HubError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _refused(exc: Exception, first: int, last: int) -> HubError:
+    return HubError(
+        f"the node refused the logs of blocks {first}-{last} ({exc})",
+        hint="use a node with a larger eth_getLogs limit (injectived's app.toml: logs-cap, block-range-cap)",
+    )

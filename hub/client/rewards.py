@@ -85,7 +85,13 @@ class RewardsContract(ContractBinding):
         from_block: int | None = None,
         to_block: int | None = None,
     ) -> list[WorkSubmitted]:
-        """WorkSubmitted events, filtered by pool and node (indexed) and provider (client-side)."""
+        """WorkSubmitted events, filtered by pool and node (indexed) and provider (client-side). With a
+        pool and no blocks given, only the blocks where the pool could accept work (`active_blocks`)."""
+        if pool_id is not None and from_block is None and to_block is None:
+            span = self.active_blocks(pool_id)
+            if span is None:
+                return []
+            from_block, to_block = span
         filters = {}
         if pool_id is not None:
             filters["poolId"] = pool_id
@@ -124,12 +130,52 @@ class RewardsContract(ContractBinding):
                 )
         return submitted, invalidated
 
-    def rewards_of(self, provider: str, pool_id: int | None = None) -> list[Work]:
-        """Every work key submitted by `provider`'s nodes (optionally in one pool), with its state now."""
+    def active_blocks(self, pool_id: int, *, unlocked_by: int | None = None) -> tuple[int, int] | None:
+        """The blocks [first, last] in which `pool_id` could accept work, or None if it never started:
+        the contract accepts work only while the pool is ACTIVE, so from the first block of the
+        second it started to the last of the second it ended (or the latest block). With
+        `unlocked_by` (a chain time), only up to the last block whose work is past its challenge
+        window by then. Found from the pool's times by bisecting block times (`_first_block_at`):
+        claiming in a pool then reads the pool's life, not the deployment's."""
+        pool = self.reads.pool(pool_id)
+        if not pool.started_at:
+            return None
+        head = self.client.block_number()
+        first = self._first_block_at(pool.started_at, self.client.deployment.start_block, head)
+        last = head if not pool.ended_at else self._first_block_at(pool.ended_at + 1, first, head) - 1
+        if unlocked_by is not None:
+            # claimable once now >= unlocksAt = submitted + window + 1 (RewardsDistributor.submitWork)
+            window = self.budget(pool_id).challenge_window
+            last = min(last, self._first_block_at(unlocked_by - window, first, last) - 1)
+        return (first, last) if first <= last else None
+
+    def _first_block_at(self, time: int, low: int, high: int) -> int:
+        """The first block in [low, high] whose time is `time` or later (high + 1 if none): block times
+        never decrease, so a bisection asks for about log2(high - low) blocks (25 for 30 million)."""
+        while low <= high:
+            middle = (low + high) // 2
+            block = self.client.retry(lambda m=middle: self.client.w3.eth.get_block(m))
+            if block["timestamp"] >= time:
+                high = middle - 1
+            else:
+                low = middle + 1
+        return low
+
+    def rewards_of(self, provider: str, pool_id: int | None = None, *, unlocked_by: int | None = None) -> list[Work]:
+        """Every work key submitted by `provider`'s nodes (optionally in one pool), with its state now.
+        With a pool, only the pool's active blocks are read (`active_blocks`, `unlocked_by` passed on);
+        without one, every block since the deployment."""
         now = self.client.now()
         rates: dict[int, int] = {}
         works = []
-        for event in self.work_submitted(pool_id, provider=provider):
+        if pool_id is not None:
+            span = self.active_blocks(pool_id, unlocked_by=unlocked_by)
+            if span is None:
+                return []
+            events = self.work_submitted(pool_id, provider=provider, from_block=span[0], to_block=span[1])
+        else:
+            events = self.work_submitted(provider=provider)
+        for event in events:
             if event.pool_id not in rates:
                 rates[event.pool_id] = self.budget(event.pool_id).reward_per_unit
             works.append(
@@ -144,10 +190,12 @@ class RewardsContract(ContractBinding):
     ) -> ClaimResult:
         """Claim rewards in `pool_id` for the signer (a provider): the given work keys (of `node`, or
         of whichever of the signer's nodes submitted them, from the logs), or every claimable one
-        found in the WorkSubmitted logs. Sent per node, in batches of 64."""
+        found in the WorkSubmitted logs of the pool's active blocks up to the last whose work has
+        unlocked (`active_blocks`). Sent per node, in batches of 64."""
         me = self.client.address
         if work_keys is None:
-            pairs = [(w.node, w.work_key) for w in self.rewards_of(me, pool_id) if w.state == WorkState.CLAIMABLE]
+            unlocked = self.rewards_of(me, pool_id, unlocked_by=self.client.now())
+            pairs = [(w.node, w.work_key) for w in unlocked if w.state == WorkState.CLAIMABLE]
             if not pairs:
                 raise HubError(
                     f"nothing to claim in pool {pool_id} for {me}",
