@@ -111,7 +111,13 @@ def _node_join(c: WalletClient, p: Params) -> Any:
 
 
 def _claim(c: WalletClient, p: Params) -> Any:
-    return c.rewards.claim(_int(p, "pool_id", "pool id"))
+    # the page names the node and its claimable keys from the events it has read (`data.account`):
+    # finding them here would read the pool's logs on every click
+    keys = p.get("work_keys")
+    if not isinstance(keys, list) or not keys:
+        raise HubError("no work keys to claim", hint="reload the page: its Claim button names them")
+    node = _address(p, "node", "node")
+    return c.rewards.claim(_int(p, "pool_id", "pool id"), [str(k) for k in keys], node=node)
 
 
 def _deregister(c: WalletClient, p: Params) -> Any:

@@ -168,6 +168,7 @@ def account(client: HubClient, address: str, history: History, works: WorkStates
     """The connected account: balance, roles, provider record, stake with its unbonds, its nodes with
     their pools, work and rewards, and the pools it created or manages; nodes, work and rewards
     from the events `history` has read (`history` in the answer says how far back)."""
+    from hub.client.models import WorkState
     from hub.inputs import parse_address
 
     address = parse_address(address, what="account")
@@ -178,6 +179,7 @@ def account(client: HubClient, address: str, history: History, works: WorkStates
     rates: dict[int, int] = {}
     by_pool: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_node: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    claimable: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for event in history.submissions if active else []:
         if event.provider != address:
             continue
@@ -185,6 +187,8 @@ def account(client: HubClient, address: str, history: History, works: WorkStates
             rates[event.pool_id] = client.rewards.budget(event.pool_id).reward_per_unit
         work = works.of(event, now=now, reward_per_unit=rates[event.pool_id])
         by_pool[work.pool_id][work.state.value] += work.reward
+        if work.state == WorkState.CLAIMABLE:
+            claimable[work.pool_id].append((event.node, event.work_key))
         if work.node:
             by_node[work.node]["units"] += work.units
             by_node[work.node][work.state.value] += work.reward
@@ -219,12 +223,28 @@ def account(client: HubClient, address: str, history: History, works: WorkStates
         "minimum_stake": str(client.hub.minimum_stake(address)) if record.registered else "0",
         "nodes": nodes,
         "rewards": [
-            {"pool_id": pool_id, **{state: str(amount) for state, amount in states.items()}}
+            {
+                "pool_id": pool_id,
+                **{state: str(amount) for state, amount in states.items()},
+                "claim": _next_claim(claimable[pool_id]),
+            }
             for pool_id, states in sorted(by_pool.items())
         ],
         "pools": pools,
         "history": _coverage(history),
     }
+
+
+def _next_claim(pairs: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The keys of the pool's Claim button: one claim transaction pays one node's keys, at most
+    MAX_BATCH of them, so the first node's first batch; the button sends the keys, so building the
+    transaction reads no logs, and the next batch shows once it is claimed."""
+    from hub.client.rewards import MAX_BATCH
+
+    if not pairs:
+        return None
+    node = pairs[0][0]
+    return {"node": node, "work_keys": [key for owner, key in pairs if owner == node][:MAX_BATCH]}
 
 
 def wallet_network(client: HubClient, rpc_url: str | None) -> dict[str, Any]:

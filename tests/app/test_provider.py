@@ -4,15 +4,40 @@ rewards of a pool the node worked in."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+
+import pytest
 
 from hub.client import WorkState, make_work_key
 from hub.metadata import publish_metadata
 from tests.app.page import AppPage
 from tests.hub.helpers import INJ, wait_for_next_block_second
+from tests.utils.rpc_log import log_ranges, record_requests
 
 
-def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_wallet, tmp_path: Path):
+@pytest.fixture
+def served_recorded(world, tmp_path, runs_dir):
+    """The app served as `served` is, over a client whose requests to the node are recorded:
+    (the page's address, the (method, params) sent so far)."""
+    from hub.app.server import make_server
+
+    client = world.client()
+    sent = record_requests(client.w3)
+    server = make_server(client, "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata", runs_dir=runs_dir)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", sent
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_provider_registers_adds_a_node_and_claims(world, served_recorded, browser, make_wallet, tmp_path: Path):
+    """The Claim button sends the node and keys the page was given: building the claim reads no
+    logs of the blocks the work is in (meanwhile the server only follows new blocks)."""
+    served, sent = served_recorded
     provider = world.actor("app-provider")
     node = world.actor("app-node", fund_wei=0)
     creator = world.actor("app-creator")
@@ -54,7 +79,7 @@ def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_
     as_creator.pool.start(pool_id)
     wait_for_next_block_second(as_node)
     key = make_work_key(pool_id, "peer", 1)
-    as_node.pool.submit_work(pool_id, key, 2_000)
+    submitted_in = as_node.pool.submit_work(pool_id, key, 2_000).block_number
     page.wait(
         lambda: any(r[0] == node.address and r[3] == f"#{pool_id}" for r in page.rows("my-nodes")),
         "the node's pool",
@@ -63,8 +88,12 @@ def test_provider_registers_adds_a_node_and_claims(world, served, browser, make_
 
     # the claim button shows once the challenge window has passed on chain
     balance = as_provider.balance()
+    page.wait(lambda: browser.find_elements("css selector", 'button[data-action="claim"]'), "the Claim button")
+    before = len(sent)
     state, message = page.click_action("claim", pool_id=str(pool_id))
     assert state == "confirmed", message
+    assert all(first > submitted_in for first, _ in log_ranges(sent[before:]))
+    assert any(method == "eth_estimateGas" for method, _ in sent[before:])  # the claim was built here
     assert as_provider.rewards.work(pool_id, node.address, key).state == WorkState.CLAIMED
     assert len(wallet.sent) == 4  # register, add node, fund, claim: each signed once by the wallet
     claim_tx = as_provider.w3.eth.get_transaction(wallet.sent[-1])

@@ -73,6 +73,7 @@ def test_a_built_transaction_is_the_one_the_cli_client_sends(world, served):
         ({"action": "stake_add", "params": {"amount": "1"}}, "is not a registered provider (hint: register first"),
         ({"action": "node_add", "params": {"attestation": "{}"}}, "the node attestation is invalid at chain_id"),
         ({"action": "fly", "params": {}}, "unknown action 'fly' (hint: one of: register, "),
+        ({"action": "claim", "params": {"pool_id": "1"}}, "no work keys to claim (hint: reload the page"),
         (
             {
                 "action": "pool_create",
