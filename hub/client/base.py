@@ -210,8 +210,8 @@ class ContractBinding:
     def _split_on_too_many(self, fetch: Callable[[int, int], Sequence[Any]], first: int, last: int) -> Iterator[Any]:
         try:
             logs = self.client.retry(lambda: fetch(first, last))
-        except Exception as exc:  # web3 raises Web3RPCError; a test's or a provider's stack may wrap it
-            message = str(exc).lower()
+        except Exception as exc:  # the node's refusal comes as web3's Web3RPCError, told apart by its words
+            message = _node_words(exc).lower()
             if any(words in message for words in _RANGE_TOO_LARGE) and last > first:
                 raise _RangeTooLarge(_refused(exc, first, last)) from None
             if not any(words in message for words in _TOO_MANY_LOGS):
@@ -231,8 +231,14 @@ class _RangeTooLarge(Exception):  # noqa: N818 (control flow: `_windows` shorten
         self.error = error
 
 
+def _node_words(exc: Exception) -> str:
+    """The node's own error message (web3 keeps the JSON-RPC error object), else the exception's."""
+    error = (getattr(exc, "rpc_response", None) or {}).get("error")
+    return str(error.get("message", error)) if isinstance(error, dict) else str(exc)
+
+
 def _refused(exc: Exception, first: int, last: int) -> HubError:
     return HubError(
-        f"the node refused the logs of blocks {first}-{last} ({exc})",
+        f"the node refused the logs of blocks {first}-{last}: {_node_words(exc)}",
         hint="use a node with a larger eth_getLogs limit (injectived's app.toml: logs-cap, block-range-cap)",
     )
