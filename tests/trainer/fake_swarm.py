@@ -15,7 +15,8 @@ The rules follow what the real swarm does (see trainer.training.swarm and hivemi
   DiLoCo step one epoch behind is a local update, further behind a download;
 - with ``solo_grace`` (synchronous DiLoCo, `SwarmOptimizer`): a round with nobody else present is
   held (no update, no new epoch, its samples declared again by the next step) unless the peer
-  has been alone for ``solo_grace`` seconds or held `MAX_HELD_ROUNDS` rounds in a row;
+  has been alone for ``solo_grace`` seconds or held `MAX_HELD_ROUNDS` rounds in a row (with
+  others present a round that misses them is a local update, as above);
 - ``load_state`` moves the peer to the swarm's epoch with nothing accumulated.
 """
 
@@ -132,7 +133,7 @@ class FakeSwarm:
         self.world, self.diloco = world, diloco
         self.solo_grace = solo_grace
         self.held_rounds = self.held_samples = self.rounds_held = 0
-        self.alone_since: float | None = world.now
+        self.alone_since: float | None = None
         self.local_epoch = local_epoch
         self.local_samples = 0
         self.state_downloads = 0
@@ -237,7 +238,7 @@ class FakeSwarm:
         if self.solo_grace is None or not no_group or self.held_rounds >= MAX_HELD_ROUNDS:
             return False
         self._note_view()
-        return self.alone_since is None or self.world.now - self.alone_since < self.solo_grace
+        return self.alone_since is not None and self.world.now - self.alone_since < self.solo_grace
 
     def _hold(self, samples: int) -> None:
         self.held_rounds += 1

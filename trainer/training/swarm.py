@@ -36,11 +36,14 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   honest senders in every round (taken for a sign flipper) and made an honest contribution look
   over 10x per sample (dropped by the norm screen). With robust aggregation nothing pulls the
   weights back together (parameter averaging never runs there).
-- So such a round is *held*: no outer step, no new epoch, the local weights keep all their inner
-  steps, and the next round's pseudo-gradient carries this round's work too, declared with its
-  true samples. The peer then either joins the swarm's round for the same epoch (its outer weights
-  are the swarm's: nobody stepped) or finds the swarm an epoch ahead at its next round's start and
-  downloads the swarm's state (the loop's rule; the held work is dropped, as a late peer's is).
+- So a round that found no group because the peer saw no other trainer is *held*: no outer step,
+  no new epoch, the local weights keep all their inner steps, and the next round's pseudo-gradient
+  carries this round's work too, declared with its true samples. The peer then either joins the
+  swarm's round for the same epoch (its outer weights are the swarm's: nobody stepped) or finds
+  the swarm an epoch ahead at its next round's start and downloads the swarm's state (the loop's
+  rule; the held work is dropped, as a late peer's is). A round that failed with other trainers
+  in view (a timeout) still takes hivemind's local step: holding there kept peers an epoch behind
+  the aux peer's rounds, where every later round found no group (tried in a test_attacks run).
   We chose holding over "step alone, download the swarm's state later" because it keeps every
   peer's outer weights equal without a download in the common case (a peer that reached the
   target first at start-up, before the others' progress records were visible) and loses no honest
@@ -49,8 +52,7 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
 - A peer that is really alone still makes progress: once the swarm's records have shown no other
   trainer for ``solo_grace`` seconds (a whole round's matchmaking and averaging time), it steps
   alone as before, and a peer that joins later is behind and downloads its state. At most
-  `MAX_HELD_ROUNDS` rounds in a row are held: a swarm whose rounds keep failing falls back to
-  hivemind's local steps (and `LocalOnlyWatch` warns) instead of stalling.
+  `MAX_HELD_ROUNDS` rounds in a row are held, so no peer stalls on a view that stays empty.
 - A round hivemind gives up on (cancelled as alone, or timed out) can still be running in the
   averager's process and write its result into the host buffers later, over the next round's
   pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
@@ -386,7 +388,11 @@ class SwarmOptimizer(hivemind.Optimizer):
         self.held_samples = 0
         self.rounds_held = 0
         """Every held round so far."""
-        self._alone_since: float | None = time.monotonic()
+        # since when the swarm's records have shown no trainer but this one; unset until the peer
+        # first looks at the end of its first round, so a slow start (loading the model, waiting
+        # for the swarm's view) is no time alone: a test_attacks run had a peer step its first
+        # round alone, 8 s after its optimizer started, just before the others' first records
+        self._alone_since: float | None = None
         self._in_diloco_step = False
         self._diloco_local: list[torch.nn.Parameter] | None = None
         self.load_state_attempts = load_state_attempts
@@ -460,8 +466,10 @@ class SwarmOptimizer(hivemind.Optimizer):
         self._declare_epoch()
         previous = self.scheduled_grads
         super()._maybe_schedule_gradient_averaging()
-        if previous is not None and previous is not self.scheduled_grads:
-            self._settle(previous)  # hivemind replaces a fired round without stopping it
+        # hivemind replaces a fired round without stopping it. With delayed averaging the fired
+        # round is the one the background step still waits for: it is that step's to end
+        if previous is not None and previous is not self.scheduled_grads and not self.delay_grad_averaging:
+            self._settle(previous)
 
     def _note_swarm_view(self) -> None:
         """Track since when the swarm's records have shown no trainer but this one."""
@@ -475,7 +483,10 @@ class SwarmOptimizer(hivemind.Optimizer):
         if self.solo_grace is None or not self._in_diloco_step or self.held_rounds >= MAX_HELD_ROUNDS:
             return False
         self._note_swarm_view()
-        return self._alone_since is None or time.monotonic() - self._alone_since < self.solo_grace
+        # with other trainers in view the round failed or was missed: holding there left peers out
+        # of phase with the aux peer's rounds (a test_attacks run: every round after one timeout
+        # found no group), so that keeps hivemind's local step
+        return self._alone_since is not None and time.monotonic() - self._alone_since < self.solo_grace
 
     def _settle(self, control: Any) -> None:
         """Wait until a round hivemind gave up on has ended in the averager's process.

@@ -15,13 +15,14 @@ Averaging modes (see `trainer.training.swarm` for the hivemind side):
 - ``diloco``: inner AdamW steps on the local weights until the swarm reaches the target; then
   the pseudo-gradient (outer weights minus local weights) goes to hivemind as the gradient, the
   weights are reset to the outer weights, and hivemind all-reduces the pseudo-gradients
-  (compressed) and applies the outer Nesterov step. A round that finds no group is held
-  (`trainer.training.swarm`): no new epoch, the local weights keep its work, and its samples stay
-  in the epoch's counters until the epoch's update lands (or a state download discards them, as a
-  late peer's); the loop needs no rule of its own for it. Overlapped (``delay_updates``): the step
-  returns while the outer update is computed, the next round's inner steps start at once, and
-  after every micro-batch the loop asks the swarm to merge an outer update that has landed
-  (`Swarm.apply_landed_update`), then checks the model as after any update.
+  (compressed) and applies the outer Nesterov step. A round that finds no group while the peer
+  sees no other trainer is held (`trainer.training.swarm`): no new epoch, the local weights keep
+  its work, and its samples stay in the epoch's counters until the epoch's update lands (or a
+  state download discards them, as a late peer's); the loop needs no rule of its own for it.
+  Overlapped (``delay_updates``): the step returns while the outer update is computed, the next
+  round's inner steps start at once, and after every micro-batch the loop asks the swarm to merge
+  an outer update that has landed (`Swarm.apply_landed_update`), then checks the model as after
+  any update.
 
 Work accounting: the samples and tokens of an epoch are those this peer fed into that epoch's
 update. Work thrown away because the peer had to re-download state from the swarm is not
