@@ -124,10 +124,15 @@ def _root(
 
 
 def main() -> None:
-    from trainer.training.dht_watch import exit_when_stuck
+    from trainer.training.dht_watch import end_process_after_a_death, exit_when_stuck
 
     exit_when_stuck(60.0)  # a command whose hivemind DHT died exits within a minute, whatever blocks
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        # after a DHT death, nothing but the dead DHT's futures' finalizer noise is left to run
+        end_process_after_a_death(done.code if isinstance(done.code, int) else 1)
+        raise
 
 
 # --- helpers -----------------------------------------------------------------------------------

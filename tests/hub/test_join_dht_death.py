@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.hub.helpers import TEST_PASSWORD, node_and_pool, wait_for_next_block_second
-from tests.trainer.test_dht_watch import DEATH, HINT, dht_child, stopped_by_its_normal_path
+from tests.trainer.test_dht_watch import DEATH, HINT, after_the_error_line, dht_child, stopped_by_its_normal_path
 from tests.utils.waiting import wait_until
 
 
@@ -66,6 +66,7 @@ def test_trainer_join_stops_with_one_line_and_its_receipts_saved_when_its_dht_di
     assert code == 1, output
     assert [line for line in output.splitlines() if line.startswith("error:")] == [f"{DEATH} {HINT}"], output
     assert stopped_by_its_normal_path(output), output
+    assert after_the_error_line(output).strip() == "", output
     # the last claim pass ran, as on Ctrl+C: nothing is left to send or merge later
     saved = json.loads(receipts.read_text())["receipts"]
     assert saved and {r["status"] for r in saved} <= {"confirmed", "pending", "dropped"}

@@ -209,6 +209,13 @@ def stopped_by_its_normal_path(log: str) -> bool:
     return BACKSTOP not in log
 
 
+def after_the_error_line(log: str) -> str:
+    """What the command printed after its one error line: nothing, once its stop path is done (the dead
+    DHT's unanswered futures printed up to 8 "Exception ignored ... Event loop is closed" tracebacks
+    from their finalizers at exit before `end_process_after_a_death`)."""
+    return log.split("\nerror: ", 1)[1].split("\n", 1)[1] if "\nerror: " in log else log
+
+
 def test_trainer_train_stops_with_one_line_when_its_dht_dies_and_resumes_after(
     tmp_path: Path, corpus: Path, tokenizer_dir: Path, processes: list[TrainerProcess]
 ) -> None:
@@ -237,6 +244,7 @@ def test_trainer_train_stops_with_one_line_when_its_dht_dies_and_resumes_after(
     # blocked on it once full and the backstop ended the command (py-spy; 3 of 3 runs, then 2 of 4
     # with our read end closed); draining, 9 of 9 runs stopped by this path within 4 s of the kill
     assert stopped_by_its_normal_path(peer.log_path.read_text()), peer.tail()
+    assert after_the_error_line(peer.log_path.read_text()).strip() == "", peer.tail()
     kept = find_checkpoint(tmp_path / "ckpt")
     assert kept is not None
     kept_epoch = kept.state["epoch"]
@@ -263,3 +271,4 @@ def test_trainer_aux_stops_with_one_line_when_its_dht_dies(
     assert aux.wait(120) == 1, aux.tail()
     assert error_lines(aux) == [f"{DEATH} {AUX_HINT}"], aux.tail()
     assert stopped_by_its_normal_path(aux.log_path.read_text()), aux.tail()
+    assert after_the_error_line(aux.log_path.read_text()).strip() == "", aux.tail()

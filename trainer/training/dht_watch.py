@@ -52,12 +52,34 @@ POLL_EVERY = 1.0
 #      once; what it had written (receipts, checkpoints) stays, and the same command resumes from it.
 _hard_exit_after: float | None = None
 
+# @dev True once a watch of this process saw its DHT die (read by the `trainer` command on its way out).
+_death_seen = False
+
 
 def exit_when_stuck(seconds: float) -> None:
     """Make a DHT death end this process within ``seconds`` whatever the stop path does (CLI only:
     it calls ``os._exit``)."""
     global _hard_exit_after
     _hard_exit_after = seconds
+
+
+def end_process_after_a_death(code: int) -> None:
+    """If a DHT of this process died, end the process now with ``code`` (CLI only: ``os._exit``), once
+    the command's own stop path is done and its error line printed; else return.
+
+    Why: the dead DHT's futures that were never answered print "Exception ignored in MPFuture.__del__
+    ... Event loop is closed" from their finalizers at interpreter exit, up to 8 tracebacks after the
+    one error line. Nothing is left to run by then: files are closed, receipts saved, stdio is flushed
+    here."""
+    if not _death_seen:
+        return
+    import logging
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 class DHTDied(KeyboardInterrupt):
@@ -142,8 +164,9 @@ class DHTWatch:
         while not self._closing.wait(self.poll_every):
             if self.dht.is_alive():
                 continue
+            global _death_seen
             self.exit_status = self.dht.exitcode
-            self.died = True
+            self.died = _death_seen = True
             _drain_command_pipe(self.dht)
             self.stop_event.set()
             if _hard_exit_after is not None:
