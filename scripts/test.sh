@@ -5,8 +5,8 @@
 #   [chain]    tests that use the session chain (tests/hub, tests/app, tests/test_*.py): most of
 #              their time is spent waiting for blocks, transactions and a browser;
 #   [compute]  tests that use no shared chain: the contracts on Titanoboa, the trainer's real
-#              hivemind peers, and the end-to-end runs that start chains of their own (tests/bridge,
-#              tests/demo, tests/packaging): mostly CPU;
+#              hivemind peers, the contract build, and the end-to-end runs that start chains of their
+#              own (tests/bridge, tests/demo, tests/packaging, the README walkthrough): mostly CPU;
 #   [fuzz]     the Hypothesis suite (fuzz/): one core of pure CPU for several minutes.
 #
 # Why three: as two (the fuzz suite beside the rest) CI took 40.6 min of its 30-minute budget on two
@@ -22,7 +22,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-OWN_CHAINS=(tests/contracts tests/trainer tests/bridge tests/demo tests/packaging)
+# (a clean-clone run under load: [chain] 47 min, [compute] 31 min before the last two moved here)
+OWN_CHAINS=(tests/contracts tests/trainer tests/bridge tests/demo tests/packaging tests/hub/test_walkthrough.py
+    tests/hub/test_build.py)
 mkdir -p build
 pids=() followers=()
 
