@@ -22,8 +22,10 @@ from tests.hub.helpers import INJ, deploy_governance, wait_for_chain_time
 # @dev Long enough for two votes through the page on a loaded 2-core machine.
 VOTING_PERIOD_S = 40
 UNBONDING_S = 120
-# @dev Long enough that an execute clicked right after the queue is still in the timelock.
-TIMELOCK_S = 12
+# @dev Long enough that an execute clicked right after the queue is usually still in the timelock
+#      (the test asserts either outcome where chain time decides it: a clean-clone run under load
+#      once took more than the 12 s this was to click execute after the queue).
+TIMELOCK_S = 20
 
 
 def _deploy_governance(world, deployments: Path, voting_delay_s: int):
@@ -124,15 +126,24 @@ def test_a_proposal_is_proposed_voted_queued_and_executed_in_the_browser(
     eta = gov_client.governance.proposal(pid).eta
     assert gov_client.governance.proposal(pid).state == "queued"
 
-    # refused before the wallet is asked: the sentence `hub gov execute` prints in the timelock
+    # In the timelock the page refuses before the wallet is asked, with the sentence `hub gov execute`
+    # prints; past it the execute goes through. The server checks at a chain time between `before`
+    # and `after`: each outcome is asserted where chain time decides it, so a loaded machine that
+    # clicks after the timelock has ended fails nothing (and one that refuses after it would fail).
     sends = wallet.asked.count("eth_sendTransaction")
+    before = gov_client.now()
     state, message = page.click_action("gov_execute", proposal_id=str(pid))
-    assert state == "refused" and f"proposal {pid} is in the timelock for" in message, message
-    assert wallet.asked.count("eth_sendTransaction") == sends
-    assert gov_client.hub.min_stake_per_compute_unit() == INJ
-
-    wait_for_chain_time(gov_client, eta)
-    state, message = page.click_action("gov_execute", proposal_id=str(pid))
+    after = gov_client.now()
+    if after < eta:
+        assert state == "refused", message
+    if before >= eta:
+        assert state == "confirmed", message
+    if state == "refused":
+        assert f"proposal {pid} is in the timelock for" in message, message
+        assert wallet.asked.count("eth_sendTransaction") == sends
+        assert gov_client.hub.min_stake_per_compute_unit() == INJ
+        wait_for_chain_time(gov_client, eta)
+        state, message = page.click_action("gov_execute", proposal_id=str(pid))
     assert state == "confirmed", message
     assert gov_client.hub.min_stake_per_compute_unit() == 2 * INJ
     assert gov_client.governance.proposal(pid).state == "executed"
