@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from hub.client import make_work_key
 from hub.metadata import publish_metadata
 from tests.app.page import AppPage
 from tests.hub.helpers import INJ, hub_executable, run_hub, wait_for_next_block_second
+from tests.utils.rpc_log import log_ranges, record_requests
 
 
 def _rows(driver, table: str) -> list[list[str]]:
@@ -166,41 +166,6 @@ def young_world(devnet, contracts_built, tmp_path_factory):
     return deploy_world(devnet, tmp_path_factory)
 
 
-def _requests(client) -> list[tuple[str, Any]]:
-    """(method, params) of every request that `client` sends from now on (a middleware: it sees each
-    request as the node gets it)."""
-    from web3.middleware import Web3Middleware
-
-    sent: list[tuple[str, Any]] = []
-
-    class Recorded(Web3Middleware):
-        def wrap_make_request(self, make_request):
-            def recorded(method, params):
-                sent.append((method, params))
-                return make_request(method, params)
-
-            return recorded
-
-    client.w3.middleware_onion.add(Recorded, name="recorded requests")
-    return sent
-
-
-def _ranges_of(sent: list[tuple[str, Any]], address: str) -> list[tuple[int, int]]:
-    """The block ranges of the eth_getLogs among `sent` that ask for `address`'s logs, in order."""
-
-    def block(value) -> int:
-        return int(value, 16) if isinstance(value, str) else int(value)
-
-    ranges = []
-    for method, params in sent:
-        if method == "eth_getLogs":
-            query = params[0]
-            asked = query["address"] if isinstance(query["address"], list) else [query["address"]]
-            if address.lower() in [a.lower() for a in asked]:
-                ranges.append((block(query["fromBlock"]), block(query["toBlock"])))
-    return ranges
-
-
 def _submit_apart(client, node, pool_id: int, units: list[int], blocks_apart: int) -> None:
     """Submit each of `units` as one work key, more than `blocks_apart` blocks after the one before."""
     from tests.utils.waiting import wait_until
@@ -230,7 +195,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     truth = client.rewards.work_submitted(pool_id)  # the events, read by a separate path
     assert sorted(e.units for e in truth) == [3, 20, 100]
 
-    sent = _requests(client)
+    sent = record_requests(client.w3)
     overview = Overview(client, window=window, budget_s=0)  # one older window per poll: deterministic
     head = client.block_number()
     client.block_number = lambda: head  # hold the head still, as between two blocks
@@ -243,7 +208,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     assert shown == sum(e.units for e in truth if e.block_number >= since) < 123
     registry, rewards = client.registry.address, client.rewards.address
     assert (
-        _ranges_of(sent, rewards) == _ranges_of(sent, registry) == [(since + window, head), (since, since + window - 1)]
+        log_ranges(sent, rewards) == log_ranges(sent, registry) == [(since + window, head), (since, since + window - 1)]
     )
 
     # each later poll reads one older window until the deployment's first block, then totals are exact
@@ -259,7 +224,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     rewards_row = next(r for r in snapshot["rewards"] if r["provider"] == provider.address)
     assert rewards_row["locked"] == str(123 * 10**9)
     for address in (registry, rewards):
-        ranges = _ranges_of(sent, address)
+        ranges = log_ranges(sent, address)
         assert ranges == sorted(ranges, reverse=True)  # newest first
         assert all(last - first_ < window for first_, last in ranges)
         blocks = [block for first_, last in ranges for block in range(first_, last + 1)]
@@ -270,7 +235,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     assert overview.snapshot() is snapshot
     mine = overview.account(provider.address)
     assert mine["history"]["complete"] and mine["nodes"][0]["units"] == 123
-    assert _ranges_of(sent[read:], registry) == _ranges_of(sent[read:], rewards) == []
+    assert log_ranges(sent[read:], registry) == log_ranges(sent[read:], rewards) == []
 
     # a new block: the next snapshot shows the new work, asking only for the blocks after `head`
     del client.block_number
@@ -278,7 +243,7 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     node.pool.submit_work(pool_id, make_work_key(pool_id, "apart", 9), 50)
     later = overview.snapshot()
     assert next(p for p in later["pools"] if p["pool_id"] == pool_id)["units"] == 173
-    newer = _ranges_of(sent[read:], registry) + _ranges_of(sent[read:], rewards)
+    newer = log_ranges(sent[read:], registry) + log_ranges(sent[read:], rewards)
     assert newer and all(first_ > head for first_, _ in newer)
 
 
@@ -313,7 +278,7 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
     _submit_apart(client, node, pool_id, [40, 2], blocks_apart=5)
     # six or seven windows: the first poll reads two, so the line shows for four or five polls
     window = max(1, (client.block_number() - start) // 6)
-    sent = _requests(client)
+    sent = record_requests(client.w3)
     overview = Overview(client, window=window, budget_s=0)
 
     with _serving(client, overview, tmp_path) as url:
@@ -344,7 +309,7 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
         _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
         assert not browser.find_element("id", "history").is_displayed()
         contracts = (client.registry.address, client.rewards.address)
-        assert all(first > read_up_to for address in contracts for first, _ in _ranges_of(sent[read:], address))
+        assert all(first > read_up_to for address in contracts for first, _ in log_ranges(sent[read:], address))
 
 
 def test_a_claimed_or_invalidated_work_is_read_once(young_world, tmp_path: Path):
@@ -362,7 +327,7 @@ def test_a_claimed_or_invalidated_work_is_read_once(young_world, tmp_path: Path)
         node.pool.submit_work(pool_id, key, 10)
     creator.pool.invalidate_work(pool_id, node.address, settled)  # the creator manages the pool
     client = young_world.client()
-    sent = _requests(client)
+    sent = record_requests(client.w3)
     overview = Overview(client)
 
     def reads_of(key: str) -> int:
