@@ -177,12 +177,27 @@ def _admin_and_validator_keystores(directory: Path) -> None:
 
 @pytest.fixture(scope="session")
 def hub_world(devnet: Devnet, contracts_built: None, tmp_path_factory: pytest.TempPathFactory) -> HubWorld:
-    """`hub deploy` once per session: seconds-long unbonding, 1 INJ per compute unit."""
+    """`hub deploy` once per session: an hour's unbonding (work stays locked through any test:
+    tests/hub/helpers.py), 1 INJ per compute unit."""
     return deploy_world(devnet, tmp_path_factory)
 
 
-def deploy_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> HubWorld:
-    """The system deployed on `devnet` by `hub deploy` as `hub_world` says, with its own folders."""
+@pytest.fixture(scope="session")
+def short_unbonding_hub_world(
+    devnet: Devnet, contracts_built: None, tmp_path_factory: pytest.TempPathFactory
+) -> HubWorld:
+    """A second deployment, once per session, whose unbonds mature within a test (SHORT_UNBONDING_S):
+    for the tests that withdraw a matured unbond; its pools' challenge windows must be shorter."""
+    from tests.hub.helpers import SHORT_UNBONDING_S
+
+    return deploy_world(devnet, tmp_path_factory, unbonding_s=SHORT_UNBONDING_S)
+
+
+def deploy_world(
+    devnet: Devnet, tmp_path_factory: pytest.TempPathFactory, *, unbonding_s: int | None = None
+) -> HubWorld:
+    """The system deployed on `devnet` by `hub deploy` as `hub_world` says (unbonding in
+    `unbonding_s`, UNBONDING_S unless given), with its own folders."""
     from hub.devkeys import dev_account
     from tests.hub.helpers import MAX_RATE, UNBONDING_S, run_hub
 
@@ -200,7 +215,7 @@ def deploy_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Hu
         "--account",
         "admin",
         "--unbonding-period",
-        f"{UNBONDING_S}s",
+        f"{unbonding_s or UNBONDING_S}s",
         "--min-stake",
         "1",
         "--max-rate",
@@ -215,6 +230,18 @@ def deploy_world(devnet: Devnet, tmp_path_factory: pytest.TempPathFactory) -> Hu
 @pytest.fixture
 def world(hub_world: HubWorld, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: None) -> HubWorld:
     """The session deployment, with the environment of a user who has its keystores."""
-    for name, value in hub_world.env.items():
+    return _as_user(hub_world, monkeypatch)
+
+
+@pytest.fixture
+def short_unbonding_world(
+    short_unbonding_hub_world: HubWorld, monkeypatch: pytest.MonkeyPatch, isolated_user_dirs: None
+) -> HubWorld:
+    """`short_unbonding_hub_world`, with the environment of a user who has its keystores."""
+    return _as_user(short_unbonding_hub_world, monkeypatch)
+
+
+def _as_user(world: HubWorld, monkeypatch: pytest.MonkeyPatch) -> HubWorld:
+    for name, value in world.env.items():
         monkeypatch.setenv(name, value)
-    return hub_world
+    return world

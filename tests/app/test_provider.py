@@ -16,6 +16,16 @@ from tests.hub.helpers import INJ, wait_for_next_block_second
 from tests.utils.rpc_log import log_ranges, record_requests
 
 
+@pytest.fixture(scope="module")
+def hub_world(devnet, contracts_built, tmp_path_factory):
+    """This module's own deployment, whose unbonds mature within a test (SHORT_UNBONDING_S): the
+    provider withdraws a matured unbond. Its pools' challenge windows (3 s here) are shorter."""
+    from tests.hub.helpers import SHORT_UNBONDING_S
+    from tests.session_chain import deploy_world
+
+    return deploy_world(devnet, tmp_path_factory, unbonding_s=SHORT_UNBONDING_S)
+
+
 @pytest.fixture
 def served_recorded(world, tmp_path, runs_dir):
     """The app served as `served` is, over a client whose requests to the node are recorded:

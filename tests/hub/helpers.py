@@ -16,10 +16,18 @@ from hub.cli.main import app
 TEST_PASSWORD = "hub-test-password"
 # @dev scrypt n of the test keystores: unlocking is instant (the CLI tests unlock hundreds of times).
 FAST_KDF = 2**4
-# @dev Durations cannot be warped on a real chain: seconds-long ones, and the tests wait. Every
-#      pool's challenge window must be shorter (docs/SPEC.md 7.1): tests that wait for a window to
-#      pass use 2-9 s; tests that read work while it is locked use 29 s.
-UNBONDING_S = 30
+# @dev Durations cannot be warped on a real chain, and every pool's challenge window must be shorter
+#      than the deployment's unbonding period (docs/SPEC.md 7.1). Three kinds of test:
+#      - tests that read work while it is locked, or invalidate it, use LOCKED_WINDOW_S: longer than
+#        pytest's 900 s per-test timeout, so the window cannot pass within a test however loaded the
+#        machine is (29 s windows of wall time passed under load: a page opened too late);
+#      - tests that wait for a window to pass use 2-9 s windows, and wait for chain time;
+#      - tests that wait for an unbond to mature (a withdraw) use a deployment of their own with
+#        SHORT_UNBONDING_S (`short_unbonding_world`, tests/session_chain.py), and wait for chain time.
+#      The session deployments unbond in UNBONDING_S, so LOCKED_WINDOW_S fits under it.
+UNBONDING_S = 3600
+LOCKED_WINDOW_S = 1800
+SHORT_UNBONDING_S = 30
 MIN_STAKE = 10**18  # 1 INJ per compute unit
 MAX_RATE = 1_000_000  # work units per compute unit per second
 # @dev Dev account that funds fresh actors (the devnet tests use 1..3 for their own transfers).

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from hub.metadata import AuditPolicy, publish_metadata
-from tests.hub.helpers import INJ, wait_for_next_block_second
+from tests.hub.helpers import INJ, LOCKED_WINDOW_S, wait_for_next_block_second
 from trainer.pool.admission_feed import AdmissionFeed
 from trainer.pool.audit import Auditor
 from trainer.pool.binding import sign_binding
@@ -86,7 +86,7 @@ def pool(world, tmp_path: Path):
     validator = world.client(world.validator)
     meta = tmp_path / "pool.json"
     meta.write_text(json.dumps({"run_id": "audit"}))
-    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=25)
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=LOCKED_WINDOW_S)
     scenario = Scenario(tuple(ProviderPlan(STAKE, (NodePlan(2),)) for _ in names), (pool,))
     creator = world.client(world.actor("a-creator"))
     (pool_id,) = run(scenario, ClientSteps(providers, [[node] for node in nodes], creator, validator))

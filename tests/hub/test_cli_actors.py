@@ -1,7 +1,8 @@
 """Every actor's `hub` commands on the real local chain, each checked against chain state and balances.
 
 One session deployment (`hub_world`, tests/session_chain.py); every test makes fresh funded actors, so tests do not
-depend on each other. Durations are real: unbonding is 30 s, challenge windows 9-20 s, and tests wait.
+depend on each other. Durations are real and tests wait: the provider's withdraw runs on the deployment
+whose unbonding is SHORT_UNBONDING_S (tests/hub/helpers.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from eth_utils import keccak
 from hub.client import PoolStatus, WorkState
 from hub.devkeys import LOCAL_CHAIN_ID
 from hub.metadata import fetch_metadata
-from tests.hub.helpers import INJ, UNBONDING_S, hub_json, node_and_pool, run_hub, wait_for_next_block_second
+from tests.hub.helpers import (
+    INJ,
+    LOCKED_WINDOW_S,
+    SHORT_UNBONDING_S,
+    hub_json,
+    node_and_pool,
+    run_hub,
+    wait_for_next_block_second,
+)
 from tests.utils.waiting import wait_until
 
 GWEI = 10**9
@@ -23,7 +32,8 @@ def _paid(result: dict) -> int:
     return int(result["fee_wei"])  # wei are decimal strings in JSON
 
 
-def test_provider_cycle(world, tmp_path: Path) -> None:
+def test_provider_cycle(short_unbonding_world, tmp_path: Path) -> None:
+    world = short_unbonding_world  # the withdraw waits for the unbond to mature
     client = world.client()
     provider = world.actor("provider")
     node1 = world.actor("node", fund_wei=0)
@@ -94,7 +104,7 @@ def test_provider_cycle(world, tmp_path: Path) -> None:
     assert not client.registry.provider(p).registered
     assert (client.stake.stake_of(p), client.stake.unbonding_of(p)) == (0, 7 * INJ)
 
-    wait_until(lambda: client.stake.withdrawable_of(p) == 7 * INJ, UNBONDING_S + 10, "the unbonded stake")
+    wait_until(lambda: client.stake.withdrawable_of(p) == 7 * INJ, SHORT_UNBONDING_S + 60, "the unbonded stake")
     before = client.balance(p)
     tx = hub_json("provider", "stake", "withdraw", *acct)
     assert tx["amount"] == str(7 * INJ)
@@ -126,7 +136,8 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     as_creator = ["--account", creator.name]
     as_validator = ["--account", world.validator.name]
 
-    # create: budget escrowed, metadata published as file:// with its keccak256
+    # create: budget escrowed, metadata published as file:// with its keccak256. The work here is
+    # invalidated while locked, so its window outlasts the test; the claim is the second pool's
     before = client.balance(creator.address)
     tx = hub_json(
         "pool",
@@ -138,7 +149,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
         "--reward-per-unit",
         f"{GWEI}wei",
         "--challenge-window",
-        "20s",
+        f"{LOCKED_WINDOW_S}s",
         "--compute-limit",
         "100",
         *as_creator,
@@ -154,7 +165,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
         10 * INJ,
         10 * INJ,
         GWEI,
-        20,
+        LOCKED_WINDOW_S,
     )
     assert client.balance(creator.address) == before - 10 * INJ - _paid(tx)
 
@@ -216,17 +227,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert client.stake.stake_of(provider.address) == 19 * INJ
     assert client.stake.slashed_pending() == slashed_before + INJ
 
-    # after the challenge window only a1 is paid, to the provider
-    wait_until(
-        lambda: client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMABLE,
-        30,
-        "a claimable work",
-    )
-    before = client.balance(provider.address)
-    claimed = hub_json("rewards", "claim", "--account", provider.name)
-    assert claimed["amount"] == str(100 * GWEI) and claimed["claims"][0]["work_keys"] == [keys["a1"]]
-    assert client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.CLAIMED
-    assert client.balance(provider.address) == before + 100 * GWEI - claimed["claims"][0]["fee"]
+    assert client.rewards.work(pool_id, node_a.address, keys["a1"]).state == WorkState.LOCKED
 
     tx = hub_json("pool", "release-voided", pool_id, "--account", creator.name)
     assert tx["amount"] == str(100 * GWEI)
@@ -248,11 +249,11 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     available = client.rewards.budget(pool_id).available
     before = client.balance(creator.address)
     tx = hub_json("pool", "refund", pool_id, *as_creator)
-    assert int(tx["amount"]) == available == 11 * INJ - 100 * GWEI
+    assert int(tx["amount"]) == available == 11 * INJ - 100 * GWEI  # a1's reward stays committed
     assert client.balance(creator.address) == before + available - _paid(tx)
 
     shown = hub_json("pool", "show", pool_id)
-    assert shown["status"] == "completed" and shown["budget"]["paid"] == str(100 * GWEI) and shown["members"] == []
+    assert shown["status"] == "completed" and shown["budget"]["paid"] == "0" and shown["members"] == []
 
     # a second pool, metadata inside a data: URI, run by a separate manager key
     small = tmp_path / "small.json"
@@ -280,6 +281,24 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     run_hub("pool", "invite", second, node_a.address, "--out", invite, "--account", manager.name)
     run_hub("node", "join", "--invite", invite, "--account", node_a.name)
     assert client.pool.members(second) == [node_a.address]
+    run_hub("pool", "start", second, *as_creator)
+
+    # the claim, once this pool's 9 s window has passed on chain: only this work is paid, to the
+    # provider (a1 in the first pool is locked, a2 and a3 invalidated)
+    wait_for_next_block_second(client)
+    paid = hub_json("node", "submit-work", second, "--units", 100, "--key-text", "c1", "--account", node_a.name)
+    reward = 100 * 10**12  # 0.000001 INJ per unit
+    wait_until(
+        lambda: client.rewards.work(second, node_a.address, paid["work_key"]).state == WorkState.CLAIMABLE,
+        60,
+        "a claimable work",
+    )
+    before = client.balance(provider.address)
+    claimed = hub_json("rewards", "claim", "--account", provider.name)
+    assert claimed["amount"] == str(reward)
+    assert [(c["pool_id"], c["work_keys"]) for c in claimed["claims"]] == [(second, [paid["work_key"]])]
+    assert client.rewards.work(second, node_a.address, paid["work_key"]).state == WorkState.CLAIMED
+    assert client.balance(provider.address) == before + reward - claimed["claims"][0]["fee"]
     run_hub("node", "leave", second, "--account", node_a.name)
     assert client.pool.active_pool_of(node_a.address) == 0
     run_hub("pool", "blacklist-node", second, node_a.address, "--yes", "--account", manager.name)
@@ -288,7 +307,7 @@ def test_pool_operator_nodes_validator_and_rewards(world, tmp_path: Path) -> Non
     assert client.pool.contract.functions.providerBlacklisted(second, provider.address).call()
 
     listed = {p["pool_id"]: p for p in hub_json("pool", "list")}
-    assert listed[pool_id]["status"] == "completed" and listed[second]["status"] == "pending"
+    assert listed[pool_id]["status"] == "completed" and listed[second]["status"] == "active"
 
 
 def test_admin_and_federator(world) -> None:

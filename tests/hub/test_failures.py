@@ -17,7 +17,7 @@ from hub import signatures
 from hub.client import PoolInvite
 from hub.metadata import publish_metadata
 from hub.signatures import NO_DEADLINE
-from tests.hub.helpers import INJ, run_hub, wait_for_next_block_second
+from tests.hub.helpers import INJ, LOCKED_WINDOW_S, run_hub, wait_for_next_block_second
 
 ZERO = "0x" + "0" * 40
 
@@ -57,7 +57,9 @@ def stage(hub_world, tmp_path_factory) -> Stage:
     meta = files_dir / "meta.json"
     meta.write_text('{"run_id": "failures"}')
     pools = world.client(creator).pool
-    pool_id = pools.create(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=29).pool_id
+    pool_id = pools.create(
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=LOCKED_WINDOW_S
+    ).pool_id
     pools.start(pool_id)
     as_provider.pool.join(pools.invite(pool_id, node.address))
     wait_for_next_block_second(world.client())

@@ -42,6 +42,8 @@ from hub.client.results import (
 from hub.metadata import publish_metadata
 from tests.hub.helpers import (
     INJ,
+    LOCKED_WINDOW_S,
+    SHORT_UNBONDING_S,
     UNBONDING_S,
     deploy_governance,
     node_and_pool,
@@ -58,7 +60,8 @@ def _mined(client, result) -> int:
     return client.w3.eth.get_block(result.block_number)["timestamp"]
 
 
-def test_provider_stake_and_node_results(world) -> None:
+def test_provider_stake_and_node_results(short_unbonding_world) -> None:
+    world = short_unbonding_world  # the withdraw at the end waits for the unbond to mature
     provider = world.actor("res-provider")
     node = world.actor("res-node", fund_wei=INJ)
     as_provider, as_node, as_validator = (world.client(a) for a in (provider, node, world.validator))
@@ -79,7 +82,7 @@ def test_provider_stake_and_node_results(world) -> None:
     assert isinstance(unbond, Unbonding)
     block_time = _mined(as_provider, unbond)
     assert (unbond.amount, unbond.stake) == (INJ, stake.stake_of(provider.address))
-    assert unbond.unlocks_at == stake.pending_unbonds(provider.address)[-1].maturity == block_time + UNBONDING_S
+    assert unbond.unlocks_at == stake.pending_unbonds(provider.address)[-1].maturity == block_time + SHORT_UNBONDING_S
     rebonded = as_provider.hub.rebond_stake(INJ // 2)
     assert (rebonded.amount, rebonded.stake) == (INJ // 2, stake.stake_of(provider.address))
     assert stake.unbonding_of(provider.address) == INJ // 2
@@ -157,9 +160,9 @@ def test_pool_and_work_results(world, tmp_path: Path) -> None:
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "results", "bootstrap_peers": []}')
 
-    # a 29 s window: work stays locked through the test, so the hard invalidation voids it
+    # work stays locked through the test (LOCKED_WINDOW_S), so the hard invalidation voids it
     created = as_creator.pool.create(
-        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=29, compute_limit=10
+        1, publish_metadata(meta), budget=INJ, reward_per_unit=10**6, challenge_window=LOCKED_WINDOW_S, compute_limit=10
     )
     assert isinstance(created, PoolCreation)
     _mined(as_creator, created)
@@ -205,7 +208,8 @@ def test_pool_and_work_results(world, tmp_path: Path) -> None:
     work = as_node.rewards.work(pool_id, node.address, keys[0])
     assert (first.pool_id, first.node, first.work_key, first.provider) == (pool_id, work.node, keys[0], work.provider)
     assert (first.units, first.reward, first.unlocks_at) == (work.units, work.reward, work.unlocks_at)
-    assert first.unlocks_at == _mined(as_node, first) + 29 + 1  # claimable once the whole window has passed
+    # claimable once the whole window has passed
+    assert first.unlocks_at == _mined(as_node, first) + LOCKED_WINDOW_S + 1
 
     soft = as_validator.pool.invalidate_work(pool_id, node.address, keys[0])
     assert isinstance(soft, WorkInvalidation)
