@@ -10,7 +10,7 @@ from pathlib import Path
 from hub.client import WorkState, make_work_key
 from hub.metadata import publish_metadata
 from tests.app.page import AppPage
-from tests.hub.helpers import INJ, node_and_pool, wait_for_next_block_second
+from tests.hub.helpers import INJ, LOCKED_WINDOW_S, node_and_pool, wait_for_next_block_second
 
 
 def test_provider_rebonds_unbonding_stake(world, served, browser, make_wallet):
@@ -54,8 +54,8 @@ def test_validator_hard_invalidates_fraud_and_slashes(world, served, browser, ma
     clean = world.actor("app-clean")
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "app-fraud"}')
-    # the longest challenge window the session deployment allows (under its 30 s unbonding)
-    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=25)
+    # the work stays locked however long the page takes to open (tests/hub/helpers.py)
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=10**9, challenge_window=LOCKED_WINDOW_S)
     scenario = Scenario((ProviderPlan(6 * INJ, (NodePlan(2),)),), (pool,))
     (pool_id,) = run(scenario, ClientSteps([as_provider], [[as_node]], as_creator, world.client(world.validator)))
     wallet = make_wallet(browser, world.validator.account)

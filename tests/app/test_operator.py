@@ -9,7 +9,7 @@ import json
 from hub.client import PoolInvite, PoolStatus
 from hub.metadata import metadata_hash, parse_pool_metadata
 from tests.app.page import AppPage
-from tests.hub.helpers import INJ
+from tests.hub.helpers import INJ, LOCKED_WINDOW_S
 
 
 def test_operator_creates_a_pool_invites_starts_and_ends_it(world, served, browser, make_wallet):
@@ -106,7 +106,8 @@ def test_operator_invalidates_work_ejects_and_blacklists_and_the_audit_log_shows
     nodes = [world.client(world.actor(f"app-police-node{i}")) for i in range(2)]
     meta = tmp_path / "pool.json"
     meta.write_text('{"run_id": "police"}')
-    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=25)
+    # the work stays locked however long the page takes to open and connect (tests/hub/helpers.py)
+    pool = PoolPlan(1, publish_metadata(meta), budget=INJ, reward_per_unit=1000, challenge_window=LOCKED_WINDOW_S)
     scenario = Scenario((ProviderPlan(6 * INJ, (NodePlan(1), NodePlan(1))),), (pool,))
     (pool_id,) = run(scenario, ClientSteps([provider], [nodes], operator, world.client(world.validator)))
     wait_for_next_block_second(nodes[0])

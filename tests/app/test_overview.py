@@ -16,7 +16,7 @@ import pytest
 from hub.client import make_work_key
 from hub.metadata import publish_metadata
 from tests.app.page import AppPage
-from tests.hub.helpers import INJ, hub_executable, run_hub, wait_for_next_block_second
+from tests.hub.helpers import INJ, LOCKED_WINDOW_S, hub_executable, run_hub, wait_for_next_block_second
 from tests.utils.rpc_log import log_ranges, record_requests
 
 
@@ -34,8 +34,8 @@ def _wait_for(driver, predicate, timeout: float = 20.0):
 
 def _active_pool(world, prefix: str, folder: Path, *, stake: int, units: int, budget: int):
     """`<prefix>-provider` staking `stake` with one `units`-unit node (`<prefix>-node`) in an active
-    pool of `<prefix>-creator`: the shared scenario, with rewards locked for 29 s (under the session
-    deployment's 30 s unbonding) so the page shows them locked. Returns the three actors' clients
+    pool of `<prefix>-creator`: the shared scenario, with rewards locked for LOCKED_WINDOW_S (longer
+    than any test: tests/hub/helpers.py) so the page shows them locked. Returns the three actors' clients
     and the pool's id (a client stands for its actor: `.address`, `.account`)."""
     from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run
 
@@ -44,7 +44,7 @@ def _active_pool(world, prefix: str, folder: Path, *, stake: int, units: int, bu
     creator = world.client(world.actor(f"{prefix}-creator"))
     meta = folder / "pool.json"
     meta.write_text(json.dumps({"run_id": prefix}))
-    pool = PoolPlan(1, publish_metadata(meta), budget=budget, reward_per_unit=10**9, challenge_window=29)
+    pool = PoolPlan(1, publish_metadata(meta), budget=budget, reward_per_unit=10**9, challenge_window=LOCKED_WINDOW_S)
     scenario = Scenario((ProviderPlan(stake, (NodePlan(units),)),), (pool,))
     (pool_id,) = run(scenario, ClientSteps([provider], [[node]], creator, world.client(world.validator)))
     return provider, node, creator, pool_id
