@@ -110,10 +110,12 @@ def node_and_pool(
     domain_id: int = 1,
     budget: int = INJ,
     reward_per_unit: int = 10**6,
+    challenge_window: int = 2,
 ) -> NodeAndPool:
     """The actors `<prefix>-provider`, `<prefix>-node` (funded with 1 INJ) and `<prefix>-creator`,
     set up as `NodeAndPool` says; the metadata (or `metadata(node_actor)`, for one that names the
-    node) is written to `folder/pool.json`."""
+    node) is written to `folder/pool.json`. The pool's work is claimable 2 s after it is submitted
+    unless `challenge_window` says otherwise (LOCKED_WINDOW_S for work a test invalidates)."""
     from hub.client.scenario import ClientSteps, NodePlan, PoolPlan, ProviderPlan, Scenario, run_pools, run_providers
     from hub.metadata import publish_metadata
 
@@ -128,7 +130,7 @@ def node_and_pool(
         publish_metadata(meta),
         budget=budget,
         reward_per_unit=reward_per_unit,
-        challenge_window=2,
+        challenge_window=challenge_window,
         start=False,
     )
     scenario = Scenario((ProviderPlan(stake, (NodePlan(units, joins=False),), approve=False),), (pool,))

@@ -10,9 +10,16 @@ import pytest
 from hub.client import HubClient, PoolStatus, WorkState, make_work_key
 from hub.devkeys import dev_account
 from hub.errors import HubError
+from hub.metadata import publish_metadata
 from hub.tx import Transactor
-from tests.hub.helpers import INJ, TEST_PASSWORD, node_and_pool, wait_for_next_block_second
-from tests.utils.waiting import wait_until
+from tests.hub.helpers import (
+    INJ,
+    LOCKED_WINDOW_S,
+    TEST_PASSWORD,
+    node_and_pool,
+    wait_for_chain_time,
+    wait_for_next_block_second,
+)
 
 
 def test_transactions_are_priced_as_injective_charges(world) -> None:
@@ -44,8 +51,12 @@ def test_dev_keys_never_sign_off_the_local_chain(world) -> None:
 
 
 def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a provider with a 2-unit node, and a pending pool; the node is neither validated nor in it
-    setup = node_and_pool(world, "t", {"run_id": "trainer-flow", "bootstrap_peers": []}, tmp_path)
+    # a provider with a 2-unit node, and a pending pool; the node is neither validated nor in it. The
+    # pool's work is invalidated while locked, so its window outlasts the test; the claim is a
+    # second pool's, whose window passes
+    setup = node_and_pool(
+        world, "t", {"run_id": "trainer-flow", "bootstrap_peers": []}, tmp_path, challenge_window=LOCKED_WINDOW_S
+    )
     provider, node, pool_id = setup.provider, setup.node, setup.pool_id
     as_provider, as_creator, as_validator = setup.as_provider, setup.as_creator, world.client(world.validator)
     # connect as the trainer does: network name, keystore name, password
@@ -87,27 +98,33 @@ def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert trainer.rewards.work(pool_id, node.address, keys[1]).state == WorkState.INVALIDATED
     assert trainer.pool.active_pool_of(node.address) == pool_id
 
-    wait_until(
-        lambda: trainer.rewards.work(pool_id, node.address, keys[0]).state == WorkState.CLAIMABLE,
-        10,
-        "the work claimable after the challenge window",
-        poll=0.2,
-    )
-    before = as_provider.balance()
-    claim = as_provider.rewards.claim(pool_id, [keys[0]])
-    assert claim.amount == 1000 * 10**6 and claim.work_keys == [keys[0]]
-    assert as_provider.balance() == before + claim.amount - claim.fee
-
-    # hard invalidation: the node is ejected and barred, its provider slashed
+    # hard invalidation: the node is ejected and barred, its locked work voided, its provider slashed
     wait_for_next_block_second(trainer)
     fraud = make_work_key(pool_id, "peer-1", 3)
     trainer.pool.submit_work(pool_id, fraud, 100)
     result = as_validator.pool.hard_invalidate_work(pool_id, node.address, fraud, slash_amount=INJ, reason="inflated")
     assert result.block_number > 0
     assert trainer.pool.active_pool_of(node.address) == 0
+    assert trainer.rewards.work(pool_id, node.address, keys[0]).state == WorkState.VOIDED
     assert as_provider.stake.stake_of(provider.address) == 4 * INJ
     with pytest.raises(HubError, match="not in pool"):
         trainer.pool.require_ready(pool_id, node.address)
+
+    # in another pool, whose 2 s window passes: once chain time is past it, the provider claims
+    paid_pool = as_creator.pool.create(
+        1, publish_metadata(setup.metadata), budget=INJ, reward_per_unit=10**6, challenge_window=2
+    ).pool_id
+    trainer.pool.join(as_creator.pool.invite(paid_pool, node.address))
+    as_creator.pool.start(paid_pool)
+    wait_for_next_block_second(trainer)
+    paid_key = make_work_key(paid_pool, "peer-1", 4)
+    submitted = trainer.pool.submit_work(paid_pool, paid_key, 1000)
+    wait_for_chain_time(trainer, submitted.unlocks_at)
+    assert trainer.rewards.work(paid_pool, node.address, paid_key).state == WorkState.CLAIMABLE
+    before = as_provider.balance()
+    claim = as_provider.rewards.claim(paid_pool, [paid_key])
+    assert claim.amount == 1000 * 10**6 and claim.work_keys == [paid_key]
+    assert as_provider.balance() == before + claim.amount - claim.fee
 
 
 # @dev The client's bindings, one module per contract.
