@@ -6,9 +6,16 @@ Amounts are integers in wei, times are chain timestamps (seconds), addresses are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+
+def hex32(value: bytes) -> str:
+    """A 32-byte value (a work key, a hash) as the records hold it: 0x-hex."""
+    return "0x" + bytes(value).hex()
 
 
 class _Record(BaseModel):
@@ -132,6 +139,30 @@ class WorkSubmitted(_Record):
     block_number: int
     tx_hash: str
 
+    @staticmethod
+    def fields_of(args: Mapping[str, Any]) -> dict[str, Any]:
+        """The event's arguments under the client's names: the one place that maps them, for this
+        record (a log) and for `submit_work`'s result (`results.SubmittedWork`, the same event in
+        a receipt)."""
+        return {
+            "pool_id": args["poolId"],
+            "node": args["node"],
+            "work_key": hex32(args["workKey"]),
+            "provider": args["provider"],
+            "units": args["units"],
+            "reward": args["reward"],
+            "unlocks_at": args["unlocksAt"],
+        }
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> WorkSubmitted:
+        """The record of a decoded `WorkSubmitted` log."""
+        return cls(
+            **cls.fields_of(event["args"]),
+            block_number=event["blockNumber"],
+            tx_hash=hex32(event["transactionHash"]),
+        )
+
 
 class WorkInvalidated(_Record):
     """A `WorkInvalidated` event (hard: with a slash, for fraud; soft: the reward returns to the pool)."""
@@ -143,6 +174,24 @@ class WorkInvalidated(_Record):
     reward: int
     hard: bool
     block_number: int
+
+    @staticmethod
+    def fields_of(args: Mapping[str, Any]) -> dict[str, Any]:
+        """The event's arguments under the client's names, for this record and for an
+        invalidation's result (`results.WorkInvalidation`)."""
+        return {
+            "pool_id": args["poolId"],
+            "node": args["node"],
+            "work_key": hex32(args["workKey"]),
+            "units": args["units"],
+            "reward": args["reward"],
+            "hard": args["hard"],
+        }
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> WorkInvalidated:
+        """The record of a decoded `WorkInvalidated` log."""
+        return cls(**cls.fields_of(event["args"]), block_number=event["blockNumber"])
 
 
 class ClaimResult(_Record):

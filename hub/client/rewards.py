@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hub.amounts import format_inj
-from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.models import Budget, ClaimResult, Work, WorkInvalidated, WorkState, WorkSubmitted
+from hub.client.base import ContractBinding, address_arg, key_arg
+from hub.client.models import Budget, ClaimResult, Work, WorkInvalidated, WorkState, WorkSubmitted, hex32
 from hub.client.results import Refund, TopUp, VoidedRelease, typed
 from hub.errors import HubError
 
@@ -103,7 +102,7 @@ class RewardsContract(ContractBinding):
             args = event["args"]
             if want_provider is not None and args["provider"] != want_provider:
                 continue
-            found.append(_submitted(event))
+            found.append(WorkSubmitted.from_event(event))
         return found
 
     def work_events(self, from_block: int, to_block: int) -> tuple[list[WorkSubmitted], list[WorkInvalidated]]:
@@ -114,20 +113,9 @@ class RewardsContract(ContractBinding):
         invalidated: list[WorkInvalidated] = []
         for name, event in self._logs_of(("WorkSubmitted", "WorkInvalidated"), from_block, to_block):
             if name == "WorkSubmitted":
-                submitted.append(_submitted(event))
+                submitted.append(WorkSubmitted.from_event(event))
             else:
-                args = event["args"]
-                invalidated.append(
-                    WorkInvalidated(
-                        pool_id=args["poolId"],
-                        node=args["node"],
-                        work_key=hex32(args["workKey"]),
-                        units=args["units"],
-                        reward=args["reward"],
-                        hard=args["hard"],
-                        block_number=event["blockNumber"],
-                    )
-                )
+                invalidated.append(WorkInvalidated.from_event(event))
         return submitted, invalidated
 
     def active_blocks(self, pool_id: int, *, unlocked_by: int | None = None) -> tuple[int, int] | None:
@@ -299,21 +287,6 @@ class RewardsContract(ContractBinding):
                 hint="use the account that created the pool",
             )
         return budget
-
-
-def _submitted(event: Any) -> WorkSubmitted:
-    args = event["args"]
-    return WorkSubmitted(
-        pool_id=args["poolId"],
-        node=args["node"],
-        work_key=hex32(args["workKey"]),
-        provider=args["provider"],
-        units=args["units"],
-        reward=args["reward"],
-        unlocks_at=args["unlocksAt"],
-        block_number=event["blockNumber"],
-        tx_hash="0x" + bytes(event["transactionHash"]).hex(),
-    )
 
 
 def _by_node(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
