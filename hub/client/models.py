@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations only
 
 
 def hex32(value: bytes) -> str:
@@ -126,7 +129,38 @@ class Work(_Record):
     state: WorkState
 
 
-class WorkSubmitted(_Record):
+# @dev Fields of an event's record that say where its log is, not what the event says.
+_LOG_FIELDS = ("block_number", "tx_hash")
+
+
+class _EventRecord(_Record):
+    """A record of one event: each field but `_LOG_FIELDS` is the event's argument of the same name
+    in camelCase (`pool_id` is `poolId`), a 32-byte value as 0x-hex."""
+
+    @classmethod
+    def fields_of(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The event's arguments under the record's names: the one place that maps them, for the
+        record of a log (`from_event`) and for the result of the transaction that logged the same
+        event (`results.SubmittedWork`, `results.WorkInvalidation`)."""
+        return {name: _plain(args[_camel(name)]) for name in cls.model_fields if name not in _LOG_FIELDS}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Self:
+        """The record of a decoded log."""
+        where = {"block_number": event["blockNumber"], "tx_hash": hex32(event["transactionHash"])}
+        return cls(**cls.fields_of(event["args"]), **{k: v for k, v in where.items() if k in cls.model_fields})
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def _plain(value: Any) -> Any:
+    return hex32(value) if isinstance(value, bytes) else value
+
+
+class WorkSubmitted(_EventRecord):
     """A `WorkSubmitted` event."""
 
     pool_id: int
@@ -139,32 +173,8 @@ class WorkSubmitted(_Record):
     block_number: int
     tx_hash: str
 
-    @staticmethod
-    def fields_of(args: Mapping[str, Any]) -> dict[str, Any]:
-        """The event's arguments under the client's names: the one place that maps them, for this
-        record (a log) and for `submit_work`'s result (`results.SubmittedWork`, the same event in
-        a receipt)."""
-        return {
-            "pool_id": args["poolId"],
-            "node": args["node"],
-            "work_key": hex32(args["workKey"]),
-            "provider": args["provider"],
-            "units": args["units"],
-            "reward": args["reward"],
-            "unlocks_at": args["unlocksAt"],
-        }
 
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> WorkSubmitted:
-        """The record of a decoded `WorkSubmitted` log."""
-        return cls(
-            **cls.fields_of(event["args"]),
-            block_number=event["blockNumber"],
-            tx_hash=hex32(event["transactionHash"]),
-        )
-
-
-class WorkInvalidated(_Record):
+class WorkInvalidated(_EventRecord):
     """A `WorkInvalidated` event (hard: with a slash, for fraud; soft: the reward returns to the pool)."""
 
     pool_id: int
@@ -174,24 +184,6 @@ class WorkInvalidated(_Record):
     reward: int
     hard: bool
     block_number: int
-
-    @staticmethod
-    def fields_of(args: Mapping[str, Any]) -> dict[str, Any]:
-        """The event's arguments under the client's names, for this record and for an
-        invalidation's result (`results.WorkInvalidation`)."""
-        return {
-            "pool_id": args["poolId"],
-            "node": args["node"],
-            "work_key": hex32(args["workKey"]),
-            "units": args["units"],
-            "reward": args["reward"],
-            "hard": args["hard"],
-        }
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> WorkInvalidated:
-        """The record of a decoded `WorkInvalidated` log."""
-        return cls(**cls.fields_of(event["args"]), block_number=event["blockNumber"])
 
 
 class ClaimResult(_Record):
