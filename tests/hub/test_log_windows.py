@@ -107,7 +107,7 @@ def test_a_claim_of_every_pool_reads_each_block_once(world, tmp_path: Path, monk
     ranges = log_ranges(sent, rewards.address)
     assert ranges[0][0] == setup.as_provider.deployment.start_block
     # consecutive windows, each block once
-    assert all(ranges[i][1] + 1 == ranges[i + 1][0] for i in range(len(ranges) - 1))
+    assert all(ranges[i][1] + 1 == ranges[i + 1][0] for i in range(len(ranges) - 1)), ranges
 
 
 def test_a_claim_in_a_pool_that_never_started_reads_no_logs(world, tmp_path: Path):
