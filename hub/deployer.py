@@ -405,21 +405,17 @@ def _check_governance_settings(d: Deployment, settings: GovernanceSettings) -> N
 
 
 def _role_holders(w3: Web3, d: Deployment, role: bytes) -> set[str]:
-    """Accounts that hold `role` on the hub now: every RoleGranted account since the deployment, still holding it."""
-    hub = w3.eth.contract(address=d.address("InjectiveAiHub"), abi=d.abi("InjectiveAiHub"))  # type: ignore[call-overload]
-    granted: set[str] = set()
-    start, end = d.start_block, w3.eth.block_number
-    while start <= end:
-        stop = min(start + 9_999, end)  # public nodes cap a log query's range at 10,000 blocks
-        logs = hub.events.RoleGranted().get_logs(from_block=start, to_block=stop, argument_filters={"role": role})
-        granted.update(log["args"]["account"] for log in logs)
-        start = stop + 1
-    return {a for a in granted if hub.functions.hasRole(role, a).call()}
+    """Accounts that hold `role` on the hub now, found by the client's log reader: it splits the
+    deployment's blocks into the windows the node takes (a node refuses a long eth_getLogs range)."""
+    from hub.client import HubClient
+
+    return HubClient(w3, d).hub.role_holders(role)
 
 
 def _check_handover(w3: Web3, d: Deployment) -> None:
-    """Before the first hand-over step: the deployer is the admin, and no key besides the deployer
-    (admin) and the federator key (whose role the hand-over revokes) holds a power that must move."""
+    """Before Governance is deployed (and on each resume until the hand-over is done): the deployer
+    is the admin, and no key besides the deployer (admin), the federator key (whose role the
+    hand-over revokes) and a Governance already deployed holds a power that must move."""
     from hub.inputs import role_id
 
     done = {s.name for s in d.steps if s.status == "done"}
@@ -548,9 +544,11 @@ def deploy(
         for step in STEP_NAMES:
             deployer.run(step)
         if deployment.governance is not None:
-            deployer.run(GOV_DEPLOY)
+            # checked before Governance is deployed: a refusal sends and records nothing, so a
+            # finished deployment stays finished and the fix the refusal names (`hub admin revoke`,
+            # which needs a finished manifest) can be run
             _check_handover(w3, deployment)
-            for step in GOVERNANCE_STEPS[1:]:
+            for step in GOVERNANCE_STEPS:
                 deployer.run(step)
         deployment.status = "complete"
         write_deployment(path, deployment)

@@ -51,10 +51,6 @@ def key_arg(value: bytes | str, what: str = "work key") -> bytes:
     return parse_bytes32(value, what=what)
 
 
-def hex32(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
-
-
 class Connection(Protocol):
     """What a binding needs of its client (`HubClient` is one)."""
 

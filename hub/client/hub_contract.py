@@ -60,6 +60,13 @@ class HubContract(ContractBinding):
         """The role names (admin, federator, validator) `account` holds."""
         return [name for name in ROLE_NAMES if self.has_role(name, account)]
 
+    def role_holders(self, role: str | bytes) -> set[str]:
+        """Every account that holds `role` now: each account a RoleGranted log since the deployment
+        names, still holding it (the logs read in the windows the node takes, `_logs`)."""
+        role_bytes = role if isinstance(role, bytes) else role_id(role)
+        granted = {log["args"]["account"] for log in self._logs("RoleGranted", {"role": role_bytes})}
+        return {account for account in granted if self.has_role(role_bytes, account)}
+
     def treasury(self) -> str:
         return self._read("treasury")
 

@@ -6,9 +6,19 @@ Amounts are integers in wei, times are chain timestamps (seconds), addresses are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; annotations only
+
+
+def hex32(value: bytes) -> str:
+    """A 32-byte value (a work key, a hash) as the records hold it: 0x-hex."""
+    return "0x" + bytes(value).hex()
 
 
 class _Record(BaseModel):
@@ -119,7 +129,38 @@ class Work(_Record):
     state: WorkState
 
 
-class WorkSubmitted(_Record):
+# @dev Fields of an event's record that say where its log is, not what the event says.
+_LOG_FIELDS = ("block_number", "tx_hash")
+
+
+class _EventRecord(_Record):
+    """A record of one event: each field but `_LOG_FIELDS` is the event's argument of the same name
+    in camelCase (`pool_id` is `poolId`), a 32-byte value as 0x-hex."""
+
+    @classmethod
+    def fields_of(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The event's arguments under the record's names: the one place that maps them, for the
+        record of a log (`from_event`) and for the result of the transaction that logged the same
+        event (`results.SubmittedWork`, `results.WorkInvalidation`)."""
+        return {name: _plain(args[_camel(name)]) for name in cls.model_fields if name not in _LOG_FIELDS}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Self:
+        """The record of a decoded log."""
+        where = {"block_number": event["blockNumber"], "tx_hash": hex32(event["transactionHash"])}
+        return cls(**cls.fields_of(event["args"]), **{k: v for k, v in where.items() if k in cls.model_fields})
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def _plain(value: Any) -> Any:
+    return hex32(value) if isinstance(value, bytes) else value
+
+
+class WorkSubmitted(_EventRecord):
     """A `WorkSubmitted` event."""
 
     pool_id: int
@@ -133,7 +174,7 @@ class WorkSubmitted(_Record):
     tx_hash: str
 
 
-class WorkInvalidated(_Record):
+class WorkInvalidated(_EventRecord):
     """A `WorkInvalidated` event (hard: with a slash, for fraud; soft: the reward returns to the pool)."""
 
     pool_id: int

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus
+from hub.client.base import ContractBinding, address_arg, key_arg
+from hub.client.models import NodeMembership, Pool, PoolInvite, PoolStatus, hex32
 from hub.client.results import (
     ManagerChange,
     NodeBlacklisting,
@@ -343,33 +343,12 @@ class PoolContract(ContractBinding):
         if units <= 0:
             raise HubError("work units must be more than zero")
         result = self._send("submitWork", pool_id, key_arg(work_key), units, action="submit work")
-        work = self._event(result, "WorkSubmitted", contract="RewardsDistributor")
-        return typed(
-            result,
-            SubmittedWork,
-            pool_id=work["poolId"],
-            node=work["node"],
-            work_key=hex32(work["workKey"]),
-            provider=work["provider"],
-            units=work["units"],
-            reward=work["reward"],
-            unlocks_at=work["unlocksAt"],
-        )
+        return SubmittedWork.from_event(result, self._event(result, "WorkSubmitted", contract="RewardsDistributor"))
 
     def _invalidation(self, result: TxResult) -> WorkInvalidation:
         work = self._event(result, "WorkInvalidated", contract="RewardsDistributor")
         slashed = self._events(result, "Slashed", contract="StakeManager")
-        return typed(
-            result,
-            WorkInvalidation,
-            pool_id=work["poolId"],
-            node=work["node"],
-            work_key=hex32(work["workKey"]),
-            units=work["units"],
-            reward=work["reward"],
-            hard=work["hard"],
-            slashed=slashed[0]["args"]["slashed"] if slashed else 0,
-        )
+        return WorkInvalidation.from_event(result, work, slashed=slashed[0]["args"]["slashed"] if slashed else 0)
 
     def invalidate_work(self, pool_id: int, node: str, work_key: bytes | str) -> WorkInvalidation:
         """Soft invalidation (a validator or the pool's manager) of `node`'s work key: the work's

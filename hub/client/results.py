@@ -14,10 +14,11 @@ slashed, a vote's the weight), and a new result would have had to pick one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from hub.client.models import PoolStatus
+from hub.client.models import PoolStatus, WorkInvalidated, WorkSubmitted
 from hub.tx import TxResult
 
 R = TypeVar("R", bound="TxFacts")
@@ -220,6 +221,11 @@ class SubmittedWork(TxFacts):
     reward: int
     unlocks_at: int
 
+    @classmethod
+    def from_event(cls, result: TxResult, args: Mapping[str, Any]) -> SubmittedWork:
+        """`result` with its `WorkSubmitted` event's arguments (mapped as the log's record maps them)."""
+        return typed(result, cls, **WorkSubmitted.fields_of(args))
+
 
 @dataclass(frozen=True, kw_only=True)
 class WorkInvalidation(TxFacts):
@@ -234,6 +240,12 @@ class WorkInvalidation(TxFacts):
     reward: int
     hard: bool
     slashed: int
+
+    @classmethod
+    def from_event(cls, result: TxResult, args: Mapping[str, Any], *, slashed: int) -> WorkInvalidation:
+        """`result` with its `WorkInvalidated` event's arguments and the amount its `Slashed` event
+        took (0 without one)."""
+        return typed(result, cls, **WorkInvalidated.fields_of(args), slashed=slashed)
 
 
 # -- budgets (RewardsDistributor)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hub.amounts import format_inj
-from hub.client.base import ContractBinding, address_arg, hex32, key_arg
-from hub.client.models import Budget, ClaimResult, Work, WorkInvalidated, WorkState, WorkSubmitted
+from hub.client.base import ContractBinding, address_arg, key_arg
+from hub.client.models import Budget, ClaimResult, Work, WorkInvalidated, WorkState, WorkSubmitted, hex32
 from hub.client.results import Refund, TopUp, VoidedRelease, typed
 from hub.errors import HubError
 
@@ -103,7 +102,7 @@ class RewardsContract(ContractBinding):
             args = event["args"]
             if want_provider is not None and args["provider"] != want_provider:
                 continue
-            found.append(_submitted(event))
+            found.append(WorkSubmitted.from_event(event))
         return found
 
     def work_events(self, from_block: int, to_block: int) -> tuple[list[WorkSubmitted], list[WorkInvalidated]]:
@@ -114,20 +113,9 @@ class RewardsContract(ContractBinding):
         invalidated: list[WorkInvalidated] = []
         for name, event in self._logs_of(("WorkSubmitted", "WorkInvalidated"), from_block, to_block):
             if name == "WorkSubmitted":
-                submitted.append(_submitted(event))
+                submitted.append(WorkSubmitted.from_event(event))
             else:
-                args = event["args"]
-                invalidated.append(
-                    WorkInvalidated(
-                        pool_id=args["poolId"],
-                        node=args["node"],
-                        work_key=hex32(args["workKey"]),
-                        units=args["units"],
-                        reward=args["reward"],
-                        hard=args["hard"],
-                        block_number=event["blockNumber"],
-                    )
-                )
+                invalidated.append(WorkInvalidated.from_event(event))
         return submitted, invalidated
 
     def active_blocks(self, pool_id: int, *, unlocked_by: int | None = None) -> tuple[int, int] | None:
@@ -164,7 +152,9 @@ class RewardsContract(ContractBinding):
     def rewards_of(self, provider: str, pool_id: int | None = None, *, unlocked_by: int | None = None) -> list[Work]:
         """Every work key submitted by `provider`'s nodes (optionally in one pool), with its state now.
         With a pool, only the pool's active blocks are read (`active_blocks`, `unlocked_by` passed on);
-        without one, every block since the deployment."""
+        without one, every block since the deployment: narrowing that to each pool's blocks would
+        cost two bisections of block times per pool (about 50 block reads), as many requests as a
+        year of windows once a deployment has had some 60 pools, and the pools' blocks overlap."""
         now = self.client.now()
         rates: dict[int, int] = {}
         works = []
@@ -206,6 +196,10 @@ class RewardsContract(ContractBinding):
             if not keys:
                 raise HubError("no work keys given")
             pairs = [(address_arg(node, "node"), k) for k in keys] if node else self._pairs_of(pool_id, keys, me)
+        return self._claim_pairs(pool_id, pairs)
+
+    def _claim_pairs(self, pool_id: int, pairs: list[tuple[str, str]]) -> ClaimResult:
+        """Claim the (node, key) pairs in `pool_id`: one call per node and batch of 64 keys."""
         total = fee = 0
         hashes = []
         for by_node, keys_of_node in _by_node(pairs).items():
@@ -232,12 +226,16 @@ class RewardsContract(ContractBinding):
         return pairs
 
     def claim_all(self) -> list[ClaimResult]:
-        """Claim everything claimable for the signer, pool by pool."""
+        """Claim everything claimable for the signer, pool by pool, from one read of the logs since
+        the deployment (`rewards_of`): each pool's claim reads no logs again."""
         me = self.client.address
-        pools = sorted({w.pool_id for w in self.rewards_of(me) if w.state == WorkState.CLAIMABLE})
-        if not pools:
+        claimable: dict[int, list[tuple[str, str]]] = {}
+        for w in self.rewards_of(me):
+            if w.state == WorkState.CLAIMABLE:
+                claimable.setdefault(w.pool_id, []).append((w.node, w.work_key))
+        if not claimable:
             raise HubError(f"nothing to claim for {me}", hint="`hub rewards` shows what is locked and when it unlocks")
-        return [self.claim(pool_id) for pool_id in pools]
+        return [self._claim_pairs(pool_id, claimable[pool_id]) for pool_id in sorted(claimable)]
 
     # -- anyone: release voided work
 
@@ -299,21 +297,6 @@ class RewardsContract(ContractBinding):
                 hint="use the account that created the pool",
             )
         return budget
-
-
-def _submitted(event: Any) -> WorkSubmitted:
-    args = event["args"]
-    return WorkSubmitted(
-        pool_id=args["poolId"],
-        node=args["node"],
-        work_key=hex32(args["workKey"]),
-        provider=args["provider"],
-        units=args["units"],
-        reward=args["reward"],
-        unlocks_at=args["unlocksAt"],
-        block_number=event["blockNumber"],
-        tx_hash="0x" + bytes(event["transactionHash"]).hex(),
-    )
 
 
 def _by_node(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:

@@ -5,12 +5,12 @@ with the test wallet injected, and helpers that wait for the page."""
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.app.wallet import TestWallet
+from tests.utils.serving import serving_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -68,16 +68,9 @@ def runs_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def served(world, tmp_path, runs_dir):
-    from hub.app.server import make_server
-
-    server = make_server(world.client(), "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata", runs_dir=runs_dir)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The page's address: `hub app`'s server over the deployment, reading `runs_dir`."""
+    with serving_app(world.client(), tmp_path, runs_dir=runs_dir) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ the test waits for chain time (block timestamps), never for a fixed sleep.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from hub.devkeys import LOCAL_CHAIN_ID
 from tests.app.page import AppPage
 from tests.hub.helpers import INJ, deploy_governance, wait_for_chain_time
+from tests.utils.serving import serving_app
 
 # @dev Long enough for two votes through the page on a loaded 2-core machine.
 VOTING_PERIOD_S = 40
@@ -59,15 +59,8 @@ def gov_client(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, voting_de
 
 @pytest.fixture
 def gov_served(gov_client, tmp_path: Path):
-    from hub.app.server import make_server
-
-    server = make_server(gov_client, "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_app(gov_client, tmp_path) as url:
+        yield url
 
 
 def _as(gov_client, actor):

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from hub.metadata import publish_metadata
 from tests.app.page import AppPage
 from tests.hub.helpers import INJ, LOCKED_WINDOW_S, hub_executable, run_hub, wait_for_next_block_second
 from tests.utils.rpc_log import log_ranges, record_requests
+from tests.utils.serving import serving_app
 
 
 def _rows(driver, table: str) -> list[list[str]]:
@@ -247,23 +245,6 @@ def test_a_history_longer_than_a_window_is_read_in_windows_newest_first_and_neve
     assert newer and all(first_ > head for first_, _ in newer)
 
 
-@contextmanager
-def _serving(client, overview, folder: Path) -> Iterator[str]:
-    """`hub app`'s server over `client`, every page sharing `overview`; yields its address."""
-    from hub.app.server import make_server
-
-    server = make_server(
-        client, "127.0.0.1", 0, metadata_dir=folder / "app-metadata", runs_dir=folder / "runs", overview=overview
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_all(
     young_world, browser, monkeypatch, tmp_path: Path
 ):
@@ -281,7 +262,7 @@ def test_the_page_says_from_which_block_it_shows_events_until_it_has_read_them_a
     sent = record_requests(client.w3)
     overview = Overview(client, window=window, budget_s=0)
 
-    with _serving(client, overview, tmp_path) as url:
+    with serving_app(client, tmp_path, runs_dir=tmp_path / "runs", overview=overview) as url:
         browser.get(url)
         _wait_for(browser, lambda: browser.find_element("tag name", "body").get_attribute("data-loaded") == "true")
         line = browser.find_element("id", "history").text

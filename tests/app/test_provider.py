@@ -4,7 +4,6 @@ rewards of a pool the node worked in."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from hub.metadata import publish_metadata
 from tests.app.page import AppPage
 from tests.hub.helpers import INJ, wait_for_next_block_second
 from tests.utils.rpc_log import log_ranges, record_requests
+from tests.utils.serving import serving_app
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +30,10 @@ def hub_world(devnet, contracts_built, tmp_path_factory):
 def served_recorded(world, tmp_path, runs_dir):
     """The app served as `served` is, over a client whose requests to the node are recorded:
     (the page's address, the (method, params) sent so far)."""
-    from hub.app.server import make_server
-
     client = world.client()
     sent = record_requests(client.w3)
-    server = make_server(client, "127.0.0.1", 0, metadata_dir=tmp_path / "app-metadata", runs_dir=runs_dir)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", sent
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_app(client, tmp_path, runs_dir=runs_dir) as url:
+        yield url, sent
 
 
 def test_provider_registers_adds_a_node_and_claims(world, served_recorded, browser, make_wallet, tmp_path: Path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from hub.amounts import format_inj, inj_number, parse_amount
 from hub.errors import HubError
 from hub.inputs import parse_address, parse_bytes32, parse_duration, role_id
 from hub.metadata import MAX_URI_BYTES, fetch_metadata, load_metadata_json, publish_metadata
+from tests.utils.serving import serving
 
 INJ = 10**18
 
@@ -114,15 +114,9 @@ def test_fetch_over_http(tmp_path: Path) -> None:
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)) as base:
         assert load_metadata_json(f"{base}/pool.json", keccak(b'{"served": true}')) == {"served": True}
         with pytest.raises(HubError, match="HTTP 404"):
             fetch_metadata(f"{base}/missing.json", None)
         with pytest.raises(HubError, match="does not match"):
             fetch_metadata(f"{base}/pool.json", b"\x00" * 32)
-    finally:
-        server.shutdown()
-        server.server_close()

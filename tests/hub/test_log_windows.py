@@ -12,7 +12,7 @@ import pytest
 
 from hub.client import WorkState, make_work_key
 from tests.hub.helpers import node_and_pool, wait_for_chain_time, wait_for_next_block_second
-from tests.utils.rpc_log import log_ranges, record_requests
+from tests.utils.rpc_log import log_ranges, record_connections, record_requests
 from tests.utils.waiting import wait_until
 
 WINDOW = 20  # blocks per eth_getLogs in these tests: a few seconds of the local chain's 100 ms blocks
@@ -84,6 +84,30 @@ def test_a_claim_reads_only_the_blocks_its_pool_took_work_in(world, tmp_path: Pa
     assert provider.w3.eth.get_block(first - 1)["timestamp"] < started_at
     deployment_windows = -(-(head - provider.deployment.start_block + 1) // WINDOW)
     assert len(ranges) <= deployment_windows - 6  # the old way: one request per window since the deployment
+
+
+def test_a_claim_of_every_pool_reads_each_block_once(world, tmp_path: Path, monkeypatch):
+    """`hub rewards claim` without a pool, as typed: the claimable keys are found in one read of
+    the logs since the deployment, and each pool is claimed from it, so no block's logs are asked
+    for twice (the claim once read every block, then each pool's blocks again)."""
+    from tests.hub.helpers import hub_json
+
+    setup = node_and_pool(world, "every-pool", {"run_id": "every-pool"}, tmp_path, units=3, reward_per_unit=10**6)
+    setup.approve()
+    setup.join_and_start()
+    keys = _submit(setup, [40, 2])
+    _claimable(setup, keys)
+
+    sent = record_connections(monkeypatch)
+    claimed = hub_json("rewards", "claim", "--account", setup.provider.name)
+    rewards = setup.as_provider.rewards
+    assert claimed["amount"] == str(42 * 10**6)
+    assert [(c["pool_id"], sorted(c["work_keys"])) for c in claimed["claims"]] == [(setup.pool_id, sorted(keys))]
+    assert all(rewards.work(setup.pool_id, setup.node.address, k).state == WorkState.CLAIMED for k in keys)
+    ranges = log_ranges(sent, rewards.address)
+    assert ranges[0][0] == setup.as_provider.deployment.start_block
+    # consecutive windows, each block once
+    assert all(ranges[i][1] + 1 == ranges[i + 1][0] for i in range(len(ranges) - 1)), ranges
 
 
 def test_a_claim_in_a_pool_that_never_started_reads_no_logs(world, tmp_path: Path):
@@ -167,3 +191,46 @@ def test_windows_the_node_refuses_as_too_large_are_split_and_every_log_read_once
     result = provider.rewards.claim(setup.pool_id)
     assert result.amount == sum(units) * 10**6
     assert all(provider.rewards.work(setup.pool_id, setup.node.address, k).state == WorkState.CLAIMED for k in keys)
+
+
+def test_the_governance_hand_over_finds_a_role_holder_on_a_node_that_refuses_long_ranges(
+    make_devnet, contracts_built, tmp_path_factory, monkeypatch: pytest.MonkeyPatch
+):
+    """`hub deploy --governance` refuses to hand over while a key besides the deployer and the
+    federator holds the federator role, found from every RoleGranted log since the deployment. On
+    a node that refuses an eth_getLogs range over 200 blocks, with the grant more than 200 blocks
+    after the deployment, the check reads the logs in the windows the node takes and still finds
+    the key, before anything is sent; once it is revoked, the hand-over finishes and governance
+    alone holds the admin and federator roles."""
+    from hub.devkeys import dev_account
+    from tests.hub.helpers import run_hub
+    from tests.session_chain import deploy_world
+
+    chain = _capped_chain(make_devnet, logs_cap=10_000, range_cap=200)
+    world = deploy_world(chain, tmp_path_factory)
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    client = world.client()
+    start = client.deployment.start_block
+    wait_until(lambda: client.block_number() > start + 200, 120, "200 blocks after the deployment")
+    other = dev_account(5).address
+    run_hub("admin", "grant", "federator", other, "--account", "admin")
+    # the node refuses the deployment's blocks in one request, as it would refuse a 10,000-block window
+    with pytest.raises(Exception, match=r"maximum \[from, to\] blocks distance: 200"):
+        client.w3.eth.get_logs({"fromBlock": start, "toBlock": client.block_number()})
+
+    hand_over = ("deploy", "--account", "admin", "--governance", "--voting-period", "10s")
+    refused = run_hub(*hand_over, ok=False)
+    assert refused.exit_code == 1, refused.output
+    assert f"{other} also holds the federator role" in refused.output
+    assert "hub admin revoke federator ADDRESS" in refused.output
+    # refused before anything was sent: the deployment is still the finished one, which the
+    # revoke the refusal names needs
+    assert world.client().deployment.governance is None
+
+    run_hub("admin", "revoke", "federator", other, "--account", "admin")
+    run_hub(*hand_over)
+    after = world.client()
+    governance = after.deployment.address("Governance")
+    assert after.hub.role_holders("federator") == {governance}
+    assert after.hub.role_holders("admin") == {governance}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +22,7 @@ from hub.networks import (
     network_table,
     resolve_network,
 )
+from tests.utils.serving import serving
 
 runner = CliRunner()
 
@@ -134,14 +134,8 @@ class _Flaky(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky_node() -> Iterator[tuple[str, type[_Flaky]]]:
     handler = type("Handler", (_Flaky,), {"failures": 2, "seen": 0})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url, handler
 
 
 def test_transient_errors_are_retried(flaky_node) -> None:

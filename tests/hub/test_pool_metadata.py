@@ -11,7 +11,6 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ from hub.errors import HubError
 from hub.metadata import POOL_TRAIN_FIELDS, PoolMetadata, fetch_metadata, parse_pool_metadata
 from tests.hub.helpers import INJ, hub_executable, hub_json, run_hub
 from tests.hub.test_walkthrough import walkthrough_script
+from tests.utils.serving import serving
 
 
 def _walkthrough_metadata() -> bytes:
@@ -95,17 +95,6 @@ def test_metadata_check_command(tmp_path: Path) -> None:
 
 
 @contextmanager
-def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
 def _metadata_server(path: Path) -> Iterator[tuple[subprocess.Popen, str, str]]:
     """`hub pool metadata serve FILE --host 127.0.0.1 --port 0` as typed; yields its two URLs."""
     process = subprocess.Popen(
@@ -172,7 +161,7 @@ def test_ipfs_uris_go_through_the_configured_gateway(monkeypatch: pytest.MonkeyP
         def log_message(self, *args) -> None:
             pass
 
-    with _serving(Gateway) as base:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)) as base:
         monkeypatch.setenv("HUB_IPFS_GATEWAY", base + "/")
         assert fetch_metadata("ipfs://bafyexamplecid/pool.json", keccak(data)) == data
         with pytest.raises(HubError, match="does not match the pool's hash"):
@@ -200,7 +189,7 @@ def test_http_fetch_is_capped_and_times_out(monkeypatch: pytest.MonkeyPatch) -> 
         def log_message(self, *args) -> None:
             pass
 
-    with _serving(Big) as base:
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Big)) as base:
         with pytest.raises(HubError, match="larger than 1000 bytes"):
             fetch_metadata(base + "/pool.json", None)
 

@@ -126,21 +126,16 @@ def test_the_walkthrough_metadata_the_hub_accepts_is_the_nodes_run(tmp_path: Pat
 def test_metadata_served_over_http_is_fetched_and_checked(pool_setup, tmp_path: Path):
     """A node on another machine reads the pool's document from an http:// URI (here `hub pool
     metadata serve`'s server), verified against the on-chain hash."""
-    import threading
-
     from hub.metadata import make_metadata_server, metadata_hash
+    from tests.utils.serving import serving
     from trainer.pool.join import pool_metadata
 
     meta = tmp_path / "served.json"
     meta.write_text(json.dumps({"run_id": "served", "train": {"model": "tiny"}}))
-    server = make_metadata_server(meta, host="127.0.0.1", port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        uri = f"http://127.0.0.1:{server.server_address[1]}/0x{metadata_hash(meta.read_bytes()).hex()}.json"
+    with serving(make_metadata_server(meta, host="127.0.0.1", port=0)) as origin:
+        uri = f"{origin}/0x{metadata_hash(meta.read_bytes()).hex()}.json"
         creator = pool_setup["creator"]
         pool_id = creator.pool.create(
             1, publish_metadata(meta, uri=uri), budget=INJ, reward_per_unit=10**6, challenge_window=2
         ).pool_id
         assert pool_metadata(pool_setup["as_node"], pool_id).run_id == "served"
-    finally:
-        server.shutdown()

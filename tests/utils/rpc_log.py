@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def record_requests(w3: Any) -> list[tuple[str, Any]]:
-    """(method, params) of every request `w3` sends from now on, as the node gets it."""
+def record_requests(w3: Any, sent: list[tuple[str, Any]] | None = None) -> list[tuple[str, Any]]:
+    """(method, params) of every request `w3` sends from now on, as the node gets it: appended to
+    `sent` (a new list by default, returned), so several connections can share one record."""
     from web3.middleware import Web3Middleware
 
-    sent: list[tuple[str, Any]] = []
+    sent = [] if sent is None else sent
 
     class Recorded(Web3Middleware):
         def wrap_make_request(self, make_request):
@@ -41,3 +42,20 @@ def log_ranges(sent: list[tuple[str, Any]], address: str | None = None) -> list[
         if address is None or address.lower() in [str(a).lower() for a in asked]:
             ranges.append((block(query["fromBlock"]), block(query["toBlock"])))
     return ranges
+
+
+def record_connections(monkeypatch: Any) -> list[tuple[str, Any]]:
+    """(method, params) of every request sent through the connections `hub.networks.connect` makes
+    from now on: what the `hub` commands a test runs in its own process (`run_hub`) ask the node."""
+    import hub.networks
+
+    sent: list[tuple[str, Any]] = []
+    connect = hub.networks.connect
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        w3 = connect(*args, **kwargs)
+        record_requests(w3, sent)
+        return w3
+
+    monkeypatch.setattr(hub.networks, "connect", recorded)
+    return sent
