@@ -58,6 +58,22 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
   such a round has ended before anything else touches the buffers, so no round outlives its step.
 
+Gradient mode with robust aggregation has the same hazard, not yet handled:
+
+- A round that failed or was missed ("could not find a group": the peer came to matchmaking after
+  the aux peer's group for that epoch had formed) makes hivemind step with the peer's own gradient
+  ("Proceeding with local gradients"). The peer stays at the swarm's epoch, so it never downloads
+  state, and parameter averaging never runs with robust aggregation
+  (`TrainConfig.state_averaging_period`): its weights stay apart from the swarm's for good, and its
+  later, honest gradients are measured at other weights. In a clean-clone run (test_attacks,
+  weight-gradient) two honest peers that stepped alone for epochs 1-4 sent norms 3.1 and 2.9 at
+  epoch 5 against 0.69 and 1.02 from the peers in step, a loss stuck at 6.70 against 6.39, and one
+  was dropped by the norm screen (`trainer.training.robust`). The fix to make: a robust sender
+  that stepped alone with other trainers in view downloads the aux peer's vouched state before its
+  next round (its `_should_load_state_from_peers`), which needs the aux peer's copy to be at the
+  peer's epoch (hivemind refuses a state behind it), so the aux peer must refresh its copy when
+  the swarm's epoch moves, before trainers ask.
+
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
 - gradient mode: a 16-bit parameter gets an fp32 ``.grad`` (torch's ``grad_dtype``), so autograd
