@@ -30,9 +30,10 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
 
 Honest contributions the screen dropped in clean-clone runs (test_attacks, weight-gradient):
 
-- Weights apart from the swarm's (found): a gradient-mode peer whose round failed steps with its
-  own gradient and stays apart from the swarm's weights for good (`trainer.training.swarm`, module
-  docstring); its later gradients are honest gradients at other weights. In one run two honest
+- Weights apart from the swarm's (found): a gradient-mode peer whose round failed took a step the
+  swarm did not (hivemind's fallback stepped on momentum alone) and stays apart from the swarm's
+  weights for good (`trainer.training.swarm`, module docstring); its later gradients are honest
+  gradients at other weights. In one run two honest
   peers that had stepped alone for epochs 1-4 sent norms 3.1 and 2.9 at epoch 5, the two peers in
   step 0.69 and 1.02, and one was dropped. Parts are whole tensors here (hivemind splits a tensor
   only past 2**19 compressed bytes), and a small tensor's gradient moves far more than the whole's:
