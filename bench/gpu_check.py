@@ -76,6 +76,8 @@ KERNEL_ROWS = [
 ]
 # @dev Seconds one row may take before it is reported as timed out (7B init + offload copy + steps).
 ROW_TIMEOUT_S = 150
+# @dev Seconds a row waits for hivemind's progress tracker to start the epoch its samples completed.
+EPOCH_WAIT_S = 60
 
 
 def peak_flops(name: str) -> float | None:
@@ -180,6 +182,22 @@ def profile_row(label: str, model: str, device: str, dtype: str, seq_len: int, s
                 micro_batch()  # the sample that completes the target: the optimizer step runs
             _sync(device)
             epoch_s = time.perf_counter() - epoch_began
+            # hivemind's progress tracker decides when the epoch may advance, from its view of the
+            # swarm's samples, which a background thread fetches from the DHT: under load that view
+            # can lag behind this peer's own reports, and the sample that completes the target then
+            # starts no epoch ("no epoch" in a loaded CI run). A trainer keeps stepping until the
+            # tracker is ready; so does this, bounded, and times the micro-batch that ran the step
+            deadline = time.monotonic() + EPOCH_WAIT_S
+            while opt.local_epoch < 1 and time.monotonic() < deadline:
+                while not opt.tracker.ready_to_update_epoch and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                epoch_began = time.perf_counter()
+                if inner is not None:
+                    opt.diloco_step(trainable, 0)  # the round's samples are already reported
+                else:
+                    micro_batch()
+                _sync(device)
+                epoch_s = time.perf_counter() - epoch_began
             peak = _peak_bytes(device)
             shape = plan.spec.shape
             return {

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 
+import pytest
 import torch
 
 from trainer.training.reducer import Admission, RobustPartReducer, declared_epochs, round_epoch
@@ -64,6 +65,40 @@ def test_every_sender_gets_the_same_robust_aggregate_and_a_nan_sender_is_dropped
     assert all(tally.parts == 3 for tally in tallies)
     assert tallies[3].accepted == 0.0 and tallies[0].accepted == 8.0
     assert tallies[0].cosine is not None and tallies[0].cosine > 0.9
+
+
+def test_a_dropped_part_is_described_in_the_reducers_log_by_sender_part_and_values(caplog):
+    """A clean-clone run dropped an honest peer's contribution and left only its summed norm: the
+    reducer's log line names the sender and the part, and counts the values at fp16's largest
+    (what hivemind's compression makes of an infinity in the sender's buffer)."""
+    parts = [honest(1), honest(2), honest(3)]
+    big = [part.clone() for part in honest(4)]
+    big[1][:3] = 65504.0  # fp16's largest: three infinities, once compressed
+    with caplog.at_level("WARNING", logger="trainer.training.reducer"):
+        _, rounds = run_round(parts + [big], [8.0] * 4)
+
+    (tallies,) = rounds
+    assert tallies[3].verdict == "dropped_norm"
+    (line,) = [record.getMessage() for record in caplog.records if "dropped_norm" in record.getMessage()]
+    assert "sender 3's part 1 of 3" in line
+    assert "3 at fp16's largest" in line and "64 values" in line and "0 non-finite" in line
+
+
+def test_a_sender_warns_when_what_it_sends_is_non_finite_or_jumps_far_above_its_last():
+    from trainer.training.reducer import SENDER_NORM_JUMP, contribution_check
+
+    gradient = [torch.full((4,), 0.5), torch.full((2, 2), 0.5)]
+    norm, warning = contribution_check(gradient, None, epoch=3)
+    assert norm == pytest.approx(2**0.5) and warning is None
+    # a round later: a few times larger is an honest gradient's range
+    assert contribution_check([t * 3 for t in gradient], norm, epoch=4)[1] is None
+    jumped = [gradient[0].clone(), gradient[1] * SENDER_NORM_JUMP * 10]
+    _, warning = contribution_check(jumped, norm, epoch=4)
+    assert warning is not None and "epoch 4" in warning and "tensor 1 of 2 ((2, 2))" in warning
+    broken = [gradient[0].clone(), gradient[1].clone()]
+    broken[0][1] = float("inf")
+    _, warning = contribution_check(broken, norm, epoch=5)
+    assert warning is not None and "tensor 0 of 2" in warning and "1 non-finite" in warning
 
 
 def test_a_flipped_sender_holding_most_of_the_weight_still_opposes_every_honest_sender():

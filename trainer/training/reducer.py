@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import multiprocessing as mp
 import os
 import secrets
@@ -64,6 +65,14 @@ log = logging.getLogger(__name__)
 
 # @dev Bytes of shared memory for the allow-list: about 1,200 base58 peer ids of 52 characters.
 ADMISSION_BYTES = 65536
+
+# @dev hivemind's fp16 compression clamps every value into fp16's finite range: a value sent at this
+#      magnitude was infinite, or beyond fp16, in the sender's buffer.
+FP16_LARGEST = float(torch.finfo(torch.float16).max)
+
+# @dev A sender warns when the contribution it is about to send has this many times the norm of
+#      its previous one (an honest gradient's norm changes by a few times at most from round to round).
+SENDER_NORM_JUMP = 100.0
 
 AllowList = Callable[[], Collection[str]]
 
@@ -162,6 +171,27 @@ def round_epoch(declared: Mapping[str, int], admitted: Collection[str], own: int
     return min((epoch for epoch, count in counts.items() if count == most), key=lambda e: (abs(e - own), e))
 
 
+def contribution_check(tensors: Sequence[torch.Tensor], previous: float | None, epoch: int) -> tuple[float, str | None]:
+    """The norm of a contribution a sender is about to send, and a warning when it is non-finite or
+    `SENDER_NORM_JUMP` times its previous finite one (None: nothing to say). Paired with the
+    reducer's line on a dropped part, it tells whether an honest peer's buffers held what the
+    reducer received, or the contribution changed on the way."""
+    norms = [float(torch.linalg.vector_norm(tensor.detach().float())) for tensor in tensors]
+    norm = math.sqrt(sum(value * value for value in norms))
+    if math.isfinite(norm) and (not previous or norm <= SENDER_NORM_JUMP * previous):
+        return norm, None
+    # the tensor to name: a non-finite one first, else the largest
+    worst = max(range(len(norms)), key=lambda i: (not math.isfinite(norms[i]), norms[i]))
+    values = tensors[worst].detach().float().reshape(-1)
+    finite = values[torch.isfinite(values)]
+    largest = float(finite.abs().max()) if finite.numel() else float("nan")
+    return norm, (
+        f"the contribution this peer sends for epoch {epoch} has norm {norm:.4g} (its previous: {previous}); "
+        f"tensor {worst} of {len(tensors)} ({tuple(tensors[worst].shape)}): norm {norms[worst]:.4g}, "
+        f"{values.numel() - finite.numel()} non-finite values, max |finite value| {largest:.4g}"
+    )
+
+
 class _PartCollector:
     """Stands where hivemind keeps its running sum of a part: keeps each sender's part instead, and
     returns the robust combination when hivemind divides by the total weight."""
@@ -199,8 +229,11 @@ class RobustPartReducer(TensorPartReducer):
         references: dict[int, float] | None = None,
         spot_sender: int | None = None,
         on_spot: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+        names: Sequence[str] | None = None,
+        epoch: int | None = None,
     ) -> None:
         self.admitted, self.robust_config, self.on_round = admitted, config, on_round
+        self.names, self.epoch = names, epoch
         self.spot_sender, self.on_spot = spot_sender, on_spot
         self.spot_parts: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         # (i, j), i < j -> dot product of the two senders' screened-in parts, summed over parts
@@ -239,7 +272,11 @@ class RobustPartReducer(TensorPartReducer):
             if self.tallies[sender].verdict not in ("dropped_nonfinite", "dropped_norm"):
                 parts[sender] = tensor
         index = self.current_part_index
-        result = aggregate_part(parts, declared, self.robust_config, self.admitted, self.references.get(index))
+        reference = self.references.get(index)
+        result = aggregate_part(parts, declared, self.robust_config, self.admitted, reference)
+        for sender, part in enumerate(parts):
+            if part is not None and result.verdicts[sender] in ("dropped_norm", "dropped_nonfinite"):
+                log.warning("%s", self.describe_drop(sender, parts, result.verdicts[sender], reference))
         if result.reference_norm is not None:
             self.references[index] = result.reference_norm
         for sender, (tensor, _weight) in received.items():
@@ -260,6 +297,27 @@ class RobustPartReducer(TensorPartReducer):
             contribution = received[spot][0].detach().float().reshape(-1).clone()
             self.spot_parts[index] = (contribution, result.aggregate.detach().float().reshape(-1).clone())
         return result.aggregate
+
+    def describe_drop(
+        self, sender: int, parts: Sequence[torch.Tensor | None], verdict: str, reference: float | None
+    ) -> str:
+        """One line on a part just dropped: enough to tell, from the aux peer's log alone, which part
+        it was and what it held (an honest peer's contribution dropped in a clean-clone run could
+        only be seen as one summed norm, which named neither)."""
+        part = parts[sender].detach().float().reshape(-1)
+        finite = part[torch.isfinite(part)]
+        others = [
+            float(other.detach().float().norm()) for i, other in enumerate(parts) if i != sender and other is not None
+        ]
+        name = self.names[sender] if self.names is not None else f"sender {sender}"
+        return (
+            f"{verdict}: {name}'s part {self.current_part_index} of {self.num_parts} in the round of epoch "
+            f"{self.epoch}: {part.numel()} values, norm {float(finite.norm()):.4g} over the finite ones, "
+            f"max |value| {float(finite.abs().max()) if finite.numel() else float('nan'):.4g}, "
+            f"{part.numel() - finite.numel()} non-finite, {int((finite.abs() >= FP16_LARGEST).sum())} at fp16's "
+            f"largest (infinite or beyond fp16 before compression); the others' norms "
+            f"{', '.join(f'{norm:.4g}' for norm in others) or 'none'}, reference {reference}"
+        )
 
     def finalize(self) -> None:
         super().finalize()
@@ -359,6 +417,8 @@ def make_runner(spec: ReducerSpec) -> type[AllReduceRunner]:
                 references=spec.references,
                 spot_sender=spot_sender,
                 on_spot=on_spot,
+                names=senders,
+                epoch=epoch,
             )
 
     return RobustAllReduceRunner
@@ -382,9 +442,24 @@ class RobustAveragerMixin:
 
     def __init__(self, *args: Any, robust: ReducerSpec | None = None, **kwargs: Any) -> None:
         self.robust = robust
+        self.sent_norm: float | None = None  # a sender's last finite contribution (`contribution_check`)
         if robust is not None and robust.role == "sender":
             kwargs["client_mode"] = True
         super().__init__(*args, **kwargs)
+
+    def load_accumulators_into_averager_(self) -> None:
+        # what a sender's next round sends is in the buffers now (hivemind loads them right before
+        # it allows the round): check it where the trainer's own log can say so
+        super().load_accumulators_into_averager_()  # type: ignore[misc]
+        robust = self.robust
+        if robust is None or robust.role != "sender":
+            return
+        with self.get_tensors() as tensors:  # type: ignore[attr-defined]
+            norm, warning = contribution_check(tensors, self.sent_norm, int(robust.epoch.value))
+        if warning is not None:
+            log.warning("%s", warning)
+        if math.isfinite(norm):
+            self.sent_norm = norm
 
     async def rpc_join_group(
         self, request: averaging_pb2.JoinRequest, context: P2PContext

@@ -28,6 +28,30 @@ does (Gorbunov et al., "Secure Distributed Training at Scale", ICML 2022):
    most ``tau`` times the attackers' weight share from where the honest peers put it, whatever the
    attackers send. A sender scaled down by the clip is ``clipped``.
 
+Honest contributions the screen dropped in clean-clone runs (test_attacks, weight-gradient):
+
+- Weights apart from the swarm's (found): a gradient-mode peer whose round failed took a step the
+  swarm did not (hivemind's fallback stepped on momentum alone) and stays apart from the swarm's
+  weights for good (`trainer.training.swarm`, module docstring); its later gradients are honest
+  gradients at other weights. In one run two honest peers whose rounds of epochs 1-4 failed sent
+  norms 3.1 and 2.9 at epoch 5, the two peers in step 0.69 and 1.02, and one was dropped. Parts
+  are whole tensors here (hivemind splits a tensor only past 2**19 compressed bytes), and a small
+  tensor's gradient moves far more than the whole's: replaying one peer offline, the final norm's
+  weight gradient grew 12x over 7 epochs, the whole 1.3x, so peers some steps apart differ by more
+  than 10x on such a part.
+- A contribution of norm 3.7e5 against the others' 0.86-0.89 (not found): the peer's second round,
+  before any round of it failed, with its weights in step (its loss was the others'). What it sent
+  was not its gradient: its batch stream replayed offline gives 0.835 at epoch 0, the norm the
+  reducer observed, and 0.93 at epoch 1 (1.43 at most for one micro-batch). Ruled out: a round run
+  before its step set a weight (it declared its 104 samples); hivemind's buffers written by the
+  trainer outside the averager's lock (every writer takes it, and a round holds it from its first
+  read to its last write); hivemind's pre-scheduled rounds, tag-alongs and failed rounds with a
+  weight-inflating sender beside them (real optimizers on loopback, four runs of 8-12 epochs:
+  every observed norm was the norm the sender had loaded into its buffers). hivemind's fp16 compression clamps
+  an infinity to 65504, so 3.7e5 is about 31 infinite values or fewer huge ones.
+  `trainer.training.reducer` now logs each dropped part (which, its largest values, how many at
+  fp16's largest) and a sender warns when what it sends is non-finite or 100x its previous round's.
+
 With honest senders only and ``clip_multiplier`` large enough that nobody is clipped, the result is
 the weighted mean, i.e. plain averaging. Works on any flat tensor: gradients, DiLoCo
 pseudo-gradients, LoRA adapters alike. This module imports torch only.

@@ -58,6 +58,27 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
   such a round has ended before anything else touches the buffers, so no round outlives its step.
 
+Gradient mode: a round that failed after its step triggered it.
+
+- hivemind's ``GradientAverager.step`` loads the accumulated gradients into the host buffers and
+  resets the accumulators when it triggers a round. If the round then fails (the wait for it timed
+  out, or it found no group: the peer came to matchmaking after the aux peer's group for that epoch
+  had formed), hivemind's fallback "Proceeding with local gradients" reloads the accumulators, now
+  empty, and divides by zero accumulations as zero: the buffers become zeros and AdamW steps on
+  momentum alone (measured on loopback: every such fallback loaded a zero gradient). The peer's
+  work was thrown away and its weights left the swarm's. `SwarmOptimizer` steps with the buffers
+  instead: what the peer sent, or the round's result if it ended after the wait gave up.
+- Either way the peer's weights are then apart from the swarm's: it stays at the swarm's epoch, so
+  it never downloads state, and parameter averaging never runs with robust aggregation
+  (`TrainConfig.state_averaging_period`), so its later, honest gradients are measured at other
+  weights. In a clean-clone run (test_attacks, weight-gradient) two honest peers whose rounds of
+  epochs 1-4 failed (momentum-only steps: loss stuck at 6.70 against 6.39) sent norms 3.1 and 2.9
+  at epoch 5 against 0.69 and 1.02 from the peers in step, and one was dropped by the norm screen
+  (`trainer.training.robust`). Not yet handled: a robust sender whose round failed with other
+  trainers in view should download the aux peer's vouched state before its next round (its
+  `_should_load_state_from_peers`); that needs the aux peer's copy at the peer's epoch (hivemind
+  refuses a state behind its own), so the aux peer must refresh its copy as the swarm's epoch moves.
+
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
 - gradient mode: a 16-bit parameter gets an fp32 ``.grad`` (torch's ``grad_dtype``), so autograd
@@ -538,6 +559,15 @@ class SwarmOptimizer(hivemind.Optimizer):
         # hivemind's fallback when a round found no group: a held DiLoCo round skips it
         if self._may_hold():
             raise _HeldRound
+        if self.use_gradient_averaging and self.grad_averager.local_times_accumulated == 0:
+            # the round was triggered and then failed (hivemind's wait for it timed out, or it found
+            # no group): hivemind loaded the accumulators into the host buffers and reset them when
+            # it triggered the round, so its own fallback would load zeros and step with momentum
+            # alone (module docstring). The buffers hold what this peer sent, or the round's result
+            # if it ended meanwhile (reading them waits for a round still running): step with that
+            log.info("averaging round of epoch %d failed: stepping with what this peer sent", self.local_epoch)
+            self._load_averaged_gradients_into_optimizer_()
+            return
         super()._load_local_gradients_into_optimizer()
 
     def _load_averaged_gradients_into_optimizer_(self) -> None:
