@@ -32,6 +32,12 @@ MAX_EPOCHS = 6
 # the first refreshes of each peer's view of the swarm (before them, a peer believes it is alone)
 TARGET = 192
 HONEST = 3
+# @dev The most the honest peers' final losses (each one's last epoch's mean training loss, on its
+#      own shard, over as few as 24 samples) may differ by. Measured in four nan-diloco runs with
+#      the aux peer reading the run's data: spreads 0.64, 0.16, 0.15, 0.65 (finals 1.57-2.61), all
+#      peers on the swarm's model. About twice the widest; a peer set back to early weights is far
+#      outside it (the failure it guards against: 6.8 against 1.6-1.8, the model as built is 6.96).
+FINAL_LOSS_SPREAD = 1.25
 
 
 class SwarmPeer(TrainerProcess):
@@ -107,10 +113,15 @@ class AttackRun:
         for peer in self.honest:
             epochs = (
                 f"{event['epoch']} ({event['samples']} samples, group {event['group_size']}, "
-                f"+{event['time'] - origin:.1f}s)"
+                f"loss {event['mean_loss']:.3f}, +{event['time'] - origin:.1f}s)"
                 for event in peer.events("epoch")
             )
             lines.append(f"{peer.name} epochs: " + ", ".join(epochs))
+            downloads = (
+                f"{event['from_epoch']}->{event['to_epoch']} (+{event['time'] - origin:.1f}s)"
+                for event in peer.events("state_download")
+            )
+            lines.append(f"{peer.name} state downloads: " + (", ".join(downloads) or "none"))
         return "\n".join(lines)
 
 
@@ -153,9 +164,13 @@ def attack_run(request, trainer_workdir: Path, corpus: Path, tokenizer_dir: Path
         "observations_file": str(workdir / "observations.jsonl"),
         "log_every": 2.0,
     }
-    if kind == "junkstate":
-        # the aux peer scores state copies on held-out data of the run (a pool's aux peer reads the
-        # run's data); the other kinds run it without, as before, to keep their swarms unchanged
+    if kind == "junkstate" or averaging == "diloco":
+        # the aux peer scores state copies on held-out data of the run and refuses one worse than
+        # the best it installed, as a pool's aux peer does (it reads the run's data). DiLoCo needs
+        # it: without data, a nan-diloco run's aux peer once installed and served the attacker's
+        # guard-restored early weights, and an honest peer that fell behind trained on from loss 6.8
+        # while the others reached 1.6-1.8. The gradient kinds run it without, as before, to keep
+        # their swarms unchanged
         aux_config |= {"data": str(corpus), "data_shards": 4, "seq_len": SEQ_LEN}
     aux = SwarmPeer(workdir, "aux", "aux", aux_config, [str(allow_file)])
     everyone: list[SwarmPeer] = [aux]
@@ -216,6 +231,14 @@ def test_honest_peers_finish_with_a_finite_model_and_a_falling_loss(attack_run: 
     epochs = sorted(losses)
     first, last = (sum(losses[e]) / len(losses[e]) for e in (epochs[0], epochs[-1]))
     assert last < first - 0.3, f"loss {first:.3f} at epoch {epochs[0]} -> {last:.3f} at epoch {epochs[-1]}"
+    # every honest peer ends on the swarm's model, not only on a loss of its own that fell: one
+    # nan-diloco run (its aux peer read no data) had a peer that fell behind download the attacker's
+    # early weights and train on from 6.8 while the others reached 1.6-1.8, and pass
+    finals = {peer.name: peer.events("stop")[0]["last_loss"] for peer in attack_run.honest}
+    assert None not in finals.values(), f"an honest peer finished no epoch of its own:\n{attack_run.evidence()}"
+    assert max(finals.values()) - min(finals.values()) <= FINAL_LOSS_SPREAD, (
+        f"honest final losses {finals} differ by more than {FINAL_LOSS_SPREAD}:\n{attack_run.evidence()}"
+    )
     # no NaN reached an honest model: not through the reducer, nor through a state download (state
     # comes only from the aux peer's checked copy, so even `badstate` never hands one over)
     assert not any(peer.events("guard") for peer in attack_run.honest), "a NaN reached an honest peer's model"
@@ -307,11 +330,10 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
         if kind in ("badstate", "junkstate"):
             # which donors the aux peer's rotation reached depends on the schedule; what it found does
             # not (junk may also be only refused as `worse`, never installed: never `ok`)
-            from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
+            from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
             checks = StateCheckLog(attack_run.aux.workdir / STATE_CHECKS_FILE).read()
             assert not [c for c in checks if c.peer_id == attack_run.attacker_id and c.verdict == "ok"], checks
-            assert not [c for c in checks if c.peer_id in attack_run.honest_ids and c.verdict in BAD_STATE], checks
 
 
 def test_no_honest_peer_is_taken_for_a_sign_flipper(attack_run: AttackRun) -> None:
@@ -320,3 +342,13 @@ def test_no_honest_peer_is_taken_for_a_sign_flipper(attack_run: AttackRun) -> No
     from trainer.pool.evidence import sign_flippers
 
     assert not set(attack_run.honest_ids) & set(sign_flippers(attack_run.observations))
+
+
+def test_no_honest_peer_is_found_serving_bad_state(attack_run: AttackRun) -> None:
+    # the audit holds bad state against its donor (trainer.pool.evidence): whatever the attacker
+    # does, no honest donor may earn it. One nan-diloco run had an honest peer that had just stopped
+    # cut the aux peer's download short, once judged `shape` (now `failed`: no evidence)
+    from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
+
+    checks = StateCheckLog(attack_run.aux.workdir / STATE_CHECKS_FILE).read()
+    assert not [c for c in checks if c.peer_id in attack_run.honest_ids and c.verdict in BAD_STATE], checks
