@@ -32,12 +32,16 @@ MAX_EPOCHS = 6
 # the first refreshes of each peer's view of the swarm (before them, a peer believes it is alone)
 TARGET = 192
 HONEST = 3
-# @dev The most the honest peers' final losses (each one's last epoch's mean training loss, on its
-#      own shard, over as few as 24 samples) may differ by. Measured in four nan-diloco runs with
-#      the aux peer reading the run's data: spreads 0.64, 0.16, 0.15, 0.65 (finals 1.57-2.61), all
-#      peers on the swarm's model. About twice the widest; a peer set back to early weights is far
-#      outside it (the failure it guards against: 6.8 against 1.6-1.8, the model as built is 6.96).
-FINAL_LOSS_SPREAD = 1.25
+# @dev The most the held-out losses of the honest peers' final models may differ by: each peer's
+#      last checkpoint scored on the same held-out sequences the aux peer scores state copies on
+#      (their last epochs' training losses, each on its own shard and as few as 24 samples, were up
+#      to 1.1 apart in the same runs). Measured on the final models, eight nan-diloco runs: spreads
+#      0.14-0.47, and 1.04 in one where every peer's first round and one peer's first three stepped
+#      alone (hivemind's fallback with others in view: outer weights drift apart, the known gap of
+#      swarm.py's docstring); 0.12 and 0.11 in a scale1e3 and a weight run. About twice the widest,
+#      so that drift does not fail the test under load; what it guards against, a peer set back to
+#      early weights, is outside it (the model as built scores 6.96 there, the others ended 1.6-2.6).
+FINAL_LOSS_SPREAD = 2.0
 
 
 class SwarmPeer(TrainerProcess):
@@ -231,17 +235,41 @@ def test_honest_peers_finish_with_a_finite_model_and_a_falling_loss(attack_run: 
     epochs = sorted(losses)
     first, last = (sum(losses[e]) / len(losses[e]) for e in (epochs[0], epochs[-1]))
     assert last < first - 0.3, f"loss {first:.3f} at epoch {epochs[0]} -> {last:.3f} at epoch {epochs[-1]}"
-    # every honest peer ends on the swarm's model, not only on a loss of its own that fell: one
+    # every honest peer ends near the swarm's model, not only on a loss of its own that fell: one
     # nan-diloco run (its aux peer read no data) had a peer that fell behind download the attacker's
     # early weights and train on from 6.8 while the others reached 1.6-1.8, and pass
-    finals = {peer.name: peer.events("stop")[0]["last_loss"] for peer in attack_run.honest}
-    assert None not in finals.values(), f"an honest peer finished no epoch of its own:\n{attack_run.evidence()}"
+    finals = held_out_final_losses(attack_run.honest)
     assert max(finals.values()) - min(finals.values()) <= FINAL_LOSS_SPREAD, (
-        f"honest final losses {finals} differ by more than {FINAL_LOSS_SPREAD}:\n{attack_run.evidence()}"
+        f"the honest peers' final models score {finals} on held-out data, more than {FINAL_LOSS_SPREAD} "
+        f"apart:\n{attack_run.evidence()}"
     )
     # no NaN reached an honest model: not through the reducer, nor through a state download (state
     # comes only from the aux peer's checked copy, so even `badstate` never hands one over)
     assert not any(peer.events("guard") for peer in attack_run.honest), "a NaN reached an honest peer's model"
+
+
+def held_out_final_losses(peers: list[SwarmPeer]) -> dict[str, float]:
+    """Each peer's last checkpoint (written as it stops), scored on the held-out sequences of the
+    run that the aux peer scores state copies on."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.training.checkpoint import find_checkpoint
+    from trainer.training.config import TrainConfig
+    from trainer.training.vouched_state import STATE_SCORE_SEQUENCES, held_out_batch, held_out_loss
+
+    losses: dict[str, float] = {}
+    held_out: torch.Tensor | None = None
+    for peer in peers:
+        config = TrainConfig(**json.loads(peer.config_path.read_text()))
+        info = find_checkpoint(config.checkpoint_dir)
+        assert info is not None, f"{peer.name} wrote no checkpoint in {config.checkpoint_dir}"
+        if held_out is None:
+            tokenizer = AutoTokenizer.from_pretrained(info.path / "tokenizer")
+            held_out = held_out_batch(config, tokenizer, STATE_SCORE_SEQUENCES)
+        model = AutoModelForCausalLM.from_pretrained(info.path / "model").eval()
+        losses[peer.name] = round(held_out_loss(model, held_out), 3)
+    return losses
 
 
 def test_the_aux_peer_reduced_rounds_with_the_honest_peers(attack_run: AttackRun) -> None:
