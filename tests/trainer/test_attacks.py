@@ -32,6 +32,19 @@ MAX_EPOCHS = 6
 # the first refreshes of each peer's view of the swarm (before them, a peer believes it is alone)
 TARGET = 192
 HONEST = 3
+# @dev The most the held-out losses of the honest peers' final models may differ by: each peer's
+#      last checkpoint scored on the same held-out sequences the aux peer scores state copies on
+#      (their last epochs' training losses, each on its own shard and as few as 24 samples, were up
+#      to 1.4 apart in the same runs). Measured on the final models, nine nan-diloco runs: spreads
+#      0.14-0.47 in seven, 0.12 and 0.11 in a scale1e3 and a weight run; 1.04 in one where every
+#      peer's first round and one peer's first three stepped alone, and 2.04 in one where one peer's
+#      rounds of epochs 2 and 3 stepped alone with the others in view (hivemind's fallback: its
+#      outer weights drifted apart for good, the known gap of swarm.py's docstring) and its final
+#      model scored 4.23 against 2.19-2.42. That last one fails here, as it should: an honest model
+#      two nats worse than the others' is what this guards against, as is a peer set back to early
+#      weights (the model as built scores 6.96). 2.0 is about twice the 1.04 run's spread (peers
+#      within a nat of each other, on any schedule seen), four times the others'.
+FINAL_LOSS_SPREAD = 2.0
 
 
 class SwarmPeer(TrainerProcess):
@@ -107,10 +120,15 @@ class AttackRun:
         for peer in self.honest:
             epochs = (
                 f"{event['epoch']} ({event['samples']} samples, group {event['group_size']}, "
-                f"+{event['time'] - origin:.1f}s)"
+                f"loss {event['mean_loss']:.3f}, +{event['time'] - origin:.1f}s)"
                 for event in peer.events("epoch")
             )
             lines.append(f"{peer.name} epochs: " + ", ".join(epochs))
+            downloads = (
+                f"{event['from_epoch']}->{event['to_epoch']} (+{event['time'] - origin:.1f}s)"
+                for event in peer.events("state_download")
+            )
+            lines.append(f"{peer.name} state downloads: " + (", ".join(downloads) or "none"))
         return "\n".join(lines)
 
 
@@ -153,9 +171,13 @@ def attack_run(request, trainer_workdir: Path, corpus: Path, tokenizer_dir: Path
         "observations_file": str(workdir / "observations.jsonl"),
         "log_every": 2.0,
     }
-    if kind == "junkstate":
-        # the aux peer scores state copies on held-out data of the run (a pool's aux peer reads the
-        # run's data); the other kinds run it without, as before, to keep their swarms unchanged
+    if kind == "junkstate" or averaging == "diloco":
+        # the aux peer scores state copies on held-out data of the run and refuses one worse than
+        # the best it installed, as a pool's aux peer does (it reads the run's data). DiLoCo needs
+        # it: without data, a nan-diloco run's aux peer once installed and served the attacker's
+        # guard-restored early weights, and an honest peer that fell behind trained on from loss 6.8
+        # while the others reached 1.6-1.8. The gradient kinds run it without, as before, to keep
+        # their swarms unchanged
         aux_config |= {"data": str(corpus), "data_shards": 4, "seq_len": SEQ_LEN}
     aux = SwarmPeer(workdir, "aux", "aux", aux_config, [str(allow_file)])
     everyone: list[SwarmPeer] = [aux]
@@ -216,9 +238,41 @@ def test_honest_peers_finish_with_a_finite_model_and_a_falling_loss(attack_run: 
     epochs = sorted(losses)
     first, last = (sum(losses[e]) / len(losses[e]) for e in (epochs[0], epochs[-1]))
     assert last < first - 0.3, f"loss {first:.3f} at epoch {epochs[0]} -> {last:.3f} at epoch {epochs[-1]}"
+    # every honest peer ends near the swarm's model, not only on a loss of its own that fell: one
+    # nan-diloco run (its aux peer read no data) had a peer that fell behind download the attacker's
+    # early weights and train on from 6.8 while the others reached 1.6-1.8, and pass
+    finals = held_out_final_losses(attack_run.honest)
+    assert max(finals.values()) - min(finals.values()) <= FINAL_LOSS_SPREAD, (
+        f"the honest peers' final models score {finals} on held-out data, more than {FINAL_LOSS_SPREAD} "
+        f"apart:\n{attack_run.evidence()}"
+    )
     # no NaN reached an honest model: not through the reducer, nor through a state download (state
     # comes only from the aux peer's checked copy, so even `badstate` never hands one over)
     assert not any(peer.events("guard") for peer in attack_run.honest), "a NaN reached an honest peer's model"
+
+
+def held_out_final_losses(peers: list[SwarmPeer]) -> dict[str, float]:
+    """Each peer's last checkpoint (written as it stops), scored on the held-out sequences of the
+    run that the aux peer scores state copies on."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer.training.checkpoint import find_checkpoint
+    from trainer.training.config import TrainConfig
+    from trainer.training.vouched_state import STATE_SCORE_SEQUENCES, held_out_batch, held_out_loss
+
+    losses: dict[str, float] = {}
+    held_out: torch.Tensor | None = None
+    for peer in peers:
+        config = TrainConfig(**json.loads(peer.config_path.read_text()))
+        info = find_checkpoint(config.checkpoint_dir)
+        assert info is not None, f"{peer.name} wrote no checkpoint in {config.checkpoint_dir}"
+        if held_out is None:
+            tokenizer = AutoTokenizer.from_pretrained(info.path / "tokenizer")
+            held_out = held_out_batch(config, tokenizer, STATE_SCORE_SEQUENCES)
+        model = AutoModelForCausalLM.from_pretrained(info.path / "model").eval()
+        losses[peer.name] = round(held_out_loss(model, held_out), 3)
+    return losses
 
 
 def test_the_aux_peer_reduced_rounds_with_the_honest_peers(attack_run: AttackRun) -> None:
@@ -307,11 +361,10 @@ def test_the_attacker_is_caught_in_the_observation_log(attack_run: AttackRun) ->
         if kind in ("badstate", "junkstate"):
             # which donors the aux peer's rotation reached depends on the schedule; what it found does
             # not (junk may also be only refused as `worse`, never installed: never `ok`)
-            from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
+            from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
             checks = StateCheckLog(attack_run.aux.workdir / STATE_CHECKS_FILE).read()
             assert not [c for c in checks if c.peer_id == attack_run.attacker_id and c.verdict == "ok"], checks
-            assert not [c for c in checks if c.peer_id in attack_run.honest_ids and c.verdict in BAD_STATE], checks
 
 
 def test_no_honest_peer_is_taken_for_a_sign_flipper(attack_run: AttackRun) -> None:
@@ -320,3 +373,13 @@ def test_no_honest_peer_is_taken_for_a_sign_flipper(attack_run: AttackRun) -> No
     from trainer.pool.evidence import sign_flippers
 
     assert not set(attack_run.honest_ids) & set(sign_flippers(attack_run.observations))
+
+
+def test_no_honest_peer_is_found_serving_bad_state(attack_run: AttackRun) -> None:
+    # the audit holds bad state against its donor (trainer.pool.evidence): whatever the attacker
+    # does, no honest donor may earn it. One nan-diloco run had an honest peer that had just stopped
+    # cut the aux peer's download short, once judged `shape` (now `failed`: no evidence)
+    from trainer.training.vouched_state import BAD_STATE, STATE_CHECKS_FILE, StateCheckLog
+
+    checks = StateCheckLog(attack_run.aux.workdir / STATE_CHECKS_FILE).read()
+    assert not [c for c in checks if c.peer_id in attack_run.honest_ids and c.verdict in BAD_STATE], checks

@@ -145,7 +145,11 @@ def check_state(
     epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
     if not isinstance(epoch, int):
         return "no_state"
-    if len(tensors) < len(shapes) or any(tuple(t.shape) != tuple(s) for t, s in zip(tensors, shapes, strict=False)):
+    if len(tensors) < len(shapes):
+        # a stream that ended early, as a donor's that stops mid-download does (a test_attacks run:
+        # an honest peer that had just finished): no evidence, as no answer is none
+        return "failed"
+    if any(tuple(t.shape) != tuple(s) for t, s in zip(tensors, shapes, strict=False)):
         return "shape"
     if not all(bool(torch.isfinite(tensor).all()) for tensor in tensors[: len(shapes)]):
         return "nonfinite"
