@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -15,7 +17,9 @@ from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
 from trainer.pool.evidence import (
     EPOCH_LEAD,
+    OBSERVATIONS_FILE,
     PLACED_EPOCHS,
+    RECORDS_FILE,
     SILENT_ROUNDS,
     EvidenceStore,
     epoch_liars,
@@ -23,7 +27,7 @@ from trainer.pool.evidence import (
 )
 from trainer.pool.run_config import AuditPolicy, parse_metadata, train_config
 from trainer.pool.work_queue import work_key
-from trainer.training.observations import JoinAttempt, Observation
+from trainer.training.observations import ATTEMPTS_FILE, JoinAttempt, Observation
 from trainer.training.vouched_state import StateCheck
 
 POOL, CHAIN, PEER = 7, 777, "QmPeerOne"
@@ -632,3 +636,80 @@ def test_bad_state_served_to_the_aux_peers_own_download_is_hard_and_nothing_else
     assert _judge_node(store, NODE, PEER).verdict == "accept"
     decision = _judge_node(store, ATTACKER, "QmX")
     assert decision.verdict == "hard" and "served bad state to 1 of the aux peer's own downloads" in decision.reason
+
+
+# The aux peer's evidence files from a clean-clone `hub demo --attacker liar --epochs 5` run (ci21, of
+# 59de86f) in which an honest node's epoch-2 claim was soft-invalidated, and the claims its nodes
+# sent: (node, peer, first epoch, last epoch, tokens). The demo pool: 64-token sequences, a target
+# batch of 1024 samples, its audit policy.
+DEMO_RUN = Path(__file__).parent / "data" / "demo_liar_ci21"
+DEMO_POLICY = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=2 * 10**18, grace_seconds=4)
+DEMO_HONEST = {"0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A"}
+DEMO_CLAIMS = [
+    ("0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "QmaSbPFcXxYMRWvZpMs1Tfaki4pvKTtrqoboP1mTyqZJ5m", 0, 0, 42496),
+    ("0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "QmaSbPFcXxYMRWvZpMs1Tfaki4pvKTtrqoboP1mTyqZJ5m", 1, 1, 45056),
+    ("0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "QmaSbPFcXxYMRWvZpMs1Tfaki4pvKTtrqoboP1mTyqZJ5m", 2, 2, 68096),
+    ("0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "QmaSbPFcXxYMRWvZpMs1Tfaki4pvKTtrqoboP1mTyqZJ5m", 3, 3, 1536),
+    ("0xC24d5a2c9239723Ab790EA91b2c53bbFDd9a8051", "QmaSbPFcXxYMRWvZpMs1Tfaki4pvKTtrqoboP1mTyqZJ5m", 4, 4, 41984),
+    ("0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A", "QmNb6Cvv6nLHvJdMteXHxtWngGNdGV96i5eQuBrQqEuKsH", 0, 0, 21504),
+    ("0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A", "QmNb6Cvv6nLHvJdMteXHxtWngGNdGV96i5eQuBrQqEuKsH", 1, 1, 26880),
+    ("0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A", "QmNb6Cvv6nLHvJdMteXHxtWngGNdGV96i5eQuBrQqEuKsH", 2, 2, 30976),
+    ("0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A", "QmNb6Cvv6nLHvJdMteXHxtWngGNdGV96i5eQuBrQqEuKsH", 3, 3, 78336),
+    ("0xAB8d33dB1BB2902C442c17f0Ee9473006E370F7A", "QmNb6Cvv6nLHvJdMteXHxtWngGNdGV96i5eQuBrQqEuKsH", 4, 4, 20736),
+    ("0x1830bA113ae70E0AD99F0D52bFDBF2F5abaE27A9", "QmeBRZvF9Lygt7Wq3AhnJR3JazWiV3PDpACxtNq8Vbzbw7", 0, 0, 256),
+    ("0x1830bA113ae70E0AD99F0D52bFDBF2F5abaE27A9", "QmeBRZvF9Lygt7Wq3AhnJR3JazWiV3PDpACxtNq8Vbzbw7", 1, 1, 256),
+    ("0x1830bA113ae70E0AD99F0D52bFDBF2F5abaE27A9", "QmeBRZvF9Lygt7Wq3AhnJR3JazWiV3PDpACxtNq8Vbzbw7", 2, 2, 256),
+]
+
+
+def test_the_demo_run_whose_honest_node_was_soft_invalidated_has_every_honest_claim_accepted(tmp_path):
+    """Its epoch-2 round: the other trainer closed epoch 2 with the aux peer and moved on, so node
+    0xC24d's progress tracker showed it alone in epoch 2; hivemind skipped its pre-scheduled round
+    ("no other peers") and stepped with its 1064 samples locally. The skipped round was already in
+    matchmaking with the aux peer and ran anyway as a zero-weight tag-along (declared 0 samples,
+    `RobustAveragerMixin.schedule_step`), which the reducer logged as an accepted contribution of 0
+    samples: the audit took that for "the reducer accepted none of epoch 2" and withheld the claim.
+    A tag-along is the peer asking to join a round, not work: the round is a missed one, which the
+    claim is never judged by. The liar beside it stays hard."""
+    for name in (OBSERVATIONS_FILE, RECORDS_FILE, ATTEMPTS_FILE):
+        shutil.copy(DEMO_RUN / name, tmp_path / name)
+    store = EvidenceStore(tmp_path, 777, 1)
+    store.refresh()
+    epoch_tokens = int(max(1024, *store.round_samples().values()) * 64)
+    for node, peer, first, last, units in DEMO_CLAIMS:
+        assert store.peers_of(node) == [peer]
+        claim = Claim(work_key(1, peer, first, last), node, "0xprovider", units, 100, 700)
+        found = store.range_evidence(peer, *store.match(peer, claim.work_key), 1024)
+        decision = judge(claim, found, DEMO_POLICY, 64, epoch_tokens)
+        expected = "accept" if node in DEMO_HONEST else "hard"
+        assert decision.verdict == expected, (node, first, last, units, decision.reason, decision.evidence)
+
+
+def _tag_along(epoch: int, peer: str = PEER) -> Observation:
+    """A skipped pre-scheduled round that joined the reducer anyway: weight 0, no say in the round."""
+    return Observation(epoch, peer, 0.0, 0.0, 0.9, 0.9, None, "accepted", scale=0.0)
+
+
+def test_a_tag_along_is_neither_work_nor_bad_work_nor_silence(tmp_path):
+    """A peer whose first round hivemind skipped as alone (it stepped with its own samples) and whose
+    pre-scheduled round joined the reducer as a tag-along: its claim for that epoch was hard (a
+    contribution kept at scale 0 reads as all but removed by the clip: bad work). It is paid as for
+    a round it missed; a peer that only ever tags along is never silent, as one that only asks to
+    join; a liar that sends nothing stays hard."""
+    records = {e: HONEST * SEQ for e in range(1, 5)}
+    store = _store(tmp_path, records, {1: [_tag_along(1)]})
+    decision = _judge(store, _claim(1, 1, HONEST * SEQ))
+    assert decision.verdict == "accept", decision
+    assert decision.evidence["verdicts"] == {} and decision.evidence["unobserved_epochs"] == 1
+    store.observations.append([_obs(e, "QmBystander") for e in range(2, 5)])
+    store.observations.append([_tag_along(e) for e in range(2, 5)])
+    liar = "QmLiar"
+    store.remember({liar: _signed(records, peer=liar, node=Account.from_key(b"\x32" * 32))})
+    store.refresh()
+    assert store.silent_epochs(PEER) == frozenset()
+    assert _judge(store, _claim(1, 4, 4 * HONEST * SEQ)).verdict == "accept"
+    assert store.silent_epochs(liar) == frozenset(range(1, 5))
+    # a zero-weight round beside its real work does not take the real work's credit away
+    store = _store(tmp_path / "mixed", records, {1: [_obs(1), _tag_along(1)], 2: [_obs(2)]})
+    decision = _judge(store, _claim(1, 2, 2 * HONEST * SEQ))
+    assert (decision.verdict, decision.verified) == ("accept", 2 * HONEST * SEQ)

@@ -136,6 +136,18 @@ def test_the_sampled_sender_is_handed_over_whole_with_the_aggregate_and_only_if_
     assert spots == []
 
 
+def test_a_zero_weight_tag_along_is_never_sampled_for_a_spot_check():
+    """A tag-along (a pre-scheduled round that ran with weight 0, whatever its sender's buffers held)
+    is not its sender's work: a spot check of it would score leftovers and put a failed check on the
+    sender's epoch (trainer.pool.evidence)."""
+    parts = [honest(1), honest(2), honest(3)]
+    spots = []
+    run_round(parts, [8.0, 0.0, 8.0], spot_sender=1, spots=spots)
+    assert spots == []
+    run_round(parts, [8.0, 0.0, 8.0], spot_sender=2, spots=spots)
+    assert len(spots) == 1 and torch.equal(spots[0][0], torch.cat(parts[2]))
+
+
 def test_admission_is_closed_until_published_and_follows_each_publish():
     admission = Admission()
     assert admission.admitted() is None

@@ -6,7 +6,8 @@ is open, so no age makes evidence useless; a line is a few dozen bytes per peer 
 
 - ``observations.jsonl``: what the pool's trusted reducer saw of each contribution in each
   averaging round (`trainer.training.observations`, written by the aux peer). This is the
-  evidence claims are judged by: it does not depend on what the claimant says.
+  evidence claims are judged by: it does not depend on what the claimant says. A zero-weight
+  contribution (a tag-along, `_tag_along`) counts as a request to join the round, not as work.
 - ``spot_checks.jsonl``: sampled contributions scored by the loss change they cause on held-out
   data (`trainer.pool.spot_check`); a contribution that failed its check is not credited.
 - ``epoch_reports.jsonl``: admitted peers whose own signed progress record (hivemind's, the one the
@@ -388,10 +389,14 @@ class EvidenceStore:
         failed = {(check.epoch, check.peer_id): check.score for check in self.spot_checks.read() if not check.passed}
         observed = self.observations.read()
         flipped = sign_flippers(observed)
+        tagged: dict[str, set[int]] = defaultdict(set)
         for obs in observed:
             rounds.add(obs.epoch)
             if obs.time > 0:
                 round_times[obs.epoch].add(obs.time)
+            if _tag_along(obs):
+                tagged[obs.peer_id].add(obs.epoch)
+                continue
             against = _against(obs)
             flip = against and obs.peer_id in flipped
             used = (
@@ -425,6 +430,8 @@ class EvidenceStore:
         attempted: dict[str, set[int]] = defaultdict(set)
         for attempt in self.attempts.read():
             attempted[attempt.peer_id].update((attempt.epoch - 1, attempt.epoch, attempt.epoch + 1))
+        for peer_id, epochs in tagged.items():
+            attempted[peer_id].update(epochs)
         self._attempted = attempted
         self._failed = failed
         self._flipped = flipped
@@ -579,6 +586,29 @@ def sign_flippers(observations: list[Observation]) -> dict[str, tuple[int, int]]
         for peer, (against, total) in tally.items()
         if total >= FLIP_MIN_ROUNDS and against > FLIP_SHARE * total
     }
+
+
+def _tag_along(obs: Observation) -> bool:
+    """A zero-weight contribution: a round the sender's optimizer skipped or had not triggered yet,
+    which hivemind ran anyway with the weight the sender set when it scheduled it, 0
+    (`trainer.training.reducer.RobustAveragerMixin.schedule_step`), and with whatever its buffers
+    held. It had no say in the round (`trainer.training.robust.aggregate_part`) and carries none of
+    the sender's work, so it is read as what it shows: the sender asked to join that round (a join
+    attempt, `refresh`), never as a contribution.
+
+    Read as a contribution it penalized honest peers. In a clean-clone `hub demo --attacker liar`
+    run (issue 16) the other trainer closed epoch 2 with the aux peer and moved on; the late peer's
+    progress tracker then showed it alone, hivemind skipped its pre-scheduled round ("no other
+    peers") and the peer stepped with its 1064 samples locally, while the skipped round, already in
+    matchmaking, still ran with the aux peer as a tag-along. The audit took that for "the
+    reducer accepted 0 samples of epoch 2" (not a missed round) and withheld the honest claim
+    (soft); a tag-along alone in a claim's range read as a contribution the clip all but removed
+    (scale 0: bad work) and would have been hard. Treating it as an attempt widens nothing: the
+    reducer leads every round, so the tag-along's request to join was logged as an attempt already
+    (in that run: epoch 2, 1.8 s before the round), and a sender with no other presence is excused
+    no more than one that asked to join and left (a liar that does either every round is not
+    silent: the attempt rule's known limit)."""
+    return obs.verdict not in DROPPED and obs.declared_samples == 0
 
 
 def _against(obs: Observation) -> bool:

@@ -293,7 +293,8 @@ class RobustPartReducer(TensorPartReducer):
                     key = (min(i, screened[b]), max(i, screened[b]))
                     self.dots[key] = self.dots.get(key, 0.0) + float(gram[a, b])
         spot = self.spot_sender
-        if spot in received and result.verdicts[spot] in ("accepted", "clipped"):
+        # a zero-weight tag-along is not its sender's work (its buffers' leftovers): nothing to check
+        if spot in received and result.verdicts[spot] in ("accepted", "clipped") and result.weights[spot] > 0:
             contribution = received[spot][0].detach().float().reshape(-1).clone()
             self.spot_parts[index] = (contribution, result.aggregate.detach().float().reshape(-1).clone())
         return result.aggregate
