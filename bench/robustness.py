@@ -27,13 +27,15 @@ under load 13-15). Epochs stay 192 samples (48 micro-batches across the swarm, a
 tests/trainer/test_attacks.py): a round then carries several micro-batches of every peer, so its
 matchmaking (1.5 s) does not make up the utilization the aggregation cost is computed from.
 
-Epoch 0 is the start, the same in every scenario: after the wait no tracker knows the others'
-rates, so each refreshes its view only up to 10 s later; meanwhile every trainer brings about 180
-samples to epoch 0 and its round finds no reducer (measured: no epoch-0 round reduced, every
-trainer stepped epoch 0 alone with the other three in view, then every later round reduced all
-four). Each table row counts the honest epochs that stepped alone (a group of 1), and of them
-those with other trainers in view: beyond epoch 0 those are rounds that failed in the swarm
-(issue 16: a peer that steps alone keeps weights apart), not peers racing alone.
+Epoch 0 is the start, alike in every scenario: after the wait no tracker knows the others' rates,
+so each refreshes its view only up to 10 s later; meanwhile every trainer brings about 180 samples
+to epoch 0, and its round often finds no reducer (measured, 2026-11-28: no epoch-0 round reduced
+in 4 of the 9 robust swarms, whose honest peers stepped epoch 0 alone with the others in view;
+every honest peer of a swarm then trained together). Each table row counts the honest epochs that
+stepped alone (a group of 1), and of them those with other trainers in view: beyond epoch 0 those
+are rounds that failed in the swarm (issue 16: a peer that steps alone keeps weights apart), not
+peers racing alone. The count comes from hivemind's log of the group, which names the group even
+when the peer's input never reached the reducer, so it is a lower bound.
 
 Per scenario, printed:
 
@@ -230,6 +232,7 @@ class Run:
     attacker: Peer | None
     observations: list[Any] = field(default_factory=list)
     spot_checks: list[Any] = field(default_factory=list)
+    attempts: list[Any] = field(default_factory=list)
     state_checks: list[Any] = field(default_factory=list)
     swarm_epochs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -354,7 +357,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     """A finished scenario from its folder (what `run_swarm` left there)."""
     from trainer.pool.spot_check import SpotCheckLog
     from trainer.training.identity import load_or_create_identity
-    from trainer.training.observations import ObservationLog
+    from trainer.training.observations import ATTEMPTS_FILE, JoinAttemptLog, ObservationLog
     from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
     workdir = root / name
@@ -363,6 +366,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     run = Run(name, kind, robust, honest, peers.get("attacker"))
     run.observations = ObservationLog(workdir / "observations.jsonl").read()
     run.spot_checks = SpotCheckLog(workdir / "spot_checks.jsonl").read()
+    run.attempts = JoinAttemptLog(workdir / ATTEMPTS_FILE).read()
     run.state_checks = StateCheckLog(workdir / STATE_CHECKS_FILE).read()
     epochs = workdir / SWARM_EPOCHS_FILE
     run.swarm_epochs = [json.loads(line) for line in epochs.read_text().splitlines()] if epochs.exists() else []
@@ -444,6 +448,10 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     checks = SpotCheckLog(store.directory / "spot_checks.jsonl")
     for check in run.spot_checks:
         checks.append(check)
+    # the reducer's log of requests to join its rounds: a round a peer asked to join and missed is
+    # not its silence (`trainer.pool.evidence`)
+    for attempt in run.attempts:
+        store.attempts.append(attempt)
     policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=0, grace_seconds=0)
     peers = [*run.honest, *([run.attacker] if run.attacker is not None else [])]
     works: dict[str, list[tuple[int, int]]] = {
