@@ -1,6 +1,6 @@
 """Robustness of a 4-peer swarm against one attacker of each kind, and what each attack would earn.
 
-    python bench/robustness.py                      # every kind (about 25-35 minutes on 2 cores)
+    python bench/robustness.py                      # every kind (about 20-25 minutes on 2 loaded cores)
     python bench/robustness.py --kinds none         # the two honest runs only
     python bench/robustness.py --kinds nan weight   # some kinds only (the honest runs always run)
     python bench/robustness.py --epochs 8           # longer runs (default 6)
@@ -30,12 +30,12 @@ matchmaking (1.5 s) does not make up the utilization the aggregation cost is com
 Epoch 0 is the start, alike in every scenario: after the wait no tracker knows the others' rates,
 so each refreshes its view only up to 10 s later; meanwhile every trainer brings about 180 samples
 to epoch 0, and its round often finds no reducer (measured, 2026-11-28: no epoch-0 round reduced
-in 4 of the 9 robust swarms, whose honest peers stepped epoch 0 alone with the others in view;
-every honest peer of a swarm then trained together). Each table row counts the honest epochs that
-stepped alone (a group of 1), and of them those with other trainers in view: beyond epoch 0 those
-are rounds that failed in the swarm (issue 16: a peer that steps alone keeps weights apart), not
-peers racing alone. The count comes from hivemind's log of the group, which names the group even
-when the peer's input never reached the reducer, so it is a lower bound.
+in 9 of the 18 robust swarms of two full runs, whose honest peers stepped epoch 0 alone with the
+others in view). Each table row counts the honest epochs that stepped alone (a group of 1), and
+of them those with other trainers in view: beyond epoch 0 those are rounds that failed in the
+swarm (issue 16: a peer that steps alone keeps weights apart), not peers racing alone. The count
+comes from hivemind's log of the group, which names the group even when the peer's input never
+reached the reducer, so it is a lower bound.
 
 Per scenario, printed:
 
