@@ -1,8 +1,10 @@
 """Robustness of a 4-peer swarm against one attacker of each kind, and what each attack would earn.
 
-    python bench/robustness.py                      # every kind (about 15-25 minutes on 2 cores)
+    python bench/robustness.py                      # every kind (about 20-25 minutes on 2 loaded cores)
+    python bench/robustness.py --kinds none         # the two honest runs only
     python bench/robustness.py --kinds nan weight   # some kinds only (the honest runs always run)
     python bench/robustness.py --epochs 8           # longer runs (default 6)
+    python bench/robustness.py --rejudge --workdir DIR   # judge a kept run again, offline
 
 Each scenario is a real swarm on loopback: an aux peer that reduces every round robustly
 (`robust_aggregation`, CenteredClip, the allow-list; `trainer.training.robust`) and four trainers
@@ -10,16 +12,48 @@ of the tiny LLaMA, all but one honest; the attacker runs with ``TRAINER_ATTACK=<
 (`trainer.training.attacks`). Two honest runs come first: four honest trainers with robust
 aggregation (the reference) and with plain hivemind averaging (the aggregation's cost).
 
+The bench measures the swarm, not peers racing alone. A trainer publishes its progress record
+only once it has samples, and a progress tracker that found no record looks again only hivemind's
+``default_refresh_period`` (3 s) later; until then the peer believes it is alone and hivemind
+steps its epochs locally. With 48-sample epochs a peer under CI load ran all 8 of its epochs alone
+in 2-6 s before its first view of the others, so the honest reference and every attack run were
+different swarms each time (bench/RESULTS.md, 2026-11-27). No epoch length the bench can afford
+outlasts that first look: with 192-sample epochs and the old start, a peer of the plain run here
+stepped its first 2 epochs alone, each in 0.7-1.4 s of compute (a micro-batch of 4 takes 15 ms
+when a core is free). Hence a
+start condition (`start_in_view`): every trainer's first micro-batch, once reported, waits until
+its view shows every honest trainer and then until all trainers have seen theirs (up to 12 s
+here, under load 6-20). Epochs stay 192 samples (48 micro-batches across the swarm, as
+tests/trainer/test_attacks.py): a round then carries several micro-batches of every peer, so its
+matchmaking (1.5 s) does not make up the utilization the aggregation cost is computed from.
+
+Epoch 0 is the start, alike in every scenario: after the wait no tracker knows the others' rates,
+so each refreshes its view only up to 10 s later; meanwhile every trainer brings about 180 samples
+to epoch 0, and its round often finds no reducer (measured, 2026-11-28: no epoch-0 round reduced
+in 9 of the 18 robust swarms of two full runs, whose honest peers stepped epoch 0 alone with the
+others in view). Each table row counts the honest epochs that stepped alone (a group of 1), and
+of them those with other trainers in view: beyond epoch 0 those are rounds that failed in the
+swarm (issue 16: a peer that steps alone keeps weights apart), not peers racing alone. The count
+comes from hivemind's log of the group, which names the group even when the peer's input never
+reached the reducer, so it is a lower bound.
+
 Per scenario, printed:
 
-- loss ratio: the honest peers' mean loss in their last epoch / the same in the honest robust run;
+- loss ratio: the mean held-out loss of the honest peers' final models (their checkpoints, written
+  as they stop at ``--epochs``) / the same in the honest robust run, every model scored on the
+  same 64 held-out sequences of the run's data (the aux peer's state-scoring batch). Every honest
+  peer stops at the same epoch in every scenario, so the ratio compares models of the same number
+  of collaborative epochs; the epochs each reached are printed. (The training loss of a last epoch
+  is a few micro-batches on each peer's own shard: too noisy for a 5% goal.);
 - caught: the pool audit (`trainer.pool.audit.judge`) run on the aux peer's real observation log,
   its state downloads and the epochs it read from the peers' signed progress records (as the pool's
   aux service gathers them), and every trainer's own records, with one claim per epoch per trainer
   as `trainer join` makes them: the attacker counts as caught when a claim of it is hard, or
   (``outsider``) when the reducer refused every contribution it sent (it is not a pool member: the
   chain refuses its claims);
-- honest penalized: honest claims judged soft or hard (must be 0);
+- honest penalized: honest claims judged soft or hard (must be 0), each with the audit's reason;
+  the ``liar`` row judges the honest run again, so its honest penalties are the ``none`` row's and
+  count once in the last line;
 - profit: under the demo pool's parameters (`aihub_demo.local_chain`: reward per token, fraud
   slash), the reward its claims collect (none once one is hard: the hard invalidation voids every
   locked reward of the node) minus the stake slashed, minus what an honest node doing the same
@@ -57,8 +91,13 @@ SEQ_LEN = 64
 BATCH = 4
 # @dev Where the aux peer appends the epoch each peer signed in the swarm's progress records, per tick.
 SWARM_EPOCHS_FILE = "swarm_epochs.jsonl"
-TARGET = 48  # samples per collaborative epoch: 12 micro-batches of 4 across the swarm
+# @dev Samples per collaborative epoch: 48 micro-batches of 4 across the swarm (module docstring).
+TARGET = 192
 TRAINERS = 4
+# @dev The longest a trainer's first micro-batch waits for its view of the swarm (`start_in_view`):
+#      a bound, so that a trainer whose view never fills starts anyway (it then races alone, and
+#      the table's "alone" column shows it); measured: up to 12 s, 88 trainers under load 6-20.
+VIEW_TIMEOUT = 60.0
 POOL, CHAIN = 1, 1776  # any: the audit is run offline, the binding signatures only need to agree
 
 
@@ -109,12 +148,41 @@ def peer_main(role: str, config_path: Path, extra: list[str]) -> None:
     session = TrainingSession(config)
     try:
         session.start()
+        start_in_view(session, int(extra[2]), go.parent, int(extra[3]))
         ready.touch()
         while not go.exists() and not stop.wait(0.1):
             pass
         session.run(stop_event=stop)
     finally:
         session.close()
+
+
+def start_in_view(session: Any, honest: int, workdir: Path, trainers: int, timeout: float = VIEW_TIMEOUT) -> None:
+    """The bench's start condition: a trainer's first micro-batch, once reported, waits until its
+    view of the swarm shows the `honest` trainers (an attacker's record may be filtered out:
+    `epoch`), then until every one of the `trainers` has said so (a ``.viewed`` file in `workdir`),
+    at most `timeout` seconds in all. A trainer publishes a progress record only once it has
+    samples, so no view can show the others before they train; without this, a peer whose tracker
+    looked before the others' first records believed it was alone until its next look (hivemind's
+    ``default_refresh_period``, 3 s) and stepped its epochs alone meanwhile (module docstring). The
+    second wait keeps the first to see everyone from training the epoch alone while the others
+    still wait for their trackers' next look (up to 10 s apart: one did, here)."""
+    swarm, tracker = session.swarm, session.opt.tracker
+    step = swarm.step
+
+    def first_step(samples: int) -> None:
+        swarm.step = step
+        step(samples)
+        began = time.monotonic()
+        while tracker.global_progress.num_peers < honest and time.monotonic() < began + timeout:
+            time.sleep(0.1)  # polling the tracker's view, which its own thread refreshes
+        seen = tracker.global_progress.num_peers
+        (workdir / f"{session.config.identity_file.stem}.viewed").touch()
+        while len(list(workdir.glob("*.viewed"))) < trainers and time.monotonic() < began + timeout:
+            time.sleep(0.1)
+        session.metrics.write("bench_view", waited=time.monotonic() - began, num_peers=seen)
+
+    swarm.step = first_step
 
 
 # --- a swarm ----------------------------------------------------------------------------------------
@@ -164,17 +232,20 @@ class Run:
     attacker: Peer | None
     observations: list[Any] = field(default_factory=list)
     spot_checks: list[Any] = field(default_factory=list)
+    attempts: list[Any] = field(default_factory=list)
     state_checks: list[Any] = field(default_factory=list)
     swarm_epochs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
-    def final_loss(self) -> float:
-        losses = []
-        for peer in self.honest:
-            epochs = [e for e in peer.events("epoch") if e["mean_loss"] == e["mean_loss"]]
-            if epochs:
-                losses.append(epochs[-1]["mean_loss"])
-        return sum(losses) / len(losses) if losses else float("nan")
+    def final_epochs(self) -> list[int]:
+        """The epoch each honest peer stopped at."""
+        return [stop["final_epoch"] for peer in self.honest for stop in peer.events("stop")]
+
+    def alone(self) -> tuple[int, int]:
+        """Honest epochs that stepped alone (a group of 1 or none), and of them those with another
+        trainer in the peer's view of the swarm (a round that failed, rather than a peer alone)."""
+        lone = [e for peer in self.honest for e in peer.events("epoch") if e["group_size"] < 2]
+        return len(lone), sum(e["num_peers"] >= 2 for e in lone)
 
     def utilization(self) -> float:
         compute = wall = 0.0
@@ -264,7 +335,8 @@ def run_swarm(root: Path, name: str, kind: str | None, robust: bool, epochs: int
                 "trusted_reducers": [aux.peer_id] if robust else [],
             }
             peer_env = {**env, ATTACK_ENV: kind} if n == "attacker" and kind else env
-            peers[n].start("train", config, [str(workdir / f"{n}.ready"), str(workdir / "go")], peer_env)
+            extra = [str(workdir / f"{n}.ready"), str(workdir / "go"), str(len(names) - bool(kind)), str(len(names))]
+            peers[n].start("train", config, extra, peer_env)
         _wait(lambda: all((workdir / f"{n}.ready").exists() for n in names), 300, "the trainers to join")
         (workdir / "go").touch()
         honest = [peers[n] for n in names if n != "attacker"]
@@ -285,7 +357,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     """A finished scenario from its folder (what `run_swarm` left there)."""
     from trainer.pool.spot_check import SpotCheckLog
     from trainer.training.identity import load_or_create_identity
-    from trainer.training.observations import ObservationLog
+    from trainer.training.observations import ATTEMPTS_FILE, JoinAttemptLog, ObservationLog
     from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
     workdir = root / name
@@ -294,12 +366,49 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
     run = Run(name, kind, robust, honest, peers.get("attacker"))
     run.observations = ObservationLog(workdir / "observations.jsonl").read()
     run.spot_checks = SpotCheckLog(workdir / "spot_checks.jsonl").read()
+    run.attempts = JoinAttemptLog(workdir / ATTEMPTS_FILE).read()
     run.state_checks = StateCheckLog(workdir / STATE_CHECKS_FILE).read()
     epochs = workdir / SWARM_EPOCHS_FILE
     run.swarm_epochs = [json.loads(line) for line in epochs.read_text().splitlines()] if epochs.exists() else []
     meta = workdir / "run.json"
     run.seconds = json.loads(meta.read_text())["seconds"] if meta.exists() else float("nan")
     return run
+
+
+# --- the honest peers' final models ------------------------------------------------------------------
+
+
+def held_out_sequences(root: Path) -> Any:
+    """The sequences every final model is scored on: the aux peer's state-scoring batch
+    (`trainer.training.vouched_state`), drawn for one fixed run name so that every scenario's
+    models see the same ones."""
+    from trainer.training.config import TrainConfig
+    from trainer.training.tokenizer import load_tokenizer
+    from trainer.training.vouched_state import STATE_SCORE_SEQUENCES, held_out_batch
+
+    config = TrainConfig(**json.loads((root / "honest-robust" / "honest1.json").read_text()))
+    tokenizer = load_tokenizer(str(config.tokenizer))
+    return held_out_batch(config.model_copy(update={"run_id": "robustness"}), tokenizer, STATE_SCORE_SEQUENCES)
+
+
+def final_loss(run: Run, held_out: Any) -> float:
+    """The mean held-out loss of the honest peers' final models (each one's last checkpoint,
+    written as it stops); NaN when a peer left none."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as transformers_logging
+
+    from trainer.training.checkpoint import find_checkpoint
+    from trainer.training.vouched_state import held_out_loss
+
+    transformers_logging.disable_progress_bar()
+    losses = []
+    for peer in run.honest:
+        info = find_checkpoint(peer.workdir / peer.name)
+        if info is None:
+            return float("nan")
+        model = AutoModelForCausalLM.from_pretrained(info.path / "model").eval()
+        losses.append(held_out_loss(model, held_out))
+    return sum(losses) / len(losses)
 
 
 # --- the audit, offline, on a run's evidence ----------------------------------------------------------
@@ -309,6 +418,7 @@ def load_run(root: Path, name: str, kind: str | None, robust: bool) -> Run:
 class Judged:
     claims: dict[str, list[tuple[int, str]]]  # peer name -> (tokens claimed, verdict) per claim
     trained: dict[str, int]  # peer name -> tokens it trained (0 for the liar)
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # peer name -> "epoch E: reason" per penalty
 
     def verdicts(self, name: str) -> list[str]:
         return [verdict for _, verdict in self.claims.get(name, [])]
@@ -338,6 +448,10 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
     checks = SpotCheckLog(store.directory / "spot_checks.jsonl")
     for check in run.spot_checks:
         checks.append(check)
+    # the reducer's log of requests to join its rounds: a round a peer asked to join and missed is
+    # not its silence (`trainer.pool.evidence`)
+    for attempt in run.attempts:
+        store.attempts.append(attempt)
     policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=0, grace_seconds=0)
     peers = [*run.honest, *([run.attacker] if run.attacker is not None else [])]
     works: dict[str, list[tuple[int, int]]] = {
@@ -391,7 +505,10 @@ def audit(run: Run, workdir: Path, liar: bool = False) -> Judged:
             claim = Claim(key, keys[name].address, "0xprovider", tokens, 0, 1)
             span = store.match(ids[name], key)
             found = None if span is None else store.range_evidence(ids[name], *span, TARGET)
-            judged.claims[name].append((tokens, judge(claim, found, policy, SEQ_LEN, epoch_tokens).verdict))
+            decision = judge(claim, found, policy, SEQ_LEN, epoch_tokens)
+            judged.claims[name].append((tokens, decision.verdict))
+            if decision.verdict in ("soft", "hard"):
+                judged.reasons.setdefault(name, []).append(f"epoch {epoch}: {decision.verdict}: {decision.reason}")
         judged.trained[name] = 0 if name == "liar" else sum(t for _, t in items)
     return judged
 
@@ -452,11 +569,100 @@ def profit_inj(judged: Judged, name: str) -> float:
 # --- main ---------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Row:
+    kind: str
+    run: Run
+    loss: float
+    caught: str
+    penalized: int
+    slashed: int
+    profit: float
+    reasons: list[str]
+
+    def line(self, reference: float) -> str:
+        alone, in_view = self.run.alone()
+        epochs = self.run.final_epochs()
+        reached = f"{min(epochs)}-{max(epochs)}" if epochs else "-"
+        seconds = 0.0 if self.kind == "liar" else self.run.seconds  # the liar's run is the honest one
+        return (
+            f"{self.kind:10} {self.loss / reference:10.3f} {self.caught:>7} {self.penalized:10d} {self.slashed:8d} "
+            f"{self.profit:11.4f} {reached:>7} {f'{alone} ({in_view})':>13} {seconds:8.0f}"
+        )
+
+
+def judge_scenario(kind: str, run: Run, root: Path, held_out: Any) -> Row:
+    """The row of one scenario: `kind` "none" is the honest robust run, "liar" is judged on it."""
+    if kind == "none":
+        judged, name = audit(run, root), None
+    elif kind == "liar":
+        judged, name = audit(run, root, liar=True), "liar"
+    else:
+        judged, name = audit(run, root), "attacker"
+    others = [n for n in judged.claims if n != name]
+    reasons = [f"{n}, {reason}" for n in others for reason in judged.reasons.get(n, [])]
+    if name is None:
+        caught, profit = "-", 0.0
+    else:
+        sent = [obs for obs in run.observations if run.attacker is not None and obs.peer_id == run.attacker.peer_id]
+        refused = bool(sent) and all(obs.verdict == "not_admitted" for obs in sent)
+        caught = "yes" if "hard" in judged.verdicts(name) or (kind == "outsider" and refused) else "no"
+        # an outsider is not a pool node: it cannot claim on chain, so it earns and loses nothing
+        profit = 0.0 if kind == "outsider" else profit_inj(judged, name)
+    loss = final_loss(run, held_out)
+    return Row(
+        kind,
+        run,
+        loss,
+        caught,
+        judged.penalized(*others),
+        judged.penalized(*others, verdicts=("hard",)),
+        profit,
+        reasons,
+    )
+
+
+def report(rows: list[Row], plain: Run, plain_loss: float, epochs: int, load: tuple[float, float]) -> None:
+    honest = rows[0]
+    reference = honest.loss
+    cost = 100 * (1 - honest.run.utilization() / plain.utilization())
+    print(
+        f"robustness bench: {TRAINERS} peers, tiny LLaMA, {epochs} epochs of {TARGET} samples, "
+        f"load {load[0]:.1f} -> {load[1]:.1f}"
+    )
+    print(f"honest final models' held-out loss: robust {reference:.3f}, plain averaging {plain_loss:.3f}")
+    print(f"compute utilization: robust {100 * honest.run.utilization():.0f}%, plain {100 * plain.utilization():.0f}%")
+    alone, in_view = plain.alone()
+    print(f"honest epochs alone in the plain run: {alone} ({in_view} with others in view)")
+    print(
+        "penalized: honest claims soft- or hard-invalidated; slashed: of them, hard; reached: the epochs the honest "
+        "peers stopped at; alone: honest epochs stepped alone (of them with another trainer in view)"
+    )
+    print(
+        f"{'attacker':10} {'loss ratio':>10} {'caught':>7} {'penalized':>10} {'slashed':>8} {'profit INJ':>11} "
+        f"{'reached':>7} {'alone (view)':>13} {'seconds':>8}"
+    )
+    for row in rows:
+        print(row.line(reference))
+    for row in rows:
+        for reason in row.reasons if row.kind != "liar" else []:
+            print(f"  {row.kind}: {reason}")
+    for line in evidence_summary({row.kind: row.run for row in rows if row.kind != "liar"}):
+        print(line)
+    attacks = rows[1:]
+    print(
+        f"robustness: worst loss ratio {max((r.loss / reference for r in attacks), default=1.0):.3f}, "
+        f"caught {sum(r.caught == 'yes' for r in attacks)}/{len(attacks)}, "
+        f"honest penalized {sum(r.penalized for r in rows if r.kind != 'liar')}, aggregation cost {cost:.1f}%, "
+        f"best attack profit {max((r.profit for r in attacks), default=0.0):.4f} INJ"
+    )
+
+
 def main() -> None:
     from trainer.training.attacks import KINDS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kinds", nargs="*", default=[*KINDS, "liar"])
+    parser.add_argument("--kinds", nargs="*", default=[*KINDS, "liar"], help="'none': the honest runs only")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
@@ -467,6 +673,7 @@ def main() -> None:
         parser.error("--rejudge needs --workdir (the folder of an earlier run)")
     root = args.workdir or Path(tempfile.mkdtemp(prefix="robustness-"))
     root.mkdir(parents=True, exist_ok=True)
+    print(f"workdir {root}", flush=True)
 
     from trainer.training.corpus import generate_corpus
     from trainer.training.tokenizer import build_tokenizer
@@ -484,61 +691,12 @@ def main() -> None:
 
     honest = scenario("honest-robust", None, True)
     plain = scenario("honest-plain", None, False)
-    reference = honest.final_loss()
-    cost = 100 * (1 - honest.utilization() / plain.utilization())
-    rows = []
-    judged_honest = audit(honest, root)
-    penalized = judged_honest.penalized(*judged_honest.claims)
-    slashed = judged_honest.penalized(*judged_honest.claims, verdicts=("hard",))
-    rows.append(("none", 1.0, "-", penalized, slashed, 0.0, honest.seconds))
-    evidence_runs: dict[str, Run] = {"none": honest}
-    caught = attackers = 0
-    ratios, profits = [], []
-    for kind in args.kinds:
-        if kind == "liar":
-            run, judged, name = honest, audit(honest, root, liar=True), "liar"
-        else:
-            run = scenario(f"attack-{kind}", kind, True)
-            judged, name = audit(run, root), "attacker"
-        attackers += 1
-        sent = [obs for obs in run.observations if run.attacker is not None and obs.peer_id == run.attacker.peer_id]
-        refused = bool(sent) and all(obs.verdict == "not_admitted" for obs in sent)
-        is_caught = "hard" in judged.verdicts(name) or (kind == "outsider" and refused)
-        caught += is_caught
-        others = [n for n in judged.claims if n != name]
-        honest_bad = judged.penalized(*others)
-        honest_slashed = judged.penalized(*others, verdicts=("hard",))
-        penalized += honest_bad
-        slashed += honest_slashed
-        ratio = run.final_loss() / reference
-        ratios.append(ratio)
-        # an outsider is not a pool node: it cannot claim on chain, so it earns and loses nothing
-        profit = 0.0 if kind == "outsider" else profit_inj(judged, name)
-        profits.append(profit)
-        seconds = run.seconds if run is not honest else 0.0
-        rows.append((kind, ratio, "yes" if is_caught else "no", honest_bad, honest_slashed, profit, seconds))
-        if run is not honest:
-            evidence_runs[kind] = run
-
-    print(
-        f"robustness bench: {TRAINERS} peers, tiny LLaMA, {args.epochs} epochs of {TARGET} samples, "
-        f"load {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
-    )
-    print(f"honest robust final loss {reference:.3f}; plain averaging {plain.final_loss():.3f}")
-    print(f"compute utilization: robust {100 * honest.utilization():.0f}%, plain {100 * plain.utilization():.0f}%")
-    print("honest penalized: honest claims soft- or hard-invalidated; slashed: of them, hard")
-    header = f"{'attacker':10} {'loss ratio':>10} {'caught':>7} {'honest penalized':>17} {'slashed':>8}"
-    print(f"{header} {'profit INJ':>11} {'seconds':>8}")
-    for kind, ratio, was_caught, bad, hard, profit, seconds in rows:
-        print(f"{kind:10} {ratio:10.3f} {was_caught:>7} {bad:17d} {hard:8d} {profit:11.4f} {seconds:8.0f}")
-    print(f"honest claims slashed in all scenarios: {slashed}")
-    for line in evidence_summary(evidence_runs):
-        print(line)
-    print(
-        f"robustness: worst loss ratio {max(ratios, default=1.0):.3f}, caught {caught}/{attackers}, "
-        f"honest penalized {penalized}, aggregation cost {cost:.1f}%, "
-        f"best attack profit {max(profits, default=0.0):.4f} INJ"
-    )
+    held_out = held_out_sequences(root)
+    rows = [judge_scenario("none", honest, root, held_out)]
+    for kind in (k for k in args.kinds if k != "none"):
+        run = honest if kind == "liar" else scenario(f"attack-{kind}", kind, True)
+        rows.append(judge_scenario(kind, run, root, held_out))
+    report(rows, plain, final_loss(plain, held_out), args.epochs, (load_before, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":

@@ -713,3 +713,46 @@ def test_a_tag_along_is_neither_work_nor_bad_work_nor_silence(tmp_path):
     store = _store(tmp_path / "mixed", records, {1: [_obs(1), _tag_along(1)], 2: [_obs(2)]})
     decision = _judge(store, _claim(1, 2, 2 * HONEST * SEQ))
     assert (decision.verdict, decision.verified) == ("accept", 2 * HONEST * SEQ)
+
+
+BENCH_RUN = Path(__file__).parent / "data" / "bench_badstate_fdceffe"
+BENCH_ATTACKER = "QmeWUUo2NeXtenirPkT9qycfWs3LBmiZonojJS9sRnSHWY"
+BENCH_MISSED = ("QmcXs11z83UozD32jY8RKextWwtCPWDxyhhv5my7hCdzmN", 5)
+
+
+def _bench_store(directory: Path, files: tuple[str, ...]) -> EvidenceStore:
+    directory.mkdir(exist_ok=True)
+    for path in BENCH_RUN.iterdir():
+        if path.name in files:
+            shutil.copy(path, directory / path.name)
+    store = EvidenceStore(directory, 1776, 1)
+    store.refresh()
+    return store
+
+
+def test_the_bench_run_whose_honest_peer_missed_a_round_it_asked_to_join_slashes_no_honest_claim(tmp_path):
+    """The aux peer's evidence of bench/robustness.py's `badstate` swarm at fdceffe (4 trainers, 192
+    samples per epoch, CI load), as the bench hands it to the audit (records placed at the times the
+    peers finished their epochs). One honest peer trained its epoch 5 (488 samples) ahead of its
+    step's round: its pre-scheduled round joined the reducer's group, which closed without its input
+    (hivemind: "Reducer: received 80.0% of input tensors"), and it stepped with its own gradient.
+    That claim is withheld (the reducer never saw the work), never slashed; every other honest claim
+    is accepted, and the attacker, which served non-finite state to the aux peer's download, is hard.
+    Its requests to join are what keep the missed rounds from reading as silence."""
+    files = (OBSERVATIONS_FILE, RECORDS_FILE, ATTEMPTS_FILE, "spot_checks.jsonl", "state_checks.jsonl")
+    store = _bench_store(tmp_path, files)
+    policy = AuditPolicy(tolerance=0.05, hard_factor=1.5, slash=0, grace_seconds=0)
+    claims = [json.loads(line) for line in (BENCH_RUN / RECORDS_FILE).read_text().splitlines()]
+    claims = [item for item in claims if item["epoch"] is not None]
+    assert len({item["peer_id"] for item in claims}) == 4
+    for item in claims:
+        peer, epoch = item["peer_id"], item["epoch"]
+        key = work_key(1, peer, epoch, epoch)
+        claim = Claim(key, item["node"], "0xprovider", item["tokens"], 0, 1)
+        decision = judge(claim, store.range_evidence(peer, *store.match(peer, key), 192), policy, 64, 192 * 64)
+        expected = "hard" if peer == BENCH_ATTACKER else "soft" if (peer, epoch) == BENCH_MISSED else "accept"
+        assert decision.verdict == expected, (peer, epoch, decision.reason, decision.evidence)
+    assert store.silent_epochs(BENCH_MISSED[0]) == frozenset()
+    # without the reducer's log of requests to join, the rounds it missed read as silence
+    unasked = _bench_store(tmp_path / "unasked", tuple(name for name in files if name != ATTEMPTS_FILE))
+    assert BENCH_MISSED[1] in unasked.silent_epochs(BENCH_MISSED[0])
