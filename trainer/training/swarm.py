@@ -99,9 +99,13 @@ A robust sender whose round went on without it rejoins the swarm's state (both m
   for bit without compression: tests/trainer/test_diloco_resync.py). If no such copy comes in time
   it goes on with its own weights, as before, and logs it; either way it shares its state again.
 - A round held (DiLoCo, nobody in view) or stepped by a peer really alone moved no one else's
-  weights: no download. Nor without robust aggregation, where parameter averaging pulls peers
-  together. A gradient-mode round whose failure shows only in the background (``delay_updates``)
-  is caught after the step that sees it; its epoch was already credited.
+  weights: no download. "In view" is the tracker's view, after the quorum guard: with two
+  trainers a partner an epoch ahead is a lone record ahead and ignored (`trainer.training.guards`,
+  strict), so a peer left behind there sees itself alone and is not flagged (measured on loopback:
+  the other trainer then skipped its round as alone). Nor without robust aggregation, where
+  parameter averaging pulls peers together. A gradient-mode round whose failure shows only in the
+  background (``delay_updates``) is caught after the step that sees it; its epoch was already
+  credited.
 
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
