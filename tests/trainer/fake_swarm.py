@@ -17,6 +17,8 @@ The rules follow what the real swarm does (see trainer.training.swarm and hivemi
   held (no update, no new epoch, its samples declared again by the next step) unless the peer
   has been alone for ``solo_grace`` seconds or held `MAX_HELD_ROUNDS` rounds in a row (with
   others present a round that misses them is a local update, as above);
+- with ``robust`` (robust aggregation, `SwarmOptimizer.weights_apart`): a local update while others
+  are present leaves the weights apart from the swarm's until the next ``load_state``;
 - ``load_state`` moves the peer to the swarm's epoch with nothing accumulated.
 """
 
@@ -119,6 +121,7 @@ class FakeSwarm:
     :param discard_at_steps: step numbers (1-based) at which the accumulated samples are thrown
         away, as hivemind does after an fp16 overflow.
     :param solo_grace: DiLoCo: hold a round that finds nobody else (see the module docstring).
+    :param robust: a local update with others present leaves ``weights_apart`` set.
     """
 
     def __init__(
@@ -129,9 +132,14 @@ class FakeSwarm:
         local_epoch: int = 0,
         discard_at_steps: frozenset[int] = frozenset(),
         solo_grace: float | None = None,
+        robust: bool = False,
     ) -> None:
         self.world, self.diloco = world, diloco
         self.solo_grace = solo_grace
+        self.robust = robust
+        self.weights_apart = False
+        self.history: list[tuple[str, int]] = []
+        """What each step and download did: ("shared" | "local" | "held", epoch) or ("download", to epoch)."""
         self.held_rounds = self.held_samples = self.rounds_held = 0
         self.alone_since: float | None = None
         self.local_epoch = local_epoch
@@ -184,6 +192,8 @@ class FakeSwarm:
         self.state_downloads += 1
         self.local_epoch = self.world.global_epoch
         self.local_samples = self.held_rounds = self.held_samples = 0
+        self.weights_apart = False
+        self.history.append(("download", self.local_epoch))
         return True
 
     def report_progress(self, samples: int) -> None:
@@ -241,11 +251,15 @@ class FakeSwarm:
         return self.alone_since is not None and self.world.now - self.alone_since < self.solo_grace
 
     def _hold(self, samples: int) -> None:
+        self.history.append(("held", self.local_epoch))
         self.held_rounds += 1
         self.rounds_held += 1
         self.held_samples = samples
 
     def _update(self, group: int) -> None:
+        self.history.append(("shared" if group > 1 else "local", self.local_epoch))
+        if group == 1 and self.robust and self.world.present():
+            self.weights_apart = True
         if self.in_phase():
             self.world.end_epoch()
         self.local_epoch += 1
@@ -339,6 +353,7 @@ def make_peer(
     slow_steps: dict[int, float] | None = None,
     guard: Any = None,
     solo_grace: float | None = None,
+    robust: bool = False,
 ) -> Peer:
     """A peer of run "fake" over ``world``; ``resume`` starts it from ``checkpoints.latest``."""
     config = TrainConfig(
@@ -362,6 +377,7 @@ def make_peer(
         local_epoch=epoch,
         discard_at_steps=discard_at_steps,
         solo_grace=solo_grace,
+        robust=robust,
     )
     learner = FakeLearner(world, slow_steps=slow_steps)
     clock = FakeClock(world)

@@ -316,3 +316,47 @@ def test_overlapped_diloco_checkpoints_only_after_the_outer_update_in_flight_lan
     peer.run()
     assert [epoch for epoch, _ in peer.checkpoints.saved] == [2, 4]
     assert saved_after[0] == 1 and peer.swarm.landings[0][2], "the first checkpoint waited for the landing"
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_diloco_peer_whose_round_went_on_without_it_downloads_the_swarms_state_next(
+    tmp_path: Path, robust: bool
+) -> None:
+    # the peer's 8th micro-batch (in its second round) stalls for 2 s: the other trainer ends that
+    # epoch without it once its patience has run out, and the peer's round then steps by itself with
+    # the other in view (a round that failed: the aux peer's group closed first)
+    world = World(target=TARGET, others=[ScriptedPeer(rate=10.0)], patience=1.0)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=5, robust=robust, slow_steps={8: 2.0})
+    summary = peer.run()
+
+    history = peer.swarm.history
+    (missed,) = [epoch for kind, epoch in history if kind == "local"]
+    after = history[history.index(("local", missed)) + 1]
+    if not robust:  # as without robust aggregation: parameter averaging pulls the weights back later
+        assert after == ("shared", missed + 1) and missed in peer.epochs()
+        assert not peer.events("state_download")
+        return
+    assert after == ("download", missed + 1), f"the step after the missed round: {history}"
+    (download,) = peer.events("state_download")
+    assert (download["from_epoch"], download["to_epoch"]) == (missed, missed + 1)
+    assert download["discarded_samples"] > 0, "the missed round's samples are dropped with its weights"
+    assert missed not in peer.epochs(), "a round that went on without the peer is not credited"
+    assert peer.epochs() == [e for e in range(5) if e != missed] and summary.final_epoch == 5
+    assert summary.samples == sum(event["samples"] for event in peer.events("epoch"))
+    assert not peer.swarm.weights_apart
+
+
+def test_diloco_peer_that_held_its_round_alone_downloads_nothing(tmp_path: Path) -> None:
+    # as test_diloco_peer_alone_at_the_start_holds_its_round..., with robust aggregation: a held
+    # round moved no weights, and a peer really alone is the swarm
+    world = World(target=TARGET, others=[ScriptedPeer(rate=20.0, joins_at=0.5)], patience=100.0)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=3, solo_grace=100.0, robust=True)
+    peer.run()
+    assert peer.swarm.history[:2] == [("held", 0), ("shared", 0)]
+    assert not peer.events("state_download") and peer.epochs() == [0, 1, 2]
+
+    alone = make_peer(
+        World(target=TARGET), tmp_path / "alone.jsonl", averaging="diloco", max_epochs=3, solo_grace=0.5, robust=True
+    )
+    alone.run()
+    assert ("local", 0) in alone.swarm.history and not alone.events("state_download")

@@ -4,7 +4,8 @@ It has no data. It runs `hivemind.Optimizer(auxiliary=True)` over a CPU copy of 
 can take part in all-reduce rounds (it reduces parts of the tensors without contributing a
 gradient), and every ``checkpoint_every`` epochs it downloads the newest state from a trainer and
 writes a checkpoint. With robust aggregation it downloads a checked copy of the state every swarm
-epoch, scored on held-out data, and is the only peer trainers download state from
+epoch (and again, a few times, while the copy is behind the swarm's epoch: `VouchedCopies`),
+scored on held-out data, and is the only peer trainers download state from
 (`trainer.training.vouched_state`).
 It is the natural bootstrap peer: start it first, on a reachable address with
 a fixed ``--identity-path`` and port, and give its multiaddrs to everyone else.
@@ -27,6 +28,13 @@ from trainer.training.config import TrainConfig
 from trainer.training.reporting import MetricsFile, metric_line
 
 log = logging.getLogger("trainer")
+
+# @dev Downloads the aux peer makes in one swarm epoch after the first while its copy is still
+#      behind that epoch. The first download of an epoch can find its donor still finishing the
+#      round (it serves the epoch before) or a lagging donor first in rotation; a trainer whose round
+#      went on without it waits for a copy at its own epoch (`SwarmOptimizer.load_state_from_peers`).
+#      Each retry waits for the previous download to end; each costs one download of the state.
+COPY_RETRIES = 3
 
 
 @dataclass
@@ -81,7 +89,7 @@ def run_aux(
     capture_hivemind_logs(str(config.checkpoint_dir / "hivemind.log"))
     identity = load_or_create_identity(config.identity_file)
     dht = build_dht(config, identity)
-    opt = checker = refresher = None
+    opt = checker = copies = None
     try:
         # a dead DHT process leaves every later DHT call waiting forever: stop with an error
         with DHTWatch(dht, stop_event, hint="run the same command again: the aux peer rejoins the swarm"):
@@ -143,17 +151,9 @@ def run_aux(
             last_attempt_epoch = -1
             last_log = 0.0
 
-            def refresh(swarm_epoch: int) -> None:
-                """Download the state (with robust aggregation: a checked copy, then served to the swarm)
-                and write a checkpoint when one is due."""
+            def save_if_due(swarm_epoch: int, loaded: int | None) -> None:
+                """Write a checkpoint of the state just loaded (at epoch ``loaded``) when one is due."""
                 nonlocal last_saved_epoch
-                robust = opt.robust is not None
-                loaded = opt.fetch_checked_state() if robust else opt.download_state_once()
-                if loaded is not None and robust:
-                    opt.serve_state(loaded)
-                    averager = opt.state_averager
-                    if averager.state_scorer is not None and averager.offered_loss is not None:
-                        averager.state_scorer.accept(averager.offered_loss)
                 due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
                 if due and loaded is not None and loaded > last_saved_epoch:
                     path = save_checkpoint(
@@ -179,11 +179,8 @@ def run_aux(
                         checker.load_weights(trainable)
                     metrics.write("checkpoint", epoch=loaded, path=str(path))
 
-            # with robust aggregation the copy is refreshed every swarm epoch, in a thread: a download in
-            # the loop kept the reducer out of the round that starts with the epoch (test_attacks saw
-            # rounds missing and honest peers drifting apart)
             if opt.robust is not None:
-                refresher = _Refresher(refresh)
+                copies = VouchedCopies(opt, on_copy=save_if_due)
             while True:
                 swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
                 if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
@@ -198,15 +195,12 @@ def run_aux(
                     opt.step()
                 swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
                 due = config.checkpoint_every and swarm_epoch >= max(1, last_saved_epoch + config.checkpoint_every)
-                # with robust aggregation the aux peer serves the swarm's state: a checked copy, refreshed
-                # once per swarm epoch from an admitted donor in rotation (trainer.training.vouched_state)
-                if (due or refresher is not None) and swarm_epoch > last_attempt_epoch:
+                if copies is not None:
+                    copies.tick(swarm_epoch)
+                elif due and swarm_epoch > last_attempt_epoch:
                     # one download attempt per new swarm epoch: a swarm that left must not keep us busy
                     last_attempt_epoch = swarm_epoch
-                    if refresher is not None:
-                        refresher.request(swarm_epoch)
-                    else:
-                        refresh(swarm_epoch)
+                    save_if_due(swarm_epoch, opt.download_state_once())
                 if on_tick is not None:
                     try:
                         on_tick(dht, swarm_epoch)
@@ -217,19 +211,53 @@ def run_aux(
                     last_log = now
                     peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
                 stop_event.wait(config.aux_refresh)
-            if refresher is not None:
-                refresher.close()
+            if copies is not None:
+                copies.close()
             peers_seen |= _report_swarm(dht, config, opt, metrics, last_saved_epoch)
             summary = AuxSummary(identity.peer_id, opt.tracker.global_epoch, checkpoints, sorted(peers_seen))
             metrics.write("stop", peer_id=identity.peer_id, final_epoch=summary.final_epoch, checkpoints=checkpoints)
             return summary
     finally:
-        if refresher is not None:
+        if copies is not None:
             # with the DHT process gone a download in progress never ends: the thread is a daemon
-            refresher.close(timeout=60.0 if dht.is_alive() else 1.0)
+            copies.close(timeout=60.0 if dht.is_alive() else 1.0)
         if checker is not None:
             checker.close()
         leave_swarm(opt, dht)
+
+
+class VouchedCopies:
+    """The aux peer's copy of the swarm's state with robust aggregation (`trainer.training.vouched_state`):
+    downloaded from an admitted donor, checked and served (`SwarmOptimizer.refresh_served_copy`)
+    when the swarm's epoch moves and, while the copy is still behind that epoch, again up to
+    `COPY_RETRIES` times, each after the last download ended. Downloads run in a thread: one in the
+    aux loop kept the reducer out of the round that starts with the epoch (test_attacks saw rounds
+    missing and honest peers drifting apart). ``on_copy(swarm_epoch, loaded)`` follows each download
+    (the checkpoint); ``tick`` is called from the aux loop with the swarm's epoch."""
+
+    def __init__(self, opt: Any, on_copy: Callable[[int, int | None], None] | None = None) -> None:
+        self.opt, self.on_copy = opt, on_copy
+        self.epoch = -1
+        self.retries_left = 0
+        self.refresher = _Refresher(self._refresh)
+
+    def tick(self, swarm_epoch: int) -> None:
+        copy = self.opt.state_averager.vouched_epoch
+        if swarm_epoch > self.epoch:
+            self.epoch, self.retries_left = swarm_epoch, COPY_RETRIES
+        elif self.retries_left > 0 and self.refresher.idle and (copy is None or copy < swarm_epoch):
+            self.retries_left -= 1
+        else:
+            return  # a swarm that left must not keep the aux peer downloading
+        self.refresher.request(swarm_epoch)
+
+    def _refresh(self, swarm_epoch: int) -> None:
+        loaded = self.opt.refresh_served_copy()
+        if self.on_copy is not None:
+            self.on_copy(swarm_epoch, loaded)
+
+    def close(self, timeout: float = 60.0) -> None:
+        self.refresher.close(timeout)
 
 
 class _Refresher:
@@ -239,10 +267,17 @@ class _Refresher:
     def __init__(self, work: Callable[[int], None]) -> None:
         self.work = work
         self.wanted: int | None = None
+        self.working = False
         self.stopped = False
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, name="aux-state-refresh", daemon=True)
         self.thread.start()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing requested and nothing running."""
+        with self.cond:
+            return self.wanted is None and not self.working
 
     def request(self, epoch: int) -> None:
         with self.cond:
@@ -257,10 +292,14 @@ class _Refresher:
                 if self.stopped:
                     return
                 epoch, self.wanted = self.wanted, None
+                self.working = True
             try:
                 self.work(epoch)
             except Exception as exc:  # the next epoch tries again; the aux peer keeps reducing
                 log.error("state refresh at epoch %d failed: %r", epoch, exc)
+            finally:
+                with self.cond:
+                    self.working = False
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop after the download in progress (if any): it is bounded by the state timeouts."""

@@ -86,6 +86,10 @@ class HivemindSwarm:
     def last_group_size(self) -> int:
         return self.events.last_group_size
 
+    @property
+    def weights_apart(self) -> bool:
+        return self.opt.weights_apart
+
     def wait_for_view(self, timeout: float) -> None:
         from trainer.training.swarm import wait_for_swarm_view
 

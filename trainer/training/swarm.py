@@ -44,11 +44,13 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   rule; the held work is dropped, as a late peer's is). A round that failed with other trainers
   in view (a timeout) still takes hivemind's local step: holding there kept peers an epoch behind
   the aux peer's rounds, where every later round found no group (tried in a test_attacks run).
-  We chose holding over "step alone, download the swarm's state later" because it keeps every
-  peer's outer weights equal without a download in the common case (a peer that reached the
-  target first at start-up, before the others' progress records were visible) and loses no honest
-  work; a download would lose the solo work every time and needs a way to tell that the swarm moved
-  without this peer, which the epoch counters cannot (both sides end up at the same epoch).
+  With robust aggregation that peer then downloads the swarm's state (below).
+  We chose holding over "step alone, download the swarm's state later" for a peer that sees
+  nobody because it keeps every peer's outer weights equal without a download in the common case
+  (a peer that reached the target first at start-up, before the others' progress records were
+  visible) and loses no honest work; a download would lose the solo work every time, and with
+  nobody in view the peer cannot tell whether the swarm moved without it (both sides end up at
+  the same epoch).
 - A peer that is really alone still makes progress: once the swarm's records have shown no other
   trainer for ``solo_grace`` seconds (a whole round's matchmaking and averaging time), it steps
   alone as before, and a peer that joins later is behind and downloads its state. At most
@@ -68,16 +70,42 @@ Gradient mode: a round that failed after its step triggered it.
   momentum alone (measured on loopback: every such fallback loaded a zero gradient). The peer's
   work was thrown away and its weights left the swarm's. `SwarmOptimizer` steps with the buffers
   instead: what the peer sent, or the round's result if it ended after the wait gave up.
-- Either way the peer's weights are then apart from the swarm's: it stays at the swarm's epoch, so
-  it never downloads state, and parameter averaging never runs with robust aggregation
-  (`TrainConfig.state_averaging_period`), so its later, honest gradients are measured at other
-  weights. In a clean-clone run (test_attacks, weight-gradient) two honest peers whose rounds of
-  epochs 1-4 failed (momentum-only steps: loss stuck at 6.70 against 6.39) sent norms 3.1 and 2.9
-  at epoch 5 against 0.69 and 1.02 from the peers in step, and one was dropped by the norm screen
-  (`trainer.training.robust`). Not yet handled: a robust sender whose round failed with other
-  trainers in view should download the aux peer's vouched state before its next round (its
-  `_should_load_state_from_peers`); that needs the aux peer's copy at the peer's epoch (hivemind
-  refuses a state behind its own), so the aux peer must refresh its copy as the swarm's epoch moves.
+- Either way the peer's weights are then apart from the swarm's, and it stays at the swarm's
+  epoch, so no epoch rule makes it download state; parameter averaging never runs with robust
+  aggregation (`TrainConfig.state_averaging_period`), so its later, honest gradients were measured
+  at other weights for good. In a clean-clone run (test_attacks, weight-gradient) two honest peers
+  whose rounds of epochs 1-4 failed (momentum-only steps: loss stuck at 6.70 against 6.39) sent
+  norms 3.1 and 2.9 at epoch 5 against 0.69 and 1.02 from the peers in step, and one was dropped by
+  the norm screen (`trainer.training.robust`); a DiLoCo peer ended 2 nats worse on held-out data.
+
+A robust sender whose round went on without it rejoins the swarm's state (both modes):
+
+- The peer knows when it happened, where the epoch counters cannot tell: hivemind is about to
+  apply an update of the peer's own (its round failed or timed out, found its pre-scheduled round
+  already used, or found no group because the aux peer's group had closed) while the swarm's
+  records show other trainers (`_note_local_step`). It then sets ``weights_apart`` and stops
+  sharing its state, so the aux peer's next copy cannot be these weights, and the training loop
+  downloads state right after that step, before its next round (`trainer.training.train_loop`: the
+  loop and not `_should_load_state_from_peers`, which hivemind asks only inside the next `step`, in
+  DiLoCo at the end of a whole round trained on the apart weights; the loop also knows the round's
+  samples, which it drops uncredited with the weights they trained, as a late peer's).
+- The download waits (bounded by ``load_state_timeout``) until the aux peer declares a copy at the
+  peer's epoch or later (`trainer.training.vouched_state.served_epoch`): the peer already counted
+  the missed epoch, hivemind refuses a state behind it, and the aux peer's copy of that epoch is the
+  state of a donor that was in step after the round the peer missed (the aux peer refreshes its
+  copy when the swarm's epoch moves, and again while the copy is behind it:
+  `trainer.training.aux_peer.VouchedCopies`). So the peer's epoch never goes down, and it installs
+  the swarm's weights and optimizer statistics (DiLoCo: outer weights and outer momentum, equal bit
+  for bit without compression: tests/trainer/test_diloco_resync.py). If no such copy comes in time
+  it goes on with its own weights, as before, and logs it; either way it shares its state again.
+- A round held (DiLoCo, nobody in view) or stepped by a peer really alone moved no one else's
+  weights: no download. "In view" is the tracker's view, after the quorum guard: with two
+  trainers a partner an epoch ahead is a lone record ahead and ignored (`trainer.training.guards`,
+  strict), so a peer left behind there sees itself alone and is not flagged (measured on loopback:
+  the other trainer then skipped its round as alone). Nor without robust aggregation, where
+  parameter averaging pulls peers together. A gradient-mode round whose failure shows only in the
+  background (``delay_updates``) is caught after the step that sees it; its epoch was already
+  credited.
 
 Gradients in fp32, whatever the weights' dtype (`Fp32GradientAverager`, `PseudoGradientAverager`):
 
@@ -416,6 +444,12 @@ class SwarmOptimizer(hivemind.Optimizer):
         self._alone_since: float | None = None
         self._in_diloco_step = False
         self._diloco_local: list[torch.nn.Parameter] | None = None
+        self.weights_apart = False
+        """A robust sender's last update went without the swarm's round while other trainers were in
+        view: its weights are apart from the swarm's until its next state download (module docstring)."""
+        self._withdrew_sharing = False
+        self.miss_round_at_epoch: int | None = None
+        """Fault injection (tests only): the round of this epoch goes on without this peer (`_miss_round`)."""
         self.load_state_attempts = load_state_attempts
         self.lenient_sync = lenient_sync
         self.epoch_quorum = epoch_quorum
@@ -484,6 +518,8 @@ class SwarmOptimizer(hivemind.Optimizer):
             self.robust.epoch.value = self.local_epoch
 
     def _maybe_schedule_gradient_averaging(self) -> None:
+        if self.miss_round_at_epoch == self.local_epoch:
+            return  # the injected fault: this peer comes to no matchmaking of this epoch's round
         self._declare_epoch()
         previous = self.scheduled_grads
         super()._maybe_schedule_gradient_averaging()
@@ -534,7 +570,10 @@ class SwarmOptimizer(hivemind.Optimizer):
         self._declare_epoch()
         control = self.scheduled_grads
         try:
-            began = super()._begin_averaging_gradients(grad_scaler)
+            if self.miss_round_at_epoch == self.local_epoch:
+                began = self._miss_round()
+            else:
+                began = super()._begin_averaging_gradients(grad_scaler)
             if not began and self._may_hold():
                 raise _HeldRound
         except _HeldRound:
@@ -544,7 +583,39 @@ class SwarmOptimizer(hivemind.Optimizer):
             raise
         if control is not None and control is not self.scheduled_grads:
             self._settle(control)  # skipped, or found already used: no round may outlive this step
+        if not began:
+            # hivemind steps with the local buffers now ("already used elsewhere", an error, alone)
+            self._note_local_step()
         return began
+
+    def _miss_round(self) -> bool:
+        """Fault injection (``miss_round_at_epoch``, tests only): the round of this epoch goes on
+        without this peer, as when it comes to matchmaking after the aux peer's group formed; it
+        steps with its own update, as hivemind does when its round fails."""
+        log.warning("fault injection: the averaging round of epoch %d goes on without this peer", self.local_epoch)
+        self.scheduled_grads = None  # `_begin_averaging_gradients` settles one that was pre-scheduled
+        return False
+
+    def _note_local_step(self) -> None:
+        """A robust sender is about to apply an update of its own (its round failed, was missed, or
+        found none) while the swarm's records show other trainers: its weights are about to leave
+        the swarm's, so it stops sharing its state (the aux peer must not copy them for the swarm)
+        until the download that brings it back (`load_state_from_peers`)."""
+        sender = self.robust is not None and self.robust.role == "sender"
+        if not sender or self.tracker.global_progress.num_peers <= 1:
+            return
+        if not self.weights_apart:
+            log.warning(
+                "the averaging round of epoch %d went on without this peer while %d trainers are in view: "
+                "its update is its own, so it downloads the aux peer's copy of the swarm's state next",
+                self.local_epoch,
+                self.tracker.global_progress.num_peers,
+            )
+        self.weights_apart = True
+        averager = self.state_averager
+        if averager.allow_state_sharing:
+            averager.allow_state_sharing = False
+            self._withdrew_sharing = True
 
     def _average_gradients_and_load_into_optimizer(self, maybe_step_control: Any) -> None:
         try:
@@ -559,6 +630,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         # hivemind's fallback when a round found no group: a held DiLoCo round skips it
         if self._may_hold():
             raise _HeldRound
+        self._note_local_step()
         if self.use_gradient_averaging and self.grad_averager.local_times_accumulated == 0:
             # the round was triggered and then failed (hivemind's wait for it timed out, or it found
             # no group): hivemind loaded the accumulators into the host buffers and reset them when
@@ -712,6 +784,8 @@ class SwarmOptimizer(hivemind.Optimizer):
         averager: Any = self.state_averager
         averager.vouched_epoch = epoch
         averager.serves_vouched = True
+        # the declared epoch (what a resyncing trainer waits for) first: allowing sharing declares it
+        averager.state_sharing_priority = epoch
         averager.allow_state_sharing = True
 
     def _should_load_state_from_peers(self) -> bool:
@@ -720,7 +794,15 @@ class SwarmOptimizer(hivemind.Optimizer):
         return super()._should_load_state_from_peers()
 
     def load_state_from_peers(self, **kwargs: Any) -> bool:
-        """Download the newest state from peers; True when this peer caught up with the swarm."""
+        """Download the newest state from peers; True when this peer caught up with the swarm.
+
+        A robust sender whose weights are apart (``weights_apart``) first waits (bounded by the
+        state timeout) until the aux peer serves a copy at its own epoch or later: hivemind refuses
+        a state behind the peer's epoch, and the aux peer refreshes its copy as the swarm's epoch
+        moves (`trainer.training.aux_peer.VouchedCopies`)."""
+        apart_at = self.local_epoch if self.weights_apart else None
+        if apart_at is not None:
+            self._wait_for_vouched_copy(apart_at)
         self.state_downloads += 1
         self.held_rounds = self.held_samples = 0  # the download replaces the local weights, held work too
         if self.scheduled_grads is not None and not self.scheduled_grads.done():
@@ -769,7 +851,49 @@ class SwarmOptimizer(hivemind.Optimizer):
         if self.outer_base is not None:
             # as synchronous DiLoCo after a download: the swarm's weights, no local progress
             self.outer_base.reset_(self.state_averager.main_parameters, self._outer_parameters())
+        if apart_at is not None:
+            self._rejoin_swarm(apart_at)
         return caught_up
+
+    def _wait_for_vouched_copy(self, epoch: int) -> None:
+        """Wait until the trusted reducers declare a copy at ``epoch`` or later (bounded)."""
+        from trainer.training.vouched_state import served_epoch
+
+        assert self.robust is not None
+        prefix, donors = self.state_averager.prefix, self.robust.reducers
+        deadline = time.monotonic() + self.load_state_timeout
+        while (served_epoch(self.dht, prefix, donors) or -1) < epoch:
+            if time.monotonic() >= deadline:
+                log.warning("the aux peer serves no copy at epoch %d after %.0fs", epoch, self.load_state_timeout)
+                return
+            time.sleep(0.25)
+
+    def _rejoin_swarm(self, epoch: int) -> None:
+        """After the download of a peer whose weights were apart: it shares its state again; without
+        a copy at ``epoch`` it goes on with its own weights, as before this rule (and says so)."""
+        attempts = getattr(self.state_averager, "last_attempts", ())
+        if any(check.verdict == "ok" and check.epoch >= epoch for check in attempts):
+            log.info("installed the aux peer's copy of the swarm's state at epoch %d", self.local_epoch)
+        else:
+            log.warning(
+                "no copy of the swarm's state at epoch %d arrived: going on with this peer's own weights", epoch
+            )
+        self.weights_apart = False
+        if self._withdrew_sharing:
+            self.state_averager.allow_state_sharing = True
+            self._withdrew_sharing = False
+
+    def refresh_served_copy(self) -> int | None:
+        """The aux peer with robust aggregation: download a checked copy (`fetch_checked_state`),
+        serve it, and make its held-out loss the best so far; returns its epoch, or None."""
+        loaded = self.fetch_checked_state()
+        if loaded is None:
+            return None
+        self.serve_state(loaded)
+        averager: Any = self.state_averager
+        if averager.state_scorer is not None and averager.offered_loss is not None:
+            averager.state_scorer.accept(averager.offered_loss)
+        return loaded
 
 
 class ClippedAdamW(torch.optim.AdamW):

@@ -24,6 +24,11 @@ Averaging modes (see `trainer.training.swarm` for the hivemind side):
   an outer update that has landed (`Swarm.apply_landed_update`), then checks the model as after
   any update.
 
+With robust aggregation a round that went on without this peer while other trainers were in view
+leaves its weights apart from the swarm's (`Swarm.weights_apart`, `trainer.training.swarm`): the
+loop downloads the swarm's state right after that step, before the next round, and the round is
+not credited (its samples are discarded with the weights they trained, as a late peer's are).
+
 Work accounting: the samples and tokens of an epoch are those this peer fed into that epoch's
 update. Work thrown away because the peer had to re-download state from the swarm is not
 credited (it is logged as a ``state_download`` event instead).
@@ -137,6 +142,11 @@ class Swarm(Protocol):
     @property
     def last_group_size(self) -> int:
         """Peers in the last averaging round (1: local update only, 0: unknown)."""
+
+    @property
+    def weights_apart(self) -> bool:
+        """With robust aggregation: this peer's last update went without the swarm's round while
+        other trainers were in view, so its weights are apart from the swarm's until `load_state`."""
 
     def wait_for_view(self, timeout: float) -> None:
         """Wait (bounded) until the swarm's progress was read at least once."""
@@ -410,6 +420,8 @@ class TrainingLoop:
         swarm = self.swarm
         if swarm.local_epoch < swarm.global_epoch:
             self._sync_with_swarm("behind the swarm at the start of a local round")
+        elif swarm.weights_apart:  # an overlapped round that failed in the background
+            self._sync_with_swarm("apart from the swarm's weights at the start of a local round")
         already = swarm.local_samples
         round_samples = 0
         while True:
@@ -444,7 +456,12 @@ class TrainingLoop:
             self._check_model("state download")
         elif swarm.local_epoch > epoch_before:
             self._check_model(f"update of epoch {epoch_before}")
-        if swarm.state_downloads != downloads_before:
+        if swarm.state_downloads == downloads_before and swarm.weights_apart:
+            # the round went on without this peer while other trainers were in view: its update was
+            # its own, so before its next round it takes the swarm's state, and the round's samples
+            # are discarded with the weights they trained (as a late peer's are)
+            self._sync_with_swarm(f"the round of epoch {epoch_before} went on without this peer", epoch_before)
+        elif swarm.state_downloads != downloads_before:
             self.metrics.write(
                 "state_download",
                 from_epoch=epoch_before,
@@ -510,10 +527,12 @@ class TrainingLoop:
             self.metrics.write("fault", epoch=epoch)
             self.crash(epoch)
 
-    def _sync_with_swarm(self, why: str) -> None:
+    def _sync_with_swarm(self, why: str, from_epoch: int | None = None) -> None:
+        """Download the swarm's state; ``from_epoch``: the epoch the discarded samples trained for,
+        when not the current one."""
         swarm = self.swarm
-        before = swarm.local_epoch
-        log.info("%s (local epoch %d, swarm epoch %d): downloading state", why, before, swarm.global_epoch)
+        before = swarm.local_epoch if from_epoch is None else from_epoch
+        log.info("%s (local epoch %d, swarm epoch %d): downloading state", why, swarm.local_epoch, swarm.global_epoch)
         caught_up = swarm.load_state()
         self._check_model("state download")
         self.metrics.write(

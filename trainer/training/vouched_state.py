@@ -11,12 +11,17 @@ robust aggregation (`TrainConfig.robust_aggregation`) downloads go through `Vouc
   model's shapes) before they are installed; a donor that fails is skipped and the next tried.
 - **The aux peer keeps a validated copy** and serves it (`ServedEpochMixin`: labelled with the
   epoch of the copy, not the aux peer's epoch counter, which runs ahead of its never-averaged
-  weights). It refreshes the copy once per swarm epoch from one admitted donor, rotating through
-  them (the least recently checked first, ties broken at random), so every admitted donor that
+  weights). It refreshes the copy once per swarm epoch from one admitted donor (and again, up to
+  `trainer.training.aux_peer.COPY_RETRIES` times, while the copy is behind the swarm's epoch),
+  rotating through them (the least recently checked first, ties broken at random), so every admitted donor that
   shares state is checked once every N downloads with N such donors. A copy is installed only if
   its weights are finite, have the model's shapes, and its epoch lies between the copy it replaces
   and one past the swarm's (quorum) epoch, and its held-out loss is not worse than the best copy's
-  (`judge_loss`); a donor that fails is skipped for the next one.
+  (`judge_loss`); a donor that fails is skipped for the next one. The copy's epoch is also the
+  priority the aux peer declares in the DHT (`served_epoch` reads it): a trainer whose round went
+  on without it waits for a copy at its own epoch before it downloads one
+  (`trainer.training.swarm`, "A robust sender whose round went on without it"), and shares no
+  state of its own meanwhile, so that copy is a donor's that was in step.
 - **Held-out loss** (`HeldOutScorer`): finite weights of the right shapes can still be junk (random
   weights, weights scaled up, an old epoch relabelled). Before installing a copy the aux peer scores
   it on `STATE_SCORE_SEQUENCES` held-out sequences of the run's data (the spot checks' batch,
@@ -247,7 +252,12 @@ def donor_order(candidates: Collection[str], checked: dict[str, int], rng: rando
 
 class ServedEpochMixin:
     """Put first: the aux peer's copy is served labelled ``vouched_epoch`` (hivemind shares no
-    state of an auxiliary peer until `SwarmOptimizer.serve_state` allows it).
+    state of an auxiliary peer until `SwarmOptimizer.serve_state` allows it), and that epoch is
+    the state-sharing priority it declares in the DHT (hivemind's optimizer sets the priority to
+    the aux peer's own epoch counter on every epoch): a trainer reads it (`served_epoch`) to wait
+    for a copy at its own epoch before it downloads one. On every peer a copy is taken only
+    between epoch updates, never after hivemind counted a new epoch and before its weights are made
+    (a synchronous update; a delayed one, ``delay_updates``, is not covered).
 
     hivemind binds ``get_current_state`` once, when the averager starts (a weak method handed to
     the thread that serves downloads), so it is looked up again here through `served_state`: the
@@ -256,11 +266,35 @@ class ServedEpochMixin:
     vouched_epoch: int | None = None
     serves_vouched: bool = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._serving = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("increment_epoch") or kwargs.get("delay_optimizer_step"):
+            return super().step(*args, **kwargs)  # type: ignore[misc]
+        # hivemind counts the new epoch before it runs the optimizer step that makes the epoch's
+        # weights (TrainingStateAverager.step): a copy served in between would carry the old weights
+        # under the new label, and the aux peer would serve that to a trainer as the swarm's state
+        with self._serving:
+            return super().step(*args, **kwargs)  # type: ignore[misc]
+
+    @property
+    def state_sharing_priority(self) -> float:
+        return super().state_sharing_priority  # type: ignore[misc]
+
+    @state_sharing_priority.setter
+    def state_sharing_priority(self, value: float) -> None:
+        if self.serves_vouched and self.vouched_epoch is not None:
+            value = self.vouched_epoch
+        super(ServedEpochMixin, type(self)).state_sharing_priority.fset(self, value)  # type: ignore[attr-defined]
+
     def get_current_state(self) -> Any:
         return self.served_state()
 
     def served_state(self) -> Any:
-        metadata, tensors, infos = super().get_current_state()  # type: ignore[misc]
+        with self._serving:
+            metadata, tensors, infos = super().get_current_state()  # type: ignore[misc]
         if self.serves_vouched and self.vouched_epoch is not None:
             metadata = {**metadata, "epoch": self.vouched_epoch}
         return metadata, tensors, infos
@@ -410,6 +444,24 @@ class VouchedDownloads:
             log.info("state download from %s failed: %r", peer, exc)
             return metadata, tensors, "failed"
         return metadata, tensors, "ok" if metadata else "no_state"
+
+
+def served_epoch(dht: Any, prefix: str, donors: Collection[str] | None) -> int | None:
+    """The highest epoch ``donors`` (None: any peer) declare for the state they share under the
+    averager ``prefix`` (the aux peer declares its copy's, `ServedEpochMixin`), or None."""
+    from hivemind.p2p import PeerID
+    from hivemind.utils import ValueWithExpiration
+
+    found = dht.get(f"{prefix}.all_averagers", latest=True)
+    declared = found.value if found is not None and isinstance(found.value, dict) else {}
+    epochs = [
+        int(item.value)
+        for raw, item in declared.items()
+        if isinstance(item, ValueWithExpiration)
+        and isinstance(item.value, (int, float))
+        and (donors is None or PeerID(raw).to_base58() in donors)
+    ]
+    return max(epochs, default=None)
 
 
 def vouched_class(base: type) -> type:

@@ -1,0 +1,198 @@
+"""A robust DiLoCo trainer whose round went on without it rejoins the swarm's outer weights (issue 16):
+real hivemind optimizers on loopback, in this process, with the aux peer reducing every round and
+serving its checked copy of the swarm's state as its loop does (`trainer.training.aux_peer.VouchedCopies`).
+
+One of three trainers misses its round of epoch 0 while the others are in view (the
+``miss_round_at_epoch`` fault injection: it steps with its own pseudo-gradient, as hivemind does when
+a round fails); the other two share theirs with the aux peer. Its outer weights then differ from
+theirs, as they did for good before this rule; its next state download waits for the aux peer's copy
+of epoch 1 (the state of a trainer that was in the round) and installs it: outer weights and outer
+momentum equal to that trainer's, bit for bit (no compression). A round all three then share leaves
+them equal again, up to float rounding. The loop's side (the download comes before the next round;
+the round's work is not credited) is tested with the scripted swarm in test_loop_decisions.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from tests.trainer.helpers import LocalSwarm, SwarmNode, patience, wait_until
+from trainer.training.aux_peer import VouchedCopies
+from trainer.training.reducer import Admission
+from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
+
+if TYPE_CHECKING:
+    from trainer.training.swarm import SwarmOptimizer
+
+SIZE = 16
+SAMPLES = 8  # each trainer's samples per round: the run's target, so each is ready by itself
+# Three: with robust aggregation a peer's view ignores a lone record ahead of the others (the quorum
+# guard, strict), so with two trainers each would see itself alone once the other moved an epoch on
+TRAINERS = 3
+
+
+def train_locally(param: torch.nn.Parameter, seed: int) -> None:
+    """Stand-in for a round of inner steps: move the local weights."""
+    with torch.no_grad():
+        param.add_(0.1 * torch.randn(SIZE, generator=torch.Generator().manual_seed(seed)))
+
+
+@dataclass
+class Trainer:
+    node: SwarmNode
+    param: torch.nn.Parameter
+    """Its local weights (the model's)."""
+
+    @property
+    def opt(self) -> SwarmOptimizer:
+        return self.node.optimizer
+
+    def outer(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Its outer weights and outer SGD momentum (None before its first outer step)."""
+        (param,) = self.opt._outer_parameters()
+        momentum = self.opt.opt.state.get(param, {}).get("momentum_buffer")
+        return param.detach().clone(), None if momentum is None else momentum.clone()
+
+
+@contextmanager
+def aux_loop(node: SwarmNode) -> Iterator[None]:
+    """The aux peer's loop, as `run_aux` runs it with robust aggregation: join rounds as the reducer and
+    keep its checked copy of the swarm's state, every 0.2 s."""
+    opt, stop = node.optimizer, threading.Event()
+    copies = VouchedCopies(opt)
+
+    def run() -> None:
+        while not stop.is_set():
+            opt.robust.epoch.value = opt.local_epoch
+            opt.step()
+            copies.tick(max(opt.tracker.global_epoch, opt.local_epoch))
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=run, name="aux-loop", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+        copies.close()
+
+
+def assert_shared(*trainers: Trainer) -> None:
+    """Outer weights of trainers that averaged the same rounds: equal up to float rounding (hivemind
+    returns each sender the average as a delta from its own part, which it adds back), far closer
+    than one round's step (0.1 per value here)."""
+    first = trainers[0].outer()[0]
+    for trainer in trainers[1:]:
+        torch.testing.assert_close(trainer.outer()[0], first, rtol=0, atol=1e-5)
+
+
+def train_and_report(trainer: Trainer, seed: int) -> None:
+    """A round's inner steps (seeded), and its samples reported to the swarm."""
+    train_locally(trainer.param, seed)
+    trainer.opt.tracker.report_local_progress(trainer.opt.local_epoch, SAMPLES)
+
+
+def wait_ready(trainer: Trainer, peers: int) -> None:
+    """Until ``peers`` trainers are in view and the tracker sees the round's target reached."""
+    tracker = trainer.opt.tracker
+    wait_until(lambda: tracker.global_progress.num_peers >= peers, 60, "the other trainers in view")
+    wait_until(lambda: tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
+
+
+def shared_round(*trainers: Trainer, train: bool = True) -> None:
+    """One round for each trainer (``train``: its inner steps and report first), their outer steps
+    taken at once (each in its own thread) once all of them are ready."""
+    failures: list[BaseException] = []
+    all_ready = threading.Barrier(len(trainers))
+
+    def one(trainer: Trainer, seed: int) -> None:
+        try:
+            if train:
+                train_and_report(trainer, seed)
+            wait_ready(trainer, len(trainers))
+            all_ready.wait(patience(120))
+            trainer.opt.diloco_step([trainer.param], SAMPLES)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(trainer, 10 + n)) for n, trainer in enumerate(trainers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights(tmp_path: Path) -> None:
+    settings = dict(
+        run_id="resync",
+        averaging="diloco",
+        robust_aggregation=True,
+        target_batch_size=SAMPLES,
+        compression="none",
+        # a round waits this long for its senders: the aux peer may start matchmaking as soon as the
+        # trainers' reports reach the target, before they step
+        averaging_timeout=15.0,
+        load_state_timeout=30.0,
+        load_state_attempts=1,
+    )
+    with LocalSwarm(tmp_path, **settings) as swarm:
+        aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
+
+        def trainer(name: str) -> Trainer:
+            # every trainer builds the same initial weights from the run's seed
+            param = torch.nn.Parameter(torch.randn(SIZE, generator=torch.Generator().manual_seed(0)))
+            return Trainer(swarm.peer(name, [param], trusted_reducers=[aux.peer_id]), param)
+
+        late, other, third = trainer("late"), trainer("other"), trainer("third")
+        admission = Admission()
+        admission.publish([late.node.peer_id, other.node.peer_id, third.node.peer_id])
+        swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
+        late.opt.miss_round_at_epoch = 0
+
+        with aux_loop(aux):
+            # epoch 0: the late trainer's round goes on without it (it steps first, seeing the others
+            # at epoch 0 in view); the others' round runs with the aux peer
+            for seed, trainer_ in enumerate((late, other, third)):
+                train_and_report(trainer_, seed)
+            wait_ready(late, TRAINERS)
+            late.opt.diloco_step([late.param], SAMPLES)
+            shared_round(other, third, train=False)
+            assert late.opt.local_epoch == other.opt.local_epoch == third.opt.local_epoch == 1
+            assert late.opt.weights_apart and not other.opt.weights_apart and not third.opt.weights_apart
+            assert_shared(other, third)
+            assert not late.opt.state_averager.allow_state_sharing, "its own weights are not the swarm's"
+            apart = (late.outer()[0] - other.outer()[0]).abs().max()
+            assert apart > 1e-3, "it stepped with its own pseudo-gradient"
+
+            late.opt.load_state_from_peers()  # what the training loop does next (HivemindSwarm.load_state)
+            assert [check.peer_id for check in late.opt.state_averager.last_attempts] == [aux.peer_id]
+            assert not late.opt.weights_apart and late.opt.state_averager.allow_state_sharing
+            assert late.opt.local_epoch == 1
+            # the aux peer's copy of epoch 1 (its last installed) came from a trainer that was in the round
+            checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+            installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == 1]
+            by_id = {trainer_.node.peer_id: trainer_ for trainer_ in (other, third)}
+            assert installed and installed[-1] in by_id, f"the copy of epoch 1 came from {installed}"
+            (weights, momentum), (swarm_weights, swarm_momentum) = late.outer(), by_id[installed[-1]].outer()
+            assert torch.equal(weights, swarm_weights), "the outer weights are the swarm's"
+            assert momentum is not None and torch.equal(momentum, swarm_momentum), "so is the outer momentum"
+            assert torch.equal(late.param.detach(), weights), "the next round starts from them"
+            assert_shared(late, other, third)
+
+            # a round all share leaves them equal (whoever missed it downloads the copy after it)
+            shared_round(late, other, third)
+            for trainer_ in (late, other, third):
+                if trainer_.opt.weights_apart:
+                    trainer_.opt.load_state_from_peers()
+            assert late.opt.local_epoch == other.opt.local_epoch == third.opt.local_epoch == 2
+            assert_shared(late, other, third)
