@@ -5,8 +5,7 @@ ones deferred into functions or under TYPE_CHECKING):
 - `trainer` does not import the demo package;
 - `trainer/training` (the loop, the swarm, the model) does not import `trainer/pool` (the chain side);
 - no modules import each other in a circle in `hub` (the client's bindings included), the demo
-  package and `trainer/pool`. (`trainer/training` has one circle left, train_loop <->
-  hivemind_peer, so it is not checked yet.)
+  package and `trainer` (`trainer/training` and `trainer/pool` included).
 """
 
 from __future__ import annotations
