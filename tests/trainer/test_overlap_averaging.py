@@ -9,6 +9,8 @@ its outer update to land (`SwarmOptimizer.apply_landed_update`, bounded by hivem
 timeout). Both peers' outer weights are then the outer Nesterov step of the MEAN pseudo-gradient
 (equal across peers up to float rounding, no compression), and each peer's local weights are those
 outer weights plus the inner steps it took while the round was in flight (`StaleOuterBase`).
+The same round in synchronous DiLoCo gives the same outer weights, and the local weights start the
+next round from them.
 
 Whether two `trainer train` processes meet in a round is the machine's schedule: the two-process
 runs in test_swarm_diloco.py assert only what holds on any schedule and point here.
@@ -85,33 +87,55 @@ def step_together(peers: list[Peer]) -> None:
         raise failures[0]
 
 
-def test_an_overlapped_round_averages_both_pseudo_gradients_and_keeps_the_steps_taken_meanwhile(
-    tmp_path: Path,
-) -> None:
-    settings = dict(
+def diloco_swarm(tmp_path: Path, **overrides: object) -> LocalSwarm:
+    return LocalSwarm(
+        tmp_path,
         run_id="overlap",
         averaging="diloco",
-        delay_updates=True,
         target_batch_size=2 * SAMPLES,
         compression="none",
         matchmaking_time=2.0,
         averaging_timeout=15.0,  # a round waits this long for its other sender on a loaded machine
+        **overrides,
     )
-    with LocalSwarm(tmp_path, **settings) as swarm:
-        peers = []
-        for name in ("a", "b"):
-            param = initial_weights()
-            peers.append(Peer(swarm.peer(name, [param]), param))
-        assert all(peer.opt.outer_base is not None for peer in peers), "overlapped DiLoCo"
-        outer0 = initial_weights().detach()
 
-        pseudo_gradients, sent = [], []
-        for seed, peer in enumerate(peers, start=1):
-            inner_steps(peer.param, seed)
-            sent.append(peer.param.detach().clone())
-            pseudo_gradients.append(outer0 - sent[-1])
-            peer.opt.tracker.report_local_progress(peer.opt.local_epoch, SAMPLES)
-        assert (pseudo_gradients[0] - pseudo_gradients[1]).abs().max() > 1e-2, "the peers' work differs"
+
+def start_peers(swarm: LocalSwarm) -> list[Peer]:
+    peers = []
+    for name in ("a", "b"):
+        param = initial_weights()
+        peers.append(Peer(swarm.peer(name, [param]), param))
+    return peers
+
+
+def first_round(peers: list[Peer]) -> list[torch.Tensor]:
+    """Each peer's inner steps (seeded differently) and its samples reported; returns the
+    pseudo-gradients (outer minus local weights)."""
+    pseudo_gradients = []
+    for seed, peer in enumerate(peers, start=1):
+        inner_steps(peer.param, seed)
+        pseudo_gradients.append(initial_weights().detach() - peer.param.detach())
+        peer.opt.tracker.report_local_progress(peer.opt.local_epoch, SAMPLES)
+    assert (pseudo_gradients[0] - pseudo_gradients[1]).abs().max() > 1e-2, "the peers' work differs"
+    return pseudo_gradients
+
+
+def mean_outer_step(opt: SwarmOptimizer, pseudo_gradients: list[torch.Tensor]) -> torch.Tensor:
+    """The outer weights after one outer SGD step (Nesterov, from zero momentum) with the mean of
+    the pseudo-gradients: what a round both peers averaged gives each of them."""
+    group = opt.opt.param_groups[0]
+    mean = torch.stack(pseudo_gradients).mean(0)
+    return initial_weights().detach() - group["lr"] * (1 + group["momentum"]) * mean
+
+
+def test_an_overlapped_round_averages_both_pseudo_gradients_and_keeps_the_steps_taken_meanwhile(
+    tmp_path: Path,
+) -> None:
+    with diloco_swarm(tmp_path, delay_updates=True) as swarm:
+        peers = start_peers(swarm)
+        assert all(peer.opt.outer_base is not None for peer in peers), "overlapped DiLoCo"
+        pseudo_gradients = first_round(peers)
+        sent = [peer.param.detach().clone() for peer in peers]
 
         step_together(peers)
         meanwhile = []
@@ -126,12 +150,22 @@ def test_an_overlapped_round_averages_both_pseudo_gradients_and_keeps_the_steps_
         for peer in peers:
             wait_until(peer.opt.apply_landed_update, 60, f"{peer.node.config.checkpoint_dir.name}'s outer update")
 
-        # one outer SGD step (Nesterov, from zero momentum) with the mean of both pseudo-gradients
-        group = peers[0].opt.opt.param_groups[0]
-        mean = torch.stack(pseudo_gradients).mean(0)
-        expected = outer0 - group["lr"] * (1 + group["momentum"]) * mean
+        expected = mean_outer_step(peers[0].opt, pseudo_gradients)
         for peer, moved in zip(peers, meanwhile, strict=True):
             torch.testing.assert_close(peer.outer(), expected, rtol=0, atol=1e-5)
             # the inner steps taken while the round was in flight are kept on top of it
             torch.testing.assert_close(peer.param.detach(), expected + moved, rtol=0, atol=1e-5)
             assert torch.equal(peer.opt.outer_base.base[0], peer.outer()), "the next round is measured from them"
+
+
+def test_a_synchronous_round_averages_both_pseudo_gradients(tmp_path: Path) -> None:
+    with diloco_swarm(tmp_path) as swarm:
+        peers = start_peers(swarm)
+        assert all(peer.opt.outer_base is None for peer in peers), "synchronous DiLoCo"
+        pseudo_gradients = first_round(peers)
+        step_together(peers)
+        expected = mean_outer_step(peers[0].opt, pseudo_gradients)
+        for peer in peers:
+            assert peer.opt.local_epoch == 1 and peer.opt.rounds_held == 0
+            torch.testing.assert_close(peer.outer(), expected, rtol=0, atol=1e-5)
+            assert torch.equal(peer.param.detach(), peer.outer()), "the next round starts from the outer weights"
