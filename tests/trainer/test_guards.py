@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import torch
 
 from tests.trainer.fake_swarm import ScriptedPeer, World, make_peer
-from trainer.training.guards import ModelGuard, filter_progress, quorum_epoch
+from trainer.training.guards import ModelGuard, filter_progress, in_view, quorum_epoch
 
 TARGET = 16
 
@@ -116,6 +116,23 @@ def test_filter_progress_drops_records_above_the_quorum_epoch() -> None:
     kept, bound = filter_progress(metadata, quorum=2)
     assert bound == 3
     assert set(kept) == {b"a", b"b", b"c", b"odd"}
+
+
+def test_a_partner_one_epoch_ahead_is_in_view_but_does_not_move_the_epoch() -> None:
+    def entry(epoch):
+        return SimpleNamespace(value={"epoch": epoch, "samples_accumulated": 8})
+
+    # a robust pool of two: the peer left behind at 4, its partner already at 5
+    pair = {b"me": entry(4), b"partner": entry(5)}
+    kept, bound = filter_progress(pair, quorum=2, own=(b"me", 4), strict=True)
+    assert bound == 4 and set(kept) == {b"me"}, "the record ahead is still ignored (its samples too)"
+    assert in_view(pair) == 2, "but the partner is seen: the peer is not alone"
+    # an inflated report: counted as a trainer there, never as the swarm's epoch
+    liar = {b"me": entry(4), b"partner": entry(4), b"liar": entry(1004)}
+    kept, bound = filter_progress(liar, quorum=2, own=(b"me", 4), strict=True)
+    assert bound == 4 and b"liar" not in kept
+    assert in_view(liar) == 3
+    assert in_view({b"me": entry(4), b"odd": SimpleNamespace(value=None)}) == 1, "a record without a value is not"
 
 
 def test_robust_aggregation_turns_parameter_averaging_off() -> None:

@@ -11,6 +11,10 @@
   has more peers than that; records above it are ignored (their samples too). With robust
   aggregation (``strict``) a smaller swarm never follows a lone report ahead of it either: right
   after starting, a peer's view may hold nobody's record but an attacker's.
+- `in_view`: the guard bounds the epoch and the samples, not who is seen. Every live record counts
+  as a trainer in view whatever its epoch (hivemind's ``num_peers``, read as "am I alone?"), so in a
+  robust pool of two a partner one epoch ahead, whose record the strict guard ignores, is still
+  seen: the peer left behind no longer skips its round as alone (tests/trainer/test_view_quorum.py).
 """
 
 from __future__ import annotations
@@ -58,6 +62,15 @@ def filter_progress(
         return dict(metadata), None
     kept = {key: entry for key, entry in metadata.items() if epochs[key] is None or epochs[key] <= bound}
     return kept, bound
+
+
+def in_view(metadata: Mapping[Any, Any]) -> int:
+    """How many trainers hivemind's progress records show, whatever their epoch: every record with a
+    value, as hivemind counts ``num_peers`` (the DHT's schema and signature validators and the
+    records' expiry already admit only live, signed ones; an aux peer publishes none). An inflated
+    record counts once, as its sender is there: an attacker is counted with an honest-looking epoch
+    too, so this gives it nothing the guard took away."""
+    return sum(getattr(entry, "value", None) is not None for entry in metadata.values())
 
 
 class ModelGuard:

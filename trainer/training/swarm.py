@@ -99,11 +99,13 @@ A robust sender whose round went on without it rejoins the swarm's state (both m
   for bit without compression: tests/trainer/test_diloco_resync.py). If no such copy comes in time
   it goes on with its own weights, as before, and logs it; either way it shares its state again.
 - A round held (DiLoCo, nobody in view) or stepped by a peer really alone moved no one else's
-  weights: no download. "In view" is the tracker's view, after the quorum guard: with two
-  trainers a partner an epoch ahead is a lone record ahead and ignored (`trainer.training.guards`,
-  strict), so a peer left behind there sees itself alone and is not flagged (measured on loopback:
-  the other trainer then skipped its round as alone). Nor without robust aggregation, where
-  parameter averaging pulls peers together. A gradient-mode round whose failure shows only in the
+  weights: no download. "In view" counts every live record whatever its epoch
+  (`QuorumProgressTracker`). The strict quorum guard ignores a partner an epoch ahead in a pool of
+  two for the epoch; when the view was counted after the guard too, the peer left behind saw
+  itself alone, skipped its round and was not flagged (the late peer of the `hub demo --attacker
+  liar` run in tests/bridge/data/demo_liar_ci21; on loopback DHTs it read one peer in view:
+  tests/trainer/test_view_quorum.py). Nor without robust aggregation, where parameter averaging
+  pulls peers together. A gradient-mode round whose failure shows only in the
   background (``delay_updates``) is caught after the step that sees it; its epoch was already
   credited.
 
@@ -387,7 +389,13 @@ MergingStateAverager = type("TrainingStateAverager", (_MergingStateAverager,), {
 class QuorumProgressTracker(ProgressTracker):
     """hivemind's progress tracker, but the swarm's epoch needs a quorum (`guards.quorum_epoch`):
     records above the highest epoch ``epoch_quorum`` peers reach are ignored, so one peer reporting
-    an inflated epoch makes nobody download state or jump epochs."""
+    an inflated epoch makes nobody download state or jump epochs.
+
+    ``num_peers`` alone is taken from every record (`guards.in_view`), not only the kept ones:
+    hivemind reads it as "are other trainers there?" (skip the pre-scheduled round as alone, no
+    state averaging), and so does `SwarmOptimizer` (the DiLoCo hold, ``weights_apart``). Computing
+    it here rather than in `guards.filter_progress` leaves hivemind's epoch, samples and round-end
+    estimate to the kept records only, exactly as guarded as before."""
 
     def __init__(self, *args: Any, epoch_quorum: int = 2, strict: bool = False, **kwargs: Any) -> None:
         self.epoch_quorum, self.strict = epoch_quorum, strict  # before hivemind starts the thread that reads them
@@ -395,14 +403,16 @@ class QuorumProgressTracker(ProgressTracker):
         super().__init__(*args, **kwargs)
 
     def _parse_swarm_progress_data(self, metadata: Any) -> GlobalTrainingProgress:
-        from trainer.training.guards import filter_progress
+        from trainer.training.guards import filter_progress, in_view
 
-        if isinstance(metadata, dict) and metadata:
-            own = (self._local_public_key, self.local_progress.epoch)
-            kept, _bound = filter_progress(metadata, self.epoch_quorum, own, self.strict)
-            self.ignored_records += len(metadata) - len(kept)
-            metadata = kept
-        return super()._parse_swarm_progress_data(metadata)
+        if not isinstance(metadata, dict) or not metadata:
+            return super()._parse_swarm_progress_data(metadata)
+        own = (self._local_public_key, self.local_progress.epoch)
+        kept, _bound = filter_progress(metadata, self.epoch_quorum, own, self.strict)
+        self.ignored_records += len(metadata) - len(kept)
+        progress = super()._parse_swarm_progress_data(kept)
+        progress.num_peers = in_view(metadata)
+        return progress
 
 
 class SwarmOptimizer(hivemind.Optimizer):
