@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # the shared test helpers, imported from here by the trainer tests
 __all__ = [
     "BATCH",
+    "DilocoPeer",
     "LOOPBACK",
     "SEQ_LEN",
     "LocalSwarm",
@@ -124,6 +125,31 @@ class SwarmNode:
     def maddrs(self) -> list[str]:
         """The addresses another peer joins this one through."""
         return [str(addr) for addr in self.dht.get_visible_maddrs()]
+
+
+@dataclass
+class DilocoPeer:
+    """A DiLoCo peer of a `LocalSwarm` driven by a test: its node and its one local weight tensor."""
+
+    node: SwarmNode
+    param: torch.nn.Parameter
+    """Its local weights (the model's)."""
+
+    @property
+    def opt(self) -> SwarmOptimizer:
+        assert self.node.optimizer is not None
+        return self.node.optimizer
+
+    def outer(self) -> torch.Tensor:
+        """A copy of its outer weights."""
+        (outer,) = self.opt._outer_parameters()
+        return outer.detach().clone()
+
+    def momentum(self) -> torch.Tensor | None:
+        """A copy of its outer SGD momentum (None before its first outer step)."""
+        (outer,) = self.opt._outer_parameters()
+        buffer = self.opt.opt.state.get(outer, {}).get("momentum_buffer")
+        return None if buffer is None else buffer.clone()
 
 
 class LocalSwarm:

@@ -21,13 +21,13 @@ runs in test_swarm_diloco.py assert only what holds on any schedule and point he
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
-from tests.trainer.helpers import LocalSwarm, SwarmNode, patience, wait_until
+from tests.trainer.helpers import DilocoPeer as Peer
+from tests.trainer.helpers import LocalSwarm, patience, wait_until
 
 if TYPE_CHECKING:
     from trainer.training.swarm import SwarmOptimizer
@@ -47,21 +47,6 @@ def inner_steps(param: torch.nn.Parameter, seed: int) -> torch.Tensor:
     with torch.no_grad():
         param.add_(move)
     return move
-
-
-@dataclass
-class Peer:
-    node: SwarmNode
-    param: torch.nn.Parameter
-    """Its local weights (the model's)."""
-
-    @property
-    def opt(self) -> SwarmOptimizer:
-        return self.node.optimizer
-
-    def outer(self) -> torch.Tensor:
-        (outer,) = self.opt._outer_parameters()
-        return outer.detach().clone()
 
 
 def step_together(peers: list[Peer]) -> None:
