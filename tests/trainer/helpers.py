@@ -7,6 +7,8 @@ here by the trainer tests.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,7 @@ __all__ = [
     "SwarmNode",
     "TrainerProcess",
     "free_port",
+    "in_threads",
     "load_factor",
     "patience",
     "peer_args",
@@ -125,6 +128,26 @@ class SwarmNode:
     def maddrs(self) -> list[str]:
         """The addresses another peer joins this one through."""
         return [str(addr) for addr in self.dht.get_visible_maddrs()]
+
+
+def in_threads(work: Callable[..., None], calls: list[tuple[Any, ...]]) -> None:
+    """``work(*args)`` for every ``args`` of ``calls`` at once, each in its own thread (peers that must
+    meet in one round); re-raises the first failure once every thread has ended."""
+    failures: list[BaseException] = []
+
+    def guarded(*args: Any) -> None:
+        try:
+            work(*args)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=args) for args in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from tests.trainer.helpers import DilocoPeer as Trainer
-from tests.trainer.helpers import LocalSwarm, SwarmNode, patience, wait_until
+from tests.trainer.helpers import LocalSwarm, SwarmNode, in_threads, patience, wait_until
 from trainer.training.aux_peer import VouchedCopies
 from trainer.training.reducer import Admission
 from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
@@ -90,26 +90,16 @@ def wait_ready(trainer: Trainer, peers: int) -> None:
 def shared_round(*trainers: Trainer, train: bool = True) -> None:
     """One round for each trainer (``train``: its inner steps and report first), their outer steps
     taken at once (each in its own thread) once all of them are ready."""
-    failures: list[BaseException] = []
     all_ready = threading.Barrier(len(trainers))
 
     def one(trainer: Trainer, seed: int) -> None:
-        try:
-            if train:
-                train_and_report(trainer, seed)
-            wait_ready(trainer, len(trainers))
-            all_ready.wait(patience(120))
-            trainer.opt.diloco_step([trainer.param], SAMPLES)
-        except BaseException as exc:
-            failures.append(exc)
+        if train:
+            train_and_report(trainer, seed)
+        wait_ready(trainer, len(trainers))
+        all_ready.wait(patience(120))
+        trainer.opt.diloco_step([trainer.param], SAMPLES)
 
-    threads = [threading.Thread(target=one, args=(trainer, 10 + n)) for n, trainer in enumerate(trainers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    in_threads(one, [(trainer, 10 + n) for n, trainer in enumerate(trainers)])
 
 
 def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from tests.trainer.helpers import DilocoPeer as Peer
-from tests.trainer.helpers import LocalSwarm, patience, wait_until
+from tests.trainer.helpers import LocalSwarm, in_threads, patience, wait_until
 
 if TYPE_CHECKING:
     from trainer.training.swarm import SwarmOptimizer
@@ -52,26 +52,16 @@ def inner_steps(param: torch.nn.Parameter, seed: int) -> torch.Tensor:
 def step_together(peers: list[Peer]) -> None:
     """The round's end for every peer at once (each in its own thread): wait until both are in view
     and the tracker sees the target reached, then `diloco_step`."""
-    failures: list[BaseException] = []
     all_ready = threading.Barrier(len(peers))
 
     def one(peer: Peer) -> None:
-        try:
-            tracker = peer.opt.tracker
-            wait_until(lambda: tracker.global_progress.num_peers >= len(peers), 60, "the other peer in view")
-            wait_until(lambda: tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
-            all_ready.wait(patience(120))
-            peer.opt.diloco_step([peer.param], SAMPLES)
-        except BaseException as exc:
-            failures.append(exc)
+        tracker = peer.opt.tracker
+        wait_until(lambda: tracker.global_progress.num_peers >= len(peers), 60, "the other peer in view")
+        wait_until(lambda: tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
+        all_ready.wait(patience(120))
+        peer.opt.diloco_step([peer.param], SAMPLES)
 
-    threads = [threading.Thread(target=one, args=(peer,)) for peer in peers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+    in_threads(one, [(peer,) for peer in peers])
 
 
 def diloco_swarm(tmp_path: Path, **overrides: object) -> LocalSwarm:
