@@ -196,6 +196,25 @@ def test_diloco_peer_behind_at_a_round_start_downloads_state_first(tmp_path: Pat
     assert all(event["group_size"] == 2 for event in peer.events("epoch"))
 
 
+def test_diloco_peer_whose_download_reaches_max_epochs_trains_no_further(tmp_path: Path) -> None:
+    # a download at a round's start can land on the last epoch: a real overlapped run (max_epochs 6)
+    # went from epoch 4 to 6 that way, then trained a round of epoch 6 and stopped at 7
+    world = World(target=64, others=[ScriptedPeer(rate=1000.0)], patience=100.0)
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=4)
+
+    def others_run_two_epochs_ahead(report: EpochReport) -> None:
+        if report.epoch == 1:
+            world.end_epoch()
+            world.end_epoch()
+
+    peer.run(on_epoch=others_run_two_epochs_ahead)
+    (download,) = peer.events("state_download")
+    assert (download["from_epoch"], download["to_epoch"]) == (2, 4)
+    assert peer.epochs() == [0, 1]
+    (stop,) = peer.events("stop")
+    assert stop["final_epoch"] == 4
+
+
 def test_diloco_peer_alone_at_the_start_holds_its_round_and_credits_it_to_the_first_shared_epoch(
     tmp_path: Path,
 ) -> None:

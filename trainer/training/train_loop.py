@@ -422,6 +422,8 @@ class TrainingLoop:
             self._sync_with_swarm("behind the swarm at the start of a local round")
         elif swarm.weights_apart:  # an overlapped round that failed in the background
             self._sync_with_swarm("apart from the swarm's weights at the start of a local round")
+        if self._should_stop(stop_event):
+            return  # the download reached the last epoch: a round now would train past max_epochs
         already = swarm.local_samples
         round_samples = 0
         while True:
