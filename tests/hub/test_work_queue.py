@@ -198,6 +198,34 @@ def test_the_carried_backlog_is_bounded_and_says_what_it_dropped(walkthrough_mem
     assert [by_key[r.key].status for r in receipts[4:]] == ["pending"] * (MAX_CARRY_EPOCHS - 1)
 
 
+def test_a_run_that_ends_on_its_own_waits_for_chain_time_to_claim_its_last_epochs(walkthrough_member, tmp_path: Path):
+    """The last pass of a run that ended by itself (max epochs) right after a claim: the work-rate
+    rule allows nothing in that block second and little in the next, so a pass that does not wait
+    leaves the last receipt for a `trainer join` that may never come, or cuts it (a clean-clone CI run
+    found the first). It waits for chain time and claims the last epochs whole."""
+    import threading
+
+    from trainer.pool.join import Submitter
+    from trainer.pool.work_queue import read_cap
+
+    client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
+    cap = read_cap(client, pool_id)
+    _wait_chain_time(client, cap.pool_started_at + 1)
+    # `every` far above the receipts added: the background thread never sends; finish() does
+    submitter = Submitter(client, tmp_path / "work.json", every=100, stop_training=threading.Event(), cap=cap)
+    submitter.start()
+    first = submitter.queue.add(pool_id, PEER, 1, 1, 1000)
+    assert [r.key for r in submitter.queue.flush(client, cap)] == [first.key]
+    last = submitter.queue.add(pool_id, PEER, 2, 2, 3 * cap.per_second)  # three block seconds' worth
+    submitter.finish()
+    saved = {r.key: r for r in WorkQueue(tmp_path / "work.json").receipts}
+    assert saved[last.key].status == "confirmed" and saved[last.key].dropped == 0
+    before = client.rewards.work(pool_id, client.address, first.key)
+    after = client.rewards.work(pool_id, client.address, last.key)
+    assert after.units == 3 * cap.per_second
+    assert after.submitted_at >= before.submitted_at + 3
+
+
 def test_a_node_with_the_walkthrough_settings_is_paid_for_what_it_trained(walkthrough_member, tmp_path: Path):
     """Real training (tiny LLaMA, one peer) in a pool whose cap the node may exceed: every token
     trained is claimed, dropped with a reason, or waiting in the receipts file; claims are paid."""

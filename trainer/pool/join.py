@@ -12,9 +12,13 @@
    work-rate cap allows (the node's compute units x the pool's max rate: the start-up log states
    it, and the first epoch that trains faster than it warns with the numbers and the fixes).
 5. Stop when the run ends, when asked (the first Ctrl+C or SIGTERM), or when the chain says the
-   node is out of the pool. On the way out the submitter makes one pass (it claims what the cap
-   allows at that moment) and never waits to retry: what is left stays in the receipts file and
-   goes out with the next `trainer join` in the same workdir.
+   node is out of the pool. On the way out the submitter makes one last pass. When the run ended
+   on its own it first waits (at most FINAL_WAIT_SECONDS of our clock) for chain time to allow the
+   waiting receipts: a run that ends in the same block second as the previous claim would
+   otherwise find the cap allowing nothing and leave its last epochs for a `trainer join` that may
+   never come. When asked to stop it never waits: it claims what the cap allows at that moment.
+   What is left stays in the receipts file and goes out with the next `trainer join` in the same
+   workdir.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ log = logging.getLogger("trainer")
 
 # @dev Seconds between submitter passes while receipts are waiting (a chain that is away).
 RETRY_SECONDS = 3.0
+# @dev Longest wait, at the end of a run that ended on its own, for chain time to allow the last
+# receipts (the pool's work-rate rule counts whole block seconds since the previous claim).
+FINAL_WAIT_SECONDS = 30.0
 # @dev Receipt rejections that mean this node cannot work in the pool any more.
 _FATAL = ("node not in pool", "pool is not active", "provider is blacklisted")
 
@@ -162,13 +169,16 @@ class Submitter:
                     self.stop_training.set()
 
     def finish(self) -> None:
-        """Stop the thread and make one last pass: send what the cap allows now, without waiting to
-        retry (a first Ctrl+C must be enough). Whatever is left is saved for the next start."""
+        """Stop the thread and make one last pass. A run that ended on its own first waits, bounded,
+        for chain time to allow what is waiting; a run asked to stop (a first Ctrl+C must be enough)
+        sends what the cap allows now. Whatever is left is saved for the next start."""
         self.done.set()
         self.wake.set()
         self.thread.join()
         with self.lock:
             if self._due():
+                if not self.stop_training.is_set():
+                    self._wait_for_allowance()
                 self._flush(final=True)
         waiting = self.queue.unsettled()
         if waiting:
@@ -178,6 +188,39 @@ class Submitter:
                 sum(r.units for r in waiting),
                 self.queue.path,
             )
+
+    def _wait_for_allowance(self) -> None:
+        """Until the work-rate rule allows every never-sent receipt, or FINAL_WAIT_SECONDS pass.
+
+        Chain time decides (the rule counts block seconds since the node's last claim); without a
+        known cap (a custom validation contract) one later block second is what the chain needs
+        before it can take anything."""
+        import time
+
+        from hub.errors import HubError
+
+        pending = [r for r in self.queue.unsettled() if r.tx_hash is None]
+        if not pending:
+            return
+        needed = sum(r.units for r in pending)
+        pool_id = pending[0].pool_id
+        deadline = time.monotonic() + FINAL_WAIT_SECONDS
+        try:
+            start = self.client.now()
+            while time.monotonic() < deadline:
+                if self.cap is not None and self.cap.allowance(self.client, pool_id) >= needed:
+                    return
+                if self.cap is None and self.client.now() > start:
+                    return
+                time.sleep(0.5)  # polling chain time, bounded by the deadline
+        except HubError as exc:
+            log.warning("chain unavailable at the end of the run: %s", exc.message)
+            return
+        log.info(
+            "the work-rate rule does not yet allow the last %d tokens after %.0f s: claiming what it allows now",
+            needed,
+            FINAL_WAIT_SECONDS,
+        )
 
 
 def join_pool(
