@@ -16,6 +16,7 @@ from trainer.errors import TrainerError
 from trainer.pool.audit import Claim, judge
 from trainer.pool.binding import bound_node, sign_binding
 from trainer.pool.evidence import (
+    AHEAD_EPOCHS,
     EPOCH_LEAD,
     OBSERVATIONS_FILE,
     PLACED_EPOCHS,
@@ -290,6 +291,31 @@ def test_a_liar_whose_records_overlap_the_rounds_it_missed_is_hard(tmp_path, lea
     for epoch in sorted(silent):
         decision = _judge(store, _claim(epoch, epoch, HONEST * SEQ))
         assert decision.verdict == "hard" and "never accepted" in decision.reason, decision
+
+
+def test_a_liar_a_step_ahead_of_the_rounds_it_missed_is_hard(tmp_path):
+    """It never waits for a round: it steps as soon as the swarm's samples reach the target, and
+    the honest senders' round of that epoch closes seconds later, so it has signed the next epoch
+    by then. Still moving on with the swarm, it is placed in those rounds (`AHEAD_EPOCHS`)."""
+    swarm = {e: 100.0 + 10 * e for e in range(1, 9)}
+    store = _timed_store(tmp_path, {e + AHEAD_EPOCHS: at - 3.0 for e, at in swarm.items()}, swarm)
+    # not the last round: its last record (epoch 9) goes on to nothing later
+    assert store.silent_epochs(PEER) == frozenset(range(1, 8))
+    decision = _judge(store, _claim(3, 3, HONEST * SEQ))
+    assert decision.verdict == "hard" and "never accepted" in decision.reason, decision
+
+
+def test_a_peer_that_stopped_a_step_ahead_is_silent_in_no_round_after_it_stopped(tmp_path):
+    """A step ahead of the rounds is placement only while the peer's records go on: once it
+    stopped, its last record places it in `PLACED_EPOCHS` rounds at most, fewer than make silence.
+    Here it ran a step ahead of rounds 1-4 without sending (silence), signed epoch 6 and stopped;
+    the swarm went on to round 12."""
+    swarm = {e: 100.0 + 10 * e for e in range(1, 13)}
+    store = _timed_store(tmp_path, {e + 1: swarm[e] - 3.0 for e in range(1, 6)}, swarm)
+    assert store.silent_epochs(PEER) == frozenset(range(1, 5))
+    # it sent rounds 1-4: nothing after it stopped counts, as for any stopped peer
+    sent = _timed_store(tmp_path / "sent", {e + 1: swarm[e] - 3.0 for e in range(1, 6)}, swarm, sent={1, 2, 3, 4})
+    assert sent.silent_epochs(PEER) == frozenset()
 
 
 def test_a_stopped_peer_is_placed_in_fewer_rounds_than_make_silence():
@@ -683,6 +709,79 @@ def test_the_demo_run_whose_honest_node_was_soft_invalidated_has_every_honest_cl
         decision = judge(claim, found, DEMO_POLICY, 64, epoch_tokens)
         expected = "accept" if node in DEMO_HONEST else "hard"
         assert decision.verdict == expected, (node, first, last, units, decision.reason, decision.evidence)
+
+
+DEMO_CI33 = Path(__file__).parent / "data" / "demo_liar_ci33"
+DEMO_CI33_CLAIMS = [  # (node, peer, epoch, tokens, verdict): every claim of that run but the liar's last
+    (
+        "0x2629B46B403e528d60b4205FE5Fee67497382990",
+        "QmW4bovR6T2GUmG8hKYdU72RhhSDhZmVXd7BviVQZgMQUJ",
+        0,
+        52992,
+        "accept",
+    ),
+    (
+        "0x2629B46B403e528d60b4205FE5Fee67497382990",
+        "QmW4bovR6T2GUmG8hKYdU72RhhSDhZmVXd7BviVQZgMQUJ",
+        1,
+        67072,
+        "accept",
+    ),
+    (
+        "0x2629B46B403e528d60b4205FE5Fee67497382990",
+        "QmW4bovR6T2GUmG8hKYdU72RhhSDhZmVXd7BviVQZgMQUJ",
+        4,
+        16640,
+        "accept",
+    ),
+    ("0x6Cf9fA0f4b5f71f05B270239ED2ceb6FF509e8EE", "QmaFi86tD1D77tfeHp1kJFxg7L6hUR5owaUEfViXmcZT2u", 0, 9216, "accept"),
+    (
+        "0x6Cf9fA0f4b5f71f05B270239ED2ceb6FF509e8EE",
+        "QmaFi86tD1D77tfeHp1kJFxg7L6hUR5owaUEfViXmcZT2u",
+        2,
+        73728,
+        "accept",
+    ),
+    (
+        "0x6Cf9fA0f4b5f71f05B270239ED2ceb6FF509e8EE",
+        "QmaFi86tD1D77tfeHp1kJFxg7L6hUR5owaUEfViXmcZT2u",
+        3,
+        74752,
+        "accept",
+    ),
+    (
+        "0x6Cf9fA0f4b5f71f05B270239ED2ceb6FF509e8EE",
+        "QmaFi86tD1D77tfeHp1kJFxg7L6hUR5owaUEfViXmcZT2u",
+        4,
+        67072,
+        "accept",
+    ),
+    ("0xe06205142f0Acbdef70D6aF8DbAa92f7829C8047", "QmYkGvmh8EPbNZUDQSw3RRaNFVvhuJZXnDDbKvDRM5Bgma", 0, 256, "hard"),
+    ("0xe06205142f0Acbdef70D6aF8DbAa92f7829C8047", "QmYkGvmh8EPbNZUDQSw3RRaNFVvhuJZXnDDbKvDRM5Bgma", 1, 256, "hard"),
+    # no round of epoch 2 was reduced: its own records are the only evidence on that claim (its
+    # first hard decision voids every reward of the node still locked, this one's included)
+    ("0xe06205142f0Acbdef70D6aF8DbAa92f7829C8047", "QmYkGvmh8EPbNZUDQSw3RRaNFVvhuJZXnDDbKvDRM5Bgma", 2, 256, "accept"),
+    ("0xe06205142f0Acbdef70D6aF8DbAa92f7829C8047", "QmYkGvmh8EPbNZUDQSw3RRaNFVvhuJZXnDDbKvDRM5Bgma", 3, 256, "hard"),
+]
+
+
+def test_the_demo_run_whose_liar_ran_a_step_ahead_of_a_round_has_the_liar_hard(tmp_path):
+    """A clean-clone run of `hub demo --attacker liar` (4dc4cc9): the reducer closed rounds 0, 1,
+    3 and 4; the liar had signed epoch 2 complete 0.2 s before round 1 closed, which placed it
+    nowhere then and broke its silence into gaps of 1 and 2 rounds: every claim of it was soft and
+    it kept its stake. Its honest partners, whose rounds of epochs 1 and 2 went on without them
+    (each resynced), are paid in full."""
+    for name in (OBSERVATIONS_FILE, RECORDS_FILE, ATTEMPTS_FILE):
+        shutil.copy(DEMO_CI33 / name, tmp_path / name)
+    store = EvidenceStore(tmp_path, 777, 1)
+    store.refresh()
+    epoch_tokens = int(max(1024, *store.round_samples().values()) * 64)
+    for node, peer, epoch, units, expected in DEMO_CI33_CLAIMS:
+        assert store.peers_of(node) == [peer]
+        claim = Claim(work_key(1, peer, epoch, epoch), node, "0xprovider", units, 100, 700)
+        found = store.range_evidence(peer, *store.match(peer, claim.work_key), 1024)
+        decision = judge(claim, found, DEMO_POLICY, 64, epoch_tokens)
+        assert decision.verdict == expected, (node, epoch, units, decision.reason, decision.evidence)
 
 
 def _tag_along(epoch: int, peer: str = PEER) -> Observation:

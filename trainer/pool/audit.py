@@ -32,8 +32,9 @@ with what the claimant says about itself:
   against most of the round's other senders in over 2/3 of 3+ rounds, `evidence.sign_flippers`)
   that claims a round in which it did; a peer whose contributions the reducer never accepted,
   silent (no contribution, no request to join) for at least `SILENT_ROUNDS` rounds in a row that its
-  own signed records place it in (`evidence.PLACED_EPOCHS`: a peer that trained alone before or
-  after the swarm's rounds is not silent in them), that claims work (a consistent liar);
+  own signed records place it in (`evidence.PLACED_EPOCHS`, `evidence.AHEAD_EPOCHS`: a peer that
+  trained alone before or after the swarm's rounds is not silent in them), that claims work (a
+  consistent liar);
 - the aux peer's own evidence against the peer, whatever the claim's range: a progress record it
   signed far ahead of the swarm (an inflated epoch, `evidence.epoch_liars`), or bad state it served
   to the aux peer's own download (non-finite, misshapen or junk weights,

@@ -27,12 +27,13 @@ is open, so no age makes evidence useless; a line is a few dozen bytes per peer 
 Silence is judged in time, not by epoch number alone. A round the reducer closed without a peer
 counts against it only if, when the round was reduced, the peer's own signed records place it in
 that round's epoch: the last epoch they list as completed by then is the round's epoch or the one
-before (`PLACED_EPOCHS`). A peer that trained its epochs alone before the swarm's rounds (hivemind
-skips averaging when it sees no other peer) or after them, one that stopped, and one that crashed
-and came back were somewhere else when those rounds with the same numbers closed: no silence
-there. A liar signs the swarm's epochs as they go by, so its records place it in the rounds it
-missed, and it stays caught. A round or a peer without times (evidence written before times were
-kept) is judged by epoch number, as before.
+before (`PLACED_EPOCHS`), or the one after if its records go on past it (`AHEAD_EPOCHS`: a peer
+that steps without waiting for rounds runs a step ahead of them). A peer that trained its epochs
+alone before the swarm's rounds (hivemind skips averaging when it sees no other peer) or after
+them, one that stopped, and one that crashed and came back were somewhere else when those rounds
+with the same numbers closed: no silence there. A liar signs the swarm's epochs as they go by, so
+its records place it in the rounds it missed, and it stays caught. A round or a peer without
+times (evidence written before times were kept) is judged by epoch number, as before.
 
 Reading an `EvidenceStore` indexes the files once (`refresh`); the auditor refreshes it once per
 pass.
@@ -92,6 +93,16 @@ SILENT_ROUNDS = 3
 #      A round outside them breaks a gap, so a peer that stopped (its last record stays in the DHT)
 #      is placed in at most these many consecutive rounds: fewer than `SILENT_ROUNDS`.
 PLACED_EPOCHS = 2
+# @dev A peer whose records had completed e + 1 when the round of e was reduced is placed in that
+#      round too, if its records go on to complete a later epoch: it was training along with the
+#      swarm a step ahead of the round. A peer that never waits for a round (hivemind's local step
+#      when a round cannot start, the liar) steps as soon as the swarm's samples reach the target,
+#      while the honest senders' round of that epoch may take seconds more to close under load: a
+#      clean-clone run's `hub demo --attacker liar` had a liar 1 epoch ahead of one round of four,
+#      which broke its silence into gaps of 1 and 2 rounds, and it went unslashed
+#      (tests/bridge/data/demo_liar_ci33). The last record of a peer that stopped places it no
+#      further, so the `PLACED_EPOCHS` bound above still holds for it.
+AHEAD_EPOCHS = 1
 # @dev A contribution CenteredClip kept less than this fraction of (it sat more than ten times
 #      the clipping radius from the aggregate: noise, a flipped sign) did not reach the model: its
 #      samples are not credited. Honest contributions sit inside the radius (scale 1) or near it.
@@ -499,8 +510,12 @@ class EvidenceStore:
                 return True  # a round without a time: judged by its epoch number
             for reduced_at in reduced:
                 done = bisect.bisect_right(times, reduced_at)
-                if done and epoch - PLACED_EPOCHS < completed[done - 1] <= epoch:
+                if not done:
+                    continue
+                if epoch - PLACED_EPOCHS < completed[done - 1] <= epoch:
                     return True
+                if completed[done - 1] == epoch + AHEAD_EPOCHS and completed[-1] > epoch + AHEAD_EPOCHS:
+                    return True  # a step ahead of the round and still moving on (`AHEAD_EPOCHS`)
             return False
 
         return placed_in
