@@ -67,6 +67,10 @@ def wait_for_next_block_second(client: Any, timeout: float = 30.0) -> int:
 
     start = client.now()
     wait_until(lambda: client.now() > start, timeout, f"a block after timestamp {start}", poll=0.1)
+    # and one block more: the node lists a block before its state is committed, and a gas estimate
+    # runs on the committed state (a capacity revert in a clean-clone run without this)
+    listed = client.block_number()
+    wait_until(lambda: client.block_number() > listed, timeout, f"a block after block {listed}", poll=0.1)
     return client.now()
 
 

@@ -168,7 +168,8 @@ def test_work_beyond_the_cap_is_claimed_up_to_it_and_the_rest_carried(walkthroug
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
-    _wait_chain_time(client, cap.pool_started_at + 1)  # the cap allows nothing in the pool's first second
+    # the cap allows nothing in the pool's first second, and counts to a second before the latest block
+    _wait_chain_time(client, cap.pool_started_at + 2)
     queue = WorkQueue(tmp_path / "work.json")
     first = queue.add(pool_id, PEER, 1, 1, 10**9)  # far more than 4,000 tokens/s allow
     second = queue.add(pool_id, PEER, 2, 2, 10**9)
@@ -187,7 +188,7 @@ def test_the_carried_backlog_is_bounded_and_says_what_it_dropped(walkthrough_mem
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
-    _wait_chain_time(client, cap.pool_started_at + 1)
+    _wait_chain_time(client, cap.pool_started_at + 2)
     queue = WorkQueue(tmp_path / "work.json")
     receipts = [queue.add(pool_id, PEER, epoch, epoch, 10**8) for epoch in range(1, MAX_CARRY_EPOCHS + 4)]
     [claimed] = queue.flush(client, cap)
@@ -210,7 +211,7 @@ def test_a_run_that_ends_on_its_own_waits_for_chain_time_to_claim_its_last_epoch
 
     client, pool_id = walkthrough_member["node"], walkthrough_member["pool_id"]
     cap = read_cap(client, pool_id)
-    _wait_chain_time(client, cap.pool_started_at + 1)
+    _wait_chain_time(client, cap.pool_started_at + 2)
     # `every` far above the receipts added: the background thread never sends; finish() does
     submitter = Submitter(client, tmp_path / "work.json", every=100, stop_training=threading.Event(), cap=cap)
     submitter.start()

@@ -84,10 +84,13 @@ class WorkCap:
         return self.compute_units * self.max_rate
 
     def allowance(self, client: HubClient, pool_id: int) -> int:
-        """Units this node may claim in a transaction sent now (chain time; the transaction lands in
-        a block no older than the latest one, so this never overstates what the contract allows)."""
+        """Units this node may claim in a transaction sent now, counted to one second before the
+        latest block: the transaction lands in a later block, but its gas estimate runs on the
+        node's last committed state, which can be a block behind the latest block the node lists
+        (a clean-clone run's chain test had an estimate revert for capacity right after the latest
+        block entered a new second). So this never overstates what the contract allows."""
         since = max(client.pool.last_work_at(client.address), self.pool_started_at)
-        return self.per_second * max(0, client.now() - since)
+        return self.per_second * max(0, client.now() - 1 - since)
 
 
 def read_cap(client: HubClient, pool_id: int) -> WorkCap | None:
