@@ -200,7 +200,8 @@ def test_diloco_peer_whose_download_reaches_max_epochs_trains_no_further(tmp_pat
     # a download at a round's start can land on the last epoch: a real overlapped run (max_epochs 6)
     # went from epoch 4 to 6 that way, then trained a round of epoch 6 and stopped at 7
     world = World(target=64, others=[ScriptedPeer(rate=1000.0)], patience=100.0)
-    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=4)
+    checkpoints = FakeCheckpoints()
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging="diloco", max_epochs=4, checkpoints=checkpoints)
 
     def others_run_two_epochs_ahead(report: EpochReport) -> None:
         if report.epoch == 1:
@@ -213,6 +214,9 @@ def test_diloco_peer_whose_download_reaches_max_epochs_trains_no_further(tmp_pat
     assert peer.epochs() == [0, 1]
     (stop,) = peer.events("stop")
     assert stop["final_epoch"] == 4
+    # and it saves the epoch it stopped at, though no epoch's end (every 2nd is saved) reached it:
+    # the same clean-clone run's peer left epoch 4 as its last checkpoint after going 4 -> 6
+    assert checkpoints.latest[0] == 4 and stop["checkpoint"] == "epoch-000004"
 
 
 def test_diloco_peer_alone_at_the_start_holds_its_round_and_credits_it_to_the_first_shared_epoch(

@@ -349,6 +349,7 @@ class TrainingLoop:
         self.last_loss: float | None = None
         self.epochs_completed = 0
         self.last_checkpoint: str | None = None
+        self.last_checkpoint_epoch: int | None = None
         self.last_log = self.clock.monotonic()
         self.display = ProgressDisplay(config.progress_bar, config.target_batch_size)
 
@@ -368,7 +369,10 @@ class TrainingLoop:
             self.display.close()
         if swarm.apply_landed_update(wait=True):  # the peer stops on its last outer update
             self._check_model("the last overlapped outer update")
-        if config.checkpoint_every == 0 or swarm.local_epoch % max(1, config.checkpoint_every) != 0:
+        # the final epoch's weights, unless that epoch is saved already: a peer can reach its last
+        # epoch by a state download, which no epoch's end saved (a clean-clone run's overlapped peer
+        # went 4 -> 6 that way with max_epochs 6 and checkpoint_every 2, and left epoch 4 as its last)
+        if self.last_checkpoint_epoch != swarm.local_epoch:
             self._save_checkpoint()
         summary = TrainingSummary(
             run_id=config.run_id,
@@ -617,7 +621,7 @@ class TrainingLoop:
             self._check_model("the overlapped outer update before a checkpoint")
         epoch = self.swarm.local_epoch
         path = self.checkpoints.save(epoch, self.ledger.totals())
-        self.last_checkpoint = path
+        self.last_checkpoint, self.last_checkpoint_epoch = path, epoch
         self.metrics.write("checkpoint", epoch=epoch, path=path)
 
 
