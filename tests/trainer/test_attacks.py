@@ -46,7 +46,11 @@ HONEST = 3
 #      instead, diloco-timeout-drift, is not merged). 3.0 lets that known drift pass and still fails
 #      a final model more than 3 nats worse than another's (one left near the weights as built
 #      scores about 5 nats worse than the others' here); lower it to about 1.0 once the drift is
-#      fixed.
+#      fixed. Four nan-diloco runs on an idle machine after the resync (ninth session, 0a15f60):
+#      spreads 0.09, 0.30, 0.41 and 2.03; in the last (and in the 0.41 one, milder) one peer stepped
+#      epoch 0 alone with 460 samples about 5 s before the others' first round, with nobody in view,
+#      so no rule resyncs it: its outer weights stay apart, and averaged pseudo-gradients measured
+#      from the others' weights took its loss from 1.60 up to 2.84 (issue 16's note). Not lowered.
 FINAL_LOSS_SPREAD = 3.0
 
 
