@@ -697,18 +697,27 @@ def test_the_demo_run_whose_honest_node_was_soft_invalidated_has_every_honest_cl
     samples: the audit took that for "the reducer accepted none of epoch 2" and withheld the claim.
     A tag-along is the peer asking to join a round, not work: the round is a missed one, which the
     claim is never judged by. The liar beside it stays hard."""
+    judged = _judge_demo_run(DEMO_RUN, tmp_path, DEMO_CLAIMS)
+    for (node, _, first, last, units), decision in zip(DEMO_CLAIMS, judged, strict=True):
+        expected = "accept" if node in DEMO_HONEST else "hard"
+        assert decision.verdict == expected, (node, first, last, units, decision.reason, decision.evidence)
+
+
+def _judge_demo_run(run: Path, tmp_path: Path, claims: list[tuple[str, str, int, int, int]]) -> list:
+    """Each claim (node, peer, first epoch, last epoch, tokens) judged on the evidence files a demo
+    run's aux peer kept (pool 1 on chain 777: 64-token sequences, a target batch of 1024)."""
     for name in (OBSERVATIONS_FILE, RECORDS_FILE, ATTEMPTS_FILE):
-        shutil.copy(DEMO_RUN / name, tmp_path / name)
+        shutil.copy(run / name, tmp_path / name)
     store = EvidenceStore(tmp_path, 777, 1)
     store.refresh()
     epoch_tokens = int(max(1024, *store.round_samples().values()) * 64)
-    for node, peer, first, last, units in DEMO_CLAIMS:
+    decisions = []
+    for node, peer, first, last, units in claims:
         assert store.peers_of(node) == [peer]
         claim = Claim(work_key(1, peer, first, last), node, "0xprovider", units, 100, 700)
         found = store.range_evidence(peer, *store.match(peer, claim.work_key), 1024)
-        decision = judge(claim, found, DEMO_POLICY, 64, epoch_tokens)
-        expected = "accept" if node in DEMO_HONEST else "hard"
-        assert decision.verdict == expected, (node, first, last, units, decision.reason, decision.evidence)
+        decisions.append(judge(claim, found, DEMO_POLICY, 64, epoch_tokens))
+    return decisions
 
 
 DEMO_CI33 = Path(__file__).parent / "data" / "demo_liar_ci33"
@@ -771,16 +780,9 @@ def test_the_demo_run_whose_liar_ran_a_step_ahead_of_a_round_has_the_liar_hard(t
     nowhere then and broke its silence into gaps of 1 and 2 rounds: every claim of it was soft and
     it kept its stake. Its honest partners, whose rounds of epochs 1 and 2 went on without them
     (each resynced), are paid in full."""
-    for name in (OBSERVATIONS_FILE, RECORDS_FILE, ATTEMPTS_FILE):
-        shutil.copy(DEMO_CI33 / name, tmp_path / name)
-    store = EvidenceStore(tmp_path, 777, 1)
-    store.refresh()
-    epoch_tokens = int(max(1024, *store.round_samples().values()) * 64)
-    for node, peer, epoch, units, expected in DEMO_CI33_CLAIMS:
-        assert store.peers_of(node) == [peer]
-        claim = Claim(work_key(1, peer, epoch, epoch), node, "0xprovider", units, 100, 700)
-        found = store.range_evidence(peer, *store.match(peer, claim.work_key), 1024)
-        decision = judge(claim, found, DEMO_POLICY, 64, epoch_tokens)
+    claims = [(node, peer, epoch, epoch, units) for node, peer, epoch, units, _ in DEMO_CI33_CLAIMS]
+    judged = _judge_demo_run(DEMO_CI33, tmp_path, claims)
+    for (node, _, epoch, units, expected), decision in zip(DEMO_CI33_CLAIMS, judged, strict=True):
         assert decision.verdict == expected, (node, epoch, units, decision.reason, decision.evidence)
 
 
