@@ -512,10 +512,11 @@ class EvidenceStore:
                 done = bisect.bisect_right(times, reduced_at)
                 if not done:
                     continue
-                if epoch - PLACED_EPOCHS < completed[done - 1] <= epoch:
+                last = completed[done - 1]
+                # a step ahead of the round counts only while the peer moves on (`AHEAD_EPOCHS`)
+                ahead = last == epoch + AHEAD_EPOCHS and completed[-1] > last
+                if epoch - PLACED_EPOCHS < last <= epoch or ahead:
                     return True
-                if completed[done - 1] == epoch + AHEAD_EPOCHS and completed[-1] > epoch + AHEAD_EPOCHS:
-                    return True  # a step ahead of the round and still moving on (`AHEAD_EPOCHS`)
             return False
 
         return placed_in
