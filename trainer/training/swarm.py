@@ -7,6 +7,9 @@ Facts about hivemind 1.1.12 this module relies on (measured, see the project's t
 - ``Optimizer.load_state_from_peers`` retries forever on errors. `SwarmOptimizer` replaces it
   with a bounded number of attempts with back-off; when every attempt fails the peer jumps to the
   swarm's epoch with its own weights (state averaging pulls them back in) instead of hanging.
+- An averager shut down while one of its rounds is forming raises ``AttributeError`` in its
+  process (it finalizes a group's placeholder future as if it were the runner): every averager
+  class here has `trainer.training.averager_shutdown.GroupShutdownMixin`.
 
 Averaging modes:
 
@@ -149,6 +152,7 @@ from hivemind.optim.progress_tracker import GlobalTrainingProgress, ProgressTrac
 from hivemind.optim.state_averager import TrainingStateAverager
 
 from trainer.errors import SwarmError
+from trainer.training.averager_shutdown import GroupShutdownMixin
 from trainer.training.config import TrainConfig
 from trainer.training.identity import PeerIdentity
 from trainer.training.progress import make_validators
@@ -251,7 +255,7 @@ def use_fp32_gradients(params: Iterable[torch.nn.Parameter]) -> None:
                 param.grad.copy_(grad)
 
 
-class Fp32GradientAverager(GradientAverager):
+class Fp32GradientAverager(GroupShutdownMixin, GradientAverager):
     """hivemind's gradient averager with fp32 host buffers and, when it keeps its own accumulators
     (``reuse_grad_buffers`` off), fp32 accumulators: 16-bit parameters never mean 16-bit sums."""
 
@@ -264,7 +268,7 @@ class Fp32GradientAverager(GradientAverager):
             self._local_accumulators = tuple(acc.float() for acc in self._local_accumulators)
 
 
-class PseudoGradientAverager(GradientAverager):
+class PseudoGradientAverager(GroupShutdownMixin, GradientAverager):
     """DiLoCo's averager: fp32 host buffers that `write_pseudo_gradients` fills straight from the
     local and outer weights; it keeps nothing on the device (hivemind's own averager would keep a
     full-size accumulator there, 4 bytes per parameter, and the caller two more temporaries).
@@ -367,7 +371,12 @@ class StaleOuterBase:
             weight.copy_(anchor.detach())
 
 
-class _MergingStateAverager(TrainingStateAverager):
+# hivemind names RPC handlers after the class: these keep its name, so every peer speaks the same
+# protocol (`GroupShutdownMixin`: no traceback from a peer that stops while a round is forming)
+StateAverager = type("TrainingStateAverager", (GroupShutdownMixin, TrainingStateAverager), {})
+
+
+class _MergingStateAverager(StateAverager):  # type: ignore[misc,valid-type]
     """hivemind's state averager, but in overlapped DiLoCo a finished background update is merged
     into the model (`StaleOuterBase.land_`) instead of overwriting the inner steps taken meanwhile."""
 
@@ -382,7 +391,6 @@ class _MergingStateAverager(TrainingStateAverager):
         self.outer_base.land_(self.main_parameters, outer)
 
 
-# hivemind names RPC handlers after the class: keep its name so every peer speaks the same protocol
 MergingStateAverager = type("TrainingStateAverager", (_MergingStateAverager,), {})
 
 
@@ -478,9 +486,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         return [param for group in self.opt.param_groups for param in group["params"]]
 
     def _make_state_averager(self, **kwargs: Any) -> TrainingStateAverager:
-        if not self.overlap and self.robust is None:
-            return super()._make_state_averager(**kwargs)
-        cls: Any = MergingStateAverager if self.overlap else TrainingStateAverager
+        cls: Any = MergingStateAverager if self.overlap else StateAverager
         if self.robust is not None:
             # state only from donors the aux peer vouches for (trainer.training.vouched_state)
             from trainer.training.vouched_state import vouched_class
