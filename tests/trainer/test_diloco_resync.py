@@ -164,3 +164,64 @@ def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights
             # run under load had the resynced trainer stay at epoch 1 while the other two closed
             # epoch 2, cause not read (no log kept). That a round shared by every sender leaves their
             # outer weights equal is shown deterministically in test_overlap_averaging.py.)
+
+
+def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_outer_weights(tmp_path: Path) -> None:
+    """The start-up race of a test_attacks run: one trainer sees nobody and applies its first outer
+    step alone (its hold over: in the run it had waited out a round's time), and the other two,
+    which it never saw, close their own first round together. All three are then at epoch 1 with
+    two sets of outer weights, and no epoch rule tells them apart. Their first shared round shows it
+    (`trainer.training.outer_signature`): the lone trainer's weights are apart, it downloads the aux
+    peer's copy, and its outer weights are the others' again."""
+    settings = dict(
+        run_id="alone-first",
+        averaging="diloco",
+        robust_aggregation=True,
+        target_batch_size=SAMPLES,
+        compression="none",
+        averaging_timeout=15.0,
+        load_state_timeout=30.0,
+        load_state_attempts=1,
+    )
+    with LocalSwarm(tmp_path, **settings) as swarm:
+        aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
+
+        def trainer(name: str) -> Trainer:
+            param = torch.nn.Parameter(torch.randn(SIZE, generator=torch.Generator().manual_seed(0)))
+            return Trainer(swarm.peer(name, [param], trusted_reducers=[aux.peer_id]), param)
+
+        admission = Admission()
+        swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
+        lone = trainer("lone")
+        lone.opt.solo_grace = 0.0
+        admission.publish([lone.node.peer_id])
+
+        with aux_loop(aux):
+            train_and_report(lone, 0)
+            wait_until(lambda: lone.opt.tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
+            assert lone.opt.tracker.global_progress.num_peers <= 1, "nobody else in view"
+            lone.opt.diloco_step([lone.param], SAMPLES)
+            assert lone.opt.local_epoch == 1 and lone.opt.stepped_alone
+            assert not lone.opt.weights_apart, "nobody in view: no round went on without it"
+
+            other, third = trainer("other"), trainer("third")
+            admission.publish([lone.node.peer_id, other.node.peer_id, third.node.peer_id])
+            shared_round(other, third)  # their epoch 0, the lone trainer's record an epoch ahead
+            assert lone.opt.local_epoch == other.opt.local_epoch == third.opt.local_epoch == 1
+            assert_shared(other, third)
+            assert (lone.outer() - other.outer()).abs().max() > 1e-3, "two sets of outer weights at epoch 1"
+
+            shared_round(lone, other, third)  # epoch 1, all three
+            assert lone.opt.weights_apart, "the round showed the lone trainer's outer weights apart"
+            assert not other.opt.weights_apart and not third.opt.weights_apart
+            assert not lone.opt.state_averager.allow_state_sharing, "its weights are not the swarm's copy"
+
+            lone.opt.load_state_from_peers()  # what the training loop does next
+            assert not lone.opt.weights_apart and not lone.opt.stepped_alone
+            assert lone.opt.state_averager.allow_state_sharing
+            checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+            installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == lone.opt.local_epoch]
+            by_id = {trainer_.node.peer_id: trainer_ for trainer_ in (other, third)}
+            assert installed and installed[-1] in by_id, f"the copy came from {installed}"
+            assert torch.equal(lone.outer(), by_id[installed[-1]].outer()), "the outer weights are the swarm's"
+            assert_shared(lone, other, third)

@@ -58,6 +58,13 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   trainer for ``solo_grace`` seconds (a whole round's matchmaking and averaging time), it steps
   alone as before, and a peer that joins later is behind and downloads its state. At most
   `MAX_HELD_ROUNDS` rounds in a row are held, so no peer stalls on a view that stays empty.
+- But the others may have been there unseen (starting up): they then close their first round
+  together, the epoch counters agree, and the lone peer's outer weights stayed its own for good (a
+  test_attacks run). So a peer that stepped alone (``stepped_alone``: nobody in view, or the only
+  sender of its round) compares, after its next shared round, the outer-weight signature it
+  declared with the other senders' (`trainer.training.outer_signature`); if they agree among
+  themselves and not with it, its weights are apart (the path below: it downloads the aux peer's
+  copy before its next round).
 - A round hivemind gives up on (cancelled as alone, or timed out) can still be running in the
   averager's process and write its result into the host buffers later, over the next round's
   pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
@@ -466,6 +473,11 @@ class SwarmOptimizer(hivemind.Optimizer):
         """A robust sender's last update went without the swarm's round while other trainers were in
         view: its weights are apart from the swarm's until its next state download (module docstring)."""
         self._withdrew_sharing = False
+        self.stepped_alone = False
+        """A robust synchronous DiLoCo sender applied an outer step alone (nobody in view, or the only
+        sender of its round) and no shared round has shown its outer weights are the swarm's since
+        (`_compare_outer_weights`)."""
+        self._signature: tuple[tuple[int, int], list[float]] | None = None
         self.miss_round_at_epoch: int | None = None
         """Fault injection (tests only): the round of this epoch goes on without this peer (`_miss_round`)."""
         self.load_state_attempts = load_state_attempts
@@ -477,6 +489,8 @@ class SwarmOptimizer(hivemind.Optimizer):
         self.state_downloads = 0
         self.failed_state_downloads = 0
         super().__init__(**kwargs)
+        if robust is not None and robust.role == "sender" and lenient_sync and not overlap:
+            self.grad_averager.outer_signature = self._outer_signature
         if overlap:
             assert self.delay_optimizer_step and self.delay_grad_averaging, "the outer step runs in the background"
             self.outer_base = StaleOuterBase(self._outer_parameters())
@@ -618,7 +632,12 @@ class SwarmOptimizer(hivemind.Optimizer):
         the swarm's, so it stops sharing its state (the aux peer must not copy them for the swarm)
         until the download that brings it back (`load_state_from_peers`)."""
         sender = self.robust is not None and self.robust.role == "sender"
-        if not sender or self.tracker.global_progress.num_peers <= 1:
+        if not sender:
+            return
+        if self.tracker.global_progress.num_peers <= 1:
+            # nobody in view: nobody's weights to be apart from, unless others were there unseen
+            # (`_compare_outer_weights` asks at the next shared round)
+            self.stepped_alone = self.stepped_alone or self._in_diloco_step
             return
         if not self.weights_apart:
             log.warning(
@@ -627,6 +646,10 @@ class SwarmOptimizer(hivemind.Optimizer):
                 self.local_epoch,
                 self.tracker.global_progress.num_peers,
             )
+        self._mark_apart()
+
+    def _mark_apart(self) -> None:
+        """Weights apart from the swarm's until the next state download; meanwhile no state shared."""
         self.weights_apart = True
         averager = self.state_averager
         if averager.allow_state_sharing:
@@ -641,6 +664,36 @@ class SwarmOptimizer(hivemind.Optimizer):
                 maybe_step_control.done() and not maybe_step_control.cancelled()
             ):
                 self._settle(maybe_step_control)
+        self._compare_outer_weights(maybe_step_control)
+
+    def _outer_signature(self) -> list[float]:
+        """This peer's outer-weight signature (`outer_signature`), once per epoch and download: the
+        outer weights change only at an outer step or a state download."""
+        from trainer.training.outer_signature import outer_signature
+
+        key = (self.local_epoch, self.state_downloads)
+        if self._signature is None or self._signature[0] != key:
+            self._signature = (key, outer_signature(self._outer_parameters()))
+        return self._signature[1]
+
+    def _compare_outer_weights(self, control: Any) -> None:
+        """After a round: one with no other sender was a step alone; after a shared one, a peer that
+        stepped alone asks whether its outer weights are the swarm's
+        (`trainer.training.outer_signature`; ``apart``: it downloads the aux peer's copy next)."""
+        if control is None or not control.done() or control.cancelled() or control.exception() is not None:
+            return
+        from trainer.training.outer_signature import declared_signatures, judge_round
+
+        own, others = declared_signatures(control.result(), self.dht.peer_id)
+        self.stepped_alone, apart = judge_round(self.stepped_alone, own, others)
+        if apart:
+            log.warning(
+                "this peer stepped alone before the round of epoch %d and its outer weights differ from the "
+                "%d other senders': it downloads the aux peer's copy of the swarm's state next",
+                self.local_epoch,
+                len(others),
+            )
+            self._mark_apart()
 
     def _load_local_gradients_into_optimizer(self) -> None:
         # hivemind's fallback when a round found no group: a held DiLoCo round skips it
@@ -869,6 +922,8 @@ class SwarmOptimizer(hivemind.Optimizer):
             self.outer_base.reset_(self.state_averager.main_parameters, self._outer_parameters())
         if apart_at is not None:
             self._rejoin_swarm(apart_at)
+        elif caught_up:
+            self.stepped_alone = False  # the swarm's state replaced the weights it stepped alone
         return caught_up
 
     def _wait_for_vouched_copy(self, epoch: int) -> None:
@@ -890,6 +945,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         attempts = getattr(self.state_averager, "last_attempts", ())
         if any(check.verdict == "ok" and check.epoch >= epoch for check in attempts):
             log.info("installed the aux peer's copy of the swarm's state at epoch %d", self.local_epoch)
+            self.stepped_alone = False
         else:
             log.warning(
                 "no copy of the swarm's state at epoch %d arrived: going on with this peer's own weights", epoch

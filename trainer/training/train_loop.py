@@ -25,9 +25,11 @@ Averaging modes (see `trainer.training.swarm` for the hivemind side):
   any update.
 
 With robust aggregation a round that went on without this peer while other trainers were in view
-leaves its weights apart from the swarm's (`Swarm.weights_apart`, `trainer.training.swarm`): the
-loop downloads the swarm's state right after that step, before the next round, and the round is
-not credited (its samples are discarded with the weights they trained, as a late peer's are).
+leaves its weights apart from the swarm's (`Swarm.weights_apart`, `trainer.training.swarm`), as
+does a shared round that shows a DiLoCo peer which stepped alone holds other outer weights
+(`trainer.training.outer_signature`): the loop downloads the swarm's state right after that step,
+before the next round, and the round is not credited (its samples are discarded with the weights
+they trained, as a late peer's are).
 
 Work accounting: the samples and tokens of an epoch are those this peer fed into that epoch's
 update. Work thrown away because the peer had to re-download state from the swarm is not
@@ -463,10 +465,13 @@ class TrainingLoop:
         elif swarm.local_epoch > epoch_before:
             self._check_model(f"update of epoch {epoch_before}")
         if swarm.state_downloads == downloads_before and swarm.weights_apart:
-            # the round went on without this peer while other trainers were in view: its update was
-            # its own, so before its next round it takes the swarm's state, and the round's samples
-            # are discarded with the weights they trained (as a late peer's are)
-            self._sync_with_swarm(f"the round of epoch {epoch_before} went on without this peer", epoch_before)
+            # the round went on without this peer while other trainers were in view (its update was
+            # its own), or the round showed this peer's outer weights apart after it stepped alone:
+            # before its next round it takes the swarm's state, and the round's samples are
+            # discarded with the weights they trained (as a late peer's are)
+            self._sync_with_swarm(
+                f"after the round of epoch {epoch_before} this peer's weights are apart", epoch_before
+            )
         elif swarm.state_downloads != downloads_before:
             self.metrics.write(
                 "state_download",
