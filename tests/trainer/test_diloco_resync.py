@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.trainer.helpers import DilocoPeer as Trainer
@@ -166,13 +167,21 @@ def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights
             # outer weights equal is shown deterministically in test_overlap_averaging.py.)
 
 
-def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_outer_weights(tmp_path: Path) -> None:
-    """The start-up race of a test_attacks run: one trainer sees nobody and applies its first outer
-    step alone (its hold over: in the run it had waited out a round's time), and the other two,
-    which it never saw, close their own first round together. All three are then at epoch 1 with
-    two sets of outer weights, and no epoch rule tells them apart. Their first shared round shows it
-    (`trainer.training.outer_signature`): the lone trainer's weights are apart, it downloads the aux
-    peer's copy, and its outer weights are the others' again."""
+@pytest.mark.parametrize("alone", ["nobody in view", "only sender"])
+def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_outer_weights(
+    tmp_path: Path, alone: str
+) -> None:
+    """The start-up race of a test_attacks run: one trainer applies its first outer step alone, and
+    the other two, which were not in that round, close their own first round together. All three
+    are then at epoch 1 with two sets of outer weights, and no epoch rule tells them apart. Their
+    first shared round shows it (`trainer.training.outer_signature`): the lone trainer's weights are
+    apart, it downloads the aux peer's copy, and its outer weights are the others' again.
+
+    Alone two ways: with nobody in view (its hold over: in the run it had waited out a round's time),
+    or in view of the others while they were not ready, as the only sender of a round the aux peer
+    reduced. The second also put the aux peer's epoch counter an epoch ahead of every trainer, and
+    the next round returned none of its result to its senders until the aux peer followed the
+    trainers' epoch again (`SwarmOptimizer._follow_trainers_epoch`)."""
     settings = dict(
         run_id="alone-first",
         averaging="diloco",
@@ -193,18 +202,27 @@ def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_ou
         admission = Admission()
         swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
         lone = trainer("lone")
-        lone.opt.solo_grace = 0.0
-        admission.publish([lone.node.peer_id])
+        others: list[Trainer] = []
+        if alone == "nobody in view":
+            lone.opt.solo_grace = 0.0
+        else:
+            others = [trainer("other"), trainer("third")]
+            for slow in others:  # in view (hivemind publishes a record once it has a sample), not ready
+                slow.opt.tracker.report_local_progress(0, 1)
+        admission.publish([t.node.peer_id for t in (lone, *others)])
 
         with aux_loop(aux):
             train_and_report(lone, 0)
             wait_until(lambda: lone.opt.tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
-            assert lone.opt.tracker.global_progress.num_peers <= 1, "nobody else in view"
+            if alone == "nobody in view":
+                assert lone.opt.tracker.global_progress.num_peers <= 1, "nobody else in view"
+            else:
+                wait_until(lambda: lone.opt.tracker.global_progress.num_peers == TRAINERS, 60, "the others in view")
             lone.opt.diloco_step([lone.param], SAMPLES)
             assert lone.opt.local_epoch == 1 and lone.opt.stepped_alone
-            assert not lone.opt.weights_apart, "nobody in view: no round went on without it"
+            assert not lone.opt.weights_apart, "no round went on without it"
 
-            other, third = trainer("other"), trainer("third")
+            other, third = others or [trainer("other"), trainer("third")]
             admission.publish([lone.node.peer_id, other.node.peer_id, third.node.peer_id])
             shared_round(other, third)  # their epoch 0, the lone trainer's record an epoch ahead
             assert lone.opt.local_epoch == other.opt.local_epoch == third.opt.local_epoch == 1

@@ -415,6 +415,9 @@ class QuorumProgressTracker(ProgressTracker):
     def __init__(self, *args: Any, epoch_quorum: int = 2, strict: bool = False, **kwargs: Any) -> None:
         self.epoch_quorum, self.strict = epoch_quorum, strict  # before hivemind starts the thread that reads them
         self.ignored_records = 0
+        self.records_epoch: int | None = None
+        """The quorum epoch of the published records alone, without this peer's own vote (an aux
+        peer publishes none: this is the trainers' epoch); None before any record was read."""
         super().__init__(*args, **kwargs)
 
     def _parse_swarm_progress_data(self, metadata: Any) -> GlobalTrainingProgress:
@@ -424,6 +427,7 @@ class QuorumProgressTracker(ProgressTracker):
             return super()._parse_swarm_progress_data(metadata)
         own = (self._local_public_key, self.local_progress.epoch)
         kept, _bound = filter_progress(metadata, self.epoch_quorum, own, self.strict)
+        self.records_epoch = filter_progress(metadata, self.epoch_quorum, None, self.strict)[1]
         self.ignored_records += len(metadata) - len(kept)
         progress = super()._parse_swarm_progress_data(kept)
         progress.num_peers = in_view(metadata)
@@ -495,6 +499,36 @@ class SwarmOptimizer(hivemind.Optimizer):
             assert self.delay_optimizer_step and self.delay_grad_averaging, "the outer step runs in the background"
             self.outer_base = StaleOuterBase(self._outer_parameters())
             self.state_averager.outer_base = self.outer_base
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        if self.auxiliary:
+            self._follow_trainers_epoch()
+        return super().step(*args, **kwargs)
+
+    def _follow_trainers_epoch(self) -> None:
+        """An aux peer's epoch counter counts the rounds it joined, so a round it reduced for one
+        sender and the round of the same epoch the others closed without that sender put it an
+        epoch ahead of every trainer. hivemind then counts the trainers' samples toward an epoch
+        none of them is in, so the aux peer triggers its all-reduce only when its own estimate of
+        the round's end runs out: seconds after the trainers' group formed, past their wait for the
+        reducer (twice ``next_chunk_timeout``). Every trainer then got none of its result back,
+        hivemind called the round a success ("Averaged gradients"), and each stepped with its own
+        pseudo-gradient (tests/trainer/test_diloco_resync.py, "only sender"). So before each step
+        the aux peer's epoch is brought back to the trainers' (their records' quorum epoch)."""
+        tracker = self.tracker
+        trainers = getattr(tracker, "records_epoch", None)
+        if trainers is None or self.local_epoch <= trainers:
+            return
+        log.info(
+            "aux epoch counter %d is ahead of the trainers' epoch %d (it joined two rounds of one epoch): "
+            "following the trainers",
+            self.local_epoch,
+            trainers,
+        )
+        with tracker.pause_updates():
+            self.state_averager.local_epoch = trainers
+            tracker.global_progress.epoch = trainers
+            tracker.report_local_progress(trainers, 0)
 
     def _outer_parameters(self) -> list[torch.Tensor]:
         return [param for group in self.opt.param_groups for param in group["params"]]
