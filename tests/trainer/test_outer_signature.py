@@ -13,11 +13,13 @@ import torch
 from trainer.training import outer_signature as sig
 from trainer.training.outer_signature import (
     CHUNKS,
-    declared_signatures,
+    Declaration,
+    declarations,
     judge_round,
     outer_signature,
-    outer_verdict,
+    parse_declaration,
     same_weights,
+    swarm_signature,
     valid_signature,
 )
 
@@ -91,15 +93,52 @@ def test_a_difference_in_one_small_tensor_is_other_weights() -> None:
     assert not same_weights(outer_signature(base), outer_signature(moved))
 
 
-def test_verdicts_from_a_rounds_declarations() -> None:
+def declared(signature: list[float], alone: bool = False) -> Declaration:
+    return Declaration(signature, alone)
+
+
+def test_the_swarms_weights_are_those_of_a_sender_that_did_not_step_alone() -> None:
     base = weights()
-    mine, swarm = outer_signature(step(base, 0.01, seed=1)), outer_signature(base)
+    swarm, lone = outer_signature(base), outer_signature(step(base, 0.01, seed=1))
     other = outer_signature(step(base, 0.01, seed=2))
-    assert outer_verdict(mine, [swarm, swarm]) == "apart"
-    assert outer_verdict(mine, [swarm]) == "apart"  # one other sender: it is the swarm this round
-    assert outer_verdict(swarm, [swarm, swarm]) == "in_step"
-    assert outer_verdict(mine, [swarm, other]) is None, "others that disagree decide nothing"
-    assert outer_verdict(mine, []) is None
+    # a peer that did not step alone outweighs any number that did
+    assert swarm_signature([declared(lone, True), declared(lone, True), declared(swarm)]) == swarm
+    # among those, the most common
+    assert swarm_signature([declared(other), declared(swarm), declared(swarm), declared(lone, True)]) == swarm
+    # peers in step whose weights drifted by rounding are one group
+    drifted = [x * (1 + 1e-6) for x in swarm]
+    assert swarm_signature([declared(other), declared(drifted), declared(swarm)]) in (swarm, drifted)
+
+
+def test_peers_that_all_stepped_alone_settle_on_one_of_them_whatever_the_order() -> None:
+    """Two (or more) peers that each stepped alone: every one of them computes the same winner from
+    the round's declarations, so exactly one keeps its weights and the others take them."""
+    a, b, c = (outer_signature(step(weights(), 0.01, seed=n)) for n in (1, 2, 3))
+    for order in ([a, b, c], [c, b, a], [b, a, c]):
+        assert swarm_signature([declared(x, True) for x in order]) == min(a, b, c)
+    outcomes = {}
+    for me, others in ((a, [b]), (b, [a])):
+        outcomes[tuple(me)] = judge_round(True, declared(me, True), [declared(x, True) for x in others])
+    assert sorted(outcomes.values()) == [(False, False), (True, True)], "one keeps its weights, one takes them"
+
+
+def test_judging_a_round() -> None:
+    base = outer_signature(weights())
+    moved = outer_signature(step(weights(), 0.01, seed=1))
+    other = outer_signature(step(weights(), 0.01, seed=2))
+    # the only sender of its round (the aux peer reduced it alone): a step alone
+    assert judge_round(False, declared(base), []) == (True, False)
+    # a peer that never stepped alone is never judged, whatever the others declare
+    assert judge_round(False, declared(base), [declared(moved), declared(moved)]) == (False, False)
+    # a peer that stepped alone: apart (it stays "alone" until its download), or in step
+    assert judge_round(True, declared(moved, True), [declared(base), declared(base)]) == (True, True)
+    assert judge_round(True, declared(moved, True), [declared(base)]) == (True, True)
+    assert judge_round(True, declared(base, True), [declared(base), declared(base)]) == (False, False)
+    # others that disagree: the most common (ties: the smaller signature) is the swarm's
+    assert judge_round(True, declared(moved, True), [declared(base), declared(other)]) == (True, True)
+    # nothing declared by this peer (not a synchronous DiLoCo sender): nothing changes
+    assert judge_round(True, None, [declared(base)]) == (True, False)
+    assert judge_round(False, None, []) == (False, False)
 
 
 @pytest.mark.parametrize(
@@ -116,39 +155,23 @@ def test_verdicts_from_a_rounds_declarations() -> None:
         {"sum": 1.0},
     ],
 )
-def test_a_malformed_declaration_is_no_signature(junk: object) -> None:
+def test_a_malformed_declaration_is_none(junk: object) -> None:
     assert valid_signature(junk) is None
-    base = outer_signature(weights())
-    moved = outer_signature(step(weights(), 0.01, seed=1))
-    # ignored: the verdict is the well-formed declarations' alone
-    assert outer_verdict(moved, [junk, base]) == "apart"
-    assert outer_verdict(moved, [junk]) is None
+    assert parse_declaration({"epoch": 3, "outer": junk}) is None
+    assert parse_declaration(junk) is None
 
 
-def test_declared_signatures_split_a_rounds_metadata_into_own_and_others() -> None:
+def test_declarations_split_a_rounds_metadata_into_own_and_others() -> None:
+    mine, theirs = outer_signature(weights()), outer_signature(step(weights(), 0.01, seed=1))
     gathered = {
-        "me": {"epoch": 3, "outer": [1.0]},
-        "b": {"epoch": 3, "outer": [2.0]},
+        "me": {"epoch": 3, "outer": mine, "alone": True},
+        "b": {"epoch": 3, "outer": theirs},
+        "c": {"epoch": 3, "outer": theirs, "alone": "yes"},  # only a real True counts
         "reducer": None,  # the aux peer declares nothing
         "old": {"epoch": 3},  # a sender that declared no signature
         "odd": ["not", "a", "dict"],
+        "bad": {"epoch": 3, "outer": [math.nan] * (2 * CHUNKS)},
     }
-    own, others = declared_signatures(gathered, "me")
-    assert own == [1.0] and others == [[2.0]]
-
-
-def test_judging_a_round() -> None:
-    base = outer_signature(weights())
-    moved = outer_signature(step(weights(), 0.01, seed=1))
-    # the only sender of its round (the aux peer reduced it alone): a step alone
-    assert judge_round(False, base, []) == (True, False)
-    # a peer that never stepped alone is never judged, whatever the others declare
-    assert judge_round(False, base, [moved, moved]) == (False, False)
-    # a peer that stepped alone: apart (stays so until its download), in step, or still unknown
-    assert judge_round(True, moved, [base, base]) == (True, True)
-    assert judge_round(True, base, [base, base]) == (False, False)
-    other = outer_signature(step(weights(), 0.01, seed=2))
-    assert judge_round(True, moved, [base, other]) == (True, False)
-    # nothing declared by this peer (not a synchronous DiLoCo sender): nothing changes
-    assert judge_round(True, None, [base]) == (True, False)
-    assert judge_round(False, "junk", []) == (False, False)
+    own, others = declarations(gathered, "me")
+    assert own == Declaration(mine, True)
+    assert others == [Declaration(theirs, False), Declaration(theirs, False)]

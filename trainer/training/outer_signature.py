@@ -8,13 +8,16 @@ swarm's state, so its outer weights stayed its own for good and every later pseu
 was measured from other weights (a test_attacks run: held-out loss 1.60 at epoch 1, 2.84 at epoch 5,
 while the others reached 1.54).
 
-So every robust DiLoCo sender declares a signature of its outer weights in each round's matchmaking
-metadata (hivemind's ``gather``, next to its epoch), and a peer that stepped alone since it last
-matched the swarm compares its own with the other senders' after its next shared round
-(`outer_verdict`): if they agree among themselves and not with it, its weights are apart and it
-downloads the aux peer's copy of the swarm's state (the ``weights_apart`` path); if they agree with
-it, it is in step again. A peer that never stepped alone is never judged by this: other senders'
-declarations cannot make an honest peer in step drop its work, whatever they declare.
+So every robust DiLoCo sender declares, in each round's matchmaking metadata (hivemind's
+``gather``, next to its epoch), a signature of its outer weights and whether it stepped alone since
+it last matched the swarm. After its next shared round a peer that stepped alone compares its own
+with the weights the round's senders take as the swarm's (`swarm_signature`: those of a sender
+that did not step alone, the most common, then a rule every sender applies alike): if they differ,
+its weights are apart and it downloads the aux peer's copy of the swarm's state (the
+``weights_apart`` path); if they match, it is in step again. A peer that never stepped alone is
+never judged by this: other senders' declarations cannot make an honest peer in step drop its
+work, whatever they declare. Two peers that both stepped alone do not both give way (each would
+wait for a copy neither serves): the rule keeps one's weights and the other takes them.
 
 The signature: the sum and the L2 norm, in float64, of each of `CHUNKS` contiguous chunks of the
 flattened outer weights. Peers in step do not hold bit-equal weights: the reducer returns each
@@ -23,8 +26,7 @@ the compression's rounding (fp16: about 5e-4 of each round's deviation, a random
 signatures match when every chunk's sum and norm differ by at most `TOLERANCE` times the chunk's
 norm: a lone outer step moves each weight by the outer learning rate times a whole round's inner
 progress, percents of the weights (test_attacks' DiLoCo: about 10%), while the compression drift
-needs thousands of fp16 rounds to reach 0.1%. Other senders that no longer match each other leave the
-question open (the peer keeps its weights and asks again next round).
+needs thousands of fp16 rounds to reach 0.1%.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -47,8 +50,6 @@ TOLERANCE = 1e-3
 
 # @dev Elements summed at a time: bounds the float64 temporary to 32 MiB whatever the model's size.
 PIECE = 1 << 22
-
-Verdict = Literal["apart", "in_step"]
 
 
 @torch.no_grad()
@@ -92,49 +93,71 @@ def same_weights(a: Sequence[float], b: Sequence[float]) -> bool:
     return True
 
 
-def outer_verdict(own: Sequence[float], others: Iterable[Any]) -> Verdict | None:
-    """After a shared round: ``in_step`` if the other senders' signatures match ``own``, ``apart``
-    if they match each other and not ``own``, None when there is no other valid signature or the
-    others disagree among themselves."""
-    declared = [signature for value in others if (signature := valid_signature(value)) is not None]
-    if not declared:
+@dataclass(frozen=True)
+class Declaration:
+    """What a sender declared about its outer weights in a round's metadata."""
+
+    signature: list[float]
+    alone: bool
+    """It had stepped alone since it last matched the swarm (its weights may be its own)."""
+
+
+def parse_declaration(data: Any) -> Declaration | None:
+    """A sender's declaration from its metadata (``{"outer": [...], "alone": bool, ...}``), or None."""
+    if not isinstance(data, dict):
         return None
-    if all(same_weights(own, signature) for signature in declared):
-        return "in_step"
-    first = declared[0]
-    if all(same_weights(first, signature) for signature in declared[1:]) and not same_weights(own, first):
-        return "apart"
-    return None
+    signature = valid_signature(data.get("outer"))
+    if signature is None:
+        return None
+    return Declaration(signature, data.get("alone") is True)
 
 
-def declared_signatures(gathered: Mapping[Any, Any], own_peer: Any) -> tuple[Any, list[Any]]:
-    """From a round's gathered metadata (peer -> what it declared): this peer's own declared
-    signature and the other peers' (the reducer declares none)."""
+def declarations(gathered: Mapping[Any, Any], own_peer: Any) -> tuple[Declaration | None, list[Declaration]]:
+    """From a round's gathered metadata (peer -> what it declared): this peer's own declaration and
+    the other senders' valid ones (the reducer, and any malformed entry, declare none)."""
     own, others = None, []
     for peer, data in gathered.items():
-        value = data.get("outer") if isinstance(data, dict) else None
+        declared = parse_declaration(data)
         if peer == own_peer:
-            own = value
-        elif value is not None:
-            others.append(value)
+            own = declared
+        elif declared is not None:
+            others.append(declared)
     return own, others
 
 
-def judge_round(stepped_alone: bool, own: Any, others: Sequence[Any]) -> tuple[bool, bool]:
+def swarm_signature(declared: Sequence[Declaration]) -> list[float]:
+    """The outer weights a round's senders take as the swarm's, the same for every one of them
+    (each has the round's whole metadata): group the signatures that match (`same_weights`), and
+    take the group that holds a sender which did not step alone, then the largest, then the one
+    with the smallest signature (a tie between peers that all stepped alone: exactly one keeps its
+    weights, the others take the aux peer's copy, which can then only be its)."""
+    groups: list[list[Declaration]] = []
+    for item in sorted(declared, key=lambda d: d.signature):
+        for group in groups:
+            if same_weights(group[0].signature, item.signature):
+                group.append(item)
+                break
+        else:
+            groups.append([item])
+    best = min(groups, key=lambda g: (all(d.alone for d in g), -len(g), g[0].signature))
+    return best[0].signature
+
+
+def judge_round(stepped_alone: bool, own: Declaration | None, others: Sequence[Declaration]) -> tuple[bool, bool]:
     """What a round a synchronous DiLoCo sender took part in says: ``(stepped_alone, apart)``.
 
-    ``own`` is what this peer declared (None: it declared no signature, nothing to judge) and
-    ``others`` what the round's other senders declared. A round with no other sender's signature
-    was a step alone (the aux peer reduced this peer's pseudo-gradient by itself). After a shared
-    round, a peer that stepped alone is in step again if the others match it, and apart
-    (`outer_verdict`) if they match each other and not it; it stays "stepped alone" until it matches
-    or downloads the swarm's state."""
-    signature = valid_signature(own)
-    if signature is None:
+    ``own`` is what this peer declared (None: nothing to judge) and ``others`` what the round's
+    other senders declared. A round with no other sender's declaration was a step alone (the aux
+    peer reduced this peer's pseudo-gradient by itself). After a shared round a peer that stepped
+    alone is apart unless its outer weights match the swarm's (`swarm_signature`); either way the
+    round settles it: apart, it downloads the aux peer's copy; in step, it is no longer "alone". A
+    peer that did not step alone is never judged, whatever the others declare."""
+    if own is None:
         return stepped_alone, False
     if not others:
         return True, False
     if not stepped_alone:
         return False, False
-    verdict = outer_verdict(signature, others)
-    return verdict != "in_step", verdict == "apart"
+    if same_weights(own.signature, swarm_signature([own, *others])):
+        return False, False
+    return True, True

@@ -444,9 +444,9 @@ class RobustAveragerMixin:
     def __init__(self, *args: Any, robust: ReducerSpec | None = None, **kwargs: Any) -> None:
         self.robust = robust
         self.sent_norm: float | None = None  # a sender's last finite contribution (`contribution_check`)
-        # a synchronous DiLoCo sender's outer-weight signature, declared with its epoch
+        # what a synchronous DiLoCo sender declares of its outer weights with its epoch
         # (`trainer.training.outer_signature`; set by `SwarmOptimizer`)
-        self.outer_signature: Callable[[], list[float]] | None = None
+        self.outer_declaration: Callable[[], dict[str, Any]] | None = None
         if robust is not None and robust.role == "sender":
             kwargs["client_mode"] = True
         super().__init__(*args, **kwargs)
@@ -502,8 +502,8 @@ class RobustAveragerMixin:
         sender = robust is not None and robust.role == "sender"
         if sender and kwargs.get("gather") is None and robust.epoch.value >= 0:
             kwargs["gather"] = {"epoch": int(robust.epoch.value)}
-            if self.outer_signature is not None:
-                kwargs["gather"]["outer"] = self.outer_signature()
+            if self.outer_declaration is not None:
+                kwargs["gather"].update(self.outer_declaration())
         control = super().schedule_step(*args, **kwargs)  # type: ignore[misc]
         if sender:
             # A pre-scheduled round counts for nothing until the step that triggers it sets its

@@ -62,9 +62,9 @@ DiLoCo's outer weights stay the swarm's (synchronous DiLoCo, `SwarmOptimizer.dil
   together, the epoch counters agree, and the lone peer's outer weights stayed its own for good (a
   test_attacks run). So a peer that stepped alone (``stepped_alone``: nobody in view, or the only
   sender of its round) compares, after its next shared round, the outer-weight signature it
-  declared with the other senders' (`trainer.training.outer_signature`); if they agree among
-  themselves and not with it, its weights are apart (the path below: it downloads the aux peer's
-  copy before its next round).
+  declared with the swarm's as the round's declarations show it (`trainer.training.outer_signature`);
+  if they differ, its weights are apart (the path below: it downloads the aux peer's copy before
+  its next round).
 - A round hivemind gives up on (cancelled as alone, or timed out) can still be running in the
   averager's process and write its result into the host buffers later, over the next round's
   pseudo-gradient (a lost round, seen in a clean-clone run). `SwarmOptimizer._settle` waits until
@@ -494,7 +494,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         self.failed_state_downloads = 0
         super().__init__(**kwargs)
         if robust is not None and robust.role == "sender" and lenient_sync and not overlap:
-            self.grad_averager.outer_signature = self._outer_signature
+            self.grad_averager.outer_declaration = self._outer_declaration
         if overlap:
             assert self.delay_optimizer_step and self.delay_grad_averaging, "the outer step runs in the background"
             self.outer_base = StaleOuterBase(self._outer_parameters())
@@ -700,30 +700,31 @@ class SwarmOptimizer(hivemind.Optimizer):
                 self._settle(maybe_step_control)
         self._compare_outer_weights(maybe_step_control)
 
-    def _outer_signature(self) -> list[float]:
-        """This peer's outer-weight signature (`outer_signature`), once per epoch and download: the
-        outer weights change only at an outer step or a state download."""
+    def _outer_declaration(self) -> dict[str, Any]:
+        """What this peer declares of its outer weights with each round: their signature
+        (`outer_signature`, computed once per epoch and download: the outer weights change only at
+        an outer step or a state download) and whether it stepped alone since it last matched."""
         from trainer.training.outer_signature import outer_signature
 
         key = (self.local_epoch, self.state_downloads)
         if self._signature is None or self._signature[0] != key:
             self._signature = (key, outer_signature(self._outer_parameters()))
-        return self._signature[1]
+        return {"outer": self._signature[1], "alone": self.stepped_alone}
 
     def _compare_outer_weights(self, control: Any) -> None:
         """After a round: one with no other sender was a step alone; after a shared one, a peer that
-        stepped alone asks whether its outer weights are the swarm's
-        (`trainer.training.outer_signature`; ``apart``: it downloads the aux peer's copy next)."""
+        stepped alone learns whether its outer weights are the swarm's
+        (`trainer.training.outer_signature`; apart: it downloads the aux peer's copy next)."""
         if control is None or not control.done() or control.cancelled() or control.exception() is not None:
             return
-        from trainer.training.outer_signature import declared_signatures, judge_round
+        from trainer.training.outer_signature import declarations, judge_round
 
-        own, others = declared_signatures(control.result(), self.dht.peer_id)
+        own, others = declarations(control.result(), self.dht.peer_id)
         self.stepped_alone, apart = judge_round(self.stepped_alone, own, others)
         if apart:
             log.warning(
                 "this peer stepped alone before the round of epoch %d and its outer weights differ from the "
-                "%d other senders': it downloads the aux peer's copy of the swarm's state next",
+                "swarm's (%d other senders declared theirs): it downloads the aux peer's copy next",
                 self.local_epoch,
                 len(others),
             )
