@@ -180,14 +180,18 @@ def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_ou
     Alone two ways: with nobody in view (its hold over: in the run it had waited out a round's time),
     or in view of the others while they were not ready, as the only sender of a round the aux peer
     reduced. The second also put the aux peer's epoch counter an epoch ahead of every trainer, and
-    the next round returned none of its result to its senders until the aux peer followed the
-    trainers' epoch again (`SwarmOptimizer._follow_trainers_epoch`)."""
+    the next round returned none of its result to its senders until the aux peer ended each round at
+    the epoch after the one its senders declared (`SwarmOptimizer._end_at_round_epoch`)."""
     settings = dict(
         run_id="alone-first",
         averaging="diloco",
         robust_aggregation=True,
         target_batch_size=SAMPLES,
         compression="none",
+        # a sender has ``next_chunk_timeout`` (the matchmaking time) to hand the reducer its part;
+        # 1 s under a CPU hog lost one sender's part now and then, and hivemind then leaves that
+        # sender its own values and reports the round a success (trainer/README: not covered)
+        matchmaking_time=3.0,
         averaging_timeout=15.0,
         load_state_timeout=30.0,
         load_state_attempts=1,

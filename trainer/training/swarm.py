@@ -141,6 +141,7 @@ import signal
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -415,9 +416,6 @@ class QuorumProgressTracker(ProgressTracker):
     def __init__(self, *args: Any, epoch_quorum: int = 2, strict: bool = False, **kwargs: Any) -> None:
         self.epoch_quorum, self.strict = epoch_quorum, strict  # before hivemind starts the thread that reads them
         self.ignored_records = 0
-        self.records_epoch: int | None = None
-        """The quorum epoch of the published records alone, without this peer's own vote (an aux
-        peer publishes none: this is the trainers' epoch); None before any record was read."""
         super().__init__(*args, **kwargs)
 
     def _parse_swarm_progress_data(self, metadata: Any) -> GlobalTrainingProgress:
@@ -427,7 +425,6 @@ class QuorumProgressTracker(ProgressTracker):
             return super()._parse_swarm_progress_data(metadata)
         own = (self._local_public_key, self.local_progress.epoch)
         kept, _bound = filter_progress(metadata, self.epoch_quorum, own, self.strict)
-        self.records_epoch = filter_progress(metadata, self.epoch_quorum, None, self.strict)[1]
         self.ignored_records += len(metadata) - len(kept)
         progress = super()._parse_swarm_progress_data(kept)
         progress.num_peers = in_view(metadata)
@@ -482,6 +479,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         sender of its round) and no shared round has shown its outer weights are the swarm's since
         (`_compare_outer_weights`)."""
         self._signature: tuple[tuple[int, int], list[float]] | None = None
+        self._round_epoch: int | None = None
         self.miss_round_at_epoch: int | None = None
         """Fault injection (tests only): the round of this epoch goes on without this peer (`_miss_round`)."""
         self.load_state_attempts = load_state_attempts
@@ -500,35 +498,39 @@ class SwarmOptimizer(hivemind.Optimizer):
             self.outer_base = StaleOuterBase(self._outer_parameters())
             self.state_averager.outer_base = self.outer_base
 
-    def step(self, *args: Any, **kwargs: Any) -> Any:
+    def _update_global_epoch(self, grad_scaler: Any) -> None:
+        self._round_epoch = None
+        super()._update_global_epoch(grad_scaler)
         if self.auxiliary:
-            self._follow_trainers_epoch()
-        return super().step(*args, **kwargs)
+            self._end_at_round_epoch()
 
-    def _follow_trainers_epoch(self) -> None:
-        """An aux peer's epoch counter counts the rounds it joined, so a round it reduced for one
-        sender and the round of the same epoch the others closed without that sender put it an
-        epoch ahead of every trainer. hivemind then counts the trainers' samples toward an epoch
-        none of them is in, so the aux peer triggers its all-reduce only when its own estimate of
-        the round's end runs out: seconds after the trainers' group formed, past their wait for the
-        reducer (twice ``next_chunk_timeout``). Every trainer then got none of its result back,
-        hivemind called the round a success ("Averaged gradients"), and each stepped with its own
-        pseudo-gradient (tests/trainer/test_diloco_resync.py, "only sender"). So before each step
-        the aux peer's epoch is brought back to the trainers' (their records' quorum epoch)."""
-        tracker = self.tracker
-        trainers = getattr(tracker, "records_epoch", None)
-        if trainers is None or self.local_epoch <= trainers:
+    def _end_at_round_epoch(self) -> None:
+        """An aux peer ends a round it reduced at the epoch after the round's, not one past its own
+        counter. hivemind's counter counts the rounds a peer joins, so the round an aux peer reduced
+        for one sender and the others' round of the same epoch put it an epoch ahead of every
+        trainer; hivemind then counted the trainers' samples toward an epoch none of them was in,
+        and the aux peer entered its part of the next all-reduce only when its own estimate of the
+        round's end ran out: seconds after the trainers' group formed, past their wait for the
+        reducer (twice ``next_chunk_timeout``). Every trainer got none of its result back, hivemind
+        called the round a success ("Averaged gradients"), and each stepped with its own
+        pseudo-gradient (tests/trainer/test_diloco_resync.py, "only sender"). The round's epoch is
+        the one most of its senders declared (`trainer.training.reducer.round_epoch`'s input),
+        read from the round's own metadata, so it needs no progress record to be fresh."""
+        epoch = self._round_epoch
+        if epoch is None or self.local_epoch <= epoch + 1:
             return
         log.info(
-            "aux epoch counter %d is ahead of the trainers' epoch %d (it joined two rounds of one epoch): "
-            "following the trainers",
+            "the aux peer's epoch counter reached %d after a round of epoch %d (it reduced two rounds of one "
+            "epoch): it goes on at epoch %d",
             self.local_epoch,
-            trainers,
+            epoch,
+            epoch + 1,
         )
+        tracker = self.tracker
         with tracker.pause_updates():
-            self.state_averager.local_epoch = trainers
-            tracker.global_progress.epoch = trainers
-            tracker.report_local_progress(trainers, 0)
+            self.state_averager.local_epoch = epoch + 1
+            tracker.global_progress.epoch = epoch + 1
+            tracker.report_local_progress(epoch + 1, 0)
 
     def _outer_parameters(self) -> list[torch.Tensor]:
         return [param for group in self.opt.param_groups for param in group["params"]]
@@ -699,6 +701,20 @@ class SwarmOptimizer(hivemind.Optimizer):
             ):
                 self._settle(maybe_step_control)
         self._compare_outer_weights(maybe_step_control)
+        self._note_round_epoch(maybe_step_control)
+
+    def _note_round_epoch(self, control: Any) -> None:
+        """The epoch most senders of a round that ended declared (an aux peer ends the round there)."""
+        if control is None or not control.done() or control.cancelled() or control.exception() is not None:
+            return
+        declared = Counter(
+            data["epoch"]
+            for data in control.result().values()
+            if isinstance(data, dict) and isinstance(data.get("epoch"), int) and not isinstance(data["epoch"], bool)
+        )
+        if declared:
+            # most common, ties to the lower epoch: a lagging sender must not move the aux peer ahead
+            self._round_epoch = min(declared, key=lambda epoch: (-declared[epoch], epoch))
 
     def _outer_declaration(self) -> dict[str, Any]:
         """What this peer declares of its outer weights with each round: their signature
