@@ -48,6 +48,9 @@ class TxConfig:
     poll_interval_s: float = 0.05
     # @dev Tries of a read that fails transiently (node restarting, timeouts, HTTP 5xx).
     rpc_retries: int = 3
+    # @dev Resends, one per new block, of a transaction refused for funds its sender's balance
+    #      covers (the node's check state trails its served state by a moment; see `broadcast`).
+    lag_resends: int = 2
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ class TxResult:
 
 def _node_message(exc: Exception) -> str:
     """The `message` of a JSON-RPC error, else the first line of the exception."""
+    response = getattr(exc, "rpc_response", None)  # web3's Web3RPCError keeps the node's answer
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
     data = exc.args[0] if exc.args else None
     if isinstance(data, dict) and "message" in data:
         return str(data["message"])
@@ -217,7 +224,33 @@ class Transactor:
     # -- sending
 
     def broadcast(self, prepared: PreparedTx) -> None:
-        """Send a signed transaction; sending the same one twice is harmless."""
+        """Send a signed transaction; sending the same one twice is harmless.
+
+        The node checks a new transaction against the state of its last commit, which can trail the
+        block its JSON-RPC already serves (seen under load: a freshly funded account's first
+        transaction refused for funds while its balance read 100 INJ). So a refusal for funds that
+        the balance covers is sent again after the next block, up to `TxConfig.lag_resends` times;
+        a refusal the balance does not explain is an error at once, with the node's own words."""
+        for resend in range(self.config.lag_resends + 1):
+            refusal = self._send_raw(prepared)
+            if refusal is None:
+                return
+            lowered = refusal.lower()
+            if "sequence" in lowered or "nonce" in lowered:
+                raise HubError(
+                    f"{prepared.action}: the node refused nonce {prepared.nonce} ({refusal})",
+                    hint="another transaction from this account was sent meanwhile; run the command again",
+                )
+            if "insufficient" not in lowered:
+                raise HubError(f"{prepared.action}: the node refused the transaction: {refusal}")
+            if resend == self.config.lag_resends or self.balance() < prepared.max_cost:
+                error = self._insufficient(prepared.action, prepared.value, prepared.max_cost - prepared.value)
+                raise HubError(f"{error.message} (the node says: {refusal})", hint=error.hint)
+            self._wait_next_block(prepared.action)
+
+    def _send_raw(self, prepared: PreparedTx) -> str | None:
+        """Hand the raw transaction to the node: None when it took it (or already had it), else the
+        node's message."""
         from web3.exceptions import Web3RPCError
 
         try:
@@ -226,15 +259,21 @@ class Transactor:
             message = _node_message(exc)
             lowered = message.lower()
             if "already" in lowered and ("known" in lowered or "exists" in lowered or "mempool" in lowered):
-                return
-            if "sequence" in lowered or "nonce" in lowered:
+                return None
+            return message
+        return None
+
+    def _wait_next_block(self, action: str) -> None:
+        """Poll until the node serves a block after the one it serves now."""
+        start = self.retry(lambda: self.w3.eth.block_number)
+        deadline = time.monotonic() + self.config.receipt_timeout_s
+        while self.retry(lambda: self.w3.eth.block_number) <= start:
+            if time.monotonic() > deadline:
                 raise HubError(
-                    f"{prepared.action}: the node refused nonce {prepared.nonce} ({message})",
-                    hint="another transaction from this account was sent meanwhile; run the command again",
-                ) from None
-            if "insufficient" in lowered:
-                raise self._insufficient(prepared.action, prepared.value, prepared.max_cost - prepared.value) from None
-            raise HubError(f"{prepared.action}: the node refused the transaction: {message}") from None
+                    f"{action}: the node made no block after #{start} in {self.config.receipt_timeout_s:.0f} s",
+                    hint="check that the node is running (`hub devnet status` for the local chain)",
+                )
+            time.sleep(self.config.poll_interval_s)
 
     def receipt(self, tx_hash: str) -> Any | None:
         """The receipt of a mined transaction, or None if the node does not know it (yet)."""

@@ -50,6 +50,89 @@ def test_dev_keys_never_sign_off_the_local_chain(world) -> None:
     assert client.w3.eth.get_transaction_count(signer.address) == nonce
 
 
+# @dev What the node answered, word for word, when a new account sent before it was funded.
+NODE_REFUSAL_FOR_FUNDS = (
+    "broadcast error on transaction validation: tx B4407A957C229F448ACE2CFA5B768E8C38E21CEB171FD15BD8D84D0B5DA9B0BD "
+    "is invalid: code=5, data=, log='failed to check sender balance: sender balance < tx cost "
+    "(0 < 3360000000001): insufficient funds', codespace='sdk'"
+)
+
+
+def _counted_sends(client, monkeypatch: pytest.MonkeyPatch, refuse_first: int = 0) -> list[int]:
+    """Count what the client hands the node, noting the block the node served at each hand-over;
+    the first `refuse_first` are answered with the node's refusal for funds instead of reaching it.
+    The funding lag cannot be produced on demand (it showed once, under load), so this stands in
+    for the node's check state only; every send after those reaches the real node."""
+    from web3.exceptions import Web3RPCError
+
+    real_send = client.w3.eth.send_raw_transaction
+    blocks: list[int] = []
+
+    def send(raw):
+        blocks.append(client.w3.eth.block_number)
+        if len(blocks) <= refuse_first:
+            error = {"code": -32000, "message": NODE_REFUSAL_FOR_FUNDS}  # as web3 raises a node's error
+            raise Web3RPCError(repr(error), rpc_response={"jsonrpc": "2.0", "id": 1, "error": error})
+        return real_send(raw)
+
+    monkeypatch.setattr(client.w3.eth, "send_raw_transaction", send)
+    return blocks
+
+
+def test_a_refusal_for_funds_the_balance_covers_is_sent_again_after_the_next_block(world, monkeypatch) -> None:
+    """The node checks a new transaction against its last commit, which can trail the block its
+    JSON-RPC serves: a freshly funded account's first transaction was once refused for funds while
+    its balance read 100 INJ (issue 12). The same signed transaction goes again after a new block."""
+    provider = world.actor("lag-provider")
+    client = world.client(provider)
+    sends = _counted_sends(client, monkeypatch, refuse_first=2)
+    result = client.hub.register_provider(3 * INJ)
+    assert len(sends) == 3 and sends[0] < sends[1] < sends[2]
+    assert client.stake.stake_of(provider.address) == 3 * INJ
+    assert client.w3.eth.get_transaction_count(provider.address) == 1 and result.block_number > sends[0]
+
+
+def test_a_refusal_for_funds_the_balance_lacks_is_an_error_at_once(world, monkeypatch) -> None:
+    """A transaction the balance cannot pay (signed by hand, past `prepare`'s check) is refused by
+    the real node, handed over once, and the error gives the node's own words beside the balance."""
+    from hub.tx import PreparedTx
+
+    poor = world.actor("lag-poor", fund_wei=INJ)
+    client = world.client(poor)
+    sends = _counted_sends(client, monkeypatch)
+    fee = client.w3.eth.get_block("latest")["baseFeePerGas"]
+    tx = {
+        "type": 2,
+        "chainId": client.transactor.chain_id,
+        "nonce": 0,
+        "to": poor.address,
+        "value": 2 * INJ,
+        "gas": 21_000,
+        "maxFeePerGas": fee,
+        "maxPriorityFeePerGas": 0,
+    }
+    signed = poor.account.sign_transaction(tx)
+    prepared = PreparedTx(
+        action="send INJ",
+        sender=poor.address,
+        to=poor.address,
+        nonce=0,
+        gas=21_000,
+        max_fee_per_gas=fee,
+        value=2 * INJ,
+        data="0x",
+        tx_hash="0x" + bytes(signed.hash).hex(),
+        raw="0x" + bytes(signed.raw_transaction).hex(),
+    )
+    said = (
+        r"insufficient balance: send INJ needs 2\.0.* has 1 INJ \(the node says: broadcast error .*insufficient funds"
+    )
+    with pytest.raises(HubError, match=said):
+        client.transactor.broadcast(prepared)
+    assert len(sends) == 1
+    assert client.w3.eth.get_transaction_count(poor.address) == 0
+
+
 def test_trainer_flow(world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a provider with a 2-unit node, and a pending pool; the node is neither validated nor in it. The
     # pool's work is invalidated while locked, so its window outlasts the test; the claim is a
