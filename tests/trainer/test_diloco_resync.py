@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,31 @@ def wait_ready(trainer: Trainer, peers: int) -> None:
     wait_until(lambda: tracker.ready_to_update_epoch, 60, "the tracker to see the target reached")
 
 
+def robust_diloco(run_id: str, **overrides: object) -> dict[str, object]:
+    """The swarm settings of these tests: robust synchronous DiLoCo, each trainer's samples the
+    round's target, no compression (so copies compare bit for bit), one download attempt."""
+    return dict(
+        run_id=run_id,
+        averaging="diloco",
+        robust_aggregation=True,
+        target_batch_size=SAMPLES,
+        compression="none",
+        # a round waits this long for its senders: the aux peer may start matchmaking as soon as the
+        # trainers' reports reach the target, before they step
+        averaging_timeout=15.0,
+        load_state_timeout=30.0,
+        load_state_attempts=1,
+        **overrides,
+    )
+
+
+def new_trainer(swarm: LocalSwarm, aux: SwarmNode, name: str) -> Trainer:
+    """A trainer that sends its parts to the aux peer; every trainer builds the same initial
+    weights from the run's seed."""
+    param = torch.nn.Parameter(torch.randn(SIZE, generator=torch.Generator().manual_seed(0)))
+    return Trainer(swarm.peer(name, [param], trusted_reducers=[aux.peer_id]), param)
+
+
 def shared_round(*trainers: Trainer, train: bool = True) -> None:
     """One round for each trainer (``train``: its inner steps and report first), their outer steps
     taken at once (each in its own thread) once all of them are ready."""
@@ -104,27 +130,9 @@ def shared_round(*trainers: Trainer, train: bool = True) -> None:
 
 
 def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights(tmp_path: Path) -> None:
-    settings = dict(
-        run_id="resync",
-        averaging="diloco",
-        robust_aggregation=True,
-        target_batch_size=SAMPLES,
-        compression="none",
-        # a round waits this long for its senders: the aux peer may start matchmaking as soon as the
-        # trainers' reports reach the target, before they step
-        averaging_timeout=15.0,
-        load_state_timeout=30.0,
-        load_state_attempts=1,
-    )
-    with LocalSwarm(tmp_path, **settings) as swarm:
+    with LocalSwarm(tmp_path, **robust_diloco("resync")) as swarm:
         aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
-
-        def trainer(name: str) -> Trainer:
-            # every trainer builds the same initial weights from the run's seed
-            param = torch.nn.Parameter(torch.randn(SIZE, generator=torch.Generator().manual_seed(0)))
-            return Trainer(swarm.peer(name, [param], trusted_reducers=[aux.peer_id]), param)
-
-        late, other, third = trainer("late"), trainer("other"), trainer("third")
+        late, other, third = (new_trainer(swarm, aux, name) for name in ("late", "other", "third"))
         admission = Admission()
         admission.publish([late.node.peer_id, other.node.peer_id, third.node.peer_id])
         swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
@@ -188,27 +196,12 @@ def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_ou
     reduced. The second also put the aux peer's epoch counter an epoch ahead of every trainer, and
     the next round returned none of its result to its senders until the aux peer ended each round at
     the epoch after the one its senders declared (`SwarmOptimizer._end_at_round_epoch`)."""
-    settings = dict(
-        run_id="alone-first",
-        averaging="diloco",
-        robust_aggregation=True,
-        target_batch_size=SAMPLES,
-        compression="none",
-        # a sender has ``next_chunk_timeout`` (the matchmaking time) to hand the reducer its part;
-        # 1 s under a CPU hog lost one sender's part now and then, and hivemind then leaves that
-        # sender its own values and reports the round a success (trainer/README: not covered)
-        matchmaking_time=3.0,
-        averaging_timeout=15.0,
-        load_state_timeout=30.0,
-        load_state_attempts=1,
-    )
-    with LocalSwarm(tmp_path, **settings) as swarm:
+    # a sender has ``next_chunk_timeout`` (the matchmaking time) to hand the reducer its part; 1 s
+    # under a CPU hog lost one sender's part now and then, and hivemind then leaves that sender its
+    # own values and reports the round a success (trainer/README: not covered)
+    with LocalSwarm(tmp_path, **robust_diloco("alone-first", matchmaking_time=3.0)) as swarm:
         aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
-
-        def trainer(name: str) -> Trainer:
-            param = torch.nn.Parameter(torch.randn(SIZE, generator=torch.Generator().manual_seed(0)))
-            return Trainer(swarm.peer(name, [param], trusted_reducers=[aux.peer_id]), param)
-
+        trainer = partial(new_trainer, swarm, aux)
         admission = Admission()
         swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
         lone = trainer("lone")
