@@ -14,11 +14,13 @@ the round's work is not credited) is tested with the scripted swarm in test_loop
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -26,7 +28,7 @@ import torch
 from tests.trainer.helpers import DilocoPeer as Trainer
 from tests.trainer.helpers import LocalSwarm, SwarmNode, in_threads, patience, wait_until
 from trainer.training.aux_peer import VouchedCopies
-from trainer.training.reducer import Admission
+from trainer.training.reducer import Admission, RobustPartReducer
 from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
 SIZE = 16
@@ -173,6 +175,85 @@ def test_a_trainer_whose_round_went_on_without_it_takes_the_swarms_outer_weights
             # run under load had the resynced trainer stay at epoch 1 while the other two closed
             # epoch 2, cause not read (no log kept). That a round shared by every sender leaves their
             # outer weights equal is shown deterministically in test_overlap_averaging.py.)
+
+
+@contextmanager
+def reducer_answering_late(victim: str, seconds: float) -> Iterator[None]:
+    """Fault injection for an aux peer whose averager starts (forks) inside the block: in the round of
+    epoch 0 its reducer answers ``victim``'s part ``seconds`` after the average is ready, as a
+    reducer slowed by load does; the other senders' answers are on time."""
+    original = RobustPartReducer.accumulate_part
+
+    async def accumulate_part(self, sender_index, part_index, tensor_part, weight=1.0):
+        averaged = await original(self, sender_index, part_index, tensor_part, weight)
+        if self.epoch == 0 and self.names is not None and self.names[sender_index] == victim:
+            await asyncio.sleep(seconds)
+        return averaged
+
+    with mock.patch.object(RobustPartReducer, "accumulate_part", accumulate_part):
+        yield
+
+
+def test_a_trainer_whose_reducer_answered_late_takes_the_swarms_outer_weights(tmp_path: Path) -> None:
+    """A sender waits for the reducer's answer twice ``next_chunk_timeout`` (the matchmaking time,
+    1 s here); past that, hivemind keeps the sender's own values for the part and calls the round a
+    success (it happened under a CPU hog: trainer/README). The sender counts such a round as a step
+    alone (`SwarmOptimizer._note_partial_round`): its next shared round shows its outer weights apart,
+    and it installs the aux peer's copy. Without the count it went on with weights of its own."""
+    with LocalSwarm(tmp_path, **robust_diloco("late-answer")) as swarm:
+        aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
+        late, other, third = (new_trainer(swarm, aux, name) for name in ("late", "other", "third"))
+        admission = Admission()
+        admission.publish([late.node.peer_id, other.node.peer_id, third.node.peer_id])
+        with reducer_answering_late(late.node.peer_id, seconds=5.0):
+            swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
+
+        with aux_loop(aux):
+            shared_round(late, other, third)  # epoch 0: the answer to `late` comes after its wait ran out
+            assert late.opt.local_epoch == other.opt.local_epoch == third.opt.local_epoch == 1
+            assert late.opt.stepped_alone and not other.opt.stepped_alone and not third.opt.stepped_alone
+            assert not late.opt.weights_apart, "nothing has compared its weights yet"
+            assert_shared(other, third)
+            assert (late.outer() - other.outer()).abs().max() > 1e-3, "it stepped with its own pseudo-gradient"
+
+            shared_round(late, other, third)  # epoch 1, answered on time
+            assert late.opt.weights_apart, "the round showed its outer weights apart"
+            assert not other.opt.weights_apart and not third.opt.weights_apart
+
+            late.opt.load_state_from_peers()  # what the training loop does next
+            assert not late.opt.weights_apart and not late.opt.stepped_alone
+            checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+            installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == late.opt.local_epoch]
+            by_id = {trainer_.node.peer_id: trainer_ for trainer_ in (other, third)}
+            assert installed and installed[-1] in by_id, f"the copy came from {installed}"
+            assert torch.equal(late.outer(), by_id[installed[-1]].outer()), "the outer weights are the swarm's"
+            assert_shared(late, other, third)
+
+
+@pytest.mark.parametrize("averaging", ["gradient", "diloco"])
+def test_a_partial_round_makes_a_sender_check_or_drop_its_weights(tmp_path: Path, averaging: str) -> None:
+    """What a robust sender does once its averager counted a round the reducer answered in part
+    (the count itself, from a real late answer, is the test above): in gradient mode its weights are
+    apart at once (no signature to compare), it stops sharing state and downloads next; in
+    synchronous DiLoCo it stepped alone, and its next shared round decides. A round counted once is
+    acted on once."""
+    settings = robust_diloco("partial") | {"averaging": averaging}
+    with LocalSwarm(tmp_path, **settings) as swarm:
+        node = swarm.peer("sender", [torch.nn.Parameter(torch.zeros(SIZE))])
+        opt = node.optimizer
+        assert opt is not None and opt.robust is not None and opt.robust.role == "sender"
+        opt._note_partial_round()
+        assert not opt.weights_apart and not opt.stepped_alone, "no partial round counted yet"
+        with opt.robust.partial_rounds.get_lock():
+            opt.robust.partial_rounds.value += 1
+        opt._note_partial_round()
+        if averaging == "gradient":
+            assert opt.weights_apart and not opt.state_averager.allow_state_sharing
+        else:
+            assert opt.stepped_alone and not opt.weights_apart
+            opt.stepped_alone = False  # as a shared round that matched its weights leaves it
+        opt._note_partial_round()
+        assert not opt.stepped_alone, "the same partial round is not counted twice"
 
 
 # "nobody in view" (the lone trainer's hold over, `solo_grace` 0) is the other way to step alone;

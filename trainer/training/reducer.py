@@ -129,6 +129,11 @@ class ReducerSpec:
     # -1 until known: a sender declares nothing then (a DHT client's optimizer never hands it over)
     epoch: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, -1))
     rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
+    # sender: rounds in which the reducer answered some of this sender's parts late or not at all
+    # (past ``next_chunk_timeout`` x 2): hivemind keeps the sender's own values for those parts and
+    # reports the round a success, so the sender's update was partly its own (`SwarmOptimizer`
+    # reads the count after each round)
+    partial_rounds: Any = field(default_factory=lambda: mp.Value(ctypes.c_int64, 0))
     # reducer: whether a spot checker consumes samples (the aux peer sets it once its checker runs)
     spot_checks: Any = field(default_factory=lambda: mp.Value(ctypes.c_bool, False))
     # part index -> reference norm; lives in the reducer's own process, from round to round
@@ -516,10 +521,25 @@ class RobustAveragerMixin:
         return control
 
     async def _run_allreduce_inplace_(self, tensors: Any, group_info: Any, *args: Any, **kwargs: Any) -> Any:
+        robust = self.robust
         # the reducer's runner reads each sender's declared epoch from the group's metadata
-        if self.robust is not None and self.robust.role == "reducer":
+        if robust is not None and robust.role == "reducer":
             kwargs["gathered"] = tuple(group_info.gathered)
-        return await super()._run_allreduce_inplace_(tensors, group_info, *args, **kwargs)  # type: ignore[misc]
+        result = await super()._run_allreduce_inplace_(tensors, group_info, *args, **kwargs)  # type: ignore[misc]
+        if robust is not None and robust.role == "sender":
+            # every part is in by now (the update loop above consumed them all), so the runner's
+            # count of parts no reducer answered is final
+            group_id = args[0] if args else kwargs.get("group_id") or group_info.group_id
+            container = self._running_groups[group_id].result().tensor_part_container  # type: ignore[attr-defined]
+            if container.failed_size:
+                log.warning(
+                    "the reducer answered %.1f%% of this peer's contribution late or not at all: this "
+                    "peer's own values stand in for it",
+                    100 * container.failed_size / max(1, container.total_size),
+                )
+                with robust.partial_rounds.get_lock():
+                    robust.partial_rounds.value += 1
+        return result
 
     def run(self) -> None:
         if self.robust is not None:

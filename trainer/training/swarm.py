@@ -479,6 +479,7 @@ class SwarmOptimizer(hivemind.Optimizer):
         sender of its round) and no shared round has shown its outer weights are the swarm's since
         (`_compare_outer_weights`)."""
         self._signature: tuple[tuple[int, int], list[float]] | None = None
+        self._partial_rounds_seen = 0
         self._round_epoch: int | None = None
         self.miss_round_at_epoch: int | None = None
         """Fault injection (tests only): the round of this epoch goes on without this peer (`_miss_round`)."""
@@ -701,7 +702,38 @@ class SwarmOptimizer(hivemind.Optimizer):
             ):
                 self._settle(maybe_step_control)
         self._compare_outer_weights(maybe_step_control)
+        self._note_partial_round()
         self._note_round_epoch(maybe_step_control)
+
+    def _note_partial_round(self) -> None:
+        """A robust sender's round in which the reducer answered some of its parts late or not at
+        all (`ReducerSpec.partial_rounds`): hivemind kept this peer's own values for those parts and
+        called the round a success, so its update was partly its own. A synchronous DiLoCo sender
+        counts it as a step alone, so its next shared round shows whether its outer weights are
+        the swarm's (`_compare_outer_weights`; if every sender's round was partial, exactly one
+        keeps its weights, where marking all apart would leave nobody to serve a copy); any other
+        sender's weights are apart until its next state download."""
+        robust = self.robust
+        if robust is None or robust.role != "sender":
+            return
+        count = int(robust.partial_rounds.value)
+        if count == self._partial_rounds_seen:
+            return
+        self._partial_rounds_seen = count
+        if self.grad_averager.outer_declaration is not None:
+            log.warning(
+                "the round of epoch %d returned part of this peer's update unaveraged: its next shared round "
+                "checks its outer weights against the swarm's",
+                self.local_epoch,
+            )
+            self.stepped_alone = True
+            return
+        log.warning(
+            "the round of epoch %d returned part of this peer's update unaveraged: its weights are apart, "
+            "so it downloads the aux peer's copy of the swarm's state next",
+            self.local_epoch,
+        )
+        self._mark_apart()
 
     def _note_round_epoch(self, control: Any) -> None:
         """The epoch most senders of a round that ended declared (an aux peer ends the round there)."""
