@@ -22,6 +22,20 @@ AUX_HINT = "(hint: run the same command again: the aux peer rejoins the swarm)"
 BACKSTOP = "the stop path did not end"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_future_locks_after_a_kill():
+    """Give later tests of this process fresh hivemind future locks. Every process pytest forks
+    shares `MPFuture`'s global update lock, held while a future's result is written into a pipe
+    (blocking when the pipe is full); a DHT process SIGKILLed here while it held it left it held for
+    good, and the next test's DHT process then waited on it forever in its first `set_result` (a
+    tests/trainer run hung at test_diloco_drift's first DHT). Each test's DHTs are shut down by
+    then, so no future is in flight."""
+    yield
+    from hivemind.utils.mpfuture import MPFuture
+
+    MPFuture.reset_backend()
+
+
 def start_dht():
     import hivemind
 
