@@ -78,6 +78,17 @@ def assert_shared(*trainers: Trainer) -> None:
         torch.testing.assert_close(trainer.outer(), first, rtol=0, atol=1e-5)
 
 
+def assert_took_the_swarms_copy(taker: Trainer, aux: SwarmNode, *others: Trainer) -> None:
+    """After its download ``taker``'s outer weights are, bit for bit, those of the trainer whose state
+    the aux peer last installed at its epoch (one of ``others``), and all of them agree."""
+    checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
+    installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == taker.opt.local_epoch]
+    by_id = {trainer.node.peer_id: trainer for trainer in others}
+    assert installed and installed[-1] in by_id, f"the copy came from {installed}"
+    assert torch.equal(taker.outer(), by_id[installed[-1]].outer()), "the outer weights are the swarm's"
+    assert_shared(taker, *others)
+
+
 def train_and_report(trainer: Trainer, seed: int) -> None:
     """A round's inner steps (seeded), and its samples reported to the swarm."""
     train_locally(trainer.param, seed)
@@ -222,12 +233,7 @@ def test_a_trainer_whose_reducer_answered_late_takes_the_swarms_outer_weights(tm
 
             late.opt.load_state_from_peers()  # what the training loop does next
             assert not late.opt.weights_apart and not late.opt.stepped_alone
-            checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
-            installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == late.opt.local_epoch]
-            by_id = {trainer_.node.peer_id: trainer_ for trainer_ in (other, third)}
-            assert installed and installed[-1] in by_id, f"the copy came from {installed}"
-            assert torch.equal(late.outer(), by_id[installed[-1]].outer()), "the outer weights are the swarm's"
-            assert_shared(late, other, third)
+            assert_took_the_swarms_copy(late, aux, other, third)
 
 
 @pytest.mark.parametrize("averaging", ["gradient", "diloco"])
@@ -321,9 +327,4 @@ def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_ou
             lone.opt.load_state_from_peers()  # what the training loop does next
             assert not lone.opt.weights_apart and not lone.opt.stepped_alone
             assert lone.opt.state_averager.allow_state_sharing
-            checks = StateCheckLog(aux.config.checkpoint_dir / STATE_CHECKS_FILE).read()
-            installed = [c.peer_id for c in checks if c.verdict == "ok" and c.epoch == lone.opt.local_epoch]
-            by_id = {trainer_.node.peer_id: trainer_ for trainer_ in (other, third)}
-            assert installed and installed[-1] in by_id, f"the copy came from {installed}"
-            assert torch.equal(lone.outer(), by_id[installed[-1]].outer()), "the outer weights are the swarm's"
-            assert_shared(lone, other, third)
+            assert_took_the_swarms_copy(lone, aux, other, third)
