@@ -60,7 +60,10 @@ by_module = md.packages_distributions()
 # the project itself travels as the working tree: its own (chain, dev) requirements are not needed
 imported = {norm(d) for m in list(sys.modules) for d in by_module.get(m.split(".")[0], [])} - {"injective-ai-hub"}
 present = closure(["torch", "transformers"])
-wanted = sorted(closure(imported) - present - {norm(n) for n in os.environ["EXCLUDE"].split()})
+# transformers at the project's pin (a GPU image's own was 5.17 against our 5.24), and pydantic, which
+# the trainer's config imports and which an H200 image with torch + transformers lacked
+always = {"transformers", "pydantic", "pydantic-core", "annotated-types", "typing-inspection"}
+wanted = sorted((closure(imported) - present | always) - {norm(n) for n in os.environ["EXCLUDE"].split()})
 with open(sys.argv[1], "w") as out:
     for name in wanted:
         try:

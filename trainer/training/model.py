@@ -7,13 +7,14 @@ before anything heavy. `load_model` then builds the real module.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from trainer.errors import ModelError
-from trainer.training.hardware import KernelChoice, torch_dtype
+from trainer.training.hardware import KernelChoice, sdpa_context, torch_dtype
 from trainer.training.profiles import ModelShape, ProfileChoice
 
 if TYPE_CHECKING:
@@ -153,6 +154,12 @@ def weight_dtype_name(kernel: KernelChoice, profile: ProfileChoice) -> str:
     return "fp32"
 
 
+def _same_attention_backend(kernel: KernelChoice) -> tuple[Any, Any]:
+    """The contexts of a checkpointed layer's forward and of its recomputation in the backward: both
+    restricted to the chosen SDPA backend (`hardware.sdpa_context`), wherever the backward runs."""
+    return sdpa_context(kernel), sdpa_context(kernel)
+
+
 def load_model(
     spec: ModelSpec,
     kernel: KernelChoice,
@@ -205,7 +212,13 @@ def load_model(
             raise ModelError(f"cannot load weights of {spec.name!r}: {first.strip()[:200]}") from None
     model.config.use_cache = False
     if profile.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # the backward recomputes each checkpointed layer: under the attention backend its forward
+        # ran with, or torch's default saves other tensors and the first backward fails (found on an
+        # H200: tests/trainer/test_checkpointing_kernels.py)
+        contexts = functools.partial(_same_attention_backend, kernel)
+        model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": False, "context_fn": contexts}
+        )
 
     if profile.profile == "lora":
         from peft import LoraConfig, get_peft_model
