@@ -155,10 +155,17 @@ def declared_epochs(peers: Sequence[str], gathered: Sequence[bytes]) -> dict[str
             user = MSGPackSerializer.loads(MSGPackSerializer.loads(blob)[2])
         except Exception:  # anything a peer sends is untrusted; a malformed entry declares nothing
             continue
-        epoch = user.get("epoch") if isinstance(user, dict) else None
-        if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0:
+        epoch = declared_epoch(user)
+        if epoch is not None:
             out[peer] = epoch
     return out
+
+
+def declared_epoch(user: Any) -> int | None:
+    """The epoch in one peer's decoded user metadata (``{"epoch": n, ...}``: a sender of the round),
+    or None (the reducer, a malformed entry)."""
+    epoch = user.get("epoch") if isinstance(user, dict) else None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0 else None
 
 
 def round_epoch(declared: Mapping[str, int], admitted: Collection[str], own: int) -> int:
