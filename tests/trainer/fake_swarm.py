@@ -122,6 +122,8 @@ class FakeSwarm:
         away, as hivemind does after an fp16 overflow.
     :param solo_grace: DiLoCo: hold a round that finds nobody else (see the module docstring).
     :param robust: a local update with others present leaves ``weights_apart`` set.
+    :param withhold_epochs: epochs whose update this peer's own check withholds (sent with weight 0:
+        the epoch still ends, ``withheld_rounds`` counts it).
     """
 
     def __init__(
@@ -133,8 +135,11 @@ class FakeSwarm:
         discard_at_steps: frozenset[int] = frozenset(),
         solo_grace: float | None = None,
         robust: bool = False,
+        withhold_epochs: frozenset[int] = frozenset(),
     ) -> None:
         self.world, self.diloco = world, diloco
+        self.withhold_epochs = withhold_epochs
+        self.withheld_rounds = 0
         self.solo_grace = solo_grace
         self.robust = robust
         self.weights_apart = False
@@ -258,6 +263,8 @@ class FakeSwarm:
 
     def _update(self, group: int) -> None:
         self.history.append(("shared" if group > 1 else "local", self.local_epoch))
+        if self.local_epoch in self.withhold_epochs:
+            self.withheld_rounds += 1
         if group == 1 and self.robust and self.world.present():
             self.weights_apart = True
         if self.in_phase():
@@ -354,6 +361,7 @@ def make_peer(
     guard: Any = None,
     solo_grace: float | None = None,
     robust: bool = False,
+    withhold_epochs: frozenset[int] = frozenset(),
 ) -> Peer:
     """A peer of run "fake" over ``world``; ``resume`` starts it from ``checkpoints.latest``."""
     config = TrainConfig(
@@ -378,6 +386,7 @@ def make_peer(
         discard_at_steps=discard_at_steps,
         solo_grace=solo_grace,
         robust=robust,
+        withhold_epochs=withhold_epochs,
     )
     learner = FakeLearner(world, slow_steps=slow_steps)
     clock = FakeClock(world)

@@ -383,3 +383,23 @@ def test_diloco_peer_that_held_its_round_alone_downloads_nothing(tmp_path: Path)
     )
     alone.run()
     assert ("local", 0) in alone.swarm.history and not alone.events("state_download")
+
+
+@pytest.mark.parametrize("averaging", ["gradient", "diloco"])
+def test_a_withheld_contribution_is_not_credited(tmp_path: Path, averaging: str) -> None:
+    """A round this peer's own check withheld (sent with weight 0: `RobustAveragerMixin`) ends the
+    epoch like any other, but the model took none of this peer's work: no epoch record, no signed
+    record or claim for it, its samples counted as discarded; the next epoch is credited as usual."""
+    world = World(target=TARGET, others=[ScriptedPeer(rate=20.0)])
+    peer = make_peer(world, tmp_path / "m.jsonl", averaging=averaging, max_epochs=4, withhold_epochs=frozenset({1}))
+    summary = peer.run()
+
+    assert peer.swarm.withheld_rounds == 1 and summary.final_epoch == 4
+    assert peer.epochs() == [0, 2, 3], "the withheld epoch is not credited"
+    (withheld,) = peer.events("withheld_round")
+    assert withheld["epoch"] == 1 and withheld["discarded_samples"] > 0
+    numbers = [n for n, _ in withheld["recent_losses"]]
+    assert numbers and numbers == list(range(numbers[0], numbers[-1] + 1)), "the micro-batches behind it, in order"
+    assert 1 not in [record.epoch for record in peer.swarm.records], "nor signed for a claim"
+    assert summary.samples == sum(event["samples"] for event in peer.events("epoch"))
+    assert not peer.events("state_download"), "its weights took the round's result: no download"

@@ -90,6 +90,10 @@ class HivemindSwarm:
     def weights_apart(self) -> bool:
         return self.opt.weights_apart
 
+    @property
+    def withheld_rounds(self) -> int:
+        return self.opt.withheld_rounds
+
     def wait_for_view(self, timeout: float) -> None:
         from trainer.training.swarm import wait_for_swarm_view
 

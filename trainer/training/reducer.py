@@ -74,6 +74,11 @@ FP16_LARGEST = float(torch.finfo(torch.float16).max)
 #      its previous one (an honest gradient's norm changes by a few times at most from round to round).
 SENDER_NORM_JUMP = 100.0
 
+# @dev Rounds in a row a sender withholds (weight 0) a contribution its own check finds non-finite or
+#      `SENDER_NORM_JUMP` times its last: the next one is sent whatever it is (the reducer's screens
+#      judge it), so a lasting change of scale cannot keep an honest peer unpaid for good.
+MAX_WITHHELD_IN_A_ROW = 2
+
 AllowList = Callable[[], Collection[str]]
 
 
@@ -456,6 +461,8 @@ class RobustAveragerMixin:
     def __init__(self, *args: Any, robust: ReducerSpec | None = None, **kwargs: Any) -> None:
         self.robust = robust
         self.sent_norm: float | None = None  # a sender's last finite contribution (`contribution_check`)
+        self.withheld_rounds = 0  # contributions its own check withheld (weight 0), in the trainer's process
+        self.withheld_in_a_row = 0
         # what a synchronous DiLoCo sender declares of its outer weights with its epoch
         # (`trainer.training.outer_signature`; set by `SwarmOptimizer`)
         self.outer_declaration: Callable[[], dict[str, Any]] | None = None
@@ -472,8 +479,24 @@ class RobustAveragerMixin:
             return
         with self.get_tensors() as tensors:  # type: ignore[attr-defined]
             norm, warning = contribution_check(tensors, self.sent_norm, int(robust.epoch.value))
+            withhold = warning is not None and self.withheld_in_a_row < MAX_WITHHELD_IN_A_ROW
+            if withhold:
+                for tensor in tensors:
+                    tensor.zero_()
         if warning is not None:
             log.warning("%s", warning)
+        if withhold:
+            # hivemind weighs the round by the samples accumulated, read right after this: weight 0
+            # makes this sender a tag-along (the reducer gives it no say and it takes the round's
+            # result; zeros, so a non-finite buffer cannot spoil what comes back), and the trainer
+            # does not credit the round (`TrainingLoop`): an honest peer's blow-up (a gradient of
+            # norm 6e14 in a clean-clone demo run, cause not found) cost it a soft verdict before
+            self.local_samples_accumulated = 0
+            self.withheld_rounds += 1
+            self.withheld_in_a_row += 1
+            log.warning("this contribution is withheld: sent with weight 0, the round's samples not credited")
+            return
+        self.withheld_in_a_row = 0
         if math.isfinite(norm):
             self.sent_norm = norm
 

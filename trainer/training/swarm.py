@@ -561,6 +561,11 @@ class SwarmOptimizer(hivemind.Optimizer):
             **kwargs,
         )
 
+    @property
+    def withheld_rounds(self) -> int:
+        """Rounds this sender's averager sent with weight 0 (`RobustAveragerMixin`; 0 without one)."""
+        return int(getattr(self.grad_averager, "withheld_rounds", 0))
+
     def weight_holders(self) -> list[Any]:
         """What keeps its own copy of the trainable weights (for `ModelGuard` to restore with them)."""
         return [self.opt] + ([self.outer_base] if self.outer_base is not None else [])
@@ -1165,7 +1170,7 @@ def build_optimizer(
     from trainer.training.attacks import attack_from_env, attack_optimizer, attacking_averager
 
     attack = None if auxiliary else attack_from_env()
-    grad_averager: Any = attacking_averager(PseudoGradientAverager if diloco else Fp32GradientAverager, attack)
+    grad_averager: Any = PseudoGradientAverager if diloco else Fp32GradientAverager
     robust = None
     if config.robust_aggregation:
         from trainer.training.reducer import ReducerSpec, RobustAveragerMixin
@@ -1185,7 +1190,11 @@ def build_optimizer(
         # hivemind names its RPC protocols after the averager's class: keep the base's name, so
         # every peer of the run speaks the same protocol whatever mixins it has
         robust_class = type(grad_averager.__name__, (RobustAveragerMixin, grad_averager), {})
-        grad_averager = functools.partial(robust_class, robust=robust)
+        # an attacker corrupts what the honest code would send, after the sender's own check (which
+        # would otherwise withhold the corrupted contribution: a real attacker skips it)
+        grad_averager = functools.partial(attacking_averager(robust_class, attack), robust=robust)
+    else:
+        grad_averager = attacking_averager(grad_averager, attack)
 
     with keeping_sigint():
         opt = SwarmOptimizer(

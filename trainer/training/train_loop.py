@@ -57,6 +57,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,6 +72,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("trainer")
 
 FAIL_AT_EPOCH_ENV = "TRAINER_FAIL_AT_EPOCH"
+# @dev Micro-batches whose losses a withheld round names (a DiLoCo round or a gradient epoch of a
+#      few peers spans tens of them; the blow-up is usually in the last ones).
+RECENT_MICRO_BATCHES = 16
 
 
 # --- what the loop works with -------------------------------------------------------------------
@@ -149,6 +153,11 @@ class Swarm(Protocol):
     def weights_apart(self) -> bool:
         """With robust aggregation: this peer's last update went without the swarm's round while
         other trainers were in view, so its weights are apart from the swarm's until `load_state`."""
+
+    @property
+    def withheld_rounds(self) -> int:
+        """Rounds this peer sent with weight 0 because its own check found its contribution non-finite
+        or absurdly large (`trainer.training.reducer.RobustAveragerMixin`): their work is not credited."""
 
     def wait_for_view(self, timeout: float) -> None:
         """Wait (bounded) until the swarm's progress was read at least once."""
@@ -347,6 +356,9 @@ class TrainingLoop:
         self.started = self.clock.monotonic()
         self.start_epoch = swarm.local_epoch
         self.compute_total = 0.0
+        self.micro_batches = 0
+        # (number in this run, loss) of the last micro-batches: named when a contribution is withheld
+        self.recent_losses: deque[tuple[int, float]] = deque(maxlen=RECENT_MICRO_BATCHES)
         self.first_loss: float | None = None
         self.last_loss: float | None = None
         self.epochs_completed = 0
@@ -413,14 +425,20 @@ class TrainingLoop:
             work.compute += self.learner.inner_step()
         self.counters.add(work)
         self.compute_total += work.compute
+        self.micro_batches += 1
+        self.recent_losses.append((self.micro_batches, work.loss))
         return work
 
     def _gradient_step(self) -> None:
         swarm = self.swarm
         work = self._train_micro_batch()
-        epoch_before, downloads_before = swarm.local_epoch, swarm.state_downloads
+        epoch_before, downloads_before, withheld_before = (
+            swarm.local_epoch,
+            swarm.state_downloads,
+            swarm.withheld_rounds,
+        )
         swarm.step(work.samples)
-        self._after_step(epoch_before, downloads_before)
+        self._after_step(epoch_before, downloads_before, withheld_before)
 
     def _diloco_round(self, stop_event: threading.Event) -> None:
         swarm = self.swarm
@@ -453,11 +471,15 @@ class TrainingLoop:
             swarm.prepare_averaging()
             if swarm.ready_to_update:
                 break
-        epoch_before, downloads_before = swarm.local_epoch, swarm.state_downloads
+        epoch_before, downloads_before, withheld_before = (
+            swarm.local_epoch,
+            swarm.state_downloads,
+            swarm.withheld_rounds,
+        )
         swarm.step(round_samples)
-        self._after_step(epoch_before, downloads_before)
+        self._after_step(epoch_before, downloads_before, withheld_before)
 
-    def _after_step(self, epoch_before: int, downloads_before: int) -> None:
+    def _after_step(self, epoch_before: int, downloads_before: int, withheld_before: int) -> None:
         swarm = self.swarm
         self.counters.max_peers = max(self.counters.max_peers, swarm.num_peers, 1)
         if swarm.state_downloads != downloads_before:
@@ -483,6 +505,24 @@ class TrainingLoop:
                 "re-synchronised with the swarm at epoch %d; %d local samples discarded",
                 swarm.local_epoch,
                 self.counters.samples,
+            )
+            self.counters = self._new_counters()
+            self._wait_for_epoch_boundary()
+        elif swarm.local_epoch > epoch_before and swarm.withheld_rounds != withheld_before:
+            # this peer's own check found its contribution absurd and sent it with weight 0: the
+            # round took nothing of its work, so the epoch's samples are not credited (or claimed)
+            # the micro-batches behind it, by their number in this run (the data stream is
+            # deterministic, so they can be replayed offline to find what blew up)
+            recent = list(self.recent_losses)
+            self.metrics.write(
+                "withheld_round", epoch=epoch_before, discarded_samples=self.counters.samples, recent_losses=recent
+            )
+            log.warning(
+                "the contribution of epoch %d was withheld (weight 0): its %d samples are not credited; "
+                "the last micro-batches (number in this run, loss): %s",
+                epoch_before,
+                self.counters.samples,
+                ", ".join(f"{n}: {loss:.4g}" for n, loss in recent),
             )
             self.counters = self._new_counters()
             self._wait_for_epoch_boundary()
