@@ -340,12 +340,24 @@ def gradient_round(*trainers: Trainer, seed: int, scale: dict[int, float] | None
     all_ready = threading.Barrier(len(trainers))
 
     def one(trainer: Trainer, n: int) -> None:
-        trainer.opt.tracker.report_local_progress(trainer.opt.local_epoch, SAMPLES)
+        epoch, tracker = trainer.opt.local_epoch, trainer.opt.tracker
+        tracker.report_local_progress(epoch, SAMPLES)
         wait_ready(trainer, TRAINERS)
+
+        # hivemind's "ready" is also a round-end estimate that ran out, read from a view of the
+        # epoch before: under load that view refreshed between the wait and the step, which then ran
+        # no round (a clean-clone run). The view counting this epoch's samples at the target stays
+        # ready until the epoch moves
+        def counted() -> bool:
+            view = tracker.global_progress
+            return view.epoch == epoch and view.samples_accumulated >= SAMPLES
+
+        wait_until(counted, 60, "the swarm's view to count this epoch's samples")
         all_ready.wait(patience(120))
         gradient = torch.randn(SIZE, generator=torch.Generator().manual_seed(seed + n))
         trainer.param.grad = gradient * (scale or {}).get(n, 1.0)
         trainer.opt.step(batch_size=SAMPLES)
+        assert trainer.opt.local_epoch == epoch + 1, "the step ran the round"
 
     in_threads(one, [(trainer, n) for n, trainer in enumerate(trainers)])
 
