@@ -510,9 +510,9 @@ class TrainingLoop:
             self._wait_for_epoch_boundary()
         elif swarm.local_epoch > epoch_before and swarm.withheld_rounds != withheld_before:
             # this peer's own check found its contribution absurd and sent it with weight 0: the
-            # round took nothing of its work, so the epoch's samples are not credited (or claimed)
-            # the micro-batches behind it, by their number in this run (the data stream is
-            # deterministic, so they can be replayed offline to find what blew up)
+            # round took nothing of its work, so the epoch's samples are not credited (or claimed).
+            # The micro-batches behind it are named by their number in this run (the data stream
+            # is deterministic, so they can be replayed offline to find what blew up)
             recent = list(self.recent_losses)
             self.metrics.write(
                 "withheld_round", epoch=epoch_before, discarded_samples=self.counters.samples, recent_losses=recent
