@@ -10,9 +10,6 @@ of epoch 1 (the state of a trainer that was in the round) and installs it: outer
 momentum equal to that trainer's, bit for bit (no compression). A round all three then share leaves
 them equal again, up to float rounding. The loop's side (the download comes before the next round;
 the round's work is not credited) is tested with the scripted swarm in test_loop_decisions.py.
-
-Gradient mode has no outer signatures: there a trainer that was the only sender of its round while
-the others were in view knows its weights are apart from the round itself, and downloads (the last test).
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ import torch
 
 from tests.trainer.helpers import DilocoPeer as Trainer
 from tests.trainer.helpers import LocalSwarm, SwarmNode, in_threads, patience, wait_until
-from trainer.training.aux_peer import VouchedCopies, copy_retry_spacing
+from trainer.training.aux_peer import VouchedCopies
 from trainer.training.reducer import Admission, RobustPartReducer
 from trainer.training.vouched_state import STATE_CHECKS_FILE, StateCheckLog
 
@@ -53,7 +50,7 @@ def aux_loop(node: SwarmNode) -> Iterator[None]:
     """The aux peer's loop, as `run_aux` runs it with robust aggregation: join rounds as the reducer and
     keep its checked copy of the swarm's state, every 0.2 s."""
     opt, stop = node.optimizer, threading.Event()
-    copies = VouchedCopies(opt, retry_spacing=copy_retry_spacing(node.config.load_state_timeout))
+    copies = VouchedCopies(opt)
 
     def run() -> None:
         while not stop.is_set():
@@ -330,73 +327,6 @@ def test_a_trainer_that_stepped_alone_before_the_others_came_takes_the_swarms_ou
             lone.opt.load_state_from_peers()  # what the training loop does next
             assert not lone.opt.weights_apart and not lone.opt.stepped_alone
             assert lone.opt.state_averager.allow_state_sharing
-            assert_took_the_swarms_copy(lone, aux, other, third)
-
-
-def gradient_round(*trainers: Trainer, seed: int) -> None:
-    """One gradient-mode round for each trainer: the round's samples reported, then, once every one
-    of them is ready, the step with a seeded gradient that finds the tracker ready and runs the
-    round (each in its own thread)."""
-    all_ready = threading.Barrier(len(trainers))
-
-    def one(trainer: Trainer, n: int) -> None:
-        epoch, tracker = trainer.opt.local_epoch, trainer.opt.tracker
-        tracker.report_local_progress(epoch, SAMPLES)
-        wait_ready(trainer, TRAINERS)
-
-        # hivemind's "ready" is also a round-end estimate that ran out, read from a view of the
-        # epoch before: under load that view refreshed between the wait and the step, which then ran
-        # no round (a clean-clone run). The view counting this epoch's samples at the target stays
-        # ready until the epoch moves
-        def counted() -> bool:
-            view = tracker.global_progress
-            return view.epoch == epoch and view.samples_accumulated >= SAMPLES
-
-        wait_until(counted, 60, "the swarm's view to count this epoch's samples")
-        all_ready.wait(patience(120))
-        trainer.param.grad = torch.randn(SIZE, generator=torch.Generator().manual_seed(seed + n))
-        trainer.opt.step(batch_size=SAMPLES)
-        assert trainer.opt.local_epoch == epoch + 1, "the step ran the round"
-
-    in_threads(one, [(trainer, n) for n, trainer in enumerate(trainers)])
-
-
-def test_a_gradient_mode_trainer_that_was_its_rounds_only_sender_takes_the_swarms_weights(tmp_path: Path) -> None:
-    """A clean-clone run's test_attacks failure: an honest gradient-mode trainer was the only sender of
-    a round the aux peer reduced while the others were in view (they closed the epoch in a group of
-    their own), stepped with its own gradient, and with no signature to compare kept weights apart
-    until its next gradient was an outlier (dropped). The round itself says so: no other sender
-    declared an epoch in it, so the trainer stops sharing its state before its epoch moves and
-    downloads the aux peer's copy, the state of a trainer that was in the others' round."""
-    settings = robust_diloco("grad-alone", matchmaking_time=3.0) | {
-        "averaging": "gradient",
-        "lr": 0.01,
-        "warmup_steps": 0,
-    }
-    with LocalSwarm(tmp_path, **settings) as swarm:
-        aux = swarm.node("aux", observations_file=tmp_path / "aux" / "observations.jsonl")
-        admission = Admission()
-        swarm.optimizer(aux, [torch.nn.Parameter(torch.zeros(SIZE))], auxiliary=True, admission=admission)
-        lone, other, third = (new_trainer(swarm, aux, name) for name in ("lone", "other", "third"))
-        admission.publish([lone.node.peer_id, other.node.peer_id, third.node.peer_id])
-        for slow in (other, third):  # in view, not ready
-            slow.opt.tracker.report_local_progress(0, 1)
-
-        with aux_loop(aux):
-            gradient_round(lone, seed=0)
-            assert lone.opt.local_epoch == 1
-            assert lone.opt.weights_apart, "the only sender of its round, with the others in view"
-            assert not lone.opt.state_averager.allow_state_sharing, "its own weights are not the swarm's"
-
-            gradient_round(other, third, seed=10)
-            assert other.opt.local_epoch == third.opt.local_epoch == 1
-            assert not other.opt.weights_apart and not third.opt.weights_apart, "theirs was a shared round"
-            assert_shared(other, third)
-            assert (lone.outer() - other.outer()).abs().max() > 1e-3, "two sets of weights at epoch 1"
-
-            lone.opt.load_state_from_peers()  # what the training loop does next
-            assert not lone.opt.weights_apart and lone.opt.state_averager.allow_state_sharing
-            assert lone.opt.local_epoch == 1
             assert_took_the_swarms_copy(lone, aux, other, third)
 
 

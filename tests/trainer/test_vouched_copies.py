@@ -7,7 +7,7 @@ import threading
 from types import SimpleNamespace
 
 from tests.trainer.helpers import wait_until
-from trainer.training.aux_peer import COPY_RETRIES, VouchedCopies, copy_retry_spacing
+from trainer.training.aux_peer import COPY_RETRIES, VouchedCopies
 
 
 class ScriptedDonors:
@@ -49,26 +49,5 @@ def test_a_copy_behind_the_swarm_is_downloaded_again_a_bounded_number_of_times()
         assert donors.downloads == 4, "one download when the epoch moves and the copy keeps up"
         settle(copies, ticks=10, swarm_epoch=3)  # no donor serves epoch 3
         assert donors.downloads == 4 + 1 + COPY_RETRIES, "a swarm that left keeps the aux peer busy for a while only"
-    finally:
-        copies.close()
-
-
-def test_a_retry_comes_its_spacing_after_the_last_download_ended() -> None:
-    """Retries are spread over a waiting peer's download time (`copy_retry_spacing`): a donor that
-    reaches the swarm's epoch seconds after it moved is still asked, where retries at once were all
-    spent on donors still at the epoch before."""
-    donors = ScriptedDonors(0, 1)
-    now = [100.0]
-    copies = VouchedCopies(donors, retry_spacing=copy_retry_spacing(20.0), clock=lambda: now[0])
-    assert copies.retry_spacing == 5.0
-    try:
-        settle(copies, ticks=10, swarm_epoch=1)  # the epoch moved: one download, its copy behind (epoch 0)
-        assert donors.downloads == 1, "no retry before its spacing has passed"
-        now[0] = 104.9
-        settle(copies, ticks=10, swarm_epoch=1)
-        assert donors.downloads == 1
-        now[0] = 105.0
-        settle(copies, ticks=10, swarm_epoch=1)
-        assert donors.downloads == 2 and donors.state_averager.vouched_epoch == 1, "the retry found the new donor"
     finally:
         copies.close()

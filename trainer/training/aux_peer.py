@@ -37,16 +37,6 @@ log = logging.getLogger("trainer")
 COPY_RETRIES = 3
 
 
-def copy_retry_spacing(load_state_timeout: float) -> float:
-    """Seconds between the aux peer's retries of a copy behind the swarm (`VouchedCopies`): spread over
-    one download wait (``load_state_timeout``, the same for every peer of a run), so a donor that
-    reaches the swarm's epoch while a peer waits for the copy is still asked within that wait.
-    Retried at once, all retries were spent in two seconds on donors still at the epoch before: a
-    gradient-mode trainer that was the only sender of its round (its weights apart) reached the new
-    epoch first, the others' round closed it seconds later, and no copy came until the next epoch."""
-    return load_state_timeout / (COPY_RETRIES + 1)
-
-
 @dataclass
 class AuxSummary:
     peer_id: str
@@ -190,8 +180,7 @@ def run_aux(
                     metrics.write("checkpoint", epoch=loaded, path=str(path))
 
             if opt.robust is not None:
-                spacing = copy_retry_spacing(config.load_state_timeout)
-                copies = VouchedCopies(opt, on_copy=save_if_due, retry_spacing=spacing)
+                copies = VouchedCopies(opt, on_copy=save_if_due)
             while True:
                 swarm_epoch = max(opt.tracker.global_epoch, opt.local_epoch)
                 if stop_event.is_set() or (config.max_epochs is not None and swarm_epoch >= config.max_epochs):
@@ -244,22 +233,12 @@ class VouchedCopies:
     `COPY_RETRIES` times, each after the last download ended. Downloads run in a thread: one in the
     aux loop kept the reducer out of the round that starts with the epoch (test_attacks saw rounds
     missing and honest peers drifting apart). ``on_copy(swarm_epoch, loaded)`` follows each download
-    (the checkpoint); ``tick`` is called from the aux loop with the swarm's epoch. A retry comes
-    ``retry_spacing`` seconds after the download before it ended (`copy_retry_spacing`)."""
+    (the checkpoint); ``tick`` is called from the aux loop with the swarm's epoch."""
 
-    def __init__(
-        self,
-        opt: Any,
-        on_copy: Callable[[int, int | None], None] | None = None,
-        *,
-        retry_spacing: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, opt: Any, on_copy: Callable[[int, int | None], None] | None = None) -> None:
         self.opt, self.on_copy = opt, on_copy
-        self.retry_spacing, self.clock = retry_spacing, clock
         self.epoch = -1
         self.retries_left = 0
-        self._retry_at: float | None = None  # when the next retry may start (set once the last download ended)
         self.refresher = _Refresher(self._refresh)
 
     def tick(self, swarm_epoch: int) -> None:
@@ -267,14 +246,9 @@ class VouchedCopies:
         if swarm_epoch > self.epoch:
             self.epoch, self.retries_left = swarm_epoch, COPY_RETRIES
         elif self.retries_left > 0 and self.refresher.idle and (copy is None or copy < swarm_epoch):
-            if self._retry_at is None:
-                self._retry_at = self.clock() + self.retry_spacing
-            if self.clock() < self._retry_at:
-                return
             self.retries_left -= 1
         else:
             return  # a swarm that left must not keep the aux peer downloading
-        self._retry_at = None
         self.refresher.request(swarm_epoch)
 
     def _refresh(self, swarm_epoch: int) -> None:

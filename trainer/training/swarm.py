@@ -708,7 +708,6 @@ class SwarmOptimizer(hivemind.Optimizer):
             ):
                 self._settle(maybe_step_control)
         self._compare_outer_weights(maybe_step_control)
-        self._note_lone_round(maybe_step_control)
         self._note_partial_round()
         self._note_round_epoch(maybe_step_control)
 
@@ -780,32 +779,6 @@ class SwarmOptimizer(hivemind.Optimizer):
                 len(others),
             )
             self._mark_apart()
-
-    def _note_lone_round(self, control: Any) -> None:
-        """A robust sender without outer signatures (gradient mode, overlapped DiLoCo) that was the
-        only sender of a round that ended while the swarm's records show other trainers: the aux peer
-        reduced its update alone, so the others stepped with another one (a group of their own for
-        the epoch, or a later round the aux peer reduces for it) or none, and its weights are apart
-        until its next state download. This runs before the step moves the epoch, so the apart
-        weights are never served at the new epoch. With nobody in view a lone round moved nobody
-        else's weights: no download (synchronous DiLoCo's signatures settle it: `judge_round`)."""
-        robust = self.robust
-        if robust is None or robust.role != "sender" or self.grad_averager.outer_declaration is not None:
-            return
-        if control is None or not control.done() or control.cancelled() or control.exception() is not None:
-            return
-        own = self.dht.peer_id
-        senders = [peer for peer, data in control.result().items() if peer != own and declared_epoch(data) is not None]
-        in_view = self.tracker.global_progress.num_peers
-        if senders or in_view <= 1:
-            return
-        log.warning(
-            "this peer was the only sender of the round of epoch %d while %d trainers are in view: its update "
-            "is its own, so it downloads the aux peer's copy of the swarm's state next",
-            self.local_epoch,
-            in_view,
-        )
-        self._mark_apart()
 
     def _load_local_gradients_into_optimizer(self) -> None:
         # hivemind's fallback when a round found no group: a held DiLoCo round skips it
